@@ -1,0 +1,3 @@
+from balancecli.cli import main
+
+main()

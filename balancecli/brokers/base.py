@@ -1,0 +1,200 @@
+"""The broker contract.
+
+A broker module declares its settings and secret fields as data and implements three calls:
+
+- ``accounts() -> list[Account]``
+- ``balances(accounts) -> Result`` (rows: Balance)
+- ``assets(accounts) -> Result`` (rows: Asset)
+
+It receives everything through ``Context``: the profile's validated settings, its secrets (env
+then keyring, resolved elsewhere), one HTTP client (one connection pool per profile) and the
+run's options. It returns models or raises ``balancecli.errors`` classes; a failure of one account
+goes into ``Result.errors`` so the other accounts still print. It never prints, reads the
+environment or touches the keyring itself.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from balancecli.errors import BalanceCliError, ConfigError
+from balancecli.models import Account, Asset, Balance
+
+if TYPE_CHECKING:
+    from balancecli.http import HttpClient
+    from balancecli.secrets import Secrets
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One profile setting: its type, default and whether it must be given."""
+
+    type: type | tuple[type, ...] = str
+    default: Any = None
+    required: bool = False
+    choices: tuple[str, ...] = ()
+    help: str = ""
+
+
+COMMON_SETTINGS: dict[str, Setting] = {
+    "broker": Setting(str, required=True),
+    "accounts": Setting(list, None, help="only these account ids"),
+    "timeout": Setting((int, float), None, help="seconds per request"),
+    "max_retries": Setting(int, 3, help="retries on 429/5xx/network errors"),
+    "retry_backoff": Setting((int, float), 0.5, help="first backoff in seconds, doubled"),
+    "retry_budget": Setting((int, float), 30, help="most seconds spent waiting between retries"),
+}
+
+
+@dataclass
+class Result:
+    """Rows fetched plus the errors of the accounts that failed."""
+
+    rows: list[Any] = field(default_factory=list)
+    errors: list[BalanceCliError] = field(default_factory=list)
+
+    def extend(self, other: Result) -> None:
+        self.rows.extend(other.rows)
+        self.errors.extend(other.errors)
+
+
+@dataclass
+class Context:
+    """What a broker gets: settings, secrets, the HTTP client and the run's options."""
+
+    profile: str
+    settings: dict[str, Any]
+    secrets: Secrets
+    http: HttpClient
+    currency: str | None = None
+    interactive: bool = False
+    prompt: Callable[[str], str] | None = None  # hidden input on a terminal (2FA codes)
+    warn: Callable[[str], None] = lambda message: None
+    max_workers: int = 8
+
+    def parallel(self, fn: Callable[[Any], Any], items: Sequence[Any]) -> list[Any]:
+        """``[fn(x) for x in items]`` run concurrently; exceptions are returned, not raised."""
+
+        def call(item: Any) -> Any:
+            try:
+                return fn(item)
+            except BalanceCliError as exc:
+                return exc
+
+        if len(items) <= 1:
+            return [call(item) for item in items]
+        workers = min(self.max_workers, len(items))
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="bc-acct") as pool:
+            return list(pool.map(call, items))
+
+
+class Broker:
+    """Base class of a broker module. Keep it thin: helpers live in the broker modules."""
+
+    name: ClassVar[str]
+    settings: ClassVar[dict[str, Setting]] = {}
+
+    @classmethod
+    def secret_fields(cls, settings: dict[str, Any]) -> tuple[str, ...]:
+        """The upper-case secret fields this profile needs (DESIGN.md §6)."""
+        return ()
+
+    @classmethod
+    def optional_secret_fields(cls, settings: dict[str, Any]) -> tuple[str, ...]:
+        """Fields used when present (cached tokens) but not required."""
+        return ()
+
+    @classmethod
+    def validate(cls, profile: str, raw: dict[str, Any]) -> dict[str, Any]:
+        """Check ``raw`` against COMMON_SETTINGS + ``settings``; return it with defaults."""
+        spec = {**COMMON_SETTINGS, **cls.settings}
+        unknown = sorted(set(raw) - set(spec))
+        if unknown:
+            raise ConfigError(
+                f"unknown setting {unknown[0]!r} for broker {cls.name}; "
+                f"valid: {', '.join(sorted(spec))}",
+                profile=profile,
+                next_step=f"edit profile {profile!r} in the config file",
+            )
+        result: dict[str, Any] = {}
+        for key, setting in spec.items():
+            if key not in raw:
+                if setting.required:
+                    raise ConfigError(
+                        f"missing setting {key!r} (broker {cls.name})",
+                        profile=profile,
+                        next_step=f"add {key} = ... to [profiles.{profile}] in the config file",
+                    )
+                result[key] = setting.default
+                continue
+            value = raw[key]
+            if not isinstance(value, setting.type) or isinstance(value, bool) and setting.type in (
+                int, (int, float)
+            ):
+                kind = (
+                    setting.type.__name__
+                    if isinstance(setting.type, type)
+                    else " or ".join(t.__name__ for t in setting.type)
+                )
+                raise ConfigError(
+                    f"setting {key!r} must be a {kind}, got {value!r}",
+                    profile=profile,
+                    next_step=f"fix {key} in [profiles.{profile}] of the config file",
+                )
+            if setting.choices and value not in setting.choices:
+                raise ConfigError(
+                    f"setting {key!r} must be one of {', '.join(setting.choices)}, got {value!r}",
+                    profile=profile,
+                    next_step=f"fix {key} in [profiles.{profile}] of the config file",
+                )
+            result[key] = value
+        return result
+
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+        self.profile = ctx.profile
+
+    def accounts(self) -> list[Account]:
+        raise NotImplementedError
+
+    def balances(self, accounts: Iterable[Account]) -> Result:
+        raise NotImplementedError
+
+    def assets(self, accounts: Iterable[Account]) -> Result:
+        raise NotImplementedError
+
+    def refresh(self) -> None:
+        """Force a token refresh (``auth refresh``); brokers without one say so."""
+        raise ConfigError(
+            f"broker {self.name} has no token refresh",
+            profile=self.profile,
+            next_step=f"run: balancecli auth login {self.profile}",
+        )
+
+    # Helpers shared by every broker: small and about the contract, not about any one API.
+
+    def account(self, account_id: str, **fields: Any) -> Account:
+        return Account(profile=self.profile, broker=self.name, account_id=account_id, **fields)
+
+    def balance(self, account: Account, **fields: Any) -> Balance:
+        fields.setdefault("currency", account.currency)
+        return Balance(
+            profile=self.profile,
+            broker=self.name,
+            account_id=account.account_id,
+            account_name=account.name,
+            account_type=account.type,
+            **fields,
+        )
+
+    def asset(self, account: Account, asset: str, **fields: Any) -> Asset:
+        return Asset(
+            profile=self.profile, broker=self.name, account_id=account.account_id, asset=asset,
+            **fields,
+        )
+
+    def fail(self, exc: BalanceCliError, account_id: str | None = None) -> BalanceCliError:
+        return exc.bind(profile=self.profile, broker=self.name, account_id=account_id)

@@ -1,0 +1,168 @@
+"""Profiles from the TOML config file (DESIGN.md §6), validated with clear messages.
+
+Secrets never go in this file. Location: ``--config``, else ``BALANCECLI_CONFIG``, else
+``platformdirs.user_config_dir("balancecli")/config.toml``.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from balancecli.errors import ConfigError
+
+PROFILE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+
+
+def default_path() -> Path:
+    import platformdirs
+
+    return Path(platformdirs.user_config_dir("balancecli")) / "config.toml"
+
+
+def config_path(explicit: str | os.PathLike[str] | None = None) -> Path:
+    if explicit:
+        return Path(explicit).expanduser()
+    env = os.environ.get("BALANCECLI_CONFIG")
+    if env:
+        return Path(env).expanduser()
+    return default_path()
+
+
+@dataclass(frozen=True)
+class Profile:
+    name: str
+    broker: str
+    settings: dict[str, Any]
+
+    @property
+    def broker_class(self) -> Any:
+        from balancecli.brokers import broker_class
+
+        return broker_class(self.broker, profile=self.name)
+
+
+def read_toml(path: Path) -> dict[str, Any]:
+    import tomllib
+
+    try:
+        text = path.read_bytes()
+    except FileNotFoundError:
+        raise ConfigError(
+            f"no config file at {path}",
+            next_step="run: balancecli profile add NAME --broker BROKER (or try: balancecli --demo balance)",
+        ) from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read the config file {path}: {exc.strerror}") from None
+    try:
+        return tomllib.loads(text.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise ConfigError(f"the config file {path} is not UTF-8 text") from None
+    except tomllib.TOMLDecodeError as exc:
+        # tomllib says "... (at line 3, column 7)": keep it, it is the useful part.
+        raise ConfigError(
+            f"the config file {path} is not valid TOML: {exc}",
+            next_step=f"fix the file (run: balancecli profile list --config {path})",
+        ) from None
+
+
+def is_loopback(host: str | None) -> bool:
+    if not host:
+        return False
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def check_url(profile: str, key: str, value: str, *, allow_file: bool = False) -> None:
+    """Remote URLs must be https; plain http only on loopback (tests, the Quantower bridge)."""
+    parts = urlsplit(value)
+    if parts.scheme == "https" and parts.netloc:
+        return
+    if parts.scheme == "http" and is_loopback(parts.hostname):
+        return
+    if allow_file and parts.scheme in ("", "file"):
+        return
+    raise ConfigError(
+        f"setting {key!r} must be an https:// URL (plain http only on 127.0.0.1), got {value!r}",
+        profile=profile,
+        next_step=f"fix {key} in [profiles.{profile}] of the config file",
+    )
+
+
+def validate_profile(name: str, raw: Any) -> Profile:
+    if not PROFILE_NAME.match(name):
+        raise ConfigError(
+            f"invalid profile name {name!r} (letters, digits, '_', '-', '.')",
+            next_step="rename the [profiles.NAME] table in the config file",
+        )
+    if not isinstance(raw, dict):
+        raise ConfigError(f"[profiles.{name}] must be a table", profile=name)
+    broker = raw.get("broker")
+    if not isinstance(broker, str):
+        raise ConfigError(
+            "missing setting 'broker'",
+            profile=name,
+            next_step=f'add broker = "tradestation" (or longport, etna, quantower) to [profiles.{name}]',
+        )
+    from balancecli.brokers import broker_class
+
+    cls = broker_class(broker, profile=name)
+    settings = cls.validate(name, raw)
+    for key, value in settings.items():
+        if isinstance(value, str) and (key.endswith("_url") or key == "base_url"):
+            check_url(name, key, value)
+    return Profile(name, broker, settings)
+
+
+def load_profiles(path: Path) -> dict[str, dict[str, Any]]:
+    """The raw ``[profiles.*]`` tables of the config, in file order (not yet validated)."""
+    data = read_toml(path)
+    profiles = data.get("profiles", {})
+    if not isinstance(profiles, dict):
+        raise ConfigError(f"'profiles' in {path} must be a table of [profiles.NAME] tables")
+    return profiles
+
+
+def select(
+    raw_profiles: dict[str, dict[str, Any]], names: list[str] | None, path: Path
+) -> tuple[list[Profile], list[ConfigError]]:
+    """Validate the selected profiles. Unknown names and bad profiles become errors so the
+    other profiles still run."""
+    errors: list[ConfigError] = []
+    selected = names or list(raw_profiles)
+    if not selected:
+        raise ConfigError(
+            f"no profiles in {path}",
+            next_step="run: balancecli profile add NAME --broker BROKER",
+        )
+    profiles: list[Profile] = []
+    seen: set[str] = set()
+    for name in selected:
+        if name in seen:
+            continue
+        seen.add(name)
+        if name not in raw_profiles:
+            known = ", ".join(raw_profiles) or "none"
+            errors.append(
+                ConfigError(
+                    f"unknown profile (profiles in {path}: {known})",
+                    profile=name,
+                    next_step="run: balancecli profile list",
+                )
+            )
+            continue
+        try:
+            profiles.append(validate_profile(name, raw_profiles[name]))
+        except ConfigError as exc:
+            exc.profile = exc.profile or name
+            errors.append(exc)
+    return profiles, errors

@@ -1,0 +1,136 @@
+"""Runs the brokers' calls concurrently and collects rows and errors.
+
+Profiles run in parallel threads; inside a profile the broker parallelises its independent
+requests (``Context.parallel``). Wall time is the longest chain of dependent requests of one
+profile, not the sum. A failing profile or account becomes an error entry; the rest still print.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from balancecli.brokers.base import Context, Result
+from balancecli.config import Profile
+from balancecli.errors import BalanceCliError, BadResponseError
+from balancecli.http import HttpClient
+from balancecli.secrets import Keyring, Secrets
+
+COMMANDS = ("accounts", "balance", "assets")
+
+
+@dataclass
+class Options:
+    command: str = "balance"
+    account_ids: list[str] = field(default_factory=list)
+    currency: str | None = None
+    timeout: float = 15.0
+    log: Callable[[str], None] | None = None
+    warn: Callable[[str], None] = lambda message: None
+    interactive: bool = False
+    prompt: Callable[[str], str] | None = None
+    presets: dict[str, dict[str, Any]] | None = None  # demo mode: secrets without a keyring
+    debug: bool = False
+
+
+@dataclass
+class Outcome:
+    rows: list[Any] = field(default_factory=list)
+    errors: list[BalanceCliError] = field(default_factory=list)
+    profiles_ok: int = 0
+    matched_accounts: set[str] = field(default_factory=set)
+
+    @property
+    def anything_succeeded(self) -> bool:
+        return bool(self.rows) or self.profiles_ok > 0
+
+
+def make_secrets(profile: Profile, options: Options) -> Secrets:
+    cls = profile.broker_class
+    required = cls.secret_fields(profile.settings)
+    if options.presets is not None:
+        return Secrets(profile.name, required, env={},
+                       preset=options.presets.get(profile.name, {}), warn=options.warn)
+    return Secrets(profile.name, required, keyring=Keyring(), warn=options.warn)
+
+
+def make_context(profile: Profile, options: Options, secrets: Secrets | None = None) -> Context:
+    s = profile.settings
+    http = HttpClient(
+        profile.name,
+        timeout=s.get("timeout") or options.timeout,
+        max_retries=s.get("max_retries", 3),
+        retry_backoff=s.get("retry_backoff", 0.5),
+        retry_budget=s.get("retry_budget", 30),
+        log=options.log,
+    )
+    return Context(
+        profile=profile.name,
+        settings=s,
+        secrets=secrets or make_secrets(profile, options),
+        http=http,
+        currency=options.currency,
+        interactive=options.interactive,
+        prompt=options.prompt,
+        warn=options.warn,
+    )
+
+
+def wanted(profile: Profile, account_id: str, options: Options) -> bool:
+    allowed = profile.settings.get("accounts")
+    if allowed and account_id not in allowed:
+        return False
+    return not options.account_ids or account_id in options.account_ids
+
+
+def fetch_profile(profile: Profile, options: Options) -> tuple[Result, bool, set[str]]:
+    """One profile: accounts, filtered, then balances or assets. Returns (result, ok, ids)."""
+    ctx = make_context(profile, options)
+    broker = profile.broker_class(ctx)
+    try:
+        accounts = [a for a in broker.accounts() if wanted(profile, a.account_id, options)]
+        ids = {a.account_id for a in accounts}
+        if options.command == "accounts":
+            return Result(rows=list(accounts)), True, ids
+        if not accounts:
+            return Result(), True, ids
+        if options.command == "balance":
+            result = broker.balances(accounts)
+        else:
+            result = broker.assets(accounts)
+        for error in result.errors:
+            error.bind(profile=profile.name, broker=profile.broker)
+        return result, not result.errors, ids
+    finally:
+        ctx.http.close()
+
+
+def run(profiles: list[Profile], options: Options) -> Outcome:
+    outcome = Outcome()
+    if not profiles:
+        return outcome
+
+    def one(profile: Profile) -> tuple[Result, bool, set[str]]:
+        try:
+            return fetch_profile(profile, options)
+        except BalanceCliError as exc:
+            return Result(errors=[exc.bind(profile=profile.name, broker=profile.broker)]), False, set()
+        except (KeyError, TypeError, AttributeError, IndexError, ValueError) as exc:
+            # A payload of an unexpected shape that a parser did not anticipate.
+            if options.debug:
+                raise
+            error = BadResponseError(
+                f"unexpected response shape ({type(exc).__name__}: {str(exc)[:80]})"
+            )
+            return Result(errors=[error.bind(profile=profile.name, broker=profile.broker)]), False, set()
+
+    with ThreadPoolExecutor(max_workers=min(16, len(profiles)), thread_name_prefix="bc-prof") as pool:
+        results = list(pool.map(one, profiles))
+    for result, ok, ids in results:
+        outcome.rows.extend(result.rows)
+        outcome.errors.extend(result.errors)
+        outcome.profiles_ok += int(ok)
+        outcome.matched_accounts |= ids
+    return outcome

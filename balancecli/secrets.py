@@ -1,0 +1,323 @@
+"""Secrets: resolved field by field from the environment, then the OS keyring (DESIGN.md §6).
+
+- ``BALANCECLI_<PROFILE>_<FIELD>`` wins (profile upper-cased, non-alphanumerics -> ``_``).
+- Otherwise the keyring item: service ``balancecli``, username = profile name, password = one
+  JSON object of the fields in lower case, plus cached access tokens and their expiry.
+- The keyring is touched only when a needed field is not in the environment, and every keyring
+  call is time-boxed: a locked collection or a missing D-Bus fails fast (exit 4) with the options
+  spelled out instead of hanging a cron job.
+- Written values (refreshed tokens) always go to the keyring, under a per-profile lock.
+- Every secret value seen is registered with ``REDACTOR``, which the logger and the error
+  boundary apply to every line they print.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import threading
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from balancecli.errors import AuthError
+
+SERVICE = "balancecli"
+ENV_PREFIX = "BALANCECLI_"
+KEYRING_TIMEOUT = float(os.environ.get("BALANCECLI_KEYRING_TIMEOUT", "10"))
+
+
+def env_name(profile: str, field: str) -> str:
+    """``BALANCECLI_<PROFILE>_<FIELD>`` for a profile and an upper-case field name."""
+    return ENV_PREFIX + re.sub(r"[^A-Za-z0-9]", "_", profile).upper() + "_" + field.upper()
+
+
+class Redactor:
+    """Replaces every registered secret value with ``***`` (and its last 4 characters)."""
+
+    def __init__(self) -> None:
+        self._values: set[str] = set()
+        self._lock = threading.Lock()
+
+    def register(self, value: Any) -> None:
+        if isinstance(value, str) and len(value) >= 4:
+            with self._lock:
+                self._values.add(value)
+
+    def redact(self, text: str) -> str:
+        with self._lock:
+            values = sorted(self._values, key=len, reverse=True)
+        for value in values:
+            if value in text:
+                text = text.replace(value, "***")
+        return text
+
+
+REDACTOR = Redactor()
+
+
+def mask(value: str | None) -> str | None:
+    """At most the last 4 characters of a secret, for `auth status`."""
+    if not value:
+        return None
+    return "…" + value[-4:] if len(value) > 8 else "***"
+
+
+KEYRING_HELP = (
+    "the OS keyring is not usable ({reason}). Options: unlock the keyring or point "
+    "DBUS_SESSION_BUS_ADDRESS at your session bus (cron has none); or set the "
+    "BALANCECLI_{profile_env}_* variables from a root-only file; or choose a backend with "
+    "PYTHON_KEYRING_BACKEND"
+)
+
+
+class KeyringUnavailable(AuthError):
+    """The keyring backend failed, is locked, or did not answer in time."""
+
+
+def _timeboxed(fn: Any, *args: Any, what: str) -> Any:
+    """Run a keyring call in a thread; give up after KEYRING_TIMEOUT seconds."""
+    box: dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            box["value"] = fn(*args)
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread
+            box["error"] = exc
+
+    thread = threading.Thread(target=run, name="bc-keyring", daemon=True)
+    thread.start()
+    thread.join(KEYRING_TIMEOUT)
+    if thread.is_alive():
+        raise KeyringUnavailable(
+            f"{what} did not answer within {KEYRING_TIMEOUT:g} s (a locked keyring waiting "
+            "for a password prompt?)"
+        )
+    if "error" in box:
+        raise box["error"]
+    return box.get("value")
+
+
+class Keyring:
+    """The profile items in the OS keyring; every failure becomes KeyringUnavailable."""
+
+    def backend_name(self) -> str:
+        try:
+            import keyring
+
+            backend = keyring.get_keyring()
+            return f"{type(backend).__module__}.{type(backend).__name__}"
+        except Exception as exc:  # noqa: BLE001
+            return f"unavailable ({type(exc).__name__})"
+
+    def _call(self, profile: str, op: str, *args: Any) -> Any:
+        try:
+            import keyring
+            import keyring.errors
+
+            fn = getattr(keyring, op)
+            return _timeboxed(fn, *args, what="the keyring")
+        except KeyringUnavailable as exc:
+            raise self._unusable(profile, exc.message) from None
+        except Exception as exc:  # noqa: BLE001 - any backend failure is "unusable"
+            reason = type(exc).__name__
+            detail = str(exc).split("\n", 1)[0][:100]
+            if detail:
+                reason += f": {detail}"
+            raise self._unusable(profile, reason) from None
+
+    @staticmethod
+    def _unusable(profile: str, reason: str) -> KeyringUnavailable:
+        profile_env = re.sub(r"[^A-Za-z0-9]", "_", profile).upper()
+        return KeyringUnavailable(
+            KEYRING_HELP.format(reason=REDACTOR.redact(reason), profile_env=profile_env),
+            profile=profile,
+            next_step=f"run: balancecli auth status {profile}",
+        )
+
+    def load(self, profile: str) -> dict[str, Any]:
+        raw = self._call(profile, "get_password", SERVICE, profile)
+        if not raw:
+            return {}
+        try:
+            data = json.loads(raw)
+        except ValueError:
+            data = None
+        if not isinstance(data, dict):
+            raise AuthError(
+                "the keyring item is not a JSON object",
+                profile=profile,
+                next_step=f"run: balancecli auth login {profile}",
+            )
+        for value in data.values():
+            REDACTOR.register(value)
+        return data
+
+    def save(self, profile: str, data: Mapping[str, Any]) -> None:
+        self._call(profile, "set_password", SERVICE, profile, json.dumps(dict(data)))
+
+    def delete(self, profile: str) -> bool:
+        try:
+            self._call(profile, "delete_password", SERVICE, profile)
+        except KeyringUnavailable as exc:
+            if "PasswordDeleteError" in exc.message:
+                return False
+            raise
+        return True
+
+
+def lock_dir() -> str:
+    import platformdirs
+
+    path = os.path.join(platformdirs.user_cache_dir("balancecli"), "locks")
+    os.makedirs(path, mode=0o700, exist_ok=True)
+    return path
+
+
+@contextlib.contextmanager
+def profile_lock(profile: str) -> Iterator[None]:
+    """An exclusive lock per profile across processes (two cron runs refreshing at once)."""
+    import fcntl
+
+    safe = re.sub(r"[^A-Za-z0-9_.-]", "_", profile)
+    fd = os.open(os.path.join(lock_dir(), f"{safe}.lock"), os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        os.close(fd)
+
+
+class Secrets:
+    """The secrets of one profile: env first, keyring second, writes to the keyring."""
+
+    def __init__(
+        self,
+        profile: str,
+        required: tuple[str, ...] = (),
+        *,
+        env: Mapping[str, str] | None = None,
+        keyring: Keyring | None = None,
+        preset: Mapping[str, Any] | None = None,
+        warn: Any = None,
+    ) -> None:
+        self.profile = profile
+        self.required = tuple(f.upper() for f in required)
+        self._env = os.environ if env is None else env
+        self._keyring = keyring
+        self._item: dict[str, Any] | None = None
+        self._overlay: dict[str, Any] = {}
+        self._preset = {k.lower(): v for k, v in (preset or {}).items()}
+        self._warn = warn or (lambda message: None)
+        self._lock = threading.RLock()
+        for value in self._preset.values():
+            REDACTOR.register(value)
+
+    def _from_env(self, field: str) -> str | None:
+        value = self._env.get(env_name(self.profile, field))
+        if value:
+            REDACTOR.register(value)
+            return value
+        return None
+
+    def _keyring_item(self) -> dict[str, Any]:
+        with self._lock:
+            if self._item is None:
+                if self._keyring is None:
+                    self._item = dict(self._preset)
+                else:
+                    self._item = self._keyring.load(self.profile)
+            return self._item
+
+    def env_complete(self) -> bool:
+        return all(self._from_env(f) for f in self.required)
+
+    def source(self, field: str) -> str | None:
+        """'env', 'keyring' or None: where a field would come from (never the value)."""
+        if self._from_env(field):
+            return "env"
+        try:
+            return "keyring" if self._keyring_item().get(field.lower()) not in (None, "") else None
+        except AuthError:
+            return None
+
+    def get(self, field: str) -> Any:
+        """A field's value, or None. Keyring failures only matter when the env lacks a
+        required field; optional fields (cached tokens) then read as missing."""
+        field = field.upper()
+        with self._lock:
+            if field.lower() in self._overlay:
+                return self._overlay[field.lower()]
+        value = self._from_env(field)
+        if value:
+            return value
+        try:
+            value = self._keyring_item().get(field.lower())
+        except AuthError:
+            if field in self.required or not self.env_complete():
+                raise
+            return None
+        return None if value in (None, "") else value
+
+    def require(self, field: str) -> str:
+        value = self.get(field)
+        if not value:
+            raise AuthError(
+                f"missing credential {field}",
+                profile=self.profile,
+                next_step=(
+                    f"run: balancecli auth login {self.profile} "
+                    f"(or set {env_name(self.profile, field)})"
+                ),
+            )
+        return str(value)
+
+    def reload(self) -> None:
+        """Forget the cached keyring item (another process may have refreshed a token)."""
+        with self._lock:
+            if self._keyring is not None:
+                self._item = None
+            self._overlay.clear()
+
+    @contextlib.contextmanager
+    def locked(self) -> Iterator[None]:
+        """Hold the profile lock and re-read the keyring: for refreshes that spend a token."""
+        if self._keyring is None:
+            with self._lock:
+                yield
+            return
+        with profile_lock(self.profile):
+            self.reload()
+            yield
+
+    def save(self, **fields: Any) -> bool:
+        """Use new values at once and write them to the keyring; False (and a warning) when
+        they could not be stored."""
+        values = {k.lower(): v for k, v in fields.items()}
+        for value in values.values():
+            REDACTOR.register(value)
+        with self._lock:
+            self._overlay.update(values)
+            if self._keyring is None:
+                if self._item is not None:
+                    self._item.update(values)
+                return True
+        try:
+            current = self._keyring.load(self.profile)
+            current.update({k: v for k, v in values.items() if v is not None})
+            for key, value in values.items():
+                if value is None:
+                    current.pop(key, None)
+            self._keyring.save(self.profile, current)
+            with self._lock:
+                self._item = current
+            return True
+        except AuthError as exc:
+            names = ", ".join(sorted(k for k in values if not k.endswith("_at")))
+            self._warn(
+                f"{self.profile}: could not store the new {names} in the keyring; it is used "
+                f"for this run only ({exc.message.split(' Options:')[0]})"
+            )
+            return False

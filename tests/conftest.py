@@ -1,0 +1,81 @@
+"""Hermetic tests: every test gets its own HOME, XDG dirs and keyring backend.
+
+By default the keyring is keyring's failing backend, so no test touches a real keyring by
+accident; tests that need one select it explicitly (see test_keyring.py).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from balancecli.brokers.base import Context
+from balancecli.config import validate_profile
+from balancecli.fetch import Options, make_context
+from balancecli.secrets import Secrets
+
+FAIL_BACKEND = "keyring.backends.fail.Keyring"
+
+
+@pytest.fixture(autouse=True)
+def isolated(tmp_path, monkeypatch):
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    for var, sub in (("XDG_CONFIG_HOME", "config"), ("XDG_DATA_HOME", "data"),
+                     ("XDG_CACHE_HOME", "cache"), ("XDG_STATE_HOME", "state")):
+        (home / sub).mkdir()
+        monkeypatch.setenv(var, str(home / sub))
+    for name in list(os.environ):
+        if name.startswith("BALANCECLI_"):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", FAIL_BACKEND)
+    monkeypatch.setenv("COLUMNS", "200")
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    import keyring.core
+
+    keyring.core._keyring_backend = None  # re-resolve the backend from the environment
+    yield home
+    keyring.core._keyring_backend = None
+
+
+def make_ctx(profile: str, settings: dict, secrets: dict | None = None,
+             **options) -> Context:
+    """A broker Context over real sockets, with secrets given directly (no keyring)."""
+    prof = validate_profile(profile, settings)
+    opts = Options(**options)
+    sec = Secrets(profile, prof.broker_class.secret_fields(prof.settings), env={},
+                  preset=secrets or {})
+    return make_context(prof, opts, sec)
+
+
+@pytest.fixture
+def ctx_factory():
+    return make_ctx
+
+
+def balancecli_exe() -> str:
+    """The installed console script (the venv's), never `python -m`."""
+    exe = Path(sys.executable).with_name("balancecli")
+    if exe.exists():
+        return str(exe)
+    found = shutil.which("balancecli")
+    if not found:
+        pytest.fail("the balancecli command is not installed (pip install -e '.[test]')")
+    return found
+
+
+def run_cli(*args: str, env: dict | None = None, input: str | None = None,
+            timeout: float = 60) -> subprocess.CompletedProcess:
+    """Run the installed command as a subprocess; returns stdout/stderr as text."""
+    full_env = dict(os.environ)
+    full_env.update(env or {})
+    return subprocess.run(
+        [balancecli_exe(), *args], capture_output=True, text=True, env=full_env,
+        input=input, timeout=timeout,
+    )
