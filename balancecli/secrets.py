@@ -212,6 +212,7 @@ class Secrets:
         self._preset = {k.lower(): v for k, v in (preset or {}).items()}
         self._warn = warn or (lambda message: None)
         self._lock = threading.RLock()
+        self.keyring_error: AuthError | None = None
         for value in self._preset.values():
             REDACTOR.register(value)
 
@@ -244,8 +245,8 @@ class Secrets:
             return None
 
     def get(self, field: str) -> Any:
-        """A field's value, or None. Keyring failures only matter when the env lacks a
-        required field; optional fields (cached tokens) then read as missing."""
+        """A field's value, or None. An unusable keyring reads as "missing" here and is
+        reported by ``require`` (so an env-only run never fails on a cached-token lookup)."""
         field = field.upper()
         with self._lock:
             if field.lower() in self._overlay:
@@ -255,17 +256,18 @@ class Secrets:
             return value
         try:
             value = self._keyring_item().get(field.lower())
-        except AuthError:
-            if field in self.required or not self.env_complete():
-                raise
+        except AuthError as exc:
+            self.keyring_error = exc
             return None
         return None if value in (None, "") else value
 
     def require(self, field: str) -> str:
         value = self.get(field)
         if not value:
+            if self.keyring_error is not None:
+                raise self.keyring_error
             raise AuthError(
-                f"missing credential {field}",
+                f"missing credential {field.upper()}",
                 profile=self.profile,
                 next_step=(
                     f"run: balancecli auth login {self.profile} "

@@ -1,0 +1,423 @@
+"""TradeStation: accounts and balances over the Web API, v3 (default) or v2 (legacy).
+
+Sources: seed ``003_026fe336fd2f243d.txt`` (v2 balances, with the cash and futures examples);
+``shared/reference/brokers.md`` §1 (v3 OpenAPI spec, auth and refresh-token pages, v2 swagger).
+
+- Hosts: live ``https://api.tradestation.com``, sim ``https://sim-api.tradestation.com``
+  (the docs say ``sim-api``, not ``sim.api``). ``base_url`` overrides both.
+- Auth: ``Authorization: Bearer <access token>``; access tokens live 20 minutes. Refresh with
+  ``grant_type=refresh_token`` + client id (+ secret unless a PKCE key) at
+  ``https://signin.tradestation.com/oauth/token`` (v3, Auth0) or ``/v2/security/authorize``
+  (v2). The refresh answer has a new refresh token only when rotation is enabled; a rotated
+  token must be stored or the next run fails. We refresh only when the token is known to be
+  expired or was rejected, because TradeStation asks for that.
+- v3 balances take 1-25 comma-separated ids and answer HTTP 200 with ``Errors`` for the
+  accounts that failed (partial success). Money values are strings in v3, JSON numbers with up
+  to 28 digits in v2; both are kept exact.
+- v2 answers balances as a bare object or an array, and signals throttling (250 requests /
+  5 min) with "HTTP 403 Quota Exceeded" and an HTML body: treated as rate limiting.
+- Rate limits: v3 250-320 requests / 5 min per resource, HTTP 429.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterable
+from typing import Any
+from urllib.parse import quote
+
+from balancecli.brokers.base import Broker, Result, Setting
+from balancecli.errors import (
+    AuthError,
+    BadResponseError,
+    BalanceCliError,
+    BrokerError,
+    RateLimitedError,
+)
+from balancecli.http import Response, status_error
+from balancecli.models import Account, extra_from, to_decimal, to_text, utc_now
+
+HOSTS = {"live": "https://api.tradestation.com", "sim": "https://sim-api.tradestation.com"}
+TOKEN_URLS = {
+    "v3": "https://signin.tradestation.com/oauth/token",
+    "v2": "https://api.tradestation.com/v2/security/authorize",
+}
+MAX_BATCH = 25
+EXPIRY_MARGIN = 60  # seconds: refresh a token this close to expiry
+
+V3_BALANCE = {
+    "cash": "CashBalance", "buying_power": "BuyingPower", "equity": "Equity",
+    "market_value": "MarketValue",
+}
+V3_DETAIL = {
+    "unrealized_pnl": "UnrealizedProfitLoss", "realized_pnl": "RealizedProfitLoss",
+    "initial_margin": "InitialMargin", "maintenance_margin": "MaintenanceMargin",
+}
+V2_BALANCE = {
+    "cash": "RealTimeAccountBalance", "buying_power": "RealTimeBuyingPower",
+    "equity": "RealTimeEquity", "market_value": "MarketValue",
+    "unrealized_pnl": "RealTimeUnrealizedProfitLoss",
+    "realized_pnl": "RealTimeRealizedProfitLoss",
+    "initial_margin": "RealTimeInitialMargin",
+    "maintenance_margin": "RealTimeMaintenanceMargin",
+}
+
+
+def is_quota_page(response: Response) -> bool:
+    """v2 throttling: HTTP 403 with an HTML "Quota Exceeded" body (webapi-docs throttling)."""
+    return response.status == 403 and b"quota exceeded" in response.content[:500].lower()
+
+
+class TradeStation(Broker):
+    name = "tradestation"
+    settings = {
+        "environment": Setting(str, "live", choices=("live", "sim")),
+        "api": Setting(str, "v3", choices=("v3", "v2")),
+        "base_url": Setting(str),
+        "token_url": Setting(str),
+        "user_id": Setting(str, help="v2: the user id from the token response"),
+        "client_id": Setting(str),
+        "batch_size": Setting(int, MAX_BATCH),
+    }
+
+    @classmethod
+    def secret_fields(cls, settings: dict[str, Any]) -> tuple[str, ...]:
+        return ("ACCESS_TOKEN", "REFRESH_TOKEN", "CLIENT_ID", "CLIENT_SECRET")
+
+    @classmethod
+    def optional_secret_fields(cls, settings: dict[str, Any]) -> tuple[str, ...]:
+        return ("ACCESS_TOKEN_EXPIRES_AT", "USER_ID")
+
+    def __init__(self, ctx: Any) -> None:
+        super().__init__(ctx)
+        s = ctx.settings
+        self.api = s["api"]
+        self.base = (s.get("base_url") or HOSTS[s["environment"]]).rstrip("/")
+        self.token_url = s.get("token_url") or TOKEN_URLS[self.api]
+        self.batch_size = max(1, min(MAX_BATCH, s.get("batch_size") or MAX_BATCH))
+        self._refresh_lock = threading.Lock()
+
+    # -- tokens
+    def _current_token(self) -> str:
+        secrets = self.ctx.secrets
+        token = secrets.get("ACCESS_TOKEN")
+        if token and not _expired(secrets.get("ACCESS_TOKEN_EXPIRES_AT")):
+            return str(token)
+        return self._refresh(stale=token)
+
+    def refresh(self) -> None:
+        self._refresh(stale=self.ctx.secrets.get("ACCESS_TOKEN"), force=True)
+
+    def _refresh(self, stale: str | None, force: bool = False) -> str:
+        secrets = self.ctx.secrets
+        with self._refresh_lock, secrets.locked():
+            # Another thread or process may have refreshed while we waited for the lock.
+            token = secrets.get("ACCESS_TOKEN")
+            if not force and token and token != stale and not _expired(
+                secrets.get("ACCESS_TOKEN_EXPIRES_AT")
+            ):
+                return str(token)
+            form = {
+                "grant_type": "refresh_token",
+                "client_id": secrets.get("CLIENT_ID") or self.ctx.settings.get("client_id"),
+                "refresh_token": secrets.require("REFRESH_TOKEN"),
+            }
+            if not form["client_id"]:
+                secrets.require("CLIENT_ID")
+            client_secret = secrets.get("CLIENT_SECRET")
+            if client_secret:
+                form["client_secret"] = client_secret
+            response = self.ctx.http.request(
+                "POST", self.token_url, data=form,
+                headers={"Content-Type": "application/x-www-form-urlencoded",
+                         "Accept": "application/json"},
+            )
+            if response.status != 200:
+                detail = _error_detail(response)
+                if response.status in (400, 401, 403):
+                    raise AuthError(
+                        f"the refresh token was rejected ({detail})",
+                        http_status=response.status,
+                        next_step=f"run: balancecli auth login {self.profile}",
+                    )
+                raise status_error(response, detail)
+            body = _object(response.json(), "token response")
+            # Auth0 says access_token/refresh_token; the old v2 docs say token/RefreshToken.
+            access = body.get("access_token") or body.get("token")
+            if not isinstance(access, str) or not access:
+                raise BadResponseError("the token response has no access_token")
+            fields: dict[str, Any] = {"access_token": access}
+            expires_in = to_decimal(body.get("expires_in"), name="expires_in")
+            fields["access_token_expires_at"] = int(time.time() + float(expires_in or 1200))
+            rotated = body.get("refresh_token") or body.get("RefreshToken")
+            if isinstance(rotated, str) and rotated:
+                fields["refresh_token"] = rotated
+            if body.get("userid"):
+                fields["user_id"] = str(body["userid"])
+            secrets.save(**fields)
+            return access
+
+    # -- requests
+    def _get(self, path: str, query: str = "") -> Any:
+        token = self._current_token()
+        for attempt in range(2):
+            response = self.ctx.http.request(
+                "GET", self.base + path, query=query,
+                headers={"Authorization": f"Bearer {token}", "Accept": "application/json"},
+                retry_if=is_quota_page,
+            )
+            if response.status == 401 and attempt == 0:
+                token = self._refresh(stale=token)
+                continue
+            if response.status != 200:
+                raise self._error(response)
+            return response.json()
+        raise AssertionError("unreachable")
+
+    def _error(self, response: Response) -> BalanceCliError:
+        detail = _error_detail(response)
+        if response.status == 401:
+            return AuthError(
+                f"the access token was rejected after a refresh ({detail})",
+                http_status=401,
+                next_step=f"run: balancecli auth login {self.profile}",
+            )
+        if is_quota_page(response):
+            return RateLimitedError("quota exceeded (HTTP 403)", http_status=403)
+        return status_error(response, detail)
+
+    # -- accounts
+    def accounts(self) -> list[Account]:
+        if self.api == "v2":
+            return self._accounts_v2()
+        body = _object(self._get("/v3/brokerage/accounts"), "accounts response")
+        items = _list(body.get("Accounts"), "Accounts")
+        result = []
+        for item in items:
+            item = _object(item, "account")
+            account_id = to_text(item.get("AccountID"))
+            if not account_id:
+                raise BadResponseError("an account has no AccountID")
+            result.append(self.account(
+                account_id,
+                name=to_text(item.get("Alias")) or account_id,
+                type=_lower(item.get("AccountType")),
+                currency=to_text(item.get("Currency")),
+                status=to_text(item.get("Status")),
+                extra=extra_from(item, {"AccountID", "Alias", "AccountType", "Currency", "Status"}),
+            ))
+        return result
+
+    def _accounts_v2(self) -> list[Account]:
+        user_id = self.ctx.settings.get("user_id") or self.ctx.secrets.get("USER_ID")
+        if not user_id:
+            from balancecli.errors import ConfigError
+
+            raise ConfigError(
+                "the v2 API needs user_id (the userid of the token response)",
+                next_step=f'add user_id = "..." to [profiles.{self.profile}]',
+            )
+        items = _list(
+            self._get(f"/v2/users/{quote(str(user_id), safe='')}/accounts",
+                      "APIVersion=20160101"),
+            "accounts response",
+        )
+        result = []
+        for item in items:
+            item = _object(item, "account")
+            account_id = to_text(item.get("Key"))
+            if not account_id:
+                raise BadResponseError("an account has no Key")
+            result.append(self.account(
+                account_id,
+                name=to_text(item.get("Name")) or account_id,
+                type=_lower(item.get("TypeDescription")),
+                currency=to_text(item.get("Currency")) or "USD",
+                status=to_text(item.get("StatusDescription")),
+                extra=extra_from(
+                    item, {"Key", "Name", "TypeDescription", "StatusDescription", "Currency"}
+                ),
+            ))
+        return result
+
+    # -- balances and assets
+    def _raw_balances(self, accounts: list[Account]) -> tuple[dict[str, dict], Result]:
+        """Fetch balances in batches of at most 25 ids, concurrently.
+
+        Returns the raw balance objects by account id, and a Result holding the errors of the
+        accounts that failed (the ``Errors`` entries, or a failed batch).
+        """
+        batches = [accounts[i:i + self.batch_size]
+                   for i in range(0, len(accounts), self.batch_size)]
+        outcomes = self.ctx.parallel(self._fetch_batch, batches)
+        raw: dict[str, dict] = {}
+        failures = Result()
+        for batch, outcome in zip(batches, outcomes, strict=True):
+            if isinstance(outcome, AuthError):
+                raise outcome  # the same for every batch: fail the profile once
+            if isinstance(outcome, BalanceCliError):
+                for account in batch:
+                    failures.errors.append(self._copy_error(outcome, account.account_id))
+                continue
+            found, errors = outcome
+            raw.update(found)
+            failures.errors.extend(errors)
+            reported = set(found) | {e.account_id for e in errors}
+            for account in batch:
+                if account.account_id not in reported:
+                    failures.errors.append(self.fail(BadResponseError(
+                        "the balances response does not mention this account"
+                    ), account.account_id))
+        return raw, failures
+
+    def _copy_error(self, error: BalanceCliError, account_id: str) -> BalanceCliError:
+        copy = type(error)(error.message, http_status=error.http_status,
+                           next_step=error.next_step)
+        return self.fail(copy, account_id)
+
+    def _fetch_batch(self, batch: list[Account]) -> tuple[dict[str, dict], list[BalanceCliError]]:
+        ids = ",".join(quote(a.account_id, safe="") for a in batch)
+        found: dict[str, dict] = {}
+        errors: list[BalanceCliError] = []
+        if self.api == "v2":
+            body = self._get(f"/v2/accounts/{ids}/balances", "APIVersion=20160101")
+            items = [body] if isinstance(body, dict) else _list(body, "balances response")
+            for item in items:
+                item = _object(item, "balance")
+                key = to_text(item.get("Key"))
+                if key:
+                    found[key] = item
+            return found, errors
+        body = _object(self._get(f"/v3/brokerage/accounts/{ids}/balances"), "balances response")
+        for item in _list(body.get("Balances") or [], "Balances"):
+            item = _object(item, "balance")
+            key = to_text(item.get("AccountID"))
+            if key:
+                found[key] = item
+        for item in _list(body.get("Errors") or [], "Errors"):
+            item = _object(item, "error")
+            message = " ".join(
+                str(x) for x in (item.get("Error"), item.get("Message")) if x
+            ) or "no details"
+            # "AccountID may contain multiple Account IDs in comma separated format".
+            for account_id in (to_text(item.get("AccountID")) or "").split(","):
+                if account_id.strip():
+                    errors.append(self.fail(
+                        BrokerError(f"TradeStation refused this account: {message}"),
+                        account_id.strip(),
+                    ))
+        return found, errors
+
+    def balances(self, accounts: Iterable[Account]) -> Result:
+        accounts = list(accounts)
+        raw, result = self._raw_balances(accounts)
+        as_of = utc_now()
+        for account in accounts:
+            item = raw.get(account.account_id)
+            if item is None:
+                continue
+            try:
+                result.rows.append(self._parse_balance(account, item, as_of))
+            except BalanceCliError as exc:
+                result.errors.append(self.fail(exc, account.account_id))
+        return result
+
+    def _parse_balance(self, account: Account, item: dict, as_of: str) -> Any:
+        if self.api == "v2":
+            values = {k: to_decimal(item.get(src), name=src) for k, src in V2_BALANCE.items()}
+            extra = extra_from(item, set(V2_BALANCE.values()) | {"Key"})
+            return self.balance(account, as_of=as_of, extra=extra, **values)
+        detail = item.get("BalanceDetail") or {}
+        detail = _object(detail, "BalanceDetail")
+        values = {k: to_decimal(item.get(src), name=src) for k, src in V3_BALANCE.items()}
+        values |= {k: to_decimal(detail.get(src), name=src) for k, src in V3_DETAIL.items()}
+        extra = extra_from(item, set(V3_BALANCE.values()) | {"AccountID", "BalanceDetail"})
+        rest = extra_from(detail, set(V3_DETAIL.values()))
+        if rest:
+            extra["BalanceDetail"] = rest
+        return self.balance(account, as_of=as_of, extra=extra, **values)
+
+    def assets(self, accounts: Iterable[Account]) -> Result:
+        accounts = list(accounts)
+        raw, result = self._raw_balances(accounts)
+        for account in accounts:
+            item = raw.get(account.account_id)
+            if item is None:
+                continue
+            try:
+                result.rows.extend(self._parse_assets(account, item))
+            except BalanceCliError as exc:
+                result.errors.append(self.fail(exc, account.account_id))
+        return result
+
+    def _parse_assets(self, account: Account, item: dict) -> list[Any]:
+        v2 = self.api == "v2"
+        details = item.get("CurrencyDetails")
+        if not details:
+            cash_field = "RealTimeAccountBalance" if v2 else "CashBalance"
+            return [self.asset(account, account.currency or "USD",
+                               total=to_decimal(item.get(cash_field), name=cash_field))]
+        rows = []
+        for detail in _list(details, "CurrencyDetails"):
+            detail = _object(detail, "CurrencyDetails item")
+            currency = to_text(detail.get("Currency"))
+            if not currency:
+                raise BadResponseError("a CurrencyDetails item has no Currency")
+            if v2:
+                mapped = {
+                    "total": "RealTimeCashBalance",
+                    "value_in_account_currency": "RealTimeAccountCashBalance",
+                    "conversion_rate": "ToAccountConversionRate",
+                }
+            else:
+                mapped = {"total": "CashBalance", "conversion_rate": "AccountConversionRate"}
+            values = {k: to_decimal(detail.get(src), name=src) for k, src in mapped.items()}
+            extra = extra_from(detail, set(mapped.values()) | {"Currency"})
+            rows.append(self.asset(account, currency, extra=extra, **values))
+        return rows
+
+
+def _expired(expires_at: Any) -> bool:
+    """True when the expiry is known and (nearly) passed; unknown expiry is not expired."""
+    if expires_at in (None, ""):
+        return False
+    try:
+        return float(expires_at) - EXPIRY_MARGIN <= time.time()
+    except (TypeError, ValueError):
+        return False
+
+
+def _lower(value: Any) -> str | None:
+    text = to_text(value)
+    return text.lower() if text else None
+
+
+def _object(value: Any, what: str) -> dict:
+    if not isinstance(value, dict):
+        raise BadResponseError(f"the {what} is not a JSON object")
+    return value
+
+
+def _list(value: Any, what: str) -> list:
+    if not isinstance(value, list):
+        raise BadResponseError(f"{what} is not a JSON array")
+    return value
+
+
+def _error_detail(response: Response) -> str:
+    """v3 ``{"Error", "Message"}``, v2 ``{"TraceId", "StatusCode", "Message"}``, Auth0
+    ``{"error", "error_description"}``, or the start of a non-JSON body."""
+    try:
+        body = response.json()
+    except BalanceCliError:
+        text = response.text.strip()
+        if text.startswith("<"):
+            return "an HTML page instead of JSON"
+        return text[:120] or "empty body"
+    if isinstance(body, dict):
+        parts = [body.get(k) for k in ("Error", "error", "Message", "error_description")]
+        joined = ": ".join(str(p) for p in parts if p)
+        if joined:
+            return joined[:200]
+    return "no details"

@@ -1,0 +1,193 @@
+"""A fake TradeStation (v3 and v2) on 127.0.0.1, for ``--demo`` and the tests.
+
+It checks what TradeStation checks: a known, unexpired bearer token on every data call, the
+client id/secret and refresh token at the token endpoint (rotating refresh tokens when
+``rotate`` is set), at most 25 ids per balances request. It also runs the authorization-code
+flow (with PKCE S256 when a challenge is sent) for browser-login tests.
+"""
+
+from __future__ import annotations
+
+import base64
+import copy
+import hashlib
+import secrets
+import time
+from contextlib import ExitStack
+from typing import Any
+from urllib.parse import unquote, urlencode
+
+from balancecli.demo.server import FakeBroker, Reply, Request, json_reply, load_fixture
+
+DEMO_CLIENT_ID = "demo-ts-client"
+DEMO_CLIENT_SECRET = "demo-ts-client-secret-0000"
+
+
+def _token(prefix: str) -> str:
+    return f"{prefix}-{secrets.token_urlsafe(18)}"
+
+
+class FakeTradeStation(FakeBroker):
+    def __init__(self, latency: float = 0.0, *, client_id: str = DEMO_CLIENT_ID,
+                 client_secret: str | None = DEMO_CLIENT_SECRET, token_lifetime: int = 1200,
+                 rotate: bool = False, user_id: str = "demo_user") -> None:
+        super().__init__(latency)
+        self.client_id = client_id
+        self.client_secret = client_secret
+        self.token_lifetime = token_lifetime
+        self.rotate = rotate
+        self.user_id = user_id
+        self.v3 = load_fixture("tradestation_v3.json")
+        self.v2 = load_fixture("tradestation_v2.json")
+        self.access_tokens: dict[str, float] = {}
+        self.refresh_tokens: set[str] = set()
+        self.codes: dict[str, dict[str, str]] = {}
+        self.refresh_count = 0
+        self.include_error_account = False
+
+    # -- token helpers for tests and the demo
+    def issue(self, lifetime: int | None = None) -> tuple[str, str]:
+        access, refresh = _token("ts-at"), _token("ts-rt")
+        with self.lock:
+            self.access_tokens[access] = time.time() + (lifetime or self.token_lifetime)
+            self.refresh_tokens.add(refresh)
+        return access, refresh
+
+    def expire_all(self) -> None:
+        with self.lock:
+            for token in self.access_tokens:
+                self.access_tokens[token] = 0
+
+    def _authorized(self, request: Request) -> bool:
+        token = request.bearer()
+        with self.lock:
+            return token is not None and self.access_tokens.get(token, 0) > time.time()
+
+    # -- routing
+    def handle(self, request: Request) -> Reply:
+        path = request.path
+        if request.method == "POST" and path in ("/oauth/token", "/v2/security/authorize"):
+            return self._token_endpoint(request)
+        if request.method == "GET" and path == "/authorize":
+            return self._authorize(request)
+        if not self._authorized(request):
+            if path.startswith("/v2/"):
+                return json_reply({"TraceId": "00000000-0000-0000-0000-000000000000",
+                                   "StatusCode": 401, "Message": "Unauthorized"}, 401)
+            return json_reply({"Error": "Unauthorized",
+                               "Message": "Token is expired or invalid."}, 401)
+        parts = [unquote(p) for p in path.strip("/").split("/")]
+        if parts == ["v3", "brokerage", "accounts"]:
+            accounts = copy.deepcopy(self.v3["accounts"])
+            if self.include_error_account:
+                accounts += copy.deepcopy(self.v3["error_accounts"])
+            return json_reply({"Accounts": accounts})
+        if len(parts) == 5 and parts[:3] == ["v3", "brokerage", "accounts"] and \
+                parts[4] == "balances":
+            return self._v3_balances(parts[3].split(","))
+        if len(parts) == 4 and parts[:2] == ["v2", "users"] and parts[3] == "accounts":
+            if parts[2] != self.user_id:
+                return json_reply({"StatusCode": 403, "Message": "Forbidden"}, 403)
+            return json_reply(copy.deepcopy(self.v2["accounts"]))
+        if len(parts) == 4 and parts[:2] == ["v2", "accounts"] and parts[3] == "balances":
+            return self._v2_balances(parts[2].split(","))
+        return json_reply({"Error": "NotFound", "Message": f"no route {path}"}, 404)
+
+    def _v3_balances(self, ids: list[str]) -> Reply:
+        if not 1 <= len(ids) <= 25:
+            return json_reply({"Error": "BadRequest",
+                               "Message": "1 to 25 account ids are allowed"}, 400)
+        balances, errors = [], []
+        for account_id in ids:
+            if account_id in self.v3["balances"]:
+                balances.append(copy.deepcopy(self.v3["balances"][account_id]))
+            elif account_id in self.v3["errors"]:
+                errors.append(copy.deepcopy(self.v3["errors"][account_id]))
+            else:
+                errors.append({"AccountID": account_id, "Error": "NotFound",
+                               "Message": "Account not found."})
+        return json_reply({"Balances": balances, "Errors": errors})
+
+    def _v2_balances(self, keys: list[str]) -> Reply:
+        if not 1 <= len(keys) <= 25:
+            return json_reply({"StatusCode": 400, "Message": "1 to 25 keys are allowed"}, 400)
+        items = [copy.deepcopy(self.v2["balances"][k]) for k in keys if k in self.v2["balances"]]
+        if len(keys) == 1 and len(items) == 1 and "__type" not in items[0]:
+            return json_reply(items[0])  # the seed shows a bare object for one cash account
+        return json_reply(items)
+
+    def _authorize(self, request: Request) -> Reply:
+        p = request.params
+        if p.get("client_id") != self.client_id or not p.get("redirect_uri"):
+            return Reply(400, "invalid client_id or redirect_uri")
+        code = _token("ts-code")
+        with self.lock:
+            self.codes[code] = {
+                "redirect_uri": p["redirect_uri"],
+                "challenge": p.get("code_challenge", ""),
+            }
+        query = urlencode({"code": code, "state": p.get("state", "")})
+        return Reply(302, b"", {"Location": f"{p['redirect_uri']}?{query}"})
+
+    def _token_endpoint(self, request: Request) -> Reply:
+        form = request.form()
+        if form.get("client_id") != self.client_id:
+            return json_reply({"error": "invalid_client", "error_description": "Unknown client"},
+                              401)
+        grant = form.get("grant_type")
+        with self.lock:
+            if grant == "refresh_token":
+                if self.client_secret and form.get("client_secret") != self.client_secret:
+                    return json_reply({"error": "access_denied",
+                                       "error_description": "Unauthorized"}, 401)
+                if form.get("refresh_token") not in self.refresh_tokens:
+                    return json_reply({"error": "invalid_grant",
+                                       "error_description": "Unknown or invalid refresh token."},
+                                      403)
+                self.refresh_count += 1
+                access = _token("ts-at")
+                self.access_tokens[access] = time.time() + self.token_lifetime
+                body: dict[str, Any] = {"access_token": access, "expires_in": self.token_lifetime,
+                                        "scope": "openid offline_access ReadAccount",
+                                        "token_type": "Bearer"}
+                if self.rotate:
+                    self.refresh_tokens.discard(form["refresh_token"])
+                    body["refresh_token"] = _token("ts-rt")
+                    self.refresh_tokens.add(body["refresh_token"])
+                if request.path.startswith("/v2/"):
+                    body["userid"] = self.user_id
+                return json_reply(body)
+            if grant == "authorization_code":
+                entry = self.codes.pop(form.get("code", ""), None)
+                if entry is None or entry["redirect_uri"] != form.get("redirect_uri"):
+                    return json_reply({"error": "invalid_grant",
+                                       "error_description": "Invalid authorization code"}, 403)
+                if entry["challenge"]:
+                    verifier = form.get("code_verifier", "").encode()
+                    digest = base64.urlsafe_b64encode(hashlib.sha256(verifier).digest())
+                    if digest.rstrip(b"=").decode() != entry["challenge"]:
+                        return json_reply({"error": "invalid_grant",
+                                           "error_description": "PKCE verification failed"}, 403)
+                elif self.client_secret and form.get("client_secret") != self.client_secret:
+                    return json_reply({"error": "access_denied"}, 401)
+                access, refresh = _token("ts-at"), _token("ts-rt")
+                self.access_tokens[access] = time.time() + self.token_lifetime
+                self.refresh_tokens.add(refresh)
+                return json_reply({"access_token": access, "refresh_token": refresh,
+                                   "expires_in": self.token_lifetime, "token_type": "Bearer"})
+        return json_reply({"error": "unsupported_grant_type"}, 400)
+
+
+def demo_profile(stack: ExitStack, latency: float = 0.0) -> Any:
+    from balancecli.demo import DemoProfile
+
+    fake = FakeTradeStation(latency).start()
+    stack.callback(fake.stop)
+    _, refresh = fake.issue()
+    # No access token: the first request refreshes, so the demo shows the whole token dance.
+    return DemoProfile(
+        settings={"broker": "tradestation", "api": "v3", "base_url": fake.url,
+                  "token_url": fake.url + "/oauth/token"},
+        secrets={"REFRESH_TOKEN": refresh, "CLIENT_ID": DEMO_CLIENT_ID,
+                 "CLIENT_SECRET": DEMO_CLIENT_SECRET},
+    )
