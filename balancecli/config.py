@@ -55,7 +55,10 @@ def read_toml(path: Path) -> dict[str, Any]:
     except FileNotFoundError:
         raise ConfigError(
             f"no config file at {path}",
-            next_step="run: balancecli profile add NAME --broker BROKER (or try: balancecli --demo balance)",
+            next_step=(
+                "run: balancecli profile add NAME --broker BROKER "
+                "(or try: balancecli --demo balance)"
+            ),
         ) from None
     except OSError as exc:
         raise ConfigError(f"cannot read the config file {path}: {exc.strerror}") from None
@@ -111,7 +114,10 @@ def validate_profile(name: str, raw: Any) -> Profile:
         raise ConfigError(
             "missing setting 'broker'",
             profile=name,
-            next_step=f'add broker = "tradestation" (or longport, etna, quantower) to [profiles.{name}]',
+            next_step=(
+                f'add broker = "tradestation" (or longport, etna, quantower) '
+                f"to [profiles.{name}]"
+            ),
         )
     from balancecli.brokers import broker_class
 

@@ -14,7 +14,7 @@ from typing import Any
 
 from balancecli.brokers.base import Context, Result
 from balancecli.config import Profile
-from balancecli.errors import BalanceCliError, BadResponseError
+from balancecli.errors import BadResponseError, BalanceCliError
 from balancecli.http import HttpClient
 from balancecli.secrets import Keyring, Secrets
 
@@ -116,7 +116,8 @@ def run(profiles: list[Profile], options: Options) -> Outcome:
         try:
             return fetch_profile(profile, options)
         except BalanceCliError as exc:
-            return Result(errors=[exc.bind(profile=profile.name, broker=profile.broker)]), False, set()
+            exc.bind(profile=profile.name, broker=profile.broker)
+            return Result(errors=[exc]), False, set()
         except (KeyError, TypeError, AttributeError, IndexError, ValueError) as exc:
             # A payload of an unexpected shape that a parser did not anticipate.
             if options.debug:
@@ -124,9 +125,11 @@ def run(profiles: list[Profile], options: Options) -> Outcome:
             error = BadResponseError(
                 f"unexpected response shape ({type(exc).__name__}: {str(exc)[:80]})"
             )
-            return Result(errors=[error.bind(profile=profile.name, broker=profile.broker)]), False, set()
+            error.bind(profile=profile.name, broker=profile.broker)
+            return Result(errors=[error]), False, set()
 
-    with ThreadPoolExecutor(max_workers=min(16, len(profiles)), thread_name_prefix="bc-prof") as pool:
+    workers = min(16, len(profiles))
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="bc-prof") as pool:
         results = list(pool.map(one, profiles))
     for result, ok, ids in results:
         outcome.rows.extend(result.rows)

@@ -194,7 +194,9 @@ class HttpClient:
                     error.message += f" after {attempt + 1} attempts"
                 raise error
             if waited + wait > self.retry_budget:
-                error.message += f"; the server asks to wait {wait:.0f} s, more than the retry budget"
+                error.message += (
+                    f"; the server asks to wait {wait:.0f} s, more than the retry budget"
+                )
                 raise error
             time.sleep(wait)
             waited += wait

@@ -33,6 +33,12 @@ def env_name(profile: str, field: str) -> str:
     return ENV_PREFIX + re.sub(r"[^A-Za-z0-9]", "_", profile).upper() + "_" + field.upper()
 
 
+NOT_SECRET = frozenset({
+    "username", "client_id", "user_id", "account_id", "access_token_expires_at",
+    "token_expires_at", "refresh_token_expires_at",
+})
+
+
 class Redactor:
     """Replaces every registered secret value with ``***`` (and its last 4 characters)."""
 
@@ -40,8 +46,12 @@ class Redactor:
         self._values: set[str] = set()
         self._lock = threading.Lock()
 
-    def register(self, value: Any) -> None:
-        if isinstance(value, str) and len(value) >= 4:
+    def register(self, value: Any, field: str | None = None) -> None:
+        """Remember a secret value. Identifiers that are not secret (user names, client ids,
+        expiry times) are skipped so that ordinary words are not masked in output."""
+        if field is not None and field.lower() in NOT_SECRET:
+            return
+        if isinstance(value, str) and len(value) >= 6:
             with self._lock:
                 self._values.add(value)
 
@@ -150,8 +160,8 @@ class Keyring:
                 profile=profile,
                 next_step=f"run: balancecli auth login {profile}",
             )
-        for value in data.values():
-            REDACTOR.register(value)
+        for key, value in data.items():
+            REDACTOR.register(value, key)
         return data
 
     def save(self, profile: str, data: Mapping[str, Any]) -> None:
@@ -213,13 +223,13 @@ class Secrets:
         self._warn = warn or (lambda message: None)
         self._lock = threading.RLock()
         self.keyring_error: AuthError | None = None
-        for value in self._preset.values():
-            REDACTOR.register(value)
+        for key, value in self._preset.items():
+            REDACTOR.register(value, key)
 
     def _from_env(self, field: str) -> str | None:
         value = self._env.get(env_name(self.profile, field))
         if value:
-            REDACTOR.register(value)
+            REDACTOR.register(value, field)
             return value
         return None
 
@@ -298,8 +308,8 @@ class Secrets:
         """Use new values at once and write them to the keyring; False (and a warning) when
         they could not be stored."""
         values = {k.lower(): v for k, v in fields.items()}
-        for value in values.values():
-            REDACTOR.register(value)
+        for key, value in values.items():
+            REDACTOR.register(value, key)
         with self._lock:
             self._overlay.update(values)
             if self._keyring is None:

@@ -1,0 +1,206 @@
+"""What every command shares: global options, output streams, profile selection (config or
+``--demo``), fetching, and the one error boundary that turns errors into lines and exit codes.
+
+Commands stay thin: options -> ``Runtime`` -> fetch -> render -> ``finish``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from balancecli.errors import (
+    EXIT_INTERNAL,
+    EXIT_INTERRUPTED,
+    BalanceCliError,
+    ConfigError,
+    exit_code_for,
+)
+
+NEXT_STEPS = {
+    "auth": "run: balancecli auth login {profile}",
+    "config": "check the config file (run: balancecli profile show {profile})",
+    "unavailable": "check the network and try again (add -v to see each request)",
+    "rate_limited": "wait a few minutes and try again",
+    "stale": "check that the balancecli bridge Strategy is running in Quantower",
+    "bad_response": "try again; if it persists, report it with the output of --debug -v",
+    "broker_error": "check the account at the broker (add -v to see each request)",
+}
+
+
+@dataclass
+class Globals:
+    """Options accepted before the command (``balancecli --demo balance``)."""
+
+    config: Path | None = None
+    demo: bool = False
+    verbose: bool = False
+    debug: bool = False
+    no_color: bool = False
+
+
+@dataclass
+class Runtime:
+    config: Path | None = None
+    demo: bool = False
+    verbose: bool = False
+    debug: bool = False
+    no_color: bool = False
+    _stderr_lock: threading.Lock = field(default_factory=threading.Lock)
+    _stack: contextlib.ExitStack = field(default_factory=contextlib.ExitStack)
+
+    @classmethod
+    def from_options(cls, ctx: Any, **local: Any) -> Runtime:
+        """Merge options given after the command with those given before it."""
+        g = ctx.find_object(Globals) or Globals()
+        return cls(
+            config=local.get("config") or g.config,
+            demo=bool(local.get("demo") or g.demo),
+            verbose=bool(local.get("verbose") or g.verbose),
+            debug=bool(local.get("debug") or g.debug),
+            no_color=bool(local.get("no_color") or g.no_color),
+        )
+
+    # -- output
+    @property
+    def color(self) -> bool:
+        return (
+            not self.no_color
+            and "NO_COLOR" not in os.environ
+            and os.environ.get("TERM") != "dumb"
+            and sys.stdout.isatty()
+        )
+
+    def err(self, line: str) -> None:
+        """One line on stderr, secrets redacted."""
+        from balancecli.secrets import REDACTOR
+
+        with self._stderr_lock:
+            sys.stderr.write(REDACTOR.redact(line) + "\n")
+            sys.stderr.flush()
+
+    def warn(self, message: str) -> None:
+        self.err(f"warning: {message}")
+
+    def log(self, message: str) -> None:
+        self.err(message)
+
+    def out(self, text: str) -> None:
+        from balancecli.secrets import REDACTOR
+
+        sys.stdout.write(REDACTOR.redact(text))
+        sys.stdout.flush()
+
+    def print_table(self, renderable: Any) -> None:
+        from rich.console import Console
+
+        if sys.stdout.isatty():
+            console = Console(file=sys.stdout, no_color=not self.color, highlight=False)
+        else:
+            # Off a terminal: no colour and never cut to 80 columns.
+            console = Console(file=sys.stdout, width=100_000, no_color=True,
+                              color_system=None, highlight=False, soft_wrap=True)
+        with console.capture() as capture:
+            console.print(renderable)
+        lines = [line.rstrip() for line in capture.get().splitlines()]
+        self.out("\n".join(lines) + "\n")
+
+    @contextlib.contextmanager
+    def spinner(self, message: str) -> Iterator[None]:
+        if sys.stderr.isatty() and not self.verbose:
+            from rich.console import Console
+
+            with Console(stderr=True).status(message):
+                yield
+        else:
+            yield
+
+    def report(self, error: BalanceCliError) -> None:
+        """DESIGN §5: one line naming the profile, what happened and the next step."""
+        where = error.profile or "balancecli"
+        if error.account_id:
+            where += f" account {error.account_id}"
+        status = f" (HTTP {error.http_status})" if error.http_status and \
+            f"HTTP {error.http_status}" not in error.message else ""
+        step = error.next_step or NEXT_STEPS.get(error.kind, "").format(
+            profile=error.profile or "PROFILE")
+        self.err(f"error: {where}: {error.message}{status}" + (f" — {step}" if step else ""))
+
+    # -- profiles
+    def open_demo(self, latency: float = 0.0) -> dict[str, Any]:
+        from balancecli.demo import start_demo
+
+        return start_demo(self._stack, latency=latency)
+
+    def select(self, names: list[str] | None) -> tuple[list[Any], list[BalanceCliError],
+                                                         dict[str, Any] | None]:
+        """(profiles, selection errors, demo secret presets or None)."""
+        from balancecli import config
+
+        if self.demo:
+            demos = self.open_demo()
+            raw = {name: demo.settings for name, demo in demos.items()}
+            presets = {name: demo.secrets for name, demo in demos.items()}
+            profiles, errors = config.select(raw, names, Path("<demo>"))
+            return profiles, list(errors), presets
+        path = config.config_path(self.config)
+        raw = config.load_profiles(path)
+        profiles, errors = config.select(raw, names, path)
+        return profiles, list(errors), None
+
+    def close(self) -> None:
+        self._stack.close()
+
+    def exit_code(self, errors: list[BalanceCliError], anything_succeeded: bool) -> int:
+        for error in errors:
+            self.report(error)
+        return exit_code_for(errors, anything_succeeded=anything_succeeded)
+
+
+@contextlib.contextmanager
+def boundary(rt: Runtime) -> Iterator[None]:
+    """The one error boundary: expected errors -> a line and their exit code; anything else ->
+    exit 1 (traceback only with --debug); Ctrl-C -> 130."""
+    import typer
+
+    try:
+        yield
+    except typer.Exit:
+        raise
+    except BalanceCliError as exc:
+        if rt.debug:
+            import traceback
+
+            rt.err("".join(traceback.format_exception(exc)).rstrip())
+        rt.report(exc)
+        rt.close()
+        raise typer.Exit(exc.exit_code) from None
+    except KeyboardInterrupt:
+        rt.err("interrupted")
+        sys.stdout.flush()
+        os._exit(EXIT_INTERRUPTED)  # worker threads may be mid-request: do not wait for them
+    except Exception as exc:
+        if rt.debug:
+            import traceback
+
+            rt.err("".join(traceback.format_exception(exc)).rstrip())
+        else:
+            rt.err(f"error: internal error ({type(exc).__name__}); this is a bug — run again "
+                   "with --debug for the traceback and report it")
+        rt.close()
+        raise typer.Exit(EXIT_INTERNAL) from None
+    finally:
+        rt.close()
+
+
+def no_match_error(account_ids: list[str]) -> ConfigError:
+    return ConfigError(
+        f"no account matches --account {', '.join(account_ids)}",
+        next_step="run: balancecli accounts (to list the account ids)",
+    )
