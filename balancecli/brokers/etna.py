@@ -1,0 +1,299 @@
+"""ETNA Trader (etnasoft's white-label platform): accounts and balances over the REST API.
+
+Sources: seed ``002_580511827eef3f1d.txt`` (``GET /v{version}/accounts/{id}/info`` and its
+example); ``shared/reference/brokers.md`` §2 (etnatrader/gitbookHelp: requesting-tokens,
+get_token, two-factor-authentication, list-users-accounts, the error pages).
+
+- Hosts: each ETNA-based broker has its own host, path prefix ``/api``: ``base_url`` is required
+  (``https://pub-api-trader-demo-prod.etnasoft.us/api``); paths carry ``/v1.0`` (api_version).
+- Auth: ``POST {base}/token`` with the credentials in *headers* (``Et-App-Key``, ``Username``,
+  ``Password``) and an empty body. 200 ``{"State": "Succeeded", "Token"}``; 202 ``"State":
+  "Expecting"`` asks for a second factor (``Step`` "VerificationCode" or "SecutityPin", sic),
+  sent with the same headers plus ``VerificationCode``/``PinCode`` and the interim token as
+  Bearer; 401 ``{"State": "Failed", "Reason"}``. Tokens live 24 h and there is no refresh
+  grant, so the password stays in the keyring and an expired or rejected token means one
+  fresh login. ``Et-App-Key`` goes on every request; a bad one is HTTP 403
+  ``{"error": "Application key is not defined or does not exist"}``.
+- The balance is a free-form ``<string, number>`` dictionary whose keys changed between doc
+  revisions (all optional), numbers of up to 28 digits (``-0.05700775140829844330933239``),
+  kept exact, and no currency: the profile's ``currency`` (default USD) is used.
+- Error bodies vary: ``error``, ``Message``, ``Errors[]`` (with ``StatusCode``), ``Reason``.
+- Rate limits: none documented; 429/5xx are retried by the HTTP client.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from collections.abc import Callable, Iterable
+from typing import Any
+from urllib.parse import quote
+
+from balancecli.brokers.base import Broker, Result, Setting
+from balancecli.errors import (
+    AuthError,
+    BadResponseError,
+    BalanceCliError,
+    BrokerError,
+    UnavailableError,
+)
+from balancecli.http import Response
+from balancecli.models import Account, Asset, Balance, extra_from, to_decimal, to_text, utc_now
+
+TOKEN_LIFETIME = 24 * 3600  # "The authorization token lifetime is 24 hours" (requesting-tokens)
+EXPIRY_MARGIN = 300  # seconds: log in again this close to the expiry
+MAX_FACTOR_STEPS = 3
+
+BALANCE = {
+    "cash": "cash", "withdrawable": "excess", "buying_power": "stockBuyingPower",
+    "equity": "equityTotal", "market_value": "marketValue",
+    "maintenance_margin": "maintenanceMargin", "unrealized_pnl": "openPL",
+    "realized_pnl": "closePL",
+}
+APP_KEY_REJECTED = "the ETNA app key was rejected: check APP_KEY"
+
+
+class Etna(Broker):
+    name = "etna"
+    settings = {
+        "base_url": Setting(str, required=True, help="e.g. https://HOST/api"),
+        "api_version": Setting((str, int, float), "1.0"),
+        "currency": Setting(str, "USD", help="the balance response has no currency"),
+    }
+
+    @classmethod
+    def secret_fields(cls, settings: dict[str, Any]) -> tuple[str, ...]:
+        return ("APP_KEY", "USERNAME", "PASSWORD")
+
+    @classmethod
+    def optional_secret_fields(cls, settings: dict[str, Any]) -> tuple[str, ...]:
+        return ("TOKEN", "TOKEN_EXPIRES_AT")
+
+    def __init__(self, ctx: Any) -> None:
+        super().__init__(ctx)
+        s = ctx.settings
+        self.base = s["base_url"].rstrip("/")
+        self.api = f"{self.base}/v{s.get('api_version') or '1.0'}"
+        self.currency = (s.get("currency") or "USD").upper()
+        self._lock = threading.Lock()
+        self._token: str | None = None
+
+    # -- tokens
+    def _current_token(self) -> str:
+        with self._lock:
+            if self._token:
+                return self._token
+        secrets = self.ctx.secrets
+        token = secrets.get("TOKEN")
+        if token and not _expired(secrets.get("TOKEN_EXPIRES_AT")):
+            return str(token)
+        return self._login(stale=token)
+
+    def refresh(self) -> None:
+        """A fresh login (``auth refresh``): at a terminal this is where a 2FA code is typed."""
+        self._login(stale=None, force=True)
+
+    def _login(self, stale: Any, force: bool = False) -> str:
+        secrets = self.ctx.secrets
+        with self._lock, secrets.locked():
+            # Another thread or process may have logged in while we waited for the lock.
+            for token, expires_at in ((self._token, None),
+                                      (secrets.get("TOKEN"), secrets.get("TOKEN_EXPIRES_AT"))):
+                if not force and token and token != stale and not _expired(expires_at):
+                    self._token = str(token)
+                    return self._token
+            headers = {"Et-App-Key": secrets.require("APP_KEY"), "Accept": "application/json",
+                       "Username": secrets.require("USERNAME"),
+                       "Password": secrets.require("PASSWORD")}
+            body = self._post_token(headers)
+            for _ in range(MAX_FACTOR_STEPS):
+                if body.get("State") != "Expecting":
+                    break
+                body = self._post_token({**headers, **self._second_factor(body)})
+            if body.get("State") != "Succeeded":
+                raise AuthError(
+                    f"ETNA login did not succeed (State {body.get('State')!r}: "
+                    f"{_one_line(body.get('Reason')) or 'no reason given'})",
+                    next_step=f"log in on the broker's web site, then: "
+                              f"balancecli auth refresh {self.profile}",
+                )
+            token = body.get("Token")
+            if not isinstance(token, str) or not token:
+                raise BadResponseError("the ETNA token response has no Token")
+            secrets.save(token=token, token_expires_at=int(time.time()) + TOKEN_LIFETIME)
+            self._token = token
+            return token
+
+    def _post_token(self, headers: dict[str, str]) -> dict:
+        response = self.ctx.http.request("POST", f"{self.base}/token", headers=headers, data=b"")
+        if response.status in (200, 202):
+            return _object(response.json(), "token response")
+        if response.status == 401:
+            second = "Authorization" in headers  # the answer to a code we sent
+            raise AuthError(
+                f"ETNA login failed: {_detail(response)}",
+                http_status=401,
+                next_step=f"run at a terminal: balancecli auth refresh {self.profile}" if second
+                else f"check USERNAME and PASSWORD: run: balancecli auth login {self.profile}",
+            )
+        raise self._error(response, "login")
+
+    def _second_factor(self, body: dict) -> dict[str, str]:
+        """The extra headers answering a 202 "Expecting" (two-factor-authentication page)."""
+        pin = "pin" in str(body.get("Step") or "").lower()  # "SecutityPin" (sic)
+        what = "PIN code" if pin else "verification code"
+        interim = body.get("Token")
+        if not isinstance(interim, str) or not interim:
+            raise BadResponseError("the ETNA second-factor response has no Token")
+        if not (self.ctx.interactive and self.ctx.prompt):
+            raise AuthError(
+                f"ETNA asks for a second factor (a {what}), which cannot be entered without a "
+                "terminal (as under cron)",
+                next_step=f"run at a terminal: balancecli auth refresh {self.profile} "
+                          "(the token it stores lasts 24 h)",
+            )
+        reason = _one_line(body.get("Reason"))
+        code = (self.ctx.prompt(f"{self.profile}: ETNA {what}"
+                                + (f" ({reason})" if reason else "") + ": ") or "").strip()
+        if not code:
+            raise AuthError(f"no ETNA {what} entered")
+        return {"PinCode" if pin else "VerificationCode": code,
+                "Authorization": f"Bearer {interim}"}
+
+    # -- requests
+    def _get(self, path: str, what: str) -> Any:
+        app_key = self.ctx.secrets.require("APP_KEY")
+        token = self._current_token()
+        for attempt in range(2):
+            response = self.ctx.http.request(
+                "GET", self.api + path,
+                headers={"Et-App-Key": app_key, "Authorization": f"Bearer {token}",
+                         "Accept": "application/json"},
+            )
+            if response.status == 401 and attempt == 0:
+                token = self._login(stale=token)
+                continue
+            if response.status != 200:
+                raise self._error(response, what)
+            payload = response.json()
+            if isinstance(payload, dict) and payload.get("IsSucceed") is False:
+                # The {"Model", "Errors", "StatusCode", "IsSucceed"} envelope (get-users-info).
+                status = payload.get("StatusCode")
+                status = status if isinstance(status, int) and status >= 400 else 500
+                raise self._error(Response(status, {}, response.content, response.url), what)
+            return payload
+        raise AssertionError("unreachable")
+
+    def _error(self, response: Response, what: str) -> BalanceCliError:
+        status, detail = response.status, _detail(response)
+        if status == 401:
+            return AuthError(
+                f"ETNA rejected a fresh token for the {what} ({detail})", http_status=401,
+                next_step=f"run: balancecli auth refresh {self.profile}",
+            )
+        if status == 403 and ("key" in detail.lower() or detail == "no details"):
+            return AuthError(
+                APP_KEY_REJECTED, http_status=403,
+                next_step=f"run: balancecli auth login {self.profile}",
+            )
+        message = f"ETNA {what}: {detail} (HTTP {status})"
+        if status >= 500:
+            return UnavailableError(message, http_status=status)
+        return BrokerError(message, http_status=status)
+
+    # -- accounts
+    def accounts(self) -> list[Account]:
+        items = self._get("/users/@me/accounts", "account list")
+        if not isinstance(items, list):
+            raise BadResponseError("the ETNA account list is not a JSON array")
+        return [self._parse_account(_object(item, "account")) for item in items]
+
+    def _parse_account(self, item: dict) -> Account:
+        account_id = to_text(item.get("Id"))
+        if not account_id:
+            raise BadResponseError("an ETNA account has no Id")
+        name_key = "Alias" if to_text(item.get("Alias")) else "ClearingAccount"
+        enabled = item.get("Enabled")
+        return self.account(
+            account_id,
+            name=to_text(item.get(name_key)),
+            type=(to_text(item.get("MarginType")) or "").lower() or None,
+            currency=self.currency,
+            status=None if enabled is None else ("enabled" if enabled else "disabled"),
+            extra=extra_from(item, {"Id", "MarginType", "Enabled", name_key}),
+        )
+
+    # -- balances and assets
+    def balances(self, accounts: Iterable[Account]) -> Result:
+        return self._rows(accounts, self._parse_balance)
+
+    def assets(self, accounts: Iterable[Account]) -> Result:
+        return self._rows(accounts, self._parse_asset)
+
+    def _rows(self, accounts: Iterable[Account], parse: Callable[..., Any]) -> Result:
+        """``/accounts/{id}/info`` of every account, concurrently; failures per account."""
+        wanted = self.ctx.currency
+        accounts = [a for a in accounts if not wanted or (a.currency or "") == wanted.upper()]
+        def fetch(account: Account) -> Any:
+            path = f"/accounts/{quote(account.account_id, safe='')}/info"
+            info = _object(self._get(path, "balance"), "balance response")
+            return parse(account, info, utc_now())
+
+        result = Result()
+        for account, outcome in zip(accounts, self.ctx.parallel(fetch, accounts), strict=True):
+            if isinstance(outcome, AuthError):
+                raise outcome  # the same for every account: fail the profile once
+            if isinstance(outcome, BalanceCliError):
+                result.errors.append(self.fail(outcome, account.account_id))
+            else:
+                result.rows.append(outcome)
+        return result
+
+    def _parse_balance(self, account: Account, info: dict, as_of: str) -> Balance:
+        values = {k: to_decimal(info.get(src), name=src) for k, src in BALANCE.items()}
+        extra = extra_from(info, set(BALANCE.values()))
+        return self.balance(account, as_of=as_of, extra=extra, **values)
+
+    def _parse_asset(self, account: Account, info: dict, as_of: str) -> Asset:
+        return self.asset(account, account.currency or self.currency,
+                          total=to_decimal(info.get("cash"), name="cash"))
+
+
+def _expired(expires_at: Any) -> bool:
+    """True when the expiry is known and (nearly) passed; an unknown expiry is not expired
+    (a token given without one is tried, and a 401 then means one fresh login)."""
+    if expires_at in (None, ""):
+        return False
+    try:
+        return float(expires_at) - EXPIRY_MARGIN <= time.time()
+    except (TypeError, ValueError):
+        return True
+
+
+def _object(value: Any, what: str) -> dict:
+    if not isinstance(value, dict):
+        raise BadResponseError(f"the ETNA {what} is not a JSON object")
+    return value
+
+
+def _one_line(value: Any) -> str:
+    return re.sub(r"\s+", " ", str(value)).strip()[:200] if value not in (None, "") else ""
+
+
+def _detail(response: Response) -> str:
+    """One readable line from any ETNA error body: ``error``, ``Message``, ``Errors[]``,
+    ``Reason`` (brokers.md §2.5), or the start of a non-JSON body."""
+    try:
+        body = response.json()
+    except BalanceCliError:
+        text = response.text.strip()
+        if text[:1] == "<":
+            return "an HTML page instead of JSON"
+        return _one_line(text[:120]) or "no details"
+    parts: list[str] = []
+    for key in ("error", "Message", "Errors", "Reason") if isinstance(body, dict) else ():
+        value = body.get(key)
+        items = value if isinstance(value, list) else [value]
+        parts.extend(_one_line(v) for v in items if not isinstance(v, dict | list))
+    return "; ".join(p for p in parts if p) or "no details"
