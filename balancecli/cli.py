@@ -95,7 +95,7 @@ def run_data_command(rt: Runtime, command: str, *, profiles: list[str] | None,
             rows = [r for r in rows if (getattr(r, key) or "").upper() == options.currency]
         errors += outcome.errors
         if options.account_ids and not outcome.matched_accounts and not errors:
-            errors.append(no_match_error(options.account_ids))
+            raise no_match_error(options.account_ids)
         if fmt is Format.json:
             rt.out(render.to_json(command, rows, errors, utc_now()))
         elif fmt is Format.jsonl:
@@ -154,6 +154,13 @@ def assets(
                               no_color=no_color)
     run_data_command(rt, "assets", profiles=profile, accounts=account, fmt=fmt,
                      timeout=timeout, currency=currency)
+
+
+# Sub-commands: one line each (their modules import only typer at the top).
+from balancecli import cli_auth, cli_profile  # noqa: E402
+
+app.add_typer(cli_auth.app, name="auth")
+app.add_typer(cli_profile.app, name="profile")
 
 
 def main() -> None:

@@ -79,3 +79,50 @@ def run_cli(*args: str, env: dict | None = None, input: str | None = None,
         [balancecli_exe(), *args], capture_output=True, text=True, env=full_env,
         input=input, timeout=timeout,
     )
+
+
+def toml_value(value) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(toml_value(v) for v in value) + "]"
+    return '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def write_config(path: Path, profiles: dict[str, dict]) -> Path:
+    """A config file with the given [profiles.NAME] tables."""
+    lines = []
+    for name, settings in profiles.items():
+        lines.append(f"[profiles.{name}]")
+        lines += [f"{k} = {toml_value(v)}" for k, v in settings.items()]
+        lines.append("")
+    path.write_text("\n".join(lines))
+    return path
+
+
+FAST = {"max_retries": 0, "retry_backoff": 0.01}
+
+
+@pytest.fixture
+def ts_fake():
+    from balancecli.demo.tradestation import FakeTradeStation
+
+    fake = FakeTradeStation().start()
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture
+def ts_profile(ts_fake):
+    """(settings, env secrets) of a v3 profile named 'ts' at the fake, with a live token."""
+    from balancecli.demo.tradestation import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET
+
+    access, refresh = ts_fake.issue()
+    settings = {"broker": "tradestation", "base_url": ts_fake.url,
+                "token_url": ts_fake.url + "/oauth/token", **FAST}
+    env = {"BALANCECLI_TS_ACCESS_TOKEN": access, "BALANCECLI_TS_REFRESH_TOKEN": refresh,
+           "BALANCECLI_TS_CLIENT_ID": DEMO_CLIENT_ID,
+           "BALANCECLI_TS_CLIENT_SECRET": DEMO_CLIENT_SECRET}
+    return settings, env

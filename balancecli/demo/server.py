@@ -122,6 +122,7 @@ class FakeBroker:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True  # headers and body go out as separate writes
 
             def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
                 pass
@@ -134,7 +135,7 @@ class FakeBroker:
         server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         server.daemon_threads = True
         self._server = server
-        self._thread = threading.Thread(target=server.serve_forever, daemon=True,
+        self._thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True,
                                         name=f"fake-{type(self).__name__}")
         self._thread.start()
         return self

@@ -1,0 +1,1 @@
+complete --command balancecli --no-files --arguments "(env _BALANCECLI_COMPLETE=complete_fish _TYPER_COMPLETE_FISH_ACTION=get-args _TYPER_COMPLETE_ARGS=(commandline -cp) balancecli)" --condition "env _BALANCECLI_COMPLETE=complete_fish _TYPER_COMPLETE_FISH_ACTION=is-args _TYPER_COMPLETE_ARGS=(commandline -cp) balancecli"

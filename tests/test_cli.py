@@ -1,0 +1,350 @@
+"""The installed command end to end: stdout is data, stderr is talk, exit codes as DESIGN §5."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from decimal import Decimal as D
+
+import pytest
+from typer.testing import CliRunner
+
+from balancecli.cli import app
+from balancecli.demo.tradestation import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, FakeTradeStation
+from tests.conftest import FAST, balancecli_exe, run_cli, write_config
+
+
+@pytest.fixture
+def two_profiles(tmp_path, ts_fake):
+    """'ts' (the fault target) and 'ok' (a second, healthy fake): failures of one must not
+    lose the other's rows."""
+    other = FakeTradeStation().start()
+    env = {}
+    profiles = {}
+    for name, fake in (("ts", ts_fake), ("ok", other)):
+        access, refresh = fake.issue()
+        profiles[name] = {"broker": "tradestation", "base_url": fake.url,
+                          "token_url": fake.url + "/oauth/token", **FAST}
+        up = name.upper()
+        env |= {f"BALANCECLI_{up}_ACCESS_TOKEN": access, f"BALANCECLI_{up}_REFRESH_TOKEN": refresh,
+                f"BALANCECLI_{up}_CLIENT_ID": DEMO_CLIENT_ID,
+                f"BALANCECLI_{up}_CLIENT_SECRET": DEMO_CLIENT_SECRET}
+    config = write_config(tmp_path / "config.toml", profiles)
+    env["BALANCECLI_CONFIG"] = str(config)
+    yield env, ts_fake, other
+    other.stop()
+
+
+def json_out(proc: subprocess.CompletedProcess):
+    return json.loads(proc.stdout, parse_float=D)
+
+
+def test_version_and_module_entry_point():
+    proc = run_cli("--version")
+    assert (proc.returncode, proc.stdout, proc.stderr) == (0, "balancecli 0.1.0\n", "")
+    mod = subprocess.run([sys.executable, "-m", "balancecli", "--version"], capture_output=True,
+                         text=True)
+    assert mod.stdout == "balancecli 0.1.0\n"
+
+
+def test_v2_seed_values_as_json_with_exact_digits(tmp_path, ts_fake):
+    access, refresh = ts_fake.issue()
+    config = write_config(tmp_path / "c.toml", {"legacy": {
+        "broker": "tradestation", "api": "v2", "user_id": "demo_user", "base_url": ts_fake.url,
+        "token_url": ts_fake.url + "/v2/security/authorize"}})
+    env = {"BALANCECLI_CONFIG": str(config), "BALANCECLI_LEGACY_ACCESS_TOKEN": access,
+           "BALANCECLI_LEGACY_REFRESH_TOKEN": refresh}
+    proc = run_cli("balance", "-f", "json", env=env)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr == ""
+    assert '"unrealized_pnl": 19638.14545186560000000000' in proc.stdout
+    assert '"equity": 3212461.98040200000000000000' in proc.stdout
+    doc = json_out(proc)
+    assert doc["schema"] == "balancecli.balance/1" and doc["errors"] == []
+    cash = doc["balances"][0]
+    assert list(cash)[:7] == ["profile", "broker", "account_id", "account_name", "account_type",
+                              "currency", "as_of"]
+    assert cash["account_id"] == "111111" and cash["cash"] == D("2870328.5200")
+    assert cash["initial_margin"] is None and cash["withdrawable"] is None
+    [total] = doc["totals"]
+    assert total == {"currency": "USD", "accounts": 2,
+                     "cash": D("7866103.0004"), "equity": D("6462062.14060200000000000000"),
+                     "buying_power": D("6080337.200202"), "incomplete": False}
+
+
+def test_json_through_real_jq(tmp_path, ts_profile):
+    settings, env = ts_profile
+    env["BALANCECLI_CONFIG"] = str(write_config(tmp_path / "c.toml", {"ts": settings}))
+    proc = run_cli("balance", "-f", "json", env=env)
+    jq = subprocess.run(
+        ["jq", "-r", '.balances[] | select(.equity > 50000) | "\\(.account_id) \\(.cash)"'],
+        input=proc.stdout, capture_output=True, text=True, check=True)
+    # jq 1.6 prints doubles; the selection itself is what matters here.
+    assert jq.stdout.split("\n")[:2] == ["11827392 -4210.07", "210FUT01 4995774.4804"]
+    count = subprocess.run(["jq", ".totals[0].accounts, (.errors | length)"], input=proc.stdout,
+                           capture_output=True, text=True, check=True)
+    assert count.stdout.split() == ["3", "0"]
+
+
+def test_jsonl_and_csv(tmp_path, ts_profile):
+    settings, env = ts_profile
+    env["BALANCECLI_CONFIG"] = str(write_config(tmp_path / "c.toml", {"ts": settings}))
+    lines = run_cli("assets", "-f", "jsonl", env=env).stdout.splitlines()
+    assert len(lines) == 5
+    assert json.loads(lines[3], parse_float=D)["conversion_rate"] == D(
+        "0.0095697442964323993262900015")
+    csv_text = run_cli("balance", "-f", "csv", env=env).stdout
+    header, first = csv_text.splitlines()[:2]
+    assert header == ("profile,broker,account_id,account_name,account_type,currency,as_of,cash,"
+                      "available,withdrawable,buying_power,equity,market_value,initial_margin,"
+                      "maintenance_margin,unrealized_pnl,realized_pnl")
+    assert first.startswith("ts,tradestation,11827391,Long term,cash,USD,")
+    assert first.endswith(",25731.18,,,25731.18,48210.55,22479.37,,,1478.25,0")
+
+
+def test_table_off_a_terminal_is_never_cut(tmp_path, ts_profile):
+    settings, env = ts_profile
+    env["BALANCECLI_CONFIG"] = str(write_config(tmp_path / "c.toml", {"ts": settings}))
+    env["COLUMNS"] = "40"
+    proc = run_cli("balance", env=env)
+    assert proc.returncode == 0 and proc.stderr == ""
+    assert "\x1b[" not in proc.stdout  # no colour when piped
+    lines = proc.stdout.splitlines()
+    fut = next(line for line in lines if "210FUT01" in line)
+    assert "4,995,774.4804" in fut and "-1,783,312.499998" in fut and "70,295,825.00" in fut
+    assert max(len(line) for line in lines) > 120
+    cash = next(line for line in lines if "11827391" in line)
+    assert "—" in cash  # null initial margin is shown as a dash, not 0
+    total = next(line for line in lines if line.startswith("Total (3 accounts)"))
+    assert total.split()[-4:] == ["USD", "5,017,295.5904", "3,421,205.600402", "3,357,174.720402"]
+
+
+def test_cli_runner_and_format_env(tmp_path, ts_profile, monkeypatch):
+    settings, env = ts_profile
+    for k, v in env.items():
+        monkeypatch.setenv(k, v)
+    monkeypatch.setenv("BALANCECLI_FORMAT", "json")
+    config = write_config(tmp_path / "c.toml", {"ts": settings})
+    result = CliRunner().invoke(app, ["--config", str(config), "accounts"])
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.stdout)
+    assert [a["account_id"] for a in doc["accounts"]] == ["11827391", "11827392", "210FUT01"]
+    assert result.stderr == ""
+    result = CliRunner().invoke(app, ["balance", "--config", str(config), "-a", "210FUT01",
+                                      "-f", "csv"])
+    assert result.exit_code == 0 and result.stdout.count("\n") == 2
+
+
+def test_account_and_currency_filters(tmp_path, ts_profile):
+    settings, env = ts_profile
+    env["BALANCECLI_CONFIG"] = str(write_config(tmp_path / "c.toml", {"ts": settings}))
+    doc = json_out(run_cli("assets", "-f", "json", "-a", "210FUT01", "--currency", "jpy",
+                           env=env))
+    assert [(a["account_id"], a["asset"], a["total"]) for a in doc["assets"]] == [
+        ("210FUT01", "JPY", D("-188750"))]
+    proc = run_cli("balance", "-a", "NOPE", env=env)
+    assert proc.returncode == 3
+    assert proc.stderr.strip() == ("error: balancecli: no account matches --account NOPE — "
+                                   "run: balancecli accounts (to list the account ids)")
+
+
+# -- faults: each gives its documented exit code and message, and loses no other rows
+
+FAULTS = [
+    # (inject kwargs, exit code when alone, fragment of the stderr line)
+    (dict(kind="timeout", path="/v3/brokerage/accounts$", seconds=3), 5, "did not answer within 0.5 s"),
+    (dict(kind="reset", path="/v3/brokerage/accounts$"), 5, "could not connect to 127.0.0.1"),
+    (dict(kind="status", path="/v3/", times=9, status=401,
+          body={"Error": "Unauthorized", "Message": "Invalid token"}), 4,
+     "the access token was rejected after a refresh (Unauthorized: Invalid token) (HTTP 401) "
+     "— run: balancecli auth login ts"),
+    (dict(kind="status", path="/v3/", times=9, status=429, headers={"Retry-After": "0"}), 5,
+     "rate limited by 127.0.0.1"),
+    (dict(kind="status", path="/v3/", times=9, status=503, body="busy"), 5, "answered HTTP 503"),
+    (dict(kind="html", path="/v3/brokerage/accounts$", status=200), 6, "not valid JSON"),
+    (dict(kind="truncated", path="/v3/brokerage/accounts$"), 6, "not valid JSON"),
+    (dict(kind="body", path="/v3/brokerage/accounts$", body='{"Accounts": NaN}'), 6,
+     "contains NaN"),
+    (dict(kind="body", path="/balances$", body='{"Balances": {"a": 1}}'), 6,
+     "Balances is not a JSON array"),
+    (dict(kind="status", path="/v3/", times=9, status=403,
+          body={"Error": "Forbidden", "Message": "No access"}), 6,
+     "request refused (HTTP 403: Forbidden: No access)"),
+]
+
+
+@pytest.mark.parametrize("fault,code,fragment", FAULTS, ids=[f[0]["kind"] + str(i)
+                                                            for i, f in enumerate(FAULTS)])
+def test_fault_alone_and_beside_a_healthy_profile(two_profiles, fault, code, fragment):
+    env, faulty, _ = two_profiles
+    kind = fault.pop("kind")
+    faulty.inject(kind, **fault)
+    alone = run_cli("balance", "-p", "ts", "-f", "json", "--timeout", "0.5", env=env)
+    assert alone.returncode == code, alone.stderr
+    lines = [x for x in alone.stderr.splitlines() if not x.startswith("warning: ")]
+    # One line per failure: per profile, or per account when only the balances call failed.
+    assert len(lines) == (3 if fault["path"] == "/balances$" else 1), lines
+    for line in lines:
+        assert line.startswith("error: ts") and fragment in line, line
+    assert "Traceback" not in alone.stderr
+    doc = json_out(alone)
+    assert doc["balances"] == [] and doc["errors"][0]["profile"] == "ts"
+
+    faulty.faults.clear()
+    faulty.inject(kind, **fault)
+    both = run_cli("balance", "-f", "json", "--timeout", "0.5", env=env)
+    assert both.returncode == 7, both.stderr
+    doc = json_out(both)
+    assert [b["account_id"] for b in doc["balances"] if b["profile"] == "ok"] == [
+        "11827391", "11827392", "210FUT01"]
+    assert {e["profile"] for e in doc["errors"]} == {"ts"}
+    assert all(line.startswith(("error: ts", "warning: ts", "warning: ok"))
+               for line in both.stderr.splitlines())
+
+
+def test_429_with_retry_after_is_honoured(tmp_path, ts_profile, ts_fake):
+    settings, env = ts_profile
+    settings = {**settings, "max_retries": 2}
+    env["BALANCECLI_CONFIG"] = str(write_config(tmp_path / "c.toml", {"ts": settings}))
+    ts_fake.inject("status", "/v3/brokerage/accounts$", status=429,
+                   headers={"Retry-After": "1"}, body={"Error": "TooManyRequests"})
+    started = time.monotonic()
+    proc = run_cli("accounts", "-f", "json", "-v", env=env)
+    assert proc.returncode == 0, proc.stderr
+    assert time.monotonic() - started >= 1.0
+    assert len(json_out(proc)["accounts"]) == 3
+    requests = [line for line in proc.stderr.splitlines() if "/v3/brokerage/accounts" in line]
+    assert [line.split(" -> ")[1].split()[0] for line in requests] == ["429", "200"]
+
+
+def test_account_in_errors_gives_partial_exit(tmp_path, ts_profile, ts_fake):
+    ts_fake.include_error_account = True
+    settings, env = ts_profile
+    env["BALANCECLI_CONFIG"] = str(write_config(tmp_path / "c.toml", {"ts": settings}))
+    proc = run_cli("balance", env=env)
+    assert proc.returncode == 7
+    assert "11827391" in proc.stdout and "210FUT01" in proc.stdout
+    assert proc.stderr.strip() == (
+        "error: ts account 123456789C: TradeStation refused this account: Forbidden Request not "
+        "supported for account type. — check the account at the broker (add -v to see each "
+        "request)")
+
+
+def test_everything_failed_takes_the_most_serious_code(two_profiles):
+    env, faulty, other = two_profiles
+    faulty.inject("status", "/v3/", times=9, status=503)
+    other.inject("status", "/v3/", times=9, status=401)
+    proc = run_cli("accounts", env=env)
+    assert proc.returncode == 4
+    errors = [x for x in proc.stderr.splitlines() if x.startswith("error: ")]
+    assert [x.split(":")[1] for x in errors] == [" ts", " ok"] and proc.stdout == ""
+
+
+def test_env_only_rotation_warns_that_the_token_was_not_stored(tmp_path, ts_profile, ts_fake):
+    ts_fake.rotate = True
+    settings, env = ts_profile
+    env["BALANCECLI_CONFIG"] = str(write_config(tmp_path / "c.toml", {"ts": settings}))
+    del env["BALANCECLI_TS_ACCESS_TOKEN"]
+    proc = run_cli("accounts", "-f", "json", env=env)
+    assert proc.returncode == 0
+    assert proc.stderr.startswith("warning: ts: could not store the new access_token, "
+                                  "refresh_token in the keyring; it is used for this run only")
+    assert len(json_out(proc)["accounts"]) == 3
+
+
+def test_tokens_never_appear_in_any_output(tmp_path, ts_profile, ts_fake):
+    ts_fake.rotate = False  # env-only: a rotated token could not be kept between runs
+    settings, env = ts_profile
+    env["BALANCECLI_CONFIG"] = str(write_config(tmp_path / "c.toml", {"ts": settings}))
+    env["BALANCECLI_TS_ACCESS_TOKEN"] = "expired-access-token-xyz"  # forces a 401 + refresh
+    outputs = []
+    for command in ("accounts", "balance", "assets"):
+        for fmt in ("table", "json", "jsonl", "csv"):
+            proc = run_cli(command, "-f", fmt, "-v", "--debug", env=env)
+            outputs += [proc.stdout, proc.stderr]
+    ts_fake.inject("status", "/v3/", times=9, status=401,
+                   body={"Error": "Unauthorized", "Message": env["BALANCECLI_TS_REFRESH_TOKEN"]})
+    proc = run_cli("balance", "-v", "--debug", env=env)
+    outputs += [proc.stdout, proc.stderr]
+    secrets = [env["BALANCECLI_TS_REFRESH_TOKEN"], env["BALANCECLI_TS_CLIENT_SECRET"],
+               "expired-access-token-xyz", *ts_fake.access_tokens, *ts_fake.refresh_tokens]
+    assert ts_fake.refresh_count >= 12  # every run refreshed: new tokens were in play
+    text = "\n".join(outputs)
+    assert "-> 401" in text and "/oauth/token -> 200" in text  # the logs were really written
+    for secret in secrets:
+        assert secret not in text
+
+
+# -- configuration errors: exit 3, one line, the next step
+
+@pytest.mark.parametrize("content,fragment", [
+    ('[profiles.ts]\nbroker = "tradestation"\nbase_url = "http://x\n',
+     "is not valid TOML: "),
+    ('[profiles.ts]\nbroker = "schwab"\n',
+     "unknown broker 'schwab'; valid brokers: tradestation, longport, etna, quantower"),
+    ("[profiles.ts]\napi = \"v3\"\n", "missing setting 'broker'"),
+    ('[profiles.ts]\nbroker = "tradestation"\nbase_url = "http://api.example.com"\n',
+     "setting 'base_url' must be an https:// URL"),
+    ('[profiles.ts]\nbroker = "tradestation"\napi = "v4"\n',
+     "setting 'api' must be one of v3, v2, got 'v4'"),
+    ('[profiles.ts]\nbroker = "tradestation"\ncolour = "red"\n', "unknown setting 'colour'"),
+])
+def test_config_errors(tmp_path, content, fragment):
+    config = tmp_path / "config.toml"
+    config.write_text(content)
+    proc = run_cli("balance", "--config", str(config))
+    assert proc.returncode == 3
+    [line] = proc.stderr.splitlines()
+    assert line.startswith("error: ") and fragment in line, line
+    assert proc.stdout == ""
+
+
+def test_toml_error_names_the_line(tmp_path):
+    config = tmp_path / "config.toml"
+    config.write_text('[profiles.ts]\nbroker = "tradestation"\napi = v3\n')
+    proc = run_cli("accounts", "--config", str(config))
+    assert proc.returncode == 3 and "(at line 3, column 7)" in proc.stderr
+
+
+def test_missing_config_and_unknown_profile(tmp_path, ts_profile):
+    proc = run_cli("balance", env={"BALANCECLI_CONFIG": str(tmp_path / "none.toml")})
+    assert proc.returncode == 3 and "no config file at" in proc.stderr
+    assert "balancecli --demo balance" in proc.stderr
+    settings, env = ts_profile
+    env["BALANCECLI_CONFIG"] = str(write_config(tmp_path / "c.toml", {"ts": settings}))
+    proc = run_cli("accounts", "-p", "ts", "-p", "typo", env=env)
+    assert proc.returncode == 7 and "11827391" in proc.stdout
+    assert proc.stderr.startswith("error: typo: unknown profile (profiles in ")
+
+
+def test_usage_error_is_exit_2():
+    proc = run_cli("balance", "--format", "xml")
+    assert proc.returncode == 2 and proc.stdout == ""
+
+
+def test_demo_runs_the_real_fetcher_over_http():
+    proc = run_cli("--demo", "balance", "-p", "demo-ts", "-f", "json", "-v")
+    assert proc.returncode == 0, proc.stderr
+    doc = json_out(proc)
+    assert [b["equity"] for b in doc["balances"]] == [
+        D("48210.55"), D("96502.19"), D("3212461.980402")]
+    log = proc.stderr.splitlines()
+    assert any("POST http://127.0.0.1:" in line and "/oauth/token -> 200" in line for line in log)
+    assert any("/v3/brokerage/accounts -> 200" in line for line in log)
+
+
+def test_completion_scripts_are_up_to_date():
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent / "completions"
+    for shell, name in (("bash", "balancecli.bash"), ("zsh", "_balancecli"),
+                        ("fish", "balancecli.fish"), ("powershell", "balancecli.ps1")):
+        proc = subprocess.run(
+            [balancecli_exe(), "--show-completion", shell], capture_output=True, text=True,
+            env={**os.environ, "_TYPER_COMPLETE_TEST_DISABLE_SHELL_DETECTION": "1"})
+        assert proc.returncode == 0, proc.stderr
+        assert (root / name).read_text() == proc.stdout, (
+            f"completions/{name} is out of date: run tests/make_completions.py")
