@@ -84,7 +84,7 @@ class HttpClient:
         retry_backoff: float = 0.5,
         retry_budget: float = 30.0,
         log: Callable[[str], None] | None = None,
-        pool_size: int = 10,
+        pool_size: int = 16,
     ) -> None:
         self.profile = profile
         self.timeout = float(timeout)

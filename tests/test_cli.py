@@ -348,3 +348,41 @@ def test_completion_scripts_are_up_to_date():
         assert proc.returncode == 0, proc.stderr
         assert (root / name).read_text() == proc.stdout, (
             f"completions/{name} is out of date: run tests/make_completions.py")
+
+
+def _run_on_a_terminal(args: list[str], env: dict) -> str:
+    """Run the command with stdout on a pseudo-terminal; return what it printed there."""
+    import pty
+
+    master, slave = pty.openpty()
+    proc = subprocess.Popen([balancecli_exe(), *args], stdout=slave, stderr=subprocess.PIPE,
+                            env={**os.environ, **env, "TERM": "xterm-256color",
+                                 "COLUMNS": "250"})
+    os.close(slave)
+    chunks = []
+    while True:
+        try:
+            data = os.read(master, 65536)
+        except OSError:
+            break
+        if not data:
+            break
+        chunks.append(data)
+    proc.wait(timeout=30)
+    os.close(master)
+    assert proc.returncode == 0, proc.stderr.read()
+    return b"".join(chunks).decode()
+
+
+def test_colour_only_on_a_terminal_and_never_with_no_color(tmp_path, ts_profile):
+    settings, env = ts_profile
+    env["BALANCECLI_CONFIG"] = str(write_config(tmp_path / "c.toml", {"ts": settings}))
+    coloured = _run_on_a_terminal(["balance"], env)
+    import re
+
+    assert re.search(r"\x1b\[31m *-4,210\.07\x1b\[0m", coloured)  # red on a terminal...
+    assert "-4,210.07" in coloured  # ...and keep their minus sign
+    plain = _run_on_a_terminal(["balance"], {**env, "NO_COLOR": "1"})
+    assert "\x1b[31m" not in plain and "-4,210.07" in plain
+    plain = _run_on_a_terminal(["--no-color", "balance"], env)
+    assert "\x1b[31m" not in plain and "-4,210.07" in plain

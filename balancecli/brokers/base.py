@@ -73,7 +73,7 @@ class Context:
     interactive: bool = False
     prompt: Callable[[str], str] | None = None  # hidden input on a terminal (2FA codes)
     warn: Callable[[str], None] = lambda message: None
-    max_workers: int = 8
+    max_workers: int = 16
 
     def parallel(self, fn: Callable[[Any], Any], items: Sequence[Any]) -> list[Any]:
         """``[fn(x) for x in items]`` run concurrently; exceptions are returned, not raised."""
