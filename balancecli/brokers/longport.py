@@ -1,0 +1,445 @@
+"""LongPort OpenAPI / Longbridge (one service, rebranded): the account balance over HTTP.
+
+Sources: seed ``001_9a4059aac030af22.txt`` (``GET /v1/asset/account``, its schema and example);
+``shared/reference/brokers.md`` §3 (openapi-website docs, the Rust/Go SDKs, error-code table).
+
+- Hosts (§3.1): ``https://openapi.longbridge.com``, China ``https://openapi.longbridge.cn``; the
+  brand moved lbkrs -> longportapp -> longbridge, so ``base_url``/``token_url`` override. Tokens
+  starting ``us_`` get the data-center header ``x-dc-region: us``.
+- Auth (§3.2), ``auth`` setting. ``apikey``: ``X-Api-Key``, ``Authorization`` (the raw token, no
+  Bearer), ``X-Timestamp`` and an HMAC-SHA256 ``X-Api-Signature`` over method, path, the raw
+  wire query, those headers and the body's SHA-1. The query is encoded once and the same bytes
+  are signed and sent (a re-encoded ``:`` gave 403201, openapi#180); every attempt gets a fresh,
+  strictly increasing millisecond timestamp (a reused one is 403202). The token lives 90 days;
+  ``GET /v1/token/refresh?expired_at=`` issues a new one and kills the old one at once, so it is
+  saved before anything else, under the profile lock. ``oauth``: Bearer tokens (30 days) from
+  ``POST /oauth2/token`` (refresh-token grant, the refresh token rotates), refreshed when less
+  than 300 s are left (the SDK's margin) or once after 401003/401004.
+- Envelope (§3.3): ``{code, message|msg, data}``; ``code != 0`` is an error whatever the HTTP
+  status. 401003 expired / 401004 invalid token, 403201 bad signature, 403202 duplicate request,
+  403203 bad app key, 403205 IP not allowed, 429001/429002 rate limited, 500000 internal.
+- Rate limits (§3.4): trade API at most 30 calls per 30 s and 0.02 s apart; throttled here per
+  process, 429s are retried with backoff by the HTTP client.
+- Quirks (§3.5): every value is a string and may be ``""`` (-> None); ``data.list`` may hold
+  several entries, one per currency view, each with per-currency ``cash_infos``. There is no
+  account-list endpoint (§3.6): one credential set is one account, labelled by ``account_id``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import threading
+import time
+from collections import deque
+from collections.abc import Iterable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import quote, urlencode
+
+from balancecli.brokers.base import Broker, Result, Setting
+from balancecli.errors import (
+    AuthError,
+    BadResponseError,
+    BalanceCliError,
+    BrokerError,
+    RateLimitedError,
+    UnavailableError,
+)
+from balancecli.http import Response, status_error
+from balancecli.models import Account, Asset, Balance, extra_from, to_decimal, to_text, utc_now
+from balancecli.secrets import REDACTOR
+
+HOSTS = {"global": "https://openapi.longbridge.com", "cn": "https://openapi.longbridge.cn"}
+SIGNED_HEADERS = "authorization;x-api-key;x-timestamp"
+OAUTH_MARGIN = 300  # seconds; the SDK refreshes when less is left (oauth/src/token.rs)
+OAUTH_DEFAULT_LIFETIME = 3600  # the SDK's assumption when expires_in is missing
+LEGACY_LIFETIME = timedelta(days=90)
+BALANCE = {"cash": "total_cash", "equity": "net_assets", "buying_power": "buy_power",
+           "initial_margin": "init_margin", "maintenance_margin": "maintenance_margin"}
+CASH = {"available": "available_cash", "reserved": "frozen_cash", "settling": "settling_cash",
+        "withdrawable": "withdraw_cash"}
+TOKEN_CODES = (401003, 401004)
+RATE_CODES = (429001, 429002)
+SIGNING_CODES = {
+    403201: "signature invalid (403201): check APP_SECRET",
+    403202: "duplicate request (403202): a request was replayed with the same X-Timestamp; "
+            "check the system clock",
+    403203: "app key illegal (403203): check APP_KEY",
+    403205: "this IP is not allowed (403205): add this machine's public IP to the app's IP "
+            "allow-list in the LongPort developer center",
+}
+
+
+def sign(method: str, path: str, query: str, headers: dict[str, str], app_secret: str,
+         body: bytes = b"") -> str:
+    """The ``X-Api-Signature`` value (brokers.md §3.2 (b), how-to-access-api.md)."""
+    signed = "".join(f"{name}:{headers[name]}\n" for name in SIGNED_HEADERS.split(";"))
+    canonical = f"{method.upper()}|{path}|{query}|{signed}|{SIGNED_HEADERS}|"
+    if body:
+        canonical += hashlib.sha1(body).hexdigest()
+    to_sign = "HMAC-SHA256|" + hashlib.sha1(canonical.encode()).hexdigest()
+    digest = hmac.new(app_secret.encode(), to_sign.encode(), hashlib.sha256).hexdigest()
+    return f"HMAC-SHA256 SignedHeaders={SIGNED_HEADERS}, Signature={digest}"
+
+
+_clock_lock = threading.Lock()
+_last_ms = 0
+
+
+def timestamp() -> str:
+    """Milliseconds, strictly increasing within the process (403202 on a reused timestamp)."""
+    global _last_ms
+    with _clock_lock:
+        _last_ms = max(int(time.time() * 1000), _last_ms + 1)
+        return str(_last_ms)
+
+
+class _Throttle:
+    """At most 30 trade calls per 30 s, 0.02 s apart, per host and credential (§3.4)."""
+
+    def __init__(self, calls: int = 30, period: float = 30.0, gap: float = 0.02) -> None:
+        self.calls, self.period, self.gap = calls, period, gap
+        self._lock = threading.Lock()
+        self._sent: dict[tuple[str, str], deque[float]] = {}
+
+    def wait(self, key: tuple[str, str]) -> None:
+        while True:
+            with self._lock:
+                now = time.monotonic()
+                sent = self._sent.setdefault(key, deque())
+                while sent and sent[0] <= now - self.period:
+                    sent.popleft()
+                delay = sent[-1] + self.gap - now if sent else 0.0
+                if len(sent) >= self.calls:
+                    delay = max(delay, sent[0] + self.period - now)
+                if delay <= 0:
+                    sent.append(now)
+                    return
+            time.sleep(delay)
+
+
+THROTTLE = _Throttle()
+
+
+class LongPort(Broker):
+    name = "longport"
+    settings = {
+        "auth": Setting(str, "oauth", choices=("oauth", "apikey")),
+        "region": Setting(str, "global", choices=tuple(HOSTS)),
+        "base_url": Setting(str, None, help="overrides region"),
+        "token_url": Setting(str, None, help="default: base_url + /oauth2/token"),
+        "account_id": Setting(str, None, help="label of the account (default: profile name)"),
+        "refresh_days": Setting((int, float), 7, help="legacy token: refresh window"),
+        "client_id": Setting(str, None, help="OAuth client id (else the CLIENT_ID secret)"),
+    }
+
+    @classmethod
+    def secret_fields(cls, settings: dict[str, Any]) -> tuple[str, ...]:
+        if settings.get("auth", "oauth") == "oauth":
+            return ("ACCESS_TOKEN", "REFRESH_TOKEN") + (() if settings.get("client_id")
+                                                         else ("CLIENT_ID",))
+        return ("APP_KEY", "APP_SECRET", "ACCESS_TOKEN")
+
+    @classmethod
+    def optional_secret_fields(cls, settings: dict[str, Any]) -> tuple[str, ...]:
+        extra = ("CLIENT_SECRET",) if settings.get("auth", "oauth") == "oauth" else ()
+        return (*extra, "ACCESS_TOKEN_EXPIRES_AT")
+
+    def __init__(self, ctx: Any) -> None:
+        super().__init__(ctx)
+        s = ctx.settings
+        self.oauth = (s.get("auth") or "oauth") == "oauth"
+        self.base = (s.get("base_url") or HOSTS[s.get("region") or "global"]).rstrip("/")
+        self.token_url = s.get("token_url") or self.base + "/oauth2/token"
+        self._lock = threading.RLock()
+        self._token: str | None = None
+
+    # -- tokens
+    def _client_id(self) -> str:
+        return self.ctx.settings.get("client_id") or self.ctx.secrets.require("CLIENT_ID")
+
+    def _current_token(self) -> str:
+        with self._lock:
+            if self._token:
+                return self._token
+            secrets = self.ctx.secrets
+            if self.oauth:
+                token = secrets.get("ACCESS_TOKEN")
+                left = _seconds_left(secrets.get("ACCESS_TOKEN_EXPIRES_AT"))
+                if not token or (left is not None and left < OAUTH_MARGIN):
+                    return self._refresh_oauth(stale=token)
+            else:
+                token = secrets.require("ACCESS_TOKEN")
+                left = _seconds_left(secrets.get("ACCESS_TOKEN_EXPIRES_AT"))
+                window = float(self.ctx.settings.get("refresh_days") or 7) * 86400
+                if left is not None and left < window:
+                    if secrets.source("ACCESS_TOKEN") != "env":
+                        return self._refresh_legacy(stale=token)
+                    # The refresh kills the old token at once and the env var would keep
+                    # shadowing the new one (openapi#288): tell the user instead.
+                    self.ctx.warn(f"{self.profile}: the LongPort access token expires in "
+                                  f"{max(0, left) / 86400:.1f} days; run: balancecli auth "
+                                  f"refresh {self.profile}, then update the environment")
+            self._token = str(token)
+            return self._token
+
+    def refresh(self) -> None:
+        """Forced refresh (``balancecli auth refresh``)."""
+        if self.oauth:
+            self._refresh_oauth(stale=None, force=True)
+        else:
+            self._refresh_legacy(stale=None, force=True)
+
+    def _refresh_legacy(self, stale: str | None, force: bool = False) -> str:
+        secrets = self.ctx.secrets
+        with self._lock, secrets.locked():
+            current = secrets.require("ACCESS_TOKEN")
+            if not force and current != stale:  # another process refreshed while we waited
+                self._token = current
+                return current
+            expires = datetime.now(UTC) + LEGACY_LIFETIME
+            query = urlencode({"expired_at": expires.strftime("%Y-%m-%dT%H:%M:%S.")
+                               + f"{expires.microsecond // 1000:03d}Z"}, quote_via=quote)
+            data = self._send("/v1/token/refresh", query, current)
+            token = data.get("token")
+            if not isinstance(token, str) or not token:
+                raise BadResponseError("the LongPort token refresh returned no token")
+            # The old token is dead from now on: store the new one before anything else.
+            self._warn_if_env("ACCESS_TOKEN")
+            secrets.save(access_token=token,
+                         access_token_expires_at=to_text(data.get("expired_at"))
+                         or expires.strftime("%Y-%m-%dT%H:%M:%SZ"))
+            self._token = token
+            return token
+
+    def _refresh_oauth(self, stale: str | None, force: bool = False) -> str:
+        secrets = self.ctx.secrets
+        with self._lock, secrets.locked():
+            current = secrets.get("ACCESS_TOKEN")
+            left = _seconds_left(secrets.get("ACCESS_TOKEN_EXPIRES_AT"))
+            if (not force and current and current != stale
+                    and (left is None or left >= OAUTH_MARGIN)):
+                self._token = str(current)
+                return self._token
+            refresh_token = secrets.require("REFRESH_TOKEN")
+            form = {"grant_type": "refresh_token", "client_id": self._client_id(),
+                    "refresh_token": refresh_token}
+            if secrets.get("CLIENT_SECRET"):
+                form["client_secret"] = str(secrets.get("CLIENT_SECRET"))
+            response = self.ctx.http.request("POST", self.token_url, data=form,
+                                             headers={"Accept": "application/json"})
+            body = _json_or_none(response)
+            if response.status != 200 or not isinstance(body, dict):
+                raise self._token_error(response, body)
+            token = body.get("access_token")
+            if not isinstance(token, str) or not token:
+                raise BadResponseError("the LongPort token response has no access_token")
+            lifetime = to_decimal(body.get("expires_in"), name="expires_in")
+            if body.get("refresh_token"):
+                self._warn_if_env("REFRESH_TOKEN")
+            secrets.save(access_token=token,
+                         refresh_token=body.get("refresh_token") or refresh_token,
+                         access_token_expires_at=int(time.time())
+                         + int(lifetime or OAUTH_DEFAULT_LIFETIME))
+            self._token = token
+            return token
+
+    def _warn_if_env(self, field: str) -> None:
+        """A rotated secret from the environment would shadow the stored one (openapi#288)."""
+        if self.ctx.secrets.source(field) == "env":
+            self.ctx.warn(f"{self.profile}: LongPort replaced {field}; the new value is stored "
+                          f"in the keyring: unset the {field} environment variable")
+
+    def _token_error(self, response: Response, body: Any) -> BalanceCliError:
+        if response.status >= 500 or body is None and response.status != 200:
+            return status_error(response, "from the OAuth token endpoint")
+        if not isinstance(body, dict):
+            return BadResponseError("the LongPort token response is not a JSON object")
+        reason = _one_line(body.get("error_description") or body.get("error")) or "no reason"
+        return AuthError(f"the LongPort OAuth token refresh was refused ({reason})",
+                         http_status=response.status,
+                         next_step=f"run: balancecli auth login {self.profile}")
+
+    # -- requests
+    def _get(self, path: str, params: dict[str, str]) -> dict:
+        query = urlencode(params, quote_via=quote)
+        token = self._current_token()
+        try:
+            return self._send(path, query, token)
+        except _TokenRejected:
+            if not self.oauth:
+                raise
+        return self._send(path, query, self._refresh_oauth(stale=token))
+
+    def _send(self, path: str, query: str, token: str) -> dict:
+        secrets = self.ctx.secrets
+        key = self._client_id() if self.oauth else secrets.require("APP_KEY")
+        app_secret = None if self.oauth else secrets.require("APP_SECRET")
+
+        def headers() -> dict[str, str]:
+            THROTTLE.wait((self.base, key))
+            h = {"authorization": f"Bearer {token}" if self.oauth else token,
+                 "x-api-key": key, "x-timestamp": timestamp(),
+                 "Content-Type": "application/json; charset=utf-8",
+                 "Accept": "application/json"}
+            if app_secret is not None:  # OAuth mode: no signature (SDK signature.rs)
+                h["x-api-signature"] = sign("GET", path, query, h, app_secret)
+            if token.startswith("us_"):
+                h["x-dc-region"] = "us"
+            return h
+
+        response = self.ctx.http.request("GET", self.base + path, query=query, headers=headers,
+                                         retry_if=lambda r: _code(r) in RATE_CODES)
+        return self._data(response)
+
+    def _data(self, response: Response) -> dict:
+        body = _json_or_none(response)
+        if not isinstance(body, dict) or "code" not in body:
+            if response.status == 401 or response.status >= 500:
+                raise status_error(response, "not a LongPort JSON envelope")
+            if body is None and response.status == 200:
+                response.json()  # raises the precise BadResponseError
+            raise BadResponseError("the LongPort response is not a {code, data} envelope "
+                                   f"(HTTP {response.status})", http_status=response.status)
+        code = _int(body.get("code"))
+        if code is None:
+            raise BadResponseError("the LongPort response code is not an integer")
+        if code == 0:
+            data = body.get("data")
+            if not isinstance(data, dict):
+                raise BadResponseError("the LongPort response has no data object")
+            return data
+        message = REDACTOR.redact(_one_line(body.get("message") or body.get("msg")))
+        trace = response.headers.get("x-trace-id")
+        detail = f"{message or 'no message'} (code {code}" + (f", trace id {trace})" if trace
+                                                              else ")")
+        status = response.status
+        if code in TOKEN_CODES or 401000 <= code < 402000:
+            fix = ("run: balancecli auth login {p}" if self.oauth else
+                   "create a new access token in the LongPort developer center, then run: "
+                   "balancecli auth login {p}")
+            raise _TokenRejected(f"the LongPort access token was rejected: {detail}",
+                                 http_status=status, next_step=fix.format(p=self.profile))
+        if code in SIGNING_CODES:
+            fix = f"run: balancecli auth login {self.profile}" if code in (403201, 403203) else None
+            raise AuthError(SIGNING_CODES[code], http_status=status, next_step=fix)
+        if code in RATE_CODES:
+            raise RateLimitedError(f"LongPort rate limit: {detail}", http_status=status)
+        if code == 500000 or status >= 500:
+            raise UnavailableError(f"LongPort server error: {detail}", http_status=status)
+        raise BrokerError(f"LongPort refused the request: {detail}", http_status=status)
+
+    # -- accounts, balances, assets
+    def accounts(self) -> list[Account]:
+        label = self.ctx.settings.get("account_id") or self.profile
+        return [self.account(label, type="securities")]
+
+    def _entries(self) -> tuple[list[dict], str]:
+        params = {"currency": self.ctx.currency.upper()} if self.ctx.currency else {}
+        data = self._get("/v1/asset/account", params)
+        as_of = utc_now()
+        entries = data.get("list") or []
+        if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
+            raise BadResponseError("the LongPort data.list is not a list of objects")
+        return entries, as_of
+
+    def _each(self, accounts: Iterable[Account], parse: Any) -> Result:
+        accounts = list(accounts)
+        if not accounts:
+            return Result()
+        account = accounts[0]
+        try:
+            entries, as_of = self._entries()
+            return Result(rows=parse(account, entries, as_of))
+        except BalanceCliError as exc:
+            return Result(errors=[self.fail(exc, account.account_id)])
+
+    def balances(self, accounts: Iterable[Account]) -> Result:
+        return self._each(accounts, lambda account, entries, as_of: [
+            self._parse_balance(account, entry, as_of) for entry in entries])
+
+    def assets(self, accounts: Iterable[Account]) -> Result:
+        return self._each(accounts, self._parse_assets)
+
+    def _parse_balance(self, account: Account, entry: dict, as_of: str) -> Balance:
+        currency = to_text(entry.get("currency"))
+        own = next((c for c in _cash_infos(entry) if to_text(c.get("currency")) == currency), {})
+        values = {k: to_decimal(entry.get(src), name=src) for k, src in BALANCE.items()}
+        return self.balance(
+            account, currency=currency, as_of=as_of, **values,
+            available=to_decimal(own.get("available_cash"), name="available_cash"),
+            withdrawable=to_decimal(own.get("withdraw_cash"), name="withdraw_cash"),
+            extra=_blank_to_none(extra_from(entry, {*BALANCE.values(), "currency",
+                                                    "cash_infos"})),
+        )
+
+    def _parse_assets(self, account: Account, entries: list[dict], as_of: str) -> list[Asset]:
+        rows: dict[str, Asset] = {}
+        for entry in entries:
+            for item in _cash_infos(entry):
+                currency = to_text(item.get("currency"))
+                if not currency:
+                    raise BadResponseError("a LongPort cash_infos item has no currency")
+                if currency in rows:  # the first occurrence across entries wins (DESIGN §3)
+                    continue
+                values = {k: to_decimal(item.get(src), name=src) for k, src in CASH.items()}
+                rows[currency] = self.asset(
+                    account, currency, total=None, **values,
+                    extra=_blank_to_none(extra_from(item, {*CASH.values(), "currency"})))
+        wanted = (self.ctx.currency or "").upper()
+        return [row for cur, row in rows.items() if not wanted or cur == wanted]
+
+
+class _TokenRejected(AuthError):
+    """401003/401004: an OAuth token is refreshed once and the request retried."""
+
+
+def _cash_infos(entry: dict) -> list[dict]:
+    items = entry.get("cash_infos") or []
+    if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
+        raise BadResponseError("the LongPort cash_infos is not a list of objects")
+    return items
+
+
+def _blank_to_none(values: dict[str, Any]) -> dict[str, Any]:
+    return {k: None if v == "" else v for k, v in values.items()}
+
+
+def _json_or_none(response: Response) -> Any:
+    try:
+        return response.json()
+    except BalanceCliError:
+        return None
+
+
+def _code(response: Response) -> int | None:
+    body = _json_or_none(response) if response.is_json else None
+    return _int(body.get("code")) if isinstance(body, dict) else None
+
+
+def _int(value: Any) -> int | None:
+    try:
+        return int(str(value))
+    except ValueError:
+        return None
+
+
+def _one_line(value: Any) -> str:
+    return " ".join(str(value).split())[:200] if value not in (None, "") else ""
+
+
+def _seconds_left(expires_at: Any) -> float | None:
+    """Seconds until an expiry given as epoch seconds/milliseconds or ISO 8601; None if unknown."""
+    if expires_at in (None, ""):
+        return None
+    try:
+        when = float(str(expires_at))
+        when = when / 1000 if when > 1e11 else when
+    except ValueError:
+        try:
+            parsed = datetime.fromisoformat(str(expires_at).strip())
+        except ValueError:
+            return None
+        when = (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).timestamp()
+    return when - time.time()
