@@ -171,7 +171,8 @@ def table(command: str, rows: Sequence[Any], *, color: bool) -> Any:
     for row in rows:
         t.add_row(*(_cell(getattr(row, name), color) for name, _ in columns))
     if command == "balance":
-        shared = [g for g in totals(rows) if g["accounts"] > 1]
+        shared = [g for g in totals(rows)
+                  if g["accounts"] > 1 and any(g[f] is not None for f in TOTAL_FIELDS)]
         if shared:
             t.add_section()
         for group in shared:

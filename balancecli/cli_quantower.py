@@ -1,0 +1,45 @@
+"""``balancecli quantower ...``: the Quantower bridge (the lead adds this app with add_typer)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+app = typer.Typer(
+    help="Quantower: print the C# bridge Strategy that exports accounts for balancecli.",
+    no_args_is_help=True,
+)
+
+
+@app.callback()
+def quantower() -> None:
+    """Quantower has no network API: a C# Strategy inside Quantower exports the accounts."""
+
+
+@app.command()
+def bridge(
+    output: Annotated[
+        Path | None,
+        typer.Option("--output", "-o", help="write the C# source to this file instead of stdout",
+                     dir_okay=False),
+    ] = None,
+) -> None:
+    """Print the BalanceCliBridge C# Strategy source (install steps go to stderr)."""
+    from balancecli.quantower import bridge_source, install_steps
+
+    source = bridge_source()
+    if output is None:
+        sys.stdout.write(source)
+        sys.stdout.flush()
+        sys.stderr.write("\n" + install_steps() + "\n")
+        return
+    path = output.expanduser()
+    try:
+        path.write_text(source, encoding="utf-8")
+    except OSError as exc:
+        sys.stderr.write(f"error: cannot write {path}: {exc.strerror}\n")
+        raise typer.Exit(2) from None
+    sys.stderr.write(f"wrote {path}\n\n" + install_steps(str(path)) + "\n")

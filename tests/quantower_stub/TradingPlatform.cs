@@ -1,0 +1,240 @@
+// A stub of the part of Quantower's TradingPlatform.BusinessLayer API that BalanceCliBridge.cs
+// uses, so that the bridge compiles and runs under Debian's mono (mcs -target:library).
+//
+// Member names and types mirror the documented API (https://api.quantower.com/docs/, the KB
+// pages "access-to-crypto-account-and-balances" and "access-to-symbol-account-additional-fields")
+// and the decompiled v1.142.20 DLL (see shared/reference/brokers.md §4.2). Real setters are
+// private; here they are public so that the test harness can build sample accounts. Members
+// marked "stub only" do not exist in Quantower and must never be used by the bridge.
+using System;
+using System.Collections;
+using System.Collections.Generic;
+
+namespace TradingPlatform.BusinessLayer
+{
+    public enum ConnectionState { Connecting, Connected, Disconnecting, Disconnected, ConnectionLost, Fail }
+
+    public enum StrategyLoggingLevel { Trading, Info, Error }
+
+    public enum AccountBalanceEventReason { New, Update }
+
+    public sealed class Connection
+    {
+        public string Id { get; set; }
+        public string Name { get; set; }
+        public ConnectionState State { get; set; }
+    }
+
+    public class Asset
+    {
+        public string Id { get; set; }
+        public string Name { get; set; }
+    }
+
+    public abstract class BusinessObject
+    {
+        public string ConnectionId { get; set; }
+        private Connection connection;
+        public virtual Connection Connection
+        {
+            get { return connection; }
+        }
+        public void SetConnection(Connection value) // stub only
+        {
+            connection = value;
+        }
+    }
+
+    public class AdditionalInfoItem
+    {
+        public string Id { get; set; }
+        public string NameKey { get; set; }
+        public object Value { get; set; }
+        public bool Hidden { get; set; }
+        public bool Visible { get; set; }
+
+        public AdditionalInfoItem()
+        {
+            Visible = true;
+        }
+    }
+
+    public class AdditionalInfoCollection : IEnumerable<AdditionalInfoItem>
+    {
+        private readonly List<AdditionalInfoItem> items = new List<AdditionalInfoItem>();
+
+        public AdditionalInfoCollection(params AdditionalInfoItem[] items)
+        {
+            this.items.AddRange(items);
+        }
+
+        public int Count { get { return items.Count; } }
+
+        public IEnumerable<AdditionalInfoItem> Items { get { return items.ToArray(); } }
+
+        public bool TryGetItem(string apiKey, out AdditionalInfoItem item)
+        {
+            item = items.Find(delegate (AdditionalInfoItem i) { return i.Id == apiKey; });
+            return item != null;
+        }
+
+        public IEnumerator<AdditionalInfoItem> GetEnumerator()
+        {
+            return Items.GetEnumerator();
+        }
+
+        IEnumerator IEnumerable.GetEnumerator()
+        {
+            return GetEnumerator();
+        }
+    }
+
+    public class Account : BusinessObject
+    {
+        private string name;
+
+        public string Id { get; set; }
+
+        public string Name
+        {
+            get
+            {
+                if (ThrowOnRead)
+                    throw new InvalidOperationException("stub: this account fails when read");
+                return name;
+            }
+            set { name = value; }
+        }
+
+        public Asset AccountCurrency { get; set; }
+        public double Balance { get; set; }
+        public AdditionalInfoCollection AdditionalInfo { get; set; }
+        public bool ThrowOnRead { get; set; } // stub only
+
+        public event Action<Account> Updated;
+
+        public void RaiseUpdated() // stub only
+        {
+            Action<Account> handler = Updated;
+            if (handler != null)
+                handler(this);
+        }
+
+        public int UpdatedSubscribers // stub only
+        {
+            get { return Updated == null ? 0 : Updated.GetInvocationList().Length; }
+        }
+    }
+
+    public class CryptoAssetBalances : BusinessObject
+    {
+        public string AssetId { get; set; }
+        public double TotalBalance { get; set; }
+        public double AvailableBalance { get; set; }
+        public double ReservedBalance { get; set; }
+        public double TotalInUSD { get; set; }
+        public double TotalInBTC { get; set; }
+    }
+
+    public class CryptoAccountEventArgs : EventArgs
+    {
+        public AccountBalanceEventReason Reason { get; private set; }
+        public CryptoAssetBalances Balances { get; private set; }
+
+        public CryptoAccountEventArgs(AccountBalanceEventReason reason, CryptoAssetBalances balances)
+        {
+            Reason = reason;
+            Balances = balances;
+        }
+    }
+
+    public class CryptoAccount : Account
+    {
+        public CryptoAssetBalances[] Balances { get; set; }
+
+        public event EventHandler<CryptoAccountEventArgs> BalanceUpdated;
+
+        public void RaiseBalanceUpdated(CryptoAssetBalances balances) // stub only
+        {
+            EventHandler<CryptoAccountEventArgs> handler = BalanceUpdated;
+            if (handler != null)
+                handler(this, new CryptoAccountEventArgs(AccountBalanceEventReason.Update, balances));
+        }
+
+        public int BalanceUpdatedSubscribers // stub only
+        {
+            get { return BalanceUpdated == null ? 0 : BalanceUpdated.GetInvocationList().Length; }
+        }
+    }
+
+    public sealed class Core
+    {
+        private static readonly Core instance = new Core();
+        private readonly List<Account> accounts = new List<Account>();
+
+        public static Core Instance { get { return instance; } }
+
+        // Quantower returns the accounts of connected connections as an array.
+        public Account[] Accounts
+        {
+            get { lock (accounts) { return accounts.ToArray(); } }
+        }
+
+        public void AddAccount(Account account) // stub only
+        {
+            lock (accounts) { accounts.Add(account); }
+        }
+    }
+
+    [AttributeUsage(AttributeTargets.Field | AttributeTargets.Property)]
+    public class InputParameterAttribute : Attribute
+    {
+        public string Name { get; private set; }
+        public int SortIndex { get; private set; }
+        public double Minimum { get; private set; }
+        public double Maximum { get; private set; }
+        public double Increment { get; private set; }
+        public int DecimalPlaces { get; private set; }
+
+        public InputParameterAttribute(string name = "", int sortIndex = 0, double minimum = -2147483648,
+            double maximum = 2147483647, double increment = 0.01, int decimalPlaces = 2,
+            object[] variants = null)
+        {
+            Name = name;
+            SortIndex = sortIndex;
+            Minimum = minimum;
+            Maximum = maximum;
+            Increment = increment;
+            DecimalPlaces = decimalPlaces;
+        }
+    }
+
+    public abstract class Strategy
+    {
+        public string Name { get; set; }
+        public string Description { get; set; }
+
+        protected virtual void OnCreated() { }
+        protected virtual void OnRun() { }
+        protected virtual void OnStop() { }
+        protected virtual void OnRemove() { }
+
+        // Quantower catches and logs what OnRun/OnStop throw; so does the stub.
+        public void Run()
+        {
+            try { OnRun(); }
+            catch (Exception ex) { Log("OnRun failed: " + ex.Message, StrategyLoggingLevel.Error); }
+        }
+
+        public void Stop()
+        {
+            try { OnStop(); }
+            catch (Exception ex) { Log("OnStop failed: " + ex.Message, StrategyLoggingLevel.Error); }
+        }
+
+        protected internal void Log(string message, StrategyLoggingLevel level = StrategyLoggingLevel.Info)
+        {
+            Console.Error.WriteLine("[" + level + "] " + message);
+        }
+    }
+}
