@@ -155,7 +155,8 @@ def test_account_and_currency_filters(tmp_path, ts_profile):
 
 FAULTS = [
     # (inject kwargs, exit code when alone, fragment of the stderr line)
-    (dict(kind="timeout", path="/v3/brokerage/accounts$", seconds=3), 5, "did not answer within 0.5 s"),
+    (dict(kind="timeout", path="/v3/brokerage/accounts$", seconds=3), 5,
+     "did not answer within 0.5 s"),
     (dict(kind="reset", path="/v3/brokerage/accounts$"), 5, "could not connect to 127.0.0.1"),
     (dict(kind="status", path="/v3/", times=9, status=401,
           body={"Error": "Unauthorized", "Message": "Invalid token"}), 4,
