@@ -157,10 +157,11 @@ def assets(
 
 
 # Sub-commands: one line each (their modules import only typer at the top).
-from balancecli import cli_auth, cli_profile  # noqa: E402
+from balancecli import cli_auth, cli_profile, cli_quantower  # noqa: E402
 
 app.add_typer(cli_auth.app, name="auth")
 app.add_typer(cli_profile.app, name="profile")
+app.add_typer(cli_quantower.app, name="quantower")
 
 
 def main() -> None:

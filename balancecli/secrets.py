@@ -86,9 +86,25 @@ class KeyringUnavailable(AuthError):
     """The keyring backend failed, is locked, or did not answer in time."""
 
 
+_BROKEN: dict[tuple[str, str], str] = {}  # (backend env, bus) -> why the keyring hung
+
+
+def _broken_key() -> tuple[str, str]:
+    return (os.environ.get("PYTHON_KEYRING_BACKEND", ""),
+            os.environ.get("DBUS_SESSION_BUS_ADDRESS", ""))
+
+
 def _timeboxed(fn: Any, *args: Any, what: str) -> Any:
-    """Run a keyring call in a thread; give up after KEYRING_TIMEOUT seconds."""
+    """Run a keyring call in a thread; give up after KEYRING_TIMEOUT seconds.
+
+    A call that hung (a locked collection waiting for a password prompt nobody will see)
+    marks the keyring broken for the rest of the process, so that the next profile fails at
+    once instead of waiting again."""
+    key = _broken_key()
+    if key in _BROKEN:
+        raise KeyringUnavailable(_BROKEN[key])
     box: dict[str, Any] = {}
+    timeout = float(os.environ.get("BALANCECLI_KEYRING_TIMEOUT") or KEYRING_TIMEOUT)
 
     def run() -> None:
         try:
@@ -98,44 +114,107 @@ def _timeboxed(fn: Any, *args: Any, what: str) -> Any:
 
     thread = threading.Thread(target=run, name="bc-keyring", daemon=True)
     thread.start()
-    thread.join(KEYRING_TIMEOUT)
+    thread.join(timeout)
     if thread.is_alive():
-        raise KeyringUnavailable(
-            f"{what} did not answer within {KEYRING_TIMEOUT:g} s (a locked keyring waiting "
-            "for a password prompt?)"
-        )
+        reason = (f"{what} did not answer within {timeout:g} s (a locked keyring waiting "
+                  "for a password prompt?)")
+        _BROKEN[key] = reason
+        raise KeyringUnavailable(reason)
     if "error" in box:
         raise box["error"]
     return box.get("value")
+
+
+def _explicit_backend() -> bool:
+    """True when the user chose the backend (PYTHON_KEYRING_BACKEND or keyringrc.cfg)."""
+    if os.environ.get("PYTHON_KEYRING_BACKEND"):
+        return True
+    try:
+        import keyring.core
+
+        return keyring.core.load_config() is not None
+    except Exception:  # noqa: BLE001 - a broken config file is reported by the backend call
+        return False
+
+
+def _insecure(backend: Any) -> bool:
+    """A backend keyring itself does not recommend (keyrings.alt's plaintext file, ...), or a
+    chain that includes one."""
+    from keyring.backends.chainer import ChainerBackend
+    from keyring.core import recommended
+
+    if isinstance(backend, ChainerBackend):
+        return any(not recommended(b) for b in backend.backends)
+    return not recommended(backend) and type(backend).__module__ != "keyring.backends.fail"
+
+
+def _backend() -> Any:
+    """The keyring backend, never silently a plaintext store (DESIGN.md §6).
+
+    keyring picks the best backend it finds; with keyrings.alt installed and no Secret Service
+    (cron: no D-Bus) that would be a plaintext file. Unless the user chose a backend
+    explicitly, only recommended backends are allowed: else keyring's failing backend, which
+    ends in the "keyring not usable" message."""
+    import keyring
+    import keyring.core
+
+    backend = keyring.get_keyring()
+    if not _explicit_backend() and _insecure(backend):
+        keyring.core.init_backend(limit=keyring.core.recommended)
+        backend = keyring.get_keyring()
+    return backend
+
+
+def _reason(exc: BaseException) -> str:
+    """A short, useful description of a keyring failure (never a secret)."""
+    name = type(exc).__name__
+    detail = str(exc).split("\n", 1)[0][:160]
+    if name == "NoKeyringError" or "No recommended backend" in detail:
+        bus = "" if os.environ.get("DBUS_SESSION_BUS_ADDRESS") else \
+            "; DBUS_SESSION_BUS_ADDRESS is not set"
+        return f"no usable keyring backend{bus}"
+    if isinstance(exc, OSError) or name in ("SecretServiceNotAvailableException",
+                                            "DBusErrorResponse"):
+        bus = os.environ.get("DBUS_SESSION_BUS_ADDRESS") or "unset"
+        return (f"cannot reach the Secret Service on the D-Bus session bus ({bus}): "
+                f"{name}: {detail}")
+    if name == "RuntimeError" and "SecretService" in detail:
+        bus = os.environ.get("DBUS_SESSION_BUS_ADDRESS") or "unset"
+        return f"cannot reach the Secret Service on the D-Bus session bus ({bus}): {detail}"
+    if name == "KeyringLocked":
+        return "the keyring is locked and cannot be unlocked without a password prompt"
+    if name == "ValueError" and "password" in detail.lower():
+        return "wrong keyring password (" + detail + ")"
+    if name == "EOFError":
+        return "the keyring asked for a password but there is no terminal"
+    return f"{name}: {detail}" if detail else name
 
 
 class Keyring:
     """The profile items in the OS keyring; every failure becomes KeyringUnavailable."""
 
     def backend_name(self) -> str:
+        """The backend in use, e.g. ``keyring.backends.SecretService.Keyring``."""
         try:
-            import keyring
-
-            backend = keyring.get_keyring()
+            backend = _timeboxed(_backend, what="the keyring")
             return f"{type(backend).__module__}.{type(backend).__name__}"
+        except KeyringUnavailable:
+            return "unavailable (did not answer)"
         except Exception as exc:  # noqa: BLE001
             return f"unavailable ({type(exc).__name__})"
 
     def _call(self, profile: str, op: str, *args: Any) -> Any:
-        try:
-            import keyring
-            import keyring.errors
+        def call() -> Any:
+            return getattr(_backend(), op)(*args)
 
-            fn = getattr(keyring, op)
-            return _timeboxed(fn, *args, what="the keyring")
+        try:
+            return _timeboxed(call, what="the keyring")
         except KeyringUnavailable as exc:
             raise self._unusable(profile, exc.message) from None
         except Exception as exc:  # noqa: BLE001 - any backend failure is "unusable"
-            reason = type(exc).__name__
-            detail = str(exc).split("\n", 1)[0][:100]
-            if detail:
-                reason += f": {detail}"
-            raise self._unusable(profile, reason) from None
+            if type(exc).__name__ == "PasswordDeleteError":
+                raise
+            raise self._unusable(profile, _reason(exc)) from None
 
     @staticmethod
     def _unusable(profile: str, reason: str) -> KeyringUnavailable:
@@ -165,13 +244,17 @@ class Keyring:
         return data
 
     def save(self, profile: str, data: Mapping[str, Any]) -> None:
+        """Replace the profile's item in one call (the backend's write is the atomic unit)."""
+        for key, value in data.items():
+            REDACTOR.register(value, key)
         self._call(profile, "set_password", SERVICE, profile, json.dumps(dict(data)))
 
     def delete(self, profile: str) -> bool:
+        """Delete the profile's item; False when there was none."""
         try:
             self._call(profile, "delete_password", SERVICE, profile)
-        except KeyringUnavailable as exc:
-            if "PasswordDeleteError" in exc.message:
+        except Exception as exc:  # noqa: BLE001
+            if type(exc).__name__ == "PasswordDeleteError":
                 return False
             raise
         return True
@@ -223,6 +306,7 @@ class Secrets:
         self._warn = warn or (lambda message: None)
         self._lock = threading.RLock()
         self.keyring_error: AuthError | None = None
+        self.unsaved: set[str] = set()  # fields a failed write-back kept for this run only
         for key, value in self._preset.items():
             REDACTOR.register(value, key)
 
@@ -293,6 +377,11 @@ class Secrets:
                 self._item = None
             self._overlay.clear()
 
+    def written(self) -> dict[str, Any]:
+        """The values saved during this run (refreshed tokens), lower-case names."""
+        with self._lock:
+            return dict(self._overlay)
+
     @contextlib.contextmanager
     def locked(self) -> Iterator[None]:
         """Hold the profile lock and re-read the keyring: for refreshes that spend a token."""
@@ -325,8 +414,11 @@ class Secrets:
             self._keyring.save(self.profile, current)
             with self._lock:
                 self._item = current
+                self.unsaved -= set(values)
             return True
         except AuthError as exc:
+            with self._lock:
+                self.unsaved |= set(values)
             names = ", ".join(sorted(k for k in values if not k.endswith("_at")))
             self._warn(
                 f"{self.profile}: could not store the new {names} in the keyring; it is used "

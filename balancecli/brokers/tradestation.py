@@ -79,6 +79,9 @@ class TradeStation(Broker):
         "user_id": Setting(str, help="v2: the user id from the token response"),
         "client_id": Setting(str),
         "batch_size": Setting(int, MAX_BATCH),
+        "auth_url": Setting(str, help="browser login: the authorize URL (default Auth0's)"),
+        "redirect_port": Setting(int, help="browser login: the localhost callback port "
+                                           "registered for the API key (default 31022)"),
     }
 
     @classmethod

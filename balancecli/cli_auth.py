@@ -1,0 +1,504 @@
+"""``balancecli auth login|status|refresh|logout``: credentials in the OS keyring (DESIGN §6).
+
+Secrets are read from hidden prompts or stdin (``--with-token``), never from arguments; they
+are checked with one real request before they are stored, as one keyring item per profile.
+Only typer is imported at the top: the rest is loaded by the command that runs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import enum
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+if TYPE_CHECKING:
+    from balancecli.config import Profile
+    from balancecli.runtime import Runtime
+
+app = typer.Typer(
+    help="Credentials in the OS keyring: login, status, refresh, logout.",
+    no_args_is_help=True,
+)
+
+ConfigOpt = Annotated[Path | None, typer.Option(
+    "--config", envvar="BALANCECLI_CONFIG", help="Config file (TOML).", show_envvar=True)]
+VerboseOpt = Annotated[bool, typer.Option(
+    "--verbose", "-v", help="One line per HTTP request on stderr (secrets redacted).")]
+DebugOpt = Annotated[bool, typer.Option("--debug", help="Show tracebacks for unexpected errors.")]
+NoColorOpt = Annotated[bool, typer.Option("--no-color", help="No colour (NO_COLOR also works).")]
+ProfileArg = Annotated[str, typer.Argument(help="Profile name (from the config file).")]
+RequestTimeoutOpt = Annotated[float, typer.Option(
+    "--request-timeout", min=0.1, help="Seconds per HTTP request.")]
+
+# Fields that hold expiry times or identifiers, not secrets: shown in clear by `auth status`.
+EXPIRY_FIELDS = ("ACCESS_TOKEN_EXPIRES_AT", "TOKEN_EXPIRES_AT")
+CACHED = ("access_token", "access_token_expires_at", "token", "token_expires_at", "user_id")
+
+
+class StatusFormat(enum.StrEnum):
+    table = "table"
+    json = "json"
+
+
+def runtime(ctx: typer.Context, **options: Any) -> Runtime:
+    from balancecli.runtime import Runtime
+
+    return Runtime.from_options(ctx, **options)
+
+
+@contextlib.contextmanager
+def about(profile: str) -> Iterator[None]:
+    """Errors raised inside name the profile (DESIGN §5: every failure names it)."""
+    from balancecli.errors import BalanceCliError
+
+    try:
+        yield
+    except BalanceCliError as exc:
+        exc.bind(profile=profile)
+        raise
+
+
+def usage(rt: Runtime, message: str) -> None:
+    """A usage error: one line, exit 2 (DESIGN §5)."""
+    rt.err(f"error: {message}")
+    raise typer.Exit(2)
+
+
+def one_profile(rt: Runtime, name: str) -> Profile:
+    """The named profile from the config file (never a demo profile: nothing to store)."""
+    if rt.demo:
+        usage(rt, "the auth commands work on the profiles of the config file, not --demo")
+    profiles, errors, _ = rt.select([name])
+    if errors:
+        raise errors[0]
+    return profiles[0]
+
+
+def fields_of(profile: Profile) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(required, optional) secret fields of a profile, upper case."""
+    cls = profile.broker_class
+    return cls.secret_fields(profile.settings), cls.optional_secret_fields(profile.settings)
+
+
+def env_value(profile: str, field: str) -> str | None:
+    import os
+
+    from balancecli.secrets import env_name
+
+    return os.environ.get(env_name(profile, field)) or None
+
+
+def options(rt: Runtime, timeout: float = 15.0) -> Any:
+    from balancecli.fetch import Options
+
+    return Options(command="accounts", timeout=timeout, log=rt.log if rt.verbose else None,
+                   warn=rt.warn, interactive=sys.stdin.isatty() and sys.stderr.isatty(),
+                   prompt=_hidden, debug=rt.debug)
+
+
+def _hidden(text: str) -> str:
+    import getpass
+
+    return getpass.getpass(text)
+
+
+# -- login ---------------------------------------------------------------------------------
+
+
+def read_stdin_fields(rt: Runtime, allowed: tuple[str, ...], single: str | None) -> dict:
+    """``--with-token``: a JSON object of fields, or one bare token, from stdin."""
+    import json
+
+    from balancecli.secrets import REDACTOR
+
+    text = sys.stdin.read().strip()
+    if not text:
+        usage(rt, "--with-token: nothing on stdin (pipe a JSON object of fields, or a token)")
+    if not text.startswith("{"):
+        REDACTOR.register(text)
+        if single is None:
+            usage(rt, "--with-token: this profile needs several fields; pipe a JSON object "
+                      f"with {', '.join(f.lower() for f in allowed)}")
+        return {single.lower(): text}
+    try:
+        data = json.loads(text)
+    except ValueError:
+        usage(rt, "--with-token: stdin is not a valid JSON object")
+    if not isinstance(data, dict):
+        usage(rt, "--with-token: stdin must be a JSON object")
+    fields: dict[str, Any] = {}
+    for key, value in data.items():
+        REDACTOR.register(value, str(key))
+        if str(key).upper() not in allowed:
+            usage(rt, f"--with-token: unknown field {key!r}; this profile takes "
+                      f"{', '.join(f.lower() for f in allowed)}")
+        if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+            usage(rt, f"--with-token: field {key!r} must be a string")
+        if value != "":
+            fields[str(key).lower()] = value
+    return fields
+
+
+@app.command()
+def login(
+    ctx: typer.Context,
+    profile: ProfileArg,
+    with_token: Annotated[bool, typer.Option(
+        "--with-token", help="Read the fields from stdin: a JSON object "
+        '({"refresh_token": "...", ...}) or a single token. Never pass secrets as arguments.')
+    ] = False,
+    browser: Annotated[bool, typer.Option(
+        "--browser/--no-browser", help="OAuth login: open the browser (the URL is always "
+        "printed on stderr).")] = True,
+    port: Annotated[int | None, typer.Option(
+        "--port", min=0, max=65535, help="OAuth login: local callback port (0 = any free "
+        "port; default: the broker's registered one).")] = None,
+    timeout: Annotated[float, typer.Option(
+        "--timeout", min=0.1, help="OAuth login: seconds to wait for the browser.")] = 300.0,
+    request_timeout: RequestTimeoutOpt = 15.0,
+    config: ConfigOpt = None, verbose: VerboseOpt = False, debug: DebugOpt = False,
+    no_color: NoColorOpt = False,
+) -> None:
+    """Ask for the profile's credentials, check them with one request, store them."""
+    from balancecli.runtime import boundary
+
+    rt = runtime(ctx, config=config, verbose=verbose, debug=debug, no_color=no_color)
+    with boundary(rt), about(profile):
+        _login(rt, profile, with_token=with_token, browser=browser, port=port,
+               timeout=timeout, request_timeout=request_timeout)
+
+
+def _login(rt: Runtime, name: str, *, with_token: bool, browser: bool, port: int | None,
+           timeout: float, request_timeout: float) -> None:
+    from balancecli import oauth
+    from balancecli.fetch import make_context
+    from balancecli.secrets import Keyring, Secrets
+
+    profile = one_profile(rt, name)
+    required, optional = fields_of(profile)
+    if not required:
+        rt.err(f"{name}: this profile needs no credentials ({profile.broker} "
+               f"{profile.settings.get('source') or ''}); nothing to store".replace(" )", ")"))
+        return
+    keyring = Keyring()
+    existing = keyring.load(name)  # fails fast (exit 4) before anything is typed
+    allowed = tuple(dict.fromkeys(required + optional))
+    missing_env = [f for f in required if not env_value(name, f)]
+
+    provider = oauth.provider_for(profile.broker, profile.settings, lambda f: None)
+    if provider is not None:
+        # OAuth: the client credentials are kept across logins; the tokens are not.
+        base = {k: v for k, v in existing.items() if k in ("client_id", "client_secret")}
+        to_ask = [f for f in ("CLIENT_ID", "CLIENT_SECRET")
+                  if f in allowed and not env_value(name, f) and f.lower() not in base
+                  and not (f == "CLIENT_ID" and profile.settings.get("client_id"))]
+        if profile.broker == "longport":
+            to_ask = [f for f in to_ask if f != "CLIENT_SECRET"]  # a public PKCE client
+        single = "REFRESH_TOKEN" if "REFRESH_TOKEN" in allowed else None
+    else:
+        base = {}
+        to_ask = missing_env
+        single = missing_env[0] if len(missing_env) == 1 else None
+
+    given: dict[str, Any] = {}
+    if with_token:
+        given = read_stdin_fields(rt, allowed, single)
+    to_ask = [f for f in to_ask if f.lower() not in given]
+    if to_ask:
+        if with_token or not sys.stdin.isatty():
+            usage(rt, f"{name}: missing {', '.join(to_ask)}; pipe them as a JSON object with "
+                      f"--with-token, or set the BALANCECLI_{_env_profile(name)}_* variables "
+                      "(secrets are never taken from arguments)")
+        for field in to_ask:
+            hint = " (empty for a PKCE key)" if field == "CLIENT_SECRET" else ""
+            value = _hidden(f"{name} {field}{hint}: ").strip()
+            if value:
+                given[field.lower()] = value
+            elif field != "CLIENT_SECRET":
+                usage(rt, f"{name}: {field} is required")
+
+    item: dict[str, Any] = {**base, **given}
+    item_secrets = Secrets(name, required, preset=item, warn=rt.warn)
+    opts = options(rt, request_timeout)
+    ctx = make_context(profile, opts, item_secrets)
+    try:
+        if provider is not None and not ({"refresh_token", "access_token"} & set(given)):
+            provider = oauth.provider_for(profile.broker, profile.settings, item_secrets.get)
+            assert provider is not None
+            http = _single_shot(name, request_timeout, opts.log)
+            try:
+                tokens = oauth.browser_login(provider, http, say=rt.err, open_browser=browser,
+                                             timeout=timeout, port=port)
+            finally:
+                http.close()
+            item.update(tokens)
+            item_secrets = Secrets(name, required, preset=item, warn=rt.warn)
+            ctx.secrets = item_secrets
+        accounts = profile.broker_class(ctx).accounts()
+    finally:
+        ctx.http.close()
+    item.update(item_secrets.written())
+    item = {k: v for k, v in item.items() if v not in (None, "")}
+    keyring.save(name, item)
+    rt.err(f"{name}: logged in ({profile.broker}, {len(accounts)} account(s)); "
+           f"stored {', '.join(sorted(k for k in item if not k.endswith('_at')))} in the "
+           f"keyring ({keyring.backend_name()})")
+
+
+def _single_shot(profile: str, timeout: float, log: Any) -> Any:
+    """An HTTP client without retries: an authorization code or a revocation is one-shot."""
+    from balancecli.http import HttpClient
+
+    return HttpClient(profile, timeout=timeout, max_retries=0, log=log)
+
+
+def _env_profile(name: str) -> str:
+    import re
+
+    return re.sub(r"[^A-Za-z0-9]", "_", name).upper()
+
+
+# -- status --------------------------------------------------------------------------------
+
+
+def _expiry(value: Any) -> float | None:
+    """Epoch seconds from an epoch number or an ISO 8601 text (LongPort's legacy expired_at)."""
+    from datetime import datetime
+
+    if value in (None, ""):
+        return None
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        pass
+    try:
+        return datetime.fromisoformat(str(value).replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return None
+
+
+def _iso(epoch: float) -> str:
+    from datetime import UTC, datetime
+
+    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def profile_status(profile: Profile) -> dict[str, Any]:
+    """Where each field comes from and whether the profile can authenticate (offline)."""
+    import time
+
+    from balancecli.errors import AuthError
+    from balancecli.secrets import Keyring, mask
+
+    required, optional = fields_of(profile)
+    keyring_error: str | None = None
+    needs_keyring = not all(env_value(profile.name, f) for f in required)
+    item: dict[str, Any] = {}
+    try:
+        item = Keyring().load(profile.name)
+    except AuthError as exc:
+        keyring_error = exc.message
+    fields = []
+    present: set[str] = set()
+    for field in dict.fromkeys(required + optional):
+        if field in EXPIRY_FIELDS:
+            continue
+        value = env_value(profile.name, field)
+        source = "env" if value else None
+        if not value and item.get(field.lower()) not in (None, ""):
+            value, source = str(item[field.lower()]), "keyring"
+        if not value and profile.settings.get(field.lower()):
+            value, source = str(profile.settings[field.lower()]), "config"
+        if value:
+            present.add(field)
+        fields.append({"field": field, "required": field in required, "present": bool(value),
+                       "source": source, "last4": mask(value)})
+    expires_at = None
+    for field in EXPIRY_FIELDS:
+        expires_at = _expiry(env_value(profile.name, field) or item.get(field.lower()))
+        if expires_at is not None:
+            break
+    expired = None if expires_at is None else expires_at <= time.time()
+    missing = [f for f in required if f not in present]
+    if "ACCESS_TOKEN" in missing and "REFRESH_TOKEN" in present:
+        missing.remove("ACCESS_TOKEN")  # the next run refreshes it
+    if "REFRESH_TOKEN" in missing and "ACCESS_TOKEN" in present and not expired:
+        missing.remove("REFRESH_TOKEN")  # usable until the access token expires
+    if "CLIENT_SECRET" in missing and profile.broker == "tradestation":
+        missing.remove("CLIENT_SECRET")  # PKCE keys have none
+    problem = message = None
+    if missing:
+        problem = message = f"missing {', '.join(missing)}"
+        if keyring_error and needs_keyring:
+            problem, message = "the keyring is not usable", keyring_error
+    elif expired and "REFRESH_TOKEN" not in present and "PASSWORD" not in present:
+        problem = message = "the access token has expired and there is no refresh token"
+    return {
+        "profile": profile.name, "broker": profile.broker, "ok": problem is None,
+        "problem": problem, "message": message, "fields": fields,
+        "access_token_expires_at": None if expires_at is None else _iso(expires_at),
+        "access_token_expired": expired,
+        "refresh_token": "REFRESH_TOKEN" in present,
+        "keyring": "unusable" if keyring_error else ("used" if needs_keyring else "not needed"),
+    }
+
+
+@app.command()
+def status(
+    ctx: typer.Context,
+    profile: Annotated[list[str] | None, typer.Argument(
+        help="Profile names; default: every profile.")] = None,
+    fmt: Annotated[StatusFormat, typer.Option("--format", "-f", help="Output format.")] =
+    StatusFormat.table,
+    config: ConfigOpt = None, verbose: VerboseOpt = False, debug: DebugOpt = False,
+    no_color: NoColorOpt = False,
+) -> None:
+    """Which fields each profile has and where from; token expiry; never a secret."""
+    import json
+
+    from balancecli.errors import AuthError
+    from balancecli.runtime import boundary
+    from balancecli.secrets import Keyring
+
+    rt = runtime(ctx, config=config, verbose=verbose, debug=debug, no_color=no_color)
+    with boundary(rt):
+        if rt.demo:
+            usage(rt, "the auth commands work on the profiles of the config file, not --demo")
+        profiles, errors, _ = rt.select(profile)
+        backend = Keyring().backend_name()
+        rows = [profile_status(p) for p in profiles]
+        for row in rows:
+            if not row["ok"]:
+                errors.append(AuthError(row.pop("message"), profile=row["profile"],
+                                        broker=row["broker"]))
+            else:
+                row.pop("message")
+        if fmt is StatusFormat.json:
+            rt.out(json.dumps({"schema": "balancecli.auth_status/1", "keyring_backend": backend,
+                               "profiles": rows}, indent=2) + "\n")
+        else:
+            rt.out(_status_text(rows, backend))
+        code = rt.exit_code(errors, anything_succeeded=False)
+    raise typer.Exit(code)
+
+
+def _status_text(rows: list[dict[str, Any]], backend: str) -> str:
+    lines = [f"keyring backend: {backend}"]
+    for row in rows:
+        state = "ok" if row["ok"] else f"CANNOT AUTHENTICATE: {row['problem']}"
+        lines.append(f"\n{row['profile']} ({row['broker']}): {state}")
+        for f in row["fields"]:
+            where = f["source"] or "missing"
+            shown = f" {f['last4']}" if f["last4"] else ""
+            optional = "" if f["required"] else " (optional)"
+            lines.append(f"  {f['field']:<15} {where}{shown}{optional}")
+        if row["access_token_expires_at"]:
+            when = "expired" if row["access_token_expired"] else "expires"
+            lines.append(f"  access token    {when} {row['access_token_expires_at']}")
+        lines.append(f"  refresh token   {'present' if row['refresh_token'] else 'none'}")
+        lines.append(f"  keyring         {row['keyring']}")
+    return "\n".join(lines) + "\n"
+
+
+# -- refresh and logout --------------------------------------------------------------------
+
+
+@app.command()
+def refresh(
+    ctx: typer.Context, profile: ProfileArg, request_timeout: RequestTimeoutOpt = 15.0,
+    config: ConfigOpt = None, verbose: VerboseOpt = False, debug: DebugOpt = False,
+    no_color: NoColorOpt = False,
+) -> None:
+    """Force a token refresh and store the new token(s)."""
+    from balancecli.errors import AuthError
+    from balancecli.fetch import make_context, make_secrets
+    from balancecli.runtime import boundary
+
+    rt = runtime(ctx, config=config, verbose=verbose, debug=debug, no_color=no_color)
+    with boundary(rt), about(profile):
+        prof = one_profile(rt, profile)
+        opts = options(rt, request_timeout)
+        secrets = make_secrets(prof, opts)
+        context = make_context(prof, opts, secrets)
+        try:
+            prof.broker_class(context).refresh()
+        finally:
+            context.http.close()
+        if secrets.unsaved:
+            raise AuthError(
+                "refreshed, but the new token could not be stored in the keyring",
+                profile=profile, next_step=f"run: balancecli auth status {profile}")
+        expires = _expiry(secrets.get("ACCESS_TOKEN_EXPIRES_AT")
+                          or secrets.get("TOKEN_EXPIRES_AT"))
+        until = f"; valid until {_iso(expires)}" if expires else ""
+        rt.err(f"{profile}: token refreshed and stored{until}")
+
+
+@app.command()
+def logout(
+    ctx: typer.Context, profile: ProfileArg,
+    revoke: Annotated[bool, typer.Option(
+        "--revoke", help="Also revoke the refresh token at the broker (LongPort; TradeStation "
+        "revokes ALL refresh tokens of the API key).")] = False,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+    request_timeout: RequestTimeoutOpt = 15.0,
+    config: ConfigOpt = None, verbose: VerboseOpt = False, debug: DebugOpt = False,
+    no_color: NoColorOpt = False,
+) -> None:
+    """Delete the profile's keyring item (and revoke its refresh token with --revoke)."""
+    from balancecli.runtime import boundary
+
+    rt = runtime(ctx, config=config, verbose=verbose, debug=debug, no_color=no_color)
+    with boundary(rt), about(profile):
+        _logout(rt, profile, revoke=revoke, yes=yes, request_timeout=request_timeout)
+
+
+def _logout(rt: Runtime, name: str, *, revoke: bool, yes: bool, request_timeout: float) -> None:
+    from balancecli import oauth
+    from balancecli.secrets import Keyring, Secrets
+
+    profile = one_profile(rt, name)
+    required, _ = fields_of(profile)
+    keyring = Keyring()
+    failure = None
+    if revoke:
+        secrets = Secrets(name, required, keyring=keyring)
+        provider = oauth.provider_for(profile.broker, profile.settings, secrets.get)
+        if provider is None or not provider.revoke_url:
+            usage(rt, f"{name}: {profile.broker} profiles have no token revocation; "
+                      "run without --revoke")
+        token = secrets.get("REFRESH_TOKEN")
+        if not token:
+            secrets.require("REFRESH_TOKEN")  # the keyring error, or "missing"
+        if provider.revoke_kills_all and not yes:
+            rt.warn("TradeStation revokes ALL refresh tokens of this API key: every other "
+                    "login and machine using this key must log in again")
+            if not (sys.stdin.isatty() and sys.stderr.isatty()):
+                usage(rt, "confirm with --yes to revoke (no terminal to ask on)")
+            if not typer.confirm("Revoke them all?", default=False, err=True):
+                rt.err("not revoked; nothing was deleted")
+                raise typer.Exit(1)
+        http = _single_shot(name, request_timeout, rt.log if rt.verbose else None)
+        try:
+            oauth.revoke(provider, http, str(token))
+            rt.err(f"{name}: refresh token revoked at {profile.broker}")
+        except Exception as exc:
+            failure = exc
+        finally:
+            http.close()
+    deleted = keyring.delete(name)
+    rt.err(f"{name}: keyring item {'deleted' if deleted else 'not found (nothing to delete)'}")
+    import os
+
+    prefix = f"BALANCECLI_{_env_profile(name)}_"
+    if any(key.startswith(prefix) for key in os.environ):
+        rt.warn(f"{prefix}* variables are still set in the environment and still used")
+    if failure is not None:
+        if hasattr(failure, "message"):
+            failure.message = f"the keyring item was deleted, but {failure.message}"
+        raise failure
