@@ -157,7 +157,9 @@ def assets(
 
 
 # Sub-commands: one line each (their modules import only typer at the top).
-from balancecli import cli_auth, cli_profile, cli_quantower  # noqa: E402
+from balancecli import cli_auth, cli_history, cli_profile, cli_quantower  # noqa: E402
+
+cli_history.register(app)  # snapshot, history
 
 app.add_typer(cli_auth.app, name="auth")
 app.add_typer(cli_profile.app, name="profile")
