@@ -88,9 +88,11 @@ def start_fakes(stack: ExitStack, latency: float) -> tuple[dict, dict]:
     from balancecli.demo.etna import DEMO_APP_KEY, DEMO_PASSWORD, DEMO_USERNAME, FakeEtna
     from balancecli.demo.longport import (
         DEMO_ACCESS_TOKEN,
-        DEMO_APP_KEY as LP_KEY,
         DEMO_APP_SECRET,
         FakeLongPort,
+    )
+    from balancecli.demo.longport import (
+        DEMO_APP_KEY as LP_KEY,
     )
     from balancecli.demo.quantower import DEMO_TOKEN, EXPORT_PATH, FakeQuantowerBridge
     from balancecli.demo.tradestation import FakeTradeStation
