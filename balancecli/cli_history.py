@@ -110,7 +110,7 @@ def run_snapshot(rt: Any, *, profiles: list[str] | None, accounts: list[str] | N
     from balancecli.runtime import boundary, no_match_error
 
     with boundary(rt):
-        path = history.db_path(db)
+        path = history.db_path(db, demo=rt.demo)
         selected, errors, presets = rt.select(profiles)
         # Open (create, migrate) before fetching: a bad --db fails before any broker is asked.
         with history.Store.open(path) as store:
@@ -217,7 +217,7 @@ def run_history(rt: Any, *, profiles: list[str] | None, accounts: list[str] | No
     when_until = _when(until, "--until", end_of_day=True)
 
     with boundary(rt):
-        path = history.db_path(db)
+        path = history.db_path(db, demo=rt.demo)
         with history.Store.open(path, create=False) as store:
             if kept is not None:
                 now = datetime.now(UTC)

@@ -330,7 +330,9 @@ def _decimal(text: str | None) -> Decimal | None:
 # The store
 
 
-def db_path(explicit: str | os.PathLike[str] | None = None) -> Path:
+def db_path(explicit: str | os.PathLike[str] | None = None, *, demo: bool = False) -> Path:
+    """``--db``, else ``BALANCECLI_DB``, else the user data dir's ``history.sqlite3``; with
+    ``--demo`` the default is ``history-demo.sqlite3`` so demo data never mixes with yours."""
     if explicit:
         return Path(explicit).expanduser()
     env = os.environ.get(ENV_DB)
@@ -338,7 +340,8 @@ def db_path(explicit: str | os.PathLike[str] | None = None) -> Path:
         return Path(env).expanduser()
     import platformdirs
 
-    return Path(platformdirs.user_data_dir("balancecli")) / "history.sqlite3"
+    name = "history-demo.sqlite3" if demo else "history.sqlite3"
+    return Path(platformdirs.user_data_dir("balancecli")) / name
 
 
 @contextlib.contextmanager

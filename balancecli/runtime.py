@@ -23,6 +23,8 @@ from balancecli.errors import (
     exit_code_for,
 )
 
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, what the shell reports for a reader that went away
+
 NEXT_STEPS = {
     "auth": "run: balancecli auth login {profile}",
     "config": "check the config file (run: balancecli profile show {profile})",
@@ -181,6 +183,11 @@ def boundary(rt: Runtime) -> Iterator[None]:
         rt.report(exc)
         rt.close()
         raise typer.Exit(exc.exit_code) from None
+    except BrokenPipeError:
+        # The reader went away (`| head`): stop quietly, as a tool killed by SIGPIPE does.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # nothing more to flush at exit
+        raise typer.Exit(EXIT_BROKEN_PIPE) from None
     except KeyboardInterrupt:
         rt.err("interrupted")
         sys.stdout.flush()

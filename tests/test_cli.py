@@ -387,3 +387,12 @@ def test_colour_only_on_a_terminal_and_never_with_no_color(tmp_path, ts_profile)
     assert "\x1b[31m" not in plain and "-4,210.07" in plain
     plain = _run_on_a_terminal(["--no-color", "balance"], env)
     assert "\x1b[31m" not in plain and "-4,210.07" in plain
+
+
+def test_a_reader_that_goes_away_is_not_an_error():
+    proc = subprocess.Popen([balancecli_exe(), "--demo", "balance", "-f", "jsonl"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc.stdout.close()  # like `| head -0`: nobody reads
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 141
+    assert b"internal error" not in err and b"Traceback" not in err and b"Exception" not in err

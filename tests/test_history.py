@@ -811,15 +811,17 @@ def test_snapshot_in_a_minimal_cron_environment(tmp_path):
     snap = subprocess.run([*cmd, "--demo", "snapshot"], capture_output=True, text=True,
                           stdin=subprocess.DEVNULL, timeout=60)
     assert snap.returncode == 0, snap.stderr
-    db = home / ".local" / "share" / "balancecli" / "history.sqlite3"
+    # --demo keeps its own database: demo data never lands in the user's history.
+    db = home / ".local" / "share" / "balancecli" / "history-demo.sqlite3"
     assert snap.stdout.startswith("snapshot 1 at ") and snap.stdout.endswith(f" -> {db}\n")
     assert snap.stdout.count("\n") == 1 and "\x1b" not in snap.stdout + snap.stderr
     assert stat.S_IMODE(db.stat().st_mode) == 0o600
     assert stat.S_IMODE(db.parent.stat().st_mode) == 0o700
-    read = subprocess.run([*cmd, "history", "-f", "json"], capture_output=True, text=True,
-                          stdin=subprocess.DEVNULL, timeout=60)
+    read = subprocess.run([*cmd, "--demo", "history", "-f", "json"], capture_output=True,
+                          text=True, stdin=subprocess.DEVNULL, timeout=60)
     assert read.returncode == 0, read.stderr
     assert {s["account_id"] for s in jload(read.stdout)["series"]} >= {"83267", "11827391"}
+    assert not (db.parent / "history.sqlite3").exists()
 
 
 def test_partial_snapshot_is_stored_and_exits_7(db, tmp_path):
