@@ -396,3 +396,12 @@ def test_a_reader_that_goes_away_is_not_an_error():
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 141
     assert b"internal error" not in err and b"Traceback" not in err and b"Exception" not in err
+
+
+def test_profile_accounts_setting_filters(tmp_path, ts_profile):
+    settings, env = ts_profile
+    settings = {**settings, "accounts": ["210FUT01", "11827391"]}
+    env["BALANCECLI_CONFIG"] = str(write_config(tmp_path / "c.toml", {"ts": settings}))
+    doc = json_out(run_cli("balance", "-f", "json", env=env))
+    assert [b["account_id"] for b in doc["balances"]] == ["11827391", "210FUT01"]
+    assert doc["totals"][0]["accounts"] == 2
