@@ -128,32 +128,27 @@ def accounts(
                      timeout=timeout, currency=None)
 
 
-@app.command()
-def balance(
-    ctx: typer.Context, profile: ProfileOpt = None, account: AccountOpt = None,
-    fmt: FormatOpt = Format.table, timeout: TimeoutOpt = 15.0, currency: CurrencyOpt = None,
-    config: ConfigOpt = None, demo: DemoOpt = False, verbose: VerboseOpt = False,
-    debug: DebugOpt = False, no_color: NoColorOpt = False,
-) -> None:
-    """Normalized balance per account (and per currency view), with totals per currency."""
-    rt = Runtime.from_options(ctx, config=config, demo=demo, verbose=verbose, debug=debug,
-                              no_color=no_color)
-    run_data_command(rt, "balance", profiles=profile, accounts=account, fmt=fmt,
-                     timeout=timeout, currency=currency)
+def _currency_command(command: str, help_text: str) -> None:
+    """balance and assets take the same options; only the rows differ."""
+
+    def run(
+        ctx: typer.Context, profile: ProfileOpt = None, account: AccountOpt = None,
+        fmt: FormatOpt = Format.table, timeout: TimeoutOpt = 15.0, currency: CurrencyOpt = None,
+        config: ConfigOpt = None, demo: DemoOpt = False, verbose: VerboseOpt = False,
+        debug: DebugOpt = False, no_color: NoColorOpt = False,
+    ) -> None:
+        rt = Runtime.from_options(ctx, config=config, demo=demo, verbose=verbose, debug=debug,
+                                  no_color=no_color)
+        run_data_command(rt, command, profiles=profile, accounts=account, fmt=fmt,
+                         timeout=timeout, currency=currency)
+
+    app.command(command, help=help_text)(run)
 
 
-@app.command()
-def assets(
-    ctx: typer.Context, profile: ProfileOpt = None, account: AccountOpt = None,
-    fmt: FormatOpt = Format.table, timeout: TimeoutOpt = 15.0, currency: CurrencyOpt = None,
-    config: ConfigOpt = None, demo: DemoOpt = False, verbose: VerboseOpt = False,
-    debug: DebugOpt = False, no_color: NoColorOpt = False,
-) -> None:
-    """Per-asset / per-currency holdings of each account."""
-    rt = Runtime.from_options(ctx, config=config, demo=demo, verbose=verbose, debug=debug,
-                              no_color=no_color)
-    run_data_command(rt, "assets", profiles=profile, accounts=account, fmt=fmt,
-                     timeout=timeout, currency=currency)
+_currency_command(
+    "balance",
+    "Normalized balance per account (and per currency view), with totals per currency.")
+_currency_command("assets", "Per-asset / per-currency holdings of each account.")
 
 
 # Sub-commands: one line each (their modules import only typer at the top).

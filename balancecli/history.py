@@ -293,19 +293,9 @@ def _decimal_json(value: Decimal) -> str:
 
 def dumps_extra(obj: Any) -> str:
     """JSON with every Decimal written with its exact digits (``loads_extra`` reverses it)."""
-    if obj is None or isinstance(obj, (bool, int, str)):
-        return json.dumps(obj, ensure_ascii=False)
-    if isinstance(obj, Decimal):
-        return _decimal_json(obj)
-    if isinstance(obj, float):
-        return json.dumps(obj, allow_nan=False)
-    if isinstance(obj, dict):
-        return "{" + ",".join(
-            json.dumps(str(k), ensure_ascii=False) + ":" + dumps_extra(v) for k, v in obj.items()
-        ) + "}"
-    if isinstance(obj, (list, tuple)):
-        return "[" + ",".join(dumps_extra(v) for v in obj) + "]"
-    return json.dumps(str(obj), ensure_ascii=False)
+    from balancecli.render import dumps_exact
+
+    return dumps_exact(obj, number=_decimal_json)
 
 
 def loads_extra(text: str | None) -> Any:

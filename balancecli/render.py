@@ -10,7 +10,7 @@ import csv
 import decimal
 import io
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import fields
 from decimal import Decimal
 from typing import Any
@@ -35,22 +35,27 @@ def number_text(value: Decimal) -> str:
     return str(value)  # e.g. 1E+3 as the broker wrote it: still a valid JSON number
 
 
-def dumps_exact(value: Any) -> str:
-    """JSON text for dicts/lists/str/int/bool/None/Decimal, Decimals digit for digit."""
+def dumps_exact(value: Any, number: Callable[[Decimal], str] | None = None) -> str:
+    """JSON text for dicts/lists/str/int/bool/None/Decimal, Decimals digit for digit.
+
+    ``number`` writes a finite Decimal (default ``number_text``); the history store passes its
+    own so that ``Decimal("5")`` reads back as a Decimal, not an int.
+    """
     if value is None or isinstance(value, (bool, str, int)):
         return json.dumps(value, ensure_ascii=False)
     if isinstance(value, Decimal):
-        if not value.is_finite():
-            return "null"
-        return number_text(value)
+        if number is not None:
+            return number(value)
+        return number_text(value) if value.is_finite() else "null"
     if isinstance(value, float):
         return json.dumps(value) if value == value and abs(value) != float("inf") else "null"
     if isinstance(value, dict):
         return "{" + ", ".join(
-            f"{json.dumps(str(k), ensure_ascii=False)}: {dumps_exact(v)}" for k, v in value.items()
+            f"{json.dumps(str(k), ensure_ascii=False)}: {dumps_exact(v, number)}"
+            for k, v in value.items()
         ) + "}"
     if isinstance(value, (list, tuple)):
-        return "[" + ", ".join(dumps_exact(v) for v in value) + "]"
+        return "[" + ", ".join(dumps_exact(v, number) for v in value) + "]"
     return json.dumps(str(value), ensure_ascii=False)
 
 

@@ -326,9 +326,6 @@ class Secrets:
                     self._item = self._keyring.load(self.profile)
             return self._item
 
-    def env_complete(self) -> bool:
-        return all(self._from_env(f) for f in self.required)
-
     def source(self, field: str) -> str | None:
         """'env', 'keyring' or None: where a field would come from (never the value)."""
         if self._from_env(field):

@@ -27,6 +27,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from balancecli.render import dumps_exact
+
 
 @dataclass
 class Request:
@@ -69,24 +71,9 @@ class Reply:
             data = body.encode()
             headers.setdefault("Content-Type", "text/plain; charset=utf-8")
         else:
-            data = dumps(body).encode()
+            data = dumps_exact(body).encode()
             headers.setdefault("Content-Type", "application/json; charset=utf-8")
         return data, headers
-
-
-def dumps(value: Any) -> str:
-    """JSON with Decimals written digit for digit (fixtures are loaded with parse_float)."""
-
-    def encode(v: Any) -> str:
-        if isinstance(v, Decimal):
-            return str(v)
-        if isinstance(v, dict):
-            return "{" + ", ".join(f"{json.dumps(str(k))}: {encode(x)}" for k, x in v.items()) + "}"
-        if isinstance(v, (list, tuple)):
-            return "[" + ", ".join(encode(x) for x in v) + "]"
-        return json.dumps(v)
-
-    return encode(value)
 
 
 def json_reply(body: Any, status: int = 200, **headers: str) -> Reply:
