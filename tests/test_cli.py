@@ -114,12 +114,14 @@ def test_table_off_a_terminal_is_never_cut(tmp_path, ts_profile):
     assert "\x1b[" not in proc.stdout  # no colour when piped
     lines = proc.stdout.splitlines()
     fut = next(line for line in lines if "210FUT01" in line)
-    assert "4,995,774.4804" in fut and "-1,783,312.499998" in fut and "70,295,825.00" in fut
+    # Display precision: USD has 2 decimals, rounded half up (4995774.4804, -1783312.499998).
+    assert "4,995,774.48" in fut and "-1,783,312.50" in fut and "70,295,825.00" in fut
     assert max(len(line) for line in lines) > 120
     cash = next(line for line in lines if "11827391" in line)
     assert "—" in cash  # null initial margin is shown as a dash, not 0
     total = next(line for line in lines if line.startswith("Total (3 accounts)"))
-    assert total.split()[-4:] == ["USD", "5,017,295.5904", "3,421,205.600402", "3,357,174.720402"]
+    # Summed exactly (5,017,295.5904), then rounded for display.
+    assert total.split()[-4:] == ["USD", "5,017,295.59", "3,421,205.60", "3,357,174.72"]
 
 
 def test_cli_runner_and_format_env(tmp_path, ts_profile, monkeypatch):
