@@ -35,19 +35,24 @@ from typing import Any
 from urllib.parse import quote, urlencode
 
 from balancecli.brokers.base import Broker, Result, Setting
-from balancecli.brokers.longport_sign import THROTTLE, sign, timestamp
-from balancecli.brokers.payload import blank_to_none, objects, one_line, seconds_left, to_int
+from balancecli.brokers.longport_sign import (
+    RATE_CODES,
+    THROTTLE,
+    TokenRejected,
+    code_of,
+    json_or_none,
+    read_envelope,
+    sign,
+    timestamp,
+)
+from balancecli.brokers.payload import blank_to_none, objects, one_line, seconds_left
 from balancecli.errors import (
     AuthError,
     BadResponseError,
     BalanceCliError,
-    BrokerError,
-    RateLimitedError,
-    UnavailableError,
 )
 from balancecli.http import Response, status_error
 from balancecli.models import Account, Asset, Balance, extra_from, to_decimal, to_text, utc_now
-from balancecli.secrets import REDACTOR
 
 HOSTS = {"global": "https://openapi.longbridge.com", "cn": "https://openapi.longbridge.cn"}
 OAUTH_MARGIN = 300  # seconds; the SDK refreshes when less is left (oauth/src/token.rs)
@@ -57,16 +62,6 @@ BALANCE = {"cash": "total_cash", "equity": "net_assets", "buying_power": "buy_po
            "initial_margin": "init_margin", "maintenance_margin": "maintenance_margin"}
 CASH = {"available": "available_cash", "reserved": "frozen_cash", "settling": "settling_cash",
         "withdrawable": "withdraw_cash"}
-TOKEN_CODES = (401003, 401004)
-RATE_CODES = (429001, 429002)
-SIGNING_CODES = {
-    403201: "signature invalid (403201): check APP_SECRET",
-    403202: "duplicate request (403202): a request was replayed with the same X-Timestamp; "
-            "check the system clock",
-    403203: "app key illegal (403203): check APP_KEY",
-    403205: "this IP is not allowed (403205): add this machine's public IP to the app's IP "
-            "allow-list in the LongPort developer center",
-}
 
 
 class LongPort(Broker):
@@ -176,7 +171,7 @@ class LongPort(Broker):
                 form["client_secret"] = str(secrets.get("CLIENT_SECRET"))
             response = self.ctx.http.request("POST", self.token_url, data=form,
                                              headers={"Accept": "application/json"})
-            body = _json_or_none(response)
+            body = json_or_none(response)
             if response.status != 200 or not isinstance(body, dict):
                 raise self._token_error(response, body)
             token = body.get("access_token")
@@ -214,7 +209,7 @@ class LongPort(Broker):
         token = self._current_token()
         try:
             return self._send(path, query, token)
-        except _TokenRejected:
+        except TokenRejected:
             if not self.oauth:
                 raise
         return self._send(path, query, self._refresh_oauth(stale=token))
@@ -237,45 +232,8 @@ class LongPort(Broker):
             return h
 
         response = self.ctx.http.request("GET", self.base + path, query=query, headers=headers,
-                                         retry_if=lambda r: _code(r) in RATE_CODES)
-        return self._data(response)
-
-    def _data(self, response: Response) -> dict:
-        body = _json_or_none(response)
-        if not isinstance(body, dict) or "code" not in body:
-            if response.status == 401 or response.status >= 500:
-                raise status_error(response, "not a LongPort JSON envelope")
-            if body is None and response.status == 200:
-                response.json()  # raises the precise BadResponseError
-            raise BadResponseError("the LongPort response is not a {code, data} envelope "
-                                   f"(HTTP {response.status})", http_status=response.status)
-        code = to_int(body.get("code"))
-        if code is None:
-            raise BadResponseError("the LongPort response code is not an integer")
-        if code == 0:
-            data = body.get("data")
-            if not isinstance(data, dict):
-                raise BadResponseError("the LongPort response has no data object")
-            return data
-        message = REDACTOR.redact(one_line(body.get("message") or body.get("msg")))
-        trace = response.headers.get("x-trace-id")
-        detail = f"{message or 'no message'} (code {code}" + (f", trace id {trace})" if trace
-                                                              else ")")
-        status = response.status
-        if code in TOKEN_CODES or 401000 <= code < 402000:
-            fix = ("run: balancecli auth login {p}" if self.oauth else
-                   "create a new access token in the LongPort developer center, then run: "
-                   "balancecli auth login {p}")
-            raise _TokenRejected(f"the LongPort access token was rejected: {detail}",
-                                 http_status=status, next_step=fix.format(p=self.profile))
-        if code in SIGNING_CODES:
-            fix = f"run: balancecli auth login {self.profile}" if code in (403201, 403203) else None
-            raise AuthError(SIGNING_CODES[code], http_status=status, next_step=fix)
-        if code in RATE_CODES:
-            raise RateLimitedError(f"LongPort rate limit: {detail}", http_status=status)
-        if code == 500000 or status >= 500:
-            raise UnavailableError(f"LongPort server error: {detail}", http_status=status)
-        raise BrokerError(f"LongPort refused the request: {detail}", http_status=status)
+                                         retry_if=lambda r: code_of(r) in RATE_CODES)
+        return read_envelope(response, oauth=self.oauth, profile=self.profile)
 
     # -- accounts, balances, assets
     def accounts(self) -> list[Account]:
@@ -335,23 +293,5 @@ class LongPort(Broker):
         return [row for cur, row in rows.items() if not wanted or cur == wanted]
 
 
-class _TokenRejected(AuthError):
-    """401003/401004: an OAuth token is refreshed once and the request retried."""
-
-
 def _cash_infos(entry: dict) -> list[dict]:
     return objects(entry.get("cash_infos") or [], "the LongPort cash_infos")
-
-
-def _json_or_none(response: Response) -> Any:
-    try:
-        return response.json()
-    except BalanceCliError:
-        return None
-
-
-def _code(response: Response) -> int | None:
-    body = _json_or_none(response) if response.is_json else None
-    return to_int(body.get("code")) if isinstance(body, dict) else None
-
-
