@@ -50,4 +50,6 @@ register_all(app)
 
 
 def main() -> None:
-    app()
+    from balancecli.commands.usage import run
+
+    run(app)  # usage errors as one line in our words (commands/usage.py)

@@ -14,15 +14,14 @@ from __future__ import annotations
 import csv
 import decimal
 import io
-import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import fields
 from decimal import Decimal
-from json.encoder import encode_basestring as _encode_basestring  # the C one
 from operator import attrgetter
 from typing import Any
 
 from balancecli.errors import BalanceCliError
+from balancecli.exactjson import dumps_exact, number_text
 from balancecli.models import Account, Asset, Balance
 from balancecli.table import KEEP, NULL, Column, Table
 
@@ -61,116 +60,6 @@ def mask(value: Any) -> Any:
         return v
 
     return walk(value)
-
-
-def number_text(value: Decimal) -> str:
-    """A Decimal as a JSON number with its exact digits (no exponent for ordinary values)."""
-    text = str(value)
-    if "E" not in text or "E+" in text:
-        return text  # plain already, or e.g. 1E+3 as the broker wrote it: a valid JSON number
-    # 1E-7 and smaller: written out plain, unless that is absurdly long (1E-999999999 would be
-    # a gigabyte of zeros; the exponent form is just as exact).
-    if -value.as_tuple().exponent > 100_000:  # type: ignore[operator]
-        return text
-    return format(value, "f")
-
-
-# json.dumps escapes C0 controls; these it leaves raw although a terminal acts on them (C1
-# controls such as the 8-bit CSI, DEL, bidi overrides) or JavaScript readers choke (U+2028/9).
-_JSON_UNSAFE = re.compile("[\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\u2028\u2029]")
-
-
-def _string(text: str) -> str:
-    encoded = _encode_basestring(text)
-    if text.isprintable():
-        return encoded
-    return _JSON_UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", encoded)
-
-
-def dumps_exact(value: Any, number: Callable[[Decimal], str] | None = None, *,
-                indent: int | None = None, redact: Callable[[str], str] | None = None) -> str:
-    """JSON text for dicts/lists/str/int/bool/None/Decimal, Decimals digit for digit.
-
-    ``number`` writes a finite Decimal (default ``number_text``); the history store passes its
-    own so that ``Decimal("5")`` reads back as a Decimal, not an int. ``indent`` pretty-prints
-    (for a person at a terminal); without it the text is one line. ``redact`` is applied to
-    every string (keys included) before it is encoded.
-    """
-    parts: list[str] = []
-    put = parts.append
-    strings: dict[str, str] = {}
-    write_number = number or (lambda d: number_text(d) if d.is_finite() else "null")
-
-    def string(text: str) -> str:
-        encoded = strings.get(text)
-        if encoded is None:
-            encoded = strings[text] = _string(redact(text) if redact else text)
-        return encoded
-
-    def scalar(v: Any) -> bool:
-        cls = v.__class__
-        if cls is str:
-            put(string(v))
-        elif cls is Decimal:
-            put(write_number(v))
-        elif v is None:
-            put("null")
-        else:
-            return False
-        return True
-
-    def enc(v: Any, level: int) -> None:
-        if scalar(v):
-            return
-        if isinstance(v, str):
-            put(string(v))
-        elif isinstance(v, Decimal):
-            put(write_number(v))
-        elif v is True:
-            put("true")
-        elif v is False:
-            put("false")
-        elif isinstance(v, int):
-            put(int.__repr__(v))
-        elif isinstance(v, dict):
-            if not v:
-                put("{}")
-                return
-            put("{")
-            sep = ", " if indent is None else ",\n" + " " * (indent * (level + 1))
-            if indent is not None:
-                put(sep[1:])
-            first = True
-            for k, x in v.items():
-                if not first:
-                    put(sep)
-                first = False
-                put(string(k if k.__class__ is str else str(k)))
-                put(": ")
-                if not scalar(x):
-                    enc(x, level + 1)
-            put("}" if indent is None else "\n" + " " * (indent * level) + "}")
-        elif isinstance(v, (list, tuple)):
-            if not v:
-                put("[]")
-                return
-            put("[")
-            sep = ", " if indent is None else ",\n" + " " * (indent * (level + 1))
-            if indent is not None:
-                put(sep[1:])
-            for n, x in enumerate(v):
-                if n:
-                    put(sep)
-                if not scalar(x):
-                    enc(x, level + 1)
-            put("]" if indent is None else "\n" + " " * (indent * level) + "]")
-        elif isinstance(v, float):
-            put(float.__repr__(v) if v == v and abs(v) != float("inf") else "null")
-        else:
-            put(string(str(v)))
-
-    enc(value, 0)
-    return "".join(parts)
 
 
 def _redactor() -> Callable[[str], str]:
@@ -388,19 +277,3 @@ def _add_totals(out: Table, rows: Sequence[Balance], *, exact: bool) -> None:
         out.totals.append(cells)
     if missing:
         out.caption = "* some accounts did not report this value"
-
-
-def display_number(value: Decimal, currency: str | None = None, *, exact: bool = False) -> str:
-    """An amount for a table. With a currency: its display precision (``precision.display``);
-    without one (callers written before display precision): every significant digit, at least
-    two decimals, thousands separators."""
-    from balancecli.precision import display
-
-    if currency is not None or exact:
-        return display(value, currency, exact=exact)
-    text = display(value, exact=True)
-    whole, dot, frac = text.partition(".")
-    if "E" in text:
-        return text
-    frac = frac.rstrip("0")
-    return f"{whole}.{frac + '0' * (2 - len(frac))}" if len(frac) < 2 else f"{whole}.{frac}"

@@ -54,6 +54,10 @@ class Runtime:
     verbose: bool = False
     debug: bool = False
     no_color: bool = False
+    # How tables look (set by the commands that take --wide, --exact, --utc).
+    wide: bool = False
+    exact: bool = False
+    utc: bool = False
     _stderr_lock: threading.Lock = field(default_factory=threading.Lock)
     _stack: contextlib.ExitStack = field(default_factory=contextlib.ExitStack)
 
@@ -119,7 +123,8 @@ class Runtime:
         """``-f json`` is indented for a person at a terminal, compact in a pipe."""
         return 2 if sys.stdout.isatty() else None
 
-    def print_table(self, *tables: Any, wide: bool = False) -> list[Any]:
+    def print_table(self, *tables: Any, wide: bool | None = None,
+                    show_with: str = "--wide, --columns NAME,... or -f csv") -> list[Any]:
         """Render tables (``balancecli.table.Table``) one after the other, blank-line apart.
 
         On a terminal they fit its width; when columns had to be hidden, one line on stderr
@@ -136,15 +141,15 @@ class Runtime:
             if not isinstance(table, Table):
                 parts.append(self._rich_text(table))
                 continue
-            rendered = render(table, width=width, color=self.color, wide=wide)
+            rendered = render(table, width=width, color=self.color,
+                              wide=self.wide if wide is None else wide)
             parts.append(rendered.text)
             hidden += [c for c in rendered.hidden if c.title not in {h.title for h in hidden}]
         self._write(REDACTOR.redact("\n".join(p for p in parts if p)))
         if hidden and not getattr(self, "quiet", False):
             names = ", ".join(c.title for c in hidden)
             self.err(f"note: {len(hidden)} column{'s' if len(hidden) > 1 else ''} hidden to fit "
-                     f"{width} columns: {names} (show them with --wide, --columns NAME,... "
-                     "or -f csv)")
+                     f"{width} columns: {names} (show them with {show_with})")
         return hidden
 
     def _rich_text(self, renderable: Any) -> str:

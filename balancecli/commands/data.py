@@ -8,16 +8,21 @@ import typer
 
 from balancecli.commands.options import (
     AccountOpt,
+    ColumnsOpt,
     ConfigOpt,
     CurrencyOpt,
     DebugOpt,
     DemoOpt,
+    ExactOpt,
     Format,
     FormatOpt,
     NoColorOpt,
     ProfileOpt,
     TimeoutOpt,
     VerboseOpt,
+    WideOpt,
+    columns_option,
+    examples,
     runtime,
 )
 from balancecli.runtime import Runtime, boundary, no_match_error
@@ -25,7 +30,8 @@ from balancecli.runtime import Runtime, boundary, no_match_error
 
 def run_data_command(rt: Runtime, command: str, *, profiles: list[str] | None,
                      accounts: list[str] | None, fmt: Format, timeout: float,
-                     currency: str | None) -> None:
+                     currency: str | None, wide: bool = False, columns: str | None = None,
+                     exact: bool = False) -> None:
     """accounts / balance / assets: select profiles, fetch concurrently, render, exit."""
     import sys
 
@@ -33,6 +39,7 @@ def run_data_command(rt: Runtime, command: str, *, profiles: list[str] | None,
     from balancecli.fetch import Options, run
     from balancecli.models import utc_now
 
+    chosen = columns_option(rt, command, columns)  # a typo is exit 2 before any request
     with boundary(rt):
         selected, errors, presets = rt.select(profiles)
         options = Options(
@@ -52,13 +59,13 @@ def run_data_command(rt: Runtime, command: str, *, profiles: list[str] | None,
         if options.account_ids and not outcome.matched_accounts and not errors:
             raise no_match_error(options.account_ids)
         if fmt is Format.json:
-            rt.out(render.to_json(command, rows, errors, utc_now()))
+            rt.out(render.to_json(command, rows, errors, utc_now(), indent=rt.json_indent))
         elif fmt is Format.jsonl:
             rt.out(render.to_jsonl(rows))
         elif fmt is Format.csv:
-            rt.out(render.to_csv(command, rows))
+            rt.out(render.to_csv(command, rows, chosen))
         elif rows:
-            rt.print_table(render.table(command, rows, color=rt.color))
+            rt.print_table(render.table(command, rows, exact=exact, columns=chosen), wide=wide)
         code = rt.exit_code(errors, outcome.anything_succeeded)
     raise typer.Exit(code)
 
@@ -72,13 +79,14 @@ def _prompt(text: str) -> str:
 def accounts(
     ctx: typer.Context, profile: ProfileOpt = None, account: AccountOpt = None,
     fmt: FormatOpt = Format.table, timeout: TimeoutOpt = 15.0,
+    wide: WideOpt = False, columns: ColumnsOpt = None,
     config: ConfigOpt = None, demo: DemoOpt = False, verbose: VerboseOpt = False,
     debug: DebugOpt = False, no_color: NoColorOpt = False,
 ) -> None:
     """List the accounts of the selected profiles."""
     rt = runtime(ctx, config=config, demo=demo, verbose=verbose, debug=debug, no_color=no_color)
     run_data_command(rt, "accounts", profiles=profile, accounts=account, fmt=fmt,
-                     timeout=timeout, currency=None)
+                     timeout=timeout, currency=None, wide=wide, columns=columns)
 
 
 def _currency_command(command: str) -> Callable[..., None]:
@@ -87,22 +95,44 @@ def _currency_command(command: str) -> Callable[..., None]:
     def run(
         ctx: typer.Context, profile: ProfileOpt = None, account: AccountOpt = None,
         fmt: FormatOpt = Format.table, timeout: TimeoutOpt = 15.0, currency: CurrencyOpt = None,
+        wide: WideOpt = False, columns: ColumnsOpt = None, exact: ExactOpt = False,
         config: ConfigOpt = None, demo: DemoOpt = False, verbose: VerboseOpt = False,
         debug: DebugOpt = False, no_color: NoColorOpt = False,
     ) -> None:
         rt = runtime(ctx, config=config, demo=demo, verbose=verbose, debug=debug,
                      no_color=no_color)
         run_data_command(rt, command, profiles=profile, accounts=account, fmt=fmt,
-                         timeout=timeout, currency=currency)
+                         timeout=timeout, currency=currency, wide=wide, columns=columns,
+                         exact=exact)
 
     return run
 
 
+EXAMPLES = {
+    "accounts": examples(
+        "balancecli --demo accounts",
+        "balancecli accounts -p ts --columns account_id,name,type",
+        "balancecli accounts -f json | jq -r '.accounts[].account_id'"),
+    "balance": examples(
+        "balancecli --demo balance",
+        "balancecli balance -p ts -a 11827391 --exact",
+        "balancecli balance --wide | less -S",
+        "balancecli balance --columns account_id,currency,cash,equity -f csv",
+        "balancecli balance -f json | jq '.balances[] | select(.equity > 1000)'",
+        "balancecli balance -f jsonl | jq -c 'select(.equity > 1000)'"),
+    "assets": examples(
+        "balancecli --demo assets",
+        "balancecli assets --currency BTC",
+        "balancecli assets -f jsonl | jq -c 'select(.asset == \"BTC\")'"),
+}
+
+
 def register(app: typer.Typer) -> None:
-    app.command()(accounts)
+    app.command(epilog=EXAMPLES["accounts"])(accounts)
     app.command(
         "balance",
         help="Normalized balance per account (and per currency view), with totals per currency.",
+        epilog=EXAMPLES["balance"],
     )(_currency_command("balance"))
-    app.command("assets", help="Per-asset / per-currency holdings of each account.")(
-        _currency_command("assets"))
+    app.command("assets", help="Per-asset / per-currency holdings of each account.",
+                epilog=EXAMPLES["assets"])(_currency_command("assets"))

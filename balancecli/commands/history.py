@@ -32,12 +32,16 @@ from balancecli.commands.options import (
     ConfigOpt,
     DebugOpt,
     DemoOpt,
+    ExactOpt,
     Format,
     FormatOpt,
     NoColorOpt,
     ProfileOpt,
     TimeoutOpt,
+    UtcOpt,
     VerboseOpt,
+    WideOpt,
+    examples,
     runtime,
 )
 
@@ -45,14 +49,17 @@ SNAPSHOT_SCHEMA = "balancecli.snapshot/1"
 PRUNE_SCHEMA = "balancecli.prune/1"
 
 DbOpt = Annotated[Path | None, typer.Option(
-    "--db", envvar="BALANCECLI_DB", show_envvar=True,
+    "--db", envvar="BALANCECLI_DB", show_envvar=True, metavar="PATH",
     help="History database (default: the user data dir's history.sqlite3).")]
 
 
 def register(app: typer.Typer) -> None:
     """Add ``snapshot`` and ``history`` to the root app."""
 
-    @app.command()
+    @app.command(epilog=examples(
+        "balancecli --demo snapshot",
+        "balancecli snapshot -p ts -a 11827391",
+        "balancecli snapshot -f json | jq .run"))
     def snapshot(
         ctx: typer.Context, profile: ProfileOpt = None, account: AccountOpt = None,
         fmt: FormatOpt = Format.table, timeout: TimeoutOpt = 15.0, db: DbOpt = None,
@@ -65,34 +72,46 @@ def register(app: typer.Typer) -> None:
         run_snapshot(rt, profiles=profile, accounts=account, fmt=fmt.value, timeout=timeout,
                      db=db)
 
-    @app.command()
+    @app.command(epilog=examples(
+        "balancecli history --since 30d",
+        "balancecli history --field cash --currency USD --utc",
+        "balancecli history -a 11827391 --since 2026-11-01",
+        "balancecli history --at 2026-11-01 --exact",
+        "balancecli history -f csv > equity.csv",
+        "balancecli history --prune --keep 365d"))
     def history(
         ctx: typer.Context, profile: ProfileOpt = None, account: AccountOpt = None,
         fmt: FormatOpt = Format.table,
         currency: Annotated[str | None, typer.Option(
-            "--currency", help="Only the series in this currency.")] = None,
+            "--currency", metavar="CUR", help="Only the series in this currency.")] = None,
         field: Annotated[str, typer.Option(
-            "--field", help="Balance field to follow (equity, cash, buying_power, ...).")
+            "--field", metavar="FIELD",
+            help="Balance field to follow (equity, cash, buying_power, ...).")
         ] = "equity",
         since: Annotated[str | None, typer.Option(
-            "--since", help="From this time: 30d, 12h, 2026-11-01 or ISO 8601 (UTC).")] = None,
+            "--since", metavar="TIME",
+            help="From this time: 30d, 12h, 2026-11-01 or ISO 8601 (UTC).")] = None,
         until: Annotated[str | None, typer.Option(
-            "--until", help="Up to this time (a date includes that whole day).")] = None,
+            "--until", metavar="TIME",
+            help="Up to this time (a date includes that whole day).")] = None,
         at: Annotated[str | None, typer.Option(
-            "--at", help="Show the balances as stored at the last snapshot at or before "
-                         "this time (a date means the end of that day).")] = None,
+            "--at", metavar="TIME", help="Show the balances as stored at the last snapshot at "
+            "or before this time (a date means the end of that day).")] = None,
         prune: Annotated[bool, typer.Option(
             "--prune", help="Delete the runs older than --keep (nothing else is shown).")
         ] = False,
         keep: Annotated[str | None, typer.Option(
-            "--keep", help="With --prune: how much history to keep, e.g. 365d or 52w.")] = None,
+            "--keep", metavar="DURATION",
+            help="With --prune: how much history to keep, e.g. 365d or 52w.")] = None,
         db: DbOpt = None,
+        wide: WideOpt = False, exact: ExactOpt = False, utc: UtcOpt = False,
         config: ConfigOpt = None, demo: DemoOpt = False, verbose: VerboseOpt = False,
         debug: DebugOpt = False, no_color: NoColorOpt = False,
     ) -> None:
         """Balances over time from the history store (see: balancecli snapshot)."""
         rt = runtime(ctx, config=config, demo=demo, verbose=verbose, debug=debug,
                      no_color=no_color)
+        rt.wide, rt.exact, rt.utc = wide, exact, utc
         run_history(rt, profiles=profile, accounts=account, fmt=fmt.value, currency=currency,
                     field=field, since=since, until=until, at=at, prune=prune, keep=keep, db=db)
 
