@@ -22,6 +22,9 @@ app = typer.Typer(
     pretty_exceptions_enable=False,  # tokens live in locals: never print them
     pretty_exceptions_show_locals=False,
     context_settings={"help_option_names": ["-h", "--help"]},
+    epilog="Examples:\n$ balancecli --demo balance\n$ balancecli balance -p ts -f json | jq "
+           "'.totals'\n$ balancecli assets --currency BTC\n$ balancecli snapshot   # from cron"
+           "\n$ balancecli history --since 30d",
 )
 
 

@@ -22,6 +22,7 @@ from balancecli.commands.options import (
     ProfileArg,
     RequestTimeoutOpt,
     VerboseOpt,
+    examples,
     runtime,
     usage,
 )
@@ -33,6 +34,7 @@ if TYPE_CHECKING:
 
 app = typer.Typer(
     help="Credentials in the OS keyring: login, status, refresh, logout.",
+    epilog=examples("balancecli auth login ts", "balancecli auth status"),
     no_args_is_help=True,
 )
 
@@ -117,7 +119,11 @@ def read_stdin_fields(rt: Runtime, allowed: tuple[str, ...], single: str | None)
     return fields
 
 
-@app.command()
+@app.command(epilog=examples(
+    "balancecli auth login ts                # browser login, tokens to the keyring",
+    "balancecli auth login ts --no-browser   # over SSH: open the printed URL",
+    "balancecli auth login etna              # asks for each field, hidden",
+    "echo '{\"refresh_token\": \"...\"}' | balancecli auth login ts --with-token"))
 def login(
     ctx: typer.Context,
     profile: ProfileArg,
@@ -129,10 +135,11 @@ def login(
         "--browser/--no-browser", help="OAuth login: open the browser (the URL is always "
         "printed on stderr).")] = True,
     port: Annotated[int | None, typer.Option(
-        "--port", min=0, max=65535, help="OAuth login: local callback port (0 = any free "
-        "port; default: the broker's registered one).")] = None,
+        "--port", min=0, max=65535, metavar="PORT", help="OAuth login: local callback port "
+        "(0 = any free port; default: the broker's registered one).")] = None,
     timeout: Annotated[float, typer.Option(
-        "--timeout", min=0.1, help="OAuth login: seconds to wait for the browser.")] = 300.0,
+        "--browser-timeout", min=0.1, metavar="SECONDS",
+        help="OAuth login: how long to wait for the browser login.")] = 300.0,
     request_timeout: RequestTimeoutOpt = 15.0,
     config: ConfigOpt = None, verbose: VerboseOpt = False, debug: DebugOpt = False,
     no_color: NoColorOpt = False,
@@ -239,19 +246,19 @@ def _env_profile(name: str) -> str:
 # -- status --------------------------------------------------------------------------------
 
 
-@app.command()
+@app.command(epilog=examples(
+    "balancecli auth status", "balancecli auth status ts -f json"))
 def status(
     ctx: typer.Context,
     profile: Annotated[list[str] | None, typer.Argument(
-        help="Profile names; default: every profile.")] = None,
-    fmt: Annotated[StatusFormat, typer.Option("--format", "-f", help="Output format.")] =
+        metavar="PROFILE", help="Profile names; default: every profile.")] = None,
+    fmt: Annotated[StatusFormat, typer.Option(
+        "--format", "-f", metavar="FORMAT", help="Output format: table or json.")] =
     StatusFormat.table,
     config: ConfigOpt = None, verbose: VerboseOpt = False, debug: DebugOpt = False,
     no_color: NoColorOpt = False,
 ) -> None:
     """Which fields each profile has and where from; token expiry; never a secret."""
-    import json
-
     from balancecli.credential_status import profile_status, status_text
     from balancecli.errors import AuthError
     from balancecli.runtime import boundary
@@ -271,8 +278,10 @@ def status(
             else:
                 row.pop("message")
         if fmt is StatusFormat.json:
-            rt.out(json.dumps({"schema": "balancecli.auth_status/1", "keyring_backend": backend,
-                               "profiles": rows}, indent=2) + "\n")
+            from balancecli.render import dumps_exact
+
+            rt.out(dumps_exact({"schema": "balancecli.auth_status/1", "keyring_backend": backend,
+                                "profiles": rows}, indent=rt.json_indent) + "\n")
         else:
             rt.out(status_text(rows, backend))
         code = rt.exit_code(errors, anything_succeeded=False)
@@ -282,7 +291,7 @@ def status(
 # -- refresh and logout --------------------------------------------------------------------
 
 
-@app.command()
+@app.command(epilog=examples("balancecli auth refresh ts"))
 def refresh(
     ctx: typer.Context, profile: ProfileArg, request_timeout: RequestTimeoutOpt = 15.0,
     config: ConfigOpt = None, verbose: VerboseOpt = False, debug: DebugOpt = False,
@@ -315,7 +324,8 @@ def refresh(
         rt.err(f"{profile}: token refreshed and stored{until}")
 
 
-@app.command()
+@app.command(epilog=examples(
+    "balancecli auth logout ts", "balancecli auth logout lp --revoke --yes"))
 def logout(
     ctx: typer.Context, profile: ProfileArg,
     revoke: Annotated[bool, typer.Option(

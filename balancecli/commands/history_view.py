@@ -242,14 +242,12 @@ def _point(p: Any) -> dict[str, Any] | None:
 
 def _csv(rows: Sequence[Sequence[Any]]) -> str:
     import csv
-    import decimal
     import io
 
-    from balancecli.render import number_text
+    from balancecli.render import csv_value
 
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     for row in rows:
-        writer.writerow("" if v is None else number_text(v) if isinstance(v, decimal.Decimal) else v
-                        for v in row)
+        writer.writerow(csv_value(v) for v in row)  # true/false, exact digits, "" for null
     return out.getvalue()

@@ -24,21 +24,24 @@ class Format(enum.StrEnum):
 
 
 def _flags_without_type() -> None:
-    """Flags show no ``<bool>`` in help (``--demo``, not ``--demo <bool>``): Typer labels every
-    option with its type, which for a flag is noise."""
+    """Flags show no ``<bool>`` in help (``--demo``, not ``--demo <bool>``), and an argument
+    with a placeholder no ``<str>`` after it: Typer labels every parameter with its type, which
+    there is noise."""
     from typer import core
 
-    original = getattr(core.TyperOption, "display_type_rich", None)
-    if original is None or getattr(original, "_balancecli", False):
-        return
+    for cls, plain in ((core.TyperOption, lambda p: getattr(p, "is_flag", False)
+                        and p.metavar is None),
+                       (core.TyperArgument, lambda p: p.metavar is not None)):
+        original = getattr(cls, "display_type_rich", None)
+        if original is None or getattr(original, "_balancecli", False):
+            continue
 
-    def display_type_rich(self: Any, ctx: Any) -> Any:
-        if getattr(self, "is_flag", False) and self.metavar is None:
-            return ""
-        return original(self, ctx)
+        def display_type_rich(self: Any, ctx: Any, _original: Any = original,
+                              _plain: Any = plain) -> Any:
+            return "" if _plain(self) else _original(self, ctx)
 
-    display_type_rich._balancecli = True  # type: ignore[attr-defined]
-    core.TyperOption.display_type_rich = display_type_rich  # type: ignore[method-assign]
+        display_type_rich._balancecli = True  # type: ignore[attr-defined]
+        cls.display_type_rich = display_type_rich  # type: ignore[method-assign]
 
 
 _flags_without_type()
@@ -91,8 +94,7 @@ UtcOpt = Annotated[bool, typer.Option(
 # Options of the auth and profile commands.
 ProfileArg = Annotated[str, typer.Argument(
     metavar="PROFILE", help="Profile name (from the config file).")]
-RequestTimeoutOpt = Annotated[float, typer.Option(
-    "--request-timeout", min=0.1, metavar="SECONDS", help="Seconds per HTTP request.")]
+RequestTimeoutOpt = TimeoutOpt  # --timeout means per request everywhere (auth login too)
 
 
 def runtime(ctx: typer.Context, **options: Any) -> Runtime:

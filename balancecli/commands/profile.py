@@ -15,15 +15,24 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from balancecli.commands.options import ConfigOpt, DebugOpt, NoColorOpt, VerboseOpt, runtime
+from balancecli.commands.options import (
+    ConfigOpt,
+    DebugOpt,
+    NoColorOpt,
+    VerboseOpt,
+    examples,
+    runtime,
+)
 
 if TYPE_CHECKING:
     from balancecli.runtime import Runtime
 
 app = typer.Typer(help="Add, list, show and remove profiles in the config file.",
+                  epilog=examples("balancecli profile add ts --broker tradestation",
+                                  "balancecli profile list"),
                   no_args_is_help=True)
 
-NameArg = Annotated[str, typer.Argument(help="Profile name.")]
+NameArg = Annotated[str, typer.Argument(metavar="NAME", help="Profile name.")]
 
 
 class ListFormat(enum.StrEnum):
@@ -237,15 +246,19 @@ def _path(rt: Runtime) -> Path:
     return config.config_path(rt.config)
 
 
-@app.command()
+@app.command(epilog=examples(
+    "balancecli profile add ts --broker tradestation --set environment=sim",
+    "balancecli profile add lp -b longport --set auth=apikey --set region=cn",
+    "balancecli profile add qt -b quantower --set source=~/qt/export.json",
+    "balancecli profile add ts -b tradestation --set api=v2 --replace"))
 def add(
     ctx: typer.Context,
     name: NameArg,
-    broker: Annotated[str, typer.Option("--broker", "-b", help="tradestation, longport, etna "
-                                        "or quantower.")],
+    broker: Annotated[str, typer.Option("--broker", "-b", metavar="BROKER",
+                                        help="tradestation, longport, etna or quantower.")],
     set_: Annotated[list[str] | None, typer.Option(
-        "--set", "-s", help="A setting, key=value (repeatable), e.g. --set environment=sim. "
-        "Never a secret: use `balancecli auth login`.")] = None,
+        "--set", "-s", metavar="KEY=VALUE", help="A setting, key=value (repeatable), e.g. "
+        "--set environment=sim. Never a secret: use `balancecli auth login`.")] = None,
     replace: Annotated[bool, typer.Option("--replace", help="Replace a profile of that "
                                           "name.")] = False,
     config: ConfigOpt = None, verbose: VerboseOpt = False, debug: DebugOpt = False,
@@ -279,7 +292,7 @@ def add(
             rt.err(f"next: balancecli auth login {name}")
 
 
-@app.command()
+@app.command(epilog=examples("balancecli profile remove ts"))
 def remove(
     ctx: typer.Context, name: NameArg,
     config: ConfigOpt = None, verbose: VerboseOpt = False, debug: DebugOpt = False,
@@ -303,10 +316,12 @@ def remove(
                f"(run: balancecli auth logout {name})")
 
 
-@app.command("list")
+@app.command("list", epilog=examples("balancecli profile list",
+                                     "balancecli profile list -f json"))
 def list_(
     ctx: typer.Context,
-    fmt: Annotated[ListFormat, typer.Option("--format", "-f", help="Output format.")] =
+    fmt: Annotated[ListFormat, typer.Option(
+        "--format", "-f", metavar="FORMAT", help="Output format: table or json.")] =
     ListFormat.table,
     config: ConfigOpt = None, verbose: VerboseOpt = False, debug: DebugOpt = False,
     no_color: NoColorOpt = False,
@@ -342,10 +357,11 @@ def list_(
             rt.out("\n".join(lines) + "\n")
 
 
-@app.command()
+@app.command(epilog=examples("balancecli profile show ts", "balancecli profile show ts -f json"))
 def show(
     ctx: typer.Context, name: NameArg,
-    fmt: Annotated[ListFormat, typer.Option("--format", "-f", help="Output format.")] =
+    fmt: Annotated[ListFormat, typer.Option(
+        "--format", "-f", metavar="FORMAT", help="Output format: table or json.")] =
     ListFormat.table,
     config: ConfigOpt = None, verbose: VerboseOpt = False, debug: DebugOpt = False,
     no_color: NoColorOpt = False,
