@@ -154,10 +154,13 @@ def render(table: Table, *, width: int | None = None, color: bool = False,
     every = table.rows + table.totals
     # A total row's first cell is its label ("Total (3 accounts)"): it may run over the empty
     # cells to its right, so it does not widen the first column by itself.
-    labels = [_texts([row[0]])[0] if row[0] is not None else "" for row in table.totals]
+    # (Only a text column has labels: a number in a numeric first column stays in place.)
+    labels = ["" if columns[0].numeric or row[0] is None else _texts([row[0]])[0]
+              for row in table.totals]
     cells = [[row[i] for row in every] for i in range(n)]
-    for f in range(len(labels)):
-        cells[0][nbody + f] = ""
+    for f, label in enumerate(labels):
+        if label:
+            cells[0][nbody + f] = ""
     texts = [_texts(col) for col in cells]
     for i, col in enumerate(columns):
         if col.numeric:
@@ -167,10 +170,12 @@ def render(table: Table, *, width: int | None = None, color: bool = False,
     visible, hidden = _choose(columns, natural, None if wide else width)
     widths = {i: natural[i] for i in visible}
     for f, label in enumerate(labels):
-        if visible and label and texts[visible[0]][nbody + f] == "":
+        if visible and label and not columns[visible[0]].numeric and \
+                texts[visible[0]][nbody + f] == "":
             texts[visible[0]][nbody + f] = label  # on the first column still shown
-    _fit_labels([[texts[i][nbody + f] for i in visible] for f in range(len(labels))],
-                visible, widths)
+    if visible and not columns[visible[0]].numeric:
+        _fit_labels([[texts[i][nbody + f] for i in visible] for f in range(len(labels))],
+                    visible, widths)
     if width is not None and not wide:
         _shrink(columns, visible, widths, width)
 
@@ -288,7 +293,7 @@ def _align_points(cells: list[str]) -> list[str]:
     widest = max(fracs, default=0)
     if not widest or all(f == widest for f in fracs):
         return cells
-    return [c + " " * (widest - f) for c, f in zip(cells, fracs, strict=True)]
+    return [c + " " * (widest - f) if c else c for c, f in zip(cells, fracs, strict=True)]
 
 
 def _label_span(cells: list[str]) -> int:
@@ -314,7 +319,7 @@ def _fit_labels(foot: list[list[str]], visible: list[int], widths: dict[int, int
 
 def _total_line(cells: list[tuple[str, str]], visible: list[int], columns: list[Column],
                 widths: dict[int, int], *, color: bool) -> str:
-    span = _label_span([t for t, _ in cells])
+    span = 0 if columns[visible[0]].numeric else _label_span([t for t, _ in cells])
     parts = []
     if span:
         label = cells[0][0]
