@@ -495,3 +495,33 @@ def test_snapshot_csv_writes_booleans_as_json_does(tmp_path, ts_profile):
     assert proc.returncode == 0, proc.stderr
     header, row = proc.stdout.splitlines()
     assert dict(zip(header.split(","), row.split(","), strict=True))["ok"] == "true"
+
+
+def test_a_secret_with_quotes_echoed_back_is_masked_in_every_format(tmp_path, ts_profile,
+                                                                     ts_fake):
+    """Masking runs on the values before encoding: JSON's \\" and CSV's "" cannot hide it."""
+    settings, env = ts_profile
+    secret = 'tok"en\\with-quotes-0123456789'
+    ts_fake.access_tokens[secret] = time.time() + 3600
+    env["BALANCECLI_TS_ACCESS_TOKEN"] = secret
+    env["BALANCECLI_CONFIG"] = str(write_config(tmp_path / "c.toml", {"ts": settings}))
+    env["BALANCECLI_DB"] = str(tmp_path / "h.sqlite3")
+    ts_fake.inject("status", "/balances$", times=99, status=403,
+                   body={"Error": "Forbidden", "Message": f"bad token {secret}"})
+    outputs = []
+    for fmt in ("json", "jsonl", "csv", "table"):
+        proc = run_cli("balance", "-f", fmt, env=env)
+        assert proc.returncode == 6, proc.stderr
+        outputs += [proc.stdout, proc.stderr]
+    assert "bad token ***" in outputs[0]  # the JSON error entry, masked
+    snap = run_cli("snapshot", "-f", "json", env=env)
+    outputs += [snap.stdout, snap.stderr]
+    import sqlite3
+
+    with sqlite3.connect(env["BALANCECLI_DB"]) as db:
+        stored = "".join(str(row) for row in db.execute("SELECT * FROM runs"))
+    assert "bad token ***" in stored
+    for text in [*outputs, stored]:
+        for form in (secret, json.dumps(secret)[1:-1], secret.replace('"', '""'),
+                     "with-quotes-0123456789"):
+            assert form not in text, text
