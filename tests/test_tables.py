@@ -318,3 +318,43 @@ def test_csv_booleans_and_column_choice():
     assert render.csv_value(True) == "true" and render.csv_value(False) == "false"
     text = render.to_csv("balance", _balances(), columns=["account_id", "cash"])
     assert text.splitlines() == ["account_id,cash", "1,25731.18", "2,0.005", "3,-188750.5"]
+
+
+# -- history tables
+
+def test_trend_is_scaled_over_time_not_over_points():
+    from balancecli.commands.history_tables import trend
+
+    hour = 3600.0
+    # Ten snapshots in the first hour, then one a day later: the burst takes one slice.
+    samples = [(i * 360.0, D(100 + i)) for i in range(10)] + [(24 * hour, D(50))]
+    line = trend(samples, 0.0, 24 * hour)
+    assert len(line) == 24 and line[-1] == "▁"
+    assert line[:23] == line[0] * 23 and line[0] == "█"
+    # An account first stored half-way starts half-way on the shared axis.
+    late = trend([(12 * hour, D(1)), (24 * hour, D(2))], 0.0, 24 * hour)
+    assert late.startswith(" " * 11) and late.endswith("█")
+    assert trend([], 0.0, 1.0) == "" and trend([(5.0, None)], 0.0, 10.0) == ""
+
+
+def test_history_times_are_local_and_compact(monkeypatch):
+    import time as _time
+
+    from balancecli.commands.history_tables import when
+
+    monkeypatch.setenv("TZ", "Asia/Hong_Kong")
+    _time.tzset()
+    try:
+        assert when("2026-11-23T02:15:30.123456Z", utc=False) == "2026-11-23 10:15"
+        assert when("2026-11-23T02:15:30.123456Z", utc=True) == "2026-11-23 02:15Z"
+    finally:
+        monkeypatch.delenv("TZ")
+        _time.tzset()
+
+
+def test_percent_change():
+    from balancecli.commands.history_tables import percent
+
+    assert percent(D("-9.75"), D("100.00")) == D("-9.7500")
+    assert percent(D("10"), D("-50")) == D("20")  # of the size of the first value
+    assert percent(D("1"), D("0")) is None and percent(None, D("1")) is None
