@@ -12,10 +12,12 @@ CryptoAccount.Balances of CryptoAssetBalances); ``shared/reference/brokers.md`` 
   are accepted.
 - Rate limits: none; the export is read once per run and cached in the instance.
 - Quirks: numbers are C# doubles written with round-trip precision ("R": ``0.30000000000000004``,
-  ``1E-08``) and kept digit for digit; NaN/Infinity arrive as null. ``Id`` is unique only per
-  connection (brokers.md §4.2): an Id that repeats in one export becomes ``ConnectionId:Id``.
-  AccountCurrency may be null (§4.4). An export older than ``max_age`` means the Strategy stopped
-  (Quantower closed, or the connection dropped): the profile fails as stale.
+  ``1E-08``, ``double.MaxValue`` = ``1.7976931348623157E+308``) and kept digit for digit, so
+  exponents up to a double's ±324 are accepted here (other brokers: ±100); NaN/Infinity
+  arrive as null. ``Id`` is unique only per connection (brokers.md §4.2): an Id that repeats
+  in one export becomes ``ConnectionId:Id``. AccountCurrency may be null (§4.4). An export
+  older than ``max_age`` means the Strategy stopped (Quantower closed, or the connection
+  dropped): the profile fails as stale.
 """
 
 from __future__ import annotations
@@ -42,7 +44,7 @@ from balancecli.errors import (
     UnavailableError,
 )
 from balancecli.http import status_error
-from balancecli.models import Account, extra_from, loads, to_decimal
+from balancecli.models import DOUBLE_EXPONENT, Account, extra_from, loads, to_decimal
 
 FORMAT = "balancecli.quantower/1"
 ACCOUNT_KEYS = frozenset({"Id", "Name", "AccountCurrency", "Balance", "AdditionalInfo", "Balances"})
@@ -137,7 +139,7 @@ class Quantower(Broker):
             if self._export is None:
                 raw = self._read_http() if _is_url(self.source) else self._read_file()
                 try:
-                    document = loads(raw)
+                    document = loads(raw, max_exponent=DOUBLE_EXPONENT)
                 except BadResponseError as exc:
                     raise BadResponseError(
                         f"the Quantower export {self._where()} is not valid: {exc.message}"
@@ -274,7 +276,7 @@ def _number(obj: dict[str, Any], key: str, where: str, *, required: bool = False
         return None
     if isinstance(value, bool) or not isinstance(value, (int, Decimal)):
         raise BadResponseError(f"{where}: {key} is {kind(value)}, expected a number")
-    return to_decimal(value, name=key)
+    return to_decimal(value, name=key, max_exponent=DOUBLE_EXPONENT)
 
 
 def _numeric_info(items: Any, where: str) -> dict[str, Any]:
@@ -291,7 +293,7 @@ def _numeric_info(items: Any, where: str) -> dict[str, Any]:
         key = _text(info, "Id", f"{where}: AdditionalInfo[{j}]", required=True)
         value = info.get("Value")
         if isinstance(value, (int, Decimal)) and not isinstance(value, bool):
-            found.setdefault(key, to_decimal(value, name=key))
+            found.setdefault(key, to_decimal(value, name=key, max_exponent=DOUBLE_EXPONENT))
     return found
 
 
