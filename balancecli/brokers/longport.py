@@ -72,7 +72,8 @@ class LongPort(Broker):
         "base_url": Setting(str, None, help="overrides region"),
         "token_url": Setting(str, None, help="default: base_url + /oauth2/token"),
         "account_id": Setting(str, None, help="label of the account (default: profile name)"),
-        "refresh_days": Setting((int, float), 7, help="legacy token: refresh window"),
+        "refresh_days": Setting((int, float), 7, help="legacy token: refresh window",
+                                minimum=0),
         "client_id": Setting(str, None, help="OAuth client id (else the CLIENT_ID secret)"),
     }
 
