@@ -4,8 +4,9 @@ Sources: seed ``001_9a4059aac030af22.txt`` (``GET /v1/asset/account``, its schem
 ``shared/reference/brokers.md`` §3 (openapi-website docs, the Rust/Go SDKs, error-code table).
 
 - Hosts (§3.1): ``https://openapi.longbridge.com``, China ``https://openapi.longbridge.cn``; the
-  brand moved lbkrs -> longportapp -> longbridge, so ``base_url``/``token_url`` override. Tokens
-  starting ``us_`` get the data-center header ``x-dc-region: us``.
+  brand moved lbkrs -> longportapp -> longbridge, so ``base_url``/``token_url`` override. Every
+  request carries ``x-dc-region``: ``us`` when any credential starts ``us_``, else ``ap``
+  (the SDK's ``DcRegion::from_credentials``).
 - Auth (§3.2), ``auth`` setting. ``apikey``: ``X-Api-Key``, ``Authorization`` (the raw token, no
   Bearer), ``X-Timestamp`` and an HMAC-SHA256 ``X-Api-Signature`` over method, path, the raw
   wire query, those headers and the body's SHA-1. The query is encoded once and the same bytes
@@ -36,16 +37,26 @@ from urllib.parse import quote, urlencode
 
 from balancecli.brokers.base import Broker, Result, Setting
 from balancecli.brokers.longport_sign import (
+    DUPLICATE_RETRIES,
     RATE_CODES,
     THROTTLE,
+    DuplicateRequest,
     TokenRejected,
     code_of,
+    dc_region,
     json_or_none,
     read_envelope,
     sign,
     timestamp,
 )
-from balancecli.brokers.payload import blank_to_none, objects, one_line, seconds_left
+from balancecli.brokers.payload import (
+    blank_to_none,
+    expiry_epoch,
+    objects,
+    one_line,
+    seconds_left,
+)
+from balancecli.brokers.payload import lifetime as token_lifetime
 from balancecli.errors import (
     AuthError,
     BadResponseError,
@@ -148,11 +159,14 @@ class LongPort(Broker):
             token = data.get("token")
             if not isinstance(token, str) or not token:
                 raise BadResponseError("the LongPort token refresh returned no token")
-            # The old token is dead from now on: store the new one before anything else.
+            # The old token is dead from now on: store the new one before anything else; an
+            # unreadable expired_at is replaced by the one we asked for.
             self._warn_if_env("ACCESS_TOKEN")
+            expired_at = data.get("expired_at")
             secrets.save(access_token=token,
-                         access_token_expires_at=to_text(data.get("expired_at"))
-                         or expires.strftime("%Y-%m-%dT%H:%M:%SZ"))
+                         access_token_expires_at=expired_at if isinstance(expired_at, str)
+                         and expiry_epoch(expired_at) is not None
+                         else expires.strftime("%Y-%m-%dT%H:%M:%SZ"))
             self._token = token
             return token
 
@@ -175,18 +189,26 @@ class LongPort(Broker):
             body = json_or_none(response)
             if response.status != 200 or not isinstance(body, dict):
                 raise self._token_error(response, body)
-            token = body.get("access_token")
-            if not isinstance(token, str) or not token:
-                raise BadResponseError("the LongPort token response has no access_token")
-            lifetime = to_decimal(body.get("expires_in"), name="expires_in")
-            if body.get("refresh_token"):
-                self._warn_if_env("REFRESH_TOKEN")
-            secrets.save(access_token=token,
-                         refresh_token=body.get("refresh_token") or refresh_token,
-                         access_token_expires_at=int(time.time())
-                         + int(lifetime or OAUTH_DEFAULT_LIFETIME))
-            self._token = token
-            return token
+            return self._store_oauth(body)
+
+    def _store_oauth(self, body: dict) -> str:
+        """Save the tokens before anything else in the answer is read: the old refresh token
+        is dead once a new one was issued. An unusable ``expires_in`` means the SDK's 3600 s."""
+        token, rotated = body.get("access_token"), body.get("refresh_token")
+        fields: dict[str, Any] = {}
+        if isinstance(rotated, str) and rotated:
+            self._warn_if_env("REFRESH_TOKEN")
+            fields["refresh_token"] = rotated
+        if isinstance(token, str) and token:
+            lifetime = token_lifetime(body.get("expires_in")) or OAUTH_DEFAULT_LIFETIME
+            fields["access_token"] = token
+            fields["access_token_expires_at"] = int(time.time() + lifetime)
+        if fields:
+            self.ctx.secrets.save(**fields)
+        if "access_token" not in fields:
+            raise BadResponseError("the LongPort token response has no access_token")
+        self._token = token
+        return token
 
     def _warn_if_env(self, field: str) -> None:
         """A rotated secret from the environment would shadow the stored one (openapi#288)."""
@@ -220,21 +242,32 @@ class LongPort(Broker):
         key = self._client_id() if self.oauth else secrets.require("APP_KEY")
         app_secret = None if self.oauth else secrets.require("APP_SECRET")
 
+        # The SDK derives the data center from any credential's prefix and always sends it.
+        region = dc_region(token) if self.oauth else dc_region(key, str(app_secret), token)
+
         def headers() -> dict[str, str]:
             THROTTLE.wait((self.base, key))
             h = {"authorization": f"Bearer {token}" if self.oauth else token,
                  "x-api-key": key, "x-timestamp": timestamp(),
                  "Content-Type": "application/json; charset=utf-8",
-                 "Accept": "application/json"}
+                 "Accept": "application/json", "x-dc-region": region}
             if app_secret is not None:  # OAuth mode: no signature (SDK signature.rs)
                 h["x-api-signature"] = sign("GET", path, query, h, app_secret)
-            if token.startswith("us_"):
-                h["x-dc-region"] = "us"
             return h
 
-        response = self.ctx.http.request("GET", self.base + path, query=query, headers=headers,
-                                         retry_if=lambda r: code_of(r) in RATE_CODES)
-        return read_envelope(response, oauth=self.oauth, profile=self.profile)
+        for attempt in range(DUPLICATE_RETRIES + 1):
+            response = self.ctx.http.request("GET", self.base + path, query=query,
+                                             headers=headers,
+                                             retry_if=lambda r: code_of(r) in RATE_CODES)
+            try:
+                return read_envelope(response, oauth=self.oauth, profile=self.profile)
+            except DuplicateRequest as exc:
+                # Another process signed the same request in the same millisecond: sign
+                # again at once with a fresh timestamp (headers() makes one per attempt).
+                if attempt == DUPLICATE_RETRIES:
+                    exc.message += f" (after {attempt + 1} attempts)"
+                    raise
+        raise AssertionError("unreachable")
 
     # -- accounts, balances, assets
     def accounts(self) -> list[Account]:
@@ -247,23 +280,33 @@ class LongPort(Broker):
         as_of = utc_now()
         return objects(data.get("list") or [], "the LongPort data.list"), as_of
 
-    def _each(self, accounts: Iterable[Account], parse: Any) -> Result:
+    def balances(self, accounts: Iterable[Account]) -> Result:
+        return self.snapshot(accounts)[0]
+
+    def assets(self, accounts: Iterable[Account]) -> Result:
+        return self.snapshot(accounts)[1]
+
+    def snapshot(self, accounts: Iterable[Account]) -> tuple[Result, Result]:
+        """The account call carries both: ``data.list`` entries and their ``cash_infos``."""
         accounts = list(accounts)
         if not accounts:
-            return Result()
+            return Result(), Result()
         account = accounts[0]
         try:
             entries, as_of = self._entries()
-            return Result(rows=parse(account, entries, as_of))
         except BalanceCliError as exc:
-            return Result(errors=[self.fail(exc, account.account_id)])
-
-    def balances(self, accounts: Iterable[Account]) -> Result:
-        return self._each(accounts, lambda account, entries, as_of: [
-            self._parse_balance(account, entry, as_of) for entry in entries])
-
-    def assets(self, accounts: Iterable[Account]) -> Result:
-        return self._each(accounts, self._parse_assets)
+            error = self.fail(exc, account.account_id)
+            return Result(errors=[error]), Result(errors=[error])
+        balances, assets = Result(), Result()
+        try:
+            balances.rows = [self._parse_balance(account, entry, as_of) for entry in entries]
+        except BalanceCliError as exc:
+            balances.errors.append(self.fail(exc, account.account_id))
+        try:
+            assets.rows = self._parse_assets(account, entries, as_of)
+        except BalanceCliError as exc:
+            assets.errors.append(self.fail(exc, account.account_id))
+        return balances, assets
 
     def _parse_balance(self, account: Account, entry: dict, as_of: str) -> Balance:
         currency = to_text(entry.get("currency"))

@@ -22,6 +22,8 @@ CryptoAccount.Balances of CryptoAssetBalances); ``shared/reference/brokers.md`` 
 
 from __future__ import annotations
 
+import os
+import stat
 import threading
 from collections import Counter
 from collections.abc import Iterable
@@ -34,7 +36,7 @@ from urllib.parse import unquote, urlsplit
 
 from balancecli.brokers.base import Broker, Result, Setting
 from balancecli.brokers.payload import kind
-from balancecli.config import is_loopback
+from balancecli.config import is_loopback, parse_url, without_userinfo
 from balancecli.errors import (
     AuthError,
     BadResponseError,
@@ -44,9 +46,17 @@ from balancecli.errors import (
     UnavailableError,
 )
 from balancecli.http import status_error
-from balancecli.models import DOUBLE_EXPONENT, Account, extra_from, loads, to_decimal
+from balancecli.models import (
+    DOUBLE_EXPONENT,
+    Account,
+    extra_from,
+    is_personal,
+    loads,
+    to_decimal,
+)
 
 FORMAT = "balancecli.quantower/1"
+DEFAULT_CAP = 16 * 1024 * 1024  # bytes; the profile's max_response_bytes overrides
 ACCOUNT_KEYS = frozenset({"Id", "Name", "AccountCurrency", "Balance", "AdditionalInfo", "Balances"})
 ASSET_FIELDS = {
     "total": "TotalBalance", "available": "AvailableBalance", "reserved": "ReservedBalance",
@@ -85,12 +95,13 @@ class Quantower(Broker):
     def validate(cls, profile: str, raw: dict[str, Any]) -> dict[str, Any]:
         result = super().validate(profile, raw)
         source = result["source"] = result["source"].strip()
-        url_ok = is_loopback(urlsplit(source).hostname) if _is_url(source) else (
-            source != "" and ("://" not in source or source.lower().startswith("file://")))
+        url_ok = is_loopback(parse_url(profile, "source", source).hostname) if _is_url(
+            source) else (source != "" and ("://" not in source
+                                             or source.lower().startswith("file://")))
         if not url_ok:
             raise ConfigError(
                 "setting 'source' must be a file path or a URL on 127.0.0.1 (the bridge "
-                f"listens on loopback only), got {source!r}", profile=profile,
+                f"listens on loopback only), got {without_userinfo(source)!r}", profile=profile,
                 next_step=f"fix source in [profiles.{profile}] of the config file")
         if result["max_age"] < 0:
             raise ConfigError("setting 'max_age' must be 0 (off) or a number of seconds",
@@ -103,10 +114,11 @@ class Quantower(Broker):
         self.max_age = ctx.settings.get("max_age")
         self._lock = threading.Lock()
         self._export: tuple[str, dict[str, _Entry]] | None = None
+        self._repeated: list[Account] = []
 
     def accounts(self) -> list[Account]:
         _, entries = self._load()
-        return [entry.account for entry in entries.values()]
+        return [entry.account for entry in entries.values()] + self._repeated
 
     def balances(self, accounts: Iterable[Account]) -> Result:
         as_of, entries = self._load()
@@ -155,9 +167,30 @@ class Quantower(Broker):
         return Path(unquote(urlsplit(self.source).path) if file_url else self.source).expanduser()
 
     def _read_file(self) -> bytes:
+        """The export file, at most ``max_response_bytes``. Only a regular file is read:
+        ``/dev/zero`` never ends, and opening a FIFO blocks until someone writes to it."""
         path = self._path()
         try:
-            return path.read_bytes()
+            if not stat.S_ISREG(path.stat().st_mode):
+                raise ConfigError(
+                    f"the Quantower source {path} is not a regular file",
+                    next_step=f"point source in [profiles.{self.profile}] at the export file "
+                              "the BalanceCliBridge Strategy writes")
+            fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0)
+                         | getattr(os, "O_BINARY", 0))
+            with os.fdopen(fd, "rb") as file:
+                if not stat.S_ISREG(os.fstat(file.fileno()).st_mode):  # swapped meanwhile
+                    raise ConfigError(f"the Quantower source {path} is not a regular file")
+                data = file.read(self._cap() + 1)
+            if len(data) > self._cap():
+                raise BadResponseError(
+                    f"the Quantower export {path} is larger than {self._cap()} bytes",
+                    next_step=f"raise max_response_bytes in [profiles.{self.profile}] if the "
+                              "export is really that large")
+            return data
+        except ValueError:  # a NUL byte in the path
+            raise ConfigError("the Quantower source is not a valid path",
+                              next_step=f"fix source in [profiles.{self.profile}]") from None
         except FileNotFoundError:
             raise UnavailableError(f"no Quantower export at {path}: {NOT_RUNNING} (or writes "
                                    "to another path)", next_step=START) from None
@@ -165,6 +198,9 @@ class Quantower(Broker):
             raise UnavailableError(f"cannot read the Quantower export {path}: {exc.strerror}",
                                    next_step=f"check the file and the source setting of "
                                              f"profile {self.profile}") from None
+
+    def _cap(self) -> int:
+        return self.ctx.settings.get("max_response_bytes") or DEFAULT_CAP
 
     def _read_http(self) -> bytes:
         token = self.ctx.secrets.require("TOKEN")
@@ -178,6 +214,9 @@ class Quantower(Broker):
             exc.next_step = exc.next_step or START
             raise
         if response.status == 200:
+            if len(response.content) > self._cap():
+                raise BadResponseError(
+                    f"the Quantower export at {self.source} is larger than {self._cap()} bytes")
             return response.content
         if response.status in (401, 403):
             raise AuthError(
@@ -215,7 +254,12 @@ class Quantower(Broker):
         entries: dict[str, _Entry] = {}
         for i, item in enumerate(accounts):
             entry = self._parse_account(item, f"{where}: Accounts[{i}]", counts)
-            entries.setdefault(entry.account.account_id, entry)
+            if entry.account.account_id in entries:
+                # Even ConnectionId:Id repeats: which one is right cannot be known, so the
+                # account fails as a bad response (Broker.checked_accounts), not first-wins.
+                self._repeated.append(entry.account)
+            else:
+                entries[entry.account.account_id] = entry
         return as_of, entries
 
     def _check_age(self, generated: datetime, where: str) -> str:
@@ -292,6 +336,8 @@ def _numeric_info(items: Any, where: str) -> dict[str, Any]:
                                    "expected an object")
         key = _text(info, "Id", f"{where}: AdditionalInfo[{j}]", required=True)
         value = info.get("Value")
+        if is_personal(key):  # the bridge filters these too; a hand-edited export may not
+            continue
         if isinstance(value, (int, Decimal)) and not isinstance(value, bool):
             found.setdefault(key, to_decimal(value, name=key, max_exponent=DOUBLE_EXPONENT))
     return found
