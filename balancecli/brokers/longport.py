@@ -16,11 +16,8 @@ Sources: seed ``001_9a4059aac030af22.txt`` (``GET /v1/asset/account``, its schem
   saved before anything else, under the profile lock. ``oauth``: Bearer tokens (30 days) from
   ``POST /oauth2/token`` (refresh-token grant, the refresh token rotates), refreshed when less
   than 300 s are left (the SDK's margin) or once after 401003/401004.
-- Envelope (§3.3): ``{code, message|msg, data}``; ``code != 0`` is an error whatever the HTTP
-  status. 401003 expired / 401004 invalid token, 403201 bad signature, 403202 duplicate request,
-  403203 bad app key, 403205 IP not allowed, 429001/429002 rate limited, 500000 internal.
-- Rate limits (§3.4): trade API at most 30 calls per 30 s and 0.02 s apart; throttled here per
-  process, 429s are retried with backoff by the HTTP client.
+- Envelope (§3.3), signing and the throttle (§3.4): ``longport_sign.py``. 429s are retried
+  with backoff by the HTTP client; a 403202 is signed again at once.
 - Quirks (§3.5): every value is a string and may be ``""`` (-> None); ``data.list`` may hold
   several entries, one per currency view, each with per-currency ``cash_infos``. There is no
   account-list endpoint (§3.6): one credential set is one account, labelled by ``account_id``.
@@ -48,21 +45,19 @@ from balancecli.brokers.longport_sign import (
     read_envelope,
     sign,
     timestamp,
+    token_error,
 )
 from balancecli.brokers.payload import (
     blank_to_none,
     expiry_epoch,
     objects,
-    one_line,
     seconds_left,
 )
 from balancecli.brokers.payload import lifetime as token_lifetime
 from balancecli.errors import (
-    AuthError,
     BadResponseError,
     BalanceCliError,
 )
-from balancecli.http import Response, status_error
 from balancecli.models import Account, Asset, Balance, extra_from, to_decimal, to_text, utc_now
 
 HOSTS = {"global": "https://openapi.longbridge.com", "cn": "https://openapi.longbridge.cn"}
@@ -188,7 +183,7 @@ class LongPort(Broker):
                                              headers={"Accept": "application/json"})
             body = json_or_none(response)
             if response.status != 200 or not isinstance(body, dict):
-                raise self._token_error(response, body)
+                raise token_error(response, body, self.profile)
             return self._store_oauth(body)
 
     def _store_oauth(self, body: dict) -> str:
@@ -215,16 +210,6 @@ class LongPort(Broker):
         if self.ctx.secrets.source(field) == "env":
             self.ctx.warn(f"{self.profile}: LongPort replaced {field}; the new value is stored "
                           f"in the keyring: unset the {field} environment variable")
-
-    def _token_error(self, response: Response, body: Any) -> BalanceCliError:
-        if response.status >= 500 or body is None and response.status != 200:
-            return status_error(response, "from the OAuth token endpoint")
-        if not isinstance(body, dict):
-            return BadResponseError("the LongPort token response is not a JSON object")
-        reason = one_line(body.get("error_description") or body.get("error")) or "no reason"
-        return AuthError(f"the LongPort OAuth token refresh was refused ({reason})",
-                         http_status=response.status,
-                         next_step=f"run: balancecli auth login {self.profile}")
 
     # -- requests
     def _get(self, path: str, params: dict[str, str]) -> dict:

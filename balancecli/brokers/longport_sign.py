@@ -167,6 +167,19 @@ def read_envelope(response: Response, *, oauth: bool, profile: str) -> dict:
     raise BrokerError(f"LongPort refused the request: {detail}", http_status=status)
 
 
+def token_error(response: Response, body: Any, profile: str) -> BalanceCliError:
+    """The error for a refused OAuth token refresh (an RFC 6749 ``{error, error_description}``
+    body, not an envelope)."""
+    if response.status >= 500 or body is None and response.status != 200:
+        return status_error(response, "from the OAuth token endpoint")
+    if not isinstance(body, dict):
+        return BadResponseError("the LongPort token response is not a JSON object")
+    reason = one_line(body.get("error_description") or body.get("error")) or "no reason"
+    return AuthError(f"the LongPort OAuth token refresh was refused ({reason})",
+                     http_status=response.status,
+                     next_step=f"run: balancecli auth login {profile}")
+
+
 def json_or_none(response: Response) -> Any:
     try:
         return response.json()

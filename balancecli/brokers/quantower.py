@@ -36,6 +36,13 @@ from urllib.parse import unquote, urlsplit
 
 from balancecli.brokers.base import Broker, Result, Setting
 from balancecli.brokers.payload import kind
+from balancecli.brokers.quantower_export import (
+    age_text,
+    number,
+    numeric_info,
+    parse_time,
+    text,
+)
 from balancecli.config import is_loopback, parse_url, without_userinfo
 from balancecli.errors import (
     AuthError,
@@ -50,9 +57,7 @@ from balancecli.models import (
     DOUBLE_EXPONENT,
     Account,
     extra_from,
-    is_personal,
     loads,
-    to_decimal,
 )
 
 FORMAT = "balancecli.quantower/1"
@@ -241,7 +246,7 @@ class Quantower(Broker):
                 f"{where} has Format {fmt!r}; this balancecli reads {FORMAT!r}",
                 next_step="update balancecli, or install the matching bridge: "
                           "balancecli quantower bridge")
-        as_of = self._check_age(_parse_time(document.get("GeneratedAt"), where), where)
+        as_of = self._check_age(parse_time(document.get("GeneratedAt"), where), where)
         accounts = document.get("Accounts")
         if not isinstance(accounts, list):
             raise BadResponseError(f"{where}: Accounts is {kind(accounts)}, expected a list")
@@ -249,7 +254,7 @@ class Quantower(Broker):
             if not isinstance(item, dict):
                 raise BadResponseError(f"{where}: Accounts[{i}] is {kind(item)}, "
                                        "expected an object")
-            _text(item, "Id", f"{where}: Accounts[{i}]", required=True)
+            text(item, "Id", f"{where}: Accounts[{i}]", required=True)
         counts = Counter(item["Id"].strip() for item in accounts)
         entries: dict[str, _Entry] = {}
         for i, item in enumerate(accounts):
@@ -266,17 +271,17 @@ class Quantower(Broker):
         as_of = generated.strftime("%Y-%m-%dT%H:%M:%SZ")
         age = (datetime.now(UTC) - generated).total_seconds()
         if self.max_age and age > self.max_age:
-            raise StaleError(f"{where} is {_age_text(age)} old (GeneratedAt {as_of}, max_age "
+            raise StaleError(f"{where} is {age_text(age)} old (GeneratedAt {as_of}, max_age "
                              f"{self.max_age:g} s): {NOT_RUNNING}", next_step=START)
         return as_of
 
     def _parse_account(self, item: dict[str, Any], where: str, counts: Counter) -> _Entry:
         raw_id = item["Id"].strip()
         where = f"{where} (Id {raw_id!r})"
-        connection = _text(item, "ConnectionId", where)
+        connection = text(item, "ConnectionId", where)
         account_id = f"{connection or ''}:{raw_id}" if counts[raw_id] > 1 else raw_id
-        _text(item, "ConnectionName", where)
-        balance = _number(item, "Balance", where, required=True)
+        text(item, "ConnectionName", where)
+        balance = number(item, "Balance", where, required=True)
         coins = item.get("Balances")
         if coins is not None:
             if not isinstance(coins, list):
@@ -285,77 +290,17 @@ class Quantower(Broker):
                 at = f"{where}: Balances[{j}]"
                 if not isinstance(coin, dict):
                     raise BadResponseError(f"{at} is {kind(coin)}, expected an object")
-                coin["AssetId"] = _text(coin, "AssetId", at, required=True)
+                coin["AssetId"] = text(coin, "AssetId", at, required=True)
                 for key in ASSET_FIELDS.values():
-                    coin[key] = _number(coin, key, at)
+                    coin[key] = number(coin, key, at)
         extra = extra_from(item, ACCOUNT_KEYS)
         extra.update(
-            (k, v) for k, v in _numeric_info(item.get("AdditionalInfo"), where).items()
+            (k, v) for k, v in numeric_info(item.get("AdditionalInfo"), where).items()
             if k not in extra
         )
         account = self.account(
-            account_id, name=_text(item, "Name", where), status=None, extra=extra,
+            account_id, name=text(item, "Name", where), status=None, extra=extra,
             type="crypto" if coins is not None else None,
-            currency=_text(item, "AccountCurrency", where),
+            currency=text(item, "AccountCurrency", where),
         )
         return _Entry(account, balance, coins)
-
-
-def _text(obj: dict[str, Any], key: str, where: str, *, required: bool = False) -> str | None:
-    value = obj.get(key)
-    if isinstance(value, str) and value.strip():
-        return value.strip()
-    if value is not None and not isinstance(value, str):
-        raise BadResponseError(f"{where}: {key} is {kind(value)}, expected a string")
-    if required:
-        raise BadResponseError(f"{where}: {key} is missing")
-    return None
-
-
-def _number(obj: dict[str, Any], key: str, where: str, *, required: bool = False) -> Decimal | None:
-    if required and key not in obj:
-        raise BadResponseError(f"{where}: {key} is missing")
-    value = obj.get(key)
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, (int, Decimal)):
-        raise BadResponseError(f"{where}: {key} is {kind(value)}, expected a number")
-    return to_decimal(value, name=key, max_exponent=DOUBLE_EXPONENT)
-
-
-def _numeric_info(items: Any, where: str) -> dict[str, Any]:
-    """The numeric AdditionalInfo items by Id (DESIGN.md §7); text items are not exported."""
-    if items is None:
-        return {}
-    if not isinstance(items, list):
-        raise BadResponseError(f"{where}: AdditionalInfo is {kind(items)}, expected a list")
-    found: dict[str, Any] = {}
-    for j, info in enumerate(items):
-        if not isinstance(info, dict):
-            raise BadResponseError(f"{where}: AdditionalInfo[{j}] is {kind(info)}, "
-                                   "expected an object")
-        key = _text(info, "Id", f"{where}: AdditionalInfo[{j}]", required=True)
-        value = info.get("Value")
-        if is_personal(key):  # the bridge filters these too; a hand-edited export may not
-            continue
-        if isinstance(value, (int, Decimal)) and not isinstance(value, bool):
-            found.setdefault(key, to_decimal(value, name=key, max_exponent=DOUBLE_EXPONENT))
-    return found
-
-
-def _parse_time(value: Any, where: str) -> datetime:
-    text = _text({"GeneratedAt": value}, "GeneratedAt", where, required=True)
-    try:
-        parsed = datetime.fromisoformat(text)
-    except ValueError:
-        raise BadResponseError(f"{where}: GeneratedAt is not an ISO 8601 time: {text[:40]!r}") \
-            from None
-    # The bridge writes UTC with a Z; a time without an offset is read as UTC.
-    return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).astimezone(UTC)
-
-
-def _age_text(seconds: float) -> str:
-    s = int(seconds)
-    if s < 120:
-        return f"{s} s"
-    return f"{s // 60} min" if s < 7200 else f"{s // 3600} h {s % 3600 // 60} min"

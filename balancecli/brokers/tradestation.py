@@ -1,5 +1,8 @@
 """TradeStation: accounts and balances over the Web API, v3 (default) or v2 (legacy).
 
+This module holds what both versions share (tokens, requests, batching, errors); the paths and
+field mapping of each live in ``tradestation_v3.py`` and ``tradestation_v2.py``.
+
 Sources: seed ``003_026fe336fd2f243d.txt`` (v2 balances, with the cash and futures examples);
 ``shared/reference/brokers.md`` §1 (v3 OpenAPI spec, auth and refresh-token pages, v2 swagger).
 
@@ -29,34 +32,24 @@ from typing import Any
 from urllib.parse import quote
 
 from balancecli.brokers import tradestation_v2 as v2
+from balancecli.brokers import tradestation_v3 as v3
 from balancecli.brokers.base import Broker, Result, Setting
-from balancecli.brokers.payload import array, expired, index_by, lower, obj, one_line
+from balancecli.brokers.payload import expired, obj
 from balancecli.brokers.payload import lifetime as token_lifetime
 from balancecli.errors import (
     AuthError,
     BadResponseError,
     BalanceCliError,
-    BrokerError,
     RateLimitedError,
 )
 from balancecli.http import Response, status_error
-from balancecli.models import Account, Asset, Balance, extra_from, to_decimal, to_text, utc_now
+from balancecli.models import Account, Asset, utc_now
 
 HOSTS = {"live": "https://api.tradestation.com", "sim": "https://sim-api.tradestation.com"}
 TOKEN_URL_V3 = "https://signin.tradestation.com/oauth/token"  # Auth0, live and sim alike
 MAX_BATCH = 25
 EXPIRY_MARGIN = 60  # seconds: refresh a token this close to expiry
 DEFAULT_LIFETIME = 1200  # "access tokens expire after 20 minutes" (refresh-tokens page)
-
-V3_BALANCE = {
-    "cash": "CashBalance", "buying_power": "BuyingPower", "equity": "Equity",
-    "market_value": "MarketValue",
-}
-V3_CURRENCY = {"total": "CashBalance", "conversion_rate": "AccountConversionRate"}
-V3_DETAIL = {
-    "unrealized_pnl": "UnrealizedProfitLoss", "realized_pnl": "RealizedProfitLoss",
-    "initial_margin": "InitialMargin", "maintenance_margin": "MaintenanceMargin",
-}
 
 
 class TradeStation(Broker):
@@ -87,6 +80,7 @@ class TradeStation(Broker):
         super().__init__(ctx)
         s = ctx.settings
         self.api = s["api"]
+        self.dialect: Any = v2 if self.api == "v2" else v3  # paths and field mapping
         self.base = (s.get("base_url") or HOSTS[s["environment"]]).rstrip("/")
         # v2's legacy OAuth lives on the API host itself: sim-api for sim (brokers.md §1.7).
         self.token_url = s.get("token_url") or (
@@ -195,25 +189,7 @@ class TradeStation(Broker):
 
     # -- accounts
     def accounts(self) -> list[Account]:
-        if self.api == "v2":
-            return v2.accounts(self)
-        body = obj(self._get("/v3/brokerage/accounts"), "accounts response")
-        items = array(body.get("Accounts"), "Accounts")
-        result = []
-        for item in items:
-            item = obj(item, "account")
-            account_id = to_text(item.get("AccountID"))
-            if not account_id:
-                raise BadResponseError("an account has no AccountID")
-            result.append(self.account(
-                account_id,
-                name=to_text(item.get("Alias")) or account_id,
-                type=lower(item.get("AccountType")),
-                currency=to_text(item.get("Currency")),
-                status=to_text(item.get("Status")),
-                extra=extra_from(item, {"AccountID", "Alias", "AccountType", "Currency", "Status"}),
-            ))
-        return result
+        return self.dialect.accounts(self)
 
     # -- balances and assets
     def _raw_balances(self, accounts: list[Account]) -> tuple[dict[str, dict], Result]:
@@ -252,25 +228,7 @@ class TradeStation(Broker):
 
     def _fetch_batch(self, batch: list[Account]) -> tuple[dict[str, dict], list[BalanceCliError]]:
         ids = ",".join(quote(a.account_id, safe="") for a in batch)
-        if self.api == "v2":
-            return v2.fetch_batch(self, ids)
-        body = obj(self._get(f"/v3/brokerage/accounts/{ids}/balances"), "balances response")
-        found, repeated = index_by(array(body.get("Balances") or [], "Balances"), "AccountID",
-                                   "balance")
-        errors = self.repeated_errors(repeated)
-        for item in array(body.get("Errors") or [], "Errors"):
-            item = obj(item, "error")
-            message = one_line(" ".join(
-                str(x) for x in (item.get("Error"), item.get("Message")) if x
-            )) or "no details"
-            # "AccountID may contain multiple Account IDs in comma separated format".
-            for account_id in (to_text(item.get("AccountID")) or "").split(","):
-                if account_id.strip():
-                    errors.append(self.fail(
-                        BrokerError(f"TradeStation refused this account: {message}"),
-                        account_id.strip(),
-                    ))
-        return found, errors
+        return self.dialect.fetch_batch(self, ids)
 
     def repeated_errors(self, repeated: dict[str, int]) -> list[BalanceCliError]:
         return [self.fail(BadResponseError(
@@ -290,9 +248,13 @@ class TradeStation(Broker):
         accounts = list(accounts)
         raw, result = self._raw_balances(accounts)
         as_of = utc_now()
-        balances = self._parse_each(accounts, raw, result,
-                                    lambda a, item: [self._parse_balance(a, item, as_of)])
+        balances = self._parse_each(
+            accounts, raw, result,
+            lambda account, item: [self.dialect.parse_balance(self, account, item, as_of)])
         return balances, self._parse_each(accounts, raw, Result(), self._parse_assets)
+
+    def _parse_assets(self, account: Account, item: dict) -> list[Asset]:
+        return self.dialect.parse_assets(self, account, item)
 
     def _parse_each(self, accounts: list[Account], raw: dict[str, dict], result: Result,
                     parse: Callable[[Account, dict], list[Any]]) -> Result:
@@ -305,37 +267,6 @@ class TradeStation(Broker):
             except BalanceCliError as exc:
                 result.errors.append(self.fail(exc, account.account_id))
         return result
-
-    def _parse_balance(self, account: Account, item: dict, as_of: str) -> Balance:
-        if self.api == "v2":
-            return v2.parse_balance(self, account, item, as_of)
-        detail = item.get("BalanceDetail") or {}
-        detail = obj(detail, "BalanceDetail")
-        values = {k: to_decimal(item.get(src), name=src) for k, src in V3_BALANCE.items()}
-        values |= {k: to_decimal(detail.get(src), name=src) for k, src in V3_DETAIL.items()}
-        extra = extra_from(item, set(V3_BALANCE.values()) | {"AccountID", "BalanceDetail"})
-        rest = extra_from(detail, set(V3_DETAIL.values()))
-        if rest:
-            extra["BalanceDetail"] = rest
-        return self.balance(account, as_of=as_of, extra=extra, **values)
-
-    def _parse_assets(self, account: Account, item: dict) -> list[Asset]:
-        if self.api == "v2":
-            return v2.parse_assets(self, account, item)
-        details = item.get("CurrencyDetails")
-        if not details:
-            return [self.asset(account, account.currency or "USD",
-                               total=to_decimal(item.get("CashBalance"), name="CashBalance"))]
-        rows = []
-        for detail in array(details, "CurrencyDetails"):
-            detail = obj(detail, "CurrencyDetails item")
-            currency = to_text(detail.get("Currency"))
-            if not currency:
-                raise BadResponseError("a CurrencyDetails item has no Currency")
-            values = {k: to_decimal(detail.get(src), name=src) for k, src in V3_CURRENCY.items()}
-            extra = extra_from(detail, set(V3_CURRENCY.values()) | {"Currency"})
-            rows.append(self.asset(account, currency, extra=extra, **values))
-        return rows
 
 
 def _error_detail(response: Response) -> str:

@@ -19,7 +19,6 @@ last snapshot at or before a time; ``--prune --keep 365d`` deletes older runs. T
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -114,41 +113,32 @@ def run_snapshot(rt: Any, *, profiles: list[str] | None, accounts: list[str] | N
         with history.Store.open(path) as store:
             started = datetime.now(UTC)
             options = Options(
-                command="balance", account_ids=list(accounts or []), timeout=timeout,
+                command="snapshot", account_ids=list(accounts or []), timeout=timeout,
                 log=rt.log if rt.verbose else None, warn=rt.warn,
                 interactive=False,  # never prompt: snapshot runs unattended
                 presets=presets, debug=rt.debug,
             )
+            # One fetch: each broker builds balances and assets from the same responses.
             with rt.spinner(f"Fetching {len(selected)} profile(s)…"):
-                balances = run(selected, options)
-                with_rows = {r.profile for r in balances.rows}
-                dead = {e.profile for e in balances.errors if e.profile not in with_rows}
-                assets = run([p for p in selected if p.name not in dead],
-                             dataclasses.replace(options, command="assets"))
-            errors += balances.errors + _new_errors(assets.errors, balances.errors)
-            matched = balances.matched_accounts | assets.matched_accounts
-            if options.account_ids and not matched and not errors:
+                fetched = run(selected, options)
+            errors += fetched.errors
+            if options.account_ids and not fetched.matched_accounts and not errors:
                 raise no_match_error(options.account_ids)  # a typo, not a run: nothing stored
             finished = datetime.now(UTC)
             names = [p.name for p in selected]
             run_id = store.record_run(
                 started_at=started, finished_at=finished, profiles=names,
-                balances=balances.rows, assets=assets.rows, errors=errors)
+                balances=fetched.rows, assets=fetched.assets, errors=errors)
         summary = {
             "id": run_id, "started_at": history.format_time(started),
             "finished_at": history.format_time(finished), "profiles": names,
-            "ok": not errors, "balances": len(balances.rows), "assets": len(assets.rows),
-            "accounts": len({(r.profile, r.account_id) for r in balances.rows + assets.rows}),
+            "ok": not errors, "balances": len(fetched.rows), "assets": len(fetched.assets),
+            "accounts": len({(r.profile, r.account_id) for r in fetched.rows + fetched.assets}),
             "errors": len(errors),
         }
         rt.out(_snapshot_text(summary, errors, path, fmt))
-        code = rt.exit_code(errors, balances.anything_succeeded or assets.anything_succeeded)
+        code = rt.exit_code(errors, fetched.anything_succeeded or bool(fetched.assets))
     raise typer.Exit(code)
-
-
-def _new_errors(extra: Sequence[Any], seen: Sequence[Any]) -> list[Any]:
-    keys = {(e.profile, e.account_id, e.kind, e.message) for e in seen}
-    return [e for e in extra if (e.profile, e.account_id, e.kind, e.message) not in keys]
 
 
 def _snapshot_text(summary: dict[str, Any], errors: Sequence[Any], path: Path, fmt: str) -> str:
