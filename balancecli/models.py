@@ -119,27 +119,34 @@ class _Oversized(Exception):
         self.text, self.reason = text, reason
 
 
-def _float_parser(max_exponent: int) -> Any:
-    def parse_float(text: str) -> Decimal:
+def _float_parser(max_exponent: int, tolerant: bool = False) -> Any:
+    def parse_float(text: str) -> Decimal | None:
         number = Decimal(text)
         # Short plain numbers cannot be out of bounds: skip the check on the common path.
         if len(text) > 24 or "e" in text or "E" in text:
             problem = _out_of_bounds(number, max_exponent)
             if problem:
+                if tolerant:
+                    return None
                 raise _Oversized(text, problem)
         return number
 
     return parse_float
 
 
-_PARSE_FLOAT = {MAX_EXPONENT: _float_parser(MAX_EXPONENT),
-                DOUBLE_EXPONENT: _float_parser(DOUBLE_EXPONENT)}
+_PARSE_FLOAT = {(MAX_EXPONENT, False): _float_parser(MAX_EXPONENT),
+                (DOUBLE_EXPONENT, False): _float_parser(DOUBLE_EXPONENT),
+                (MAX_EXPONENT, True): _float_parser(MAX_EXPONENT, tolerant=True)}
 
 
 def _parse_int(text: str) -> int:
     if len(text) > MAX_DIGITS + 1 and len(text.lstrip("-")) > MAX_DIGITS:
         raise _Oversized(text, f"has {len(text.lstrip('-'))} digits, more than {MAX_DIGITS}")
     return int(text)
+
+
+def _parse_int_tolerant(text: str) -> int | None:
+    return None if len(text.lstrip("-")) > MAX_DIGITS else int(text)
 
 
 def _reject_constant(constant: str) -> Any:
@@ -166,17 +173,21 @@ def nesting_depth(data: bytes) -> int:
     return max(accumulate(map(_STEP.__getitem__, brackets)), default=0)
 
 
-def loads(text: str | bytes, *, max_exponent: int = MAX_EXPONENT) -> Any:
+def loads(text: str | bytes, *, max_exponent: int = MAX_EXPONENT, tolerant: bool = False) -> Any:
     """Parse broker JSON with every number kept exact and bounded (``MAX_DIGITS``,
     ``MAX_EXPONENT``), nesting bounded (``MAX_DEPTH``); anything else is a BadResponseError.
 
-    The bounds apply while parsing, so an unusable number never reaches ``extra``."""
+    The bounds apply while parsing, so an unusable number never reaches ``extra``. With
+    ``tolerant`` such a number becomes None instead: for token responses, whose tokens must be
+    saved even when their ``expires_in`` is ``1e400``."""
     data = text.encode("utf-8", "surrogatepass") if isinstance(text, str) else bytes(text)
     if nesting_depth(data) > MAX_DEPTH:
         raise BadResponseError(f"the response is nested more than {MAX_DEPTH} levels deep")
     try:
-        parse_float = _PARSE_FLOAT.get(max_exponent) or _float_parser(max_exponent)
-        return json.loads(data, parse_float=parse_float, parse_int=_parse_int,
+        parse_float = (_PARSE_FLOAT.get((max_exponent, tolerant))
+                       or _float_parser(max_exponent, tolerant))
+        return json.loads(data, parse_float=parse_float,
+                          parse_int=_parse_int_tolerant if tolerant else _parse_int,
                           parse_constant=_reject_constant)
     except BadResponseError:
         raise

@@ -150,7 +150,7 @@ class LongPort(Broker):
             expires = datetime.now(UTC) + LEGACY_LIFETIME
             query = urlencode({"expired_at": expires.strftime("%Y-%m-%dT%H:%M:%S.")
                                + f"{expires.microsecond // 1000:03d}Z"}, quote_via=quote)
-            data = self._send("/v1/token/refresh", query, current)
+            data = self._send("/v1/token/refresh", query, current, tolerant=True)
             token = data.get("token")
             if not isinstance(token, str) or not token:
                 raise BadResponseError("the LongPort token refresh returned no token")
@@ -181,7 +181,7 @@ class LongPort(Broker):
                 form["client_secret"] = str(secrets.get("CLIENT_SECRET"))
             response = self.ctx.http.request("POST", self.token_url, data=form,
                                              headers={"Accept": "application/json"})
-            body = json_or_none(response)
+            body = json_or_none(response, tolerant=True)  # the tokens outweigh a bad number
             if response.status != 200 or not isinstance(body, dict):
                 raise token_error(response, body, self.profile)
             return self._store_oauth(body)
@@ -222,7 +222,7 @@ class LongPort(Broker):
                 raise
         return self._send(path, query, self._refresh_oauth(stale=token))
 
-    def _send(self, path: str, query: str, token: str) -> dict:
+    def _send(self, path: str, query: str, token: str, tolerant: bool = False) -> dict:
         secrets = self.ctx.secrets
         key = self._client_id() if self.oauth else secrets.require("APP_KEY")
         app_secret = None if self.oauth else secrets.require("APP_SECRET")
@@ -245,7 +245,8 @@ class LongPort(Broker):
                                              headers=headers,
                                              retry_if=lambda r: code_of(r) in RATE_CODES)
             try:
-                return read_envelope(response, oauth=self.oauth, profile=self.profile)
+                return read_envelope(response, oauth=self.oauth, profile=self.profile,
+                                     tolerant=tolerant)
             except DuplicateRequest as exc:
                 # Another process signed the same request in the same millisecond: sign
                 # again at once with a fresh timestamp (headers() makes one per attempt).

@@ -34,6 +34,7 @@ from balancecli.errors import (
     UnavailableError,
 )
 from balancecli.http import Response, status_error
+from balancecli.models import loads
 from balancecli.secrets import REDACTOR
 
 SIGNED_HEADERS = "authorization;x-api-key;x-timestamp"
@@ -122,10 +123,12 @@ class DuplicateRequest(UnavailableError):
     timestamp. When it persists it is temporary (exit 5), never a reason to log in again."""
 
 
-def read_envelope(response: Response, *, oauth: bool, profile: str) -> dict:
+def read_envelope(response: Response, *, oauth: bool, profile: str,
+                  tolerant: bool = False) -> dict:
     """The ``data`` of a ``{code, message, data}`` envelope; any other code is an error
-    (brokers.md §3.3): ``code != 0`` fails whatever the HTTP status."""
-    body = json_or_none(response)
+    (brokers.md §3.3): ``code != 0`` fails whatever the HTTP status. ``tolerant``: see
+    ``models.loads`` (token answers)."""
+    body = json_or_none(response, tolerant=tolerant)
     if not isinstance(body, dict) or "code" not in body:
         if response.status == 401 or response.status >= 500:
             raise status_error(response, "not a LongPort JSON envelope")
@@ -180,9 +183,9 @@ def token_error(response: Response, body: Any, profile: str) -> BalanceCliError:
                      next_step=f"run: balancecli auth login {profile}")
 
 
-def json_or_none(response: Response) -> Any:
+def json_or_none(response: Response, *, tolerant: bool = False) -> Any:
     try:
-        return response.json()
+        return loads(response.content, tolerant=True) if tolerant else response.json()
     except BalanceCliError:
         return None
 

@@ -43,7 +43,7 @@ from balancecli.errors import (
     RateLimitedError,
 )
 from balancecli.http import Response, status_error
-from balancecli.models import Account, Asset, utc_now
+from balancecli.models import Account, Asset, loads, utc_now
 
 HOSTS = {"live": "https://api.tradestation.com", "sim": "https://sim-api.tradestation.com"}
 TOKEN_URL_V3 = "https://signin.tradestation.com/oauth/token"  # Auth0, live and sim alike
@@ -132,7 +132,8 @@ class TradeStation(Broker):
                         next_step=f"run: balancecli auth login {self.profile}",
                     )
                 raise status_error(response, detail)
-            body = obj(response.json(), "token response")
+            # Tolerant: an absurd number (expires_in = 1e400) must not cost us the tokens.
+            body = obj(loads(response.content, tolerant=True), "token response")
             return self._store_tokens(body)
 
     def _store_tokens(self, body: dict) -> str:
