@@ -65,7 +65,7 @@ class TradeStation(Broker):
         "auth_url": Setting(str, help="browser login: the authorize URL (default Auth0's)"),
         "redirect_port": Setting(int, help="browser login: the localhost callback port "
                                            "registered for the API key (default 31022)",
-                                 minimum=1, maximum=65535),
+                                 minimum=0, maximum=65535),  # 0: any free port
     }
 
     @classmethod
