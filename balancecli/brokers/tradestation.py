@@ -237,7 +237,9 @@ class TradeStation(Broker):
             for account_id, n in repeated.items()]
 
     def balances(self, accounts: Iterable[Account]) -> Result:
-        return self.snapshot(accounts)[0]
+        accounts = list(accounts)
+        raw, result = self._raw_balances(accounts)
+        return self._parse_each(accounts, raw, result, self._balance_parser())
 
     def assets(self, accounts: Iterable[Account]) -> Result:
         accounts = list(accounts)
@@ -248,11 +250,12 @@ class TradeStation(Broker):
         """One round of balance calls yields both: the assets are the CurrencyDetails."""
         accounts = list(accounts)
         raw, result = self._raw_balances(accounts)
+        return (self._parse_each(accounts, raw, result, self._balance_parser()),
+                self._parse_each(accounts, raw, Result(), self._parse_assets))
+
+    def _balance_parser(self) -> Callable[[Account, dict], list[Any]]:
         as_of = utc_now()
-        balances = self._parse_each(
-            accounts, raw, result,
-            lambda account, item: [self.dialect.parse_balance(self, account, item, as_of)])
-        return balances, self._parse_each(accounts, raw, Result(), self._parse_assets)
+        return lambda account, item: [self.dialect.parse_balance(self, account, item, as_of)]
 
     def _parse_assets(self, account: Account, item: dict) -> list[Asset]:
         return self.dialect.parse_assets(self, account, item)
