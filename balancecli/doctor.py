@@ -23,14 +23,12 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
 
 from balancecli.errors import (
-    SEVERITY,
     AuthError,
     BadResponseError,
     BalanceCliError,
@@ -39,7 +37,6 @@ from balancecli.errors import (
     RateLimitedError,
     StaleError,
     UnavailableError,
-    exit_code_for,
 )
 
 SCHEMA = "balancecli.doctor/1"
@@ -259,7 +256,7 @@ def _check_expiry(report: Report, profile: Any, sources: Sources, before: float 
                   written: Mapping[str, Any]) -> None:
     renewed = next((expiry_epoch(written[k.lower()]) for k in EXPIRY_FIELDS
                     if expiry_epoch(written.get(k.lower())) is not None), None)
-    after = f"; renewed by this check, valid until {iso(renewed)}" if renewed else ""
+    after = f"; this check got a new one, valid until {iso(renewed)}" if renewed else ""
     token = sources.value("ACCESS_TOKEN") or sources.value("TOKEN")
     can_renew = bool(sources.value("REFRESH_TOKEN") or sources.value("PASSWORD"))
     if before is None:
@@ -374,88 +371,3 @@ def _check_export_age(report: Report, profile: Any, as_of: str) -> None:
         report.add("export age", False, detail + f", older than max_age {max_age:g} s): the "
                    "BalanceCliBridge Strategy may not be running", "stale",
                    "start BalanceCliBridge in Quantower's Strategies manager")
-
-
-# -- every profile -----------------------------------------------------------------------------
-
-
-def diagnose_all(profiles: list[Any], selection_errors: list[BalanceCliError], *,
-                 timeout: float = 15.0, presets: Mapping[str, Any] | None = None,
-                 log: Callable[[str], None] | None = None,
-                 warn: Callable[[str], None] = lambda message: None,
-                 order: list[str] | None = None) -> list[Report]:
-    """Profiles in parallel (like a data command); selection errors become failed reports."""
-    reports = [
-        Report(e.profile or "?", None, [Check("config", False, e.message, e.kind, e.next_step)])
-        for e in selection_errors]
-
-    def one(profile: Any) -> Report:
-        try:
-            return diagnose(profile, timeout=timeout, log=log, warn=warn,
-                            preset=None if presets is None else presets.get(profile.name, {}))
-        except BalanceCliError as exc:  # a failure outside any one check (a bug guard)
-            report = Report(profile.name, profile.broker)
-            report.add("doctor", False, exc.message, exc.kind, exc.next_step)
-            return report
-
-    if profiles:
-        with ThreadPoolExecutor(min(16, len(profiles)), thread_name_prefix="bc-doc") as pool:
-            reports += list(pool.map(one, profiles))
-    if order:
-        rank = {name: i for i, name in enumerate(order)}
-        reports.sort(key=lambda r: rank.get(r.profile, len(rank)))
-    return reports
-
-
-def errors(reports: list[Report]) -> list[BalanceCliError]:
-    """One error per failed profile: its worst failed check, for the stderr line and exit code."""
-    found: list[BalanceCliError] = []
-    for report in reports:
-        failed = [c for c in report.checks if not c.ok]
-        if not failed:
-            continue
-        worst = min(failed, key=_severity)
-        more = f" ({len(failed) - 1} more failed check(s) above)" if len(failed) > 1 else ""
-        cls = ERROR_CLASSES.get(worst.kind or "", BrokerError)
-        found.append(cls(f"{worst.name}: {worst.detail}{more}", profile=report.profile,
-                         broker=report.broker, next_step=worst.next_step))
-    return found
-
-
-def _severity(check: Check) -> int:
-    code = ERROR_CLASSES.get(check.kind or "", BrokerError).exit_code
-    return SEVERITY.index(code) if code in SEVERITY else len(SEVERITY)
-
-
-def exit_code(reports: list[Report]) -> int:
-    """DESIGN §5 for a diagnosis: 0 when every check passed, else the worst failure's code."""
-    return exit_code_for(errors(reports), anything_succeeded=False)
-
-
-# -- output ------------------------------------------------------------------------------------
-
-
-def to_json(reports: list[Report], *, indent: bool = False) -> str:
-    import json
-
-    document = {"schema": SCHEMA, "profiles": [r.as_dict() for r in reports]}
-    if indent:
-        return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
-    return json.dumps(document, ensure_ascii=False, separators=(",", ":")) + "\n"
-
-
-def table(reports: list[Report], *, color: bool) -> Any:
-    from rich import box
-    from rich.table import Table
-    from rich.text import Text
-
-    t = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, highlight=False)
-    for name in ("Profile", "Broker", "Check", "Result", "Detail"):
-        t.add_column(name, no_wrap=name != "Detail", overflow="fold")
-    for report in reports:
-        for i, check in enumerate(report.checks):
-            style = ("green" if check.ok else "bold red") if color else ""
-            t.add_row(report.profile if i == 0 else "", (report.broker or "") if i == 0 else "",
-                      check.name, Text("ok" if check.ok else "FAIL", style=style),
-                      check.detail, end_section=i == len(report.checks) - 1)
-    return t
