@@ -10,7 +10,6 @@ printing an error into the user's command line.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -41,12 +40,16 @@ def _option(ctx: Any, name: str) -> Any:
 
 def _matching(candidates: Iterable[str], incomplete: str, *, fold: bool = False,
               exclude: Iterable[str] = ()) -> list[str]:
+    """Candidates starting with ``incomplete``. ``fold``: case-insensitive, answered in the
+    case typed (Typer keeps only candidates that start with the exact text typed; the commands
+    upper-case currencies themselves)."""
     skip = set(exclude)
     prefix = incomplete.upper() if fold else incomplete
+    lower = fold and incomplete != incomplete.upper()
     seen: dict[str, None] = {}
     for value in candidates:
         if value and value not in skip and (value.upper() if fold else value).startswith(prefix):
-            seen.setdefault(value, None)
+            seen.setdefault(value.lower() if lower else value, None)
     return list(seen)
 
 
@@ -89,7 +92,7 @@ def complete_profile_arg(ctx: Any, incomplete: str) -> list[str]:
 def complete_broker(incomplete: str) -> list[str]:
     from balancecli.brokers import NAMES
 
-    return _matching(NAMES, incomplete, fold=True)
+    return _matching(NAMES, incomplete)
 
 
 def complete_field(incomplete: str) -> list[str]:
@@ -151,8 +154,3 @@ def stored_currencies(ctx: Any) -> list[str]:
 def complete_currency(ctx: Any, incomplete: str) -> list[str]:
     """``--currency`` / ``--in``: what the history store has seen first, then ISO 4217."""
     return _matching([*stored_currencies(ctx), *ISO_4217], incomplete, fold=True)
-
-
-def environment_says_completing() -> bool:
-    """True inside a completion call (the shell scripts set ``_BALANCECLI_COMPLETE``)."""
-    return bool(os.environ.get("_BALANCECLI_COMPLETE"))

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from balancecli import complete
 from balancecli.commands.options import (
     ConfigOpt,
     DebugOpt,
@@ -243,7 +244,8 @@ def _env_profile(name: str) -> str:
 def status(
     ctx: typer.Context,
     profile: Annotated[list[str] | None, typer.Argument(
-        help="Profile names; default: every profile.")] = None,
+        help="Profile names; default: every profile.",
+        autocompletion=complete.complete_profile)] = None,
     fmt: Annotated[StatusFormat, typer.Option("--format", "-f", help="Output format.")] =
     StatusFormat.table,
     config: ConfigOpt = None, verbose: VerboseOpt = False, debug: DebugOpt = False,

@@ -18,6 +18,7 @@ from balancecli.commands.options import (
     ProfileOpt,
     TimeoutOpt,
     VerboseOpt,
+    WatchOpt,
     runtime,
 )
 from balancecli.runtime import Runtime, boundary, no_match_error
@@ -25,7 +26,7 @@ from balancecli.runtime import Runtime, boundary, no_match_error
 
 def run_data_command(rt: Runtime, command: str, *, profiles: list[str] | None,
                      accounts: list[str] | None, fmt: Format, timeout: float,
-                     currency: str | None) -> None:
+                     currency: str | None, watch: float | None = None) -> None:
     """accounts / balance / assets: select profiles, fetch concurrently, render, exit."""
     import sys
 
@@ -34,20 +35,30 @@ def run_data_command(rt: Runtime, command: str, *, profiles: list[str] | None,
     from balancecli.models import utc_now
 
     with boundary(rt):
+        if watch is not None:
+            from balancecli import watch as watching
+
+            watching.check(rt, watch, fmt.value)
         selected, errors, presets = rt.select(profiles)
         options = Options(
             command=command, account_ids=list(accounts or []),
             currency=currency.upper() if currency else None, timeout=timeout,
             log=rt.log if rt.verbose else None, warn=rt.warn,
-            interactive=sys.stdin.isatty() and sys.stderr.isatty(),
+            # --watch: a prompt would tear the live table; the error says what to run.
+            interactive=sys.stdin.isatty() and sys.stderr.isatty() and watch is None,
             prompt=_prompt, presets=presets, debug=rt.debug,
         )
+        if watch is not None:
+            def once() -> tuple[list, list]:
+                outcome = run(selected, options)
+                return _only_currency(command, outcome.rows, options.currency), [
+                    *errors, *outcome.errors]
+
+            watching.run(rt, command=command, interval=watch, fetch=once,
+                         render=lambda rows: render.table(command, rows, color=rt.color))
         with rt.spinner(f"Fetching {len(selected)} profile(s)…"):
             outcome = run(selected, options)
-        rows = outcome.rows
-        if options.currency and command != "accounts":
-            key = "asset" if command == "assets" else "currency"
-            rows = [r for r in rows if (getattr(r, key) or "").upper() == options.currency]
+        rows = _only_currency(command, outcome.rows, options.currency)
         errors += outcome.errors
         if options.account_ids and not outcome.matched_accounts and not errors:
             raise no_match_error(options.account_ids)
@@ -61,6 +72,13 @@ def run_data_command(rt: Runtime, command: str, *, profiles: list[str] | None,
             rt.print_table(render.table(command, rows, color=rt.color))
         code = rt.exit_code(errors, outcome.anything_succeeded)
     raise typer.Exit(code)
+
+
+def _only_currency(command: str, rows: list, currency: str | None) -> list:
+    if not currency or command == "accounts":
+        return rows
+    key = "asset" if command == "assets" else "currency"
+    return [r for r in rows if (getattr(r, key) or "").upper() == currency]
 
 
 def _prompt(text: str) -> str:
@@ -87,22 +105,26 @@ def _currency_command(command: str) -> Callable[..., None]:
     def run(
         ctx: typer.Context, profile: ProfileOpt = None, account: AccountOpt = None,
         fmt: FormatOpt = Format.table, timeout: TimeoutOpt = 15.0, currency: CurrencyOpt = None,
+        watch: WatchOpt = None,
         config: ConfigOpt = None, demo: DemoOpt = False, verbose: VerboseOpt = False,
         debug: DebugOpt = False, no_color: NoColorOpt = False,
     ) -> None:
         rt = runtime(ctx, config=config, demo=demo, verbose=verbose, debug=debug,
                      no_color=no_color)
         run_data_command(rt, command, profiles=profile, accounts=account, fmt=fmt,
-                         timeout=timeout, currency=currency)
+                         timeout=timeout, currency=currency, watch=watch)
 
     return run
 
 
 def register(app: typer.Typer) -> None:
     app.command()(accounts)
+    from balancecli.watch import WatchCommand  # --watch with or without SECONDS
+
     app.command(
-        "balance",
+        "balance", cls=WatchCommand,
         help="Normalized balance per account (and per currency view), with totals per currency.",
     )(_currency_command("balance"))
-    app.command("assets", help="Per-asset / per-currency holdings of each account.")(
+    app.command("assets", cls=WatchCommand,
+                help="Per-asset / per-currency holdings of each account.")(
         _currency_command("assets"))

@@ -27,6 +27,7 @@ from typing import Annotated, Any
 
 import typer
 
+from balancecli import complete
 from balancecli.commands.options import (
     AccountOpt,
     ConfigOpt,
@@ -70,9 +71,11 @@ def register(app: typer.Typer) -> None:
         ctx: typer.Context, profile: ProfileOpt = None, account: AccountOpt = None,
         fmt: FormatOpt = Format.table,
         currency: Annotated[str | None, typer.Option(
-            "--currency", help="Only the series in this currency.")] = None,
+            "--currency", help="Only the series in this currency.",
+            autocompletion=complete.complete_currency)] = None,
         field: Annotated[str, typer.Option(
-            "--field", help="Balance field to follow (equity, cash, buying_power, ...).")
+            "--field", help="Balance field to follow (equity, cash, buying_power, ...).",
+            autocompletion=complete.complete_field)
         ] = "equity",
         since: Annotated[str | None, typer.Option(
             "--since", help="From this time: 30d, 12h, 2026-11-01 or ISO 8601 (UTC).")] = None,
