@@ -29,13 +29,27 @@ DB_TIMEOUT = 0.2  # seconds: a database locked by a running snapshot completes n
 
 
 def _option(ctx: Any, name: str) -> Any:
-    """An option's value given after the command or before it (``--demo``, ``--config``)."""
+    """An option's value given after the command or before it (``--demo``, ``--config``).
+
+    A value typed on the command line wins over one that came from the environment
+    (``BALANCECLI_CONFIG`` fills ``--config`` of every level)."""
+    chain = []
     while ctx is not None:
-        value = (getattr(ctx, "params", None) or {}).get(name)
-        if value:
-            return value
+        chain.append(ctx)
         ctx = getattr(ctx, "parent", None)
+    for typed_only in (True, False):
+        for level in chain:
+            value = (getattr(level, "params", None) or {}).get(name)
+            if value and (not typed_only or _typed(level, name)):
+                return value
     return None
+
+
+def _typed(ctx: Any, name: str) -> bool:
+    try:
+        return getattr(ctx.get_parameter_source(name), "name", "") == "COMMANDLINE"
+    except Exception:  # noqa: BLE001 - an older context without sources: take the value
+        return True
 
 
 def _matching(candidates: Iterable[str], incomplete: str, *, fold: bool = False,
