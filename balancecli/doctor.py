@@ -166,7 +166,13 @@ def diagnose(profile: Any, *, timeout: float = 15.0, preset: Mapping[str, Any] |
     _check_secrets(report, profile, required, optional, sources, keyring_ok)
     expiry_before = _token_expiry(sources)
     at = len(report.checks)
-    responses = _check_request(report, profile, timeout, preset, log, warn)
+    if any(not c.ok for c in report.checks):
+        # The request would only repeat the keyring's or the missing field's message.
+        report.add("request", False, "not tried: credentials are missing (see above)", "auth",
+                   f"run: balancecli auth login {profile.name}")
+        responses = _Seen()
+    else:
+        responses = _check_request(report, profile, timeout, preset, log, warn)
     if required and profile.broker != "quantower":
         # Listed before the request it may have renewed, judged with what it renewed.
         _check_expiry(report, profile, sources, expiry_before, responses.written)
