@@ -113,9 +113,10 @@ def span(seconds: float) -> str:
     if s < 120:
         return f"{s:.0f} s"
     if s < 7200:
-        return f"{s // 60:.0f} min"
+        return f"{round(s / 60)} min"
     if s < 172800:
-        return f"{s // 3600:.0f} h {s % 3600 // 60:.0f} min"
+        minutes = round(s / 60)
+        return f"{minutes // 60} h {minutes % 60} min"
     return f"{s / 86400:.1f} days"
 
 
@@ -282,7 +283,7 @@ def _check_expiry(report: Report, profile: Any, sources: Sources, before: float 
 
 @dataclass
 class _Seen:
-    dates: list[tuple[float, str]] = field(default_factory=list)  # (received, Date header)
+    dates: list[tuple[float, str]] = field(default_factory=list)  # (local time, Date header)
     written: dict[str, Any] = field(default_factory=dict)  # tokens renewed during the request
     as_of: str | None = None  # Quantower: the export's GeneratedAt
 
@@ -303,10 +304,11 @@ def _check_request(report: Report, profile: Any, timeout: float,
     send = ctx.http.request
 
     def recorded(*args: Any, **kwargs: Any) -> Any:
+        sent = time.time()
         response = send(*args, **kwargs)
         date = response.headers.get("Date")
-        if date:
-            seen.dates.append((time.time(), date))
+        if date:  # the server wrote it between sending and receiving: take the middle
+            seen.dates.append(((sent + time.time()) / 2, date))
         return response
 
     ctx.http.request = recorded  # type: ignore[method-assign]
@@ -344,14 +346,14 @@ def _check_request(report: Report, profile: Any, timeout: float,
 def _check_clock(report: Report, dates: list[tuple[float, str]]) -> None:
     if not dates:
         return
-    received, header = dates[-1]
+    local, header = dates[-1]
     try:
         server = parsedate_to_datetime(header).timestamp()
     except (TypeError, ValueError):
         report.add("clock", True, f"not measured: the Date header {header[:40]!r} is not a date")
         return
     # Date has a resolution of one second and is truncated: half a second is the best guess.
-    skew = server + 0.5 - received
+    skew = server + 0.5 - local
     if abs(skew) <= 2:
         report.add("clock", True, "this machine's clock agrees with the broker's (within 2 s)")
         return

@@ -320,7 +320,7 @@ def test_a_reachable_keyring_and_its_latency(tmp_path, ts_fake, monkeypatch):
     assert found["keyring"]["detail"].startswith("reachable in ")
     assert found["keyring"]["detail"].endswith(f" ms ({backend}); an item for this profile")
     assert found["secret REFRESH_TOKEN"]["detail"] == "from keyring"
-    assert found["token expiry"]["detail"].startswith("valid for 19 min (until ")
+    assert found["token expiry"]["detail"].startswith("valid for 20 min (until ")
     assert access not in proc.stdout and refresh not in proc.stdout
 
 
