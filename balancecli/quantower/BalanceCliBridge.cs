@@ -17,8 +17,9 @@
 // Privacy: only AdditionalInfo items with numeric or short text values are exported, and never
 // personal data: an item whose Id or NameKey names an e-mail, login, user name, phone, address,
 // owner or other person's name, a secret or an identity document, nor a text value that looks
-// like an e-mail address or a phone number. The match is on words, so numbers such as "userPnl"
-// or "userSwaps" (Bitfinex's margin account) stay.
+// like an e-mail address or a phone number. Keys are matched on named markers ("username",
+// "owner", "phone", ...), not on "user" alone, so numbers such as "userPnl" or "userSwaps"
+// (Bitfinex's margin account) stay.
 //
 // Written in conservative C# (no string interpolation, records or tuples) so that it compiles in
 // Quantower (.NET 8) and with mono's mcs. No external JSON library: strings are escaped by hand.
@@ -51,13 +52,13 @@ namespace BalanceCli.Quantower
             "middlename", "fullname", "givenname", "familyname", "surname", "nickname", "realname",
             "displayname", "legalname", "clientname", "customername", "tradername", "personname",
             "membername", "beneficiary", "contact", "birth", "passport", "nationalid", "taxid",
-            "socialsecurity", "cardnumber", "password", "passw", "secret", "apikey", "accesstoken",
+            "socialsecurity", "cardnumber", "passw", "secret", "apikey", "accesstoken",
             "refreshtoken", "authtoken", "sessiontoken", "bearertoken", "telegram", "whatsapp",
             "skype"
         };
 
         // Short words that would match inside harmless words ("city" in "velocity"): only as a
-        // whole word of a camelCase or separated key ("zip", "homeCity", "tax_ID").
+        // whole word of a camelCase or separated key ("zip", "homeCity", "IBAN").
         private static readonly string[] PersonalWords = new string[] {
             "ssn", "iban", "zip", "dob", "fax", "tel", "city", "country", "pin", "ip"
         };
