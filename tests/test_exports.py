@@ -21,7 +21,7 @@ import pytest
 from balancecli import exports
 from balancecli.errors import ConfigError
 from balancecli.models import MONEY_FIELDS, Asset, Balance
-from tests.conftest import run_cli
+from tests.conftest import run_cli, write_config
 
 # The default account names of the demo accounts (DESIGN §12: Assets:<Broker>:<AccountId>).
 DEMO_ACCOUNTS = {
@@ -310,3 +310,102 @@ def test_openmetrics_escapes_labels_and_is_also_prometheus_text():
 def test_profiles_up():
     errors = [ConfigError("x", profile="bad"), ConfigError("y", profile="ts")]
     assert exports.profiles_up(["ts", "lp"], errors) == {"ts": False, "lp": True, "bad": False}
+
+
+# -- through the installed command
+
+
+def test_balance_beancount_from_the_command_passes_bean_check(tmp_path, demo):
+    _, balances, _ = demo
+    proc = run_cli("--demo", "balance", "-f", "beancount")
+    assert (proc.returncode, proc.stderr) == (0, "")
+    journal = tmp_path / "cli.beancount"
+    journal.write_text(beancount_journal(expected(balances, "cash", "currency"), proc.stdout))
+    ok = subprocess.run([bean_check(), str(journal)], capture_output=True, text=True)
+    assert (ok.returncode, ok.stdout, ok.stderr) == (0, "", "")
+
+
+def test_assets_ledger_from_the_command_passes_hledger(tmp_path, demo):
+    _, _, assets = demo
+    proc = run_cli("--demo", "assets", "-f", "ledger")
+    assert (proc.returncode, proc.stderr) == (0, "")
+    journal = tmp_path / "cli.journal"
+    journal.write_text(ledger_journal(expected(assets, "total", "asset"), proc.stdout))
+    ok = subprocess.run([hledger(), "-f", str(journal), "check"], capture_output=True,
+                        text=True)
+    assert (ok.returncode, ok.stderr) == (0, "")
+
+
+def test_ledger_account_setting_through_the_command(tmp_path, ts_profile):
+    settings, env = ts_profile
+    config = write_config(tmp_path / "c.toml", {"ts": {
+        **settings, "ledger_account": "Assets:Invest:{broker}:{account}"}})
+    proc = run_cli("balance", "-f", "beancount", env={**env, "BALANCECLI_CONFIG": str(config)})
+    assert proc.returncode == 0, proc.stderr
+    assertions = [line.split(" ", 2)[2] for line in proc.stdout.splitlines()
+                  if not line.startswith(";")]
+    assert "Assets:Invest:TradeStation:11827391  25731.18 USD" in assertions
+
+
+def test_a_bad_ledger_account_is_a_config_error_of_that_profile(tmp_path, ts_profile):
+    settings, env = ts_profile
+    config = write_config(tmp_path / "c.toml", {
+        "ts": settings, "bad": {**settings, "ledger_account": "assets:x"}})
+    proc = run_cli("balance", "-f", "ledger", env={**env, "BALANCECLI_CONFIG": str(config)})
+    assert proc.returncode == 7  # the other profile still prints
+    assert "Assets:TradeStation:11827391  0 USD = 25731.18 USD" in proc.stdout
+    assert proc.stderr.startswith("error: bad: ledger_account 'assets:x': not a valid account")
+    assert "fix ledger_account in [profiles.bad]" in proc.stderr
+
+
+def test_balance_prometheus_from_the_command(demo):
+    from prometheus_client.openmetrics.parser import text_string_to_metric_families
+
+    _, balances, _ = demo
+    proc = run_cli("--demo", "balance", "-f", "prometheus")
+    assert (proc.returncode, proc.stderr) == (0, "")
+    families = {f.name: f for f in text_string_to_metric_families(proc.stdout)}
+    equity = {s.labels["account"]: s.value for s in families["balancecli_equity"].samples}
+    assert equity == {r.account_id: float(r.equity) for r in balances if r.equity is not None}
+    assert {s.labels["profile"]: s.value for s in families["balancecli_up"].samples} == {
+        "demo-ts": 1, "demo-lp": 1, "demo-etna": 1, "demo-qt": 1}
+    assert 0 < families["balancecli_scrape_seconds"].samples[0].value < 30
+    assert not any(name.startswith("balancecli_asset_") for name in families)
+
+
+def test_snapshot_textfile_is_written_atomically_with_up_per_profile(tmp_path, ts_fake,
+                                                                      ts_profile):
+    from prometheus_client.openmetrics.parser import text_string_to_metric_families
+
+    settings, env = ts_profile
+    broken = {**settings, "max_retries": 0}
+    config = write_config(tmp_path / "c.toml", {"ts": settings, "nokey": broken})
+    textdir = tmp_path / "textfile"
+    textdir.mkdir()
+    (textdir / "other.prom").write_text("# EOF\n")
+    proc = run_cli("snapshot", "--db", str(tmp_path / "h.db"), "--textfile", str(textdir),
+                   env={**env, "BALANCECLI_CONFIG": str(config)})
+    assert proc.returncode == 7, proc.stderr
+    assert "nokey" in proc.stderr
+    assert sorted(p.name for p in textdir.iterdir()) == ["balancecli.prom", "other.prom"]
+    target = textdir / "balancecli.prom"
+    assert target.stat().st_mode & 0o777 == 0o644
+    families = {f.name: f for f in text_string_to_metric_families(target.read_text())}
+    assert {s.labels["profile"]: s.value for s in families["balancecli_up"].samples} == {
+        "ts": 1, "nokey": 0}
+    cash = {s.labels["account"]: s.value for s in families["balancecli_cash"].samples}
+    assert cash["11827391"] == 25731.18
+    assert "balancecli_asset_balance" in families  # snapshot fetches assets too
+
+
+def test_snapshot_textfile_directory_must_exist(tmp_path):
+    proc = run_cli("--demo", "snapshot", "--db", str(tmp_path / "h.db"), "--textfile",
+                   str(tmp_path / "missing"))
+    assert proc.returncode == 2
+    assert "does not exist" in proc.stderr and proc.stdout == ""
+    assert not (tmp_path / "h.db").exists()  # refused before anything ran
+
+
+def test_the_export_formats_are_for_balance_and_assets_only():
+    proc = run_cli("--demo", "accounts", "-f", "beancount")
+    assert proc.returncode == 2 and "beancount" in proc.stderr
