@@ -87,9 +87,21 @@ DEFS = {
 def document(name: str, properties: dict[str, Any], *, optional: tuple[str, ...] = (),
              description: str = "") -> dict[str, Any]:
     schema = {"$schema": DRAFT, "title": name, "description": description,
-              **obj({"schema": {"const": name}, **properties}, optional=optional),
-              "$defs": DEFS}
+              **obj({"schema": {"const": name}, **properties}, optional=optional)}
+    used = {k for k in DEFS if _refers(schema, k)}
+    used |= {k for n in used for k in DEFS if _refers(DEFS[n], k)}  # rows refer to "amount"
+    if used:
+        schema["$defs"] = {k: v for k, v in DEFS.items() if k in used}
     return schema
+
+
+def _refers(node: Any, name: str) -> bool:
+    if isinstance(node, dict):
+        return node.get("$ref") == f"#/$defs/{name}" or any(
+            _refers(v, name) for v in node.values())
+    if isinstance(node, list):
+        return any(_refers(v, name) for v in node)
+    return False
 
 
 def errors() -> dict[str, Any]:

@@ -90,3 +90,29 @@ def test_short_names_resolve():
     assert schemas.get("balance") is schemas.SCHEMAS["balancecli.balance/1"]
     assert schemas.get("history.at") is schemas.SCHEMAS["balancecli.history.at/1"]
     assert schemas.get("nope") is None
+
+
+# -- the command
+
+
+def test_schema_lists_the_names():
+    proc = run_cli("schema")
+    assert proc.returncode == 0 and proc.stderr == ""
+    lines = proc.stdout.splitlines()
+    assert [line.split()[0] for line in lines] == list(schemas.NAMES)
+    assert "balancecli.balance/1       balancecli balance -f json (converted: with --in CUR)" \
+        in lines
+
+
+@pytest.mark.parametrize("given", ["balancecli.balance/1", "balance"])
+def test_schema_prints_one(given):
+    proc = run_cli("schema", given)
+    assert proc.returncode == 0 and proc.stderr == ""
+    assert json.loads(proc.stdout) == schemas.SCHEMAS["balancecli.balance/1"]
+
+
+def test_unknown_schema_is_a_usage_error():
+    proc = run_cli("schema", "balancecli.nope/1")
+    assert (proc.returncode, proc.stdout) == (2, "")
+    assert proc.stderr.startswith("error: unknown schema 'balancecli.nope/1' (valid: "
+                                  "balancecli.accounts/1, balancecli.balance/1, ")
