@@ -58,7 +58,11 @@ ERROR = obj({"profile": TEXT, "broker": TEXT, "account_id": TEXT,
 BALANCE_TOTAL = obj({"currency": TEXT, "accounts": COUNT, "cash": NUMBER, "equity": NUMBER,
                      "buying_power": NUMBER, "incomplete": {"type": "boolean"}})
 
-# DESIGN.md §11: the one-currency valuation (balance/assets --in CUR).
+RATE_SOURCES = ["identity", "broker", "config", "ecb"]
+DAY = {"type": "string", "pattern": r"^\d{4}-\d{2}-\d{2}$"}
+DAY_OR_NULL = {"anyOf": [DAY, {"type": "null"}]}
+
+# DESIGN.md §11: the one-currency valuation (balance/assets/history --in CUR).
 CONVERTED = obj({
     "currency": {"type": "string"},
     "total": NUMBER,
@@ -66,18 +70,18 @@ CONVERTED = obj({
     "accounts": {"type": "array", "items": obj({
         "profile": {"type": "string"}, "account_id": {"type": "string"},
         "value": {"type": "number"},
-        "value_field": {"type": "string"},
-        "from": TEXT, "rate": {"type": "number"},
-        "rate_source": {"enum": ["identity", "broker", "config", "ecb"]},
-        "rate_date": TEXT}, extra=True)},
+        "value_field": {"type": "string"},  # equity, cash, available or the assets' sum
+        "from": {"type": "string"}, "rate": {"type": "number"},
+        "rate_source": {"enum": RATE_SOURCES}, "rate_date": DAY_OR_NULL})},
     "unconverted": {"type": "array", "items": obj({
         "profile": {"type": "string"}, "account_id": {"type": "string"}, "currency": TEXT,
-        "reason": {"type": "string"}}, extra=True)},
-}, extra=True)
+        "reason": {"type": "string"}})},
+})
 
 DEFS = {
     "amount": NUMBER,
     "error": ERROR,
+    "converted": CONVERTED,
     "account": row(Account),
     "balance": row(Balance),
     "asset": row(Asset),
@@ -116,6 +120,11 @@ def _point() -> dict[str, Any]:
     return obj({"time": TIME, "run_id": COUNT, "value": NUMBER})
 
 
+def _run_point() -> dict[str, Any]:
+    return obj({"run_id": COUNT, "taken_at": TIME, "total": NUMBER,
+                "incomplete": {"type": "boolean"}})
+
+
 def _build() -> dict[str, dict[str, Any]]:
     at_row = dict(row(Balance))
     at_row["properties"] = {**at_row["properties"], "snapshot_at": TIME, "run_id": COUNT}
@@ -131,11 +140,13 @@ def _build() -> dict[str, dict[str, Any]]:
         document("balancecli.balance/1", {
             "generated_at": TIME, "balances": rows_of("balance"),
             "totals": {"type": "array", "items": BALANCE_TOTAL},
-            "converted": CONVERTED, "errors": errors()}, optional=("converted",),
+            "converted": {"$ref": "#/$defs/converted"}, "errors": errors()},
+            optional=("converted",),
             description="balancecli balance -f json (converted: with --in CUR)"),
         document("balancecli.assets/1", {
-            "generated_at": TIME, "assets": rows_of("asset"), "converted": CONVERTED,
-            "errors": errors()}, optional=("converted",),
+            "generated_at": TIME, "assets": rows_of("asset"),
+            "converted": {"$ref": "#/$defs/converted"}, "errors": errors()},
+            optional=("converted",),
             description="balancecli assets -f json (converted: with --in CUR)"),
         document("balancecli.snapshot/1", {
             "generated_at": TIME, "db": {"type": "string"},
@@ -157,9 +168,20 @@ def _build() -> dict[str, dict[str, Any]]:
             "totals": {"type": "array", "items": obj({
                 "currency": TEXT, "accounts": COUNT, "first": NUMBER, "last": NUMBER,
                 "change": NUMBER, "incomplete": {"type": "boolean"}})},
-            "converted": {"type": "object"},
-            "errors": errors()}, optional=("converted",),
-            description="balancecli history -f json"),
+            "errors": errors()}, description="balancecli history -f json"),
+        document("balancecli.history.networth/1", {
+            "generated_at": TIME, "currency": {"type": "string"},
+            "since": {"anyOf": [TIME, {"type": "null"}]},
+            "until": {"anyOf": [TIME, {"type": "null"}]},
+            "runs": {"type": "array", "items": obj({
+                "run_id": COUNT, "taken_at": TIME, "currency": {"type": "string"},
+                "total": NUMBER, "incomplete": {"type": "boolean"}, "accounts": COUNT,
+                "unconverted": COUNT, "change": NUMBER,
+                "converted": {"$ref": "#/$defs/converted"}})},
+            "first": {"anyOf": [{"type": "null"}, _run_point()]},
+            "last": {"anyOf": [{"type": "null"}, _run_point()]},
+            "change": NUMBER, "change_pct": NUMBER, "sparkline": {"type": "string"},
+            "errors": errors()}, description="balancecli history --in CUR -f json"),
         document("balancecli.history.at/1", {
             "generated_at": TIME, "at": TIME,
             "balances": {"type": "array", "items": at_row},
@@ -195,14 +217,27 @@ def _build() -> dict[str, dict[str, Any]]:
                 "keyring": {"enum": ["used", "not needed", "unusable"]}})}},
             description="balancecli auth status -f json"),
         document("balancecli.doctor/1", {
-            "generated_at": TIME,
             "profiles": {"type": "array", "items": obj({
                 "profile": {"type": "string"}, "broker": TEXT, "ok": {"type": "boolean"},
                 "checks": {"type": "array", "items": obj({
-                    "name": {"type": "string"}, "ok": {"type": ["boolean", "null"]},
-                    "detail": {"type": "string"}}, extra=True)}}, extra=True)},
-            "errors": errors()}, optional=("generated_at", "errors"),
+                    "name": {"type": "string"}, "ok": {"type": "boolean"},
+                    "detail": {"type": "string"}})}})}},
             description="balancecli doctor -f json"),
+        document("balancecli.rates/1", {
+            "generated_at": TIME, "currency": {"type": "string"},
+            "ecb": {"anyOf": [{"type": "null"}, obj({
+                "file": {"type": "string"}, "origin": {"enum": ["bundled", "downloaded"]},
+                "latest": DAY, "age_days": {"type": "integer"}, "stale": {"type": "boolean"},
+                "max_age_days": {"type": "integer"}, "url": {"type": "string"}})]},
+            "rates": {"type": "array", "items": obj({
+                "from": {"type": "string"}, "to": {"type": "string"}, "rate": NUMBER,
+                "rate_source": {"enum": [*RATE_SOURCES, None]}, "rate_date": DAY_OR_NULL,
+                "stale": {"type": "boolean"}, "how": {"type": "string"}})}},
+            description="balancecli rates show -f json"),
+        document("balancecli.rates.update/1", {
+            "file": {"type": "string"}, "url": {"type": "string"}, "latest": DAY,
+            "currencies": COUNT, "in_use": {"type": "string"}},
+            description="balancecli rates update -f json"),
     ]
     return {d["title"]: d for d in docs}
 

@@ -138,3 +138,13 @@ def test_balance_in_one_currency():
     for command in ("balance", "assets"):
         doc = valid(out("--demo", command, "--in", "USD", "-f", "json"))
         assert doc["converted"]["currency"] == "USD"
+
+
+def test_rates_show_and_net_worth_history(tmp_path):
+    if not _has_command("rates", "show"):
+        pytest.skip("no rates command on this branch yet")
+    valid(out("--demo", "rates", "show", "--in", "USD", "-f", "json"))
+    db = str(tmp_path / "h.sqlite3")
+    assert run_cli("--demo", "snapshot", "--db", db).returncode == 0
+    doc = valid(out("history", "--db", db, "--in", "USD", "-f", "json"))
+    assert len(doc["runs"]) == 1

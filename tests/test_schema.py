@@ -100,7 +100,7 @@ def test_schema_lists_the_names():
     assert proc.returncode == 0 and proc.stderr == ""
     lines = proc.stdout.splitlines()
     assert [line.split()[0] for line in lines] == list(schemas.NAMES)
-    assert "balancecli.balance/1       balancecli balance -f json (converted: with --in CUR)" \
+    assert "balancecli.balance/1           balancecli balance -f json (converted: with --in CUR)" \
         in lines
 
 
