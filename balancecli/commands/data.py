@@ -10,10 +10,14 @@ from balancecli.commands.options import (
     AccountOpt,
     ConfigOpt,
     CurrencyOpt,
+    DataFormat,
+    DataFormatOpt,
     DebugOpt,
     DemoOpt,
+    ForceOpt,
     Format,
     FormatOpt,
+    HideAmountsOpt,
     NoColorOpt,
     ProfileOpt,
     TimeoutOpt,
@@ -24,16 +28,20 @@ from balancecli.runtime import Runtime, boundary, no_match_error
 
 
 def run_data_command(rt: Runtime, command: str, *, profiles: list[str] | None,
-                     accounts: list[str] | None, fmt: Format, timeout: float,
-                     currency: str | None) -> None:
+                     accounts: list[str] | None, fmt: Format | DataFormat, timeout: float,
+                     currency: str | None, hide_amounts: bool = False,
+                     force: bool = False) -> None:
     """accounts / balance / assets: select profiles, fetch concurrently, render, exit."""
     import sys
+    import time
 
     from balancecli import render
+    from balancecli.commands import data_export
     from balancecli.fetch import Options, run
     from balancecli.models import utc_now
 
     with boundary(rt):
+        data_export.refuse_masked(rt, fmt, hide_amounts=hide_amounts, force=force)
         selected, errors, presets = rt.select(profiles)
         options = Options(
             command=command, account_ids=list(accounts or []),
@@ -42,8 +50,10 @@ def run_data_command(rt: Runtime, command: str, *, profiles: list[str] | None,
             interactive=sys.stdin.isatty() and sys.stderr.isatty(),
             prompt=_prompt, presets=presets, debug=rt.debug,
         )
+        started = time.monotonic()
         with rt.spinner(f"Fetching {len(selected)} profile(s)…"):
             outcome = run(selected, options)
+        seconds = time.monotonic() - started
         rows = outcome.rows
         if options.currency and command != "accounts":
             key = "asset" if command == "assets" else "currency"
@@ -51,12 +61,18 @@ def run_data_command(rt: Runtime, command: str, *, profiles: list[str] | None,
         errors += outcome.errors
         if options.account_ids and not outcome.matched_accounts and not errors:
             raise no_match_error(options.account_ids)
-        if fmt is Format.json:
+        if fmt in data_export.FORMATS:  # beancount, ledger, prometheus (DESIGN §12)
+            rt.out(data_export.text(fmt, command, rows, errors, selected, seconds, utc_now()))
+        elif (fmt := Format(fmt)) is Format.json:  # DataFormat's other values are Format's
             rt.out(render.to_json(command, rows, errors, utc_now()))
         elif fmt is Format.jsonl:
             rt.out(render.to_jsonl(rows))
         elif fmt is Format.csv:
             rt.out(render.to_csv(command, rows))
+        elif rows and hide_amounts and command != "accounts":
+            from balancecli import privacy
+
+            rt.print_table(privacy.table(command, rows, color=rt.color))
         elif rows:
             rt.print_table(render.table(command, rows, color=rt.color))
         code = rt.exit_code(errors, outcome.anything_succeeded)
@@ -86,14 +102,17 @@ def _currency_command(command: str) -> Callable[..., None]:
 
     def run(
         ctx: typer.Context, profile: ProfileOpt = None, account: AccountOpt = None,
-        fmt: FormatOpt = Format.table, timeout: TimeoutOpt = 15.0, currency: CurrencyOpt = None,
+        fmt: DataFormatOpt = DataFormat.table, timeout: TimeoutOpt = 15.0,
+        currency: CurrencyOpt = None, hide_amounts: HideAmountsOpt = False,
+        force: ForceOpt = False,
         config: ConfigOpt = None, demo: DemoOpt = False, verbose: VerboseOpt = False,
         debug: DebugOpt = False, no_color: NoColorOpt = False,
     ) -> None:
         rt = runtime(ctx, config=config, demo=demo, verbose=verbose, debug=debug,
                      no_color=no_color)
         run_data_command(rt, command, profiles=profile, accounts=account, fmt=fmt,
-                         timeout=timeout, currency=currency)
+                         timeout=timeout, currency=currency, hide_amounts=hide_amounts,
+                         force=force)
 
     return run
 
