@@ -28,6 +28,7 @@ from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
 
+from balancecli.brokers.payload import expiry_epoch
 from balancecli.errors import (
     AuthError,
     BadResponseError,
@@ -82,25 +83,6 @@ class Report:
     def as_dict(self) -> dict[str, Any]:
         return {"profile": self.profile, "broker": self.broker, "ok": self.ok,
                 "checks": [c.as_dict() for c in self.checks]}
-
-
-def expiry_epoch(value: Any) -> float | None:
-    """Epoch seconds from epoch seconds, epoch milliseconds or ISO 8601 text; None if unknown.
-
-    Local stand-in for ``balancecli.brokers.payload.expiry_epoch`` (same rules), used until
-    that module is on main."""
-    if value in (None, "") or isinstance(value, bool):
-        return None
-    try:
-        when = float(str(value))
-        return when / 1000 if when > 1e11 else when
-    except ValueError:
-        pass
-    try:
-        parsed = datetime.fromisoformat(str(value).strip().replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).timestamp()
 
 
 def iso(epoch: float) -> str:

@@ -25,6 +25,18 @@ class Format(enum.StrEnum):
     csv = "csv"
 
 
+class DataFormat(enum.StrEnum):
+    """balance and assets: the formats of every command plus the exports of DESIGN §12."""
+
+    table = "table"
+    json = "json"
+    jsonl = "jsonl"
+    csv = "csv"
+    beancount = "beancount"
+    ledger = "ledger"
+    prometheus = "prometheus"
+
+
 # Accepted before the command and after it (merged by Runtime.from_options).
 ConfigOpt = Annotated[Path | None, typer.Option(
     "--config", envvar="BALANCECLI_CONFIG", help="Config file (TOML).", show_envvar=True)]
@@ -51,6 +63,15 @@ CurrencyOpt = Annotated[str | None, typer.Option(
 WatchOpt = Annotated[float | None, typer.Option(
     "--watch", metavar="[SECONDS]", help="On a terminal: refresh in place every SECONDS "
     "(default and minimum 10), highlighting what changed; Ctrl-C stops.")]
+DataFormatOpt = Annotated[DataFormat, typer.Option(
+    "--format", "-f", envvar="BALANCECLI_FORMAT", show_envvar=True,
+    help="Output format (beancount/ledger: balance assertions; prometheus: OpenMetrics).")]
+HideAmountsOpt = Annotated[bool, typer.Option(
+    "--hide-amounts", envvar="BALANCECLI_HIDE_AMOUNTS", show_envvar=True,
+    help="Tables: no amounts, only each account's share of the total (screen sharing).")]
+ForceOpt = Annotated[bool, typer.Option(
+    "--force", help="With --hide-amounts: print a machine format (json, csv, ...) anyway, "
+                    "with every amount.")]
 
 # Options of the auth and profile commands.
 ProfileArg = Annotated[str, typer.Argument(

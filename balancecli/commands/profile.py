@@ -370,7 +370,8 @@ def show(
         raw = profiles[name]
         effective = cfg.validate_profile(name, raw).settings
         if fmt is ListFormat.json:
-            rt.out(json.dumps({"profile": name, "config": str(path), "settings": raw,
+            rt.out(json.dumps({"schema": "balancecli.profile/1", "profile": name,
+                               "config": str(path), "settings": raw,
                                "effective": effective}, indent=2, default=str) + "\n")
         else:
             defaults = "".join(f"# {k} = {toml_value(v)}  (default)\n"
@@ -379,4 +380,7 @@ def show(
 
 
 def register(root: typer.Typer) -> None:
+    from balancecli.commands.profile_path import path
+
+    app.command("path")(path)
     root.add_typer(app, name="profile")
