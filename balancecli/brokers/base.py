@@ -57,6 +57,9 @@ COMMON_SETTINGS: dict[str, Setting] = {
                             minimum=0),
     "max_response_bytes": Setting(int, None, help="largest response accepted, in bytes "
                                                   "(default 16 MiB)", minimum=1),
+    "ledger_account": Setting((str, dict), None,
+                              help="beancount/ledger account name: a template or a table by "
+                                   "account id (-f beancount|ledger)"),
 }
 
 
