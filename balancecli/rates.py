@@ -15,7 +15,7 @@ source is ``config``, its date the ECB day). Nothing else: a rate is never guess
 from __future__ import annotations
 
 import decimal
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -99,6 +99,17 @@ def settings_from(data: Mapping[str, Any], path: Path | str = "the config file")
     return Settings(target, table, url, max_age)
 
 
+def load_settings(explicit: str | Path | None = None, *, demo: bool = False) -> Settings:
+    """The rate settings of the config file (``--config``, ``BALANCECLI_CONFIG`` or the
+    default path); ``--demo`` reads no config file, so it gets the defaults."""
+    if demo:
+        return Settings()
+    from balancecli.config import config_path, read_toml
+
+    path = config_path(explicit)
+    return settings_from(read_toml(path), path)
+
+
 def _config_rate(value: Any, where: str) -> Decimal:
     # A TOML float is binary (0.1 is not 0.1): exact rates are written as text.
     if isinstance(value, bool) or not isinstance(value, (str, int)):
@@ -179,20 +190,27 @@ class Rates:
     """Finds F→T on one day with the order of DESIGN.md §11.
 
     ``broker`` maps an account key (profile, account_id) to the quotes that account's broker
-    response carried; ``config`` is the ``[rates]`` table; ``ecb`` may be None (no file).
+    response carried; ``config`` is the ``[rates]`` table; ``ecb`` is the ECB table, None (no
+    file), or a function that loads it on first use (a run that needs no ECB rate reads no file).
     """
 
     def __init__(self, *, day: date, config: Mapping[tuple[str, str], Decimal] | None = None,
-                 ecb: EcbTable | None = None,
+                 ecb: EcbTable | Callable[[], EcbTable | None] | None = None,
                  broker: Mapping[Any, Iterable[Rate]] | None = None,
                  max_age_days: int = DEFAULT_MAX_AGE_DAYS) -> None:
         self.day = day
-        self.ecb = ecb
+        self._ecb = ecb
         self.max_age = timedelta(days=max_age_days)
         self.config = {pair: Rate(pair[0], pair[1], value, Decimal(1), "config", None,
                                   f"config {pair[0]}/{pair[1]}")
                        for pair, value in (config or {}).items()}
         self.broker = {key: list(quotes) for key, quotes in (broker or {}).items()}
+
+    @property
+    def ecb(self) -> EcbTable | None:
+        if callable(self._ecb):
+            self._ecb = self._ecb()
+        return self._ecb
 
     def find(self, base: str, target: str, account: Any = None) -> Rate | None:
         if base == target:
@@ -217,7 +235,7 @@ class Rates:
             return None
         days = [d for ccy, (_, d) in ((base, have), (target, want)) if ccy != "EUR"]
         day = min(days) if days else self.day
-        return Rate(base, target, want[0], have[0], "ecb", day, f"ecb {base}→{target}",
+        return Rate(base, target, want[0], have[0], "ecb", day, "ecb",
                     self.day - day > self.max_age)
 
     def _config_chain(self, base: str, target: str) -> Rate | None:

@@ -14,6 +14,7 @@ from balancecli.commands.options import (
     DemoOpt,
     Format,
     FormatOpt,
+    InOpt,
     NoColorOpt,
     ProfileOpt,
     TimeoutOpt,
@@ -25,7 +26,7 @@ from balancecli.runtime import Runtime, boundary, no_match_error
 
 def run_data_command(rt: Runtime, command: str, *, profiles: list[str] | None,
                      accounts: list[str] | None, fmt: Format, timeout: float,
-                     currency: str | None) -> None:
+                     currency: str | None, in_currency: str | None = None) -> None:
     """accounts / balance / assets: select profiles, fetch concurrently, render, exit."""
     import sys
 
@@ -35,6 +36,11 @@ def run_data_command(rt: Runtime, command: str, *, profiles: list[str] | None,
 
     with boundary(rt):
         selected, errors, presets = rt.select(profiles)
+        target = settings = None
+        if command != "accounts":
+            from balancecli.commands.networth import target_currency
+
+            target, settings = target_currency(rt, in_currency)
         options = Options(
             command=command, account_ids=list(accounts or []),
             currency=currency.upper() if currency else None, timeout=timeout,
@@ -51,7 +57,12 @@ def run_data_command(rt: Runtime, command: str, *, profiles: list[str] | None,
         errors += outcome.errors
         if options.account_ids and not outcome.matched_accounts and not errors:
             raise no_match_error(options.account_ids)
-        if fmt is Format.json:
+        if target:  # --in CUR (DESIGN.md §11)
+            from balancecli.commands import networth
+
+            networth.show(rt, command, fmt.value, rows, errors, selected, options, target,
+                          settings)
+        elif fmt is Format.json:
             rt.out(render.to_json(command, rows, errors, utc_now()))
         elif fmt is Format.jsonl:
             rt.out(render.to_jsonl(rows))
@@ -87,13 +98,13 @@ def _currency_command(command: str) -> Callable[..., None]:
     def run(
         ctx: typer.Context, profile: ProfileOpt = None, account: AccountOpt = None,
         fmt: FormatOpt = Format.table, timeout: TimeoutOpt = 15.0, currency: CurrencyOpt = None,
-        config: ConfigOpt = None, demo: DemoOpt = False, verbose: VerboseOpt = False,
-        debug: DebugOpt = False, no_color: NoColorOpt = False,
+        in_currency: InOpt = None, config: ConfigOpt = None, demo: DemoOpt = False,
+        verbose: VerboseOpt = False, debug: DebugOpt = False, no_color: NoColorOpt = False,
     ) -> None:
         rt = runtime(ctx, config=config, demo=demo, verbose=verbose, debug=debug,
                      no_color=no_color)
         run_data_command(rt, command, profiles=profile, accounts=account, fmt=fmt,
-                         timeout=timeout, currency=currency)
+                         timeout=timeout, currency=currency, in_currency=in_currency)
 
     return run
 

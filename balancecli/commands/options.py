@@ -43,6 +43,10 @@ TimeoutOpt = Annotated[float, typer.Option(
     "--timeout", min=0.1, help="Seconds per request.")]
 CurrencyOpt = Annotated[str | None, typer.Option(
     "--currency", help="Only this currency (LongPort filters server-side).")]
+InOpt = Annotated[str | None, typer.Option(
+    "--in", metavar="CUR",
+    help="Value every account in this currency, with the rates' sources (config default: "
+         "in = \"USD\"; --in none turns it off).")]
 
 # Options of the auth and profile commands.
 ProfileArg = Annotated[str, typer.Argument(help="Profile name (from the config file).")]
