@@ -239,11 +239,13 @@ class Rates:
                     self.day - day > self.max_age)
 
     def _config_chain(self, base: str, target: str) -> Rate | None:
-        """A config pair to or from a currency the ECB knows, e.g. USDT→USD→EUR."""
+        """A config pair then another config pair or an ECB rate (BTC→USDT→USD, USDT→USD→EUR),
+        or an ECB rate then a config pair (HKD→USD→USDT): one intermediate currency."""
         for rate in self.config.values():
             for leg in (rate, rate.inverse()):
                 if leg.base == base:
-                    rest = self.ecb_rate(leg.quote, target)
+                    rest = _pair(self.config.values(), leg.quote, target) or self.ecb_rate(
+                        leg.quote, target)
                     if rest:
                         return _chain(leg, rest)
                 if leg.quote == target:
@@ -264,11 +266,12 @@ def _pair(quotes: Iterable[Rate], base: str, target: str) -> Rate | None:
 
 
 def _chain(first: Rate, second: Rate) -> Rate:
-    """Two legs as one fraction; the config leg names the source, the ECB leg the day."""
-    ecb = first if first.source == "ecb" else second
+    """Two legs as one fraction; the source is ``config`` (a config leg made it possible), the
+    day that of the ECB leg if there is one."""
+    ecb = first if first.source == "ecb" else second if second.source == "ecb" else None
     return Rate(first.base, second.quote, EXACT.multiply(first.num, second.num),
-                EXACT.multiply(first.den, second.den), "config", ecb.day,
-                f"{first.how} × {second.how}", ecb.stale)
+                EXACT.multiply(first.den, second.den), "config", ecb.day if ecb else None,
+                f"{first.how} × {second.how}", bool(ecb and ecb.stale))
 
 
 def today() -> date:

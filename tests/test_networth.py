@@ -4,6 +4,9 @@ the rate order with provenance, and the ``converted`` block, with totals compute
 
 from __future__ import annotations
 
+import decimal
+import functools
+import re
 from datetime import date
 from decimal import Decimal
 
@@ -182,3 +185,397 @@ def test_asset_rows_in_the_target_currency(ecb):
     hkd = Asset("lp", "longport", "lp", "HKD", total=Decimal("84"))
     assert value_asset(hkd, rates, "USD")[0] == Decimal("10.50")
     assert value_asset(Asset("lp", "longport", "lp", "HKD"), rates, "USD") is None
+
+
+# -- through the installed command --------------------------------------------------------------
+#
+# TradeStation (the fake, with a JPY account whose CurrencyDetails quote USD at 150 JPY),
+# LongPort (the fake's seed example: one HKD view, net assets 24,145.90), Quantower (an export
+# file: USDT without assets, a crypto account with the broker's USD values, and XYZ), and ECB
+# rates that `rates update` fetched from a server on 127.0.0.1.
+
+JP1_ACCOUNT = {"AccountID": "JP1", "AccountType": "Futures", "Currency": "JPY",
+               "Status": "Active"}
+JP1_BALANCE = {
+    "AccountID": "JP1", "AccountType": "Futures", "CashBalance": "1000000",
+    "BuyingPower": "1000000", "Equity": "1500000", "MarketValue": "500000",
+    "CurrencyDetails": [
+        {"Currency": "USD", "AccountConversionRate": "150", "CashBalance": "3000"},
+        {"Currency": "JPY", "AccountConversionRate": "1", "CashBalance": "1050000"}]}
+EXPORT = {"Format": "balancecli.quantower/1", "GeneratedAt": "2026-11-22T10:00:00Z",
+          "Accounts": [
+              {"Id": "U1", "Name": "USDT futures", "AccountCurrency": "USDT", "Balance": 2500.5},
+              {"Id": "C1", "Name": "Spot", "AccountCurrency": "USDT", "Balance": 100,
+               "Balances": [
+                   {"AssetId": "BTC", "TotalBalance": 0.5, "AvailableBalance": 0.5,
+                    "ReservedBalance": 0, "TotalInUSD": 48000.0, "TotalInBTC": 0.5},
+                   {"AssetId": "USDT", "TotalBalance": 1250.75, "AvailableBalance": 1250.75,
+                    "ReservedBalance": 0, "TotalInUSD": 1250.75, "TotalInBTC": 0.013}]},
+              {"Id": "X", "Name": "Odd venue", "AccountCurrency": "XYZ", "Balance": 5}]}
+# By hand: 48,210.55 (USD) + 1,500,000 JPY / 150 (broker) + 24,145.90 HKD × 1.05 / 8.4 (ECB)
+# + 2,500.5 USDT × 1 (config) + 48,000.0 + 1,250.75 (Quantower's USD values); XYZ: no rate.
+TOTAL_USD = Decimal("112980.0375")
+
+
+def today_zip() -> bytes:
+    """ECB rates dated today and yesterday (so the file is the newest, whatever the clock)."""
+    from datetime import UTC, datetime, timedelta
+
+    from tests.ecb_zip import CURRENCIES, ecb_zip
+
+    day = datetime.now(UTC).date()
+    return ecb_zip(CURRENCIES, [(day.isoformat(), ("1.05", "160", "8.4", "N/A")),
+                                ((day - timedelta(days=1)).isoformat(),
+                                 ("1.04", "158", "8.32", "0.85"))])
+
+
+def config_text(path, profiles: dict, head: str) -> dict:
+    from tests.conftest import write_config
+
+    write_config(path, profiles)
+    path.write_text(head + "\n" + path.read_text())
+    return {"BALANCECLI_CONFIG": str(path)}
+
+
+@pytest.fixture
+def world(tmp_path, ts_fake, ts_profile):
+    """The mix above: returns the environment for run_cli (config, secrets)."""
+    import json as _json
+
+    from balancecli.demo.longport import (
+        DEMO_ACCESS_TOKEN,
+        DEMO_APP_KEY,
+        DEMO_APP_SECRET,
+        FakeLongPort,
+    )
+    from tests.conftest import FAST
+    from tests.ecb_zip import serve
+
+    ts_fake.v3["accounts"].append(JP1_ACCOUNT)
+    ts_fake.v3["balances"]["JP1"] = JP1_BALANCE
+    lp = FakeLongPort().start()
+    export = tmp_path / "export.json"
+    export.write_text(_json.dumps(EXPORT))
+    ts_settings, ts_env = ts_profile
+    profiles = {
+        "ts": {**ts_settings, "accounts": ["11827391", "JP1"]},
+        "lp": {"broker": "longport", "auth": "apikey", "base_url": lp.url,
+               "account_id": "LP", **FAST},
+        "qt": {"broker": "quantower", "source": str(export), "max_age": 0},
+    }
+    with serve(today_zip()) as served:
+        env = config_text(tmp_path / "config.toml", profiles, "\n".join([
+            '[rates]', '"USDT/USD" = "1"', '[ecb]', f'url = "{served.url}"']))
+        env |= ts_env | {"BALANCECLI_LP_APP_KEY": DEMO_APP_KEY,
+                         "BALANCECLI_LP_APP_SECRET": DEMO_APP_SECRET,
+                         "BALANCECLI_LP_ACCESS_TOKEN": DEMO_ACCESS_TOKEN}
+        from tests.conftest import run_cli
+
+        update = run_cli("rates", "update", env=env)
+        assert update.returncode == 0, update.stderr
+        yield env
+    lp.stop()
+
+
+def jdoc(text: str):
+    import json as _json
+
+    return _json.loads(text, parse_float=Decimal)
+
+
+def test_balance_in_usd_json_has_the_converted_block(world):
+    from datetime import UTC, datetime
+
+    from tests.conftest import run_cli
+
+    proc = run_cli("balance", "--in", "USD", "-f", "json", env=world)
+    assert proc.returncode == 0, proc.stderr
+    doc = jdoc(proc.stdout)
+    today = datetime.now(UTC).date().isoformat()
+    conv = doc["converted"]
+    assert list(doc) == ["schema", "generated_at", "balances", "totals", "converted", "errors"]
+    assert (conv["currency"], conv["total"], conv["incomplete"]) == ("USD", TOTAL_USD, True)
+    assert str(conv["total"]) == "112980.0375"
+    got = {(a["profile"], a["account_id"]): a for a in conv["accounts"]}
+    assert got[("ts", "11827391")] == {
+        "profile": "ts", "account_id": "11827391", "value": Decimal("48210.55"),
+        "value_field": "equity", "from": "USD", "rate": 1, "rate_source": "identity",
+        "rate_date": None}
+    jp1 = got[("ts", "JP1")]
+    assert (jp1["value"], jp1["from"], jp1["rate_source"]) == (Decimal("10000"), "JPY", "broker")
+    assert jp1["rate"] == Decimal("0.006666666666666666666666666666666666666667")
+    assert got[("lp", "LP")] == {
+        "profile": "lp", "account_id": "LP", "value": Decimal("3018.2375"),
+        "value_field": "equity", "from": "HKD", "rate": Decimal("0.125"), "rate_source": "ecb",
+        "rate_date": today}
+    assert (got[("qt", "U1")]["value"], got[("qt", "U1")]["value_field"],
+            got[("qt", "U1")]["rate_source"]) == (Decimal("2500.5"), "available", "config")
+    assert (got[("qt", "C1")]["value"], got[("qt", "C1")]["value_field"],
+            got[("qt", "C1")]["rate_source"]) == (Decimal("49250.75"), "assets.value_usd",
+                                                  "broker")
+    assert conv["unconverted"] == [{"profile": "qt", "account_id": "X", "currency": "XYZ",
+                                    "reason": "no rate"}]
+    assert sum(a["value"] for a in conv["accounts"]) == TOTAL_USD
+    # The unconverted account is named on stderr, in one line; stdout is only the document.
+    assert proc.stderr.count("\n") == 1
+    assert "not in the USD total (incomplete): qt X (XYZ: no rate)" in proc.stderr
+    assert '"XYZ/USD" = "..." under [rates]' in proc.stderr
+
+
+def test_balance_in_usd_table_value_column_and_footer(world):
+    from tests.conftest import run_cli
+
+    proc = run_cli("balance", "--in", "USD", env=world)
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    header = lines[0]
+    assert "Value (USD)" in header and header.index("Equity") < header.index("Value (USD)")
+    row = {line.split()[1]: line for line in lines[2:]
+           if line.split()[:1] in (["ts"], ["lp"], ["qt"])}
+    # The value sits right after Equity, at the display precision of USD.
+    assert re.search(r" 1,500,000\.00 +10,000\.00 ", row["JP1"])
+    assert re.search(r" 24,145\.90 +3,018\.24 ", row["LP"])
+    assert "49,250.75" in row["C1"] and "2,500.50" in row["U1"]
+    assert "Total in USD: 112,980.04 (5 accounts; incomplete: 1 not converted, named on " \
+           "stderr)" in lines
+    rates_line = next(line for line in lines if line.startswith("Rates: "))
+    assert "JPY→USD 0.00666667 (broker ts AccountConversionRate" in rates_line
+    assert "HKD→USD 0.125 (ecb " in rates_line
+    assert "USDT→USD 1 (config USDT/USD)" in rates_line
+    assert "USD values (broker qt TotalInUSD" in rates_line
+    assert "qt X (XYZ: no rate)" in proc.stderr
+
+
+def test_jsonl_and_csv_rows_gain_value_in_and_value(world):
+    import csv
+    import io
+
+    from tests.conftest import run_cli
+
+    proc = run_cli("balance", "--in", "USD", "-f", "jsonl", env=world)
+    assert proc.returncode == 0, proc.stderr
+    rows = [jdoc(line) for line in proc.stdout.splitlines()]
+    values = {r["account_id"]: (r["value_in"], r["value"]) for r in rows}
+    assert values == {"11827391": ("USD", Decimal("48210.55")), "JP1": ("USD", Decimal("10000")),
+                      "LP": ("USD", Decimal("3018.2375")), "U1": ("USD", Decimal("2500.5")),
+                      "C1": ("USD", Decimal("49250.75")), "X": ("USD", None)}
+    proc = run_cli("balance", "--in", "USD", "-f", "csv", env=world)
+    table = list(csv.DictReader(io.StringIO(proc.stdout)))
+    assert [(r["account_id"], r["value_in"], r["value"]) for r in table] == [
+        ("11827391", "USD", "48210.55"), ("JP1", "USD", "10000"), ("LP", "USD", "3018.2375"),
+        ("U1", "USD", "2500.5"), ("C1", "USD", "49250.75"), ("X", "USD", "")]
+
+
+def test_assets_in_usd_values_each_asset_and_the_same_total(world):
+    from tests.conftest import run_cli
+
+    proc = run_cli("assets", "--in", "USD", "-f", "jsonl", env=world)
+    assert proc.returncode == 0, proc.stderr
+    got = [(r["account_id"], r["asset"], r["value"])
+           for r in map(jdoc, proc.stdout.splitlines())]
+    assert got == [
+        ("11827391", "USD", Decimal("25731.18")),
+        ("JP1", "USD", Decimal("3000")),
+        ("JP1", "JPY", Decimal("7000")),  # 1,050,000 JPY / 150, the broker's rate
+        ("LP", "HKD", None), ("LP", "USD", None),  # LongPort sends no totals
+        ("U1", "USDT", None),
+        ("C1", "BTC", Decimal("48000.0")), ("C1", "USDT", Decimal("1250.75")),
+        ("X", "XYZ", None)]
+    doc = jdoc(run_cli("assets", "--in", "USD", "-f", "json", env=world).stdout)
+    assert doc["converted"]["total"] == TOTAL_USD
+
+
+def test_config_default_in_and_turning_it_off(world, tmp_path):
+    from tests.conftest import run_cli
+
+    path = tmp_path / "config.toml"
+    path.write_text('in = "usd"\n' + path.read_text())
+    doc = jdoc(run_cli("balance", "-f", "json", env=world).stdout)
+    assert doc["converted"]["currency"] == "USD" and doc["converted"]["total"] == TOTAL_USD
+    doc = jdoc(run_cli("balance", "-f", "json", "--in", "none", env=world).stdout)
+    assert "converted" not in doc
+
+
+def test_bad_in_and_bad_rates_are_clear_errors(world, tmp_path):
+    from tests.conftest import run_cli
+
+    proc = run_cli("balance", "--in", "U$D", env=world)
+    assert (proc.returncode, proc.stdout) == (2, "")
+    assert "'U$D' is not a currency code" in proc.stderr and "Traceback" not in proc.stderr
+    path = tmp_path / "config.toml"
+    path.write_text(path.read_text().replace('"USDT/USD" = "1"', '"USDT/USD" = 1.0'))
+    proc = run_cli("balance", "--in", "USD", env=world)
+    assert (proc.returncode, proc.stdout) == (3, "")
+    assert "write the rate as exact decimal text" in proc.stderr
+    assert proc.stderr.count("\n") == 1
+
+
+def test_demo_balance_in_usd_counts_every_account_once():
+    from tests.conftest import run_cli
+
+    proc = run_cli("--demo", "balance", "--in", "USD", "-f", "json")
+    assert proc.returncode == 0, proc.stderr
+    doc = jdoc(proc.stdout)
+    conv = doc["converted"]
+    accounts = {(b["profile"], b["account_id"]) for b in doc["balances"]}
+    assert [(a["profile"], a["account_id"]) for a in conv["accounts"]] == [
+        (b["profile"], b["account_id"]) for b in doc["balances"]]
+    assert len(conv["accounts"]) == len(accounts) == 10 and conv["unconverted"] == []
+    by_id = {a["account_id"]: a for a in conv["accounts"]}
+    # Quantower's crypto account: the broker's USD values, 48,000.0 + 7,912.3456 + 1,250.75.
+    assert by_id["BN-SPOT-01"]["value"] == Decimal("57163.0956")
+    assert by_id["BN-SPOT-01"]["value_field"] == "assets.value_usd"
+    # The USD accounts count at their equity (or available where there is none).
+    assert by_id["210FUT01"]["value"] == Decimal("3212461.980402")
+    assert by_id["cqg-demo:RITHMIC-PAPER-7"]["value_field"] == "available"
+    # LongPort's HKD: the bundled ECB file's rate, with its date.
+    lp = by_id["LP-DEMO"]
+    assert (lp["from"], lp["rate_source"]) == ("HKD", "ecb") and lp["rate_date"] is not None
+    exact = decimal.Context(prec=100)
+    assert conv["total"] == functools.reduce(exact.add, (a["value"] for a in conv["accounts"]))
+
+
+# -- history --in: every run with the rates of its own day -------------------------------------
+
+HISTORY_ZIP_ROWS = (
+    # A far-future row keeps this file the newest one, whatever the bundled file holds.
+    ("2099-12-31", ("2", "200", "10", "N/A")),
+    ("2026-11-20", ("1.20", "180", "8.00", "N/A")),
+    ("2026-11-19", ("1.10", "165", "8.80", "N/A")),
+)
+
+
+@pytest.fixture
+def runs_db(tmp_path):
+    """Three snapshots written through the Store API, on a Thursday, a Friday and a Sunday."""
+    from datetime import UTC, datetime, timedelta
+
+    from balancecli import ecb
+    from balancecli.history import Store
+    from balancecli.rates import Rate
+    from tests.ecb_zip import CURRENCIES, ecb_zip
+
+    cache = ecb.cache_path()
+    cache.parent.mkdir(parents=True)
+    cache.write_bytes(ecb_zip(CURRENCIES, HISTORY_ZIP_ROWS))
+    jpy_details = {"CurrencyDetails": [{"Currency": "USD", "AccountConversionRate": "150"}]}
+
+    def rows(jp1_extra=None, xyz=False):
+        out = [bal("lp", "LP", "longport", "HKD", equity=Decimal("800")),
+               bal("ts", "JP1", "tradestation", "JPY", equity=Decimal("150000"),
+                   extra=jp1_extra or {}),
+               bal("qt", "U1", "quantower", "USDT", available=Decimal("1000"))]
+        if xyz:
+            out.append(bal("qt", "X", "quantower", "XYZ", available=Decimal("5")))
+        return out
+
+    db = tmp_path / "history.sqlite3"
+    runs = [
+        # Thursday: the broker's rate in the row, and the config rate of that day stored.
+        (datetime(2026, 11, 19, 12, tzinfo=UTC), rows(jpy_details),
+         [(None, None, Rate("USDT", "USD", Decimal("0.99"), Decimal(1), "config"))]),
+        # Friday: a stored broker rate only (no CurrencyDetails in the row); XYZ appears.
+        (datetime(2026, 11, 20, 12, tzinfo=UTC), rows(xyz=True),
+         [("ts", "JP1", Rate("USD", "JPY", Decimal("160"), Decimal(1), "broker",
+                             date(2026, 11, 20)))]),
+        # Sunday: nothing stored; the ECB rates of Friday, today's config.
+        (datetime(2026, 11, 22, 12, tzinfo=UTC), rows(), []),
+    ]
+    with Store.open(db) as store:
+        for when, balances, stored in runs:
+            store.record_run(started_at=when, finished_at=when + timedelta(seconds=3),
+                             profiles=["lp", "qt", "ts"], balances=balances, assets=[],
+                             errors=[], rates=stored)
+    return db
+
+
+def history_env(tmp_path, db) -> dict:
+    return config_text(tmp_path / "config.toml", {}, '[rates]\n"USDT/USD" = "1"') | {
+        "BALANCECLI_DB": str(db)}
+
+
+def test_history_in_usd_values_each_run_with_its_own_rates(tmp_path, runs_db):
+    from tests.conftest import run_cli
+
+    proc = run_cli("history", "--in", "USD", "-f", "json", env=history_env(tmp_path, runs_db))
+    assert proc.returncode == 0, proc.stderr
+    doc = jdoc(proc.stdout)
+    assert (doc["schema"], doc["currency"]) == ("balancecli.history.networth/1", "USD")
+    # Thursday: 800 HKD × 1.10 / 8.80 = 100; 150,000 JPY / 150 (broker) = 1,000;
+    #           1,000 USDT × 0.99 (the config stored with the run) = 990.
+    # Friday:   800 × 1.20 / 8.00 = 120; 150,000 / 160 (the stored broker rate) = 937.5;
+    #           1,000 × 1 (today's config); XYZ has no rate: incomplete.
+    # Sunday:   Friday's ECB rates: 120; 150,000 × 1.20 / 180 = 1,000; 1,000.
+    assert [(r["run_id"], r["total"], r["incomplete"], r["accounts"], r["unconverted"],
+             r["change"]) for r in doc["runs"]] == [
+        (1, Decimal("2090"), False, 3, 0, None),
+        (2, Decimal("2057.5"), True, 3, 1, Decimal("-32.5")),
+        (3, Decimal("2120"), False, 3, 0, Decimal("62.5"))]
+    sunday = {a["account_id"]: a for a in doc["runs"][2]["converted"]["accounts"]}
+    assert (sunday["LP"]["rate_source"], sunday["LP"]["rate_date"]) == ("ecb", "2026-11-20")
+    assert (sunday["JP1"]["rate_source"], str(sunday["JP1"]["rate"])) == (
+        "ecb", "0.006666666666666666666666666666666666666667")  # 1.20 / 180, 40 digits
+    friday = {a["account_id"]: a for a in doc["runs"][1]["converted"]["accounts"]}
+    assert (friday["JP1"]["rate_source"], friday["JP1"]["value"]) == ("broker",
+                                                                       Decimal("937.5"))
+    assert doc["first"] == {"run_id": 1, "taken_at": "2026-11-19T12:00:00.000000Z",
+                            "total": Decimal("2090"), "incomplete": False}
+    assert doc["last"]["total"] == Decimal("2120") and doc["change"] == Decimal("30")
+    assert str(doc["change_pct"]) == "1.435406698564593301435406698564593301435"
+    assert doc["sparkline"] == "▄▁█"
+    assert "1 of 3 runs are incomplete in USD; not converted: qt X (XYZ: no rate)" in proc.stderr
+
+
+def test_history_in_usd_table_jsonl_and_csv_carry_the_same_fields(tmp_path, runs_db):
+    from tests.conftest import run_cli
+
+    env = history_env(tmp_path, runs_db)
+    table = run_cli("history", "--in", "USD", env=env)
+    assert table.returncode == 0, table.stderr
+    assert table.stdout.splitlines()[2:] == [
+        "2026-11-19T12:00:00Z     1          2,090.00        —          3",
+        "2026-11-20T12:00:00Z     2         2,057.50*   -32.50          3",
+        "2026-11-22T12:00:00Z     3          2,120.00   +62.50          3",
+        "First 2026-11-19T12:00:00Z 2,090.00; last 2026-11-22T12:00:00Z 2,120.00; change "
+        "+30.00 USD (+1.44%)",
+        "Trend ▄▁█",
+        "* incomplete: an account was not converted or a profile failed"]
+    jsonl = [jdoc(line) for line in run_cli("history", "--in", "USD", "-f", "jsonl",
+                                            env=env).stdout.splitlines()]
+    assert [list(r) for r in jsonl] == [["run_id", "taken_at", "currency", "total",
+                                         "incomplete", "accounts", "unconverted",
+                                         "change"]] * 3
+    assert [r["total"] for r in jsonl] == [Decimal("2090"), Decimal("2057.5"), Decimal("2120")]
+    csv_text = run_cli("history", "--in", "USD", "-f", "csv", env=env).stdout
+    assert csv_text.splitlines() == [
+        "run_id,taken_at,currency,total,incomplete,accounts,unconverted,change",
+        "1,2026-11-19T12:00:00.000000Z,USD,2090.00,false,3,0,",
+        "2,2026-11-20T12:00:00.000000Z,USD,2057.5,true,3,1,-32.50",
+        "3,2026-11-22T12:00:00.000000Z,USD,2120.00,false,3,0,62.50"]
+    since = run_cli("history", "--in", "USD", "-f", "jsonl", "--since", "2026-11-20", env=env)
+    assert [jdoc(line)["run_id"] for line in since.stdout.splitlines()] == [2, 3]
+    misuse = run_cli("history", "--in", "USD", "--at", "2026-11-20", env=env)
+    assert misuse.returncode == 2 and "--in excludes --at" in misuse.stderr
+
+
+def test_snapshot_stores_the_rates_it_saw(tmp_path, world):
+    import sqlite3
+
+    from tests.conftest import run_cli
+
+    db = tmp_path / "snap.sqlite3"
+    env = world | {"BALANCECLI_DB": str(db)}
+    proc = run_cli("snapshot", env=env)
+    assert proc.returncode == 0, proc.stderr
+    conn = sqlite3.connect(db)
+    stored = conn.execute("SELECT profile, account_id, base, quote, num, den, source"
+                          " FROM rates ORDER BY rowid").fetchall()
+    conn.close()
+    assert stored == [
+        ("ts", "JP1", "USD", "JPY", "150", "1", "broker"),
+        ("qt", "C1", "BTC", "USD", "48000.0", "0.5", "broker"),
+        ("qt", "C1", "USDT", "USD", "1250.75", "1250.75", "broker"),
+        (None, None, "USDT", "USD", "1", "1", "config")]
+    # The stored run revalues offline to the same total as the live run.
+    doc = jdoc(run_cli("history", "--in", "USD", "-f", "json", env=env).stdout)
+    assert doc["runs"][0]["total"] == TOTAL_USD and doc["runs"][0]["incomplete"] is True

@@ -5,7 +5,9 @@ config ``[rates]`` table, and the order in which a rate is chosen, with exact De
 
 from __future__ import annotations
 
+import json
 import os
+import re
 from datetime import date
 from decimal import Decimal
 
@@ -206,6 +208,15 @@ def test_a_config_rate_chains_with_the_ecb(table):
     assert back.apply(Decimal("84")) == Decimal("10.5")
 
 
+def test_two_config_rates_chain(table):
+    r = Rates(day=SUNDAY, ecb=table,
+              config={("BTC", "USDT"): Decimal("97250.5"), ("USDT", "USD"): Decimal("0.999")})
+    rate = r.find("BTC", "USD")
+    assert (rate.source, rate.day, rate.how) == ("config", None,
+                                                 "config BTC/USDT × config USDT/USD")
+    assert rate.apply(Decimal("2")) == Decimal("194306.4990")  # 194,501 − 194.501
+
+
 def test_an_old_ecb_rate_is_used_but_marked_stale(table):
     assert not Rates(day=SUNDAY, ecb=table).find("USD", "JPY").stale
     late = Rates(day=date(2026, 12, 1), ecb=table, max_age_days=7).find("USD", "JPY")
@@ -217,3 +228,108 @@ def test_zero_or_negative_quotes_are_no_rate():
     assert rates.quote("A", "B", Decimal("0"), source="broker") is None
     assert rates.quote("A", "B", Decimal("1"), Decimal("0"), source="broker") is None
     assert rates.quote("A", "B", Decimal("-1"), source="broker") is None
+
+
+# -- rates update / rates show through the installed command --------------------------------
+
+
+def rates_config(tmp_path, url: str, extra: str = "") -> dict:
+    path = tmp_path / "config.toml"
+    path.write_text(f'{extra}\n[ecb]\nurl = "{url}"\n')
+    return {"BALANCECLI_CONFIG": str(path)}
+
+
+def test_rates_update_command_saves_the_served_file(tmp_path):
+    from tests.conftest import run_cli
+
+    with serve(sample_zip()) as served:
+        env = rates_config(tmp_path, served.url)
+        proc = run_cli("rates", "update", env=env)
+        as_json = run_cli("rates", "update", "-f", "json", env=env)
+    assert (proc.returncode, proc.stderr) == (0, "")
+    path = ecb.cache_path()
+    assert proc.stdout == f"ECB rates of 2026-11-20 (4 currencies) saved to {path}\n"
+    assert path.read_bytes() == sample_zip() and served.hits == 2
+    doc = json.loads(as_json.stdout)
+    assert doc == {"schema": "balancecli.rates.update/1", "file": str(path), "url": served.url,
+                   "latest": "2026-11-20", "currencies": 4, "in_use": str(path)}
+
+
+def test_rates_update_older_than_the_bundled_file_says_which_is_used(tmp_path):
+    from tests.conftest import run_cli
+
+    old = ecb_zip(CURRENCIES, [("2001-01-02", ("0.9", "100", "7", "0.6"))])
+    with serve(old) as served:
+        proc = run_cli("rates", "update", env=rates_config(tmp_path, served.url))
+    assert proc.returncode == 0
+    bundled = ecb.latest_day(ecb.bundled_path())
+    assert proc.stderr == (f"warning: the bundled ECB file is newer ({bundled}); "
+                           "it stays in use\n")
+
+
+@pytest.mark.parametrize("body, status, code, message", [
+    (b"<html>maintenance</html>", 503, 5, "HTTP 503"),
+    (b"<html>login</html>", 200, 6, "not a zip archive"),
+])
+def test_rates_update_failures_exit_with_their_code_and_keep_the_old_file(
+        tmp_path, body, status, code, message):
+    from tests.conftest import run_cli
+
+    with serve(body, status) as served:
+        proc = run_cli("rates", "update", env=rates_config(tmp_path, served.url))
+    assert (proc.returncode, proc.stdout) == (code, "")
+    assert message in proc.stderr and proc.stderr.count("\n") == 1
+    assert "Traceback" not in proc.stderr
+    assert not ecb.cache_path().exists()
+
+
+def test_rates_update_offline_and_bad_url(tmp_path):
+    from tests.conftest import run_cli
+
+    with serve(b"") as served:
+        url = served.url
+    proc = run_cli("rates", "update", "--timeout", "2", env=rates_config(tmp_path, url))
+    assert proc.returncode == 5 and "cannot download the ECB rates" in proc.stderr
+    proc = run_cli("rates", "update", env=rates_config(tmp_path, "http://example.com/x.zip"))
+    assert proc.returncode == 3 and "must be an https:// URL" in proc.stderr
+
+
+def test_rates_show_lists_config_and_ecb_rates_with_sources(tmp_path):
+    from tests.conftest import run_cli
+    from tests.test_networth import today_zip
+
+    cache = ecb.cache_path()
+    cache.parent.mkdir(parents=True)
+    cache.write_bytes(today_zip())
+    today = rates.today().isoformat()
+    env = rates_config(tmp_path, "https://example.org/x.zip",
+                       '[rates]\n"USDT/USD" = "1"\n"BTC/USDT" = "97250.5"')
+    proc = run_cli("rates", "show", "--in", "USD", "-f", "json", env=env)
+    assert proc.returncode == 0, proc.stderr
+    doc = json.loads(proc.stdout, parse_float=Decimal)
+    assert doc["ecb"] | {"file": None} == {
+        "file": None, "origin": "downloaded", "latest": today, "age_days": 0, "stale": False,
+        "max_age_days": 7, "url": "https://example.org/x.zip"}
+    got = {r["from"]: (r["rate"], r["rate_source"], r["rate_date"]) for r in doc["rates"]}
+    assert got == {
+        "EUR": (Decimal("1.05"), "ecb", today),
+        "HKD": (Decimal("0.125"), "ecb", today),
+        "JPY": (Decimal("0.0065625"), "ecb", today),  # 1.05 / 160
+        "USDT": (Decimal("1"), "config", None),
+        "BTC": (Decimal("97250.5"), "config", None),  # BTC/USDT × USDT/USD
+    }
+    table = run_cli("rates", "show", "--in", "HKD", env=env)
+    assert table.returncode == 0
+    assert table.stdout.splitlines()[0] == f"ECB file: downloaded, rates of {today} (0 days old)"
+    assert re.search(rf"^USD +8 +ecb +{today}$", table.stdout, re.MULTILINE)
+
+
+def test_rates_show_defaults_to_the_bundled_file():
+    from tests.conftest import run_cli
+
+    proc = run_cli("--demo", "rates", "show", "-f", "json")
+    assert proc.returncode == 0, proc.stderr
+    doc = json.loads(proc.stdout, parse_float=Decimal)
+    assert doc["currency"] == "USD" and doc["ecb"]["origin"] == "bundled"
+    assert doc["ecb"]["file"] == str(ecb.bundled_path())
+    assert {r["from"] for r in doc["rates"]} >= {"EUR", "HKD", "JPY", "GBP", "CHF"}
