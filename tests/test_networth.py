@@ -579,3 +579,33 @@ def test_snapshot_stores_the_rates_it_saw(tmp_path, world):
     # The stored run revalues offline to the same total as the live run.
     doc = jdoc(run_cli("history", "--in", "USD", "-f", "json", env=env).stdout)
     assert doc["runs"][0]["total"] == TOTAL_USD and doc["runs"][0]["incomplete"] is True
+
+
+def test_on_a_terminal_the_footer_is_whole():
+    """A real pty, 80 columns: the total and the rates' sources are never cut."""
+    import os
+    import subprocess
+
+    from tests.conftest import balancecli_exe
+
+    env = {k: v for k, v in os.environ.items() if k != "COLUMNS"}
+    cmd = f"stty cols 80; {balancecli_exe()} --demo balance --in USD -p demo-qt --no-color"
+    out = subprocess.run(["script", "-qec", cmd, "/dev/null"], capture_output=True, text=True,
+                         env=env, timeout=60).stdout.replace("\r", "")
+    # 48,000.0 + 7,912.3456 + 1,250.75 (the broker's USD values) + 100,000.25 + 49,875.50
+    assert "Total in USD: 207,038.85 (3 accounts)\n" in out
+    assert "Rates: USD values (broker demo-qt TotalInUSD " in out
+
+
+def test_runs_without_in_do_not_load_the_rate_code():
+    import subprocess
+    import sys
+
+    def modules(*args: str) -> str:
+        return subprocess.run([sys.executable, "-X", "importtime", "-m", "balancecli", *args],
+                              capture_output=True, text=True, timeout=60).stderr
+
+    for args in (("--help",), ("--demo", "balance", "-f", "json")):
+        loaded = modules(*args)
+        assert "balancecli.rates" not in loaded and "balancecli.valuation" not in loaded, args
+    assert "balancecli.valuation" in modules("--demo", "balance", "--in", "USD", "-f", "json")

@@ -33,7 +33,6 @@ def target_currency(rt: Any, given: str | None) -> tuple[str | None, Any]:
     if given is None and rt.demo:
         return None, None  # --demo reads no config file
     from balancecli.errors import ConfigError
-    from balancecli.rates import currency_code, load_settings
 
     if given is None:
         # No default without a readable config (history works without one); the common case,
@@ -43,6 +42,7 @@ def target_currency(rt: Any, given: str | None) -> tuple[str | None, Any]:
                 return None, None
         except ConfigError:
             return None, None
+    from balancecli.rates import currency_code, load_settings  # only runs that convert
 
     settings = load_settings(rt.config, demo=rt.demo)
     if given is None:
