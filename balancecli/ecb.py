@@ -74,6 +74,7 @@ class EcbTable:
         self._lines = rows
         self._keys = [line[:10] for line in reversed(rows)]  # ascending, for bisect
         self._parsed: dict[int, dict[str, Decimal]] = {}
+        self._found: dict[tuple[str, date], tuple[Decimal, date] | None] = {}
         self.latest: date = _day(rows[0][:10])  # type: ignore[assignment]
         self.earliest: date = _day(rows[-1][:10])  # type: ignore[assignment]
         if not any(self._row(0).values()):
@@ -123,6 +124,12 @@ class EcbTable:
             return Decimal(1), day
         if currency not in self.currencies:
             return None
+        found = self._found.get((currency, day), False)
+        if found is False:
+            found = self._found[(currency, day)] = self._lookup(currency, day)
+        return found
+
+    def _lookup(self, currency: str, day: date) -> tuple[Decimal, date] | None:
         # Index of the newest row at or before the day, in the newest-first list.
         after = bisect.bisect_right(self._keys, day.isoformat())
         if after == 0:

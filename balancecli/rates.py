@@ -107,6 +107,8 @@ def load_settings(explicit: str | Path | None = None, *, demo: bool = False) -> 
     from balancecli.config import config_path, read_toml
 
     path = config_path(explicit)
+    if not path.exists():  # history and rates work without a config file
+        return Settings()
     return settings_from(read_toml(path), path)
 
 

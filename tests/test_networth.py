@@ -609,3 +609,20 @@ def test_runs_without_in_do_not_load_the_rate_code():
         loaded = modules(*args)
         assert "balancecli.rates" not in loaded and "balancecli.valuation" not in loaded, args
     assert "balancecli.valuation" in modules("--demo", "balance", "--in", "USD", "-f", "json")
+
+
+def test_history_uses_the_config_default_and_in_none_turns_it_off(tmp_path, runs_db):
+    from tests.conftest import run_cli
+
+    env = history_env(tmp_path, runs_db)
+    path = tmp_path / "config.toml"
+    path.write_text('in = "USD"\n' + path.read_text())
+    doc = jdoc(run_cli("history", "-f", "json", env=env).stdout)
+    assert doc["schema"] == "balancecli.history.networth/1"
+    assert [r["total"] for r in doc["runs"]] == [Decimal("2090"), Decimal("2057.5"),
+                                                 Decimal("2120")]
+    series = jdoc(run_cli("history", "-f", "json", "--in", "none", env=env).stdout)
+    assert series["schema"] == "balancecli.history/1"
+    # Options that only make sense per account keep the per-account view.
+    at = jdoc(run_cli("history", "-f", "json", "--at", "2026-11-20", env=env).stdout)
+    assert at["schema"] == "balancecli.history.at/1"

@@ -68,7 +68,8 @@ def complete_rows(command: str, rows: list[Any], selected: Sequence[Any], option
     from balancecli.fetch import run
 
     if command == "balance":
-        crypto = {r.account_id for r in rows if r.broker == "quantower" and r.equity is None}
+        crypto = {r.account_id for r in rows if r.broker == "quantower" and r.equity is None
+                  and r.account_type == "crypto"}
         wanted = [p for p in selected
                   if p.broker == "quantower" and any(r.profile == p.name for r in rows)]
         if not crypto or not wanted:

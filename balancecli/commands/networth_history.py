@@ -185,22 +185,22 @@ def _csv_line(row: dict[str, Any]) -> str:
 def print_history(rt: Any, rows: list[dict[str, Any]], summ: dict[str, Any],
                   target: str) -> None:
     """One line per run, then first / last / change / change % and the sparkline."""
-    from rich import box
-    from rich.table import Table
-
     from balancecli.commands.networth_table import money
     from balancecli.history import short_time
 
-    t = Table(box=box.SIMPLE_HEAD, header_style="bold" if rt.color else "", pad_edge=False,
-              show_edge=False)
-    for title, right in (("Time", False), ("Run", True), (f"Net worth ({target})", True),
-                         ("Change", True), ("Accounts", True)):
-        t.add_column(title, justify="right" if right else "left", no_wrap=True)
-    for r in rows:
-        total = "—" if r["total"] is None else money(r["total"], target)
-        t.add_row(short_time(r["taken_at"]), str(r["run_id"]),
-                  total + ("*" if r["incomplete"] else ""),
-                  _signed(r["change"], target), str(r["accounts"]))
+    titles = ("Time", "Run", f"Net worth ({target})", "Change", "Accounts")
+    cells = [[short_time(r["taken_at"]), str(r["run_id"]),
+              ("—" if r["total"] is None else money(r["total"], target))
+              + ("*" if r["incomplete"] else ""),
+              _signed(r["change"], target), str(r["accounts"])] for r in rows]
+    try:  # the fixed-width renderer, where it exists (much faster than Rich on long tables)
+        from balancecli.table import Column, Table  # type: ignore[import-not-found]
+    except ImportError:
+        t = _rich_table(titles, cells, rt.color)
+    else:
+        t = Table([Column(k, title, numeric=k != "time") for k, title in zip(
+            ("time", "run_id", "total", "change", "accounts"), titles, strict=True)],
+            rows=cells)
     rt.print_table(t)
     first, last = summ["first"], summ["last"]
     lines = []
@@ -215,6 +215,19 @@ def print_history(rt: Any, rows: list[dict[str, Any]], summ: dict[str, Any],
     if any(r["incomplete"] for r in rows):
         lines.append("* incomplete: an account was not converted or a profile failed")
     rt.out("\n".join(lines) + "\n")
+
+
+def _rich_table(titles: tuple[str, ...], cells: list[list[str]], color: bool) -> Any:
+    from rich import box
+    from rich.table import Table
+
+    t = Table(box=box.SIMPLE_HEAD, header_style="bold" if color else "", pad_edge=False,
+              show_edge=False)
+    for i, title in enumerate(titles):
+        t.add_column(title, justify="left" if i == 0 else "right", no_wrap=True)
+    for row in cells:
+        t.add_row(*row)
+    return t
 
 
 def _signed(value: Decimal | None, ccy: str) -> str:
