@@ -626,3 +626,18 @@ def test_history_uses_the_config_default_and_in_none_turns_it_off(tmp_path, runs
     # Options that only make sense per account keep the per-account view.
     at = jdoc(run_cli("history", "-f", "json", "--at", "2026-11-20", env=env).stdout)
     assert at["schema"] == "balancecli.history.at/1"
+
+
+def test_a_failed_profile_marks_the_total_incomplete(world):
+    from tests.conftest import run_cli
+
+    proc = run_cli("balance", "--in", "USD", "-f", "json", "-p", "ts", "-p", "nosuch",
+                   env=world)
+    assert proc.returncode == 7
+    conv = jdoc(proc.stdout)["converted"]
+    assert (conv["total"], conv["incomplete"], conv["unconverted"]) == (
+        Decimal("58210.55"), True, [])  # 48,210.55 + 10,000: ts only
+    assert "nosuch" in proc.stderr
+    table = run_cli("balance", "--in", "USD", "-p", "ts", "-p", "nosuch", env=world)
+    assert "Total in USD: 58,210.55 (2 accounts; incomplete: some accounts failed to fetch)" \
+        in table.stdout.splitlines()
