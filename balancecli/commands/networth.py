@@ -24,11 +24,21 @@ from balancecli.commands.options import usage
 OFF = ("none", "off", "-")
 
 
-def target_currency(rt: Any, given: str | None) -> tuple[str | None, Any]:
-    """(target currency or None, rate settings): ``--in``, else the config's ``in``."""
+def target_currency(rt: Any, given: str | None, *,
+                    applies: bool = True) -> tuple[str | None, Any]:
+    """(target currency or None, rate settings): ``--in``, else the config's ``in``.
+
+    ``applies`` is False where valuing has no place (``--watch``, ``--hide-amounts``, the
+    beancount/ledger/prometheus formats): the config default is then not used, and an explicit
+    ``--in`` is a usage error."""
     from balancecli import config
 
     if given is not None and given.strip().lower() in OFF:
+        return None, None
+    if not applies:
+        if given is not None:
+            usage(rt, "--in works with -f table, json, jsonl and csv, without --watch and "
+                      "--hide-amounts")
         return None, None
     if given is None and rt.demo:
         return None, None  # --demo reads no config file
