@@ -19,6 +19,7 @@ from balancecli.commands.options import (
     Format,
     FormatOpt,
     HideAmountsOpt,
+    InOpt,
     NoColorOpt,
     ProfileOpt,
     TimeoutOpt,
@@ -32,7 +33,8 @@ from balancecli.runtime import Runtime, boundary, no_match_error
 def run_data_command(rt: Runtime, command: str, *, profiles: list[str] | None,
                      accounts: list[str] | None, fmt: Format | DataFormat, timeout: float,
                      currency: str | None, hide_amounts: bool = False,
-                     force: bool = False, watch: float | None = None) -> None:
+                     force: bool = False, watch: float | None = None,
+                     in_currency: str | None = None) -> None:
     """accounts / balance / assets: select profiles, fetch concurrently, render, exit."""
     import sys
     import time
@@ -49,6 +51,13 @@ def run_data_command(rt: Runtime, command: str, *, profiles: list[str] | None,
 
             watching.check(rt, watch, fmt.value)
         selected, errors, presets = rt.select(profiles)
+        target = settings = None
+        if command != "accounts":
+            from balancecli.commands.networth import target_currency
+
+            target, settings = target_currency(
+                rt, in_currency, applies=watch is None and not hide_amounts
+                and fmt not in data_export.FORMATS)
         options = Options(
             command=command, account_ids=list(accounts or []),
             currency=currency.upper() if currency else None, timeout=timeout,
@@ -73,7 +82,12 @@ def run_data_command(rt: Runtime, command: str, *, profiles: list[str] | None,
         errors += outcome.errors
         if options.account_ids and not outcome.matched_accounts and not errors:
             raise no_match_error(options.account_ids)
-        if fmt in data_export.FORMATS:  # beancount, ledger, prometheus (DESIGN §12)
+        if target:  # --in CUR (DESIGN.md §11)
+            from balancecli.commands import networth
+
+            networth.show(rt, command, Format(fmt).value, rows, errors, selected, options,
+                          target, settings)
+        elif fmt in data_export.FORMATS:  # beancount, ledger, prometheus (DESIGN §12)
             rt.out(data_export.text(fmt, command, rows, errors, selected, seconds, utc_now()))
         elif (fmt := Format(fmt)) is Format.json:  # DataFormat's other values are Format's
             rt.out(render.to_json(command, rows, errors, utc_now()))
@@ -130,7 +144,7 @@ def _currency_command(command: str) -> Callable[..., None]:
         ctx: typer.Context, profile: ProfileOpt = None, account: AccountOpt = None,
         fmt: DataFormatOpt = DataFormat.table, timeout: TimeoutOpt = 15.0,
         currency: CurrencyOpt = None, hide_amounts: HideAmountsOpt = False,
-        force: ForceOpt = False, watch: WatchOpt = None,
+        force: ForceOpt = False, watch: WatchOpt = None, in_currency: InOpt = None,
         config: ConfigOpt = None, demo: DemoOpt = False, verbose: VerboseOpt = False,
         debug: DebugOpt = False, no_color: NoColorOpt = False,
     ) -> None:
@@ -138,7 +152,7 @@ def _currency_command(command: str) -> Callable[..., None]:
                      no_color=no_color)
         run_data_command(rt, command, profiles=profile, accounts=account, fmt=fmt,
                          timeout=timeout, currency=currency, hide_amounts=hide_amounts,
-                         force=force, watch=watch)
+                         force=force, watch=watch, in_currency=in_currency)
 
     return run
 

@@ -34,6 +34,7 @@ from balancecli.commands.options import (
     DemoOpt,
     Format,
     FormatOpt,
+    InOpt,
     NoColorOpt,
     ProfileOpt,
     TimeoutOpt,
@@ -92,15 +93,17 @@ def register(app: typer.Typer) -> None:
         ] = False,
         keep: Annotated[str | None, typer.Option(
             "--keep", help="With --prune: how much history to keep, e.g. 365d or 52w.")] = None,
-        db: DbOpt = None,
+        in_currency: InOpt = None, db: DbOpt = None,
         config: ConfigOpt = None, demo: DemoOpt = False, verbose: VerboseOpt = False,
         debug: DebugOpt = False, no_color: NoColorOpt = False,
     ) -> None:
-        """Balances over time from the history store (see: balancecli snapshot)."""
+        """Balances over time from the history store (see: balancecli snapshot); with --in,
+        net worth per run in one currency."""
         rt = runtime(ctx, config=config, demo=demo, verbose=verbose, debug=debug,
                      no_color=no_color)
         run_history(rt, profiles=profile, accounts=account, fmt=fmt.value, currency=currency,
-                    field=field, since=since, until=until, at=at, prune=prune, keep=keep, db=db)
+                    field=field, since=since, until=until, at=at, prune=prune, keep=keep, db=db,
+                    in_currency=in_currency)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -110,6 +113,7 @@ def register(app: typer.Typer) -> None:
 def run_snapshot(rt: Any, *, profiles: list[str] | None, accounts: list[str] | None, fmt: str,
                  timeout: float, db: Path | None, textfile: Path | None = None) -> None:
     from balancecli import history
+    from balancecli.commands.networth_history import snapshot_rates
     from balancecli.fetch import Options, run
     from balancecli.runtime import boundary, no_match_error
 
@@ -135,7 +139,8 @@ def run_snapshot(rt: Any, *, profiles: list[str] | None, accounts: list[str] | N
             names = [p.name for p in selected]
             run_id = store.record_run(
                 started_at=started, finished_at=finished, profiles=names,
-                balances=fetched.rows, assets=fetched.assets, errors=errors)
+                balances=fetched.rows, assets=fetched.assets, errors=errors,
+                rates=snapshot_rates(rt, fetched.rows, fetched.assets))
         failed = []
         if textfile is not None:  # DESIGN §12; a failure here is reported after the summary
             from balancecli.commands.data_export import write_textfile
@@ -198,7 +203,8 @@ def _when(text: str | None, option: str, *, end_of_day: bool = False) -> datetim
 
 def run_history(rt: Any, *, profiles: list[str] | None, accounts: list[str] | None, fmt: str,
                 currency: str | None, field: str, since: str | None, until: str | None,
-                at: str | None, prune: bool, keep: str | None, db: Path | None) -> None:
+                at: str | None, prune: bool, keep: str | None, db: Path | None,
+                in_currency: str | None = None) -> None:
     from balancecli import history
     from balancecli.commands.history_view import _show_at, _show_series
     from balancecli.runtime import boundary
@@ -224,9 +230,24 @@ def run_history(rt: Any, *, profiles: list[str] | None, accounts: list[str] | No
     when_until = _when(until, "--until", end_of_day=True)
 
     with boundary(rt):
+        target = settings = None
+        if in_currency is not None or not (at or prune or currency):
+            from balancecli.commands.networth import target_currency
+
+            target, settings = target_currency(rt, in_currency)
+        if target and (at or prune or currency):
+            from balancecli.commands.options import usage
+
+            usage(rt, "--in excludes --at, --prune and --currency")
         path = history.db_path(db, demo=rt.demo)
         with history.Store.open(path, create=False) as store:
-            if kept is not None:
+            if target:  # net worth per run (DESIGN.md §11)
+                from balancecli.commands import networth_history
+
+                code = networth_history.show(
+                    rt, store, target, settings, since=when_since, until=when_until,
+                    profiles=profiles, accounts=accounts, fmt=fmt)
+            elif kept is not None:
                 now = datetime.now(UTC)
                 deleted = store.prune(kept, now=now)
                 cutoff = history.format_time(now - kept)

@@ -60,6 +60,10 @@ TimeoutOpt = Annotated[float, typer.Option(
 CurrencyOpt = Annotated[str | None, typer.Option(
     "--currency", help="Only this currency (LongPort filters server-side).",
     autocompletion=complete.complete_currency)]
+InOpt = Annotated[str | None, typer.Option(
+    "--in", metavar="CUR", autocompletion=complete.complete_currency,
+    help="Value every account in this currency, with the rates' sources (config default: "
+         "in = \"USD\"; --in none turns it off).")]
 WatchOpt = Annotated[float | None, typer.Option(
     "--watch", metavar="[SECONDS]", help="On a terminal: refresh in place every SECONDS "
     "(default and minimum 10), highlighting what changed; Ctrl-C stops.")]
