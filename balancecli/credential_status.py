@@ -32,19 +32,11 @@ def env_value(profile: str, field: str) -> str | None:
 
 
 def expiry_epoch(value: Any) -> float | None:
-    """Epoch seconds from an epoch number or an ISO 8601 text (LongPort's legacy expired_at)."""
-    from datetime import datetime
+    """Epoch seconds from epoch seconds, epoch milliseconds or ISO 8601 text: the one parser
+    the fetchers use too (``brokers.payload``), so ``auth status`` reads what they read."""
+    from balancecli.brokers.payload import expiry_epoch as parse
 
-    if value in (None, ""):
-        return None
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        pass
-    try:
-        return datetime.fromisoformat(str(value).replace("Z", "+00:00")).timestamp()
-    except ValueError:
-        return None
+    return parse(value)
 
 
 def iso(epoch: float) -> str:

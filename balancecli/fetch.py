@@ -18,7 +18,7 @@ from balancecli.errors import BadResponseError, BalanceCliError
 from balancecli.http import HttpClient
 from balancecli.secrets import Keyring, Secrets
 
-COMMANDS = ("accounts", "balance", "assets")
+COMMANDS = ("accounts", "balance", "assets", "snapshot")
 
 
 @dataclass
@@ -41,6 +41,7 @@ class Outcome:
     errors: list[BalanceCliError] = field(default_factory=list)
     profiles_ok: int = 0
     matched_accounts: set[str] = field(default_factory=set)
+    assets: list[Any] = field(default_factory=list)  # command "snapshot": the asset rows
 
     @property
     def anything_succeeded(self) -> bool:
@@ -86,20 +87,29 @@ def wanted(profile: Profile, account_id: str, options: Options) -> bool:
 
 
 def fetch_profile(profile: Profile, options: Options) -> tuple[Result, bool, set[str]]:
-    """One profile: accounts, filtered, then balances or assets. Returns (result, ok, ids)."""
+    """One profile: accounts, filtered, then balances or assets (or both, from one set of
+    responses, for ``snapshot``). Returns (result, ok, ids)."""
     ctx = make_context(profile, options)
     broker = profile.broker_class(ctx)
     try:
-        accounts = [a for a in broker.accounts() if wanted(profile, a.account_id, options)]
-        ids = {a.account_id for a in accounts}
+        found, rejected = broker.checked_accounts()
+        accounts = [a for a in found if wanted(profile, a.account_id, options)]
+        rejected = [e for e in rejected if wanted(profile, e.account_id or "", options)]
+        ids = {a.account_id for a in accounts} | {e.account_id or "" for e in rejected}
         if options.command == "accounts":
-            return Result(rows=list(accounts)), True, ids
-        if not accounts:
-            return Result(), True, ids
-        if options.command == "balance":
+            result = Result(rows=list(accounts))
+        elif not accounts:
+            result = Result()
+        elif options.command == "balance":
             result = broker.balances(accounts)
+        elif options.command == "snapshot":
+            balances, assets = broker.snapshot(accounts)
+            seen = {(e.account_id, e.kind, e.message) for e in balances.errors}
+            result = Result(rows=balances.rows, assets=assets.rows, errors=balances.errors + [
+                e for e in assets.errors if (e.account_id, e.kind, e.message) not in seen])
         else:
             result = broker.assets(accounts)
+        result.errors[:0] = rejected
         for error in result.errors:
             error.bind(profile=profile.name, broker=profile.broker)
         return result, not result.errors, ids
@@ -118,7 +128,8 @@ def run(profiles: list[Profile], options: Options) -> Outcome:
         except BalanceCliError as exc:
             exc.bind(profile=profile.name, broker=profile.broker)
             return Result(errors=[exc]), False, set()
-        except (KeyError, TypeError, AttributeError, IndexError, ValueError) as exc:
+        except (KeyError, TypeError, AttributeError, IndexError, ValueError, ArithmeticError,
+                RecursionError) as exc:
             # A payload of an unexpected shape that a parser did not anticipate.
             if options.debug:
                 raise
@@ -133,6 +144,7 @@ def run(profiles: list[Profile], options: Options) -> Outcome:
         results = list(pool.map(one, profiles))
     for result, ok, ids in results:
         outcome.rows.extend(result.rows)
+        outcome.assets.extend(result.assets)
         outcome.errors.extend(result.errors)
         outcome.profiles_ok += int(ok)
         outcome.matched_accounts |= ids

@@ -106,12 +106,15 @@ def _row_dicts(rows: Sequence[Any]) -> list[dict[str, Any]]:
 
 
 def to_json(command: str, rows: Sequence[Any], errors: Sequence[BalanceCliError],
-            generated_at: str, *, indent: int | None = None) -> str:
+            generated_at: str, *, converted: dict[str, Any] | None = None,
+            indent: int | None = None) -> str:
     schema, key, _ = SCHEMAS[command]
     doc: dict[str, Any] = {"schema": schema, "generated_at": generated_at,
                            key: _row_dicts(rows)}
     if command == "balance":
         doc["totals"] = totals(rows)
+    if converted is not None:  # --in CUR (DESIGN.md §11)
+        doc["converted"] = converted
     doc["errors"] = [e.as_dict() for e in errors]
     return dumps_exact(doc, indent=indent, redact=_redactor()) + "\n"
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 NULL = "—"
 SEP = "   "  # what Rich's SIMPLE_HEAD puts between columns (padding 1 + edge + padding 1)
@@ -329,3 +330,45 @@ def _total_line(cells: list[tuple[str, str]], visible: list[int], columns: list[
         parts += _pad_column([text], widths[i], columns[i].numeric, [style], color=color,
                              bold=True)
     return SEP.join(parts)
+
+
+def to_rich(table: Table, *, width: int | None = None, color: bool = False,
+            wide: bool = False) -> Any:
+    """The same table as a Rich ``Table``, for Rich's live display (``--watch``): the columns
+    ``render`` would show at ``width``, numbers right-aligned with their points lined up and
+    never cut (each kept column is at least as wide as its widest cell)."""
+    from rich import box
+    from rich.table import Table as RichTable
+    from rich.text import Text
+
+    hidden = {id(c) for c in render(table, width=width, wide=wide).hidden}
+    keep = [i for i, c in enumerate(table.columns) if id(c) not in hidden]
+    every = table.rows + table.totals
+    out = RichTable(box=box.SIMPLE_HEAD, header_style="bold" if color else "", pad_edge=False,
+                    show_edge=False, caption=table.caption)
+    columns = {}
+    for i in keep:
+        col = table.columns[i]
+        cells = [row[i] for row in every]
+        texts = _texts(cells)
+        if col.numeric:
+            texts = _align_points(texts)
+        columns[i] = (texts, _styles(cells))
+        out.add_column(col.title, justify="right" if col.numeric else "left", no_wrap=True,
+                       min_width=None if col.shrink else max(map(width_of, texts), default=0),
+                       overflow="ellipsis" if col.shrink else "fold")
+    for r in range(len(every)):
+        if r == len(table.rows):
+            out.add_section()
+        row = []
+        for i in keep:
+            text, style = columns[i][0][r], columns[i][1][r]
+            col = table.columns[i]
+            if not style and col.numeric and text.startswith("-"):
+                style = RED
+            styles = ([BOLD] if r >= len(table.rows) else []) + ([style] if style else [])
+            names = {BOLD: "bold", DIM: "dim", RED: "red", GREEN: "green"}
+            row.append(Text(text, style=" ".join(names.get(s, "") for s in styles)
+                            if color else ""))
+        out.add_row(*row)
+    return out

@@ -82,9 +82,10 @@ def test_accounts_mapping(fake):
     ]
     first, second, third = accounts
     assert (first.profile, first.broker) == ("etna", "etna")
+    # Owners (names, logins, e-mails) is personal data: never in extra (DESIGN.md §7).
     assert first.extra == {
         "AccessType": "Owner", "OwnerType": "IndividualCustomer", "ClearingFirm": "PaperTrading",
-        "IsAverageAccount": False, "Owners": fake.accounts[0]["Owners"],
+        "IsAverageAccount": False,
     }
     # The alias names it; the clearing account number stays visible in extra.
     assert second.extra == {"ClearingAccount": "5HT05212", "AccessType": "Full",

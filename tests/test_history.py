@@ -220,7 +220,7 @@ def test_migrates_a_version_1_database_in_place(tmp_path):
     old = tmp_path / "old.sqlite3"
     _v1_database(old)
     with Store.open(old) as store:
-        assert store.user_version() == SCHEMA_VERSION == 2
+        assert store.user_version() == SCHEMA_VERSION == 3
         points = store.series("equity")
         [asset] = store.assets_at(T0)
         at = store.balances_at(T0)
@@ -256,13 +256,13 @@ def test_refuses_a_newer_schema_and_leaves_it_alone(db):
     db.parent.mkdir(parents=True)
     conn = sqlite3.connect(db)
     conn.execute("CREATE TABLE future (x)")
-    conn.execute("PRAGMA user_version = 3")
+    conn.execute("PRAGMA user_version = 4")
     conn.commit()
     conn.close()
-    with pytest.raises(ConfigError, match="schema version 3; this balancecli knows up to 2"):
+    with pytest.raises(ConfigError, match="schema version 4; this balancecli knows up to 3"):
         Store.open(db)
     conn = sqlite3.connect(db)
-    assert conn.execute("PRAGMA user_version").fetchone() == (3,)
+    assert conn.execute("PRAGMA user_version").fetchone() == (4,)
     assert conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'").fetchall() == [
         ("future",)]
 

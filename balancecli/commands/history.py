@@ -19,7 +19,6 @@ last snapshot at or before a time; ``--prune --keep 365d`` deletes older runs. T
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -27,6 +26,7 @@ from typing import Annotated, Any
 
 import typer
 
+from balancecli import complete
 from balancecli.commands.options import (
     AccountOpt,
     ConfigOpt,
@@ -35,6 +35,7 @@ from balancecli.commands.options import (
     ExactOpt,
     Format,
     FormatOpt,
+    InOpt,
     NoColorOpt,
     ProfileOpt,
     TimeoutOpt,
@@ -51,6 +52,9 @@ PRUNE_SCHEMA = "balancecli.prune/1"
 DbOpt = Annotated[Path | None, typer.Option(
     "--db", envvar="BALANCECLI_DB", show_envvar=True, metavar="PATH",
     help="History database (default: the user data dir's history.sqlite3).")]
+TextfileOpt = Annotated[Path | None, typer.Option(
+    "--textfile", metavar="DIR", exists=True, file_okay=False, dir_okay=True, writable=True,
+    help="Also write DIR/balancecli.prom (OpenMetrics) for node_exporter's textfile collector.")]
 
 
 def register(app: typer.Typer) -> None:
@@ -63,6 +67,7 @@ def register(app: typer.Typer) -> None:
     def snapshot(
         ctx: typer.Context, profile: ProfileOpt = None, account: AccountOpt = None,
         fmt: FormatOpt = Format.table, timeout: TimeoutOpt = 15.0, db: DbOpt = None,
+        textfile: TextfileOpt = None,
         config: ConfigOpt = None, demo: DemoOpt = False, verbose: VerboseOpt = False,
         debug: DebugOpt = False, no_color: NoColorOpt = False,
     ) -> None:
@@ -70,7 +75,7 @@ def register(app: typer.Typer) -> None:
         rt = runtime(ctx, config=config, demo=demo, verbose=verbose, debug=debug,
                      no_color=no_color)
         run_snapshot(rt, profiles=profile, accounts=account, fmt=fmt.value, timeout=timeout,
-                     db=db)
+                     db=db, textfile=textfile)
 
     @app.command(epilog=examples(
         "balancecli history --since 30d",
@@ -83,10 +88,12 @@ def register(app: typer.Typer) -> None:
         ctx: typer.Context, profile: ProfileOpt = None, account: AccountOpt = None,
         fmt: FormatOpt = Format.table,
         currency: Annotated[str | None, typer.Option(
-            "--currency", metavar="CUR", help="Only the series in this currency.")] = None,
+            "--currency", metavar="CUR", help="Only the series in this currency.",
+            autocompletion=complete.complete_currency)] = None,
         field: Annotated[str, typer.Option(
             "--field", metavar="FIELD",
-            help="Balance field to follow (equity, cash, buying_power, ...).")
+            help="Balance field to follow (equity, cash, buying_power, ...).",
+            autocompletion=complete.complete_field)
         ] = "equity",
         since: Annotated[str | None, typer.Option(
             "--since", metavar="TIME",
@@ -103,17 +110,19 @@ def register(app: typer.Typer) -> None:
         keep: Annotated[str | None, typer.Option(
             "--keep", metavar="DURATION",
             help="With --prune: how much history to keep, e.g. 365d or 52w.")] = None,
-        db: DbOpt = None,
+        in_currency: InOpt = None, db: DbOpt = None,
         wide: WideOpt = False, exact: ExactOpt = False, utc: UtcOpt = False,
         config: ConfigOpt = None, demo: DemoOpt = False, verbose: VerboseOpt = False,
         debug: DebugOpt = False, no_color: NoColorOpt = False,
     ) -> None:
-        """Balances over time from the history store (see: balancecli snapshot)."""
+        """Balances over time from the history store (see: balancecli snapshot); with --in,
+        net worth per run in one currency."""
         rt = runtime(ctx, config=config, demo=demo, verbose=verbose, debug=debug,
                      no_color=no_color)
         rt.wide, rt.exact, rt.utc = wide, exact, utc
         run_history(rt, profiles=profile, accounts=account, fmt=fmt.value, currency=currency,
-                    field=field, since=since, until=until, at=at, prune=prune, keep=keep, db=db)
+                    field=field, since=since, until=until, at=at, prune=prune, keep=keep, db=db,
+                    in_currency=in_currency)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -121,8 +130,9 @@ def register(app: typer.Typer) -> None:
 
 
 def run_snapshot(rt: Any, *, profiles: list[str] | None, accounts: list[str] | None, fmt: str,
-                 timeout: float, db: Path | None) -> None:
+                 timeout: float, db: Path | None, textfile: Path | None = None) -> None:
     from balancecli import history
+    from balancecli.commands.networth_history import snapshot_rates
     from balancecli.fetch import Options, run
     from balancecli.runtime import boundary, no_match_error
 
@@ -133,41 +143,43 @@ def run_snapshot(rt: Any, *, profiles: list[str] | None, accounts: list[str] | N
         with history.Store.open(path) as store:
             started = datetime.now(UTC)
             options = Options(
-                command="balance", account_ids=list(accounts or []), timeout=timeout,
+                command="snapshot", account_ids=list(accounts or []), timeout=timeout,
                 log=rt.log if rt.verbose else None, warn=rt.warn,
                 interactive=False,  # never prompt: snapshot runs unattended
                 presets=presets, debug=rt.debug,
             )
+            # One fetch: each broker builds balances and assets from the same responses.
             with rt.spinner(f"Fetching {len(selected)} profile(s)…"):
-                balances = run(selected, options)
-                with_rows = {r.profile for r in balances.rows}
-                dead = {e.profile for e in balances.errors if e.profile not in with_rows}
-                assets = run([p for p in selected if p.name not in dead],
-                             dataclasses.replace(options, command="assets"))
-            errors += balances.errors + _new_errors(assets.errors, balances.errors)
-            matched = balances.matched_accounts | assets.matched_accounts
-            if options.account_ids and not matched and not errors:
+                fetched = run(selected, options)
+            errors += fetched.errors
+            if options.account_ids and not fetched.matched_accounts and not errors:
                 raise no_match_error(options.account_ids)  # a typo, not a run: nothing stored
             finished = datetime.now(UTC)
             names = [p.name for p in selected]
             run_id = store.record_run(
                 started_at=started, finished_at=finished, profiles=names,
-                balances=balances.rows, assets=assets.rows, errors=errors)
+                balances=fetched.rows, assets=fetched.assets, errors=errors,
+                rates=snapshot_rates(rt, fetched.rows, fetched.assets))
+        failed = []
+        if textfile is not None:  # DESIGN §12; a failure here is reported after the summary
+            from balancecli.commands.data_export import write_textfile
+            from balancecli.errors import BalanceCliError
+
+            try:
+                write_textfile(textfile, fetched.rows, fetched.assets, names, errors,
+                               (finished - started).total_seconds())
+            except BalanceCliError as exc:
+                failed.append(exc)
         summary = {
             "id": run_id, "started_at": history.format_time(started),
             "finished_at": history.format_time(finished), "profiles": names,
-            "ok": not errors, "balances": len(balances.rows), "assets": len(assets.rows),
-            "accounts": len({(r.profile, r.account_id) for r in balances.rows + assets.rows}),
+            "ok": not errors, "balances": len(fetched.rows), "assets": len(fetched.assets),
+            "accounts": len({(r.profile, r.account_id) for r in fetched.rows + fetched.assets}),
             "errors": len(errors),
         }
         rt.out(_snapshot_text(summary, errors, path, fmt))
-        code = rt.exit_code(errors, balances.anything_succeeded or assets.anything_succeeded)
+        code = rt.exit_code(errors + failed, fetched.anything_succeeded or bool(fetched.assets))
     raise typer.Exit(code)
-
-
-def _new_errors(extra: Sequence[Any], seen: Sequence[Any]) -> list[Any]:
-    keys = {(e.profile, e.account_id, e.kind, e.message) for e in seen}
-    return [e for e in extra if (e.profile, e.account_id, e.kind, e.message) not in keys]
 
 
 def _snapshot_text(summary: dict[str, Any], errors: Sequence[Any], path: Path, fmt: str) -> str:
@@ -210,7 +222,8 @@ def _when(text: str | None, option: str, *, end_of_day: bool = False) -> datetim
 
 def run_history(rt: Any, *, profiles: list[str] | None, accounts: list[str] | None, fmt: str,
                 currency: str | None, field: str, since: str | None, until: str | None,
-                at: str | None, prune: bool, keep: str | None, db: Path | None) -> None:
+                at: str | None, prune: bool, keep: str | None, db: Path | None,
+                in_currency: str | None = None) -> None:
     from balancecli import history
     from balancecli.commands.history_view import _show_at, _show_series
     from balancecli.runtime import boundary
@@ -236,9 +249,24 @@ def run_history(rt: Any, *, profiles: list[str] | None, accounts: list[str] | No
     when_until = _when(until, "--until", end_of_day=True)
 
     with boundary(rt):
+        target = settings = None
+        if in_currency is not None or not (at or prune or currency):
+            from balancecli.commands.networth import target_currency
+
+            target, settings = target_currency(rt, in_currency)
+        if target and (at or prune or currency):
+            from balancecli.commands.options import usage
+
+            usage(rt, "--in excludes --at, --prune and --currency")
         path = history.db_path(db, demo=rt.demo)
         with history.Store.open(path, create=False) as store:
-            if kept is not None:
+            if target:  # net worth per run (DESIGN.md §11)
+                from balancecli.commands import networth_history
+
+                code = networth_history.show(
+                    rt, store, target, settings, since=when_since, until=when_until,
+                    profiles=profiles, accounts=accounts, fmt=fmt)
+            elif kept is not None:
                 now = datetime.now(UTC)
                 deleted = store.prune(kept, now=now)
                 cutoff = history.format_time(now - kept)

@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from balancecli import complete
+
 if TYPE_CHECKING:
     from balancecli.runtime import Runtime
 
@@ -21,6 +23,18 @@ class Format(enum.StrEnum):
     json = "json"
     jsonl = "jsonl"
     csv = "csv"
+
+
+class DataFormat(enum.StrEnum):
+    """balance and assets: the formats of every command plus the exports of DESIGN §12."""
+
+    table = "table"
+    json = "json"
+    jsonl = "jsonl"
+    csv = "csv"
+    beancount = "beancount"
+    ledger = "ledger"
+    prometheus = "prometheus"
 
 
 def _flags_without_type() -> None:
@@ -67,16 +81,36 @@ NoColorOpt = Annotated[bool, typer.Option("--no-color", help="No colour (NO_COLO
 
 # Options of the data commands.
 ProfileOpt = Annotated[list[str] | None, typer.Option(
-    "--profile", "-p", metavar="NAME", help="Profile name (repeatable); default: every profile.")]
+    "--profile", "-p", metavar="NAME", help="Profile name (repeatable); default: every profile.",
+    autocompletion=complete.complete_profile)]
 AccountOpt = Annotated[list[str] | None, typer.Option(
-    "--account", "-a", metavar="ID", help="Only this account id (repeatable).")]
+    "--account", "-a", metavar="ID", help="Only this account id (repeatable).",
+    autocompletion=complete.complete_account)]
 FormatOpt = Annotated[Format, typer.Option(
     "--format", "-f", envvar="BALANCECLI_FORMAT", metavar="FORMAT",
     help="Output format: table, json, jsonl or csv.", show_envvar=True)]
 TimeoutOpt = Annotated[float, typer.Option(
     "--timeout", min=0.1, metavar="SECONDS", help="Seconds per request.")]
 CurrencyOpt = Annotated[str | None, typer.Option(
-    "--currency", metavar="CUR", help="Only this currency (LongPort filters server-side).")]
+    "--currency", metavar="CUR", help="Only this currency (LongPort filters server-side).",
+    autocompletion=complete.complete_currency)]
+InOpt = Annotated[str | None, typer.Option(
+    "--in", metavar="CUR", autocompletion=complete.complete_currency,
+    help="Value every account in this currency, with the rates' sources (config default: "
+         "in = \"USD\"; --in none turns it off).")]
+WatchOpt = Annotated[float | None, typer.Option(
+    "--watch", metavar="[SECONDS]", help="On a terminal: refresh in place every SECONDS "
+    "(default and minimum 10), highlighting what changed; Ctrl-C stops.")]
+DataFormatOpt = Annotated[DataFormat, typer.Option(
+    "--format", "-f", envvar="BALANCECLI_FORMAT", show_envvar=True, metavar="FORMAT",
+    help="Output format: table, json, jsonl, csv, or an export: beancount, ledger (balance "
+         "assertions), prometheus (OpenMetrics).")]
+HideAmountsOpt = Annotated[bool, typer.Option(
+    "--hide-amounts", envvar="BALANCECLI_HIDE_AMOUNTS", show_envvar=True,
+    help="Tables: no amounts, only each account's share of the total (screen sharing).")]
+ForceOpt = Annotated[bool, typer.Option(
+    "--force", help="With --hide-amounts: print a machine format (json, csv, ...) anyway, "
+                    "with every amount.")]
 
 # Table options of the data commands (DESIGN.md §2).
 WideOpt = Annotated[bool, typer.Option(
@@ -93,7 +127,8 @@ UtcOpt = Annotated[bool, typer.Option(
 
 # Options of the auth and profile commands.
 ProfileArg = Annotated[str, typer.Argument(
-    metavar="PROFILE", help="Profile name (from the config file).")]
+    metavar="PROFILE", help="Profile name (from the config file).",
+    autocompletion=complete.complete_profile_arg)]
 RequestTimeoutOpt = TimeoutOpt  # --timeout means per request everywhere (auth login too)
 
 

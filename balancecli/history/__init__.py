@@ -17,7 +17,8 @@ API
   ``busy_timeout`` 30 s and ``synchronous=FULL``, and migrates the schema in place to
   ``SCHEMA_VERSION`` (``PRAGMA user_version``). ``create=False`` raises ConfigError when there is
   no database yet (``history`` never creates one).
-- ``Store.record_run(*, started_at, finished_at, profiles, balances, assets, errors) -> int``:
+- ``Store.record_run(*, started_at, finished_at, profiles, balances, assets, errors,
+  rates=()) -> int``:
   the whole run in ONE ``BEGIN IMMEDIATE`` transaction; a process killed at any point leaves the
   whole run or nothing. Failed runs are recorded too (with their errors).
 - ``Store.series(field, account_ids=None, profiles=None, since=None, until=None)
@@ -26,6 +27,8 @@ API
 - ``Store.balances_at(when)`` / ``Store.assets_at(when) -> list[Stored]``: for each account, the
   rows of the last run at or before ``when`` that stored that account (``Stored.row`` is the
   Balance/Asset, ``Stored.run_id`` and ``Stored.taken_at`` say which run).
+- ``Store.iter_run_rows(since, until, profiles, account_ids) -> Iterator[RunRows]``: each run
+  with its balances, assets and stored rates, oldest first (``history --in``; ``valued``).
 - ``Store.prune(keep: timedelta, now=None) -> int``: deletes runs (and their rows) older than
   ``now - keep``; returns the number of runs deleted. Only ever on request.
 - ``Store.runs(limit=None) -> list[Run]``, newest first; ``Store.accounts()`` every
@@ -68,10 +71,11 @@ from balancecli.history.schema import (
     SCHEMA_VERSION,
     db_path,
 )
+from balancecli.history.valued import ValuedReader
 from balancecli.history.write import Writer
 
 
-class Store(Reader, Writer):
+class Store(Reader, Writer, ValuedReader):
     """One open history database: ``Store.open(path)``, then read and write; close with
     ``close()`` or ``with``."""
 

@@ -6,7 +6,9 @@ migrations; ``write.Writer`` and ``query.Reader`` add the writing and the readin
 Schema versions (``PRAGMA user_version``): 1 was the first layout (time only on ``runs``); 2
 copies the run time into the row tables so that the ``(account_id, taken_at)`` index answers
 series queries without a join, and keeps a table of every account stored so that
-``balances_at`` seeks per account. ``MIGRATIONS[n]`` takes a database from version n to n + 1;
+``balances_at`` seeks per account; 3 adds ``rates``: the broker rates each snapshot saw and
+the config ``[rates]`` in force, so ``history --in CUR`` revalues old runs offline (DESIGN.md
+§11; see ``history.valued``). ``MIGRATIONS[n]`` takes a database from version n to n + 1;
 a new database runs them all, so a fresh file and a migrated one have the same schema. A
 database from a newer balancecli is refused (ConfigError), never downgraded.
 
@@ -27,7 +29,7 @@ from typing import Self
 from balancecli.errors import ConfigError, UnavailableError
 from balancecli.models import MONEY_FIELDS, Asset, Balance
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 BUSY_TIMEOUT = 30.0
 ENV_DB = "BALANCECLI_DB"
 
@@ -91,6 +93,19 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             PRIMARY KEY (account_id, profile, broker)) WITHOUT ROWID""",
         "INSERT OR IGNORE INTO accounts SELECT DISTINCT account_id, profile, broker FROM balances",
         "INSERT OR IGNORE INTO accounts SELECT DISTINCT account_id, profile, broker FROM assets",
+    ),
+    (
+        # One row per rate a run saw: 1 base = num / den quote, exact decimal text. Broker rates
+        # name their account; config rates (the [rates] table of that run) have NULL there.
+        """CREATE TABLE rates (
+            run_id INTEGER NOT NULL REFERENCES runs(id),
+            taken_at TEXT NOT NULL,
+            profile TEXT, account_id TEXT,
+            base TEXT NOT NULL, quote TEXT NOT NULL,
+            num TEXT NOT NULL, den TEXT NOT NULL,
+            source TEXT NOT NULL,
+            rate_date TEXT)""",
+        "CREATE INDEX rates_time ON rates(taken_at)",
     ),
 )
 assert len(MIGRATIONS) == SCHEMA_VERSION
