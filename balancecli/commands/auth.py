@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from balancecli import complete
+from balancecli.commands.examples import EXAMPLES
 from balancecli.commands.options import (
     ConfigOpt,
     DebugOpt,
@@ -24,7 +25,6 @@ from balancecli.commands.options import (
     ProfileArg,
     RequestTimeoutOpt,
     VerboseOpt,
-    examples,
     runtime,
     usage,
 )
@@ -34,13 +34,8 @@ if TYPE_CHECKING:
     from balancecli.config import Profile
     from balancecli.runtime import Runtime
 
-app = typer.Typer(
-    help="Credentials in the OS keyring: login, status, refresh, logout.",
-    epilog=examples("balancecli auth login ts", "balancecli auth status"),
-    no_args_is_help=True,
-)
-
-# Fields that hold expiry times or identifiers, not secrets: shown in clear by `auth status`.
+app = typer.Typer(help="Credentials in the OS keyring: login, status, refresh, logout.",
+                  epilog=EXAMPLES["auth"], no_args_is_help=True)
 
 
 class StatusFormat(enum.StrEnum):
@@ -121,11 +116,7 @@ def read_stdin_fields(rt: Runtime, allowed: tuple[str, ...], single: str | None)
     return fields
 
 
-@app.command(epilog=examples(
-    "balancecli auth login ts                # browser login, tokens to the keyring",
-    "balancecli auth login ts --no-browser   # over SSH: open the printed URL",
-    "balancecli auth login etna              # asks for each field, hidden",
-    "echo '{\"refresh_token\": \"...\"}' | balancecli auth login ts --with-token"))
+@app.command(epilog=EXAMPLES["auth login"])
 def login(
     ctx: typer.Context,
     profile: ProfileArg,
@@ -258,8 +249,7 @@ def _env_profile(name: str) -> str:
 # -- status --------------------------------------------------------------------------------
 
 
-@app.command(epilog=examples(
-    "balancecli auth status", "balancecli auth status ts -f json"))
+@app.command(epilog=EXAMPLES["auth status"])
 def status(
     ctx: typer.Context,
     profile: Annotated[list[str] | None, typer.Argument(
@@ -304,7 +294,7 @@ def status(
 # -- refresh and logout --------------------------------------------------------------------
 
 
-@app.command(epilog=examples("balancecli auth refresh ts"))
+@app.command(epilog=EXAMPLES["auth refresh"])
 def refresh(
     ctx: typer.Context, profile: ProfileArg, request_timeout: RequestTimeoutOpt = 15.0,
     config: ConfigOpt = None, verbose: VerboseOpt = False, debug: DebugOpt = False,
@@ -337,8 +327,7 @@ def refresh(
         rt.err(f"{profile}: token refreshed and stored{until}")
 
 
-@app.command(epilog=examples(
-    "balancecli auth logout ts", "balancecli auth logout lp --revoke --yes"))
+@app.command(epilog=EXAMPLES["auth logout"])
 def logout(
     ctx: typer.Context, profile: ProfileArg,
     revoke: Annotated[bool, typer.Option(

@@ -16,21 +16,14 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from balancecli import complete
-from balancecli.commands.options import (
-    ConfigOpt,
-    DebugOpt,
-    NoColorOpt,
-    VerboseOpt,
-    examples,
-    runtime,
-)
+from balancecli.commands.examples import EXAMPLES
+from balancecli.commands.options import ConfigOpt, DebugOpt, NoColorOpt, VerboseOpt, runtime
 
 if TYPE_CHECKING:
     from balancecli.runtime import Runtime
 
 app = typer.Typer(help="Add, list, show and remove profiles in the config file.",
-                  epilog=examples("balancecli profile add ts --broker tradestation",
-                                  "balancecli profile list"),
+                  epilog=EXAMPLES["profile"],
                   no_args_is_help=True)
 
 NameArg = Annotated[str, typer.Argument(metavar="NAME", help="Profile name.")]
@@ -249,11 +242,7 @@ def _path(rt: Runtime) -> Path:
     return config.config_path(rt.config)
 
 
-@app.command(epilog=examples(
-    "balancecli profile add ts --broker tradestation --set environment=sim",
-    "balancecli profile add lp -b longport --set auth=apikey --set region=cn",
-    "balancecli profile add qt -b quantower --set source=~/qt/export.json",
-    "balancecli profile add ts -b tradestation --set api=v2 --replace"))
+@app.command(epilog=EXAMPLES["profile add"])
 def add(
     ctx: typer.Context,
     name: NameArg,
@@ -296,7 +285,7 @@ def add(
             rt.err(f"next: balancecli auth login {name}")
 
 
-@app.command(epilog=examples("balancecli profile remove ts"))
+@app.command(epilog=EXAMPLES["profile remove"])
 def remove(
     ctx: typer.Context, name: ExistingNameArg,
     config: ConfigOpt = None, verbose: VerboseOpt = False, debug: DebugOpt = False,
@@ -320,8 +309,7 @@ def remove(
                f"(run: balancecli auth logout {name})")
 
 
-@app.command("list", epilog=examples("balancecli profile list",
-                                     "balancecli profile list -f json"))
+@app.command("list", epilog=EXAMPLES["profile list"])
 def list_(
     ctx: typer.Context,
     fmt: Annotated[ListFormat, typer.Option(
@@ -361,7 +349,7 @@ def list_(
             rt.out("\n".join(lines) + "\n")
 
 
-@app.command(epilog=examples("balancecli profile show ts", "balancecli profile show ts -f json"))
+@app.command(epilog=EXAMPLES["profile show"])
 def show(
     ctx: typer.Context, name: ExistingNameArg,
     fmt: Annotated[ListFormat, typer.Option(
@@ -399,5 +387,5 @@ def show(
 def register(root: typer.Typer) -> None:
     from balancecli.commands.profile_path import path
 
-    app.command("path")(path)
+    app.command("path", epilog=EXAMPLES["profile path"])(path)
     root.add_typer(app, name="profile")

@@ -8,11 +8,11 @@ from typing import Annotated
 
 import typer
 
-from balancecli.commands.options import examples
+from balancecli.commands.examples import EXAMPLES
 
 app = typer.Typer(
     help="Quantower: print the C# bridge Strategy that exports accounts for balancecli.",
-    epilog=examples("balancecli quantower bridge -o BalanceCliBridge.cs"),
+    epilog=EXAMPLES["quantower"],
     no_args_is_help=True,
 )
 
@@ -22,9 +22,7 @@ def quantower() -> None:
     """Quantower has no network API: a C# Strategy inside Quantower exports the accounts."""
 
 
-@app.command(epilog=examples(
-    "balancecli quantower bridge > BalanceCliBridge.cs",
-    "balancecli quantower bridge -o ~/Documents/BalanceCliBridge.cs"))
+@app.command(epilog=EXAMPLES["quantower bridge"])
 def bridge(
     output: Annotated[
         Path | None,
