@@ -44,6 +44,7 @@ from balancecli.brokers.longport_sign import (
     json_or_none,
     read_envelope,
     sign,
+    step_aside,
     timestamp,
     token_error,
 )
@@ -253,6 +254,7 @@ class LongPort(Broker):
                 if attempt == DUPLICATE_RETRIES:
                     exc.message += f" (after {attempt + 1} attempts)"
                     raise
+                step_aside()
         raise AssertionError("unreachable")
 
     # -- accounts, balances, assets

@@ -85,6 +85,17 @@ def timestamp() -> str:
         return str(_last_ms)
 
 
+def step_aside() -> None:
+    """After a 403202: another process's timestamps are in step with ours (same offset, same
+    pacing), so a plain re-sign can collide again. Jump this process's clock ahead by a random
+    amount (under 0.1 s) and wait a random moment, which puts the two out of step."""
+    global _last_ms
+    rng = random.SystemRandom()
+    with _clock_lock:
+        _last_ms = max(int(time.time() * 1000) + _OFFSET_MS, _last_ms) + rng.randrange(1, 100)
+    time.sleep(rng.uniform(0.0, 0.05))
+
+
 class Throttle:
     """At most 30 trade calls per 30 s, 0.02 s apart, per host and credential (§3.4)."""
 
