@@ -596,14 +596,16 @@ def test_forced_refresh_of_an_env_token_warns_that_the_variable_is_now_dead(fake
     prof = validate_profile("lp", settings(fake))
     env = {f"BALANCECLI_LP_{k}": v for k, v in CREDS.items()}
     sec = Secrets("lp", prof.broker_class.secret_fields(prof.settings), env=env,
-                  keyring=Keyring())
+                  keyring=Keyring(), warn=warnings.append)
     lp = LongPort(make_context(prof, Options(warn=warnings.append), sec))
     lp.refresh()
     new = plaintext_keyring.load("lp")["access_token"]
     assert new in fake.tokens and DEMO_ACCESS_TOKEN in fake.revoked
     assert balances(lp).errors == [] and fake.requests[-1].header("authorization") == new
-    assert warnings == ["lp: LongPort replaced ACCESS_TOKEN; the new value is stored in the "
-                        "keyring: unset the ACCESS_TOKEN environment variable"]
+    # The warning comes from Secrets now (the same for every broker, issue #13).
+    assert warnings == ["lp: the broker replaced the access token; the new one is stored in the "
+                        "keyring, but BALANCECLI_LP_ACCESS_TOKEN still holds the spent one and "
+                        "wins over the keyring: unset it"]
 
 
 def test_legacy_refresh_with_an_expired_token_is_an_auth_error(fake):

@@ -205,8 +205,8 @@ class LongPort(Broker):
             token = data.get("token")
             if not isinstance(token, str) or not token:
                 raise BadResponseError("the LongPort token refresh returned no token")
-            # The old token is dead from now on: store the new one before anything else.
-            self._warn_if_env("ACCESS_TOKEN")
+            # The old token is dead from now on: store the new one before anything else
+            # (Secrets warns when it cannot, or when an environment variable shadows it).
             secrets.save(access_token=token,
                          access_token_expires_at=to_text(data.get("expired_at"))
                          or expires.strftime("%Y-%m-%dT%H:%M:%SZ"))
@@ -236,20 +236,12 @@ class LongPort(Broker):
             if not isinstance(token, str) or not token:
                 raise BadResponseError("the LongPort token response has no access_token")
             lifetime = to_decimal(body.get("expires_in"), name="expires_in")
-            if body.get("refresh_token"):
-                self._warn_if_env("REFRESH_TOKEN")
             secrets.save(access_token=token,
                          refresh_token=body.get("refresh_token") or refresh_token,
                          access_token_expires_at=int(time.time())
                          + int(lifetime or OAUTH_DEFAULT_LIFETIME))
             self._token = token
             return token
-
-    def _warn_if_env(self, field: str) -> None:
-        """A rotated secret from the environment would shadow the stored one (openapi#288)."""
-        if self.ctx.secrets.source(field) == "env":
-            self.ctx.warn(f"{self.profile}: LongPort replaced {field}; the new value is stored "
-                          f"in the keyring: unset the {field} environment variable")
 
     def _token_error(self, response: Response, body: Any) -> BalanceCliError:
         if response.status >= 500 or body is None and response.status != 200:
