@@ -20,7 +20,7 @@ from balancecli.commands.options import (
     VerboseOpt,
     runtime,
 )
-from balancecli.runtime import Runtime, boundary, no_match_error
+from balancecli.runtime import Runtime, boundary, no_currency_error, no_match_error
 
 
 def run_data_command(rt: Runtime, command: str, *, profiles: list[str] | None,
@@ -51,6 +51,8 @@ def run_data_command(rt: Runtime, command: str, *, profiles: list[str] | None,
         errors += outcome.errors
         if options.account_ids and not outcome.matched_accounts and not errors:
             raise no_match_error(options.account_ids)
+        if options.currency and command != "accounts" and not rows and not errors:
+            raise no_currency_error(options.currency, outcome.rows, key)
         if fmt is Format.json:
             rt.out(render.to_json(command, rows, errors, utc_now()))
         elif fmt is Format.jsonl:
