@@ -75,7 +75,10 @@ def profile_status(profile: Profile) -> dict[str, Any]:
 
     required, optional = fields_of(profile)
     keyring_error: str | None = None
-    needs_keyring = not all(env_value(profile.name, f) for f in required)
+    in_env = {f for f in required if env_value(profile.name, f)}
+    if "REFRESH_TOKEN" in in_env:
+        in_env.add("ACCESS_TOKEN")  # as Secrets: the first request refreshes it
+    needs_keyring = not in_env >= set(required)
     item: dict[str, Any] = {}
     try:
         item = Keyring().load(profile.name)
@@ -122,7 +125,8 @@ def profile_status(profile: Profile) -> dict[str, Any]:
         "access_token_expires_at": None if expires_at is None else iso(expires_at),
         "access_token_expired": expired,
         "refresh_token": "REFRESH_TOKEN" in present,
-        "keyring": "unusable" if keyring_error else ("used" if needs_keyring else "not needed"),
+        "keyring": "not needed" if not needs_keyring else ("unusable" if keyring_error
+                                                           else "used"),
     }
 
 

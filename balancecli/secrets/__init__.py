@@ -45,7 +45,7 @@ from balancecli.secrets.lock import lock_dir, profile_lock
 from balancecli.secrets.redact import NOT_SECRET, REDACTOR, Redactor, mask
 
 __all__ = [
-    "ENV_PREFIX", "NOT_SECRET", "REDACTOR", "SERVICE", "_BROKEN", "Keyring",
+    "ENV_PREFIX", "NOT_SECRET", "REDACTOR", "SERVICE", "_BROKEN", "_REPLACED", "Keyring",
     "KeyringUnavailable", "Redactor", "Secrets", "Urgent", "check_environment", "env_name",
     "keyring_help", "lock_dir", "mask", "merge_keyring_errors", "profile_lock",
 ]
@@ -56,6 +56,13 @@ class Urgent(str):
     names what it is about, so that a run says it once (``Runtime.warn``)."""
 
     key: str = ""
+
+
+# (profile, field, spent value) -> what replaced it, for this process only: a later fetch in
+# the same run (snapshot's second pass, --watch) must not present a spent token again when the
+# replacement could not be stored or an environment variable shadows it.
+_REPLACED: dict[tuple[str, str, str], dict[str, Any]] = {}
+_REPLACED_LOCK = threading.Lock()
 
 
 class Secrets:
@@ -93,6 +100,12 @@ class Secrets:
         # credential is still offered to it (``save``), as the only way to keep it.
         self._keyring = None if self.env_complete else keyring
         self._store = keyring
+        for field in ("refresh_token", "access_token"):
+            spent = self._from_env(field) if self._lasting(field) else None
+            with _REPLACED_LOCK:
+                while spent and (self.profile, field, spent) in _REPLACED:
+                    self._overlay.update(_REPLACED[(self.profile, field, spent)])
+                    spent = self._overlay.get(field)
 
     def _from_env(self, field: str) -> str | None:
         value = secret_from_env(self._env, self.profile, field)
@@ -188,6 +201,9 @@ class Secrets:
                     self._item.update(values)
                 return True
         replaced = self._replaced(values, previous)
+        with _REPLACED_LOCK:
+            for key in replaced:
+                _REPLACED[(self.profile, key, str(previous[key]))] = dict(values)
         store = self._keyring or (self._store if replaced else None)
         reason = "the environment supplies this profile's credentials"
         if store is not None:
@@ -210,7 +226,7 @@ class Secrets:
                         "holds the spent one and wins over the keyring: unset it")
                 return True
             except AuthError as exc:
-                reason = exc.message.split(" Options:")[0]
+                reason = exc.message.split(" Options:")[0].rstrip(".")
         with self._lock:
             self.unsaved |= set(values)
         if replaced:
