@@ -135,7 +135,7 @@ class Runtime:
 
     @contextlib.contextmanager
     def spinner(self, message: str) -> Iterator[None]:
-        if sys.stderr.isatty() and not self.verbose:
+        if sys.stderr.isatty() and not self.verbose and not self.quiet:
             from rich.console import Console
 
             with Console(stderr=True).status(message):
