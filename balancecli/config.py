@@ -123,6 +123,10 @@ def validate_profile(name: str, raw: Any) -> Profile:
 
     cls = broker_class(broker, profile=name)
     settings = cls.validate(name, raw)
+    if settings.get("ledger_account") is not None:
+        from balancecli.exports import AccountNames
+
+        AccountNames.check(name, settings["ledger_account"])
     for key, value in settings.items():
         if isinstance(value, str) and (key.endswith("_url") or key == "base_url"):
             check_url(name, key, value)

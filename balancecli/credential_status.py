@@ -32,32 +32,11 @@ def env_value(profile: str, field: str) -> str | None:
 
 
 def expiry_epoch(value: Any) -> float | None:
-    """Epoch seconds from epoch seconds, epoch milliseconds (above 1e11, as the fetchers
-    accept) or ISO 8601 text (LongPort's legacy expired_at); None when absent or unusable.
+    """Epoch seconds from epoch seconds, epoch milliseconds or ISO 8601 text; None when absent
+    or unusable: the one rule of ``brokers/payload.py``, as the fetchers use it."""
+    from balancecli.brokers.payload import expiry_epoch as parse
 
-    Interim copy of the rule in ``brokers/payload.py`` (brokers branch): use that one once it
-    is on main, so that expiry values are parsed the same way everywhere."""
-    import math
-    from datetime import UTC, datetime
-
-    if value in (None, "") or isinstance(value, bool):
-        return None
-    try:
-        when = float(value)
-    except (TypeError, ValueError, OverflowError):
-        text = str(value).strip()
-        if len(text) > 40:
-            return None
-        try:
-            parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
-            when = (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).timestamp()
-        except (ValueError, OverflowError, OSError):
-            return None
-    if not math.isfinite(when):
-        return None
-    if when > 1e11:
-        when /= 1000
-    return when if 0 <= when <= 253402300799 else None  # up to 9999-12-31T23:59:59Z
+    return parse(value)
 
 
 def iso(epoch: float) -> str:

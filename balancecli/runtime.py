@@ -64,8 +64,11 @@ class Runtime:
     def from_options(cls, ctx: Any, **local: Any) -> Runtime:
         """Merge options given after the command with those given before it."""
         g = ctx.find_object(Globals) or Globals()
+        config = local.get("config")
+        if config is not None and g.config is not None and _from_env(ctx, "config"):
+            config = g.config  # `--config X cmd` beats BALANCECLI_CONFIG read again by cmd
         return cls(
-            config=local.get("config") or g.config,
+            config=config or g.config,
             demo=bool(local.get("demo") or g.demo),
             verbose=bool(local.get("verbose") or g.verbose),
             debug=bool(local.get("debug") or g.debug),
@@ -190,6 +193,13 @@ class Runtime:
         for error in shown:
             self.report(error)
         return exit_code_for(errors, anything_succeeded=anything_succeeded)
+
+
+def _from_env(ctx: Any, name: str) -> bool:
+    """Whether the command's option ``name`` was filled from its environment variable
+    (by name: typer 0.29 vendors its own click)."""
+    source = getattr(ctx, "get_parameter_source", lambda _: None)(name)
+    return getattr(source, "name", "") == "ENVIRONMENT"
 
 
 @contextlib.contextmanager

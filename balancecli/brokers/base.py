@@ -46,6 +46,9 @@ COMMON_SETTINGS: dict[str, Setting] = {
     "max_retries": Setting(int, 3, help="retries on 429/5xx/network errors"),
     "retry_backoff": Setting((int, float), 0.5, help="first backoff in seconds, doubled"),
     "retry_budget": Setting((int, float), 30, help="most seconds spent waiting between retries"),
+    "ledger_account": Setting((str, dict), None,
+                              help="beancount/ledger account name: a template or a table by "
+                                   "account id (-f beancount|ledger)"),
 }
 
 

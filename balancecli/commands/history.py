@@ -28,6 +28,7 @@ from typing import Annotated, Any
 
 import typer
 
+from balancecli import complete
 from balancecli.commands.options import (
     AccountOpt,
     ConfigOpt,
@@ -47,6 +48,9 @@ SNAPSHOT_SCHEMA = "balancecli.snapshot/1"
 DbOpt = Annotated[Path | None, typer.Option(
     "--db", envvar="BALANCECLI_DB", show_envvar=True,
     help="History database (default: the user data dir's history.sqlite3).")]
+TextfileOpt = Annotated[Path | None, typer.Option(
+    "--textfile", metavar="DIR", exists=True, file_okay=False, dir_okay=True, writable=True,
+    help="Also write DIR/balancecli.prom (OpenMetrics) for node_exporter's textfile collector.")]
 
 
 def register(app: typer.Typer) -> None:
@@ -56,6 +60,7 @@ def register(app: typer.Typer) -> None:
     def snapshot(
         ctx: typer.Context, profile: ProfileOpt = None, account: AccountOpt = None,
         fmt: FormatOpt = Format.table, timeout: TimeoutOpt = 15.0, db: DbOpt = None,
+        textfile: TextfileOpt = None,
         config: ConfigOpt = None, demo: DemoOpt = False, verbose: VerboseOpt = False,
         debug: DebugOpt = False, no_color: NoColorOpt = False,
     ) -> None:
@@ -63,16 +68,18 @@ def register(app: typer.Typer) -> None:
         rt = runtime(ctx, config=config, demo=demo, verbose=verbose, debug=debug,
                      no_color=no_color)
         run_snapshot(rt, profiles=profile, accounts=account, fmt=fmt.value, timeout=timeout,
-                     db=db)
+                     db=db, textfile=textfile)
 
     @app.command()
     def history(
         ctx: typer.Context, profile: ProfileOpt = None, account: AccountOpt = None,
         fmt: FormatOpt = Format.table,
         currency: Annotated[str | None, typer.Option(
-            "--currency", help="Only the series in this currency.")] = None,
+            "--currency", help="Only the series in this currency.",
+            autocompletion=complete.complete_currency)] = None,
         field: Annotated[str, typer.Option(
-            "--field", help="Balance field to follow (equity, cash, buying_power, ...).")
+            "--field", help="Balance field to follow (equity, cash, buying_power, ...).",
+            autocompletion=complete.complete_field)
         ] = "equity",
         since: Annotated[str | None, typer.Option(
             "--since", help="From this time: 30d, 12h, 2026-11-01 or ISO 8601 (UTC).")] = None,
@@ -117,7 +124,7 @@ def register(app: typer.Typer) -> None:
 
 
 def run_snapshot(rt: Any, *, profiles: list[str] | None, accounts: list[str] | None, fmt: str,
-                 timeout: float, db: Path | None) -> None:
+                 timeout: float, db: Path | None, textfile: Path | None = None) -> None:
     from balancecli import history
     from balancecli.fetch import Options, run
     from balancecli.runtime import boundary, no_match_error
@@ -149,6 +156,16 @@ def run_snapshot(rt: Any, *, profiles: list[str] | None, accounts: list[str] | N
             run_id = store.record_run(
                 started_at=started, finished_at=finished, profiles=names,
                 balances=balances.rows, assets=assets.rows, errors=errors)
+        failed = []
+        if textfile is not None:  # DESIGN §12; a failure here is reported after the summary
+            from balancecli.commands.data_export import write_textfile
+            from balancecli.errors import BalanceCliError
+
+            try:
+                write_textfile(textfile, balances.rows, assets.rows, names, errors,
+                               (finished - started).total_seconds())
+            except BalanceCliError as exc:
+                failed.append(exc)
         summary = {
             "id": run_id, "started_at": history.format_time(started),
             "finished_at": history.format_time(finished), "profiles": names,
@@ -158,7 +175,8 @@ def run_snapshot(rt: Any, *, profiles: list[str] | None, accounts: list[str] | N
         }
         if not rt.quiet:  # -q: cron mails only the error lines
             rt.out(_snapshot_text(summary, errors, path, fmt))
-        code = rt.exit_code(errors, balances.anything_succeeded or assets.anything_succeeded)
+        code = rt.exit_code(errors + failed,
+                            balances.anything_succeeded or assets.anything_succeeded)
     raise typer.Exit(code)
 
 

@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from balancecli import complete
+
 if TYPE_CHECKING:
     from balancecli.runtime import Runtime
 
@@ -21,6 +23,18 @@ class Format(enum.StrEnum):
     json = "json"
     jsonl = "jsonl"
     csv = "csv"
+
+
+class DataFormat(enum.StrEnum):
+    """balance and assets: the formats of every command plus the exports of DESIGN §12."""
+
+    table = "table"
+    json = "json"
+    jsonl = "jsonl"
+    csv = "csv"
+    beancount = "beancount"
+    ledger = "ledger"
+    prometheus = "prometheus"
 
 
 # Accepted before the command and after it (merged by Runtime.from_options).
@@ -36,18 +50,34 @@ QuietOpt = Annotated[bool, typer.Option(
 
 # Options of the data commands.
 ProfileOpt = Annotated[list[str] | None, typer.Option(
-    "--profile", "-p", help="Profile name (repeatable); default: every profile.")]
+    "--profile", "-p", help="Profile name (repeatable); default: every profile.",
+    autocompletion=complete.complete_profile)]
 AccountOpt = Annotated[list[str] | None, typer.Option(
-    "--account", "-a", help="Only this account id (repeatable).")]
+    "--account", "-a", help="Only this account id (repeatable).",
+    autocompletion=complete.complete_account)]
 FormatOpt = Annotated[Format, typer.Option(
     "--format", "-f", envvar="BALANCECLI_FORMAT", help="Output format.", show_envvar=True)]
 TimeoutOpt = Annotated[float, typer.Option(
     "--timeout", min=0.1, help="Seconds per request.")]
 CurrencyOpt = Annotated[str | None, typer.Option(
-    "--currency", help="Only this currency (LongPort filters server-side).")]
+    "--currency", help="Only this currency (LongPort filters server-side).",
+    autocompletion=complete.complete_currency)]
+WatchOpt = Annotated[float | None, typer.Option(
+    "--watch", metavar="[SECONDS]", help="On a terminal: refresh in place every SECONDS "
+    "(default and minimum 10), highlighting what changed; Ctrl-C stops.")]
+DataFormatOpt = Annotated[DataFormat, typer.Option(
+    "--format", "-f", envvar="BALANCECLI_FORMAT", show_envvar=True,
+    help="Output format (beancount/ledger: balance assertions; prometheus: OpenMetrics).")]
+HideAmountsOpt = Annotated[bool, typer.Option(
+    "--hide-amounts", envvar="BALANCECLI_HIDE_AMOUNTS", show_envvar=True,
+    help="Tables: no amounts, only each account's share of the total (screen sharing).")]
+ForceOpt = Annotated[bool, typer.Option(
+    "--force", help="With --hide-amounts: print a machine format (json, csv, ...) anyway, "
+                    "with every amount.")]
 
 # Options of the auth and profile commands.
-ProfileArg = Annotated[str, typer.Argument(help="Profile name (from the config file).")]
+ProfileArg = Annotated[str, typer.Argument(
+    help="Profile name (from the config file).", autocompletion=complete.complete_profile_arg)]
 RequestTimeoutOpt = Annotated[float, typer.Option(
     "--request-timeout", min=0.1, help="Seconds per HTTP request.")]
 
