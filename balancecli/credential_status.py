@@ -49,20 +49,21 @@ def profile_status(profile: Profile) -> dict[str, Any]:
     """Where each field comes from and whether the profile can authenticate (offline)."""
     import time
 
-    from balancecli.errors import AuthError
-    from balancecli.secrets import Keyring, mask
+    from balancecli.errors import AuthError, ConfigError
+    from balancecli.secrets import Keyring, env_suffices, mask
 
     required, optional = fields_of(profile)
     keyring_error: str | None = None
-    in_env = {f for f in required if env_value(profile.name, f)}
-    if "REFRESH_TOKEN" in in_env:
-        in_env.add("ACCESS_TOKEN")  # as Secrets: the first request refreshes it
-    needs_keyring = not in_env >= set(required)
-    item: dict[str, Any] = {}
     try:
-        item = Keyring().load(profile.name)
-    except AuthError as exc:
-        keyring_error = exc.message
+        needs_keyring = not env_suffices(profile.name, required)
+    except ConfigError:  # a variable with a line break: reported by the runs themselves
+        needs_keyring = True
+    item: dict[str, Any] = {}
+    if needs_keyring:  # as in a run: not opened when the environment suffices
+        try:
+            item = Keyring().load(profile.name)
+        except AuthError as exc:
+            keyring_error = exc.message
     fields = []
     present: set[str] = set()
     for field in dict.fromkeys(required + optional):

@@ -47,8 +47,22 @@ from balancecli.secrets.redact import NOT_SECRET, REDACTOR, Redactor, mask
 __all__ = [
     "ENV_PREFIX", "NOT_SECRET", "REDACTOR", "SERVICE", "_BROKEN", "_REPLACED", "Keyring",
     "KeyringUnavailable", "Redactor", "Secrets", "Urgent", "check_environment", "env_name",
+    "env_suffices",
     "keyring_help", "lock_dir", "mask", "merge_keyring_errors", "profile_lock",
 ]
+
+
+def env_suffices(profile: str, required: tuple[str, ...],
+                 env: Mapping[str, str] | None = None) -> bool:
+    """True when the environment supplies every field the profile needs, so that the keyring
+    is not opened: every required field, except an access token beside a refresh token (the
+    first request refreshes it). The one rule for runs, ``auth status`` and ``doctor``.
+    ConfigError for a variable no secret can hold (a line break)."""
+    source = os.environ if env is None else env
+    present = {f.upper() for f in required if secret_from_env(source, profile, f)}
+    if "REFRESH_TOKEN" in present:
+        present.add("ACCESS_TOKEN")
+    return present >= {f.upper() for f in required}
 
 
 class Urgent(str):
@@ -91,11 +105,10 @@ class Secrets:
         self._warned = False
         for key, value in self._preset.items():
             REDACTOR.register(value, key)
-        # Checks every required variable now (a value with a line break is exit 3).
-        in_env = {field for field in self.required if self._from_env(field)}
-        if "REFRESH_TOKEN" in in_env:
-            in_env.add("ACCESS_TOKEN")  # the first request refreshes it
-        self.env_complete = keyring is not None and in_env >= set(self.required)
+        for field in self.required:  # checked now: a value with a line break is exit 3
+            self._from_env(field)
+        self.env_complete = keyring is not None and env_suffices(profile, self.required,
+                                                                 self._env)
         # Reads use the keyring only when the environment is not enough; a replaced lasting
         # credential is still offered to it (``save``), as the only way to keep it.
         self._keyring = None if self.env_complete else keyring
