@@ -55,17 +55,21 @@ def profile_status(profile: Profile) -> dict[str, Any]:
     """Where each field comes from and whether the profile can authenticate (offline)."""
     import time
 
-    from balancecli.errors import AuthError
-    from balancecli.secrets import Keyring
+    from balancecli.errors import AuthError, ConfigError
+    from balancecli.secrets import Keyring, env_suffices
 
     required, optional = fields_of(profile)
     keyring_error: str | None = None
-    needs_keyring = not all(env_value(profile.name, f) for f in required)
-    item: dict[str, Any] = {}
     try:
-        item = Keyring().load(profile.name)
-    except AuthError as exc:
-        keyring_error = exc.message
+        needs_keyring = not env_suffices(profile.name, required)
+    except ConfigError:  # a variable with a line break: reported by the runs themselves
+        needs_keyring = True
+    item: dict[str, Any] = {}
+    if needs_keyring:  # as in a run: not opened when the environment suffices
+        try:
+            item = Keyring().load(profile.name)
+        except AuthError as exc:
+            keyring_error = exc.message
     fields = []
     present: set[str] = set()
     for field in dict.fromkeys(required + optional):
@@ -107,7 +111,8 @@ def profile_status(profile: Profile) -> dict[str, Any]:
         "access_token_expires_at": None if expires_at is None else iso(expires_at),
         "access_token_expired": expired,
         "refresh_token": "REFRESH_TOKEN" in present,
-        "keyring": "unusable" if keyring_error else ("used" if needs_keyring else "not needed"),
+        "keyring": "not needed" if not needs_keyring else ("unusable" if keyring_error
+                                                           else "used"),
     }
 
 

@@ -45,6 +45,7 @@ class Globals:
     verbose: bool = False
     debug: bool = False
     no_color: bool = False
+    quiet: bool = False
 
 
 @dataclass
@@ -54,12 +55,14 @@ class Runtime:
     verbose: bool = False
     debug: bool = False
     no_color: bool = False
+    quiet: bool = False  # -q: no summaries, no warnings (but urgent ones), no notes; errors print
     # How tables look (set by the commands that take --wide, --exact, --utc).
     wide: bool = False
     exact: bool = False
     utc: bool = False
     columns: list[str] | None = None  # --columns, checked
     _stderr_lock: threading.Lock = field(default_factory=threading.Lock)
+    _said: set[str] = field(default_factory=set)  # keys of the urgent warnings given
     _stack: contextlib.ExitStack = field(default_factory=contextlib.ExitStack)
 
     @classmethod
@@ -75,6 +78,7 @@ class Runtime:
             verbose=bool(local.get("verbose") or g.verbose),
             debug=bool(local.get("debug") or g.debug),
             no_color=bool(local.get("no_color") or g.no_color),
+            quiet=bool(local.get("quiet") or g.quiet),
         )
 
     # -- output
@@ -100,7 +104,23 @@ class Runtime:
             sys.stderr.flush()
 
     def warn(self, message: str) -> None:
+        """A warning on stderr; ``-q`` drops it unless it is ``secrets.Urgent`` (the next run
+        fails without action)."""
+        from balancecli.secrets import Urgent
+
+        if isinstance(message, Urgent):
+            with self._stderr_lock:
+                if message.key in self._said:
+                    return
+                self._said.add(message.key)
+        elif self.quiet:
+            return
         self.err(f"warning: {message}")
+
+    def note(self, message: str) -> None:
+        """A remark on stderr about what was shown (not a problem); ``-q`` drops it."""
+        if not self.quiet:
+            self.err(message)
 
     def log(self, message: str) -> None:
         self.err(message)
@@ -150,9 +170,9 @@ class Runtime:
             parts.append(rendered.text)
             hidden += [c for c in rendered.hidden if c.title not in {h.title for h in hidden}]
         self._write(REDACTOR.redact("\n".join(p for p in parts if p)))
-        if hidden and not getattr(self, "quiet", False):
+        if hidden:  # -q drops it, like every note
             names = ", ".join(c.title for c in hidden)
-            self.err(f"note: {len(hidden)} column{'s' if len(hidden) > 1 else ''} hidden to fit "
+            self.note(f"note: {len(hidden)} column{'s' if len(hidden) > 1 else ''} hidden to fit "
                      f"{width} columns: {names} (show them with {show_with})")
         return hidden
 
@@ -171,7 +191,7 @@ class Runtime:
 
     @contextlib.contextmanager
     def spinner(self, message: str) -> Iterator[None]:
-        if sys.stderr.isatty() and not self.verbose:
+        if sys.stderr.isatty() and not self.verbose and not self.quiet:
             from rich.console import Console
 
             with Console(stderr=True).status(message):
@@ -200,7 +220,9 @@ class Runtime:
                                                          dict[str, Any] | None]:
         """(profiles, selection errors, demo secret presets or None)."""
         from balancecli import config
+        from balancecli.secrets import check_environment
 
+        check_environment()  # a bad BALANCECLI_* tuning variable: exit 3 before any profile
         if self.demo:
             demos = self.open_demo()
             raw = {name: demo.settings for name, demo in demos.items()}
@@ -216,7 +238,12 @@ class Runtime:
         self._stack.close()
 
     def exit_code(self, errors: list[BalanceCliError], anything_succeeded: bool) -> int:
-        for error in errors:
+        shown: list[BalanceCliError] = errors
+        if any(type(e).__name__ == "KeyringUnavailable" for e in errors):
+            from balancecli.secrets import merge_keyring_errors
+
+            shown = merge_keyring_errors(errors)  # one line for every profile it stopped
+        for error in shown:
             self.report(error)
         return exit_code_for(errors, anything_succeeded=anything_succeeded)
 
@@ -280,4 +307,14 @@ def no_match_error(account_ids: list[str]) -> ConfigError:
     return ConfigError(
         f"no account matches --account {', '.join(account_ids)}",
         next_step="run: balancecli accounts (to list the account ids)",
+    )
+
+
+def no_currency_error(currency: str, fetched: list[Any], key: str) -> ConfigError:
+    """``--currency`` matched nothing: name what was fetched (exit 3, as an unmatched -a)."""
+    seen = sorted({str(getattr(r, key)).upper() for r in fetched if getattr(r, key, None)})
+    what = "asset" if key == "asset" else "balance"
+    return ConfigError(
+        f"no {what} in {currency} (--currency); fetched: " + (", ".join(seen) or "nothing"),
+        next_step="run again without --currency to see everything",
     )

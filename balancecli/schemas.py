@@ -188,8 +188,11 @@ def _build() -> dict[str, dict[str, Any]]:
             "totals": {"type": "array", "items": BALANCE_TOTAL}, "errors": errors()},
             description="balancecli history --at TIME -f json"),
         document("balancecli.prune/1", {
-            "generated_at": TIME, "cutoff": TIME, "deleted_runs": COUNT},
-            description="balancecli history --prune --keep AGE -f json"),
+            "generated_at": TIME, "cutoff": TIME, "dry_run": {"type": "boolean"},
+            "matched_runs": COUNT, "deleted_runs": COUNT,
+            "first": {"anyOf": [{"type": "null"}, TIME]},
+            "last": {"anyOf": [{"type": "null"}, TIME]}, "kept_runs": COUNT},
+            description="balancecli history --prune --keep SPAN [--dry-run] -f json"),
         document("balancecli.profiles/1", {
             "config": {"type": "string"},
             "profiles": {"type": "array", "items": obj({

@@ -71,9 +71,12 @@ def test_errors_and_empty_results_are_valid(tmp_path, ts_fake, ts_profile):
     doc = valid(out("balance", "-f", "json", env=env, code=7))
     kinds = {e["profile"]: e["kind"] for e in doc["errors"]}
     assert kinds == {"bad": "config", "nokey": "auth"}
-    # Everything filtered away: empty arrays, still a valid document.
-    doc = valid(out("assets", "-p", "ts", "--currency", "XYZ", "-f", "json", env=env))
-    assert doc["assets"] == []
+    # A --currency that matches nothing is an error naming what was fetched (issue #13).
+    empty = run_cli("assets", "-p", "ts", "--currency", "XYZ", "-f", "json", env=env)
+    assert (empty.returncode, empty.stdout) == (3, "")
+    # Nothing fetched, only an error: empty arrays, still a valid document.
+    doc = valid(out("assets", "-p", "nokey", "-f", "json", env=env, code=4))
+    assert doc["assets"] == [] and doc["errors"][0]["kind"] == "auth"
 
 
 def test_snapshot_history_at_and_prune(tmp_path):
@@ -87,8 +90,11 @@ def test_snapshot_history_at_and_prune(tmp_path):
     assert any(s["first"] is None for s in cash["series"])  # Quantower sends no cash
     at = valid(out("history", "--db", db, "--at", "2099-01-01", "-f", "json"))
     assert len(at["balances"]) == 10 and at["balances"][0]["run_id"] == 2
-    pruned = valid(out("history", "--db", db, "--prune", "--keep", "365d", "-f", "json"))
-    assert pruned["deleted_runs"] == 0
+    dry = valid(out("history", "--db", db, "--prune", "--keep", "0d", "--dry-run", "-f", "json"))
+    assert (dry["dry_run"], dry["matched_runs"], dry["deleted_runs"]) == (True, 2, 0)
+    pruned = valid(out("history", "--db", db, "--prune", "--keep", "365d", "--yes", "-f",
+                       "json"))
+    assert pruned["deleted_runs"] == 0 and pruned["first"] is None
 
 
 def test_profile_list_show_and_path(tmp_path):

@@ -104,12 +104,12 @@ def test_a_duplicate_request_is_signed_again_at_once(fake):
 
 
 def test_a_persistent_duplicate_request_is_temporary_not_a_login_problem(fake):
-    fake.fail_codes = [403202] * 3
+    fake.fail_codes = [403202] * 5
     [error] = balances(broker(fake)).errors
     assert isinstance(error, UnavailableError) and error.exit_code == 5
-    assert "duplicate request, code 403202" in error.message and "3 attempts" in error.message
+    assert "duplicate request, code 403202" in error.message and "5 attempts" in error.message
     assert "login" not in (error.next_step or "") and "clock" in error.next_step
-    assert len(fake.calls("/v1/asset/account")) == 3
+    assert len(fake.calls("/v1/asset/account")) == 5
 
 
 def cli_env(fake: FakeLongPort, tmp_path, names: tuple[str, ...] = ("lp",)) -> dict[str, str]:
@@ -153,7 +153,7 @@ def test_twenty_concurrent_runs_all_succeed(fake, tmp_path):
 def test_cli_persistent_duplicate_is_exit_5(fake, tmp_path):
     import os
 
-    fake.fail_codes = [403202] * 3
+    fake.fail_codes = [403202] * 5
     proc = subprocess.run([balancecli_exe(), "balance"], env={**os.environ,
                                                               **cli_env(fake, tmp_path)},
                           capture_output=True, text=True, timeout=60)

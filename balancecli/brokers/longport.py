@@ -44,6 +44,7 @@ from balancecli.brokers.longport_sign import (
     json_or_none,
     read_envelope,
     sign,
+    step_aside,
     timestamp,
     token_error,
 )
@@ -154,9 +155,8 @@ class LongPort(Broker):
             token = data.get("token")
             if not isinstance(token, str) or not token:
                 raise BadResponseError("the LongPort token refresh returned no token")
-            # The old token is dead from now on: store the new one before anything else; an
-            # unreadable expired_at is replaced by the one we asked for.
-            self._warn_if_env("ACCESS_TOKEN")
+            # The old token is dead from now on: store the new one before anything else (Secrets
+            # warns when it cannot); an unreadable expired_at is replaced by the one we asked for.
             expired_at = data.get("expired_at")
             secrets.save(access_token=token,
                          access_token_expires_at=expired_at if isinstance(expired_at, str)
@@ -192,7 +192,6 @@ class LongPort(Broker):
         token, rotated = body.get("access_token"), body.get("refresh_token")
         fields: dict[str, Any] = {}
         if isinstance(rotated, str) and rotated:
-            self._warn_if_env("REFRESH_TOKEN")
             fields["refresh_token"] = rotated
         if isinstance(token, str) and token:
             lifetime = token_lifetime(body.get("expires_in")) or OAUTH_DEFAULT_LIFETIME
@@ -204,12 +203,6 @@ class LongPort(Broker):
             raise BadResponseError("the LongPort token response has no access_token")
         self._token = token
         return token
-
-    def _warn_if_env(self, field: str) -> None:
-        """A rotated secret from the environment would shadow the stored one (openapi#288)."""
-        if self.ctx.secrets.source(field) == "env":
-            self.ctx.warn(f"{self.profile}: LongPort replaced {field}; the new value is stored "
-                          f"in the keyring: unset the {field} environment variable")
 
     # -- requests
     def _get(self, path: str, params: dict[str, str]) -> dict:
@@ -253,6 +246,7 @@ class LongPort(Broker):
                 if attempt == DUPLICATE_RETRIES:
                     exc.message += f" (after {attempt + 1} attempts)"
                     raise
+                step_aside()
         raise AssertionError("unreachable")
 
     # -- accounts, balances, assets

@@ -41,7 +41,7 @@ SIGNED_HEADERS = "authorization;x-api-key;x-timestamp"
 TOKEN_CODES = (401003, 401004)
 RATE_CODES = (429001, 429002)
 DUPLICATE = 403202
-DUPLICATE_RETRIES = 2  # fresh timestamps after a 403202 before it counts as temporary
+DUPLICATE_RETRIES = 4  # fresh timestamps after a 403202 before it counts as temporary
 SIGNING_CODES = {
     403201: "signature invalid (403201): check APP_SECRET",
     403203: "app key illegal (403203): check APP_KEY",
@@ -83,6 +83,18 @@ def timestamp() -> str:
     with _clock_lock:
         _last_ms = max(int(time.time() * 1000) + _OFFSET_MS, _last_ms + 1)
         return str(_last_ms)
+
+
+def step_aside() -> None:
+    """After a 403202: another process's timestamps are in step with ours (same offset, same
+    pacing, or both woken at once on a loaded machine), so a plain re-sign can collide again.
+    Jump this process's clock ahead by a random amount (under 0.3 s) and wait a random moment,
+    which puts the two out of step."""
+    global _last_ms
+    rng = random.SystemRandom()
+    with _clock_lock:
+        _last_ms = max(int(time.time() * 1000) + _OFFSET_MS, _last_ms) + rng.randrange(1, 300)
+    time.sleep(rng.uniform(0.0, 0.05))
 
 
 class Throttle:

@@ -32,7 +32,7 @@ from balancecli.commands.options import (
     examples,
     runtime,
 )
-from balancecli.runtime import Runtime, boundary, no_match_error
+from balancecli.runtime import Runtime, boundary, no_currency_error, no_match_error
 
 
 def run_data_command(rt: Runtime, command: str, *, profiles: list[str] | None,
@@ -90,6 +90,9 @@ def run_data_command(rt: Runtime, command: str, *, profiles: list[str] | None,
         errors += outcome.errors
         if options.account_ids and not outcome.matched_accounts and not errors:
             raise no_match_error(options.account_ids)
+        if options.currency and command != "accounts" and not rows and not errors:
+            raise no_currency_error(options.currency, outcome.rows,
+                                    "asset" if command == "assets" else "currency")
         if target:  # --in CUR (DESIGN.md §11)
             from balancecli.commands import networth
 

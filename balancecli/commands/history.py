@@ -12,9 +12,10 @@ transaction. A partial run is stored and exits 7; a run where everything failed 
 history: one balance field over time per account (``--field``, default ``equity``) with the
 change from the first to the last known value, a sparkline and per-currency totals (sums of
 each account's first and last value in the range); ``--at`` shows the balances as stored at the
-last snapshot at or before a time; ``--prune --keep 365d`` deletes older runs. Times: ``30d``
-(that long ago), ``2026-11-01`` (00:00 UTC; as ``--until``/``--at`` the end of that day) or ISO
-8601 (UTC unless it has an offset).
+last snapshot at or before a time; ``--prune --keep 365d`` deletes older runs (see
+``commands/prune.py``). Times: ``30d`` (that long ago; units s, min, h, d, w, mo, y), ``2026-11-01``
+(00:00 UTC; as ``--until``/``--at`` the end of that day) or ISO 8601 (UTC unless it has an
+offset). ``history`` opens the database read-only: it never creates, migrates or changes a file.
 """
 
 from __future__ import annotations
@@ -47,7 +48,6 @@ from balancecli.commands.options import (
 )
 
 SNAPSHOT_SCHEMA = "balancecli.snapshot/1"
-PRUNE_SCHEMA = "balancecli.prune/1"
 
 DbOpt = Annotated[Path | None, typer.Option(
     "--db", envvar="BALANCECLI_DB", show_envvar=True, metavar="PATH",
@@ -83,7 +83,7 @@ def register(app: typer.Typer) -> None:
         "balancecli history -a 11827391 --since 2026-11-01",
         "balancecli history --at 2026-11-01 --exact",
         "balancecli history -f csv > equity.csv",
-        "balancecli history --prune --keep 365d"))
+        "balancecli history --prune --keep 1y --dry-run"))
     def history(
         ctx: typer.Context, profile: ProfileOpt = None, account: AccountOpt = None,
         fmt: FormatOpt = Format.table,
@@ -108,8 +108,14 @@ def register(app: typer.Typer) -> None:
             "--prune", help="Delete the runs older than --keep (nothing else is shown).")
         ] = False,
         keep: Annotated[str | None, typer.Option(
-            "--keep", metavar="DURATION",
-            help="With --prune: how much history to keep, e.g. 365d or 52w.")] = None,
+            "--keep", metavar="DURATION", help="With --prune: how much history to keep: a "
+                           "number and h, d, w, mo (months) or y, e.g. 365d, 6mo, 1y.")] = None,
+        dry_run: Annotated[bool, typer.Option(
+            "--dry-run", help="With --prune: show what would be deleted, delete nothing.")
+        ] = False,
+        yes: Annotated[bool, typer.Option(
+            "--yes", "-y", help="With --prune: do not ask (needed off a terminal, e.g. cron).")
+        ] = False,
         in_currency: InOpt = None, db: DbOpt = None,
         wide: WideOpt = False, exact: ExactOpt = False, utc: UtcOpt = False,
         config: ConfigOpt = None, demo: DemoOpt = False, verbose: VerboseOpt = False,
@@ -120,8 +126,16 @@ def register(app: typer.Typer) -> None:
         rt = runtime(ctx, config=config, demo=demo, verbose=verbose, debug=debug,
                      no_color=no_color)
         rt.wide, rt.exact, rt.utc = wide, exact, utc
+        if prune or keep is not None or dry_run or yes:
+            from balancecli.commands.prune import run_prune
+
+            run_prune(rt, prune=prune, keep=keep, dry_run=dry_run, yes=yes, fmt=fmt.value, db=db,
+                      conflicts=[name for name, value in (
+                          ("--at", at), ("--since", since), ("--until", until),
+                          ("--profile", profile), ("--account", account),
+                          ("--currency", currency)) if value])
         run_history(rt, profiles=profile, accounts=account, fmt=fmt.value, currency=currency,
-                    field=field, since=since, until=until, at=at, prune=prune, keep=keep, db=db,
+                    field=field, since=since, until=until, at=at, db=db,
                     in_currency=in_currency)
 
 
@@ -177,7 +191,8 @@ def run_snapshot(rt: Any, *, profiles: list[str] | None, accounts: list[str] | N
             "accounts": len({(r.profile, r.account_id) for r in fetched.rows + fetched.assets}),
             "errors": len(errors),
         }
-        rt.out(_snapshot_text(summary, errors, path, fmt))
+        if not rt.quiet:  # -q: cron mails only the error lines
+            rt.out(_snapshot_text(summary, errors, path, fmt))
         code = rt.exit_code(errors + failed, fetched.anything_succeeded or bool(fetched.assets))
     raise typer.Exit(code)
 
@@ -222,7 +237,7 @@ def _when(text: str | None, option: str, *, end_of_day: bool = False) -> datetim
 
 def run_history(rt: Any, *, profiles: list[str] | None, accounts: list[str] | None, fmt: str,
                 currency: str | None, field: str, since: str | None, until: str | None,
-                at: str | None, prune: bool, keep: str | None, db: Path | None,
+                at: str | None, db: Path | None,
                 in_currency: str | None = None) -> None:
     from balancecli import history
     from balancecli.commands.history_view import _show_at, _show_series
@@ -233,46 +248,35 @@ def run_history(rt: Any, *, profiles: list[str] | None, accounts: list[str] | No
         raise typer.BadParameter(
             f"{field!r} is not a balance field (one of: {', '.join(history.BALANCE_FIELDS)})",
             param_hint="--field")
-    if prune != (keep is not None):
-        raise typer.BadParameter("--prune and --keep go together (e.g. --prune --keep 365d)",
-                                 param_hint="--prune/--keep")
-    if prune and (at or since or until):
-        raise typer.BadParameter("--prune takes only --keep", param_hint="--prune")
     if at and (since or until):
         raise typer.BadParameter("--at excludes --since/--until", param_hint="--at")
-    try:
-        kept = history.parse_duration(keep) if keep is not None else None
-    except ValueError as exc:
-        raise typer.BadParameter(str(exc), param_hint="--keep") from None
     when_at = _when(at, "--at", end_of_day=True)
     when_since = _when(since, "--since")
     when_until = _when(until, "--until", end_of_day=True)
 
     with boundary(rt):
         target = settings = None
-        if in_currency is not None or not (at or prune or currency):
+        if in_currency is not None or not (at or currency):
             from balancecli.commands.networth import target_currency
 
             target, settings = target_currency(rt, in_currency)
-        if target and (at or prune or currency):
+        if target and (at or currency):
             from balancecli.commands.options import usage
 
-            usage(rt, "--in excludes --at, --prune and --currency")
+            usage(rt, "--in excludes --at and --currency")
         path = history.db_path(db, demo=rt.demo)
-        with history.Store.open(path, create=False) as store:
+        # Read-only: works on read-only media, and never creates or changes a file.
+        with history.Store.open(path, create=False, readonly=True) as store:
+            if currency:
+                _check_currency(store, currency)
             if target:  # net worth per run (DESIGN.md §11)
                 from balancecli.commands import networth_history
 
                 code = networth_history.show(
                     rt, store, target, settings, since=when_since, until=when_until,
                     profiles=profiles, accounts=accounts, fmt=fmt)
-            elif kept is not None:
-                now = datetime.now(UTC)
-                deleted = store.prune(kept, now=now)
-                cutoff = history.format_time(now - kept)
-                rt.out(_prune_text(deleted, cutoff, fmt))
-                code = 0
             elif when_at is not None:
+                _check_at(store, when_at)
                 code = _show_at(rt, store, when_at, profiles, accounts, currency, fmt)
             else:
                 points = store.iter_series(field, account_ids=accounts, profiles=profiles,
@@ -283,16 +287,29 @@ def run_history(rt: Any, *, profiles: list[str] | None, accounts: list[str] | No
     raise typer.Exit(code)
 
 
-def _prune_text(deleted: int, cutoff: str, fmt: str) -> str:
-    from balancecli.commands.history_view import _csv
-    from balancecli.models import utc_now
-    from balancecli.render import dumps_exact
+def _check_currency(store: Any, currency: str) -> None:
+    """A --currency that no stored balance has: say which ones there are (exit 3, as -a)."""
+    from balancecli.errors import ConfigError
 
-    if fmt == "json":
-        return dumps_exact({"schema": PRUNE_SCHEMA, "generated_at": utc_now(),
-                            "cutoff": cutoff, "deleted_runs": deleted}) + "\n"
-    if fmt == "jsonl":
-        return dumps_exact({"cutoff": cutoff, "deleted_runs": deleted}) + "\n"
-    if fmt == "csv":
-        return _csv([("cutoff", "deleted_runs"), (cutoff, deleted)])
-    return f"pruned {deleted} run(s) started before {cutoff[:19]}Z\n"
+    stored = store.currencies()
+    if currency.upper() not in {c.upper() for c in stored}:
+        raise ConfigError(
+            f"no stored balance is in {currency.upper()} (--currency); stored: "
+            + (", ".join(stored) or "none"),
+            next_step="run: balancecli history (without --currency) to see every series")
+
+
+def _check_at(store: Any, when: datetime) -> None:
+    """--at before the first run (or with no run at all) names what is stored (exit 3)."""
+    from balancecli.errors import ConfigError
+    from balancecli.history import format_time, short_time
+
+    count, first, last = store.run_span()
+    if count == 0:
+        raise ConfigError("the history database holds no snapshot yet",
+                          next_step="run: balancecli snapshot")
+    if format_time(when) < first:
+        raise ConfigError(
+            f"no snapshot at or before {short_time(format_time(when))}: the {count} stored "
+            f"run(s) go from {short_time(first)} to {short_time(last)}",
+            next_step=f"try: --at {short_time(first)} or later")

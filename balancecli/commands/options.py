@@ -78,6 +78,8 @@ VerboseOpt = Annotated[bool, typer.Option(
     "--verbose", "-v", help="One line per HTTP request on stderr (secrets redacted).")]
 DebugOpt = Annotated[bool, typer.Option("--debug", help="Show tracebacks for unexpected errors.")]
 NoColorOpt = Annotated[bool, typer.Option("--no-color", help="No colour (NO_COLOR also works).")]
+QuietOpt = Annotated[bool, typer.Option(
+    "--quiet", "-q", help="No summaries, no warnings (for cron); errors still print.")]
 
 # Options of the data commands.
 ProfileOpt = Annotated[list[str] | None, typer.Option(

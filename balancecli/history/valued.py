@@ -108,8 +108,8 @@ class ValuedReader(Database):
                        _balance),
                 _Group(self._conn.execute(ASSET_SQL + where(row_where) + ORDER, row_params),
                        _asset),
-                _Group(self._conn.execute(RATE_SQL + where(time_where) + ORDER, time_params),
-                       _rate),
+                _Group(self._conn.execute(RATE_SQL + where(time_where) + ORDER, time_params)
+                       if self.user_version() >= 3 else iter(()), _rate),
             ]
             for taken_at, run_id, ok in runs:
                 key = (taken_at, run_id)

@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from balancecli.errors import BalanceCliError
-from balancecli.history.formats import dumps_extra, format_time, money_text
+from balancecli.history.formats import Span, dumps_extra, format_time, money_text
 from balancecli.history.schema import (
     ASSET_FIELDS,
     ASSET_TEXT,
@@ -99,9 +99,15 @@ class Writer(Database):
             )
         return run_id
 
-    def prune(self, keep: timedelta, *, now: datetime | None = None) -> int:
+    def prune(self, keep: timedelta | Span, *, now: datetime | None = None) -> int:
         """Delete the runs started before ``now - keep`` and their rows; returns how many."""
-        cutoff = format_time((now or datetime.now(UTC)) - keep)
+        now = now or datetime.now(UTC)
+        return self.prune_before(keep.before(now) if isinstance(keep, Span) else now - keep)
+
+    def prune_before(self, when: datetime) -> int:
+        """Delete the runs started before ``when`` and their rows; returns how many. The CLI
+        counts with ``Reader.runs_before`` first and deletes with the same cutoff."""
+        cutoff = format_time(when)
         with sqlite_errors(self.path), self.transaction():
             self._conn.execute("DELETE FROM balances WHERE taken_at < ?", (cutoff,))
             self._conn.execute("DELETE FROM assets WHERE taken_at < ?", (cutoff,))
