@@ -107,8 +107,8 @@ def demo_history():
     ("balancecli history -a 11827392 --field cash ", "-4,210.07"),
     ("balancecli history --at 2026-11-30 -f json ", '"schema": "balancecli.history.at/1"'),
     ("balancecli history --since 30d -f jsonl | jq 'select(.equity > 1000)'", '"equity": '),
-    ("balancecli history --prune --keep 1y --dry-run ", "0 run"),
-    ("balancecli history --prune --keep 6mo --yes ", "0 run"),
+    ("balancecli history --prune --keep 1y --dry-run ", "nothing to prune"),
+    ("balancecli history --prune --keep 6mo --yes ", "2 run(s) kept"),
 ])
 def test_history_recipes(demo_history, recipe, expect):
     proc = shell(recipe.strip())
