@@ -126,29 +126,19 @@ def test_every_schema_the_command_prints_is_a_valid_schema():
         Draft202012Validator.check_schema(schema(name))
 
 
-def _has_command(*args: str) -> bool:
-    return run_cli(*args, "--help").returncode == 0
-
-
 def test_doctor():
-    if not _has_command("doctor"):
-        pytest.skip("no doctor command on this branch yet")
     proc = run_cli("--demo", "doctor", "-f", "json")
-    assert proc.returncode in (0, 4, 5, 7), proc.stderr
+    assert proc.returncode == 0, proc.stderr  # the demo brokers are all healthy
     valid(json.loads(proc.stdout, parse_float=D))
 
 
 def test_balance_in_one_currency():
-    if "--in" not in run_cli("balance", "--help").stdout:
-        pytest.skip("no --in on this branch yet")
     for command in ("balance", "assets"):
         doc = valid(out("--demo", command, "--in", "USD", "-f", "json"))
         assert doc["converted"]["currency"] == "USD"
 
 
 def test_rates_show_and_net_worth_history(tmp_path):
-    if not _has_command("rates", "show"):
-        pytest.skip("no rates command on this branch yet")
     valid(out("--demo", "rates", "show", "--in", "USD", "-f", "json"))
     db = str(tmp_path / "h.sqlite3")
     assert run_cli("--demo", "snapshot", "--db", db).returncode == 0
