@@ -297,7 +297,7 @@ def browser_login(provider: Provider, http: Any, *, say: Callable[[str], None],
         raise AuthError(
             f"no login completed within {timeout:g} s ({why}); nothing was stored",
             next_step="run the login again and finish it in the browser with the newly "
-                      "printed URL (--timeout SECONDS for more time)",
+                      "printed URL (--browser-timeout SECONDS for more time)",
         )
     if "error" in params:
         detail = params.get("error_description") or params["error"]

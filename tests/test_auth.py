@@ -104,6 +104,9 @@ def test_browser_login_times_out(ts):
                      "--with-token", input=json.dumps({"client_secret": DEMO_CLIENT_SECRET}))
     assert result.returncode == 4, result.stderr
     assert "no login completed within 0.5 s" in result.stderr
+    # The hint names auth login's own option (--timeout is the per-request one elsewhere).
+    assert "(--browser-timeout SECONDS for more time)" in result.stderr
+    assert "(--timeout" not in result.stderr
     assert time.monotonic() - started < 10
     assert item("ts") == {}
 
