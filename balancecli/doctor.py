@@ -177,7 +177,7 @@ def _config_detail(profile: Any) -> str:
 
 def _check_keyring(report: Report, profile: Any, required: tuple[str, ...], sources: Sources,
                    preset: Mapping[str, Any] | None) -> bool:
-    from balancecli.secrets import env_name
+    from balancecli.secrets import env_suffices
 
     if preset is not None:
         sources.item, sources.item_source = {k.lower(): v for k, v in preset.items()}, "demo"
@@ -186,7 +186,12 @@ def _check_keyring(report: Report, profile: Any, required: tuple[str, ...], sour
     if not required:
         report.add("keyring", True, "not needed: this profile has no secrets")
         return True
-    if all(sources.env.get(env_name(profile.name, f)) for f in required):
+    try:  # the rule runs use: what works from cron is not reported as failing here
+        suffices = env_suffices(profile.name, required, sources.env)
+    except ConfigError as exc:
+        report.add("keyring", False, exc.message, "config", exc.next_step)
+        return False
+    if suffices:
         report.add("keyring", True, "not needed: the environment supplies every required field")
         return True
     from balancecli.secrets import Keyring

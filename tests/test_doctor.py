@@ -110,6 +110,24 @@ def test_secrets_from_the_environment_need_no_keyring(tmp_path, ts_fake, ts_prof
         assert value not in proc.stdout and value not in proc.stderr
 
 
+def test_a_refresh_token_in_the_environment_needs_no_keyring(tmp_path, ts_fake, ts_profile):
+    # The cron setup: the environment holds the refresh token, no access token, and the
+    # keyring is not usable (conftest's failing backend). Runs work (the first request
+    # refreshes), so doctor must not call the keyring a failure: one rule, env_suffices.
+    settings, env = ts_profile
+    del env["BALANCECLI_TS_ACCESS_TOKEN"]
+    env = config_env(tmp_path, {"ts": settings}, **env)
+    assert run_cli("balance", "-f", "json", env=env).returncode == 0
+    proc = run_cli("doctor", "-f", "json", env=env)
+    assert proc.returncode == 0, proc.stderr
+    found = checks(doc(proc)["profiles"][0])
+    assert found["keyring"] == {"name": "keyring", "ok": True, "detail":
+                                "not needed: the environment supplies every required field"}
+    assert found["secret ACCESS_TOKEN"]["ok"] is True
+    assert found["secret REFRESH_TOKEN"]["detail"] == "from env BALANCECLI_TS_REFRESH_TOKEN"
+    assert found["request"]["ok"] is True
+
+
 def test_a_rejected_token_is_an_auth_failure(tmp_path, ts_fake):
     env = config_env(tmp_path, {"ts": ts_settings(ts_fake)},
                      BALANCECLI_TS_ACCESS_TOKEN="ts-at-not-issued-0001",
