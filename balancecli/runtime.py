@@ -64,6 +64,7 @@ class Runtime:
     _stderr_lock: threading.Lock = field(default_factory=threading.Lock)
     _said: set[str] = field(default_factory=set)  # keys of the urgent warnings given
     _stack: contextlib.ExitStack = field(default_factory=contextlib.ExitStack)
+    _status: Any = None  # the spinner shown, paused while a prompt waits
 
     @classmethod
     def from_options(cls, ctx: Any, **local: Any) -> Runtime:
@@ -194,10 +195,25 @@ class Runtime:
         if sys.stderr.isatty() and not self.verbose and not self.quiet:
             from rich.console import Console
 
-            with Console(stderr=True).status(message):
-                yield
+            with Console(stderr=True).status(message) as status:
+                self._status = status
+                try:
+                    yield
+                finally:
+                    self._status = None
         else:
             yield
+
+    @contextlib.contextmanager
+    def paused_spinner(self) -> Iterator[None]:
+        """No spinner while a prompt waits for the user (it would redraw over the question)."""
+        status = self._status
+        if status is None:
+            yield
+            return
+        status.stop()
+        yield  # not drawn again when the prompt was cancelled: the run is ending
+        status.start()
 
     def report(self, error: BalanceCliError) -> None:
         """DESIGN §5: one line naming the profile, what happened and the next step."""

@@ -8,6 +8,7 @@ up to three tries. The keyring is the explicit plaintext test backend (login_hel
 
 from __future__ import annotations
 
+import json
 import os
 import select
 import subprocess
@@ -244,3 +245,38 @@ def test_an_empty_client_secret_is_an_answer_and_ctrl_c_stops_the_wait(monkeypat
         assert item("ts") == {}
     finally:
         fake.stop()
+
+
+def test_ctrl_d_at_a_data_commands_second_factor_cancels(etna, monkeypatch):
+    # balance at a terminal logs in itself when it has no token; ETNA then asks for a second
+    # factor. Ctrl-D there is a cancel (exit 130, one line), as at auth login's prompts, not
+    # an internal error.
+    monkeypatch.setenv("BALANCECLI_ETNA_APP_KEY", DEMO_APP_KEY)
+    monkeypatch.setenv("BALANCECLI_ETNA_USERNAME", "demo2fa")
+    monkeypatch.setenv("BALANCECLI_ETNA_PASSWORD", "demo-2fa-password-1111")
+    term = Terminal("balance", "-p", "etna")
+    term.expect("etna: ETNA verification code")
+    term.expect(": ")
+    term.type(CTRL_D)
+    started = time.monotonic()
+    code, out, shown = term.finish()
+    assert code == 130, shown
+    assert time.monotonic() - started < 5
+    assert [line.strip() for line in shown.splitlines() if line.strip()] == ["cancelled"]
+    assert out == ""
+    assert "internal error" not in term.screen.decode()
+
+
+def test_a_data_commands_second_factor_is_asked_once_and_used(etna, monkeypatch):
+    monkeypatch.setenv("BALANCECLI_ETNA_APP_KEY", DEMO_APP_KEY)
+    monkeypatch.setenv("BALANCECLI_ETNA_USERNAME", "demo2fa")
+    monkeypatch.setenv("BALANCECLI_ETNA_PASSWORD", "demo-2fa-password-1111")
+    term = Terminal("balance", "-p", "etna", "-f", "json")
+    term.expect("etna: ETNA verification code")
+    term.expect(": ")
+    term.type("424242\r")
+    code, out, shown = term.finish()
+    assert code == 0, shown
+    assert {row["profile"] for row in json.loads(out)["balances"]} == {"etna"}
+    assert term.screen.decode().count("ETNA verification code") == 1
+    assert "424242" not in term.screen.decode() + out  # hidden while typed

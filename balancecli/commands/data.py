@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import typer
@@ -72,7 +73,7 @@ def run_data_command(rt: Runtime, command: str, *, profiles: list[str] | None,
             log=rt.log if rt.verbose else None, warn=rt.warn,
             # --watch: a prompt would tear the live table; the error says what to run.
             interactive=sys.stdin.isatty() and sys.stderr.isatty() and watch is None,
-            prompt=_prompt, presets=presets, debug=rt.debug,
+            prompt=_prompter(rt), presets=presets, debug=rt.debug,
         )
         if watch is not None:
             def once() -> tuple[list, list]:
@@ -83,7 +84,7 @@ def run_data_command(rt: Runtime, command: str, *, profiles: list[str] | None,
             watching.run(rt, command=command, interval=watch, fetch=once,
                          render=lambda rows: _live_table(rt, command, rows, hide_amounts))
         started = time.monotonic()
-        with rt.spinner(f"Fetching {len(selected)} profile(s)…"):
+        with _cancellable(), rt.spinner(f"Fetching {len(selected)} profile(s)…"):
             outcome = run(selected, options)
         seconds = time.monotonic() - started
         rows = _only_currency(command, outcome.rows, options.currency)
@@ -142,10 +143,32 @@ def _only_currency(command: str, rows: list, currency: str | None) -> list:
     return [r for r in rows if (getattr(r, key) or "").upper() == currency]
 
 
-def _prompt(text: str) -> str:
-    import getpass
+def _prompter(rt: Runtime) -> Callable[[str], str]:
+    """A broker's prompt during a run (ETNA's second factor): ``auth login``'s hidden prompt
+    (Ctrl-D cancels), one question at a time, the spinner paused while it waits."""
+    import threading
 
-    return getpass.getpass(text)
+    from balancecli.prompts import ask_secret
+
+    lock = threading.Lock()  # two profiles may ask at once: one question at a time
+
+    def prompt(question: str) -> str:
+        with lock, rt.paused_spinner():
+            return ask_secret(question)
+
+    return prompt
+
+
+@contextlib.contextmanager
+def _cancellable() -> Iterator[None]:
+    """Ctrl-D at a prompt cancels the run: one line, exit 130 (as ``auth login``)."""
+    from balancecli.prompts import Cancelled
+
+    try:
+        yield
+    except Cancelled:
+        typer.echo("cancelled", err=True)
+        raise typer.Exit(130) from None
 
 
 def accounts(
