@@ -22,6 +22,7 @@ from balancecli.commands.options import (
     NoColorOpt,
     QuietOpt,
     VerboseOpt,
+    unfit_env_format,
 )
 from balancecli.runtime import Globals
 
@@ -57,7 +58,8 @@ def main_options(
         "--version", callback=_version, is_eager=True, help="Show the version and exit.")] = False,
 ) -> None:
     """Read-only balance inspector for TradeStation, LongPort, ETNA Trader and Quantower."""
-    ctx.obj = Globals(config, demo, verbose, debug, no_color, quiet)
+    ctx.obj = Globals(config, demo, verbose, debug, no_color, quiet,
+                      ignored_format=unfit_env_format(ctx.invoked_subcommand))
 
 
 def _with_quiet(command: Callable[..., Any]) -> Callable[..., Any]:

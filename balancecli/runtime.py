@@ -7,6 +7,7 @@ Commands stay thin: options -> ``Runtime`` -> fetch -> render -> ``finish``.
 from __future__ import annotations
 
 import contextlib
+import enum
 import os
 import sys
 import threading
@@ -46,6 +47,7 @@ class Globals:
     debug: bool = False
     no_color: bool = False
     quiet: bool = False
+    ignored_format: str | None = None  # BALANCECLI_FORMAT naming an export this command lacks
 
 
 @dataclass
@@ -73,7 +75,7 @@ class Runtime:
         config = local.get("config")
         if config is not None and g.config is not None and _from_env(ctx, "config"):
             config = g.config  # `--config X cmd` beats BALANCECLI_CONFIG read again by cmd
-        return cls(
+        rt = cls(
             config=config or g.config,
             demo=bool(local.get("demo") or g.demo),
             verbose=bool(local.get("verbose") or g.verbose),
@@ -81,6 +83,26 @@ class Runtime:
             no_color=bool(local.get("no_color") or g.no_color),
             quiet=bool(local.get("quiet") or g.quiet),
         )
+        if g.ignored_format:
+            rt._note_ignored_format(ctx, g.ignored_format)
+        return rt
+
+    def _note_ignored_format(self, ctx: Any, value: str) -> None:
+        """Say once that BALANCECLI_FORMAT=<export> did not apply, when the command has a
+        --format it filled (its default was used instead)."""
+        for param in getattr(ctx.command, "params", []):
+            if getattr(param, "envvar", None) != "BALANCECLI_FORMAT":
+                continue
+            source = getattr(ctx, "get_parameter_source", lambda _: None)(param.name)
+            if getattr(source, "name", "") != "DEFAULT":
+                return  # -f given: nothing was ignored that matters
+            command = ctx.command_path.partition(" ")[2] or ctx.info_name
+            choices = [c.value for c in type(param.default)] if isinstance(
+                param.default, enum.Enum) else []
+            takes = f" takes {', '.join(choices)} and" if choices else ""
+            self.note(f"note: BALANCECLI_FORMAT={value} is for balance and assets; {command}"
+                      f"{takes} shows {getattr(param.default, 'value', param.default)}")
+            return
 
     # -- output
     @property

@@ -530,3 +530,28 @@ def test_a_secret_with_quotes_echoed_back_is_masked_in_every_format(tmp_path, ts
         for form in (secret, json.dumps(secret)[1:-1], secret.replace('"', '""'),
                      "with-quotes-0123456789"):
             assert form not in text, text
+
+
+EXPORT_NOTE = ("note: BALANCECLI_FORMAT=beancount is for balance and assets; {} takes table, "
+               "json, jsonl, csv and shows table\n")
+
+
+def test_an_export_format_in_the_environment_is_for_balance_and_assets(tmp_path):
+    # A crontab sets BALANCECLI_FORMAT=beancount once for `balance`; its `snapshot -q` and a
+    # look at `accounts` or `history` must still work: they show their default, with a note.
+    env = {"BALANCECLI_FORMAT": "beancount"}
+    db = str(tmp_path / "h.sqlite3")
+    balance = run_cli("--demo", "balance", env=env)
+    assert balance.returncode == 0 and balance.stdout.startswith("; balancecli balance at ")
+    for args, command in ((["--demo", "accounts"], "accounts"),
+                          (["--demo", "snapshot", "--db", db], "snapshot"),
+                          (["history", "--db", db], "history"),
+                          (["--demo", "rates", "show"], "rates show")):
+        proc = run_cli(*args, env=env)
+        assert proc.returncode == 0, proc.stderr
+        assert EXPORT_NOTE.format(command) in proc.stderr
+        assert "invalid" not in proc.stderr and "error" not in proc.stderr
+        assert proc.stdout and not proc.stdout.startswith(";")
+    assert run_cli("--demo", "-q", "accounts", env=env).stderr == ""  # a note: -q drops it
+    explicit = run_cli("--demo", "accounts", "-f", "json", env=env)
+    assert explicit.stderr == "" and json.loads(explicit.stdout)["accounts"]

@@ -37,6 +37,24 @@ class DataFormat(enum.StrEnum):
     prometheus = "prometheus"
 
 
+# BALANCECLI_FORMAT may name an export format (set for balance/assets); the other commands,
+# which take none, ignore it with a note rather than fail (a crontab sets it once for all).
+EXPORT_FORMATS = frozenset(DataFormat) - frozenset(Format)
+EXPORT_COMMANDS = frozenset({"balance", "assets"})
+
+
+def unfit_env_format(command: str | None) -> str | None:
+    """BALANCECLI_FORMAT when it names an export ``command`` does not take: removed from the
+    environment (so the command's default applies) and returned, to be noted."""
+    import os
+
+    value = os.environ.get("BALANCECLI_FORMAT", "")
+    if command in EXPORT_COMMANDS or value not in EXPORT_FORMATS:
+        return None
+    del os.environ["BALANCECLI_FORMAT"]
+    return value
+
+
 def _flags_without_type() -> None:
     """Flags show no ``<bool>`` in help (``--demo``, not ``--demo <bool>``), and an argument
     with a placeholder no ``<str>`` after it: Typer labels every parameter with its type, which
