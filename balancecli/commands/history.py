@@ -30,6 +30,7 @@ import typer
 from balancecli import complete
 from balancecli.commands.options import (
     AccountOpt,
+    ColumnsOpt,
     ConfigOpt,
     DebugOpt,
     DemoOpt,
@@ -118,6 +119,7 @@ def register(app: typer.Typer) -> None:
         ] = False,
         in_currency: InOpt = None, db: DbOpt = None,
         wide: WideOpt = False, exact: ExactOpt = False, utc: UtcOpt = False,
+        columns: ColumnsOpt = None,
         config: ConfigOpt = None, demo: DemoOpt = False, verbose: VerboseOpt = False,
         debug: DebugOpt = False, no_color: NoColorOpt = False,
     ) -> None:
@@ -126,6 +128,11 @@ def register(app: typer.Typer) -> None:
         rt = runtime(ctx, config=config, demo=demo, verbose=verbose, debug=debug,
                      no_color=no_color)
         rt.wide, rt.exact, rt.utc = wide, exact, utc
+        if columns is not None:  # a typo is exit 2 before the store is opened
+            from balancecli.commands.history_view import check_columns
+
+            rt.columns = check_columns(rt, columns, fmt=fmt.value, field=field, at=at,
+                                       in_currency=in_currency)
         if prune or keep is not None or dry_run or yes:
             from balancecli.commands.prune import run_prune
 
@@ -240,7 +247,7 @@ def run_history(rt: Any, *, profiles: list[str] | None, accounts: list[str] | No
                 at: str | None, db: Path | None,
                 in_currency: str | None = None) -> None:
     from balancecli import history
-    from balancecli.commands.history_view import _show_at, _show_series
+    from balancecli.commands.history_view import _show_at, _show_series, indented
     from balancecli.runtime import boundary
 
     # Usage errors (exit 2) before the boundary, which would call them internal errors.
@@ -266,7 +273,12 @@ def run_history(rt: Any, *, profiles: list[str] | None, accounts: list[str] | No
             usage(rt, "--in excludes --at and --currency")
         path = history.db_path(db, demo=rt.demo)
         # Read-only: works on read-only media, and never creates or changes a file.
-        with history.Store.open(path, create=False, readonly=True) as store:
+        with history.Store.open(path, create=False, readonly=True) as store, \
+                indented(rt, fmt):
+            if target and rt.columns:
+                from balancecli.commands.options import usage
+
+                usage(rt, "--columns does not apply to net worth history (--in)", "history")
             if currency:
                 _check_currency(store, currency)
             if target:  # net worth per run (DESIGN.md §11)

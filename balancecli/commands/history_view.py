@@ -5,6 +5,7 @@ the command and its options are in ``commands/history.py``.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
@@ -15,6 +16,78 @@ if TYPE_CHECKING:  # decimal is imported only when a command runs
 
 HISTORY_SCHEMA = "balancecli.history/1"
 AT_SCHEMA = "balancecli.history.at/1"
+
+
+POINT_FIELDS = ("time", "run_id", "profile", "broker", "account_id", "currency")
+
+
+def check_columns(rt: Any, text: str, *, fmt: str, field: str, at: str | None,
+                  in_currency: str | None) -> list[str]:
+    """``history --columns a,b``: the names that output has (the series table's keys, the csv
+    header's, or with --at a balance row's); a typo is a usage error listing them (exit 2)."""
+    from balancecli.commands.history_tables import SERIES_COLUMNS
+    from balancecli.commands.options import usage
+    from balancecli.render import column_names
+
+    if in_currency is not None:
+        usage(rt, "--columns does not apply to net worth history (--in)", "history")
+    if at:
+        valid = column_names("balance")
+    elif fmt == "table":
+        valid = [key for key, *_ in SERIES_COLUMNS]
+    else:
+        valid = [*POINT_FIELDS, field]
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    unknown = [n for n in names if n not in valid]
+    if unknown or not names:
+        what = (f"unknown column{'s' if len(unknown) > 1 else ''} {', '.join(unknown)}"
+                if unknown else "no column named")
+        usage(rt, f"--columns: {what}; history{' --at' if at else ''}"
+                  f"{' -f csv' if fmt == 'csv' and not at else ''} has: {', '.join(valid)}",
+              "history")
+    return names
+
+
+def pick(table: Any, names: list[str], *, label: str | None = None) -> Any:
+    """``table`` with only the columns named (in that order), none dropped to fit: what
+    ``--columns`` asks for. ``label``: a key kept first (a totals table's "Total")."""
+    from dataclasses import replace
+
+    from balancecli.table import KEEP, Table
+
+    keys = [c.key for c in table.columns]
+    wanted = ([label] if label in keys else []) + [n for n in names if n in keys and n != label]
+    if not [n for n in wanted if n != label]:
+        return None
+    at = [keys.index(n) for n in wanted]
+    return Table([replace(table.columns[i], priority=KEEP) for i in at],
+                 [[row[i] for i in at] for row in table.rows],
+                 [[row[i] for i in at] for row in table.totals],
+                 table.title, table.caption, list(table.footer))
+
+
+@contextlib.contextmanager
+def indented(rt: Any, fmt: str) -> Iterator[None]:
+    """``-f json`` on a terminal is indented, as the data commands' (exact digits kept): the
+    streamed document is gathered and written once pretty-printed. In a pipe it streams."""
+    if fmt != "json" or not rt.json_indent:
+        yield
+        return
+    import json
+    from decimal import Decimal
+
+    from balancecli.render import dumps_exact
+
+    parts: list[str] = []
+    write = rt.out
+    rt.out = parts.append
+    try:
+        yield
+    finally:
+        rt.out = write
+    text = "".join(parts)
+    if text.strip():
+        rt.out(dumps_exact(json.loads(text, parse_float=Decimal), indent=rt.json_indent) + "\n")
 
 
 def _no_match(rt: Any, accounts: list[str] | None) -> int:
@@ -47,9 +120,9 @@ def _show_at(rt: Any, store: Any, when: datetime, profiles: list[str] | None,
     elif fmt == "jsonl":
         rt.out("".join(render.dumps_exact(r) + "\n" for r in with_run))
     elif fmt == "csv":
-        rt.out(render.to_csv("balance", rows))
+        rt.out(render.to_csv("balance", rows, rt.columns))
     elif rows:
-        rt.print_table(render.table("balance", rows, exact=rt.exact))
+        rt.print_table(render.table("balance", rows, exact=rt.exact, columns=rt.columns))
         runs = sorted({(s.run_id, s.taken_at) for s in stored})
         rt.note("as stored by snapshot " + ", ".join(
             f"{run_id} ({history.short_time(t)})" for run_id, t in runs))
@@ -157,7 +230,7 @@ def _show_series(rt: Any, points: Iterable[Any], field: str, since: datetime | N
         rt.out('], "totals": ' + render.dumps_exact(series_totals(summaries))
                + ', "errors": []}\n')
     elif fmt in ("jsonl", "csv"):
-        seen = _stream_points(rt, points, field, fmt)
+        seen = _stream_points(rt, points, field, fmt, rt.columns if fmt == "csv" else None)
         if not seen:
             return _no_match(rt, accounts)
         return 0
@@ -171,6 +244,9 @@ def _show_series(rt: Any, points: Iterable[Any], field: str, since: datetime | N
         if summaries:
             drawn.append(tables.series_table(summaries, field, exact=rt.exact, utc=rt.utc))
             drawn.append(tables.totals_table(summaries, exact=rt.exact))
+            if rt.columns:  # --columns: these, in this order (the totals: those they have)
+                drawn[0] = pick(drawn[0], rt.columns)
+                drawn[1] = drawn[1] and pick(drawn[1], rt.columns, label="total")
         if accounts:
             drawn += [tables.points_table(s, field, exact=rt.exact, utc=rt.utc)
                       for s in summaries]
@@ -201,7 +277,8 @@ def _series_json(s: Series) -> str:
     return head[:-1] + f', "values": [{values}]}}'
 
 
-def _stream_points(rt: Any, points: Iterable[Any], field: str, fmt: str) -> int:
+def _stream_points(rt: Any, points: Iterable[Any], field: str, fmt: str,
+                   columns: list[str] | None = None) -> int:
     import csv
     import io
     import json
@@ -216,13 +293,16 @@ def _stream_points(rt: Any, points: Iterable[Any], field: str, fmt: str) -> int:
     count = 0
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
+    header = (*POINT_FIELDS, field)
+    at = [header.index(n) for n in columns] if columns else None  # --columns
     if fmt == "csv":
-        writer.writerow(("time", "run_id", "profile", "broker", "account_id", "currency", field))
+        writer.writerow(header if at is None else [header[i] for i in at])
     for p in points:
         count += 1
         if fmt == "csv":
-            writer.writerow((p.taken_at, p.run_id, p.profile, p.broker, p.account_id,
-                             p.currency or "", "" if p.value is None else _num(p.value)))
+            row = (p.taken_at, p.run_id, p.profile, p.broker, p.account_id,
+                   p.currency or "", "" if p.value is None else _num(p.value))
+            writer.writerow(row if at is None else [row[i] for i in at])
         else:
             out.write(f'{{"time": "{p.taken_at}", "run_id": {p.run_id}, '
                       f'"profile": {q(p.profile)}, "broker": {q(p.broker)}, '
