@@ -79,26 +79,25 @@ def percent(fraction: Decimal | None) -> str:
 
 
 def table(command: str, rows: Sequence[Any], *, color: bool) -> Any:
-    """A Rich table with identities and shares, no amounts. ``accounts`` has no amounts and
-    is rendered as usual by the caller."""
-    from rich import box
-    from rich.table import Table
-    from rich.text import Text
+    """Identities and shares, no amounts (a ``balancecli.table.Table``: fits the terminal,
+    never cuts an id, a currency/asset or a share; ``--watch`` draws it via ``to_rich``).
+    ``accounts`` has no amounts and is rendered as usual by the caller. ``color`` is for
+    callers written against the Rich version: the renderer decides."""
+    from balancecli.table import KEEP, Column, Table
 
-    t = Table(box=box.SIMPLE_HEAD, header_style="bold" if color else "", pad_edge=False,
-              show_edge=False)
-    key_title, group = ("Ccy", "currency") if command == "balance" else ("Asset", "asset")
-    for title, right in (("Profile", False), ("Account", False), (key_title, False),
-                         ("Share", True), ("Of", False)):
-        t.add_column(title, justify="right" if right else "left", no_wrap=True)
+    key, group = ("currency", "currency") if command == "balance" else ("asset", "asset")
+    columns = [Column("profile", "Profile", priority=2), Column("account_id", "Account"),
+               Column(key, "Ccy" if key == "currency" else "Asset"),
+               Column("share", "Share", numeric=True, priority=KEEP),
+               Column("of", "Of", priority=1)]
+    body: list[list[Any]] = []
     incomplete = False
     for row, (name, fraction) in zip(rows, shares(rows), strict=True):
         incomplete = incomplete or fraction is None
-        t.add_row(row.profile, row.account_id, group_key(row) or NULL,
-                  Text(percent(fraction), style="dim" if color and fraction is None else ""),
-                  name or NULL)
+        body.append([row.profile, row.account_id, group_key(row),
+                     None if fraction is None else percent(fraction), name])
     basis_text = ("equity, else cash, else available" if command == "balance"
                   else "total, else available")
-    t.caption = (f"amounts hidden: each row's share of its {group}'s total "
-                 f"({basis_text})" + ("; — no value or a zero total" if incomplete else ""))
-    return t
+    caption = (f"amounts hidden: each row's share of its {group}'s total "
+               f"({basis_text})" + ("; — no value or a zero total" if incomplete else ""))
+    return Table(columns, body, caption=caption)

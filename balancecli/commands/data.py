@@ -108,7 +108,9 @@ def run_data_command(rt: Runtime, command: str, *, profiles: list[str] | None,
         elif fmt is Format.csv:
             rt.out(render.to_csv(command, rows, rt.columns))
         elif rows:
-            rt.print_table(_table(rt, command, rows, hide_amounts))
+            rt.print_table(_table(rt, command, rows, hide_amounts),
+                           show_with="--wide" if hide_amounts and command != "accounts"
+                           else "--wide, --columns NAME,... or -f csv")
         code = rt.exit_code(errors, outcome.anything_succeeded)
     raise typer.Exit(code)
 

@@ -68,7 +68,11 @@ def doctor(
         if fmt is DoctorFormat.json:
             rt.out(to_json(reports, indent=sys.stdout.isatty()))
         else:
-            rt.print_table(table(reports, color=rt.color))
+            from balancecli.runtime import terminal_width
+
+            rt.print_table(table(reports, color=rt.color,
+                                 width=terminal_width() if sys.stdout.isatty() else None),
+                           show_with="-f json")
         code = rt.exit_code(errors(reports), anything_succeeded=False)
     raise typer.Exit(code)
 
@@ -150,19 +154,31 @@ def to_json(reports: list[Report], *, indent: bool = False) -> str:
     return json.dumps(document, ensure_ascii=False, separators=(",", ":")) + "\n"
 
 
-def table(reports: list[Report], *, color: bool) -> Any:
-    from rich import box
-    from rich.table import Table
-    from rich.text import Text
+def table(reports: list[Report], *, color: bool, width: int | None = None) -> Any:
+    """One line per check (a ``balancecli.table.Table``). The detail is the diagnosis: never
+    cut, it is wrapped onto continuation lines to fit ``width`` (the terminal's); the broker
+    column goes first when even that does not fit."""
+    import textwrap
 
-    t = Table(box=box.SIMPLE_HEAD, header_style="bold" if color else "", show_edge=False,
-              pad_edge=False, highlight=False)
-    for name in ("Profile", "Broker", "Check", "Result", "Detail"):
-        t.add_column(name, no_wrap=name != "Detail", overflow="fold")
-    for report in reports:
-        for i, check in enumerate(report.checks):
-            style = ("green" if check.ok else "bold red") if color else ""
-            t.add_row(report.profile if i == 0 else "", (report.broker or "") if i == 0 else "",
-                      check.name, Text("ok" if check.ok else "FAIL", style=style),
-                      check.detail, end_section=i == len(report.checks) - 1)
+    from balancecli.table import GREEN, RED, Column, Table, width_of
+
+    columns = [Column("profile", "Profile"), Column("broker", "Broker", priority=1),
+               Column("check", "Check"), Column("result", "Result"), Column("detail", "Detail")]
+    lines = [(r.profile if i == 0 else "", (r.broker or "") if i == 0 else "", c.name,
+              ("ok", GREEN) if c.ok else ("FAIL", RED), c.detail)
+             for r in reports for i, c in enumerate(r.checks)]
+    room = None
+    if width is not None:
+        others = [max([width_of(col.title)] + [width_of(line[i] if isinstance(line[i], str)
+                                                          else line[i][0]) for line in lines])
+                  for i, col in enumerate(columns[:4])]
+        room = width - sum(others) - 3 * 4
+        if room < 30:  # too narrow beside the broker: the renderer drops it, and says so
+            room = width - sum(others) + others[1] - 3 * 3
+        room = max(24, room)
+    t = Table(columns)
+    for profile, broker, check, result, detail in lines:
+        parts = (textwrap.wrap(detail, room, break_on_hyphens=False) or [""]) if room else [detail]
+        t.rows.append([profile, broker, check, result, parts[0]])
+        t.rows += [["", "", "", "", more] for more in parts[1:]]
     return t

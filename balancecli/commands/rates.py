@@ -156,26 +156,23 @@ def _print(rt: Any, fmt: Format, target: str, file_info: dict[str, Any] | None,
                             else str(r[n]).lower() if n == "stale" else r[n] for n in names)
         rt.out(out.getvalue())
         return
-    from rich import box
-    from rich.table import Table
-
     from balancecli.commands.networth_table import rate_text
+    from balancecli.table import Column, Table
 
-    t = Table(box=box.SIMPLE_HEAD, header_style="bold" if rt.color else "", pad_edge=False,
-              show_edge=False)
-    for title, right in (("From", False), (f"1 unit in {target}", True), ("Source", False),
-                         ("Date", False)):
-        t.add_column(title, justify="right" if right else "left", no_wrap=True)
+    t = Table([Column("from", "From"), Column("rate", f"1 unit in {target}", numeric=True),
+               Column("how", "Source", priority=1, shrink=True, min_width=12),
+               Column("rate_date", "Date", priority=2)])
     for r in rows:
         date = (r["rate_date"] or "") + (" (old)" if r["stale"] else "")
-        t.add_row(r["from"], "—" if r["rate"] is None else rate_text(r["rate"]), r["how"], date)
+        t.rows.append([r["from"], None if r["rate"] is None else rate_text(r["rate"]),
+                       r["how"], date or None])
     if file_info:
         age = file_info["age_days"]
         rt.out(f"ECB file: {file_info['origin']}, rates of {file_info['latest']} ({age} days "
                f"old{'; run: balancecli rates update' if file_info['stale'] else ''})\n")
     else:
         rt.out("ECB file: none (run: balancecli rates update)\n")
-    rt.print_table(t)
+    rt.print_table(t, show_with="-f csv or -f json")
     rt.out("Broker rates (TradeStation CurrencyDetails, Quantower TotalInUSD) come with each "
            "run's balances and win over these.\n")
 
