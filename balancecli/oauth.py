@@ -278,7 +278,8 @@ def browser_login(provider: Provider, http: Any, *, say: Callable[[str], None],
         path = "" if provider.path == "/" else provider.path
         redirect_uri = f"http://localhost:{listener.port}{path}"
         url = authorization_url(provider, redirect_uri, state, challenge)
-        say(f"Log in in your browser. If it does not open, visit:\n  {url}")
+        say("Log in in your browser. If it does not open, visit:")  # one call per line: a
+        say(f"  {url}")  # line break inside one would show as an escape (runtime.err)
         say(f"Waiting up to {timeout:g} s for the redirect to {redirect_uri} …")
         if open_browser:
             try:

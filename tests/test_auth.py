@@ -106,6 +106,11 @@ def test_browser_login_times_out(ts):
     assert "no login completed within 0.5 s" in result.stderr
     # The hint names auth login's own option (--timeout is the per-request one elsewhere).
     assert "(--browser-timeout SECONDS for more time)" in result.stderr
+    # The URL on a line of its own (a "\n" inside one stderr line would show as an escape).
+    lines = result.stderr.splitlines()
+    at = lines.index("Log in in your browser. If it does not open, visit:")
+    assert lines[at + 1].startswith("  http://") and "/authorize?" in lines[at + 1]
+    assert "\\n" not in result.stderr
     assert "(--timeout" not in result.stderr
     assert time.monotonic() - started < 10
     assert item("ts") == {}
