@@ -193,14 +193,10 @@ def print_history(rt: Any, rows: list[dict[str, Any]], summ: dict[str, Any],
               ("—" if r["total"] is None else money(r["total"], target))
               + ("*" if r["incomplete"] else ""),
               _signed(r["change"], target), str(r["accounts"])] for r in rows]
-    try:  # the fixed-width renderer, where it exists (much faster than Rich on long tables)
-        from balancecli.table import Column, Table  # type: ignore[import-not-found]
-    except ImportError:
-        t = _rich_table(titles, cells, rt.color)
-    else:
-        t = Table([Column(k, title, numeric=k != "time") for k, title in zip(
-            ("time", "run_id", "total", "change", "accounts"), titles, strict=True)],
-            rows=cells)
+    from balancecli.table import Column, Table
+
+    t = Table([Column(k, title, numeric=k != "time") for k, title in zip(
+        ("time", "run_id", "total", "change", "accounts"), titles, strict=True)], rows=cells)
     rt.print_table(t)
     first, last = summ["first"], summ["last"]
     lines = []
@@ -215,19 +211,6 @@ def print_history(rt: Any, rows: list[dict[str, Any]], summ: dict[str, Any],
     if any(r["incomplete"] for r in rows):
         lines.append("* incomplete: an account was not converted or a profile failed")
     rt.out("\n".join(lines) + "\n")
-
-
-def _rich_table(titles: tuple[str, ...], cells: list[list[str]], color: bool) -> Any:
-    from rich import box
-    from rich.table import Table
-
-    t = Table(box=box.SIMPLE_HEAD, header_style="bold" if color else "", pad_edge=False,
-              show_edge=False)
-    for i, title in enumerate(titles):
-        t.add_column(title, justify="left" if i == 0 else "right", no_wrap=True)
-    for row in cells:
-        t.add_row(*row)
-    return t
 
 
 def _signed(value: Decimal | None, ccy: str) -> str:
