@@ -7,6 +7,7 @@ profile, not the sum. A failing profile or account becomes an error entry; the r
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -14,8 +15,9 @@ from typing import Any
 
 from balancecli.brokers.base import Context, Result
 from balancecli.config import Profile
-from balancecli.errors import BadResponseError, BalanceCliError
-from balancecli.http import HttpClient
+from balancecli.errors import BadResponseError, BalanceCliError, ConfigError
+from balancecli.http import MAX_RESPONSE_BYTES, HttpClient
+from balancecli.limiter import RateLimit
 from balancecli.secrets import Keyring, Secrets
 
 COMMANDS = ("accounts", "balance", "assets")
@@ -56,8 +58,27 @@ def make_secrets(profile: Profile, options: Options) -> Secrets:
     return Secrets(profile.name, required, keyring=Keyring(), warn=options.warn)
 
 
+def limits_of(profile: Profile) -> RateLimit:
+    """The broker's documented limits, with the profile's ``max_concurrency`` as ceiling."""
+    limits: RateLimit = profile.broker_class.limits
+    ceiling = profile.settings.get("max_concurrency")
+    if ceiling is None:
+        return limits
+    if ceiling < 1:
+        raise ConfigError(f"setting 'max_concurrency' must be at least 1, got {ceiling}",
+                          profile=profile.name,
+                          next_step=f"fix max_concurrency in [profiles.{profile.name}]")
+    return dataclasses.replace(limits, ceiling=ceiling, start=min(limits.start, ceiling))
+
+
 def make_context(profile: Profile, options: Options, secrets: Secrets | None = None) -> Context:
     s = profile.settings
+    limits = limits_of(profile)
+    cap = s.get("max_response_bytes") or MAX_RESPONSE_BYTES
+    if cap < 1024:
+        raise ConfigError(f"setting 'max_response_bytes' must be at least 1024, got {cap}",
+                          profile=profile.name,
+                          next_step=f"fix max_response_bytes in [profiles.{profile.name}]")
     http = HttpClient(
         profile.name,
         timeout=s.get("timeout") or options.timeout,
@@ -65,6 +86,8 @@ def make_context(profile: Profile, options: Options, secrets: Secrets | None = N
         retry_backoff=s.get("retry_backoff", 0.5),
         retry_budget=s.get("retry_budget", 30),
         log=options.log,
+        limits=limits,
+        max_response_bytes=cap,
     )
     return Context(
         profile=profile.name,
@@ -75,6 +98,7 @@ def make_context(profile: Profile, options: Options, secrets: Secrets | None = N
         interactive=options.interactive,
         prompt=options.prompt,
         warn=options.warn,
+        max_workers=limits.ceiling,
     )
 
 
@@ -129,8 +153,14 @@ def run(profiles: list[Profile], options: Options) -> Outcome:
             return Result(errors=[error]), False, set()
 
     workers = min(16, len(profiles))
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="bc-prof") as pool:
+    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="bc-prof")
+    try:
         results = list(pool.map(one, profiles))
+    except BaseException:
+        # Ctrl-C (or --debug re-raising): never wait for requests in flight (issue #13).
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown()
     for result, ok, ids in results:
         outcome.rows.extend(result.rows)
         outcome.errors.extend(result.errors)

@@ -47,6 +47,7 @@ from balancecli.errors import (
     UnavailableError,
 )
 from balancecli.http import Response, status_error
+from balancecli.limiter import RateLimit
 from balancecli.models import Account, Asset, Balance, extra_from, to_decimal, to_text, utc_now
 from balancecli.secrets import REDACTOR
 
@@ -124,6 +125,8 @@ THROTTLE = _Throttle()
 
 class LongPort(Broker):
     name = "longport"
+    # §3.4: trade API at most 30 calls per 30 s, 0.02 s apart (per host here).
+    limits = RateLimit(start=2, ceiling=5, calls=30, period=30, gap=0.02)
     settings = {
         "auth": Setting(str, "oauth", choices=("oauth", "apikey")),
         "region": Setting(str, "global", choices=tuple(HOSTS)),
