@@ -31,7 +31,7 @@ FAST = {"max_retries": 0, "retry_backoff": 0.01}
 
 
 def write_config(path, profiles: dict) -> None:
-    from balancecli.cli_profile import dump
+    from balancecli.commands.profile import dump
 
     path.write_text(dump({"profiles": profiles}))
 
@@ -435,7 +435,7 @@ def test_profile_remove_unknown(store):
 
 
 def test_dump_round_trips():
-    from balancecli.cli_profile import dump
+    from balancecli.commands.profile import dump
 
     data = {"top": 1, "profiles": {"a b": {"broker": "etna", "x": [1, 2], "q": 'say "hi"\n',
                                            "f": 0.5, "t": True}}}

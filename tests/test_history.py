@@ -1,4 +1,4 @@
-"""The snapshot history store (balancecli/history.py) and the snapshot/history commands.
+"""The snapshot history store (balancecli/history/) and the snapshot/history commands.
 
 Store tests use real SQLite files in tmp dirs and real child processes for concurrency and
 SIGKILL; CLI tests run the installed command against the bundled demo brokers (real sockets).
@@ -283,7 +283,7 @@ def test_missing_database_is_not_created_for_reading(db):
 
 
 def test_a_database_locked_beyond_the_timeout_is_temporary(db, monkeypatch):
-    monkeypatch.setattr(history, "BUSY_TIMEOUT", 0.2)
+    monkeypatch.setattr(history.schema, "BUSY_TIMEOUT", 0.2)
     with Store.open(db) as store:
         other = sqlite3.connect(db, isolation_level=None)
         other.execute("BEGIN IMMEDIATE")

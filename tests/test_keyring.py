@@ -30,7 +30,7 @@ OPTIONS = ("DBUS_SESSION_BUS_ADDRESS", "BALANCECLI_TS_*", "PYTHON_KEYRING_BACKEN
 
 
 def write_config(path, profiles: dict) -> None:
-    from balancecli.cli_profile import dump
+    from balancecli.commands.profile import dump
 
     path.write_text(dump({"profiles": profiles}))
 

@@ -48,7 +48,7 @@ def run(args: list[str], stdin: str = "", seen: set[bytes] | None = None) -> tup
 def world(tmp_path, monkeypatch):
     import keyring.core
 
-    from balancecli.cli_profile import dump
+    from balancecli.commands.profile import dump
     from balancecli.secrets import Keyring
 
     monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyrings.alt.file.PlaintextKeyring")

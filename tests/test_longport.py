@@ -21,7 +21,9 @@ from conftest import FAST, make_ctx, run_cli, write_config
 from keyrings.alt.file import PlaintextKeyring
 
 from balancecli.brokers.base import Context
-from balancecli.brokers.longport import LongPort, _Throttle, sign
+from balancecli.brokers.longport import LongPort
+from balancecli.brokers.longport_sign import Throttle as _Throttle
+from balancecli.brokers.longport_sign import sign
 from balancecli.config import validate_profile
 from balancecli.demo.longport import (
     DEMO_ACCESS_TOKEN,

@@ -427,7 +427,7 @@ def test_demo_profile_serves_a_fresh_export():
 # ---------------------------------------------------------------- the bridge command
 
 def test_bridge_command_prints_the_source():
-    from balancecli.cli_quantower import app
+    from balancecli.commands.quantower import app
     from balancecli.quantower import bridge_source
 
     result = CliRunner().invoke(app, ["bridge"])
@@ -438,7 +438,7 @@ def test_bridge_command_prints_the_source():
 
 
 def test_bridge_command_writes_a_file(tmp_path):
-    from balancecli.cli_quantower import app
+    from balancecli.commands.quantower import app
 
     out = tmp_path / "BalanceCliBridge.cs"
     result = CliRunner().invoke(app, ["bridge", "--output", str(out)])

@@ -23,7 +23,6 @@ get_token, two-factor-authentication, list-users-accounts, the error pages).
 
 from __future__ import annotations
 
-import re
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -31,6 +30,7 @@ from typing import Any
 from urllib.parse import quote
 
 from balancecli.brokers.base import Broker, Result, Setting
+from balancecli.brokers.payload import expired, obj, one_line
 from balancecli.errors import (
     AuthError,
     BadResponseError,
@@ -118,7 +118,7 @@ class Etna(Broker):
             if body.get("State") != "Succeeded":
                 raise AuthError(
                     f"ETNA login did not succeed (State {body.get('State')!r}: "
-                    f"{_one_line(body.get('Reason')) or 'no reason given'})",
+                    f"{one_line(body.get('Reason')) or 'no reason given'})",
                     next_step=f"log in on the broker's web site, then: "
                               f"balancecli auth refresh {self.profile}",
                 )
@@ -132,7 +132,7 @@ class Etna(Broker):
     def _post_token(self, headers: dict[str, str]) -> dict:
         response = self.ctx.http.request("POST", f"{self.base}/token", headers=headers, data=b"")
         if response.status in (200, 202):
-            return _object(response.json(), "token response")
+            return obj(response.json(), "ETNA token response")
         if response.status == 401:
             second = "Authorization" in headers  # the answer to a code we sent
             raise AuthError(
@@ -157,7 +157,7 @@ class Etna(Broker):
                 next_step=f"run at a terminal: balancecli auth refresh {self.profile} "
                           "(the token it stores lasts 24 h)",
             )
-        reason = _one_line(body.get("Reason"))
+        reason = one_line(body.get("Reason"))
         code = (self.ctx.prompt(f"{self.profile}: ETNA {what}"
                                 + (f" ({reason})" if reason else "") + ": ") or "").strip()
         if not code:
@@ -211,7 +211,7 @@ class Etna(Broker):
         items = self._get("/users/@me/accounts", "account list")
         if not isinstance(items, list):
             raise BadResponseError("the ETNA account list is not a JSON array")
-        return [self._parse_account(_object(item, "account")) for item in items]
+        return [self._parse_account(obj(item, "ETNA account")) for item in items]
 
     def _parse_account(self, item: dict) -> Account:
         account_id = to_text(item.get("Id"))
@@ -241,7 +241,7 @@ class Etna(Broker):
         accounts = [a for a in accounts if not wanted or (a.currency or "") == wanted.upper()]
         def fetch(account: Account) -> Any:
             path = f"/accounts/{quote(account.account_id, safe='')}/info"
-            info = _object(self._get(path, "balance"), "balance response")
+            info = obj(self._get(path, "balance"), "ETNA balance response")
             return parse(account, info, utc_now())
 
         result = Result()
@@ -265,24 +265,8 @@ class Etna(Broker):
 
 
 def _expired(expires_at: Any) -> bool:
-    """True when the expiry is known and (nearly) passed; an unknown expiry is not expired
-    (a token given without one is tried, and a 401 then means one fresh login)."""
-    if expires_at in (None, ""):
-        return False
-    try:
-        return float(expires_at) - EXPIRY_MARGIN <= time.time()
-    except (TypeError, ValueError):
-        return True
-
-
-def _object(value: Any, what: str) -> dict:
-    if not isinstance(value, dict):
-        raise BadResponseError(f"the ETNA {what} is not a JSON object")
-    return value
-
-
-def _one_line(value: Any) -> str:
-    return re.sub(r"\s+", " ", str(value)).strip()[:200] if value not in (None, "") else ""
+    """An unreadable expiry counts as expired: one fresh login is cheap (no refresh grant)."""
+    return expired(expires_at, EXPIRY_MARGIN, unusable=True)
 
 
 def _detail(response: Response) -> str:
@@ -294,10 +278,10 @@ def _detail(response: Response) -> str:
         text = response.text.strip()
         if text[:1] == "<":
             return "an HTML page instead of JSON"
-        return _one_line(text[:120]) or "no details"
+        return one_line(text[:120]) or "no details"
     parts: list[str] = []
     for key in ("error", "Message", "Errors", "Reason") if isinstance(body, dict) else ():
         value = body.get(key)
         items = value if isinstance(value, list) else [value]
-        parts.extend(_one_line(v) for v in items if not isinstance(v, dict | list))
+        parts.extend(one_line(v) for v in items if not isinstance(v, dict | list))
     return "; ".join(p for p in parts if p) or "no details"

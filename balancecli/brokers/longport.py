@@ -27,32 +27,35 @@ Sources: seed ``001_9a4059aac030af22.txt`` (``GET /v1/asset/account``, its schem
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import threading
 import time
-from collections import deque
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import quote, urlencode
 
 from balancecli.brokers.base import Broker, Result, Setting
+from balancecli.brokers.longport_sign import (
+    RATE_CODES,
+    THROTTLE,
+    TokenRejected,
+    code_of,
+    json_or_none,
+    read_envelope,
+    sign,
+    timestamp,
+)
+from balancecli.brokers.payload import blank_to_none, objects, one_line, seconds_left
 from balancecli.errors import (
     AuthError,
     BadResponseError,
     BalanceCliError,
-    BrokerError,
-    RateLimitedError,
-    UnavailableError,
 )
 from balancecli.http import Response, status_error
 from balancecli.limiter import RateLimit
 from balancecli.models import Account, Asset, Balance, extra_from, to_decimal, to_text, utc_now
-from balancecli.secrets import REDACTOR
 
 HOSTS = {"global": "https://openapi.longbridge.com", "cn": "https://openapi.longbridge.cn"}
-SIGNED_HEADERS = "authorization;x-api-key;x-timestamp"
 OAUTH_MARGIN = 300  # seconds; the SDK refreshes when less is left (oauth/src/token.rs)
 OAUTH_DEFAULT_LIFETIME = 3600  # the SDK's assumption when expires_in is missing
 LEGACY_LIFETIME = timedelta(days=90)
@@ -60,67 +63,6 @@ BALANCE = {"cash": "total_cash", "equity": "net_assets", "buying_power": "buy_po
            "initial_margin": "init_margin", "maintenance_margin": "maintenance_margin"}
 CASH = {"available": "available_cash", "reserved": "frozen_cash", "settling": "settling_cash",
         "withdrawable": "withdraw_cash"}
-TOKEN_CODES = (401003, 401004)
-RATE_CODES = (429001, 429002)
-SIGNING_CODES = {
-    403201: "signature invalid (403201): check APP_SECRET",
-    403202: "duplicate request (403202): a request was replayed with the same X-Timestamp; "
-            "check the system clock",
-    403203: "app key illegal (403203): check APP_KEY",
-    403205: "this IP is not allowed (403205): add this machine's public IP to the app's IP "
-            "allow-list in the LongPort developer center",
-}
-
-
-def sign(method: str, path: str, query: str, headers: dict[str, str], app_secret: str,
-         body: bytes = b"") -> str:
-    """The ``X-Api-Signature`` value (brokers.md §3.2 (b), how-to-access-api.md)."""
-    signed = "".join(f"{name}:{headers[name]}\n" for name in SIGNED_HEADERS.split(";"))
-    canonical = f"{method.upper()}|{path}|{query}|{signed}|{SIGNED_HEADERS}|"
-    if body:
-        canonical += hashlib.sha1(body).hexdigest()
-    to_sign = "HMAC-SHA256|" + hashlib.sha1(canonical.encode()).hexdigest()
-    digest = hmac.new(app_secret.encode(), to_sign.encode(), hashlib.sha256).hexdigest()
-    return f"HMAC-SHA256 SignedHeaders={SIGNED_HEADERS}, Signature={digest}"
-
-
-_clock_lock = threading.Lock()
-_last_ms = 0
-
-
-def timestamp() -> str:
-    """Milliseconds, strictly increasing within the process (403202 on a reused timestamp)."""
-    global _last_ms
-    with _clock_lock:
-        _last_ms = max(int(time.time() * 1000), _last_ms + 1)
-        return str(_last_ms)
-
-
-class _Throttle:
-    """At most 30 trade calls per 30 s, 0.02 s apart, per host and credential (§3.4)."""
-
-    def __init__(self, calls: int = 30, period: float = 30.0, gap: float = 0.02) -> None:
-        self.calls, self.period, self.gap = calls, period, gap
-        self._lock = threading.Lock()
-        self._sent: dict[tuple[str, str], deque[float]] = {}
-
-    def wait(self, key: tuple[str, str]) -> None:
-        while True:
-            with self._lock:
-                now = time.monotonic()
-                sent = self._sent.setdefault(key, deque())
-                while sent and sent[0] <= now - self.period:
-                    sent.popleft()
-                delay = sent[-1] + self.gap - now if sent else 0.0
-                if len(sent) >= self.calls:
-                    delay = max(delay, sent[0] + self.period - now)
-                if delay <= 0:
-                    sent.append(now)
-                    return
-            time.sleep(delay)
-
-
-THROTTLE = _Throttle()
 
 
 class LongPort(Broker):
@@ -169,12 +111,12 @@ class LongPort(Broker):
             secrets = self.ctx.secrets
             if self.oauth:
                 token = secrets.get("ACCESS_TOKEN")
-                left = _seconds_left(secrets.get("ACCESS_TOKEN_EXPIRES_AT"))
+                left = seconds_left(secrets.get("ACCESS_TOKEN_EXPIRES_AT"))
                 if not token or (left is not None and left < OAUTH_MARGIN):
                     return self._refresh_oauth(stale=token)
             else:
                 token = secrets.require("ACCESS_TOKEN")
-                left = _seconds_left(secrets.get("ACCESS_TOKEN_EXPIRES_AT"))
+                left = seconds_left(secrets.get("ACCESS_TOKEN_EXPIRES_AT"))
                 window = float(self.ctx.settings.get("refresh_days") or 7) * 86400
                 if left is not None and left < window:
                     if secrets.source("ACCESS_TOKEN") != "env":
@@ -220,7 +162,7 @@ class LongPort(Broker):
         secrets = self.ctx.secrets
         with self._lock, secrets.locked():
             current = secrets.get("ACCESS_TOKEN")
-            left = _seconds_left(secrets.get("ACCESS_TOKEN_EXPIRES_AT"))
+            left = seconds_left(secrets.get("ACCESS_TOKEN_EXPIRES_AT"))
             if (not force and current and current != stale
                     and (left is None or left >= OAUTH_MARGIN)):
                 self._token = str(current)
@@ -232,7 +174,7 @@ class LongPort(Broker):
                 form["client_secret"] = str(secrets.get("CLIENT_SECRET"))
             response = self.ctx.http.request("POST", self.token_url, data=form,
                                              headers={"Accept": "application/json"})
-            body = _json_or_none(response)
+            body = json_or_none(response)
             if response.status != 200 or not isinstance(body, dict):
                 raise self._token_error(response, body)
             token = body.get("access_token")
@@ -259,7 +201,7 @@ class LongPort(Broker):
             return status_error(response, "from the OAuth token endpoint")
         if not isinstance(body, dict):
             return BadResponseError("the LongPort token response is not a JSON object")
-        reason = _one_line(body.get("error_description") or body.get("error")) or "no reason"
+        reason = one_line(body.get("error_description") or body.get("error")) or "no reason"
         return AuthError(f"the LongPort OAuth token refresh was refused ({reason})",
                          http_status=response.status,
                          next_step=f"run: balancecli auth login {self.profile}")
@@ -270,7 +212,7 @@ class LongPort(Broker):
         token = self._current_token()
         try:
             return self._send(path, query, token)
-        except _TokenRejected:
+        except TokenRejected:
             if not self.oauth:
                 raise
         return self._send(path, query, self._refresh_oauth(stale=token))
@@ -293,45 +235,8 @@ class LongPort(Broker):
             return h
 
         response = self.ctx.http.request("GET", self.base + path, query=query, headers=headers,
-                                         retry_if=lambda r: _code(r) in RATE_CODES)
-        return self._data(response)
-
-    def _data(self, response: Response) -> dict:
-        body = _json_or_none(response)
-        if not isinstance(body, dict) or "code" not in body:
-            if response.status == 401 or response.status >= 500:
-                raise status_error(response, "not a LongPort JSON envelope")
-            if body is None and response.status == 200:
-                response.json()  # raises the precise BadResponseError
-            raise BadResponseError("the LongPort response is not a {code, data} envelope "
-                                   f"(HTTP {response.status})", http_status=response.status)
-        code = _int(body.get("code"))
-        if code is None:
-            raise BadResponseError("the LongPort response code is not an integer")
-        if code == 0:
-            data = body.get("data")
-            if not isinstance(data, dict):
-                raise BadResponseError("the LongPort response has no data object")
-            return data
-        message = REDACTOR.redact(_one_line(body.get("message") or body.get("msg")))
-        trace = response.headers.get("x-trace-id")
-        detail = f"{message or 'no message'} (code {code}" + (f", trace id {trace})" if trace
-                                                              else ")")
-        status = response.status
-        if code in TOKEN_CODES or 401000 <= code < 402000:
-            fix = ("run: balancecli auth login {p}" if self.oauth else
-                   "create a new access token in the LongPort developer center, then run: "
-                   "balancecli auth login {p}")
-            raise _TokenRejected(f"the LongPort access token was rejected: {detail}",
-                                 http_status=status, next_step=fix.format(p=self.profile))
-        if code in SIGNING_CODES:
-            fix = f"run: balancecli auth login {self.profile}" if code in (403201, 403203) else None
-            raise AuthError(SIGNING_CODES[code], http_status=status, next_step=fix)
-        if code in RATE_CODES:
-            raise RateLimitedError(f"LongPort rate limit: {detail}", http_status=status)
-        if code == 500000 or status >= 500:
-            raise UnavailableError(f"LongPort server error: {detail}", http_status=status)
-        raise BrokerError(f"LongPort refused the request: {detail}", http_status=status)
+                                         retry_if=lambda r: code_of(r) in RATE_CODES)
+        return read_envelope(response, oauth=self.oauth, profile=self.profile)
 
     # -- accounts, balances, assets
     def accounts(self) -> list[Account]:
@@ -342,10 +247,7 @@ class LongPort(Broker):
         params = {"currency": self.ctx.currency.upper()} if self.ctx.currency else {}
         data = self._get("/v1/asset/account", params)
         as_of = utc_now()
-        entries = data.get("list") or []
-        if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
-            raise BadResponseError("the LongPort data.list is not a list of objects")
-        return entries, as_of
+        return objects(data.get("list") or [], "the LongPort data.list"), as_of
 
     def _each(self, accounts: Iterable[Account], parse: Any) -> Result:
         accounts = list(accounts)
@@ -373,7 +275,7 @@ class LongPort(Broker):
             account, currency=currency, as_of=as_of, **values,
             available=to_decimal(own.get("available_cash"), name="available_cash"),
             withdrawable=to_decimal(own.get("withdraw_cash"), name="withdraw_cash"),
-            extra=_blank_to_none(extra_from(entry, {*BALANCE.values(), "currency",
+            extra=blank_to_none(extra_from(entry, {*BALANCE.values(), "currency",
                                                     "cash_infos"})),
         )
 
@@ -389,60 +291,10 @@ class LongPort(Broker):
                 values = {k: to_decimal(item.get(src), name=src) for k, src in CASH.items()}
                 rows[currency] = self.asset(
                     account, currency, total=None, **values,
-                    extra=_blank_to_none(extra_from(item, {*CASH.values(), "currency"})))
+                    extra=blank_to_none(extra_from(item, {*CASH.values(), "currency"})))
         wanted = (self.ctx.currency or "").upper()
         return [row for cur, row in rows.items() if not wanted or cur == wanted]
 
 
-class _TokenRejected(AuthError):
-    """401003/401004: an OAuth token is refreshed once and the request retried."""
-
-
 def _cash_infos(entry: dict) -> list[dict]:
-    items = entry.get("cash_infos") or []
-    if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
-        raise BadResponseError("the LongPort cash_infos is not a list of objects")
-    return items
-
-
-def _blank_to_none(values: dict[str, Any]) -> dict[str, Any]:
-    return {k: None if v == "" else v for k, v in values.items()}
-
-
-def _json_or_none(response: Response) -> Any:
-    try:
-        return response.json()
-    except BalanceCliError:
-        return None
-
-
-def _code(response: Response) -> int | None:
-    body = _json_or_none(response) if response.is_json else None
-    return _int(body.get("code")) if isinstance(body, dict) else None
-
-
-def _int(value: Any) -> int | None:
-    try:
-        return int(str(value))
-    except ValueError:
-        return None
-
-
-def _one_line(value: Any) -> str:
-    return " ".join(str(value).split())[:200] if value not in (None, "") else ""
-
-
-def _seconds_left(expires_at: Any) -> float | None:
-    """Seconds until an expiry given as epoch seconds/milliseconds or ISO 8601; None if unknown."""
-    if expires_at in (None, ""):
-        return None
-    try:
-        when = float(str(expires_at))
-        when = when / 1000 if when > 1e11 else when
-    except ValueError:
-        try:
-            parsed = datetime.fromisoformat(str(expires_at).strip())
-        except ValueError:
-            return None
-        when = (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).timestamp()
-    return when - time.time()
+    return objects(entry.get("cash_infos") or [], "the LongPort cash_infos")

@@ -31,6 +31,7 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from balancecli.brokers.base import Broker, Result, Setting
+from balancecli.brokers.payload import kind
 from balancecli.config import is_loopback
 from balancecli.errors import (
     AuthError,
@@ -195,7 +196,7 @@ class Quantower(Broker):
     def _parse(self, document: Any) -> tuple[str, dict[str, _Entry]]:
         where = f"the Quantower export {self._where()}"
         if not isinstance(document, dict):
-            raise BadResponseError(f"{where} is {_kind(document)}, expected an object")
+            raise BadResponseError(f"{where} is {kind(document)}, expected an object")
         fmt = document.get("Format")
         if fmt != FORMAT:
             raise BadResponseError(
@@ -205,10 +206,10 @@ class Quantower(Broker):
         as_of = self._check_age(_parse_time(document.get("GeneratedAt"), where), where)
         accounts = document.get("Accounts")
         if not isinstance(accounts, list):
-            raise BadResponseError(f"{where}: Accounts is {_kind(accounts)}, expected a list")
+            raise BadResponseError(f"{where}: Accounts is {kind(accounts)}, expected a list")
         for i, item in enumerate(accounts):
             if not isinstance(item, dict):
-                raise BadResponseError(f"{where}: Accounts[{i}] is {_kind(item)}, "
+                raise BadResponseError(f"{where}: Accounts[{i}] is {kind(item)}, "
                                        "expected an object")
             _text(item, "Id", f"{where}: Accounts[{i}]", required=True)
         counts = Counter(item["Id"].strip() for item in accounts)
@@ -236,11 +237,11 @@ class Quantower(Broker):
         coins = item.get("Balances")
         if coins is not None:
             if not isinstance(coins, list):
-                raise BadResponseError(f"{where}: Balances is {_kind(coins)}, expected a list")
+                raise BadResponseError(f"{where}: Balances is {kind(coins)}, expected a list")
             for j, coin in enumerate(coins):
                 at = f"{where}: Balances[{j}]"
                 if not isinstance(coin, dict):
-                    raise BadResponseError(f"{at} is {_kind(coin)}, expected an object")
+                    raise BadResponseError(f"{at} is {kind(coin)}, expected an object")
                 coin["AssetId"] = _text(coin, "AssetId", at, required=True)
                 for key in ASSET_FIELDS.values():
                     coin[key] = _number(coin, key, at)
@@ -257,20 +258,12 @@ class Quantower(Broker):
         return _Entry(account, balance, coins)
 
 
-KINDS = {bool: "a boolean", int: "a number", Decimal: "a number", str: "a string",
-         list: "a list", dict: "an object", type(None): "null"}
-
-
-def _kind(value: Any) -> str:
-    return KINDS.get(type(value), type(value).__name__)
-
-
 def _text(obj: dict[str, Any], key: str, where: str, *, required: bool = False) -> str | None:
     value = obj.get(key)
     if isinstance(value, str) and value.strip():
         return value.strip()
     if value is not None and not isinstance(value, str):
-        raise BadResponseError(f"{where}: {key} is {_kind(value)}, expected a string")
+        raise BadResponseError(f"{where}: {key} is {kind(value)}, expected a string")
     if required:
         raise BadResponseError(f"{where}: {key} is missing")
     return None
@@ -283,7 +276,7 @@ def _number(obj: dict[str, Any], key: str, where: str, *, required: bool = False
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, (int, Decimal)):
-        raise BadResponseError(f"{where}: {key} is {_kind(value)}, expected a number")
+        raise BadResponseError(f"{where}: {key} is {kind(value)}, expected a number")
     return to_decimal(value, name=key)
 
 
@@ -292,11 +285,11 @@ def _numeric_info(items: Any, where: str) -> dict[str, Any]:
     if items is None:
         return {}
     if not isinstance(items, list):
-        raise BadResponseError(f"{where}: AdditionalInfo is {_kind(items)}, expected a list")
+        raise BadResponseError(f"{where}: AdditionalInfo is {kind(items)}, expected a list")
     found: dict[str, Any] = {}
     for j, info in enumerate(items):
         if not isinstance(info, dict):
-            raise BadResponseError(f"{where}: AdditionalInfo[{j}] is {_kind(info)}, "
+            raise BadResponseError(f"{where}: AdditionalInfo[{j}] is {kind(info)}, "
                                    "expected an object")
         key = _text(info, "Id", f"{where}: AdditionalInfo[{j}]", required=True)
         value = info.get("Value")

@@ -27,7 +27,9 @@ from collections.abc import Iterable
 from typing import Any
 from urllib.parse import quote
 
+from balancecli.brokers import tradestation_v2 as v2
 from balancecli.brokers.base import Broker, Result, Setting
+from balancecli.brokers.payload import array, expired, lower, obj
 from balancecli.errors import (
     AuthError,
     BadResponseError,
@@ -37,12 +39,12 @@ from balancecli.errors import (
 )
 from balancecli.http import Response, status_error
 from balancecli.limiter import RateLimit
-from balancecli.models import Account, extra_from, to_decimal, to_text, utc_now
+from balancecli.models import Account, Asset, Balance, extra_from, to_decimal, to_text, utc_now
 
 HOSTS = {"live": "https://api.tradestation.com", "sim": "https://sim-api.tradestation.com"}
 TOKEN_URLS = {
     "v3": "https://signin.tradestation.com/oauth/token",
-    "v2": "https://api.tradestation.com/v2/security/authorize",
+    "v2": HOSTS["live"] + v2.TOKEN_PATH,
 }
 MAX_BATCH = 25
 EXPIRY_MARGIN = 60  # seconds: refresh a token this close to expiry
@@ -51,23 +53,11 @@ V3_BALANCE = {
     "cash": "CashBalance", "buying_power": "BuyingPower", "equity": "Equity",
     "market_value": "MarketValue",
 }
+V3_CURRENCY = {"total": "CashBalance", "conversion_rate": "AccountConversionRate"}
 V3_DETAIL = {
     "unrealized_pnl": "UnrealizedProfitLoss", "realized_pnl": "RealizedProfitLoss",
     "initial_margin": "InitialMargin", "maintenance_margin": "MaintenanceMargin",
 }
-V2_BALANCE = {
-    "cash": "RealTimeAccountBalance", "buying_power": "RealTimeBuyingPower",
-    "equity": "RealTimeEquity", "market_value": "MarketValue",
-    "unrealized_pnl": "RealTimeUnrealizedProfitLoss",
-    "realized_pnl": "RealTimeRealizedProfitLoss",
-    "initial_margin": "RealTimeInitialMargin",
-    "maintenance_margin": "RealTimeMaintenanceMargin",
-}
-
-
-def is_quota_page(response: Response) -> bool:
-    """v2 throttling: HTTP 403 with an HTML "Quota Exceeded" body (webapi-docs throttling)."""
-    return response.status == 403 and b"quota exceeded" in response.content[:500].lower()
 
 
 class TradeStation(Broker):
@@ -109,7 +99,7 @@ class TradeStation(Broker):
     def _current_token(self) -> str:
         secrets = self.ctx.secrets
         token = secrets.get("ACCESS_TOKEN")
-        if token and not _expired(secrets.get("ACCESS_TOKEN_EXPIRES_AT")):
+        if token and not expired(secrets.get("ACCESS_TOKEN_EXPIRES_AT"), EXPIRY_MARGIN):
             return str(token)
         return self._refresh(stale=token)
 
@@ -121,8 +111,8 @@ class TradeStation(Broker):
         with self._refresh_lock, secrets.locked():
             # Another thread or process may have refreshed while we waited for the lock.
             token = secrets.get("ACCESS_TOKEN")
-            if not force and token and token != stale and not _expired(
-                secrets.get("ACCESS_TOKEN_EXPIRES_AT")
+            if not force and token and token != stale and not expired(
+                secrets.get("ACCESS_TOKEN_EXPIRES_AT"), EXPIRY_MARGIN
             ):
                 return str(token)
             form = {
@@ -149,7 +139,7 @@ class TradeStation(Broker):
                         next_step=f"run: balancecli auth login {self.profile}",
                     )
                 raise status_error(response, detail)
-            body = _object(response.json(), "token response")
+            body = obj(response.json(), "token response")
             # Auth0 says access_token/refresh_token; the old v2 docs say token/RefreshToken.
             access = body.get("access_token") or body.get("token")
             if not isinstance(access, str) or not access:
@@ -172,7 +162,7 @@ class TradeStation(Broker):
             response = self.ctx.http.request(
                 "GET", self.base + path, query=query,
                 headers={"Authorization": f"Bearer {token}", "Accept": "application/json"},
-                retry_if=is_quota_page,
+                retry_if=v2.is_quota_page,
             )
             if response.status == 401 and attempt == 0:
                 token = self._refresh(stale=token)
@@ -190,61 +180,29 @@ class TradeStation(Broker):
                 http_status=401,
                 next_step=f"run: balancecli auth login {self.profile}",
             )
-        if is_quota_page(response):
+        if v2.is_quota_page(response):
             return RateLimitedError("quota exceeded (HTTP 403)", http_status=403)
         return status_error(response, detail)
 
     # -- accounts
     def accounts(self) -> list[Account]:
         if self.api == "v2":
-            return self._accounts_v2()
-        body = _object(self._get("/v3/brokerage/accounts"), "accounts response")
-        items = _list(body.get("Accounts"), "Accounts")
+            return v2.accounts(self)
+        body = obj(self._get("/v3/brokerage/accounts"), "accounts response")
+        items = array(body.get("Accounts"), "Accounts")
         result = []
         for item in items:
-            item = _object(item, "account")
+            item = obj(item, "account")
             account_id = to_text(item.get("AccountID"))
             if not account_id:
                 raise BadResponseError("an account has no AccountID")
             result.append(self.account(
                 account_id,
                 name=to_text(item.get("Alias")) or account_id,
-                type=_lower(item.get("AccountType")),
+                type=lower(item.get("AccountType")),
                 currency=to_text(item.get("Currency")),
                 status=to_text(item.get("Status")),
                 extra=extra_from(item, {"AccountID", "Alias", "AccountType", "Currency", "Status"}),
-            ))
-        return result
-
-    def _accounts_v2(self) -> list[Account]:
-        user_id = self.ctx.settings.get("user_id") or self.ctx.secrets.get("USER_ID")
-        if not user_id:
-            from balancecli.errors import ConfigError
-
-            raise ConfigError(
-                "the v2 API needs user_id (the userid of the token response)",
-                next_step=f'add user_id = "..." to [profiles.{self.profile}]',
-            )
-        items = _list(
-            self._get(f"/v2/users/{quote(str(user_id), safe='')}/accounts",
-                      "APIVersion=20160101"),
-            "accounts response",
-        )
-        result = []
-        for item in items:
-            item = _object(item, "account")
-            account_id = to_text(item.get("Key"))
-            if not account_id:
-                raise BadResponseError("an account has no Key")
-            result.append(self.account(
-                account_id,
-                name=to_text(item.get("Name")) or account_id,
-                type=_lower(item.get("TypeDescription")),
-                currency=to_text(item.get("Currency")) or "USD",
-                status=to_text(item.get("StatusDescription")),
-                extra=extra_from(
-                    item, {"Key", "Name", "TypeDescription", "StatusDescription", "Currency"}
-                ),
             ))
         return result
 
@@ -285,25 +243,18 @@ class TradeStation(Broker):
 
     def _fetch_batch(self, batch: list[Account]) -> tuple[dict[str, dict], list[BalanceCliError]]:
         ids = ",".join(quote(a.account_id, safe="") for a in batch)
+        if self.api == "v2":
+            return v2.fetch_batch(self, ids)
         found: dict[str, dict] = {}
         errors: list[BalanceCliError] = []
-        if self.api == "v2":
-            body = self._get(f"/v2/accounts/{ids}/balances", "APIVersion=20160101")
-            items = [body] if isinstance(body, dict) else _list(body, "balances response")
-            for item in items:
-                item = _object(item, "balance")
-                key = to_text(item.get("Key"))
-                if key:
-                    found[key] = item
-            return found, errors
-        body = _object(self._get(f"/v3/brokerage/accounts/{ids}/balances"), "balances response")
-        for item in _list(body.get("Balances") or [], "Balances"):
-            item = _object(item, "balance")
+        body = obj(self._get(f"/v3/brokerage/accounts/{ids}/balances"), "balances response")
+        for item in array(body.get("Balances") or [], "Balances"):
+            item = obj(item, "balance")
             key = to_text(item.get("AccountID"))
             if key:
                 found[key] = item
-        for item in _list(body.get("Errors") or [], "Errors"):
-            item = _object(item, "error")
+        for item in array(body.get("Errors") or [], "Errors"):
+            item = obj(item, "error")
             message = " ".join(
                 str(x) for x in (item.get("Error"), item.get("Message")) if x
             ) or "no details"
@@ -330,13 +281,11 @@ class TradeStation(Broker):
                 result.errors.append(self.fail(exc, account.account_id))
         return result
 
-    def _parse_balance(self, account: Account, item: dict, as_of: str) -> Any:
+    def _parse_balance(self, account: Account, item: dict, as_of: str) -> Balance:
         if self.api == "v2":
-            values = {k: to_decimal(item.get(src), name=src) for k, src in V2_BALANCE.items()}
-            extra = extra_from(item, set(V2_BALANCE.values()) | {"Key"})
-            return self.balance(account, as_of=as_of, extra=extra, **values)
+            return v2.parse_balance(self, account, item, as_of)
         detail = item.get("BalanceDetail") or {}
-        detail = _object(detail, "BalanceDetail")
+        detail = obj(detail, "BalanceDetail")
         values = {k: to_decimal(item.get(src), name=src) for k, src in V3_BALANCE.items()}
         values |= {k: to_decimal(detail.get(src), name=src) for k, src in V3_DETAIL.items()}
         extra = extra_from(item, set(V3_BALANCE.values()) | {"AccountID", "BalanceDetail"})
@@ -358,58 +307,23 @@ class TradeStation(Broker):
                 result.errors.append(self.fail(exc, account.account_id))
         return result
 
-    def _parse_assets(self, account: Account, item: dict) -> list[Any]:
-        v2 = self.api == "v2"
+    def _parse_assets(self, account: Account, item: dict) -> list[Asset]:
+        if self.api == "v2":
+            return v2.parse_assets(self, account, item)
         details = item.get("CurrencyDetails")
         if not details:
-            cash_field = "RealTimeAccountBalance" if v2 else "CashBalance"
             return [self.asset(account, account.currency or "USD",
-                               total=to_decimal(item.get(cash_field), name=cash_field))]
+                               total=to_decimal(item.get("CashBalance"), name="CashBalance"))]
         rows = []
-        for detail in _list(details, "CurrencyDetails"):
-            detail = _object(detail, "CurrencyDetails item")
+        for detail in array(details, "CurrencyDetails"):
+            detail = obj(detail, "CurrencyDetails item")
             currency = to_text(detail.get("Currency"))
             if not currency:
                 raise BadResponseError("a CurrencyDetails item has no Currency")
-            if v2:
-                mapped = {
-                    "total": "RealTimeCashBalance",
-                    "value_in_account_currency": "RealTimeAccountCashBalance",
-                    "conversion_rate": "ToAccountConversionRate",
-                }
-            else:
-                mapped = {"total": "CashBalance", "conversion_rate": "AccountConversionRate"}
-            values = {k: to_decimal(detail.get(src), name=src) for k, src in mapped.items()}
-            extra = extra_from(detail, set(mapped.values()) | {"Currency"})
+            values = {k: to_decimal(detail.get(src), name=src) for k, src in V3_CURRENCY.items()}
+            extra = extra_from(detail, set(V3_CURRENCY.values()) | {"Currency"})
             rows.append(self.asset(account, currency, extra=extra, **values))
         return rows
-
-
-def _expired(expires_at: Any) -> bool:
-    """True when the expiry is known and (nearly) passed; unknown expiry is not expired."""
-    if expires_at in (None, ""):
-        return False
-    try:
-        return float(expires_at) - EXPIRY_MARGIN <= time.time()
-    except (TypeError, ValueError):
-        return False
-
-
-def _lower(value: Any) -> str | None:
-    text = to_text(value)
-    return text.lower() if text else None
-
-
-def _object(value: Any, what: str) -> dict:
-    if not isinstance(value, dict):
-        raise BadResponseError(f"the {what} is not a JSON object")
-    return value
-
-
-def _list(value: Any, what: str) -> list:
-    if not isinstance(value, list):
-        raise BadResponseError(f"{what} is not a JSON array")
-    return value
 
 
 def _error_detail(response: Response) -> str:

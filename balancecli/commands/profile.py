@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from balancecli.cli_auth import ConfigOpt, DebugOpt, NoColorOpt, VerboseOpt, runtime
+from balancecli.commands.options import ConfigOpt, DebugOpt, NoColorOpt, VerboseOpt, runtime
 
 if TYPE_CHECKING:
     from balancecli.runtime import Runtime
@@ -373,3 +373,7 @@ def show(
             defaults = "".join(f"# {k} = {toml_value(v)}  (default)\n"
                                for k, v in effective.items() if k not in raw and v is not None)
             rt.out(f"# {path}\n" + table_text(name, raw) + defaults)
+
+
+def register(root: typer.Typer) -> None:
+    root.add_typer(app, name="profile")

@@ -1,4 +1,4 @@
-"""``balancecli quantower ...``: the Quantower bridge (the lead adds this app with add_typer)."""
+"""``balancecli quantower ...``: the Quantower bridge."""
 
 from __future__ import annotations
 
@@ -43,3 +43,7 @@ def bridge(
         sys.stderr.write(f"error: cannot write {path}: {exc.strerror}\n")
         raise typer.Exit(2) from None
     sys.stderr.write(f"wrote {path}\n\n" + install_steps(str(path)) + "\n")
+
+
+def register(root: typer.Typer) -> None:
+    root.add_typer(app, name="quantower")

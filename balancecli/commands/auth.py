@@ -11,10 +11,21 @@ import contextlib
 import enum
 import sys
 from collections.abc import Iterator
-from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+
+from balancecli.commands.options import (
+    ConfigOpt,
+    DebugOpt,
+    NoColorOpt,
+    ProfileArg,
+    RequestTimeoutOpt,
+    VerboseOpt,
+    runtime,
+    usage,
+)
+from balancecli.credential_status import env_value, fields_of
 
 if TYPE_CHECKING:
     from balancecli.config import Profile
@@ -25,30 +36,12 @@ app = typer.Typer(
     no_args_is_help=True,
 )
 
-ConfigOpt = Annotated[Path | None, typer.Option(
-    "--config", envvar="BALANCECLI_CONFIG", help="Config file (TOML).", show_envvar=True)]
-VerboseOpt = Annotated[bool, typer.Option(
-    "--verbose", "-v", help="One line per HTTP request on stderr (secrets redacted).")]
-DebugOpt = Annotated[bool, typer.Option("--debug", help="Show tracebacks for unexpected errors.")]
-NoColorOpt = Annotated[bool, typer.Option("--no-color", help="No colour (NO_COLOR also works).")]
-ProfileArg = Annotated[str, typer.Argument(help="Profile name (from the config file).")]
-RequestTimeoutOpt = Annotated[float, typer.Option(
-    "--request-timeout", min=0.1, help="Seconds per HTTP request.")]
-
 # Fields that hold expiry times or identifiers, not secrets: shown in clear by `auth status`.
-EXPIRY_FIELDS = ("ACCESS_TOKEN_EXPIRES_AT", "TOKEN_EXPIRES_AT")
-CACHED = ("access_token", "access_token_expires_at", "token", "token_expires_at", "user_id")
 
 
 class StatusFormat(enum.StrEnum):
     table = "table"
     json = "json"
-
-
-def runtime(ctx: typer.Context, **options: Any) -> Runtime:
-    from balancecli.runtime import Runtime
-
-    return Runtime.from_options(ctx, **options)
 
 
 @contextlib.contextmanager
@@ -63,12 +56,6 @@ def about(profile: str) -> Iterator[None]:
         raise
 
 
-def usage(rt: Runtime, message: str) -> None:
-    """A usage error: one line, exit 2 (DESIGN §5)."""
-    rt.err(f"error: {message}")
-    raise typer.Exit(2)
-
-
 def one_profile(rt: Runtime, name: str) -> Profile:
     """The named profile from the config file (never a demo profile: nothing to store)."""
     if rt.demo:
@@ -77,20 +64,6 @@ def one_profile(rt: Runtime, name: str) -> Profile:
     if errors:
         raise errors[0]
     return profiles[0]
-
-
-def fields_of(profile: Profile) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """(required, optional) secret fields of a profile, upper case."""
-    cls = profile.broker_class
-    return cls.secret_fields(profile.settings), cls.optional_secret_fields(profile.settings)
-
-
-def env_value(profile: str, field: str) -> str | None:
-    import os
-
-    from balancecli.secrets import env_name
-
-    return os.environ.get(env_name(profile, field)) or None
 
 
 def options(rt: Runtime, timeout: float = 15.0) -> Any:
@@ -266,88 +239,6 @@ def _env_profile(name: str) -> str:
 # -- status --------------------------------------------------------------------------------
 
 
-def _expiry(value: Any) -> float | None:
-    """Epoch seconds from an epoch number or an ISO 8601 text (LongPort's legacy expired_at)."""
-    from datetime import datetime
-
-    if value in (None, ""):
-        return None
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        pass
-    try:
-        return datetime.fromisoformat(str(value).replace("Z", "+00:00")).timestamp()
-    except ValueError:
-        return None
-
-
-def _iso(epoch: float) -> str:
-    from datetime import UTC, datetime
-
-    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def profile_status(profile: Profile) -> dict[str, Any]:
-    """Where each field comes from and whether the profile can authenticate (offline)."""
-    import time
-
-    from balancecli.errors import AuthError
-    from balancecli.secrets import Keyring, mask
-
-    required, optional = fields_of(profile)
-    keyring_error: str | None = None
-    needs_keyring = not all(env_value(profile.name, f) for f in required)
-    item: dict[str, Any] = {}
-    try:
-        item = Keyring().load(profile.name)
-    except AuthError as exc:
-        keyring_error = exc.message
-    fields = []
-    present: set[str] = set()
-    for field in dict.fromkeys(required + optional):
-        if field in EXPIRY_FIELDS:
-            continue
-        value = env_value(profile.name, field)
-        source = "env" if value else None
-        if not value and item.get(field.lower()) not in (None, ""):
-            value, source = str(item[field.lower()]), "keyring"
-        if not value and profile.settings.get(field.lower()):
-            value, source = str(profile.settings[field.lower()]), "config"
-        if value:
-            present.add(field)
-        fields.append({"field": field, "required": field in required, "present": bool(value),
-                       "source": source, "last4": mask(value)})
-    expires_at = None
-    for field in EXPIRY_FIELDS:
-        expires_at = _expiry(env_value(profile.name, field) or item.get(field.lower()))
-        if expires_at is not None:
-            break
-    expired = None if expires_at is None else expires_at <= time.time()
-    missing = [f for f in required if f not in present]
-    if "ACCESS_TOKEN" in missing and "REFRESH_TOKEN" in present:
-        missing.remove("ACCESS_TOKEN")  # the next run refreshes it
-    if "REFRESH_TOKEN" in missing and "ACCESS_TOKEN" in present and not expired:
-        missing.remove("REFRESH_TOKEN")  # usable until the access token expires
-    if "CLIENT_SECRET" in missing and profile.broker == "tradestation":
-        missing.remove("CLIENT_SECRET")  # PKCE keys have none
-    problem = message = None
-    if missing:
-        problem = message = f"missing {', '.join(missing)}"
-        if keyring_error and needs_keyring:
-            problem, message = "the keyring is not usable", keyring_error
-    elif expired and "REFRESH_TOKEN" not in present and "PASSWORD" not in present:
-        problem = message = "the access token has expired and there is no refresh token"
-    return {
-        "profile": profile.name, "broker": profile.broker, "ok": problem is None,
-        "problem": problem, "message": message, "fields": fields,
-        "access_token_expires_at": None if expires_at is None else _iso(expires_at),
-        "access_token_expired": expired,
-        "refresh_token": "REFRESH_TOKEN" in present,
-        "keyring": "unusable" if keyring_error else ("used" if needs_keyring else "not needed"),
-    }
-
-
 @app.command()
 def status(
     ctx: typer.Context,
@@ -361,6 +252,7 @@ def status(
     """Which fields each profile has and where from; token expiry; never a secret."""
     import json
 
+    from balancecli.credential_status import profile_status, status_text
     from balancecli.errors import AuthError
     from balancecli.runtime import boundary
     from balancecli.secrets import Keyring
@@ -382,27 +274,9 @@ def status(
             rt.out(json.dumps({"schema": "balancecli.auth_status/1", "keyring_backend": backend,
                                "profiles": rows}, indent=2) + "\n")
         else:
-            rt.out(_status_text(rows, backend))
+            rt.out(status_text(rows, backend))
         code = rt.exit_code(errors, anything_succeeded=False)
     raise typer.Exit(code)
-
-
-def _status_text(rows: list[dict[str, Any]], backend: str) -> str:
-    lines = [f"keyring backend: {backend}"]
-    for row in rows:
-        state = "ok" if row["ok"] else f"CANNOT AUTHENTICATE: {row['problem']}"
-        lines.append(f"\n{row['profile']} ({row['broker']}): {state}")
-        for f in row["fields"]:
-            where = f["source"] or "missing"
-            shown = f" {f['last4']}" if f["last4"] else ""
-            optional = "" if f["required"] else " (optional)"
-            lines.append(f"  {f['field']:<15} {where}{shown}{optional}")
-        if row["access_token_expires_at"]:
-            when = "expired" if row["access_token_expired"] else "expires"
-            lines.append(f"  access token    {when} {row['access_token_expires_at']}")
-        lines.append(f"  refresh token   {'present' if row['refresh_token'] else 'none'}")
-        lines.append(f"  keyring         {row['keyring']}")
-    return "\n".join(lines) + "\n"
 
 
 # -- refresh and logout --------------------------------------------------------------------
@@ -433,9 +307,11 @@ def refresh(
             raise AuthError(
                 "refreshed, but the new token could not be stored in the keyring",
                 profile=profile, next_step=f"run: balancecli auth status {profile}")
-        expires = _expiry(secrets.get("ACCESS_TOKEN_EXPIRES_AT")
+        from balancecli.credential_status import expiry_epoch, iso
+
+        expires = expiry_epoch(secrets.get("ACCESS_TOKEN_EXPIRES_AT")
                           or secrets.get("TOKEN_EXPIRES_AT"))
-        until = f"; valid until {_iso(expires)}" if expires else ""
+        until = f"; valid until {iso(expires)}" if expires else ""
         rt.err(f"{profile}: token refreshed and stored{until}")
 
 
@@ -502,3 +378,7 @@ def _logout(rt: Runtime, name: str, *, revoke: bool, yes: bool, request_timeout:
         if hasattr(failure, "message"):
             failure.message = f"the keyring item was deleted, but {failure.message}"
         raise failure
+
+
+def register(root: typer.Typer) -> None:
+    root.add_typer(app, name="auth")

@@ -1,0 +1,156 @@
+"""LongPort on the wire: the API-key signature, timestamps, the throttle and the envelope.
+
+Sources: ``shared/reference/brokers.md`` §3.2 (b) and §3.4 (openapi-website
+how-to-access-api.md; the Rust SDK's ``httpclient/src/signature.rs`` and ``request.rs``).
+
+- ``X-Api-Signature`` is HMAC-SHA256 (keyed with the app secret) over the SHA-1 of a canonical
+  request: method, path, the raw wire query, the signed headers ``authorization;x-api-key;
+  x-timestamp`` and the body's SHA-1. The query is signed exactly as sent (openapi#180).
+- ``X-Timestamp`` must differ for every request: the service answers 403202 "duplicate request"
+  to a replayed signature.
+- The trade API allows at most 30 calls per 30 s, 0.02 s apart, per credential.
+- Every answer is a ``{code, message|msg, data}`` envelope (§3.3); ``code != 0`` is an error
+  whatever the HTTP status: 401003/401004 token, 4032xx signing, 4290xx rate limit.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import threading
+import time
+from collections import deque
+from typing import Any
+
+from balancecli.brokers.payload import one_line, to_int
+from balancecli.errors import (
+    AuthError,
+    BadResponseError,
+    BalanceCliError,
+    BrokerError,
+    RateLimitedError,
+    UnavailableError,
+)
+from balancecli.http import Response, status_error
+from balancecli.secrets import REDACTOR
+
+SIGNED_HEADERS = "authorization;x-api-key;x-timestamp"
+TOKEN_CODES = (401003, 401004)
+RATE_CODES = (429001, 429002)
+SIGNING_CODES = {
+    403201: "signature invalid (403201): check APP_SECRET",
+    403202: "duplicate request (403202): a request was replayed with the same X-Timestamp; "
+            "check the system clock",
+    403203: "app key illegal (403203): check APP_KEY",
+    403205: "this IP is not allowed (403205): add this machine's public IP to the app's IP "
+            "allow-list in the LongPort developer center",
+}
+
+
+def sign(method: str, path: str, query: str, headers: dict[str, str], app_secret: str,
+         body: bytes = b"") -> str:
+    """The ``X-Api-Signature`` value (brokers.md §3.2 (b), how-to-access-api.md)."""
+    signed = "".join(f"{name}:{headers[name]}\n" for name in SIGNED_HEADERS.split(";"))
+    canonical = f"{method.upper()}|{path}|{query}|{signed}|{SIGNED_HEADERS}|"
+    if body:
+        canonical += hashlib.sha1(body).hexdigest()
+    to_sign = "HMAC-SHA256|" + hashlib.sha1(canonical.encode()).hexdigest()
+    digest = hmac.new(app_secret.encode(), to_sign.encode(), hashlib.sha256).hexdigest()
+    return f"HMAC-SHA256 SignedHeaders={SIGNED_HEADERS}, Signature={digest}"
+
+
+_clock_lock = threading.Lock()
+_last_ms = 0
+
+
+def timestamp() -> str:
+    """Milliseconds, strictly increasing within the process (403202 on a reused timestamp)."""
+    global _last_ms
+    with _clock_lock:
+        _last_ms = max(int(time.time() * 1000), _last_ms + 1)
+        return str(_last_ms)
+
+
+class Throttle:
+    """At most 30 trade calls per 30 s, 0.02 s apart, per host and credential (§3.4)."""
+
+    def __init__(self, calls: int = 30, period: float = 30.0, gap: float = 0.02) -> None:
+        self.calls, self.period, self.gap = calls, period, gap
+        self._lock = threading.Lock()
+        self._sent: dict[tuple[str, str], deque[float]] = {}
+
+    def wait(self, key: tuple[str, str]) -> None:
+        while True:
+            with self._lock:
+                now = time.monotonic()
+                sent = self._sent.setdefault(key, deque())
+                while sent and sent[0] <= now - self.period:
+                    sent.popleft()
+                delay = sent[-1] + self.gap - now if sent else 0.0
+                if len(sent) >= self.calls:
+                    delay = max(delay, sent[0] + self.period - now)
+                if delay <= 0:
+                    sent.append(now)
+                    return
+            time.sleep(delay)
+
+
+THROTTLE = Throttle()
+
+
+# -- the answer: the {code, message, data} envelope (brokers.md §3.3)
+
+class TokenRejected(AuthError):
+    """401003/401004: an OAuth token is refreshed once and the request retried."""
+
+
+def read_envelope(response: Response, *, oauth: bool, profile: str) -> dict:
+    """The ``data`` of a ``{code, message, data}`` envelope; any other code is an error
+    (brokers.md §3.3): ``code != 0`` fails whatever the HTTP status."""
+    body = json_or_none(response)
+    if not isinstance(body, dict) or "code" not in body:
+        if response.status == 401 or response.status >= 500:
+            raise status_error(response, "not a LongPort JSON envelope")
+        if body is None and response.status == 200:
+            response.json()  # raises the precise BadResponseError
+        raise BadResponseError("the LongPort response is not a {code, data} envelope "
+                               f"(HTTP {response.status})", http_status=response.status)
+    code = to_int(body.get("code"))
+    if code is None:
+        raise BadResponseError("the LongPort response code is not an integer")
+    if code == 0:
+        data = body.get("data")
+        if not isinstance(data, dict):
+            raise BadResponseError("the LongPort response has no data object")
+        return data
+    message = REDACTOR.redact(one_line(body.get("message") or body.get("msg")))
+    trace = response.headers.get("x-trace-id")
+    detail = f"{message or 'no message'} (code {code}" + (f", trace id {trace})" if trace
+                                                          else ")")
+    status = response.status
+    if code in TOKEN_CODES or 401000 <= code < 402000:
+        fix = ("run: balancecli auth login {p}" if oauth else
+               "create a new access token in the LongPort developer center, then run: "
+               "balancecli auth login {p}")
+        raise TokenRejected(f"the LongPort access token was rejected: {detail}",
+                             http_status=status, next_step=fix.format(p=profile))
+    if code in SIGNING_CODES:
+        fix = f"run: balancecli auth login {profile}" if code in (403201, 403203) else None
+        raise AuthError(SIGNING_CODES[code], http_status=status, next_step=fix)
+    if code in RATE_CODES:
+        raise RateLimitedError(f"LongPort rate limit: {detail}", http_status=status)
+    if code == 500000 or status >= 500:
+        raise UnavailableError(f"LongPort server error: {detail}", http_status=status)
+    raise BrokerError(f"LongPort refused the request: {detail}", http_status=status)
+
+
+def json_or_none(response: Response) -> Any:
+    try:
+        return response.json()
+    except BalanceCliError:
+        return None
+
+
+def code_of(response: Response) -> int | None:
+    body = json_or_none(response) if response.is_json else None
+    return to_int(body.get("code")) if isinstance(body, dict) else None

@@ -1,0 +1,84 @@
+"""The snapshot history store: one SQLite file that cron appends to (issue #7, DESIGN.md §8).
+
+``sqlite3`` is imported only by this package, and the CLI imports it only for ``snapshot`` and
+``history`` (DESIGN.md §10).
+
+Modules: ``schema`` (where the file lives, migrations, opening; the ``Database`` base),
+``write`` (``record_run``, ``prune``), ``query`` (``runs``, ``series``, ``balances_at``, ...),
+``formats`` (how times, durations and amounts are written; sparklines). ``Store`` joins them;
+import the public names from here.
+
+API
+---
+- ``db_path(explicit=None) -> Path``: ``--db``, else ``BALANCECLI_DB``, else
+  ``platformdirs.user_data_dir("balancecli")/history.sqlite3``.
+- ``Store.open(path, create=True) -> Store`` (also a context manager): creates the directory
+  (0700) and the file (0600; SQLite gives ``-wal``/``-shm`` the same mode), sets WAL,
+  ``busy_timeout`` 30 s and ``synchronous=FULL``, and migrates the schema in place to
+  ``SCHEMA_VERSION`` (``PRAGMA user_version``). ``create=False`` raises ConfigError when there is
+  no database yet (``history`` never creates one).
+- ``Store.record_run(*, started_at, finished_at, profiles, balances, assets, errors) -> int``:
+  the whole run in ONE ``BEGIN IMMEDIATE`` transaction; a process killed at any point leaves the
+  whole run or nothing. Failed runs are recorded too (with their errors).
+- ``Store.series(field, account_ids=None, profiles=None, since=None, until=None)
+  -> list[Point]``: one balance field over time, ordered by account id then time;
+  ``Store.iter_series(...)`` streams the same points in constant memory.
+- ``Store.balances_at(when)`` / ``Store.assets_at(when) -> list[Stored]``: for each account, the
+  rows of the last run at or before ``when`` that stored that account (``Stored.row`` is the
+  Balance/Asset, ``Stored.run_id`` and ``Stored.taken_at`` say which run).
+- ``Store.prune(keep: timedelta, now=None) -> int``: deletes runs (and their rows) older than
+  ``now - keep``; returns the number of runs deleted. Only ever on request.
+- ``Store.runs(limit=None) -> list[Run]``, newest first; ``Store.accounts()`` every
+  ``(profile, broker, account_id)`` stored.
+- ``Store.series_query(...)`` / ``Store.explain(sql, params)``: the SQL of ``series`` and its
+  ``EXPLAIN QUERY PLAN`` (tests assert the indexes are used).
+- helpers: ``parse_when("30d" | "2026-11-01" | ISO 8601, end_of_day=False) -> datetime``,
+  ``parse_duration("365d") -> timedelta``, ``sparkline(values, width)``, ``exact_sum(values)``.
+
+Storage
+-------
+Times are UTC text with microseconds, fixed width (``2026-11-21T19:00:00.123456Z``), so text
+order is time order. A row's time (``taken_at``) is its run's ``started_at``. Amounts are the
+exact ``str(Decimal)`` text in TEXT columns (``19638.14545186560000000000`` stays so), a missing
+value is NULL, never 0. ``extra`` is JSON in which every Decimal is written with its exact digits
+(an integral Decimal gets an ``E0`` exponent so that it reads back as the same Decimal, not an
+int). Errors are stored redacted, as in the JSON ``errors`` list plus ``next_step``.
+
+Schema versions, migrations and how SQLite errors map to exit codes: see ``schema``.
+"""
+
+from balancecli.history.formats import (
+    dumps_extra,
+    exact_diff,
+    exact_sum,
+    format_time,
+    loads_extra,
+    parse_duration,
+    parse_when,
+    short_time,
+    sparkline,
+)
+from balancecli.history.query import LATEST_SQL, Point, Reader, Run, Stored
+from balancecli.history.schema import (
+    ASSET_FIELDS,
+    BALANCE_FIELDS,
+    BUSY_TIMEOUT,
+    ENV_DB,
+    MIGRATIONS,
+    SCHEMA_VERSION,
+    db_path,
+)
+from balancecli.history.write import Writer
+
+
+class Store(Reader, Writer):
+    """One open history database: ``Store.open(path)``, then read and write; close with
+    ``close()`` or ``with``."""
+
+
+__all__ = [
+    "ASSET_FIELDS", "BALANCE_FIELDS", "BUSY_TIMEOUT", "ENV_DB", "LATEST_SQL", "MIGRATIONS",
+    "SCHEMA_VERSION", "Point", "Run", "Store", "Stored", "db_path", "dumps_extra", "exact_diff",
+    "exact_sum", "format_time", "loads_extra", "parse_duration", "parse_when", "short_time",
+    "sparkline",
+]

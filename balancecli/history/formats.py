@@ -1,0 +1,153 @@
+"""How the history store writes times, durations and amounts, and the small exact helpers that
+the ``history`` command uses to read them back (no SQLite here).
+
+Times are UTC text with microseconds, fixed width (``2026-11-21T19:00:00.123456Z``), so text
+order is time order. Amounts are the exact ``str(Decimal)`` text; ``extra`` is JSON in which
+every Decimal keeps its exact digits (an integral Decimal gets an ``E0`` exponent so that it
+reads back as the same Decimal, not an int).
+"""
+
+from __future__ import annotations
+
+import decimal
+import json
+import re
+from collections.abc import Iterable, Sequence
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+
+def format_time(when: datetime) -> str:
+    """The stored form: UTC, microseconds, ``Z`` (naive datetimes are taken as UTC)."""
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def short_time(stored: str) -> str:
+    """``2026-11-21T19:00:00.123456Z`` -> ``2026-11-21T19:00:00Z`` for tables."""
+    return stored[:19] + "Z" if len(stored) > 19 else stored
+
+
+_DURATION = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$")
+_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+
+
+def parse_duration(text: str) -> timedelta:
+    """``90s``, ``15m``, ``12h``, ``30d``, ``2w`` -> timedelta. ValueError otherwise."""
+    match = _DURATION.match(text)
+    if not match:
+        raise ValueError(f"{text!r} is not a duration (use e.g. 12h, 30d, 52w)")
+    return timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
+
+
+def parse_when(text: str, *, end_of_day: bool = False, now: datetime | None = None) -> datetime:
+    """A point in time (aware, UTC) from ``30d`` (that long ago), ``now``, a date or ISO 8601.
+
+    A date alone is 00:00 UTC of that day, or with ``end_of_day`` its last microsecond (so
+    ``--until 2026-11-30`` includes that day). An ISO time without an offset is UTC.
+    """
+    text = text.strip()
+    now = now or datetime.now(UTC)
+    if text == "now":
+        return now
+    if _DURATION.match(text):
+        return now - parse_duration(text)
+    if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
+        try:
+            day = date.fromisoformat(text)
+        except ValueError:
+            raise ValueError(f"{text!r} is not a valid date") from None
+        start = datetime(day.year, day.month, day.day, tzinfo=UTC)
+        return start + timedelta(days=1, microseconds=-1) if end_of_day else start
+    try:
+        when = datetime.fromisoformat(text)
+    except ValueError:
+        raise ValueError(
+            f"{text!r} is not a time (use e.g. 30d, 2026-11-01 or 2026-11-01T12:00:00Z)"
+        ) from None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return when.astimezone(UTC)
+
+
+_EXACT = decimal.Context(prec=decimal.MAX_PREC, traps=[decimal.InvalidOperation])
+
+
+def exact_sum(values: Iterable[Decimal]) -> Decimal:
+    """The exact sum (the default context would round to 28 digits)."""
+    total = Decimal(0)
+    for value in values:
+        total = _EXACT.add(total, value)
+    return total
+
+
+def exact_diff(last: Decimal, first: Decimal) -> Decimal:
+    return _EXACT.subtract(last, first)
+
+
+_BARS = "▁▂▃▄▅▆▇█"
+
+
+def sparkline(values: Sequence[Decimal | None], width: int = 24) -> str:
+    """A one-line chart; a missing value is a blank. Longer series keep each bucket's last
+    value, so the last character is always the last point."""
+    if not values:
+        return ""
+    if len(values) > width:
+        size = len(values) / width
+        values = [values[min(len(values) - 1, int((i + 1) * size) - 1)] for i in range(width)]
+    known = [v for v in values if v is not None]
+    if not known:
+        return " " * len(values)
+    low, high = min(known), max(known)
+    span = high - low
+    out = []
+    for value in values:
+        if value is None:
+            out.append(" ")
+        elif span == 0:
+            out.append(_BARS[len(_BARS) // 2 - 1])
+        else:
+            index = int((value - low) / span * (len(_BARS) - 1))
+            out.append(_BARS[max(0, min(len(_BARS) - 1, index))])
+    return "".join(out)
+
+
+# ---------------------------------------------------------------------------------------------
+# Exact JSON for `extra`
+
+
+def _decimal_json(value: Decimal) -> str:
+    if not value.is_finite():
+        raise ValueError(f"cannot store {value} in extra")
+    text = str(value)
+    # "5" would read back as the int 5; "5E0" reads back (parse_float=Decimal) as Decimal("5").
+    return text if ("." in text or "E" in text) else text + "E0"
+
+
+def dumps_extra(obj: Any) -> str:
+    """JSON with every Decimal written with its exact digits (``loads_extra`` reverses it)."""
+    from balancecli.render import dumps_exact
+
+    return dumps_exact(obj, number=_decimal_json)
+
+
+def loads_extra(text: str | None) -> Any:
+    if text is None:
+        return {}
+    return json.loads(text, parse_float=Decimal)
+
+
+def money_text(value: Decimal | None) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, Decimal):  # an int from a broker that did not use to_decimal
+        value = Decimal(value)
+    return str(value)
+
+
+def decimal_or_none(text: str | None) -> Decimal | None:
+    return None if text is None else Decimal(text)
+

@@ -1,0 +1,219 @@
+"""Reading the history store: runs, one field over time (``series``), and the rows as stored at
+a point in time (``balances_at``/``assets_at``).
+
+The queries are shaped for the indexes of schema version 2 (measured on a million rows in
+tests/bench_history.py; tests assert the plans with ``explain``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import gc
+import json
+from collections.abc import Iterator, Sequence
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, NamedTuple
+
+from balancecli.history.formats import decimal_or_none, format_time, loads_extra
+from balancecli.history.schema import (
+    ASSET_FIELDS,
+    ASSET_TEXT,
+    BALANCE_FIELDS,
+    BALANCE_TEXT,
+    Database,
+    sqlite_errors,
+)
+from balancecli.models import Asset, Balance
+
+# The last time at or before ? that an account was stored: a backwards walk of the
+# (account_id, taken_at) index that stops at the first row of that profile and broker.
+LATEST_SQL = ("SELECT taken_at FROM {table} WHERE account_id = ? AND taken_at <= ?"
+              " AND profile = ? AND broker = ? ORDER BY taken_at DESC LIMIT 1")
+
+
+class Point(NamedTuple):
+    """One value of a series: the run's time and id, the account and the field's value."""
+
+    taken_at: str
+    run_id: int
+    profile: str
+    broker: str
+    account_id: str
+    currency: str | None
+    value: Decimal | None
+
+
+class Stored(NamedTuple):
+    """A Balance or Asset as stored, with the run it came from."""
+
+    run_id: int
+    taken_at: str
+    row: Any
+
+
+@dataclasses.dataclass(frozen=True)
+class Run:
+    id: int
+    started_at: str
+    finished_at: str
+    profiles: list[str]
+    ok: bool
+    error_count: int
+    errors: list[dict[str, Any]]
+    balance_count: int
+    asset_count: int
+
+
+class Reader(Database):
+    """The queries (mixed into ``Store``)."""
+
+    def runs(self, limit: int | None = None) -> list[Run]:
+        sql = "SELECT * FROM runs ORDER BY started_at DESC, id DESC"
+        params: tuple[Any, ...] = ()
+        if limit is not None:
+            sql += " LIMIT ?"
+            params = (limit,)
+        with sqlite_errors(self.path):
+            rows = self._conn.execute(sql, params).fetchall()
+        return [
+            Run(id=r[0], started_at=r[1], finished_at=r[2], profiles=json.loads(r[3]),
+                ok=bool(r[4]), error_count=r[5], errors=json.loads(r[6]), balance_count=r[7],
+                asset_count=r[8])
+            for r in rows
+        ]
+
+    def series_query(
+        self,
+        field: str,
+        account_ids: Sequence[str] | None = None,
+        profiles: Sequence[str] | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> tuple[str, list[Any]]:
+        """The SQL and parameters of ``series`` (exposed for EXPLAIN QUERY PLAN)."""
+        if field not in BALANCE_FIELDS:
+            raise ValueError(f"unknown field {field!r} (one of: {', '.join(BALANCE_FIELDS)})")
+        where, params = [], []
+        if account_ids:
+            where.append(f"account_id IN ({', '.join('?' * len(account_ids))})")
+            params.extend(account_ids)
+        if profiles:
+            where.append(f"profile IN ({', '.join('?' * len(profiles))})")
+            params.extend(profiles)
+        if since is not None:
+            where.append("taken_at >= ?")
+            params.append(format_time(since))
+        if until is not None:
+            where.append("taken_at <= ?")
+            params.append(format_time(until))
+        # Measured on a million rows (tests/bench_history.py): with accounts, the
+        # (account_id, taken_at) index; without, the time index for a range (then a sort), and a
+        # plain table scan plus sort for everything (twice as fast as walking the index).
+        if account_ids:
+            source = "balances"
+        elif since is not None or until is not None:
+            source = "balances INDEXED BY balances_time"
+        else:
+            source = "balances NOT INDEXED"
+        sql = (
+            f"SELECT taken_at, run_id, profile, broker, account_id, currency, {field}"
+            f" FROM {source}"
+            + (" WHERE " + " AND ".join(where) if where else "")
+            + " ORDER BY account_id, taken_at"
+        )
+        return sql, params
+
+    def series(
+        self,
+        field: str,
+        account_ids: Sequence[str] | None = None,
+        profiles: Sequence[str] | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> list[Point]:
+        """One balance field over time, ordered by account id, then time (then insertion)."""
+        sql, params = self.series_query(field, account_ids, profiles, since, until)
+        with sqlite_errors(self.path), _no_gc():
+            rows = self._conn.execute(sql, params).fetchall()
+            return [
+                Point(t, run, prof, brk, acct, cur, None if v is None else Decimal(v))
+                for t, run, prof, brk, acct, cur, v in rows
+            ]
+
+    def iter_series(
+        self,
+        field: str,
+        account_ids: Sequence[str] | None = None,
+        profiles: Sequence[str] | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> Iterator[Point]:
+        """``series`` streamed in the same order, in constant memory."""
+        sql, params = self.series_query(field, account_ids, profiles, since, until)
+        with sqlite_errors(self.path):
+            cursor = self._conn.execute(sql, params)
+            while rows := cursor.fetchmany(4096):
+                for t, run, prof, brk, acct, cur, v in rows:
+                    yield Point(t, run, prof, brk, acct, cur, None if v is None else Decimal(v))
+
+    def explain(self, sql: str, params: Sequence[Any] = ()) -> list[str]:
+        """The ``EXPLAIN QUERY PLAN`` details of a query, one string per step."""
+        with sqlite_errors(self.path):
+            return [r[3] for r in self._conn.execute("EXPLAIN QUERY PLAN " + sql, params)]
+
+    def balances_at(self, when: datetime) -> list[Stored]:
+        """Each account's Balance rows from the last run at or before ``when`` that stored it."""
+        return self._rows_at("balances", when, BALANCE_TEXT, BALANCE_FIELDS, Balance)
+
+    def assets_at(self, when: datetime) -> list[Stored]:
+        """Each account's Asset rows from the last run at or before ``when`` that stored it."""
+        return self._rows_at("assets", when, ASSET_TEXT, ASSET_FIELDS, Asset)
+
+    def accounts(self) -> list[tuple[str, str, str]]:
+        """Every (profile, broker, account_id) with stored rows, sorted."""
+        with sqlite_errors(self.path):
+            return sorted(self._conn.execute(
+                "SELECT profile, broker, account_id FROM accounts").fetchall())
+
+    def _rows_at(self, table: str, when: datetime, text: Sequence[str],
+                 money: Sequence[str], model: type) -> list[Stored]:
+        columns = ", ".join((*text, *money, "extra_json"))
+        out = []
+        with sqlite_errors(self.path):
+            for profile, broker, account_id in self.accounts():
+                latest = self._conn.execute(
+                    LATEST_SQL.format(table=table),
+                    (account_id, format_time(when), profile, broker)).fetchone()
+                if latest is None:
+                    continue
+                rows = self._conn.execute(
+                    f"SELECT run_id, taken_at, {columns} FROM {table} WHERE account_id = ?"
+                    " AND taken_at = ? AND profile = ? AND broker = ? ORDER BY run_id DESC, rowid",
+                    (account_id, latest[0], profile, broker)).fetchall()
+                # (LongPort stores one balance row per currency: all rows of that run.)
+                for row in rows:
+                    if row[0] != rows[0][0]:
+                        break
+                    values = dict(zip(text, row[2:2 + len(text)], strict=True))
+                    amounts = row[2 + len(text):2 + len(text) + len(money)]
+                    values.update(
+                        {n: decimal_or_none(v) for n, v in zip(money, amounts, strict=True)})
+                    values["extra"] = loads_extra(row[-1])
+                    out.append(Stored(row[0], row[1], model(**values)))
+        return out
+
+
+@contextlib.contextmanager
+def _no_gc() -> Iterator[None]:
+    """Building a million result tuples is 3x slower with the cycle collector running (it
+    rescans the growing list again and again); tuples of str/int/Decimal make no cycles."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+

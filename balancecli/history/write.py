@@ -1,0 +1,101 @@
+"""Writing to the history store: one run in one transaction, and pruning on request.
+
+A run and all its rows go in ONE ``BEGIN IMMEDIATE`` transaction, so a process killed at any
+point leaves the whole run or nothing. Failed runs are recorded too: their errors, redacted as
+in the JSON ``errors`` list plus ``next_step``, show in ``history``. A row's time
+(``taken_at``) is its run's ``started_at``; a missing amount is NULL, never 0.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+
+from balancecli.errors import BalanceCliError
+from balancecli.history.formats import dumps_extra, format_time, money_text
+from balancecli.history.schema import (
+    ASSET_FIELDS,
+    ASSET_TEXT,
+    BALANCE_FIELDS,
+    BALANCE_TEXT,
+    Database,
+    sqlite_errors,
+)
+from balancecli.models import Asset, Balance
+
+
+class Writer(Database):
+    """``record_run`` and ``prune`` (mixed into ``Store``)."""
+
+    def record_run(
+        self,
+        *,
+        started_at: datetime,
+        finished_at: datetime,
+        profiles: Sequence[str],
+        balances: Sequence[Balance],
+        assets: Sequence[Asset],
+        errors: Sequence[BalanceCliError],
+    ) -> int:
+        """Append one run and all its rows in one transaction; returns the run id."""
+        from balancecli.secrets import REDACTOR
+
+        taken_at = format_time(started_at)
+        stored_errors = [
+            {**{k: REDACTOR.redact(v) if isinstance(v, str) else v
+                for k, v in e.as_dict().items()},
+             "next_step": e.next_step and REDACTOR.redact(e.next_step)}
+            for e in errors
+        ]
+        b_cols = ("run_id", "taken_at", *BALANCE_TEXT, *BALANCE_FIELDS, "extra_json")
+        a_cols = ("run_id", "taken_at", *ASSET_TEXT, *ASSET_FIELDS, "extra_json")
+        with sqlite_errors(self.path), self.transaction():
+            cursor = self._conn.execute(
+                "INSERT INTO runs (started_at, finished_at, profiles_json, ok, error_count,"
+                " errors_json, balance_count, asset_count) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (taken_at, format_time(finished_at), json.dumps(list(profiles)),
+                 int(not errors), len(errors), json.dumps(stored_errors, ensure_ascii=False),
+                 len(balances), len(assets)),
+            )
+            run_id = cursor.lastrowid
+            assert run_id is not None
+            self._conn.executemany(
+                f"INSERT INTO balances ({', '.join(b_cols)})"
+                f" VALUES ({', '.join('?' * len(b_cols))})",
+                (
+                    (run_id, taken_at, *(getattr(b, n) for n in BALANCE_TEXT),
+                     *(money_text(getattr(b, n)) for n in BALANCE_FIELDS),
+                     dumps_extra(b.extra) if b.extra else None)
+                    for b in balances
+                ),
+            )
+            self._conn.executemany(
+                f"INSERT INTO assets ({', '.join(a_cols)})"
+                f" VALUES ({', '.join('?' * len(a_cols))})",
+                (
+                    (run_id, taken_at, *(getattr(a, n) for n in ASSET_TEXT),
+                     *(money_text(getattr(a, n)) for n in ASSET_FIELDS),
+                     dumps_extra(a.extra) if a.extra else None)
+                    for a in assets
+                ),
+            )
+            self._conn.executemany(
+                "INSERT OR IGNORE INTO accounts (account_id, profile, broker) VALUES (?, ?, ?)",
+                {(r.account_id, r.profile, r.broker) for r in (*balances, *assets)},
+            )
+        return run_id
+
+    def prune(self, keep: timedelta, *, now: datetime | None = None) -> int:
+        """Delete the runs started before ``now - keep`` and their rows; returns how many."""
+        cutoff = format_time((now or datetime.now(UTC)) - keep)
+        with sqlite_errors(self.path), self.transaction():
+            self._conn.execute("DELETE FROM balances WHERE taken_at < ?", (cutoff,))
+            self._conn.execute("DELETE FROM assets WHERE taken_at < ?", (cutoff,))
+            self._conn.execute(
+                "DELETE FROM accounts WHERE NOT EXISTS (SELECT 1 FROM balances AS t"
+                " WHERE t.account_id = accounts.account_id AND t.profile = accounts.profile"
+                " AND t.broker = accounts.broker) AND NOT EXISTS (SELECT 1 FROM assets AS t"
+                " WHERE t.account_id = accounts.account_id AND t.profile = accounts.profile"
+                " AND t.broker = accounts.broker)")
+            return self._conn.execute("DELETE FROM runs WHERE started_at < ?", (cutoff,)).rowcount
