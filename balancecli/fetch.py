@@ -131,7 +131,10 @@ def fetch_profile(profile: Profile, options: Options) -> tuple[Result, bool, set
         ctx.http.close()
 
 
-def run(profiles: list[Profile], options: Options) -> Outcome:
+def run(profiles: list[Profile], options: Options,
+        on_rows: Callable[[list[Any]], None] | None = None) -> Outcome:
+    """Fetch every profile concurrently. ``on_rows`` receives each profile's rows as soon as
+    that profile and those before it are done (profile order), so output can stream."""
     outcome = Outcome()
     if not profiles:
         return outcome
@@ -155,15 +158,17 @@ def run(profiles: list[Profile], options: Options) -> Outcome:
     workers = min(16, len(profiles))
     pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="bc-prof")
     try:
-        results = list(pool.map(one, profiles))
+        for result, ok, ids in pool.map(one, profiles):
+            if on_rows is not None and result.rows:
+                on_rows(result.rows)
+            outcome.rows.extend(result.rows)
+            outcome.errors.extend(result.errors)
+            outcome.profiles_ok += int(ok)
+            outcome.matched_accounts |= ids
     except BaseException:
-        # Ctrl-C (or --debug re-raising): never wait for requests in flight (issue #13).
+        # Ctrl-C, a reader gone (`| head`), --debug re-raising: never wait for requests in
+        # flight (issue #13).
         pool.shutdown(wait=False, cancel_futures=True)
         raise
     pool.shutdown()
-    for result, ok, ids in results:
-        outcome.rows.extend(result.rows)
-        outcome.errors.extend(result.errors)
-        outcome.profiles_ok += int(ok)
-        outcome.matched_accounts |= ids
     return outcome

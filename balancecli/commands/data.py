@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import typer
 
@@ -31,7 +32,6 @@ def run_data_command(rt: Runtime, command: str, *, profiles: list[str] | None,
 
     from balancecli import render
     from balancecli.fetch import Options, run
-    from balancecli.models import utc_now
 
     with boundary(rt):
         selected, errors, presets = rt.select(profiles)
@@ -42,25 +42,53 @@ def run_data_command(rt: Runtime, command: str, *, profiles: list[str] | None,
             interactive=sys.stdin.isatty() and sys.stderr.isatty(),
             prompt=_prompt, presets=presets, debug=rt.debug,
         )
+        keep = _currency_filter(command, options.currency)
+        stream = _stream(command, fmt, keep)  # json/jsonl: rows written as they arrive
         with rt.spinner(f"Fetching {len(selected)} profile(s)…"):
-            outcome = run(selected, options)
-        rows = outcome.rows
-        if options.currency and command != "accounts":
-            key = "asset" if command == "assets" else "currency"
-            rows = [r for r in rows if (getattr(r, key) or "").upper() == options.currency]
+            outcome = run(selected, options, on_rows=stream.rows if stream else None)
+        rows = [r for r in outcome.rows if keep is None or keep(r)]
         errors += outcome.errors
         if options.account_ids and not outcome.matched_accounts and not errors:
             raise no_match_error(options.account_ids)
-        if fmt is Format.json:
+        if stream is not None:
+            blocks = [("totals", render.totals(rows))] if command == "balance" else []
+            stream.close(errors, blocks)
+        elif fmt is Format.json:  # on a terminal: render's form, for people to read
+            from balancecli.models import utc_now
+
             rt.out(render.to_json(command, rows, errors, utc_now()))
-        elif fmt is Format.jsonl:
-            rt.out(render.to_jsonl(rows))
         elif fmt is Format.csv:
             rt.out(render.to_csv(command, rows))
         elif rows:
             rt.print_table(render.table(command, rows, color=rt.color))
         code = rt.exit_code(errors, outcome.anything_succeeded)
     raise typer.Exit(code)
+
+
+def _currency_filter(command: str, currency: str | None) -> Callable[[Any], bool] | None:
+    """--currency: balances by their currency, assets by their asset; accounts unfiltered."""
+    if not currency or command == "accounts":
+        return None
+    key = "asset" if command == "assets" else "currency"
+    return lambda row: (getattr(row, key) or "").upper() == currency
+
+
+def _stream(command: str, fmt: Format, keep: Callable[[Any], bool] | None) -> Any:
+    """A jsonout.Stream on stdout for json/jsonl (same text as render.to_json/to_jsonl);
+    None for other formats and for json on a terminal (people read it whole, indented)."""
+    import sys
+
+    if fmt is not Format.jsonl and (fmt is not Format.json or sys.stdout.isatty()):
+        return None
+
+    from balancecli.jsonout import Stream
+    from balancecli.models import utc_now
+    from balancecli.render import SCHEMAS
+    from balancecli.secrets import REDACTOR
+
+    schema, key, _ = SCHEMAS[command]
+    return Stream(sys.stdout, fmt.value, schema=schema, key=key, generated_at=utc_now,
+                  keep=keep, redact=REDACTOR.redact)
 
 
 def _prompt(text: str) -> str:
