@@ -12,7 +12,7 @@
    client CPU per request (whole command, marginal; and the HTTP client alone against bare
    requests), and 10,000 rows written as JSON.
 
-Run: python tests/bench_cli.py [startup] [fetch] [memory] [scale]   (default: all)
+Run: python tests/bench_cli.py [startup] [fetch] [memory] [scale] [http] [json]  (default: all)
 """
 
 from __future__ import annotations
@@ -219,9 +219,10 @@ def memory() -> None:
                   "(budget 80 MB)")
 
 
-from bench_scale import scale  # noqa: E402
+from bench_scale import json_rows, scale, transport_cpu  # noqa: E402
 
-PARTS = {"startup": startup, "fetch": fetch_timing, "memory": memory, "scale": scale}
+PARTS = {"startup": startup, "fetch": fetch_timing, "memory": memory, "scale": scale,
+         "http": transport_cpu, "json": json_rows}
 
 if __name__ == "__main__":
     for name in sys.argv[1:] or list(PARTS):

@@ -93,7 +93,8 @@ with ThreadPoolExecutor(16) as pool:
 def ceiling(broker: str) -> int:
     from balancecli.brokers import broker_class
 
-    return broker_class(broker).limits.ceiling
+    limits = getattr(broker_class(broker), "limits", None)  # None: a build before issue #15
+    return limits.ceiling if limits else 16
 
 
 def split(n: int) -> dict[str, int]:
@@ -260,8 +261,6 @@ def scale() -> None:
     print(f"  client CPU per request, marginal 10 -> 5,000 accounts (parsing, models and output "
           f"included): balancecli {ours * 1e6:.0f} us, plain script {theirs * 1e6:.0f} us "
           f"(ratio {ours / theirs:.2f}; budget 250 us)")
-    transport_cpu()
-    json_rows()
 
 
 def transport_cpu(n: int = 3000) -> None:
@@ -271,15 +270,17 @@ def transport_cpu(n: int = 3000) -> None:
 
     from balancecli.http import HttpClient
 
-    fakes = Fakes(4)
+    fakes = Fakes(4, latency=0.0)
     try:
         url = fakes.profiles["lp0"]["base_url"] + "/missing"  # a small 404 JSON answer
         session = requests.Session()
         session.trust_env = False
         session.mount("http://", HTTPAdapter(pool_maxsize=16))
         client = HttpClient("bench", timeout=5, max_retries=0)
+        trusting = requests.Session()
+        trusting.mount("http://", HTTPAdapter(pool_maxsize=16))
         calls = {"bare requests, trust_env=False": lambda: session.get(url, timeout=5).content,
-                 "bare requests, trust_env=True ": lambda: requests.get(url, timeout=5).content,
+                 "bare requests, trust_env=True ": lambda: trusting.get(url, timeout=5).content,
                  "balancecli HttpClient         ": lambda: client.request("GET", url).content}
         for name, call in calls.items():
             for _ in range(200):
@@ -329,3 +330,5 @@ if __name__ == "__main__":
         serve(int(sys.argv[2]), float(sys.argv[3]))
     else:
         scale()
+        transport_cpu()
+        json_rows()
