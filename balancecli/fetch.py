@@ -13,6 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
+from balancecli import interrupt
 from balancecli.brokers.base import Context, Result
 from balancecli.config import Profile
 from balancecli.errors import BadResponseError, BalanceCliError, ConfigError
@@ -165,9 +166,11 @@ def run(profiles: list[Profile], options: Options,
             outcome.errors.extend(result.errors)
             outcome.profiles_ok += int(ok)
             outcome.matched_accounts |= ids
-    except BaseException:
+    except BaseException as exc:
         # Ctrl-C, a reader gone (`| head`), --debug re-raising: never wait for requests in
-        # flight (issue #13).
+        # flight (issue #13); for the first two, stop them too (the process ends now).
+        if isinstance(exc, (KeyboardInterrupt, BrokenPipeError)):
+            interrupt.cancel()
         pool.shutdown(wait=False, cancel_futures=True)
         raise
     pool.shutdown()
