@@ -6,13 +6,23 @@ errors are shown by ``runtime.boundary`` only.
 
 from __future__ import annotations
 
-from typing import Annotated
+import functools
+import inspect
+from collections.abc import Callable
+from typing import Annotated, Any
 
 import typer
 
 from balancecli import __version__
 from balancecli.commands import register_all
-from balancecli.commands.options import ConfigOpt, DebugOpt, DemoOpt, NoColorOpt, VerboseOpt
+from balancecli.commands.options import (
+    ConfigOpt,
+    DebugOpt,
+    DemoOpt,
+    NoColorOpt,
+    QuietOpt,
+    VerboseOpt,
+)
 from balancecli.runtime import Globals
 
 app = typer.Typer(
@@ -39,14 +49,59 @@ def main_options(
     verbose: VerboseOpt = False,
     debug: DebugOpt = False,
     no_color: NoColorOpt = False,
+    quiet: QuietOpt = False,
     version: Annotated[bool, typer.Option(
         "--version", callback=_version, is_eager=True, help="Show the version and exit.")] = False,
 ) -> None:
     """Read-only balance inspector for TradeStation, LongPort, ETNA Trader and Quantower."""
-    ctx.obj = Globals(config, demo, verbose, debug, no_color)
+    ctx.obj = Globals(config, demo, verbose, debug, no_color, quiet)
+
+
+def _with_quiet(command: Callable[..., Any]) -> Callable[..., Any]:
+    """``command`` also accepting ``-q/--quiet`` after its name: the flag lands in the run's
+    Globals, which ``Runtime.from_options`` merges, so no command needs its own parameter."""
+    # Evaluated now: Typer takes a __signature__ as it is, and these annotations are strings.
+    signature = inspect.signature(command, eval_str=True)
+    if "quiet" in signature.parameters:
+        return command
+    # Typer hands the Context to one parameter only: the command's own, if it has one.
+    own = next((name for name, p in signature.parameters.items()
+                if p.annotation in (typer.Context, "typer.Context")), None)
+    context_name = own or "quiet_context"
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, quiet: bool = False, **kwargs: Any) -> Any:
+        context = kwargs[context_name] if own else kwargs.pop(context_name)
+        if quiet and context is not None:
+            found = context.find_object(Globals)
+            if found is not None:
+                found.quiet = True
+        return command(*args, **kwargs)
+
+    extra = [inspect.Parameter("quiet", inspect.Parameter.KEYWORD_ONLY, default=False,
+                               annotation=QuietOpt)]
+    annotations = {**command.__annotations__, "quiet": QuietOpt}
+    if not own:
+        extra.append(inspect.Parameter(context_name, inspect.Parameter.KEYWORD_ONLY,
+                                       annotation=typer.Context))
+        annotations[context_name] = typer.Context
+    wrapper.__signature__ = signature.replace(  # type: ignore[attr-defined]
+        parameters=[*signature.parameters.values(), *extra])
+    wrapper.__annotations__ = annotations
+    return wrapper
+
+
+def _quiet_everywhere(group: typer.Typer) -> None:
+    for info in group.registered_commands:
+        if info.callback is not None:
+            info.callback = _with_quiet(info.callback)
+    for sub in group.registered_groups:
+        if sub.typer_instance is not None:
+            _quiet_everywhere(sub.typer_instance)
 
 
 register_all(app)
+_quiet_everywhere(app)  # -q/--quiet, like --verbose, before or after the command
 
 
 def main() -> None:

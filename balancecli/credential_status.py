@@ -32,19 +32,11 @@ def env_value(profile: str, field: str) -> str | None:
 
 
 def expiry_epoch(value: Any) -> float | None:
-    """Epoch seconds from an epoch number or an ISO 8601 text (LongPort's legacy expired_at)."""
-    from datetime import datetime
+    """Epoch seconds from epoch seconds, epoch milliseconds or ISO 8601 text: the one parser
+    the fetchers use too (``brokers.payload``), so ``auth status`` reads what they read."""
+    from balancecli.brokers.payload import expiry_epoch as parse
 
-    if value in (None, ""):
-        return None
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        pass
-    try:
-        return datetime.fromisoformat(str(value).replace("Z", "+00:00")).timestamp()
-    except ValueError:
-        return None
+    return parse(value)
 
 
 def iso(epoch: float) -> str:
@@ -57,17 +49,21 @@ def profile_status(profile: Profile) -> dict[str, Any]:
     """Where each field comes from and whether the profile can authenticate (offline)."""
     import time
 
-    from balancecli.errors import AuthError
-    from balancecli.secrets import Keyring, mask
+    from balancecli.errors import AuthError, ConfigError
+    from balancecli.secrets import Keyring, env_suffices, mask
 
     required, optional = fields_of(profile)
     keyring_error: str | None = None
-    needs_keyring = not all(env_value(profile.name, f) for f in required)
-    item: dict[str, Any] = {}
     try:
-        item = Keyring().load(profile.name)
-    except AuthError as exc:
-        keyring_error = exc.message
+        needs_keyring = not env_suffices(profile.name, required)
+    except ConfigError:  # a variable with a line break: reported by the runs themselves
+        needs_keyring = True
+    item: dict[str, Any] = {}
+    if needs_keyring:  # as in a run: not opened when the environment suffices
+        try:
+            item = Keyring().load(profile.name)
+        except AuthError as exc:
+            keyring_error = exc.message
     fields = []
     present: set[str] = set()
     for field in dict.fromkeys(required + optional):
@@ -109,7 +105,8 @@ def profile_status(profile: Profile) -> dict[str, Any]:
         "access_token_expires_at": None if expires_at is None else iso(expires_at),
         "access_token_expired": expired,
         "refresh_token": "REFRESH_TOKEN" in present,
-        "keyring": "unusable" if keyring_error else ("used" if needs_keyring else "not needed"),
+        "keyring": "not needed" if not needs_keyring else ("unusable" if keyring_error
+                                                           else "used"),
     }
 
 

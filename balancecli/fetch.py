@@ -16,12 +16,12 @@ from typing import Any
 from balancecli import interrupt
 from balancecli.brokers.base import Context, Result
 from balancecli.config import Profile
-from balancecli.errors import BadResponseError, BalanceCliError, ConfigError
+from balancecli.errors import BadResponseError, BalanceCliError
 from balancecli.http import MAX_RESPONSE_BYTES, HttpClient
 from balancecli.limiter import RateLimit
 from balancecli.secrets import Keyring, Secrets
 
-COMMANDS = ("accounts", "balance", "assets")
+COMMANDS = ("accounts", "balance", "assets", "snapshot")
 
 
 @dataclass
@@ -44,6 +44,7 @@ class Outcome:
     errors: list[BalanceCliError] = field(default_factory=list)
     profiles_ok: int = 0
     matched_accounts: set[str] = field(default_factory=set)
+    assets: list[Any] = field(default_factory=list)  # command "snapshot": the asset rows
 
     @property
     def anything_succeeded(self) -> bool:
@@ -63,23 +64,14 @@ def limits_of(profile: Profile) -> RateLimit:
     """The broker's documented limits, with the profile's ``max_concurrency`` as ceiling."""
     limits: RateLimit = profile.broker_class.limits
     ceiling = profile.settings.get("max_concurrency")
-    if ceiling is None:
+    if ceiling is None:  # validated (>= 1) with the config
         return limits
-    if ceiling < 1:
-        raise ConfigError(f"setting 'max_concurrency' must be at least 1, got {ceiling}",
-                          profile=profile.name,
-                          next_step=f"fix max_concurrency in [profiles.{profile.name}]")
     return dataclasses.replace(limits, ceiling=ceiling, start=min(limits.start, ceiling))
 
 
 def make_context(profile: Profile, options: Options, secrets: Secrets | None = None) -> Context:
     s = profile.settings
     limits = limits_of(profile)
-    cap = s.get("max_response_bytes") or MAX_RESPONSE_BYTES
-    if cap < 1024:
-        raise ConfigError(f"setting 'max_response_bytes' must be at least 1024, got {cap}",
-                          profile=profile.name,
-                          next_step=f"fix max_response_bytes in [profiles.{profile.name}]")
     http = HttpClient(
         profile.name,
         timeout=s.get("timeout") or options.timeout,
@@ -88,7 +80,7 @@ def make_context(profile: Profile, options: Options, secrets: Secrets | None = N
         retry_budget=s.get("retry_budget", 30),
         log=options.log,
         limits=limits,
-        max_response_bytes=cap,
+        max_response_bytes=s.get("max_response_bytes") or MAX_RESPONSE_BYTES,
     )
     return Context(
         profile=profile.name,
@@ -111,20 +103,29 @@ def wanted(profile: Profile, account_id: str, options: Options) -> bool:
 
 
 def fetch_profile(profile: Profile, options: Options) -> tuple[Result, bool, set[str]]:
-    """One profile: accounts, filtered, then balances or assets. Returns (result, ok, ids)."""
+    """One profile: accounts, filtered, then balances or assets (or both, from one set of
+    responses, for ``snapshot``). Returns (result, ok, ids)."""
     ctx = make_context(profile, options)
     broker = profile.broker_class(ctx)
     try:
-        accounts = [a for a in broker.accounts() if wanted(profile, a.account_id, options)]
-        ids = {a.account_id for a in accounts}
+        found, rejected = broker.checked_accounts()
+        accounts = [a for a in found if wanted(profile, a.account_id, options)]
+        rejected = [e for e in rejected if wanted(profile, e.account_id or "", options)]
+        ids = {a.account_id for a in accounts} | {e.account_id or "" for e in rejected}
         if options.command == "accounts":
-            return Result(rows=list(accounts)), True, ids
-        if not accounts:
-            return Result(), True, ids
-        if options.command == "balance":
+            result = Result(rows=list(accounts))
+        elif not accounts:
+            result = Result()
+        elif options.command == "balance":
             result = broker.balances(accounts)
+        elif options.command == "snapshot":
+            balances, assets = broker.snapshot(accounts)
+            seen = {(e.account_id, e.kind, e.message) for e in balances.errors}
+            result = Result(rows=balances.rows, assets=assets.rows, errors=balances.errors + [
+                e for e in assets.errors if (e.account_id, e.kind, e.message) not in seen])
         else:
             result = broker.assets(accounts)
+        result.errors[:0] = rejected
         for error in result.errors:
             error.bind(profile=profile.name, broker=profile.broker)
         return result, not result.errors, ids
@@ -146,7 +147,8 @@ def run(profiles: list[Profile], options: Options,
         except BalanceCliError as exc:
             exc.bind(profile=profile.name, broker=profile.broker)
             return Result(errors=[exc]), False, set()
-        except (KeyError, TypeError, AttributeError, IndexError, ValueError) as exc:
+        except (KeyError, TypeError, AttributeError, IndexError, ValueError, ArithmeticError,
+                RecursionError) as exc:
             # A payload of an unexpected shape that a parser did not anticipate.
             if options.debug:
                 raise
@@ -163,6 +165,7 @@ def run(profiles: list[Profile], options: Options,
             if on_rows is not None and result.rows:
                 on_rows(result.rows)
             outcome.rows.extend(result.rows)
+            outcome.assets.extend(result.assets)
             outcome.errors.extend(result.errors)
             outcome.profiles_ok += int(ok)
             outcome.matched_accounts |= ids

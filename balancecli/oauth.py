@@ -9,20 +9,29 @@ which are ``http://localhost`` URLs unless Client Services adds others) and §3.
 ``/oauth2/revoke``; the SDK listens on ``http://localhost:60355/callback``). RFC 7636 (PKCE),
 RFC 8252 §7.3 (loopback redirect), RFC 7009 (revocation).
 
-The flow: a random ``state`` and PKCE verifier; a listener on 127.0.0.1 (the registered port,
-or any free one); the authorization URL is printed on stderr (and opened in a browser unless
-asked not to); the listener waits for the redirect, checks ``state``, and the code is exchanged
-once (no retries: a code is single-use). Nothing here prints a token.
+The flow: a random ``state`` and PKCE verifier; a listener on 127.0.0.1 and ::1 (the registered
+port, or any free one: the redirect says ``localhost``, which a browser may resolve to either);
+the authorization URL is printed on stderr (and opened in a browser unless asked not to); the
+listener waits for the redirect that carries this login's ``state`` and the code is exchanged once
+(no retries: a code is single-use). Any other request (another local process, a web page's
+``<img src=http://localhost:PORT/?code=x>``, a stale tab) is answered 400 and the wait goes on
+until the timeout: it cannot end, or fail, a pending login. Nothing here prints a token.
 """
 
 from __future__ import annotations
 
 import base64
+import errno
 import hashlib
+import os
 import secrets
+import socket
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from socketserver import TCPServer
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
@@ -110,70 +119,148 @@ PAGE = (
 )
 
 
+def _same(given: str, expected: str) -> bool:
+    """Constant-time comparison; bytes, since compare_digest refuses non-ASCII text."""
+    return secrets.compare_digest(given.encode("utf-8", "replace"), expected.encode("utf-8"))
+
+
 class _Listener:
-    """A one-shot HTTP listener on 127.0.0.1 for the redirect."""
+    """The loopback listener for the redirect (RFC 8252 §7.3, §8.3).
+
+    It serves 127.0.0.1 and, when the host has an IPv6 loopback, ::1 on the same port, one
+    thread each. Only the request that carries this login's ``state`` (with a ``code`` or an
+    ``error``) is taken; everything else is answered 400 (404 off the callback path) and
+    counted, and the wait goes on.
+    """
+
+    ATTEMPTS = 20  # ephemeral ports tried until one is free on both addresses
 
     def __init__(self, port: int, path: str, state: str) -> None:
-        from http.server import BaseHTTPRequestHandler, HTTPServer
-
-        listener = self
         self.path = path
         self.state = state
         self.result: dict[str, str] | None = None
+        self.refused = 0
+        self.done = threading.Event()
+        self._lock = threading.Lock()
+        self.servers = self._bind(port)
+        self.port: int = self.servers[0].server_address[1]
 
-        class Handler(BaseHTTPRequestHandler):
-            timeout = 5  # a browser's idle pre-connection must not block the wait
+    def _bind(self, port: int) -> list[Any]:
+        handler = _handler(self)
+        for _ in range(self.ATTEMPTS if port == 0 else 1):
+            try:
+                v4 = _Server(("127.0.0.1", port), handler)
+            except OSError as exc:
+                raise _cannot_listen("127.0.0.1", port, exc) from None
+            try:
+                v6 = _Server6(("::1", v4.server_address[1]), handler)
+            except OSError as exc:
+                if exc.errno != errno.EADDRINUSE:
+                    return [v4]  # no IPv6 loopback on this host: 127.0.0.1 serves alone
+                v4.server_close()
+                if port == 0:
+                    continue  # that ephemeral port is taken on ::1: another one
+                raise _cannot_listen("[::1]", port, exc) from None
+            return [v4, v6]
+        raise ConfigError("cannot find a port free on both 127.0.0.1 and ::1 for the login "
+                          "redirect", next_step="pass --port with a free port")
 
-            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
-                pass  # the query holds the code: never log it
-
-            def do_GET(self) -> None:  # noqa: N802 - http.server's naming
-                parts = urlsplit(self.path)
-                if parts.path != listener.path or listener.result is not None:
-                    self._page(404, "Not found", "This is balancecli's login listener.")
-                    return
-                params = {k: v[-1] for k, v in parse_qs(parts.query).items()}
-                if "code" not in params and "error" not in params:
-                    self._page(400, "Missing code", "The redirect has no authorization code.")
-                    return
-                listener.result = params
-                if not secrets.compare_digest(params.get("state", ""), listener.state):
-                    self._page(400, "Login failed", "The state does not match this login "
-                               "(a stale tab?). Run the login again.")
-                elif "error" in params:
-                    self._page(400, "Login failed", "Return to the terminal for details.")
-                else:
-                    self._page(200, "Logged in",
-                               "balancecli received the authorization; you can close this tab.")
-
-            def _page(self, status: int, title: str, text: str) -> None:
-                body = PAGE.format(title=title, text=text).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "text/html; charset=utf-8")
-                self.send_header("Content-Length", str(len(body)))
-                self.send_header("Connection", "close")
-                self.end_headers()
-                self.wfile.write(body)
-
-        try:
-            self.server = HTTPServer(("127.0.0.1", port), Handler)
-        except OSError as exc:
-            raise ConfigError(
-                f"cannot listen on 127.0.0.1:{port} for the login redirect ({exc.strerror})",
-                next_step="free that port, or pass --port with the port registered for your "
-                          "OAuth client",
-            ) from None
-        self.port = self.server.server_address[1]
+    def offer(self, params: dict[str, str]) -> tuple[int, str, str]:
+        """Judge one request to the callback path: (status, title, text) of its page. The
+        request that carries the state is kept in ``result``; the caller then sets ``done``."""
+        with self._lock:
+            if not _same(params.get("state", ""), self.state):
+                self.refused += 1
+                return 400, "Wrong state", ("This request does not belong to the login in "
+                                            "progress (a stale tab?). Use the URL printed in "
+                                            "the terminal.")
+            if self.result is not None:
+                return 400, "Already done", "This login has already received its redirect."
+            if "code" not in params and "error" not in params:
+                self.refused += 1
+                return 400, "Missing code", "The redirect has no authorization code."
+            self.result = params
+        if "error" in params:
+            return 400, "Login failed", "Return to the terminal for details."
+        return 200, "Logged in", "balancecli received the authorization; you can close this tab."
 
     def wait(self, timeout: float) -> dict[str, str] | None:
-        deadline = time.monotonic() + timeout
-        self.server.timeout = 0.2
+        """The redirect's parameters, or None when none came within ``timeout`` seconds."""
+        started = []
         try:
-            while self.result is None and time.monotonic() < deadline:
-                self.server.handle_request()
+            for server in self.servers:
+                threading.Thread(target=server.serve_forever, args=(0.1,), daemon=True,
+                                 name="balancecli-login").start()
+                started.append(server)
+            self.done.wait(timeout)
         finally:
-            self.server.server_close()
-        return self.result
+            for server in started:
+                server.shutdown()
+        with self._lock:
+            return self.result
+
+    def close(self) -> None:
+        for server in self.servers:
+            server.server_close()
+
+
+def _handler(listener: _Listener) -> type:
+    class Handler(BaseHTTPRequestHandler):
+        timeout = 5  # a connection that sends nothing holds one thread for 5 s, no more
+
+        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+            pass  # the query holds the code: never log it
+
+        def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+            parts = urlsplit(self.path)
+            if parts.path != listener.path:
+                self._page(404, "Not found", "This is balancecli's login listener.")
+                return
+            params = {k: v[-1] for k, v in parse_qs(parts.query).items()}
+            page = listener.offer(params)
+            try:
+                self._page(*page)
+            finally:
+                if listener.result is params:
+                    listener.done.set()  # after the page, so that the browser gets it
+
+        def _page(self, status: int, title: str, text: str) -> None:
+            body = PAGE.format(title=title, text=text).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.send_header("Content-Length", str(len(body)))
+            self.send_header("Cache-Control", "no-store")
+            self.send_header("Connection", "close")
+            self.end_headers()
+            self.wfile.write(body)
+
+    return Handler
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    # Windows' SO_REUSEADDR lets another process bind the same port: only elsewhere.
+    allow_reuse_address = os.name != "nt"
+
+    def server_bind(self) -> None:
+        # HTTPServer would look up the host's name (getfqdn: a DNS query that can hang).
+        TCPServer.server_bind(self)
+        self.server_name, self.server_port = "localhost", self.server_address[1]
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        pass  # a client that hangs up or sends garbage: no traceback on the terminal
+
+
+class _Server6(_Server):
+    address_family = socket.AF_INET6
+
+
+def _cannot_listen(host: str, port: int, exc: OSError) -> ConfigError:
+    return ConfigError(
+        f"cannot listen on {host}:{port} for the login redirect ({exc.strerror})",
+        next_step="free that port, or pass --port with the port registered for your OAuth "
+                  "client",
+    )
 
 
 def browser_login(provider: Provider, http: Any, *, say: Callable[[str], None],
@@ -187,30 +274,30 @@ def browser_login(provider: Provider, http: Any, *, say: Callable[[str], None],
     state = secrets.token_urlsafe(24)
     verifier, challenge = pkce_pair()
     listener = _Listener(provider.port if port is None else port, provider.path, state)
-    path = "" if provider.path == "/" else provider.path
-    redirect_uri = f"http://localhost:{listener.port}{path}"
-    url = authorization_url(provider, redirect_uri, state, challenge)
-    say(f"Log in in your browser. If it does not open, visit:\n  {url}")
-    say(f"Waiting up to {timeout:g} s for the redirect to {redirect_uri} …")
-    if open_browser:
-        try:
-            import webbrowser
+    try:
+        path = "" if provider.path == "/" else provider.path
+        redirect_uri = f"http://localhost:{listener.port}{path}"
+        url = authorization_url(provider, redirect_uri, state, challenge)
+        say(f"Log in in your browser. If it does not open, visit:\n  {url}")
+        say(f"Waiting up to {timeout:g} s for the redirect to {redirect_uri} …")
+        if open_browser:
+            try:
+                import webbrowser
 
-            webbrowser.open(url, new=1)
-        except Exception:  # noqa: BLE001 - no browser: the URL is already on stderr
-            pass
-    params = listener.wait(timeout)
+                webbrowser.open(url, new=1)
+            except Exception:  # noqa: BLE001 - no browser: the URL is already on stderr
+                pass
+        params = listener.wait(timeout)
+    finally:
+        listener.close()
     if params is None:
+        refused = listener.refused
+        why = (f"{refused} request(s) to {redirect_uri} without this login's state were "
+               "refused" if refused else f"no redirect reached {redirect_uri}")
         raise AuthError(
-            f"no login completed within {timeout:g} s (no redirect reached {redirect_uri})",
-            next_step="run the login again and finish it in the browser (--timeout SECONDS "
-                      "for more time)",
-        )
-    if not secrets.compare_digest(params.get("state", ""), state):
-        raise AuthError(
-            "the login redirect had the wrong state (a stale browser tab or a forged "
-            "request); nothing was stored",
-            next_step="run the login again and use the newly printed URL",
+            f"no login completed within {timeout:g} s ({why}); nothing was stored",
+            next_step="run the login again and finish it in the browser with the newly "
+                      "printed URL (--timeout SECONDS for more time)",
         )
     if "error" in params:
         detail = params.get("error_description") or params["error"]

@@ -83,12 +83,14 @@ def totals(rows: Iterable[Balance]) -> list[dict[str, Any]]:
 
 
 def to_json(command: str, rows: Sequence[Any], errors: Sequence[BalanceCliError],
-            generated_at: str) -> str:
+            generated_at: str, *, converted: dict[str, Any] | None = None) -> str:
     schema, key, _ = SCHEMAS[command]
     doc: dict[str, Any] = {"schema": schema, "generated_at": generated_at,
                            key: [row_dict(r) for r in rows]}
     if command == "balance":
         doc["totals"] = totals(rows)
+    if converted is not None:  # --in CUR (DESIGN.md §11)
+        doc["converted"] = converted
     doc["errors"] = [e.as_dict() for e in errors]
     return dumps_exact(doc) + "\n"
 

@@ -45,6 +45,7 @@ class Globals:
     verbose: bool = False
     debug: bool = False
     no_color: bool = False
+    quiet: bool = False
 
 
 @dataclass
@@ -54,19 +55,25 @@ class Runtime:
     verbose: bool = False
     debug: bool = False
     no_color: bool = False
+    quiet: bool = False  # -q: no summaries, no warnings (but urgent ones), no notes; errors print
     _stderr_lock: threading.Lock = field(default_factory=threading.Lock)
+    _said: set[str] = field(default_factory=set)  # keys of the urgent warnings given
     _stack: contextlib.ExitStack = field(default_factory=contextlib.ExitStack)
 
     @classmethod
     def from_options(cls, ctx: Any, **local: Any) -> Runtime:
         """Merge options given after the command with those given before it."""
         g = ctx.find_object(Globals) or Globals()
+        config = local.get("config")
+        if config is not None and g.config is not None and _from_env(ctx, "config"):
+            config = g.config  # `--config X cmd` beats BALANCECLI_CONFIG read again by cmd
         return cls(
-            config=local.get("config") or g.config,
+            config=config or g.config,
             demo=bool(local.get("demo") or g.demo),
             verbose=bool(local.get("verbose") or g.verbose),
             debug=bool(local.get("debug") or g.debug),
             no_color=bool(local.get("no_color") or g.no_color),
+            quiet=bool(local.get("quiet") or g.quiet),
         )
 
     # -- output
@@ -88,7 +95,23 @@ class Runtime:
             sys.stderr.flush()
 
     def warn(self, message: str) -> None:
+        """A warning on stderr; ``-q`` drops it unless it is ``secrets.Urgent`` (the next run
+        fails without action)."""
+        from balancecli.secrets import Urgent
+
+        if isinstance(message, Urgent):
+            with self._stderr_lock:
+                if message.key in self._said:
+                    return
+                self._said.add(message.key)
+        elif self.quiet:
+            return
         self.err(f"warning: {message}")
+
+    def note(self, message: str) -> None:
+        """A remark on stderr about what was shown (not a problem); ``-q`` drops it."""
+        if not self.quiet:
+            self.err(message)
 
     def log(self, message: str) -> None:
         self.err(message)
@@ -115,7 +138,7 @@ class Runtime:
 
     @contextlib.contextmanager
     def spinner(self, message: str) -> Iterator[None]:
-        if sys.stderr.isatty() and not self.verbose:
+        if sys.stderr.isatty() and not self.verbose and not self.quiet:
             from rich.console import Console
 
             with Console(stderr=True).status(message):
@@ -144,7 +167,9 @@ class Runtime:
                                                          dict[str, Any] | None]:
         """(profiles, selection errors, demo secret presets or None)."""
         from balancecli import config
+        from balancecli.secrets import check_environment
 
+        check_environment()  # a bad BALANCECLI_* tuning variable: exit 3 before any profile
         if self.demo:
             demos = self.open_demo()
             raw = {name: demo.settings for name, demo in demos.items()}
@@ -160,9 +185,21 @@ class Runtime:
         self._stack.close()
 
     def exit_code(self, errors: list[BalanceCliError], anything_succeeded: bool) -> int:
-        for error in errors:
+        shown: list[BalanceCliError] = errors
+        if any(type(e).__name__ == "KeyringUnavailable" for e in errors):
+            from balancecli.secrets import merge_keyring_errors
+
+            shown = merge_keyring_errors(errors)  # one line for every profile it stopped
+        for error in shown:
             self.report(error)
         return exit_code_for(errors, anything_succeeded=anything_succeeded)
+
+
+def _from_env(ctx: Any, name: str) -> bool:
+    """Whether the command's option ``name`` was filled from its environment variable
+    (by name: typer 0.29 vendors its own click)."""
+    source = getattr(ctx, "get_parameter_source", lambda _: None)(name)
+    return getattr(source, "name", "") == "ENVIRONMENT"
 
 
 @contextlib.contextmanager
@@ -217,4 +254,14 @@ def no_match_error(account_ids: list[str]) -> ConfigError:
     return ConfigError(
         f"no account matches --account {', '.join(account_ids)}",
         next_step="run: balancecli accounts (to list the account ids)",
+    )
+
+
+def no_currency_error(currency: str, fetched: list[Any], key: str) -> ConfigError:
+    """``--currency`` matched nothing: name what was fetched (exit 3, as an unmatched -a)."""
+    seen = sorted({str(getattr(r, key)).upper() for r in fetched if getattr(r, key, None)})
+    what = "asset" if key == "asset" else "balance"
+    return ConfigError(
+        f"no {what} in {currency} (--currency); fetched: " + (", ".join(seen) or "nothing"),
+        next_step="run again without --currency to see everything",
     )

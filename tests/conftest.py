@@ -39,7 +39,10 @@ def isolated(tmp_path, monkeypatch):
     monkeypatch.delenv("NO_COLOR", raising=False)
     import keyring.core
 
+    from balancecli import secrets
+
     keyring.core._keyring_backend = None  # re-resolve the backend from the environment
+    secrets._REPLACED.clear()  # a token replaced in one test is not the next test's
     yield home
     keyring.core._keyring_backend = None
 

@@ -251,8 +251,12 @@ def test_env_only_rotation_warns_that_the_token_was_not_stored(tmp_path, ts_prof
     del env["BALANCECLI_TS_ACCESS_TOKEN"]
     proc = run_cli("accounts", "-f", "json", env=env)
     assert proc.returncode == 0
-    assert proc.stderr.startswith("warning: ts: could not store the new access_token, "
-                                  "refresh_token in the keyring; it is used for this run only")
+    # DESIGN §6: the new access token is used without a word; the rotated refresh token that
+    # cannot be stored is the one warning, naming the variable that now holds a spent token.
+    [line] = proc.stderr.splitlines()
+    assert line.startswith("warning: ts: the broker replaced the refresh token and the new one "
+                           "could not be stored (the OS keyring is not usable")
+    assert "BALANCECLI_TS_REFRESH_TOKEN now holds a spent one" in line
     assert len(json_out(proc)["accounts"]) == 3
 
 

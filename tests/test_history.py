@@ -25,6 +25,7 @@ import pytest
 from balancecli import history
 from balancecli.errors import AuthError, ConfigError, UnavailableError
 from balancecli.history import (
+    APPLICATION_ID,
     MIGRATIONS,
     SCHEMA_VERSION,
     Store,
@@ -220,7 +221,7 @@ def test_migrates_a_version_1_database_in_place(tmp_path):
     old = tmp_path / "old.sqlite3"
     _v1_database(old)
     with Store.open(old) as store:
-        assert store.user_version() == SCHEMA_VERSION == 2
+        assert store.user_version() == SCHEMA_VERSION == 3
         points = store.series("equity")
         [asset] = store.assets_at(T0)
         at = store.balances_at(T0)
@@ -256,13 +257,16 @@ def test_refuses_a_newer_schema_and_leaves_it_alone(db):
     db.parent.mkdir(parents=True)
     conn = sqlite3.connect(db)
     conn.execute("CREATE TABLE future (x)")
-    conn.execute("PRAGMA user_version = 3")
+    conn.execute("PRAGMA user_version = 4")
+    # A future balancecli marks its files; an unmarked file with other tables is foreign
+    # (tests/test_history_store.py).
+    conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
     conn.commit()
     conn.close()
-    with pytest.raises(ConfigError, match="schema version 3; this balancecli knows up to 2"):
+    with pytest.raises(ConfigError, match="schema version 4; this balancecli knows up to 3"):
         Store.open(db)
     conn = sqlite3.connect(db)
-    assert conn.execute("PRAGMA user_version").fetchone() == (3,)
+    assert conn.execute("PRAGMA user_version").fetchone() == (4,)
     assert conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'").fetchall() == [
         ("future",)]
 
@@ -452,10 +456,13 @@ def test_parse_when_rejects(text):
 
 
 def test_parse_duration():
-    assert parse_duration("365d") == timedelta(days=365)
-    assert parse_duration("90s") == timedelta(seconds=90)
+    assert parse_duration("365d").before(NOW) == NOW - timedelta(days=365)
+    assert parse_duration("90s").before(NOW) == NOW - timedelta(seconds=90)
+    assert parse_duration("1y").before(NOW) == NOW.replace(year=2025)  # issue #13: y, mo too
     with pytest.raises(ValueError, match="not a duration"):
-        parse_duration("1y")
+        parse_duration("1x")
+    with pytest.raises(ValueError, match="ambiguous"):
+        parse_duration("15m")
 
 
 def test_sparkline():
@@ -704,7 +711,11 @@ def test_history_at_shows_the_snapshot_stored_before_that_time(db):
     assert at("2026-11-01") == [(1, str(BIG))]  # a date: the end of that day
     assert at("2026-11-02T11:59:59Z") == [(1, str(BIG))]
     assert at("2026-11-02T12:00:00Z") == [(2, str(NEG))]
-    assert at("2026-10-31") == []
+    # Before the first run: an error naming what is stored (issue #13), exit 3 as for -a.
+    early = run_cli("history", "--at", "2026-10-31", "-f", "json", env=env)
+    assert (early.returncode, early.stdout) == (3, "")
+    assert ("no snapshot at or before 2026-10-31T23:59:59Z: the 2 stored run(s) go from "
+            "2026-11-01T12:00:00Z to 2026-11-02T12:00:00Z") in early.stderr
     table = run_cli("history", "--at", "2026-11-01", env=env)
     assert "19,638.1454518656" in table.stdout
     assert "as stored by snapshot 1 (2026-11-01T12:00:00Z)" in table.stderr
@@ -717,7 +728,7 @@ def test_history_prune_on_request(db):
             record(store, now - timedelta(days=days), [bal("etna", "A1", equity=Decimal(days))])
     env = _cli_env(db)
     assert len(jload(run_cli("history", "-f", "json", env=env).stdout)["series"][0]["values"]) == 3
-    out = run_cli("history", "--prune", "--keep", "365d", "-f", "json", env=env)
+    out = run_cli("history", "--prune", "--keep", "365d", "--yes", "-f", "json", env=env)
     assert out.returncode == 0, out.stderr
     assert jload(out.stdout)["deleted_runs"] == 2
     with Store.open(db) as store:
@@ -726,7 +737,7 @@ def test_history_prune_on_request(db):
 
 @pytest.mark.parametrize("args", [
     ["--since", "yesterday"], ["--until", "2026-02-30"], ["--field", "nonsense"],
-    ["--prune"], ["--keep", "30d"], ["--prune", "--keep", "1y"],
+    ["--prune"], ["--keep", "30d"], ["--prune", "--keep", "1x", "--yes"],
     ["--at", "now", "--since", "30d"], ["-f", "xml"],
 ])
 def test_history_usage_errors_exit_2(db, args):

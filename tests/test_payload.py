@@ -128,3 +128,16 @@ def test_lifetime_of_a_token(value, seconds):
 ])
 def test_lifetime_is_none_when_unusable(value):
     assert lifetime(value) is None
+
+
+def test_auth_status_reads_an_expiry_in_milliseconds_like_the_fetchers(tmp_path):
+    from tests.conftest import run_cli, write_config
+
+    config = write_config(tmp_path / "c.toml", {"ts": {"broker": "tradestation"}})
+    env = {"BALANCECLI_TS_ACCESS_TOKEN": "abcdefgh", "BALANCECLI_TS_REFRESH_TOKEN": "r" * 8,
+           "BALANCECLI_TS_CLIENT_ID": "c" * 8, "BALANCECLI_TS_CLIENT_SECRET": "s" * 8}
+    for expiry in ("1800000000000", "1800000000", "2027-01-15T08:00:00Z"):
+        proc = run_cli("auth", "status", "ts", "--config", str(config),
+                       env={**env, "BALANCECLI_TS_ACCESS_TOKEN_EXPIRES_AT": expiry})
+        assert proc.returncode == 0, proc.stderr
+        assert "expires 2027-01-15T08:00:00Z" in proc.stdout

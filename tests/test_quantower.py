@@ -7,7 +7,6 @@ the demo's FakeQuantowerBridge, or the C# HttpListener under mono).
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import socket
 import subprocess
@@ -18,6 +17,7 @@ from pathlib import Path
 
 import pytest
 from conftest import make_ctx, run_cli
+from mono_harness import build_harness, mono
 from typer.testing import CliRunner
 
 from balancecli.brokers.quantower import Quantower
@@ -35,7 +35,6 @@ from balancecli.models import row_dict
 
 HERE = Path(__file__).parent
 FIXTURES = HERE / "fixtures" / "quantower"
-STUB = HERE / "quantower_stub"
 BRIDGE_CS = HERE.parent / "balancecli" / "quantower" / "BalanceCliBridge.cs"
 FIXTURE_TIME = '"GeneratedAt": "2026-11-21T19:00:00Z"'
 TOKEN = "qt-test-token-7c1d0b55e2a94f3b"
@@ -450,48 +449,15 @@ def test_bridge_command_writes_a_file(tmp_path):
 
 # ---------------------------------------------------------------- the C# bridge under mono
 
+@pytest.fixture(scope="session")
+def harness() -> Path:
+    return build_harness()
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-def need_mono() -> None:
-    missing = [tool for tool in ("mcs", "mono") if shutil.which(tool) is None]
-    if missing:
-        reason = f"{' and '.join(missing)} not installed (apt-get install mono-mcs mono-runtime)"
-        if os.environ.get("CI"):
-            pytest.fail(f"CI: {reason}")
-        pytest.skip(reason)
-
-
-@pytest.fixture(scope="session")
-def harness(tmp_path_factory) -> Path:
-    """The stub DLL, the bridge compiled against it (no warnings allowed) and the harness."""
-    need_mono()
-    out = tmp_path_factory.mktemp("quantower-mono")
-
-    def mcs(*args: str) -> str:
-        done = subprocess.run(["mcs", *args], cwd=out, capture_output=True, text=True, timeout=120)
-        assert done.returncode == 0, done.stdout + done.stderr
-        return done.stdout + done.stderr
-
-    mcs("-target:library", "-out:TradingPlatform.BusinessLayer.dll",
-        str(STUB / "TradingPlatform.cs"))
-    # -langversion:5: conservative C# that any Quantower and mcs version compiles.
-    warnings = mcs("-target:library", "-langversion:5", "-warn:4",
-                   "-r:TradingPlatform.BusinessLayer.dll",
-                   "-r:System.dll", "-out:BalanceCliBridge.dll", str(BRIDGE_CS))
-    assert "warning" not in warnings, warnings
-    mcs("-r:TradingPlatform.BusinessLayer.dll", "-r:BalanceCliBridge.dll", "-out:Harness.exe",
-        str(STUB / "Harness.cs"))
-    return out / "Harness.exe"
-
-
-def mono(harness: Path, *args: str, timeout: float = 60) -> subprocess.CompletedProcess:
-    need_mono()
-    return subprocess.run(["mono", str(harness), *args], capture_output=True, text=True,
-                          timeout=timeout)
 
 
 @pytest.mark.mono

@@ -5,6 +5,8 @@ A broker module declares its settings and secret fields as data and implements t
 - ``accounts() -> list[Account]``
 - ``balances(accounts) -> Result`` (rows: Balance)
 - ``assets(accounts) -> Result`` (rows: Asset)
+- ``snapshot(accounts) -> (Result, Result)``: both, from one set of responses where the API
+  allows it (``snapshot`` must not fetch twice); the default calls the two above.
 
 It receives everything through ``Context``: the profile's validated settings, its secrets (env
 then keyring, resolved elsewhere), one HTTP client (one connection pool per profile) and the
@@ -15,12 +17,14 @@ environment or touches the keyring itself.
 
 from __future__ import annotations
 
+import math
+from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from balancecli.errors import BalanceCliError, ConfigError
+from balancecli.errors import BadResponseError, BalanceCliError, ConfigError
 from balancecli.limiter import RateLimit
 from balancecli.models import Account, Asset, Balance
 
@@ -38,18 +42,27 @@ class Setting:
     required: bool = False
     choices: tuple[str, ...] = ()
     help: str = ""
+    minimum: float | None = None  # numbers: the smallest value allowed
+    above: bool = False  # numbers: the value must be greater than ``minimum``
+    maximum: float | None = None
 
 
 COMMON_SETTINGS: dict[str, Setting] = {
     "broker": Setting(str, required=True),
     "accounts": Setting(list, None, help="only these account ids"),
-    "timeout": Setting((int, float), None, help="seconds per request"),
-    "max_retries": Setting(int, 3, help="retries on 429/5xx/network errors"),
-    "retry_backoff": Setting((int, float), 0.5, help="first backoff in seconds, doubled"),
-    "retry_budget": Setting((int, float), 30, help="most seconds spent waiting between retries"),
-    "max_response_bytes": Setting(int, None, help="largest decoded response (default 16 MiB)"),
+    "timeout": Setting((int, float), None, help="seconds per request", minimum=0, above=True),
+    "max_retries": Setting(int, 3, help="retries on 429/5xx/network errors", minimum=0),
+    "retry_backoff": Setting((int, float), 0.5, help="first backoff in seconds, doubled",
+                             minimum=0),
+    "retry_budget": Setting((int, float), 30, help="most seconds spent waiting between retries",
+                            minimum=0),
+    "max_response_bytes": Setting(int, None, help="largest response accepted, in bytes "
+                                                  "(default 16 MiB)", minimum=1024),
     "max_concurrency": Setting(int, None, help="most requests in flight per host "
-                                               "(default: the broker's own)"),
+                                               "(default: the broker's own)", minimum=1),
+    "ledger_account": Setting((str, dict), None,
+                              help="beancount/ledger account name: a template or a table by "
+                                   "account id (-f beancount|ledger)"),
 }
 
 
@@ -59,10 +72,12 @@ class Result:
 
     rows: list[Any] = field(default_factory=list)
     errors: list[BalanceCliError] = field(default_factory=list)
+    assets: list[Any] = field(default_factory=list)  # snapshot: asset rows fetched alongside
 
     def extend(self, other: Result) -> None:
         self.rows.extend(other.rows)
         self.errors.extend(other.errors)
+        self.assets.extend(other.assets)
 
 
 @dataclass
@@ -161,6 +176,7 @@ class Broker:
                     profile=profile,
                     next_step=f"fix {key} in [profiles.{profile}] of the config file",
                 )
+            _check_range(profile, key, value, setting)
             if setting.choices and value not in setting.choices:
                 raise ConfigError(
                     f"setting {key!r} must be one of {', '.join(setting.choices)}, got {value!r}",
@@ -182,6 +198,25 @@ class Broker:
 
     def assets(self, accounts: Iterable[Account]) -> Result:
         raise NotImplementedError
+
+    def snapshot(self, accounts: Iterable[Account]) -> tuple[Result, Result]:
+        """Balances and assets of ``accounts``. Override it when one set of responses carries
+        both, so that ``snapshot`` asks the broker once (DESIGN.md §10)."""
+        accounts = list(accounts)
+        return self.balances(accounts), self.assets(accounts)
+
+    def checked_accounts(self) -> tuple[list[Account], list[BalanceCliError]]:
+        """``accounts()`` with the contract enforced for every broker: an id that occurs more
+        than once in one response is a bad_response of that account (which row would be right
+        cannot be known), never "last one wins"."""
+        accounts = self.accounts()
+        counts = Counter(a.account_id for a in accounts)
+        if all(n == 1 for n in counts.values()):
+            return accounts, []
+        errors = [self.fail(BadResponseError(
+            f"the account list names this account {n} times"), account_id)
+            for account_id, n in counts.items() if n > 1]
+        return [a for a in accounts if counts[a.account_id] == 1], errors
 
     def refresh(self) -> None:
         """Force a token refresh (``auth refresh``); brokers without one say so."""
@@ -215,3 +250,25 @@ class Broker:
 
     def fail(self, exc: BalanceCliError, account_id: str | None = None) -> BalanceCliError:
         return exc.bind(profile=self.profile, broker=self.name, account_id=account_id)
+
+
+def _check_range(profile: str, key: str, value: Any, setting: Setting) -> None:
+    """Numbers must be finite and within the setting's range (``timeout = -1``, ``nan`` and
+    ``inf`` are TOML numbers, and each breaks the run in its own obscure way)."""
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        return
+    problem = None
+    if isinstance(value, float) and not math.isfinite(value):
+        problem = "a finite number"
+    elif setting.minimum is not None and (value <= setting.minimum if setting.above
+                                          else value < setting.minimum):
+        problem = f"{'more than' if setting.above else 'at least'} {setting.minimum:g}"
+    elif setting.maximum is not None and value > setting.maximum:
+        problem = f"at most {setting.maximum:g}"
+    if problem:
+        raise ConfigError(
+            f"setting {key!r} must be {problem}, got {value!r}"
+            + (f" ({setting.help})" if setting.help else ""),
+            profile=profile,
+            next_step=f"fix {key} in [profiles.{profile}] of the config file",
+        )

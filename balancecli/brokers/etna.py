@@ -230,28 +230,45 @@ class Etna(Broker):
 
     # -- balances and assets
     def balances(self, accounts: Iterable[Account]) -> Result:
-        return self._rows(accounts, self._parse_balance)
+        return self.snapshot(accounts)[0]
 
     def assets(self, accounts: Iterable[Account]) -> Result:
-        return self._rows(accounts, self._parse_asset)
+        infos, result = self._infos(accounts)
+        return self._parse_each(infos, self._parse_asset, result)
 
-    def _rows(self, accounts: Iterable[Account], parse: Callable[..., Any]) -> Result:
+    def snapshot(self, accounts: Iterable[Account]) -> tuple[Result, Result]:
+        """One ``/info`` call per account yields both (the asset row is its cash)."""
+        infos, result = self._infos(accounts)
+        return (self._parse_each(infos, self._parse_balance, result),
+                self._parse_each(infos, self._parse_asset, Result()))
+
+    def _infos(self, accounts: Iterable[Account]) -> tuple[list[tuple[Account, dict, str]],
+                                                           Result]:
         """``/accounts/{id}/info`` of every account, concurrently; failures per account."""
         wanted = self.ctx.currency
         accounts = [a for a in accounts if not wanted or (a.currency or "") == wanted.upper()]
-        def fetch(account: Account) -> Any:
-            path = f"/accounts/{quote(account.account_id, safe='')}/info"
-            info = obj(self._get(path, "balance"), "ETNA balance response")
-            return parse(account, info, utc_now())
 
-        result = Result()
+        def fetch(account: Account) -> tuple[Account, dict, str]:
+            path = f"/accounts/{quote(account.account_id, safe='')}/info"
+            return account, obj(self._get(path, "balance"), "ETNA balance response"), utc_now()
+
+        found, failed = [], Result()
         for account, outcome in zip(accounts, self.ctx.parallel(fetch, accounts), strict=True):
             if isinstance(outcome, AuthError):
                 raise outcome  # the same for every account: fail the profile once
             if isinstance(outcome, BalanceCliError):
-                result.errors.append(self.fail(outcome, account.account_id))
+                failed.errors.append(self.fail(outcome, account.account_id))
             else:
-                result.rows.append(outcome)
+                found.append(outcome)
+        return found, failed
+
+    def _parse_each(self, infos: list[tuple[Account, dict, str]], parse: Callable[..., Any],
+                    result: Result) -> Result:
+        for account, info, as_of in infos:
+            try:
+                result.rows.append(parse(account, info, as_of))
+            except BalanceCliError as exc:
+                result.errors.append(self.fail(exc, account.account_id))
         return result
 
     def _parse_balance(self, account: Account, info: dict, as_of: str) -> Balance:

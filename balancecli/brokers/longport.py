@@ -4,8 +4,9 @@ Sources: seed ``001_9a4059aac030af22.txt`` (``GET /v1/asset/account``, its schem
 ``shared/reference/brokers.md`` §3 (openapi-website docs, the Rust/Go SDKs, error-code table).
 
 - Hosts (§3.1): ``https://openapi.longbridge.com``, China ``https://openapi.longbridge.cn``; the
-  brand moved lbkrs -> longportapp -> longbridge, so ``base_url``/``token_url`` override. Tokens
-  starting ``us_`` get the data-center header ``x-dc-region: us``.
+  brand moved lbkrs -> longportapp -> longbridge, so ``base_url``/``token_url`` override. Every
+  request carries ``x-dc-region``: ``us`` when any credential starts ``us_``, else ``ap``
+  (the SDK's ``DcRegion::from_credentials``).
 - Auth (§3.2), ``auth`` setting. ``apikey``: ``X-Api-Key``, ``Authorization`` (the raw token, no
   Bearer), ``X-Timestamp`` and an HMAC-SHA256 ``X-Api-Signature`` over method, path, the raw
   wire query, those headers and the body's SHA-1. The query is encoded once and the same bytes
@@ -15,11 +16,8 @@ Sources: seed ``001_9a4059aac030af22.txt`` (``GET /v1/asset/account``, its schem
   saved before anything else, under the profile lock. ``oauth``: Bearer tokens (30 days) from
   ``POST /oauth2/token`` (refresh-token grant, the refresh token rotates), refreshed when less
   than 300 s are left (the SDK's margin) or once after 401003/401004.
-- Envelope (§3.3): ``{code, message|msg, data}``; ``code != 0`` is an error whatever the HTTP
-  status. 401003 expired / 401004 invalid token, 403201 bad signature, 403202 duplicate request,
-  403203 bad app key, 403205 IP not allowed, 429001/429002 rate limited, 500000 internal.
-- Rate limits (§3.4): trade API at most 30 calls per 30 s and 0.02 s apart; throttled here per
-  process, 429s are retried with backoff by the HTTP client.
+- Envelope (§3.3), signing and the throttle (§3.4): ``longport_sign.py``. 429s are retried
+  with backoff by the HTTP client; a 403202 is signed again at once.
 - Quirks (§3.5): every value is a string and may be ``""`` (-> None); ``data.list`` may hold
   several entries, one per currency view, each with per-currency ``cash_infos``. There is no
   account-list endpoint (§3.6): one credential set is one account, labelled by ``account_id``.
@@ -36,22 +34,31 @@ from urllib.parse import quote, urlencode
 
 from balancecli.brokers.base import Broker, Result, Setting
 from balancecli.brokers.longport_sign import (
+    DUPLICATE_RETRIES,
     RATE_CODES,
     THROTTLE,
+    DuplicateRequest,
     TokenRejected,
     code_of,
+    dc_region,
     json_or_none,
     read_envelope,
     sign,
+    step_aside,
     timestamp,
+    token_error,
 )
-from balancecli.brokers.payload import blank_to_none, objects, one_line, seconds_left
+from balancecli.brokers.payload import (
+    blank_to_none,
+    expiry_epoch,
+    objects,
+    seconds_left,
+)
+from balancecli.brokers.payload import lifetime as token_lifetime
 from balancecli.errors import (
-    AuthError,
     BadResponseError,
     BalanceCliError,
 )
-from balancecli.http import Response, status_error
 from balancecli.limiter import RateLimit
 from balancecli.models import Account, Asset, Balance, extra_from, to_decimal, to_text, utc_now
 
@@ -75,7 +82,8 @@ class LongPort(Broker):
         "base_url": Setting(str, None, help="overrides region"),
         "token_url": Setting(str, None, help="default: base_url + /oauth2/token"),
         "account_id": Setting(str, None, help="label of the account (default: profile name)"),
-        "refresh_days": Setting((int, float), 7, help="legacy token: refresh window"),
+        "refresh_days": Setting((int, float), 7, help="legacy token: refresh window",
+                                minimum=0),
         "client_id": Setting(str, None, help="OAuth client id (else the CLIENT_ID secret)"),
     }
 
@@ -146,15 +154,17 @@ class LongPort(Broker):
             expires = datetime.now(UTC) + LEGACY_LIFETIME
             query = urlencode({"expired_at": expires.strftime("%Y-%m-%dT%H:%M:%S.")
                                + f"{expires.microsecond // 1000:03d}Z"}, quote_via=quote)
-            data = self._send("/v1/token/refresh", query, current)
+            data = self._send("/v1/token/refresh", query, current, tolerant=True)
             token = data.get("token")
             if not isinstance(token, str) or not token:
                 raise BadResponseError("the LongPort token refresh returned no token")
-            # The old token is dead from now on: store the new one before anything else.
-            self._warn_if_env("ACCESS_TOKEN")
+            # The old token is dead from now on: store the new one before anything else (Secrets
+            # warns when it cannot); an unreadable expired_at is replaced by the one we asked for.
+            expired_at = data.get("expired_at")
             secrets.save(access_token=token,
-                         access_token_expires_at=to_text(data.get("expired_at"))
-                         or expires.strftime("%Y-%m-%dT%H:%M:%SZ"))
+                         access_token_expires_at=expired_at if isinstance(expired_at, str)
+                         and expiry_epoch(expired_at) is not None
+                         else expires.strftime("%Y-%m-%dT%H:%M:%SZ"))
             self._token = token
             return token
 
@@ -174,37 +184,28 @@ class LongPort(Broker):
                 form["client_secret"] = str(secrets.get("CLIENT_SECRET"))
             response = self.ctx.http.request("POST", self.token_url, data=form,
                                              headers={"Accept": "application/json"})
-            body = json_or_none(response)
+            body = json_or_none(response, tolerant=True)  # the tokens outweigh a bad number
             if response.status != 200 or not isinstance(body, dict):
-                raise self._token_error(response, body)
-            token = body.get("access_token")
-            if not isinstance(token, str) or not token:
-                raise BadResponseError("the LongPort token response has no access_token")
-            lifetime = to_decimal(body.get("expires_in"), name="expires_in")
-            if body.get("refresh_token"):
-                self._warn_if_env("REFRESH_TOKEN")
-            secrets.save(access_token=token,
-                         refresh_token=body.get("refresh_token") or refresh_token,
-                         access_token_expires_at=int(time.time())
-                         + int(lifetime or OAUTH_DEFAULT_LIFETIME))
-            self._token = token
-            return token
+                raise token_error(response, body, self.profile)
+            return self._store_oauth(body)
 
-    def _warn_if_env(self, field: str) -> None:
-        """A rotated secret from the environment would shadow the stored one (openapi#288)."""
-        if self.ctx.secrets.source(field) == "env":
-            self.ctx.warn(f"{self.profile}: LongPort replaced {field}; the new value is stored "
-                          f"in the keyring: unset the {field} environment variable")
-
-    def _token_error(self, response: Response, body: Any) -> BalanceCliError:
-        if response.status >= 500 or body is None and response.status != 200:
-            return status_error(response, "from the OAuth token endpoint")
-        if not isinstance(body, dict):
-            return BadResponseError("the LongPort token response is not a JSON object")
-        reason = one_line(body.get("error_description") or body.get("error")) or "no reason"
-        return AuthError(f"the LongPort OAuth token refresh was refused ({reason})",
-                         http_status=response.status,
-                         next_step=f"run: balancecli auth login {self.profile}")
+    def _store_oauth(self, body: dict) -> str:
+        """Save the tokens before anything else in the answer is read: the old refresh token
+        is dead once a new one was issued. An unusable ``expires_in`` means the SDK's 3600 s."""
+        token, rotated = body.get("access_token"), body.get("refresh_token")
+        fields: dict[str, Any] = {}
+        if isinstance(rotated, str) and rotated:
+            fields["refresh_token"] = rotated
+        if isinstance(token, str) and token:
+            lifetime = token_lifetime(body.get("expires_in")) or OAUTH_DEFAULT_LIFETIME
+            fields["access_token"] = token
+            fields["access_token_expires_at"] = int(time.time() + lifetime)
+        if fields:
+            self.ctx.secrets.save(**fields)
+        if "access_token" not in fields:
+            raise BadResponseError("the LongPort token response has no access_token")
+        self._token = token
+        return token
 
     # -- requests
     def _get(self, path: str, params: dict[str, str]) -> dict:
@@ -217,26 +218,39 @@ class LongPort(Broker):
                 raise
         return self._send(path, query, self._refresh_oauth(stale=token))
 
-    def _send(self, path: str, query: str, token: str) -> dict:
+    def _send(self, path: str, query: str, token: str, tolerant: bool = False) -> dict:
         secrets = self.ctx.secrets
         key = self._client_id() if self.oauth else secrets.require("APP_KEY")
         app_secret = None if self.oauth else secrets.require("APP_SECRET")
+
+        # The SDK derives the data center from any credential's prefix and always sends it.
+        region = dc_region(token) if self.oauth else dc_region(key, str(app_secret), token)
 
         def headers() -> dict[str, str]:
             THROTTLE.wait((self.base, key))
             h = {"authorization": f"Bearer {token}" if self.oauth else token,
                  "x-api-key": key, "x-timestamp": timestamp(),
                  "Content-Type": "application/json; charset=utf-8",
-                 "Accept": "application/json"}
+                 "Accept": "application/json", "x-dc-region": region}
             if app_secret is not None:  # OAuth mode: no signature (SDK signature.rs)
                 h["x-api-signature"] = sign("GET", path, query, h, app_secret)
-            if token.startswith("us_"):
-                h["x-dc-region"] = "us"
             return h
 
-        response = self.ctx.http.request("GET", self.base + path, query=query, headers=headers,
-                                         retry_if=lambda r: code_of(r) in RATE_CODES)
-        return read_envelope(response, oauth=self.oauth, profile=self.profile)
+        for attempt in range(DUPLICATE_RETRIES + 1):
+            response = self.ctx.http.request("GET", self.base + path, query=query,
+                                             headers=headers,
+                                             retry_if=lambda r: code_of(r) in RATE_CODES)
+            try:
+                return read_envelope(response, oauth=self.oauth, profile=self.profile,
+                                     tolerant=tolerant)
+            except DuplicateRequest as exc:
+                # Another process signed the same request in the same millisecond: sign
+                # again at once with a fresh timestamp (headers() makes one per attempt).
+                if attempt == DUPLICATE_RETRIES:
+                    exc.message += f" (after {attempt + 1} attempts)"
+                    raise
+                step_aside()
+        raise AssertionError("unreachable")
 
     # -- accounts, balances, assets
     def accounts(self) -> list[Account]:
@@ -249,23 +263,33 @@ class LongPort(Broker):
         as_of = utc_now()
         return objects(data.get("list") or [], "the LongPort data.list"), as_of
 
-    def _each(self, accounts: Iterable[Account], parse: Any) -> Result:
+    def balances(self, accounts: Iterable[Account]) -> Result:
+        return self.snapshot(accounts)[0]
+
+    def assets(self, accounts: Iterable[Account]) -> Result:
+        return self.snapshot(accounts)[1]
+
+    def snapshot(self, accounts: Iterable[Account]) -> tuple[Result, Result]:
+        """The account call carries both: ``data.list`` entries and their ``cash_infos``."""
         accounts = list(accounts)
         if not accounts:
-            return Result()
+            return Result(), Result()
         account = accounts[0]
         try:
             entries, as_of = self._entries()
-            return Result(rows=parse(account, entries, as_of))
         except BalanceCliError as exc:
-            return Result(errors=[self.fail(exc, account.account_id)])
-
-    def balances(self, accounts: Iterable[Account]) -> Result:
-        return self._each(accounts, lambda account, entries, as_of: [
-            self._parse_balance(account, entry, as_of) for entry in entries])
-
-    def assets(self, accounts: Iterable[Account]) -> Result:
-        return self._each(accounts, self._parse_assets)
+            error = self.fail(exc, account.account_id)
+            return Result(errors=[error]), Result(errors=[error])
+        balances, assets = Result(), Result()
+        try:
+            balances.rows = [self._parse_balance(account, entry, as_of) for entry in entries]
+        except BalanceCliError as exc:
+            balances.errors.append(self.fail(exc, account.account_id))
+        try:
+            assets.rows = self._parse_assets(account, entries, as_of)
+        except BalanceCliError as exc:
+            assets.errors.append(self.fail(exc, account.account_id))
+        return balances, assets
 
     def _parse_balance(self, account: Account, entry: dict, as_of: str) -> Balance:
         currency = to_text(entry.get("currency"))

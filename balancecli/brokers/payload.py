@@ -62,6 +62,25 @@ def objects(value: Any, what: str) -> list[dict[str, Any]]:
     return items
 
 
+def index_by(items: list[Any], key: str, what: str) -> tuple[dict[str, dict], dict[str, int]]:
+    """The objects of ``items`` by their ``key`` field (as text; items without one are
+    skipped). An id that occurs more than once is left out and returned with its count: a
+    bad_response for that account, never "last one wins"."""
+    found: dict[str, dict] = {}
+    repeated: dict[str, int] = {}
+    for item in items:
+        item = obj(item, what)
+        ident = to_text(item.get(key))
+        if not ident:
+            continue
+        if ident in found or ident in repeated:
+            repeated[ident] = repeated.get(ident, 1) + 1
+            found.pop(ident, None)
+        else:
+            found[ident] = item
+    return found, repeated
+
+
 # -- typed getters
 
 def lower(value: Any) -> str | None:

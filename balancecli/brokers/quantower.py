@@ -12,14 +12,18 @@ CryptoAccount.Balances of CryptoAssetBalances); ``shared/reference/brokers.md`` 
   are accepted.
 - Rate limits: none; the export is read once per run and cached in the instance.
 - Quirks: numbers are C# doubles written with round-trip precision ("R": ``0.30000000000000004``,
-  ``1E-08``) and kept digit for digit; NaN/Infinity arrive as null. ``Id`` is unique only per
-  connection (brokers.md §4.2): an Id that repeats in one export becomes ``ConnectionId:Id``.
-  AccountCurrency may be null (§4.4). An export older than ``max_age`` means the Strategy stopped
-  (Quantower closed, or the connection dropped): the profile fails as stale.
+  ``1E-08``, ``double.MaxValue`` = ``1.7976931348623157E+308``) and kept digit for digit, so
+  exponents up to a double's ±324 are accepted here (other brokers: ±100); NaN/Infinity
+  arrive as null. ``Id`` is unique only per connection (brokers.md §4.2): an Id that repeats
+  in one export becomes ``ConnectionId:Id``. AccountCurrency may be null (§4.4). An export
+  older than ``max_age`` means the Strategy stopped (Quantower closed, or the connection
+  dropped): the profile fails as stale.
 """
 
 from __future__ import annotations
 
+import os
+import stat
 import threading
 from collections import Counter
 from collections.abc import Iterable
@@ -32,7 +36,14 @@ from urllib.parse import unquote, urlsplit
 
 from balancecli.brokers.base import Broker, Result, Setting
 from balancecli.brokers.payload import kind
-from balancecli.config import is_loopback
+from balancecli.brokers.quantower_export import (
+    age_text,
+    number,
+    numeric_info,
+    parse_time,
+    text,
+)
+from balancecli.config import is_loopback, parse_url, without_userinfo
 from balancecli.errors import (
     AuthError,
     BadResponseError,
@@ -43,9 +54,15 @@ from balancecli.errors import (
 )
 from balancecli.http import status_error
 from balancecli.limiter import RateLimit
-from balancecli.models import Account, extra_from, loads, to_decimal
+from balancecli.models import (
+    DOUBLE_EXPONENT,
+    Account,
+    extra_from,
+    loads,
+)
 
 FORMAT = "balancecli.quantower/1"
+DEFAULT_CAP = 16 * 1024 * 1024  # bytes; the profile's max_response_bytes overrides
 ACCOUNT_KEYS = frozenset({"Id", "Name", "AccountCurrency", "Balance", "AdditionalInfo", "Balances"})
 ASSET_FIELDS = {
     "total": "TotalBalance", "available": "AvailableBalance", "reserved": "ReservedBalance",
@@ -86,12 +103,13 @@ class Quantower(Broker):
     def validate(cls, profile: str, raw: dict[str, Any]) -> dict[str, Any]:
         result = super().validate(profile, raw)
         source = result["source"] = result["source"].strip()
-        url_ok = is_loopback(urlsplit(source).hostname) if _is_url(source) else (
-            source != "" and ("://" not in source or source.lower().startswith("file://")))
+        url_ok = is_loopback(parse_url(profile, "source", source).hostname) if _is_url(
+            source) else (source != "" and ("://" not in source
+                                             or source.lower().startswith("file://")))
         if not url_ok:
             raise ConfigError(
                 "setting 'source' must be a file path or a URL on 127.0.0.1 (the bridge "
-                f"listens on loopback only), got {source!r}", profile=profile,
+                f"listens on loopback only), got {without_userinfo(source)!r}", profile=profile,
                 next_step=f"fix source in [profiles.{profile}] of the config file")
         if result["max_age"] < 0:
             raise ConfigError("setting 'max_age' must be 0 (off) or a number of seconds",
@@ -104,10 +122,11 @@ class Quantower(Broker):
         self.max_age = ctx.settings.get("max_age")
         self._lock = threading.Lock()
         self._export: tuple[str, dict[str, _Entry]] | None = None
+        self._repeated: list[Account] = []
 
     def accounts(self) -> list[Account]:
         _, entries = self._load()
-        return [entry.account for entry in entries.values()]
+        return [entry.account for entry in entries.values()] + self._repeated
 
     def balances(self, accounts: Iterable[Account]) -> Result:
         as_of, entries = self._load()
@@ -140,7 +159,7 @@ class Quantower(Broker):
             if self._export is None:
                 raw = self._read_http() if _is_url(self.source) else self._read_file()
                 try:
-                    document = loads(raw)
+                    document = loads(raw, max_exponent=DOUBLE_EXPONENT)
                 except BadResponseError as exc:
                     raise BadResponseError(
                         f"the Quantower export {self._where()} is not valid: {exc.message}"
@@ -156,9 +175,30 @@ class Quantower(Broker):
         return Path(unquote(urlsplit(self.source).path) if file_url else self.source).expanduser()
 
     def _read_file(self) -> bytes:
+        """The export file, at most ``max_response_bytes``. Only a regular file is read:
+        ``/dev/zero`` never ends, and opening a FIFO blocks until someone writes to it."""
         path = self._path()
         try:
-            return path.read_bytes()
+            if not stat.S_ISREG(path.stat().st_mode):
+                raise ConfigError(
+                    f"the Quantower source {path} is not a regular file",
+                    next_step=f"point source in [profiles.{self.profile}] at the export file "
+                              "the BalanceCliBridge Strategy writes")
+            fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0)
+                         | getattr(os, "O_BINARY", 0))
+            with os.fdopen(fd, "rb") as file:
+                if not stat.S_ISREG(os.fstat(file.fileno()).st_mode):  # swapped meanwhile
+                    raise ConfigError(f"the Quantower source {path} is not a regular file")
+                data = file.read(self._cap() + 1)
+            if len(data) > self._cap():
+                raise BadResponseError(
+                    f"the Quantower export {path} is larger than {self._cap()} bytes",
+                    next_step=f"raise max_response_bytes in [profiles.{self.profile}] if the "
+                              "export is really that large")
+            return data
+        except ValueError:  # a NUL byte in the path
+            raise ConfigError("the Quantower source is not a valid path",
+                              next_step=f"fix source in [profiles.{self.profile}]") from None
         except FileNotFoundError:
             raise UnavailableError(f"no Quantower export at {path}: {NOT_RUNNING} (or writes "
                                    "to another path)", next_step=START) from None
@@ -166,6 +206,9 @@ class Quantower(Broker):
             raise UnavailableError(f"cannot read the Quantower export {path}: {exc.strerror}",
                                    next_step=f"check the file and the source setting of "
                                              f"profile {self.profile}") from None
+
+    def _cap(self) -> int:
+        return self.ctx.settings.get("max_response_bytes") or DEFAULT_CAP
 
     def _read_http(self) -> bytes:
         token = self.ctx.secrets.require("TOKEN")
@@ -179,6 +222,9 @@ class Quantower(Broker):
             exc.next_step = exc.next_step or START
             raise
         if response.status == 200:
+            if len(response.content) > self._cap():
+                raise BadResponseError(
+                    f"the Quantower export at {self.source} is larger than {self._cap()} bytes")
             return response.content
         if response.status in (401, 403):
             raise AuthError(
@@ -203,7 +249,7 @@ class Quantower(Broker):
                 f"{where} has Format {fmt!r}; this balancecli reads {FORMAT!r}",
                 next_step="update balancecli, or install the matching bridge: "
                           "balancecli quantower bridge")
-        as_of = self._check_age(_parse_time(document.get("GeneratedAt"), where), where)
+        as_of = self._check_age(parse_time(document.get("GeneratedAt"), where), where)
         accounts = document.get("Accounts")
         if not isinstance(accounts, list):
             raise BadResponseError(f"{where}: Accounts is {kind(accounts)}, expected a list")
@@ -211,29 +257,34 @@ class Quantower(Broker):
             if not isinstance(item, dict):
                 raise BadResponseError(f"{where}: Accounts[{i}] is {kind(item)}, "
                                        "expected an object")
-            _text(item, "Id", f"{where}: Accounts[{i}]", required=True)
+            text(item, "Id", f"{where}: Accounts[{i}]", required=True)
         counts = Counter(item["Id"].strip() for item in accounts)
         entries: dict[str, _Entry] = {}
         for i, item in enumerate(accounts):
             entry = self._parse_account(item, f"{where}: Accounts[{i}]", counts)
-            entries.setdefault(entry.account.account_id, entry)
+            if entry.account.account_id in entries:
+                # Even ConnectionId:Id repeats: which one is right cannot be known, so the
+                # account fails as a bad response (Broker.checked_accounts), not first-wins.
+                self._repeated.append(entry.account)
+            else:
+                entries[entry.account.account_id] = entry
         return as_of, entries
 
     def _check_age(self, generated: datetime, where: str) -> str:
         as_of = generated.strftime("%Y-%m-%dT%H:%M:%SZ")
         age = (datetime.now(UTC) - generated).total_seconds()
         if self.max_age and age > self.max_age:
-            raise StaleError(f"{where} is {_age_text(age)} old (GeneratedAt {as_of}, max_age "
+            raise StaleError(f"{where} is {age_text(age)} old (GeneratedAt {as_of}, max_age "
                              f"{self.max_age:g} s): {NOT_RUNNING}", next_step=START)
         return as_of
 
     def _parse_account(self, item: dict[str, Any], where: str, counts: Counter) -> _Entry:
         raw_id = item["Id"].strip()
         where = f"{where} (Id {raw_id!r})"
-        connection = _text(item, "ConnectionId", where)
+        connection = text(item, "ConnectionId", where)
         account_id = f"{connection or ''}:{raw_id}" if counts[raw_id] > 1 else raw_id
-        _text(item, "ConnectionName", where)
-        balance = _number(item, "Balance", where, required=True)
+        text(item, "ConnectionName", where)
+        balance = number(item, "Balance", where, required=True)
         coins = item.get("Balances")
         if coins is not None:
             if not isinstance(coins, list):
@@ -242,75 +293,17 @@ class Quantower(Broker):
                 at = f"{where}: Balances[{j}]"
                 if not isinstance(coin, dict):
                     raise BadResponseError(f"{at} is {kind(coin)}, expected an object")
-                coin["AssetId"] = _text(coin, "AssetId", at, required=True)
+                coin["AssetId"] = text(coin, "AssetId", at, required=True)
                 for key in ASSET_FIELDS.values():
-                    coin[key] = _number(coin, key, at)
+                    coin[key] = number(coin, key, at)
         extra = extra_from(item, ACCOUNT_KEYS)
         extra.update(
-            (k, v) for k, v in _numeric_info(item.get("AdditionalInfo"), where).items()
+            (k, v) for k, v in numeric_info(item.get("AdditionalInfo"), where).items()
             if k not in extra
         )
         account = self.account(
-            account_id, name=_text(item, "Name", where), status=None, extra=extra,
+            account_id, name=text(item, "Name", where), status=None, extra=extra,
             type="crypto" if coins is not None else None,
-            currency=_text(item, "AccountCurrency", where),
+            currency=text(item, "AccountCurrency", where),
         )
         return _Entry(account, balance, coins)
-
-
-def _text(obj: dict[str, Any], key: str, where: str, *, required: bool = False) -> str | None:
-    value = obj.get(key)
-    if isinstance(value, str) and value.strip():
-        return value.strip()
-    if value is not None and not isinstance(value, str):
-        raise BadResponseError(f"{where}: {key} is {kind(value)}, expected a string")
-    if required:
-        raise BadResponseError(f"{where}: {key} is missing")
-    return None
-
-
-def _number(obj: dict[str, Any], key: str, where: str, *, required: bool = False) -> Decimal | None:
-    if required and key not in obj:
-        raise BadResponseError(f"{where}: {key} is missing")
-    value = obj.get(key)
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, (int, Decimal)):
-        raise BadResponseError(f"{where}: {key} is {kind(value)}, expected a number")
-    return to_decimal(value, name=key)
-
-
-def _numeric_info(items: Any, where: str) -> dict[str, Any]:
-    """The numeric AdditionalInfo items by Id (DESIGN.md §7); text items are not exported."""
-    if items is None:
-        return {}
-    if not isinstance(items, list):
-        raise BadResponseError(f"{where}: AdditionalInfo is {kind(items)}, expected a list")
-    found: dict[str, Any] = {}
-    for j, info in enumerate(items):
-        if not isinstance(info, dict):
-            raise BadResponseError(f"{where}: AdditionalInfo[{j}] is {kind(info)}, "
-                                   "expected an object")
-        key = _text(info, "Id", f"{where}: AdditionalInfo[{j}]", required=True)
-        value = info.get("Value")
-        if isinstance(value, (int, Decimal)) and not isinstance(value, bool):
-            found.setdefault(key, to_decimal(value, name=key))
-    return found
-
-
-def _parse_time(value: Any, where: str) -> datetime:
-    text = _text({"GeneratedAt": value}, "GeneratedAt", where, required=True)
-    try:
-        parsed = datetime.fromisoformat(text)
-    except ValueError:
-        raise BadResponseError(f"{where}: GeneratedAt is not an ISO 8601 time: {text[:40]!r}") \
-            from None
-    # The bridge writes UTC with a Z; a time without an offset is read as UTC.
-    return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).astimezone(UTC)
-
-
-def _age_text(seconds: float) -> str:
-    s = int(seconds)
-    if s < 120:
-        return f"{s} s"
-    return f"{s // 60} min" if s < 7200 else f"{s // 3600} h {s % 3600 // 60} min"

@@ -1,5 +1,8 @@
 """TradeStation: accounts and balances over the Web API, v3 (default) or v2 (legacy).
 
+This module holds what both versions share (tokens, requests, batching, errors); the paths and
+field mapping of each live in ``tradestation_v3.py`` and ``tradestation_v2.py``.
+
 Sources: seed ``003_026fe336fd2f243d.txt`` (v2 balances, with the cash and futures examples);
 ``shared/reference/brokers.md`` §1 (v3 OpenAPI spec, auth and refresh-token pages, v2 swagger).
 
@@ -8,9 +11,10 @@ Sources: seed ``003_026fe336fd2f243d.txt`` (v2 balances, with the cash and futur
 - Auth: ``Authorization: Bearer <access token>``; access tokens live 20 minutes. Refresh with
   ``grant_type=refresh_token`` + client id (+ secret unless a PKCE key) at
   ``https://signin.tradestation.com/oauth/token`` (v3, Auth0) or ``/v2/security/authorize``
-  (v2). The refresh answer has a new refresh token only when rotation is enabled; a rotated
-  token must be stored or the next run fails. We refresh only when the token is known to be
-  expired or was rejected, because TradeStation asks for that.
+  on the API host (v2; ``sim-api`` for sim). The refresh answer has a new refresh token only
+  when rotation is enabled; a rotated token must be stored (before anything else in the answer
+  is read) or the next run fails. We refresh only when the token is known to be expired or was
+  rejected, because TradeStation asks for that.
 - v3 balances take 1-25 comma-separated ids and answer HTTP 200 with ``Errors`` for the
   accounts that failed (partial success). Money values are strings in v3, JSON numbers with up
   to 28 digits in v2; both are kept exact.
@@ -23,41 +27,30 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 from urllib.parse import quote
 
 from balancecli.brokers import tradestation_v2 as v2
+from balancecli.brokers import tradestation_v3 as v3
 from balancecli.brokers.base import Broker, Result, Setting
-from balancecli.brokers.payload import array, expired, lower, obj
+from balancecli.brokers.payload import expired, obj
+from balancecli.brokers.payload import lifetime as token_lifetime
 from balancecli.errors import (
     AuthError,
     BadResponseError,
     BalanceCliError,
-    BrokerError,
     RateLimitedError,
 )
 from balancecli.http import Response, status_error
 from balancecli.limiter import RateLimit
-from balancecli.models import Account, Asset, Balance, extra_from, to_decimal, to_text, utc_now
+from balancecli.models import Account, Asset, loads, utc_now
 
 HOSTS = {"live": "https://api.tradestation.com", "sim": "https://sim-api.tradestation.com"}
-TOKEN_URLS = {
-    "v3": "https://signin.tradestation.com/oauth/token",
-    "v2": HOSTS["live"] + v2.TOKEN_PATH,
-}
+TOKEN_URL_V3 = "https://signin.tradestation.com/oauth/token"  # Auth0, live and sim alike
 MAX_BATCH = 25
 EXPIRY_MARGIN = 60  # seconds: refresh a token this close to expiry
-
-V3_BALANCE = {
-    "cash": "CashBalance", "buying_power": "BuyingPower", "equity": "Equity",
-    "market_value": "MarketValue",
-}
-V3_CURRENCY = {"total": "CashBalance", "conversion_rate": "AccountConversionRate"}
-V3_DETAIL = {
-    "unrealized_pnl": "UnrealizedProfitLoss", "realized_pnl": "RealizedProfitLoss",
-    "initial_margin": "InitialMargin", "maintenance_margin": "MaintenanceMargin",
-}
+DEFAULT_LIFETIME = 1200  # "access tokens expire after 20 minutes" (refresh-tokens page)
 
 
 class TradeStation(Broker):
@@ -75,7 +68,8 @@ class TradeStation(Broker):
         "batch_size": Setting(int, MAX_BATCH),
         "auth_url": Setting(str, help="browser login: the authorize URL (default Auth0's)"),
         "redirect_port": Setting(int, help="browser login: the localhost callback port "
-                                           "registered for the API key (default 31022)"),
+                                           "registered for the API key (default 31022)",
+                                 minimum=0, maximum=65535),  # 0: any free port
     }
 
     @classmethod
@@ -90,8 +84,11 @@ class TradeStation(Broker):
         super().__init__(ctx)
         s = ctx.settings
         self.api = s["api"]
+        self.dialect: Any = v2 if self.api == "v2" else v3  # paths and field mapping
         self.base = (s.get("base_url") or HOSTS[s["environment"]]).rstrip("/")
-        self.token_url = s.get("token_url") or TOKEN_URLS[self.api]
+        # v2's legacy OAuth lives on the API host itself: sim-api for sim (brokers.md §1.7).
+        self.token_url = s.get("token_url") or (
+            TOKEN_URL_V3 if self.api == "v3" else self.base + v2.TOKEN_PATH)
         self.batch_size = max(1, min(MAX_BATCH, s.get("batch_size") or MAX_BATCH))
         self._refresh_lock = threading.Lock()
 
@@ -139,21 +136,32 @@ class TradeStation(Broker):
                         next_step=f"run: balancecli auth login {self.profile}",
                     )
                 raise status_error(response, detail)
-            body = obj(response.json(), "token response")
-            # Auth0 says access_token/refresh_token; the old v2 docs say token/RefreshToken.
-            access = body.get("access_token") or body.get("token")
-            if not isinstance(access, str) or not access:
-                raise BadResponseError("the token response has no access_token")
-            fields: dict[str, Any] = {"access_token": access}
-            expires_in = to_decimal(body.get("expires_in"), name="expires_in")
-            fields["access_token_expires_at"] = int(time.time() + float(expires_in or 1200))
-            rotated = body.get("refresh_token") or body.get("RefreshToken")
-            if isinstance(rotated, str) and rotated:
-                fields["refresh_token"] = rotated
-            if body.get("userid"):
-                fields["user_id"] = str(body["userid"])
-            secrets.save(**fields)
-            return access
+            # Tolerant: an absurd number (expires_in = 1e400) must not cost us the tokens.
+            body = obj(loads(response.content, tolerant=True), "token response")
+            return self._store_tokens(body)
+
+    def _store_tokens(self, body: dict) -> str:
+        """Save the refresh answer's tokens before anything else in it is interpreted: a
+        rotated refresh token that is lost breaks every later run. An unusable ``expires_in``
+        (``1e400``, negative, text) is ignored: the token is kept with the documented 20 min."""
+        # Auth0 says access_token/refresh_token; the old v2 docs say token/RefreshToken.
+        access = body.get("access_token") or body.get("token")
+        rotated = body.get("refresh_token") or body.get("RefreshToken")
+        fields: dict[str, Any] = {}
+        if isinstance(rotated, str) and rotated:
+            fields["refresh_token"] = rotated
+        if isinstance(access, str) and access:
+            lifetime = token_lifetime(body.get("expires_in")) or DEFAULT_LIFETIME
+            fields["access_token"] = access
+            fields["access_token_expires_at"] = int(time.time() + lifetime)
+        user_id = body.get("userid")  # v2: the id the account list needs
+        if isinstance(user_id, str | int) and not isinstance(user_id, bool) and user_id != "":
+            fields["user_id"] = str(user_id)[:100]
+        if fields:
+            self.ctx.secrets.save(**fields)
+        if "access_token" not in fields:
+            raise BadResponseError("the token response has no access_token")
+        return fields["access_token"]
 
     # -- requests
     def _get(self, path: str, query: str = "") -> Any:
@@ -186,25 +194,7 @@ class TradeStation(Broker):
 
     # -- accounts
     def accounts(self) -> list[Account]:
-        if self.api == "v2":
-            return v2.accounts(self)
-        body = obj(self._get("/v3/brokerage/accounts"), "accounts response")
-        items = array(body.get("Accounts"), "Accounts")
-        result = []
-        for item in items:
-            item = obj(item, "account")
-            account_id = to_text(item.get("AccountID"))
-            if not account_id:
-                raise BadResponseError("an account has no AccountID")
-            result.append(self.account(
-                account_id,
-                name=to_text(item.get("Alias")) or account_id,
-                type=lower(item.get("AccountType")),
-                currency=to_text(item.get("Currency")),
-                status=to_text(item.get("Status")),
-                extra=extra_from(item, {"AccountID", "Alias", "AccountType", "Currency", "Status"}),
-            ))
-        return result
+        return self.dialect.accounts(self)
 
     # -- balances and assets
     def _raw_balances(self, accounts: list[Account]) -> tuple[dict[str, dict], Result]:
@@ -243,87 +233,48 @@ class TradeStation(Broker):
 
     def _fetch_batch(self, batch: list[Account]) -> tuple[dict[str, dict], list[BalanceCliError]]:
         ids = ",".join(quote(a.account_id, safe="") for a in batch)
-        if self.api == "v2":
-            return v2.fetch_batch(self, ids)
-        found: dict[str, dict] = {}
-        errors: list[BalanceCliError] = []
-        body = obj(self._get(f"/v3/brokerage/accounts/{ids}/balances"), "balances response")
-        for item in array(body.get("Balances") or [], "Balances"):
-            item = obj(item, "balance")
-            key = to_text(item.get("AccountID"))
-            if key:
-                found[key] = item
-        for item in array(body.get("Errors") or [], "Errors"):
-            item = obj(item, "error")
-            message = " ".join(
-                str(x) for x in (item.get("Error"), item.get("Message")) if x
-            ) or "no details"
-            # "AccountID may contain multiple Account IDs in comma separated format".
-            for account_id in (to_text(item.get("AccountID")) or "").split(","):
-                if account_id.strip():
-                    errors.append(self.fail(
-                        BrokerError(f"TradeStation refused this account: {message}"),
-                        account_id.strip(),
-                    ))
-        return found, errors
+        return self.dialect.fetch_batch(self, ids)
+
+    def repeated_errors(self, repeated: dict[str, int]) -> list[BalanceCliError]:
+        return [self.fail(BadResponseError(
+            f"the balances response names this account {n} times"), account_id)
+            for account_id, n in repeated.items()]
 
     def balances(self, accounts: Iterable[Account]) -> Result:
         accounts = list(accounts)
         raw, result = self._raw_balances(accounts)
-        as_of = utc_now()
-        for account in accounts:
-            item = raw.get(account.account_id)
-            if item is None:
-                continue
-            try:
-                result.rows.append(self._parse_balance(account, item, as_of))
-            except BalanceCliError as exc:
-                result.errors.append(self.fail(exc, account.account_id))
-        return result
-
-    def _parse_balance(self, account: Account, item: dict, as_of: str) -> Balance:
-        if self.api == "v2":
-            return v2.parse_balance(self, account, item, as_of)
-        detail = item.get("BalanceDetail") or {}
-        detail = obj(detail, "BalanceDetail")
-        values = {k: to_decimal(item.get(src), name=src) for k, src in V3_BALANCE.items()}
-        values |= {k: to_decimal(detail.get(src), name=src) for k, src in V3_DETAIL.items()}
-        extra = extra_from(item, set(V3_BALANCE.values()) | {"AccountID", "BalanceDetail"})
-        rest = extra_from(detail, set(V3_DETAIL.values()))
-        if rest:
-            extra["BalanceDetail"] = rest
-        return self.balance(account, as_of=as_of, extra=extra, **values)
+        return self._parse_each(accounts, raw, result, self._balance_parser())
 
     def assets(self, accounts: Iterable[Account]) -> Result:
         accounts = list(accounts)
         raw, result = self._raw_balances(accounts)
+        return self._parse_each(accounts, raw, result, self._parse_assets)
+
+    def snapshot(self, accounts: Iterable[Account]) -> tuple[Result, Result]:
+        """One round of balance calls yields both: the assets are the CurrencyDetails."""
+        accounts = list(accounts)
+        raw, result = self._raw_balances(accounts)
+        return (self._parse_each(accounts, raw, result, self._balance_parser()),
+                self._parse_each(accounts, raw, Result(), self._parse_assets))
+
+    def _balance_parser(self) -> Callable[[Account, dict], list[Any]]:
+        as_of = utc_now()
+        return lambda account, item: [self.dialect.parse_balance(self, account, item, as_of)]
+
+    def _parse_assets(self, account: Account, item: dict) -> list[Asset]:
+        return self.dialect.parse_assets(self, account, item)
+
+    def _parse_each(self, accounts: list[Account], raw: dict[str, dict], result: Result,
+                    parse: Callable[[Account, dict], list[Any]]) -> Result:
         for account in accounts:
             item = raw.get(account.account_id)
             if item is None:
                 continue
             try:
-                result.rows.extend(self._parse_assets(account, item))
+                result.rows.extend(parse(account, item))
             except BalanceCliError as exc:
                 result.errors.append(self.fail(exc, account.account_id))
         return result
-
-    def _parse_assets(self, account: Account, item: dict) -> list[Asset]:
-        if self.api == "v2":
-            return v2.parse_assets(self, account, item)
-        details = item.get("CurrencyDetails")
-        if not details:
-            return [self.asset(account, account.currency or "USD",
-                               total=to_decimal(item.get("CashBalance"), name="CashBalance"))]
-        rows = []
-        for detail in array(details, "CurrencyDetails"):
-            detail = obj(detail, "CurrencyDetails item")
-            currency = to_text(detail.get("Currency"))
-            if not currency:
-                raise BadResponseError("a CurrencyDetails item has no Currency")
-            values = {k: to_decimal(detail.get(src), name=src) for k, src in V3_CURRENCY.items()}
-            extra = extra_from(detail, set(V3_CURRENCY.values()) | {"Currency"})
-            rows.append(self.asset(account, currency, extra=extra, **values))
-        return rows
 
 
 def _error_detail(response: Response) -> str:

@@ -19,7 +19,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 from urllib.parse import quote
 
-from balancecli.brokers.payload import array, lower, obj
+from balancecli.brokers.payload import array, index_by, lower, obj
 from balancecli.errors import BadResponseError, BalanceCliError, ConfigError
 from balancecli.http import Response
 from balancecli.models import Account, Asset, Balance, extra_from, to_decimal, to_text
@@ -80,13 +80,8 @@ def fetch_batch(ts: TradeStation, ids: str) -> tuple[dict[str, dict], list[Balan
     """One balances call for up to 25 comma-separated keys: the raw objects by key."""
     body = ts._get(f"/v2/accounts/{ids}/balances", API_VERSION)
     items = [body] if isinstance(body, dict) else array(body, "balances response")
-    found: dict[str, dict] = {}
-    for item in items:
-        item = obj(item, "balance")
-        key = to_text(item.get("Key"))
-        if key:
-            found[key] = item
-    return found, []
+    found, repeated = index_by(items, "Key", "balance")
+    return found, ts.repeated_errors(repeated)
 
 
 def parse_balance(ts: TradeStation, account: Account, item: dict, as_of: str) -> Balance:

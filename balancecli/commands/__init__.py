@@ -9,10 +9,19 @@ from __future__ import annotations
 
 import typer
 
-from balancecli.commands import auth, data, history, profile, quantower
+from balancecli.commands import (
+    auth,
+    data,
+    doctor,
+    history,
+    profile,
+    quantower,
+    rates,
+    schema,
+)
 
 # The order of `balancecli --help`.
-GROUPS = (data, history, auth, profile, quantower)
+GROUPS = (data, history, auth, profile, quantower, rates, doctor, schema)
 
 
 def register_all(app: typer.Typer) -> None:

@@ -1,7 +1,8 @@
 """``balancecli auth login|status|refresh|logout``: credentials in the OS keyring (DESIGN §6).
 
-Secrets are read from hidden prompts or stdin (``--with-token``), never from arguments; they
-are checked with one real request before they are stored, as one keyring item per profile.
+Secrets are read from prompts (balancecli/prompts.py: Ctrl-D cancels, an empty answer asks
+again, only identifiers echo) or stdin (``--with-token``), never from arguments; they are checked
+with one real request before they are stored, as one keyring item per profile.
 Only typer is imported at the top: the rest is loaded by the command that runs.
 """
 
@@ -15,6 +16,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from balancecli import complete
 from balancecli.commands.options import (
     ConfigOpt,
     DebugOpt,
@@ -46,14 +48,19 @@ class StatusFormat(enum.StrEnum):
 
 @contextlib.contextmanager
 def about(profile: str) -> Iterator[None]:
-    """Errors raised inside name the profile (DESIGN §5: every failure names it)."""
+    """Errors raised inside name the profile (DESIGN §5: every failure names it); Ctrl-D at a
+    prompt cancels: one line, exit 130, nothing stored."""
     from balancecli.errors import BalanceCliError
+    from balancecli.prompts import Cancelled
 
     try:
         yield
     except BalanceCliError as exc:
         exc.bind(profile=profile)
         raise
+    except Cancelled:
+        typer.echo("cancelled", err=True)
+        raise typer.Exit(130) from None
 
 
 def one_profile(rt: Runtime, name: str) -> Profile:
@@ -68,16 +75,11 @@ def one_profile(rt: Runtime, name: str) -> Profile:
 
 def options(rt: Runtime, timeout: float = 15.0) -> Any:
     from balancecli.fetch import Options
+    from balancecli.prompts import ask_secret
 
     return Options(command="accounts", timeout=timeout, log=rt.log if rt.verbose else None,
                    warn=rt.warn, interactive=sys.stdin.isatty() and sys.stderr.isatty(),
-                   prompt=_hidden, debug=rt.debug)
-
-
-def _hidden(text: str) -> str:
-    import getpass
-
-    return getpass.getpass(text)
+                   prompt=ask_secret, debug=rt.debug)
 
 
 # -- login ---------------------------------------------------------------------------------
@@ -148,7 +150,8 @@ def login(
 
 def _login(rt: Runtime, name: str, *, with_token: bool, browser: bool, port: int | None,
            timeout: float, request_timeout: float) -> None:
-    from balancecli import oauth
+    from balancecli import oauth, prompts
+    from balancecli.errors import AuthError
     from balancecli.fetch import make_context
     from balancecli.secrets import Keyring, Secrets
 
@@ -187,18 +190,16 @@ def _login(rt: Runtime, name: str, *, with_token: bool, browser: bool, port: int
             usage(rt, f"{name}: missing {', '.join(to_ask)}; pipe them as a JSON object with "
                       f"--with-token, or set the BALANCECLI_{_env_profile(name)}_* variables "
                       "(secrets are never taken from arguments)")
-        for field in to_ask:
-            hint = " (empty for a PKCE key)" if field == "CLIENT_SECRET" else ""
-            value = _hidden(f"{name} {field}{hint}: ").strip()
-            if value:
-                given[field.lower()] = value
-            elif field != "CLIENT_SECRET":
-                usage(rt, f"{name}: {field} is required")
+        given.update(prompts.ask_fields(name, to_ask))
+    # A rejected login asks again for this field only, if it was typed here (ETNA's password).
+    again = prompts.ASKED_AGAIN.get(profile.broker)
+    again = again if again in to_ask else None
 
     item: dict[str, Any] = {**base, **given}
     item_secrets = Secrets(name, required, preset=item, warn=rt.warn)
     opts = options(rt, request_timeout)
     ctx = make_context(profile, opts, item_secrets)
+    ctx.prompt = factor = prompts.SecondFactor()  # asked: the password passed, a code failed
     try:
         if provider is not None and not ({"refresh_token", "access_token"} & set(given)):
             provider = oauth.provider_for(profile.broker, profile.settings, item_secrets.get)
@@ -212,7 +213,18 @@ def _login(rt: Runtime, name: str, *, with_token: bool, browser: bool, port: int
             item.update(tokens)
             item_secrets = Secrets(name, required, preset=item, warn=rt.warn)
             ctx.secrets = item_secrets
-        accounts = profile.broker_class(ctx).accounts()
+        for attempt in range(1, prompts.TRIES + 1):
+            factor.asked = False
+            try:
+                accounts = profile.broker_class(ctx).accounts()
+                break
+            except AuthError as exc:
+                if not again or factor.asked or exc.http_status != 401 or attempt == prompts.TRIES:
+                    raise
+                rt.err(f"{name}: {exc.message}; enter the {again} again (try {attempt + 1} "
+                       f"of {prompts.TRIES}; Ctrl-D cancels)")
+                item[again.lower()] = prompts.ask_field(name, again)
+                item_secrets = ctx.secrets = Secrets(name, required, preset=item, warn=rt.warn)
     finally:
         ctx.http.close()
     item.update(item_secrets.written())
@@ -243,7 +255,8 @@ def _env_profile(name: str) -> str:
 def status(
     ctx: typer.Context,
     profile: Annotated[list[str] | None, typer.Argument(
-        help="Profile names; default: every profile.")] = None,
+        help="Profile names; default: every profile.",
+        autocompletion=complete.complete_profile)] = None,
     fmt: Annotated[StatusFormat, typer.Option("--format", "-f", help="Output format.")] =
     StatusFormat.table,
     config: ConfigOpt = None, verbose: VerboseOpt = False, debug: DebugOpt = False,

@@ -11,82 +11,139 @@ from balancecli.commands.options import (
     AccountOpt,
     ConfigOpt,
     CurrencyOpt,
+    DataFormat,
+    DataFormatOpt,
     DebugOpt,
     DemoOpt,
+    ForceOpt,
     Format,
     FormatOpt,
+    HideAmountsOpt,
+    InOpt,
     NoColorOpt,
     ProfileOpt,
     TimeoutOpt,
     VerboseOpt,
+    WatchOpt,
     runtime,
 )
-from balancecli.runtime import Runtime, boundary, no_match_error
+from balancecli.runtime import Runtime, boundary, no_currency_error, no_match_error
 
 
 def run_data_command(rt: Runtime, command: str, *, profiles: list[str] | None,
-                     accounts: list[str] | None, fmt: Format, timeout: float,
-                     currency: str | None) -> None:
+                     accounts: list[str] | None, fmt: Format | DataFormat, timeout: float,
+                     currency: str | None, hide_amounts: bool = False,
+                     force: bool = False, watch: float | None = None,
+                     in_currency: str | None = None) -> None:
     """accounts / balance / assets: select profiles, fetch concurrently, render, exit."""
     import sys
+    import time
 
     from balancecli import render
+    from balancecli.commands import data_export
     from balancecli.fetch import Options, run
+    from balancecli.models import utc_now
 
     with boundary(rt):
+        data_export.refuse_masked(rt, fmt, hide_amounts=hide_amounts, force=force)
+        if watch is not None:
+            from balancecli import watch as watching
+
+            watching.check(rt, watch, fmt.value)
         selected, errors, presets = rt.select(profiles)
+        target = settings = None
+        if command != "accounts":
+            from balancecli.commands.networth import target_currency
+
+            target, settings = target_currency(
+                rt, in_currency, applies=watch is None and not hide_amounts
+                and fmt not in data_export.FORMATS)
         options = Options(
             command=command, account_ids=list(accounts or []),
             currency=currency.upper() if currency else None, timeout=timeout,
             log=rt.log if rt.verbose else None, warn=rt.warn,
-            interactive=sys.stdin.isatty() and sys.stderr.isatty(),
+            # --watch: a prompt would tear the live table; the error says what to run.
+            interactive=sys.stdin.isatty() and sys.stderr.isatty() and watch is None,
             prompt=_prompt, presets=presets, debug=rt.debug,
         )
-        keep = _currency_filter(command, options.currency)
-        stream = _stream(command, fmt, keep)  # json/jsonl: rows written as they arrive
+        if watch is not None:
+            def once() -> tuple[list, list]:
+                outcome = run(selected, options)
+                return _only_currency(command, outcome.rows, options.currency), [
+                    *errors, *outcome.errors]
+
+            watching.run(rt, command=command, interval=watch, fetch=once,
+                         render=lambda rows: _table(rt, command, rows, hide_amounts))
+        # json/jsonl: rows written as each profile completes (issue #15)
+        stream = (_stream(command, Format(fmt), options.currency)
+                  if watch is None and not target and fmt not in data_export.FORMATS else None)
+        started = time.monotonic()
         with rt.spinner(f"Fetching {len(selected)} profile(s)…"):
             outcome = run(selected, options, on_rows=stream.rows if stream else None)
-        rows = [r for r in outcome.rows if keep is None or keep(r)]
+        seconds = time.monotonic() - started
+        rows = _only_currency(command, outcome.rows, options.currency)
         errors += outcome.errors
         if options.account_ids and not outcome.matched_accounts and not errors:
             raise no_match_error(options.account_ids)
-        if stream is not None:
-            blocks = [("totals", render.totals(rows))] if command == "balance" else []
-            stream.close(errors, blocks)
-        elif fmt is Format.json:  # on a terminal: render's form, for people to read
-            from balancecli.models import utc_now
+        if options.currency and command != "accounts" and not rows and not errors:
+            raise no_currency_error(options.currency, outcome.rows,
+                                    "asset" if command == "assets" else "currency")
+        if target:  # --in CUR (DESIGN.md §11)
+            from balancecli.commands import networth
 
+            networth.show(rt, command, Format(fmt).value, rows, errors, selected, options,
+                          target, settings)
+        elif fmt in data_export.FORMATS:  # beancount, ledger, prometheus (DESIGN §12)
+            rt.out(data_export.text(fmt, command, rows, errors, selected, seconds, utc_now()))
+        elif stream is not None:
+            stream.close(errors, [("totals", render.totals(rows))] if command == "balance"
+                         else [])
+        elif (fmt := Format(fmt)) is Format.json:  # DataFormat's other values are Format's
             rt.out(render.to_json(command, rows, errors, utc_now()))
+        elif fmt is Format.jsonl:
+            rt.out(render.to_jsonl(rows))
         elif fmt is Format.csv:
             rt.out(render.to_csv(command, rows))
         elif rows:
-            rt.print_table(render.table(command, rows, color=rt.color))
+            rt.print_table(_table(rt, command, rows, hide_amounts))
         code = rt.exit_code(errors, outcome.anything_succeeded)
     raise typer.Exit(code)
 
 
-def _currency_filter(command: str, currency: str | None) -> Callable[[Any], bool] | None:
-    """--currency: balances by their currency, assets by their asset; accounts unfiltered."""
+def _table(rt: Runtime, command: str, rows: list, hide_amounts: bool) -> Any:
+    """The table of the rows; with --hide-amounts, shares instead of amounts."""
+    if hide_amounts and command != "accounts":
+        from balancecli import privacy
+
+        return privacy.table(command, rows, color=rt.color)
+    from balancecli import render
+
+    return render.table(command, rows, color=rt.color)
+
+
+def _only_currency(command: str, rows: list, currency: str | None) -> list:
     if not currency or command == "accounts":
-        return None
+        return rows
     key = "asset" if command == "assets" else "currency"
-    return lambda row: (getattr(row, key) or "").upper() == currency
+    return [r for r in rows if (getattr(r, key) or "").upper() == currency]
 
 
-def _stream(command: str, fmt: Format, keep: Callable[[Any], bool] | None) -> Any:
-    """A jsonout.Stream on stdout for json/jsonl (same text as render.to_json/to_jsonl);
-    None for other formats and for json on a terminal (people read it whole, indented)."""
+def _stream(command: str, fmt: Format, currency: str | None) -> Any:
+    """A jsonout.Stream on stdout for json/jsonl (the same text as render.to_json/to_jsonl),
+    written as rows arrive; None for other formats and for json on a terminal (people read
+    it whole)."""
     import sys
 
     if fmt is not Format.jsonl and (fmt is not Format.json or sys.stdout.isatty()):
         return None
-
     from balancecli.jsonout import Stream
     from balancecli.models import utc_now
     from balancecli.render import SCHEMAS
     from balancecli.secrets import REDACTOR
 
     schema, key, _ = SCHEMAS[command]
+    keep = None if not currency or command == "accounts" else (
+        lambda row: bool(_only_currency(command, [row], currency)))
     return Stream(sys.stdout, fmt.value, schema=schema, key=key, generated_at=utc_now,
                   keep=keep, redact=REDACTOR.redact)
 
@@ -114,23 +171,29 @@ def _currency_command(command: str) -> Callable[..., None]:
 
     def run(
         ctx: typer.Context, profile: ProfileOpt = None, account: AccountOpt = None,
-        fmt: FormatOpt = Format.table, timeout: TimeoutOpt = 15.0, currency: CurrencyOpt = None,
+        fmt: DataFormatOpt = DataFormat.table, timeout: TimeoutOpt = 15.0,
+        currency: CurrencyOpt = None, hide_amounts: HideAmountsOpt = False,
+        force: ForceOpt = False, watch: WatchOpt = None, in_currency: InOpt = None,
         config: ConfigOpt = None, demo: DemoOpt = False, verbose: VerboseOpt = False,
         debug: DebugOpt = False, no_color: NoColorOpt = False,
     ) -> None:
         rt = runtime(ctx, config=config, demo=demo, verbose=verbose, debug=debug,
                      no_color=no_color)
         run_data_command(rt, command, profiles=profile, accounts=account, fmt=fmt,
-                         timeout=timeout, currency=currency)
+                         timeout=timeout, currency=currency, hide_amounts=hide_amounts,
+                         force=force, watch=watch, in_currency=in_currency)
 
     return run
 
 
 def register(app: typer.Typer) -> None:
     app.command()(accounts)
+    from balancecli.watch import WatchCommand  # --watch with or without SECONDS
+
     app.command(
-        "balance",
+        "balance", cls=WatchCommand,
         help="Normalized balance per account (and per currency view), with totals per currency.",
     )(_currency_command("balance"))
-    app.command("assets", help="Per-asset / per-currency holdings of each account.")(
+    app.command("assets", cls=WatchCommand,
+                help="Per-asset / per-currency holdings of each account.")(
         _currency_command("assets"))

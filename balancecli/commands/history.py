@@ -12,14 +12,14 @@ transaction. A partial run is stored and exits 7; a run where everything failed 
 history: one balance field over time per account (``--field``, default ``equity``) with the
 change from the first to the last known value, a sparkline and per-currency totals (sums of
 each account's first and last value in the range); ``--at`` shows the balances as stored at the
-last snapshot at or before a time; ``--prune --keep 365d`` deletes older runs. Times: ``30d``
-(that long ago), ``2026-11-01`` (00:00 UTC; as ``--until``/``--at`` the end of that day) or ISO
-8601 (UTC unless it has an offset).
+last snapshot at or before a time; ``--prune --keep 365d`` deletes older runs (see
+``commands/prune.py``). Times: ``30d`` (that long ago; units s, min, h, d, w, mo, y), ``2026-11-01``
+(00:00 UTC; as ``--until``/``--at`` the end of that day) or ISO 8601 (UTC unless it has an
+offset). ``history`` opens the database read-only: it never creates, migrates or changes a file.
 """
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -27,6 +27,7 @@ from typing import Annotated, Any
 
 import typer
 
+from balancecli import complete
 from balancecli.commands.options import (
     AccountOpt,
     ConfigOpt,
@@ -34,6 +35,7 @@ from balancecli.commands.options import (
     DemoOpt,
     Format,
     FormatOpt,
+    InOpt,
     NoColorOpt,
     ProfileOpt,
     TimeoutOpt,
@@ -42,11 +44,13 @@ from balancecli.commands.options import (
 )
 
 SNAPSHOT_SCHEMA = "balancecli.snapshot/1"
-PRUNE_SCHEMA = "balancecli.prune/1"
 
 DbOpt = Annotated[Path | None, typer.Option(
     "--db", envvar="BALANCECLI_DB", show_envvar=True,
     help="History database (default: the user data dir's history.sqlite3).")]
+TextfileOpt = Annotated[Path | None, typer.Option(
+    "--textfile", metavar="DIR", exists=True, file_okay=False, dir_okay=True, writable=True,
+    help="Also write DIR/balancecli.prom (OpenMetrics) for node_exporter's textfile collector.")]
 
 
 def register(app: typer.Typer) -> None:
@@ -56,6 +60,7 @@ def register(app: typer.Typer) -> None:
     def snapshot(
         ctx: typer.Context, profile: ProfileOpt = None, account: AccountOpt = None,
         fmt: FormatOpt = Format.table, timeout: TimeoutOpt = 15.0, db: DbOpt = None,
+        textfile: TextfileOpt = None,
         config: ConfigOpt = None, demo: DemoOpt = False, verbose: VerboseOpt = False,
         debug: DebugOpt = False, no_color: NoColorOpt = False,
     ) -> None:
@@ -63,16 +68,18 @@ def register(app: typer.Typer) -> None:
         rt = runtime(ctx, config=config, demo=demo, verbose=verbose, debug=debug,
                      no_color=no_color)
         run_snapshot(rt, profiles=profile, accounts=account, fmt=fmt.value, timeout=timeout,
-                     db=db)
+                     db=db, textfile=textfile)
 
     @app.command()
     def history(
         ctx: typer.Context, profile: ProfileOpt = None, account: AccountOpt = None,
         fmt: FormatOpt = Format.table,
         currency: Annotated[str | None, typer.Option(
-            "--currency", help="Only the series in this currency.")] = None,
+            "--currency", help="Only the series in this currency.",
+            autocompletion=complete.complete_currency)] = None,
         field: Annotated[str, typer.Option(
-            "--field", help="Balance field to follow (equity, cash, buying_power, ...).")
+            "--field", help="Balance field to follow (equity, cash, buying_power, ...).",
+            autocompletion=complete.complete_field)
         ] = "equity",
         since: Annotated[str | None, typer.Option(
             "--since", help="From this time: 30d, 12h, 2026-11-01 or ISO 8601 (UTC).")] = None,
@@ -85,16 +92,33 @@ def register(app: typer.Typer) -> None:
             "--prune", help="Delete the runs older than --keep (nothing else is shown).")
         ] = False,
         keep: Annotated[str | None, typer.Option(
-            "--keep", help="With --prune: how much history to keep, e.g. 365d or 52w.")] = None,
-        db: DbOpt = None,
+            "--keep", help="With --prune: how much history to keep: a number and h, d, w, mo "
+                           "(months) or y, e.g. 365d, 6mo, 1y.")] = None,
+        dry_run: Annotated[bool, typer.Option(
+            "--dry-run", help="With --prune: show what would be deleted, delete nothing.")
+        ] = False,
+        yes: Annotated[bool, typer.Option(
+            "--yes", "-y", help="With --prune: do not ask (needed off a terminal, e.g. cron).")
+        ] = False,
+        in_currency: InOpt = None, db: DbOpt = None,
         config: ConfigOpt = None, demo: DemoOpt = False, verbose: VerboseOpt = False,
         debug: DebugOpt = False, no_color: NoColorOpt = False,
     ) -> None:
-        """Balances over time from the history store (see: balancecli snapshot)."""
+        """Balances over time from the history store (see: balancecli snapshot); with --in,
+        net worth per run in one currency."""
         rt = runtime(ctx, config=config, demo=demo, verbose=verbose, debug=debug,
                      no_color=no_color)
+        if prune or keep is not None or dry_run or yes:
+            from balancecli.commands.prune import run_prune
+
+            run_prune(rt, prune=prune, keep=keep, dry_run=dry_run, yes=yes, fmt=fmt.value, db=db,
+                      conflicts=[name for name, value in (
+                          ("--at", at), ("--since", since), ("--until", until),
+                          ("--profile", profile), ("--account", account),
+                          ("--currency", currency)) if value])
         run_history(rt, profiles=profile, accounts=account, fmt=fmt.value, currency=currency,
-                    field=field, since=since, until=until, at=at, prune=prune, keep=keep, db=db)
+                    field=field, since=since, until=until, at=at, db=db,
+                    in_currency=in_currency)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -102,8 +126,9 @@ def register(app: typer.Typer) -> None:
 
 
 def run_snapshot(rt: Any, *, profiles: list[str] | None, accounts: list[str] | None, fmt: str,
-                 timeout: float, db: Path | None) -> None:
+                 timeout: float, db: Path | None, textfile: Path | None = None) -> None:
     from balancecli import history
+    from balancecli.commands.networth_history import snapshot_rates
     from balancecli.fetch import Options, run
     from balancecli.runtime import boundary, no_match_error
 
@@ -114,41 +139,44 @@ def run_snapshot(rt: Any, *, profiles: list[str] | None, accounts: list[str] | N
         with history.Store.open(path) as store:
             started = datetime.now(UTC)
             options = Options(
-                command="balance", account_ids=list(accounts or []), timeout=timeout,
+                command="snapshot", account_ids=list(accounts or []), timeout=timeout,
                 log=rt.log if rt.verbose else None, warn=rt.warn,
                 interactive=False,  # never prompt: snapshot runs unattended
                 presets=presets, debug=rt.debug,
             )
+            # One fetch: each broker builds balances and assets from the same responses.
             with rt.spinner(f"Fetching {len(selected)} profile(s)…"):
-                balances = run(selected, options)
-                with_rows = {r.profile for r in balances.rows}
-                dead = {e.profile for e in balances.errors if e.profile not in with_rows}
-                assets = run([p for p in selected if p.name not in dead],
-                             dataclasses.replace(options, command="assets"))
-            errors += balances.errors + _new_errors(assets.errors, balances.errors)
-            matched = balances.matched_accounts | assets.matched_accounts
-            if options.account_ids and not matched and not errors:
+                fetched = run(selected, options)
+            errors += fetched.errors
+            if options.account_ids and not fetched.matched_accounts and not errors:
                 raise no_match_error(options.account_ids)  # a typo, not a run: nothing stored
             finished = datetime.now(UTC)
             names = [p.name for p in selected]
             run_id = store.record_run(
                 started_at=started, finished_at=finished, profiles=names,
-                balances=balances.rows, assets=assets.rows, errors=errors)
+                balances=fetched.rows, assets=fetched.assets, errors=errors,
+                rates=snapshot_rates(rt, fetched.rows, fetched.assets))
+        failed = []
+        if textfile is not None:  # DESIGN §12; a failure here is reported after the summary
+            from balancecli.commands.data_export import write_textfile
+            from balancecli.errors import BalanceCliError
+
+            try:
+                write_textfile(textfile, fetched.rows, fetched.assets, names, errors,
+                               (finished - started).total_seconds())
+            except BalanceCliError as exc:
+                failed.append(exc)
         summary = {
             "id": run_id, "started_at": history.format_time(started),
             "finished_at": history.format_time(finished), "profiles": names,
-            "ok": not errors, "balances": len(balances.rows), "assets": len(assets.rows),
-            "accounts": len({(r.profile, r.account_id) for r in balances.rows + assets.rows}),
+            "ok": not errors, "balances": len(fetched.rows), "assets": len(fetched.assets),
+            "accounts": len({(r.profile, r.account_id) for r in fetched.rows + fetched.assets}),
             "errors": len(errors),
         }
-        rt.out(_snapshot_text(summary, errors, path, fmt))
-        code = rt.exit_code(errors, balances.anything_succeeded or assets.anything_succeeded)
+        if not rt.quiet:  # -q: cron mails only the error lines
+            rt.out(_snapshot_text(summary, errors, path, fmt))
+        code = rt.exit_code(errors + failed, fetched.anything_succeeded or bool(fetched.assets))
     raise typer.Exit(code)
-
-
-def _new_errors(extra: Sequence[Any], seen: Sequence[Any]) -> list[Any]:
-    keys = {(e.profile, e.account_id, e.kind, e.message) for e in seen}
-    return [e for e in extra if (e.profile, e.account_id, e.kind, e.message) not in keys]
 
 
 def _snapshot_text(summary: dict[str, Any], errors: Sequence[Any], path: Path, fmt: str) -> str:
@@ -191,7 +219,8 @@ def _when(text: str | None, option: str, *, end_of_day: bool = False) -> datetim
 
 def run_history(rt: Any, *, profiles: list[str] | None, accounts: list[str] | None, fmt: str,
                 currency: str | None, field: str, since: str | None, until: str | None,
-                at: str | None, prune: bool, keep: str | None, db: Path | None) -> None:
+                at: str | None, db: Path | None,
+                in_currency: str | None = None) -> None:
     from balancecli import history
     from balancecli.commands.history_view import _show_at, _show_series
     from balancecli.runtime import boundary
@@ -201,31 +230,35 @@ def run_history(rt: Any, *, profiles: list[str] | None, accounts: list[str] | No
         raise typer.BadParameter(
             f"{field!r} is not a balance field (one of: {', '.join(history.BALANCE_FIELDS)})",
             param_hint="--field")
-    if prune != (keep is not None):
-        raise typer.BadParameter("--prune and --keep go together (e.g. --prune --keep 365d)",
-                                 param_hint="--prune/--keep")
-    if prune and (at or since or until):
-        raise typer.BadParameter("--prune takes only --keep", param_hint="--prune")
     if at and (since or until):
         raise typer.BadParameter("--at excludes --since/--until", param_hint="--at")
-    try:
-        kept = history.parse_duration(keep) if keep is not None else None
-    except ValueError as exc:
-        raise typer.BadParameter(str(exc), param_hint="--keep") from None
     when_at = _when(at, "--at", end_of_day=True)
     when_since = _when(since, "--since")
     when_until = _when(until, "--until", end_of_day=True)
 
     with boundary(rt):
+        target = settings = None
+        if in_currency is not None or not (at or currency):
+            from balancecli.commands.networth import target_currency
+
+            target, settings = target_currency(rt, in_currency)
+        if target and (at or currency):
+            from balancecli.commands.options import usage
+
+            usage(rt, "--in excludes --at and --currency")
         path = history.db_path(db, demo=rt.demo)
-        with history.Store.open(path, create=False) as store:
-            if kept is not None:
-                now = datetime.now(UTC)
-                deleted = store.prune(kept, now=now)
-                cutoff = history.format_time(now - kept)
-                rt.out(_prune_text(deleted, cutoff, fmt))
-                code = 0
+        # Read-only: works on read-only media, and never creates or changes a file.
+        with history.Store.open(path, create=False, readonly=True) as store:
+            if currency:
+                _check_currency(store, currency)
+            if target:  # net worth per run (DESIGN.md §11)
+                from balancecli.commands import networth_history
+
+                code = networth_history.show(
+                    rt, store, target, settings, since=when_since, until=when_until,
+                    profiles=profiles, accounts=accounts, fmt=fmt)
             elif when_at is not None:
+                _check_at(store, when_at)
                 code = _show_at(rt, store, when_at, profiles, accounts, currency, fmt)
             else:
                 points = store.iter_series(field, account_ids=accounts, profiles=profiles,
@@ -236,16 +269,29 @@ def run_history(rt: Any, *, profiles: list[str] | None, accounts: list[str] | No
     raise typer.Exit(code)
 
 
-def _prune_text(deleted: int, cutoff: str, fmt: str) -> str:
-    from balancecli.commands.history_view import _csv
-    from balancecli.models import utc_now
-    from balancecli.render import dumps_exact
+def _check_currency(store: Any, currency: str) -> None:
+    """A --currency that no stored balance has: say which ones there are (exit 3, as -a)."""
+    from balancecli.errors import ConfigError
 
-    if fmt == "json":
-        return dumps_exact({"schema": PRUNE_SCHEMA, "generated_at": utc_now(),
-                            "cutoff": cutoff, "deleted_runs": deleted}) + "\n"
-    if fmt == "jsonl":
-        return dumps_exact({"cutoff": cutoff, "deleted_runs": deleted}) + "\n"
-    if fmt == "csv":
-        return _csv([("cutoff", "deleted_runs"), (cutoff, deleted)])
-    return f"pruned {deleted} run(s) started before {cutoff[:19]}Z\n"
+    stored = store.currencies()
+    if currency.upper() not in {c.upper() for c in stored}:
+        raise ConfigError(
+            f"no stored balance is in {currency.upper()} (--currency); stored: "
+            + (", ".join(stored) or "none"),
+            next_step="run: balancecli history (without --currency) to see every series")
+
+
+def _check_at(store: Any, when: datetime) -> None:
+    """--at before the first run (or with no run at all) names what is stored (exit 3)."""
+    from balancecli.errors import ConfigError
+    from balancecli.history import format_time, short_time
+
+    count, first, last = store.run_span()
+    if count == 0:
+        raise ConfigError("the history database holds no snapshot yet",
+                          next_step="run: balancecli snapshot")
+    if format_time(when) < first:
+        raise ConfigError(
+            f"no snapshot at or before {short_time(format_time(when))}: the {count} stored "
+            f"run(s) go from {short_time(first)} to {short_time(last)}",
+            next_step=f"try: --at {short_time(first)} or later")

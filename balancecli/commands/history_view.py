@@ -22,7 +22,7 @@ def _no_match(rt: Any, accounts: list[str] | None) -> int:
 
     if accounts:
         return rt.exit_code([no_match_error(accounts)], False)
-    rt.err("no stored balances match (run: balancecli snapshot)")
+    rt.note("no stored balances match (run: balancecli snapshot)")
     return 0
 
 
@@ -51,7 +51,7 @@ def _show_at(rt: Any, store: Any, when: datetime, profiles: list[str] | None,
     elif rows:
         rt.print_table(render.table("balance", rows, color=rt.color))
         runs = sorted({(s.run_id, s.taken_at) for s in stored})
-        rt.err("as stored by snapshot " + ", ".join(
+        rt.note("as stored by snapshot " + ", ".join(
             f"{run_id} ({history.short_time(t)})" for run_id, t in runs))
     if not rows:
         return _no_match(rt, accounts)

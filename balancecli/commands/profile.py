@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from balancecli import complete
 from balancecli.commands.options import ConfigOpt, DebugOpt, NoColorOpt, VerboseOpt, runtime
 
 if TYPE_CHECKING:
@@ -24,6 +25,8 @@ app = typer.Typer(help="Add, list, show and remove profiles in the config file."
                   no_args_is_help=True)
 
 NameArg = Annotated[str, typer.Argument(help="Profile name.")]
+ExistingNameArg = Annotated[str, typer.Argument(
+    help="Profile name.", autocompletion=complete.complete_profile_arg)]
 
 
 class ListFormat(enum.StrEnum):
@@ -242,7 +245,7 @@ def add(
     ctx: typer.Context,
     name: NameArg,
     broker: Annotated[str, typer.Option("--broker", "-b", help="tradestation, longport, etna "
-                                        "or quantower.")],
+                                        "or quantower.", autocompletion=complete.complete_broker)],
     set_: Annotated[list[str] | None, typer.Option(
         "--set", "-s", help="A setting, key=value (repeatable), e.g. --set environment=sim. "
         "Never a secret: use `balancecli auth login`.")] = None,
@@ -281,7 +284,7 @@ def add(
 
 @app.command()
 def remove(
-    ctx: typer.Context, name: NameArg,
+    ctx: typer.Context, name: ExistingNameArg,
     config: ConfigOpt = None, verbose: VerboseOpt = False, debug: DebugOpt = False,
     no_color: NoColorOpt = False,
 ) -> None:
@@ -344,7 +347,7 @@ def list_(
 
 @app.command()
 def show(
-    ctx: typer.Context, name: NameArg,
+    ctx: typer.Context, name: ExistingNameArg,
     fmt: Annotated[ListFormat, typer.Option("--format", "-f", help="Output format.")] =
     ListFormat.table,
     config: ConfigOpt = None, verbose: VerboseOpt = False, debug: DebugOpt = False,
@@ -367,7 +370,8 @@ def show(
         raw = profiles[name]
         effective = cfg.validate_profile(name, raw).settings
         if fmt is ListFormat.json:
-            rt.out(json.dumps({"profile": name, "config": str(path), "settings": raw,
+            rt.out(json.dumps({"schema": "balancecli.profile/1", "profile": name,
+                               "config": str(path), "settings": raw,
                                "effective": effective}, indent=2, default=str) + "\n")
         else:
             defaults = "".join(f"# {k} = {toml_value(v)}  (default)\n"
@@ -376,4 +380,7 @@ def show(
 
 
 def register(root: typer.Typer) -> None:
+    from balancecli.commands.profile_path import path
+
+    app.command("path")(path)
     root.add_typer(app, name="profile")

@@ -17,7 +17,8 @@ API
   ``busy_timeout`` 30 s and ``synchronous=FULL``, and migrates the schema in place to
   ``SCHEMA_VERSION`` (``PRAGMA user_version``). ``create=False`` raises ConfigError when there is
   no database yet (``history`` never creates one).
-- ``Store.record_run(*, started_at, finished_at, profiles, balances, assets, errors) -> int``:
+- ``Store.record_run(*, started_at, finished_at, profiles, balances, assets, errors,
+  rates=()) -> int``:
   the whole run in ONE ``BEGIN IMMEDIATE`` transaction; a process killed at any point leaves the
   whole run or nothing. Failed runs are recorded too (with their errors).
 - ``Store.series(field, account_ids=None, profiles=None, since=None, until=None)
@@ -26,14 +27,18 @@ API
 - ``Store.balances_at(when)`` / ``Store.assets_at(when) -> list[Stored]``: for each account, the
   rows of the last run at or before ``when`` that stored that account (``Stored.row`` is the
   Balance/Asset, ``Stored.run_id`` and ``Stored.taken_at`` say which run).
-- ``Store.prune(keep: timedelta, now=None) -> int``: deletes runs (and their rows) older than
-  ``now - keep``; returns the number of runs deleted. Only ever on request.
+- ``Store.iter_run_rows(since, until, profiles, account_ids) -> Iterator[RunRows]``: each run
+  with its balances, assets and stored rates, oldest first (``history --in``; ``valued``).
+- ``Store.prune(keep: timedelta | Span, now=None) -> int`` / ``Store.prune_before(when)``:
+  deletes runs (and their rows) older than ``now - keep``; returns the number of runs deleted.
+  Only ever on request. ``Store.runs_before(when)`` counts what that would delete.
 - ``Store.runs(limit=None) -> list[Run]``, newest first; ``Store.accounts()`` every
   ``(profile, broker, account_id)`` stored.
 - ``Store.series_query(...)`` / ``Store.explain(sql, params)``: the SQL of ``series`` and its
   ``EXPLAIN QUERY PLAN`` (tests assert the indexes are used).
 - helpers: ``parse_when("30d" | "2026-11-01" | ISO 8601, end_of_day=False) -> datetime``,
-  ``parse_duration("365d") -> timedelta``, ``sparkline(values, width)``, ``exact_sum(values)``.
+  ``parse_duration("365d" | "6mo" | "1y") -> Span`` (a bare ``m`` is ambiguous: ValueError),
+  ``sparkline(values, width)``, ``exact_sum(values)``.
 
 Storage
 -------
@@ -48,6 +53,7 @@ Schema versions, migrations and how SQLite errors map to exit codes: see ``schem
 """
 
 from balancecli.history.formats import (
+    Span,
     dumps_extra,
     exact_diff,
     exact_sum,
@@ -60,6 +66,7 @@ from balancecli.history.formats import (
 )
 from balancecli.history.query import LATEST_SQL, Point, Reader, Run, Stored
 from balancecli.history.schema import (
+    APPLICATION_ID,
     ASSET_FIELDS,
     BALANCE_FIELDS,
     BUSY_TIMEOUT,
@@ -68,17 +75,18 @@ from balancecli.history.schema import (
     SCHEMA_VERSION,
     db_path,
 )
+from balancecli.history.valued import ValuedReader
 from balancecli.history.write import Writer
 
 
-class Store(Reader, Writer):
+class Store(Reader, Writer, ValuedReader):
     """One open history database: ``Store.open(path)``, then read and write; close with
     ``close()`` or ``with``."""
 
 
 __all__ = [
-    "ASSET_FIELDS", "BALANCE_FIELDS", "BUSY_TIMEOUT", "ENV_DB", "LATEST_SQL", "MIGRATIONS",
-    "SCHEMA_VERSION", "Point", "Run", "Store", "Stored", "db_path", "dumps_extra", "exact_diff",
-    "exact_sum", "format_time", "loads_extra", "parse_duration", "parse_when", "short_time",
-    "sparkline",
+    "APPLICATION_ID", "ASSET_FIELDS", "BALANCE_FIELDS", "BUSY_TIMEOUT", "ENV_DB", "LATEST_SQL",
+    "MIGRATIONS", "SCHEMA_VERSION", "Point", "Run", "Span", "Store", "Stored", "db_path",
+    "dumps_extra", "exact_diff", "exact_sum", "format_time", "loads_extra", "parse_duration",
+    "parse_when", "short_time", "sparkline",
 ]

@@ -9,13 +9,14 @@ reads back as the same Decimal, not an int).
 
 from __future__ import annotations
 
+import calendar
 import decimal
 import json
 import re
 from collections.abc import Iterable, Sequence
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
 
 def format_time(when: datetime) -> str:
@@ -30,16 +31,58 @@ def short_time(stored: str) -> str:
     return stored[:19] + "Z" if len(stored) > 19 else stored
 
 
-_DURATION = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$")
-_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+_SPAN = re.compile(r"^\s*(\d+)\s*([a-z]+)\s*$", re.IGNORECASE)
+_FIXED = {"s": "seconds", "min": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+_MONTHS = {"mo": 1, "y": 12}
+UNITS_HELP = "s, min, h, d, w, mo (months) or y, e.g. 12h, 30d, 6mo, 1y"
 
 
-def parse_duration(text: str) -> timedelta:
-    """``90s``, ``15m``, ``12h``, ``30d``, ``2w`` -> timedelta. ValueError otherwise."""
-    match = _DURATION.match(text)
-    if not match:
-        raise ValueError(f"{text!r} is not a duration (use e.g. 12h, 30d, 52w)")
-    return timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
+class Span(NamedTuple):
+    """A length of time back from a moment: calendar months (``mo``, ``y``) or a fixed
+    timedelta (``s``, ``min``, ``h``, ``d``, ``w``). ``text`` is what the user typed."""
+
+    months: int
+    delta: timedelta
+    text: str
+
+    def before(self, when: datetime) -> datetime:
+        """``when`` minus this span; a month back from 31 March is the last day of February.
+        ValueError when that is before the calendar starts (year 1)."""
+        try:
+            if self.months:
+                index = when.year * 12 + when.month - 1 - self.months
+                year, month = divmod(index, 12)
+                if year < 1:
+                    raise OverflowError
+                day = min(when.day, calendar.monthrange(year, month + 1)[1])
+                when = when.replace(year=year, month=month + 1, day=day)
+            return when - self.delta
+        except OverflowError:
+            raise ValueError(f"{self.text!r} reaches back before the year 1") from None
+
+
+def parse_duration(text: str) -> Span:
+    """``90s``, ``15min``, ``12h``, ``30d``, ``2w``, ``6mo``, ``1y`` -> Span. ValueError
+    otherwise, also for a bare ``m``: minutes to some tools, months to others (restic)."""
+    match = _SPAN.match(text)
+    unit = match.group(2).lower() if match else ""
+    if unit == "m":
+        number = match.group(1) if match else "N"
+        raise ValueError(f"{text!r} is ambiguous: write {number}min for minutes or "
+                         f"{number}mo for months")
+    if not match or unit not in (*_FIXED, *_MONTHS):
+        raise ValueError(f"{text!r} is not a duration (units: {UNITS_HELP})")
+    digits = match.group(1)
+    if unit in _MONTHS:
+        if len(digits) > 6:
+            raise ValueError(f"{text!r} reaches back before the year 1")
+        return Span(int(digits) * _MONTHS[unit], timedelta(0), text.strip())
+    try:
+        if len(digits) > 12:
+            raise OverflowError
+        return Span(0, timedelta(**{_FIXED[unit]: int(digits)}), text.strip())
+    except OverflowError:
+        raise ValueError(f"{text!r} reaches back before the year 1") from None
 
 
 def parse_when(text: str, *, end_of_day: bool = False, now: datetime | None = None) -> datetime:
@@ -52,24 +95,27 @@ def parse_when(text: str, *, end_of_day: bool = False, now: datetime | None = No
     now = now or datetime.now(UTC)
     if text == "now":
         return now
-    if _DURATION.match(text):
-        return now - parse_duration(text)
-    if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
-        try:
-            day = date.fromisoformat(text)
-        except ValueError:
-            raise ValueError(f"{text!r} is not a valid date") from None
-        start = datetime(day.year, day.month, day.day, tzinfo=UTC)
-        return start + timedelta(days=1, microseconds=-1) if end_of_day else start
+    if _SPAN.match(text):
+        return parse_duration(text).before(now)
     try:
-        when = datetime.fromisoformat(text)
-    except ValueError:
-        raise ValueError(
-            f"{text!r} is not a time (use e.g. 30d, 2026-11-01 or 2026-11-01T12:00:00Z)"
-        ) from None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return when.astimezone(UTC)
+        if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
+            try:
+                day = date.fromisoformat(text)
+            except ValueError:
+                raise ValueError(f"{text!r} is not a valid date") from None
+            start = datetime(day.year, day.month, day.day, tzinfo=UTC)
+            return start + timedelta(days=1, microseconds=-1) if end_of_day else start
+        try:
+            when = datetime.fromisoformat(text)
+        except ValueError:
+            raise ValueError(
+                f"{text!r} is not a time (use e.g. 30d, 2026-11-01 or 2026-11-01T12:00:00Z)"
+            ) from None
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+        return when.astimezone(UTC)
+    except OverflowError:
+        raise ValueError(f"{text!r} is outside the calendar (years 1 to 9999)") from None
 
 
 _EXACT = decimal.Context(prec=decimal.MAX_PREC, traps=[decimal.InvalidOperation])

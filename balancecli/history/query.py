@@ -84,6 +84,27 @@ class Reader(Database):
             for r in rows
         ]
 
+    def runs_before(self, when: datetime) -> tuple[int, str | None, str | None]:
+        """(how many runs started before ``when``, the first's and the last's start): what a
+        prune with that cutoff deletes."""
+        with sqlite_errors(self.path):
+            count, first, last = self._conn.execute(
+                "SELECT count(*), min(started_at), max(started_at) FROM runs"
+                " WHERE started_at < ?", (format_time(when),)).fetchone()
+        return count, first, last
+
+    def run_span(self) -> tuple[int, str | None, str | None]:
+        """(how many runs are stored, the first's and the last's start)."""
+        with sqlite_errors(self.path):
+            return self._conn.execute(
+                "SELECT count(*), min(started_at), max(started_at) FROM runs").fetchone()
+
+    def currencies(self) -> list[str]:
+        """Every currency of a stored balance row, sorted (a scan: for error messages)."""
+        with sqlite_errors(self.path):
+            return sorted(r[0] for r in self._conn.execute(
+                "SELECT DISTINCT currency FROM balances WHERE currency IS NOT NULL"))
+
     def series_query(
         self,
         field: str,

@@ -6,9 +6,18 @@ migrations; ``write.Writer`` and ``query.Reader`` add the writing and the readin
 Schema versions (``PRAGMA user_version``): 1 was the first layout (time only on ``runs``); 2
 copies the run time into the row tables so that the ``(account_id, taken_at)`` index answers
 series queries without a join, and keeps a table of every account stored so that
-``balances_at`` seeks per account. ``MIGRATIONS[n]`` takes a database from version n to n + 1;
+``balances_at`` seeks per account; 3 adds ``rates``: the broker rates each snapshot saw and
+the config ``[rates]`` in force, so ``history --in CUR`` revalues old runs offline (DESIGN.md
+§11; see ``history.valued``). ``MIGRATIONS[n]`` takes a database from version n to n + 1;
 a new database runs them all, so a fresh file and a migrated one have the same schema. A
 database from a newer balancecli is refused (ConfigError), never downgraded.
+
+Ownership: our files carry ``PRAGMA application_id`` ``APPLICATION_ID`` (set on creation and
+when a legacy file is adopted). Opening reads the header before it writes anything: another
+application's file (another id, or unmarked with tables that are not ours) and a database of a
+newer schema are refused (ConfigError) without a byte changed, WAL switch included. An
+unmarked file with our tables (written before the mark existed) is adopted. ``readonly`` opens
+with ``mode=ro`` and never creates, migrates or marks anything.
 
 SQLite errors become ``UnavailableError`` (busy or locked beyond the timeout: exit 5) or
 ``ConfigError`` (not a database, unwritable path, disk full: exit 3).
@@ -27,7 +36,14 @@ from typing import Self
 from balancecli.errors import ConfigError, UnavailableError
 from balancecli.models import MONEY_FIELDS, Asset, Balance
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
+# ``history`` reads (read-only, never upgrading) from this version on: 3 only added ``rates``,
+# which a version-2 file reads as empty (``history --in`` then uses config and ECB rates).
+READABLE_FROM = 2
+# Marks our files (``PRAGMA application_id``, bytes 68-71 of the SQLite header): "BLNC". Not a
+# schema version: it never changes. A file with another id is another application's.
+APPLICATION_ID = 0x424C4E43
+OUR_TABLES = frozenset({"runs", "balances", "assets"})
 BUSY_TIMEOUT = 30.0
 ENV_DB = "BALANCECLI_DB"
 
@@ -92,6 +108,19 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "INSERT OR IGNORE INTO accounts SELECT DISTINCT account_id, profile, broker FROM balances",
         "INSERT OR IGNORE INTO accounts SELECT DISTINCT account_id, profile, broker FROM assets",
     ),
+    (
+        # One row per rate a run saw: 1 base = num / den quote, exact decimal text. Broker rates
+        # name their account; config rates (the [rates] table of that run) have NULL there.
+        """CREATE TABLE rates (
+            run_id INTEGER NOT NULL REFERENCES runs(id),
+            taken_at TEXT NOT NULL,
+            profile TEXT, account_id TEXT,
+            base TEXT NOT NULL, quote TEXT NOT NULL,
+            num TEXT NOT NULL, den TEXT NOT NULL,
+            source TEXT NOT NULL,
+            rate_date TEXT)""",
+        "CREATE INDEX rates_time ON rates(taken_at)",
+    ),
 )
 assert len(MIGRATIONS) == SCHEMA_VERSION
 
@@ -137,37 +166,93 @@ class Database:
     """One open history database; ``Store`` adds reading and writing. Use ``Store.open(path)``;
     close with ``close()`` or ``with``."""
 
-    def __init__(self, path: Path, conn: sqlite3.Connection) -> None:
+    def __init__(self, path: Path, conn: sqlite3.Connection, *, readonly: bool = False) -> None:
         self.path = path
         self._conn = conn
+        self.readonly = readonly
 
     # -- opening and migrations ---------------------------------------------------------------
 
     @classmethod
-    def open(cls, path: str | os.PathLike[str] | None = None, *, create: bool = True) -> Self:
+    def open(cls, path: str | os.PathLike[str] | None = None, *, create: bool = True,
+             readonly: bool = False) -> Self:
+        """Open (and with ``create`` make) the database at ``path``.
+
+        Nothing is written before the file is known to be ours: a foreign SQLite file or one
+        of a newer schema is refused (ConfigError) byte for byte untouched. ``readonly`` opens
+        with ``mode=ro``: no file is created or modified (``history`` on read-only media)."""
         path = db_path(path)
         if not path.exists():
-            if not create:
+            if not create or readonly:
                 raise ConfigError(
                     f"no history database at {path}",
                     next_step="run: balancecli snapshot (or pass --db PATH)",
                 )
             create_file(path)
         with sqlite_errors(path):
-            conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT, isolation_level=None)
-            store = cls(path, conn)
+            conn = _connect(path, readonly)
+            store = cls(path, conn, readonly=readonly)
             try:
                 conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT * 1000)}")
-                store._set_wal()
-                conn.execute("PRAGMA synchronous = FULL")
-                store._migrate()
+                state = store._inspect()
+                if not readonly:
+                    # WAL lets readers run during a write and makes a killed writer's frames
+                    # invisible; FULL sync makes a committed run survive a power cut.
+                    store._set_wal()
+                    conn.execute("PRAGMA synchronous = FULL")
+                    if state != "current":
+                        store._migrate()
             except BaseException:
                 conn.close()
                 raise
         return store
 
+    def _inspect(self) -> str:
+        """"new", "legacy" (ours, unmarked), "old" (ours, older schema) or "current"; raises
+        ConfigError for a file that is not ours or too new. Reads the header only."""
+        # One statement, so one read transaction: a migration committing in between must not
+        # show us its tables with the old header.
+        app_id, version, names = self._conn.execute(
+            "SELECT (SELECT application_id FROM pragma_application_id),"
+            " (SELECT user_version FROM pragma_user_version),"
+            " (SELECT group_concat(name, char(9)) FROM sqlite_master WHERE type = 'table')"
+        ).fetchone()
+        tables = set(names.split("\t")) if names else set()
+        if app_id not in (0, APPLICATION_ID):
+            raise ConfigError(
+                f"{self.path} belongs to another application (SQLite application_id "
+                f"{app_id:#010x}, balancecli's is {APPLICATION_ID:#010x}); it is left untouched",
+                next_step="choose another file with --db PATH",
+            )
+        if app_id == APPLICATION_ID or OUR_TABLES <= tables:
+            self._refuse_newer(version)
+        if app_id == 0:
+            if not tables and version == 0:
+                state = "new"
+            elif OUR_TABLES <= tables and version >= 1:
+                state = "legacy"  # written before databases were marked: adopted
+            else:
+                shown = ", ".join(sorted(tables)[:5]) or "none"
+                raise ConfigError(
+                    f"{self.path} is not a balancecli history database (its tables: {shown}); "
+                    "it is left untouched",
+                    next_step="choose another file with --db PATH",
+                )
+        else:
+            state = "current" if version == SCHEMA_VERSION else "old"
+        if self.readonly and state != "current" and not (
+                state in ("legacy", "old") and READABLE_FROM <= version <= SCHEMA_VERSION):
+            if state == "new":
+                raise ConfigError(f"the history database {self.path} is empty",
+                                  next_step="run: balancecli snapshot")
+            raise ConfigError(
+                f"the history database {self.path} has schema version {version}, older than "
+                f"this balancecli's {SCHEMA_VERSION}; reading does not upgrade it",
+                next_step="run: balancecli snapshot (it upgrades the file first)",
+            )
+        return state
+
     def _set_wal(self) -> None:
-        # WAL lets readers run during a write and makes a killed writer's frames invisible.
         # Switching needs a moment of exclusive access; other openers may hold the file.
         deadline = time.monotonic() + BUSY_TIMEOUT
         while True:
@@ -189,17 +274,15 @@ class Database:
         return self._conn.execute("PRAGMA user_version").fetchone()[0]
 
     def _migrate(self) -> None:
-        version = self.user_version()
-        if version == SCHEMA_VERSION:
-            return
-        self._refuse_newer(version)
         with self.transaction():
-            version = self.user_version()  # another process may have migrated meanwhile
-            self._refuse_newer(version)
+            # Another process may have migrated (or created) it meanwhile: look again.
+            self._inspect()
+            version = self.user_version()
             for step in MIGRATIONS[version:]:
                 for statement in step:
                     self._conn.execute(statement)
             self._conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            self._conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
 
     def _refuse_newer(self, version: int) -> None:
         if version > SCHEMA_VERSION:
@@ -231,6 +314,24 @@ class Database:
 
     def integrity_check(self) -> str:
         return ";".join(r[0] for r in self._conn.execute("PRAGMA integrity_check"))
+
+
+def _connect(path: Path, readonly: bool) -> sqlite3.Connection:
+    if not readonly:
+        return sqlite3.connect(path, timeout=BUSY_TIMEOUT, isolation_level=None)
+    uri = path.resolve().as_uri() + "?mode=ro"
+    conn = sqlite3.connect(uri, uri=True, timeout=BUSY_TIMEOUT, isolation_level=None)
+    try:
+        conn.execute("PRAGMA application_id").fetchone()
+    except sqlite3.OperationalError as exc:
+        # A WAL database on read-only media: its -shm file cannot be created. Nobody can
+        # write such a file either, so reading it as immutable is safe.
+        if "unable to open" not in str(exc) and "readonly" not in str(exc):
+            raise
+        conn.close()
+        conn = sqlite3.connect(uri + "&immutable=1", uri=True, timeout=BUSY_TIMEOUT,
+                               isolation_level=None)
+    return conn
 
 
 def create_file(path: Path) -> None:

@@ -11,9 +11,10 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from balancecli.errors import BalanceCliError
-from balancecli.history.formats import dumps_extra, format_time, money_text
+from balancecli.history.formats import Span, dumps_extra, format_time, money_text
 from balancecli.history.schema import (
     ASSET_FIELDS,
     ASSET_TEXT,
@@ -37,8 +38,13 @@ class Writer(Database):
         balances: Sequence[Balance],
         assets: Sequence[Asset],
         errors: Sequence[BalanceCliError],
+        rates: Sequence[tuple[str | None, str | None, Any]] = (),
     ) -> int:
-        """Append one run and all its rows in one transaction; returns the run id."""
+        """Append one run and all its rows in one transaction; returns the run id.
+
+        ``rates``: ``(profile, account_id, rate)`` for the rates the run saw (``rate`` has
+        ``base, quote, num, den, source, day`` like ``balancecli.rates.Rate``); config rates
+        have no profile or account."""
         from balancecli.secrets import REDACTOR
 
         taken_at = format_time(started_at)
@@ -84,14 +90,28 @@ class Writer(Database):
                 "INSERT OR IGNORE INTO accounts (account_id, profile, broker) VALUES (?, ?, ?)",
                 {(r.account_id, r.profile, r.broker) for r in (*balances, *assets)},
             )
+            self._conn.executemany(
+                "INSERT INTO rates (run_id, taken_at, profile, account_id, base, quote, num,"
+                " den, source, rate_date) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                ((run_id, taken_at, profile, account_id, r.base, r.quote, money_text(r.num),
+                  money_text(r.den), r.source, r.day.isoformat() if r.day else None)
+                 for profile, account_id, r in rates),
+            )
         return run_id
 
-    def prune(self, keep: timedelta, *, now: datetime | None = None) -> int:
+    def prune(self, keep: timedelta | Span, *, now: datetime | None = None) -> int:
         """Delete the runs started before ``now - keep`` and their rows; returns how many."""
-        cutoff = format_time((now or datetime.now(UTC)) - keep)
+        now = now or datetime.now(UTC)
+        return self.prune_before(keep.before(now) if isinstance(keep, Span) else now - keep)
+
+    def prune_before(self, when: datetime) -> int:
+        """Delete the runs started before ``when`` and their rows; returns how many. The CLI
+        counts with ``Reader.runs_before`` first and deletes with the same cutoff."""
+        cutoff = format_time(when)
         with sqlite_errors(self.path), self.transaction():
             self._conn.execute("DELETE FROM balances WHERE taken_at < ?", (cutoff,))
             self._conn.execute("DELETE FROM assets WHERE taken_at < ?", (cutoff,))
+            self._conn.execute("DELETE FROM rates WHERE taken_at < ?", (cutoff,))
             self._conn.execute(
                 "DELETE FROM accounts WHERE NOT EXISTS (SELECT 1 FROM balances AS t"
                 " WHERE t.account_id = accounts.account_id AND t.profile = accounts.profile"

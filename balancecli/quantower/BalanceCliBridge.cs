@@ -9,9 +9,17 @@
 //   - over HTTP on http://127.0.0.1:PORT/ only, behind "Authorization: Bearer <token>".
 // It is read-only: it never places, changes or cancels orders.
 //
+// Balance is null when the connection does not maintain it: Quantower's own crypto integrations
+// never set Account.Balance and mark it with an AdditionalInfo item {Id = "Balance", Hidden =
+// true} (Quantower/Examples, Integrations/Bitfinex/BitfinexVendor/BitfinexTradingVendor.cs); the
+// 0 the property then holds is not a balance.
+//
 // Privacy: only AdditionalInfo items with numeric or short text values are exported, and never
-// an item whose Id/NameKey looks like personal data (e-mail, phone, name, address, login, user,
-// ...) or whose text contains '@'.
+// personal data: an item whose Id or NameKey names an e-mail, login, user name, phone, address,
+// owner or other person's name, a secret or an identity document, nor a text value that looks
+// like an e-mail address or a phone number. Keys are matched on named markers ("username",
+// "owner", "phone", ...), not on "user" alone, so numbers such as "userPnl" or "userSwaps"
+// (Bitfinex's margin account) stay.
 //
 // Written in conservative C# (no string interpolation, records or tuples) so that it compiles in
 // Quantower (.NET 8) and with mono's mcs. No external JSON library: strings are escaped by hand.
@@ -33,12 +41,31 @@ namespace BalanceCli.Quantower
         private const int MinTokenLength = 16;
         private const int UpdateDelayMilliseconds = 1000;
 
-        // Ids/NameKeys containing any of these (case-insensitive) are never exported.
-        private static readonly string[] PersonalMarkers = new string[] {
-            "mail", "phone", "mobile", "name", "address", "addr", "login", "user", "owner",
-            "holder", "person", "birth", "passport", "document", "ssn", "tax", "iban", "card",
-            "bank", "token", "secret", "password", "passwd", "pwd", "key", "country", "city",
-            "zip", "postal", "street", "telegram", "nick", "contact", "ipaddr"
+        // The AdditionalInfo Id with which a connection says that it does not maintain Balance.
+        private const string BalanceInfoId = "Balance";
+
+        // Personal data in an Id or NameKey, matched on its letters and digits in lower case
+        // ("User_Name", "userName" and "USERNAME" all read "username"). Fragments found anywhere:
+        private static readonly string[] PersonalFragments = new string[] {
+            "mail", "login", "logon", "signin", "username", "userid", "phone", "mobile", "address",
+            "street", "postal", "postcode", "zipcode", "owner", "holder", "firstname", "lastname",
+            "middlename", "fullname", "givenname", "familyname", "surname", "nickname", "realname",
+            "displayname", "legalname", "clientname", "customername", "tradername", "personname",
+            "membername", "beneficiary", "contact", "birth", "passport", "nationalid", "taxid",
+            "socialsecurity", "cardnumber", "passw", "secret", "apikey", "accesstoken",
+            "refreshtoken", "authtoken", "sessiontoken", "bearertoken", "telegram", "whatsapp",
+            "skype"
+        };
+
+        // Short words that would match inside harmless words ("city" in "velocity"): only as a
+        // whole word of a camelCase or separated key ("zip", "homeCity", "IBAN").
+        private static readonly string[] PersonalWords = new string[] {
+            "ssn", "iban", "zip", "dob", "fax", "tel", "city", "country", "pin", "ip"
+        };
+
+        // A key that is only this word names the person, or a credential, by itself.
+        private static readonly string[] PersonalAlone = new string[] {
+            "name", "user", "client", "customer", "trader", "person", "member", "token", "key"
         };
 
         [InputParameter("Export file path (empty: no file)", 10)]
@@ -539,10 +566,14 @@ namespace BalanceCli.Quantower
             json.Append(", \"AccountCurrency\": ");
             Asset currency = account.AccountCurrency;
             AppendString(json, currency == null ? null : (currency.Name ?? currency.Id));
+            AdditionalInfoCollection info = account.AdditionalInfo;
             json.Append(", \"Balance\": ");
-            AppendNumber(json, account.Balance);
+            if (BalanceHidden(info))
+                json.Append("null");
+            else
+                AppendNumber(json, account.Balance);
             json.Append(", \"AdditionalInfo\": [");
-            AppendAdditionalInfo(json, account.AdditionalInfo);
+            AppendAdditionalInfo(json, info);
             json.Append(']');
             CryptoAccount crypto = account as CryptoAccount;
             if (crypto != null)
@@ -580,6 +611,12 @@ namespace BalanceCli.Quantower
             return json.ToString();
         }
 
+        private static bool BalanceHidden(AdditionalInfoCollection items)
+        {
+            AdditionalInfoItem item;
+            return items != null && items.TryGetItem(BalanceInfoId, out item) && item != null && item.Hidden;
+        }
+
         private static void AppendAdditionalInfo(StringBuilder json, AdditionalInfoCollection items)
         {
             if (items == null)
@@ -605,19 +642,130 @@ namespace BalanceCli.Quantower
             }
         }
 
-        private static bool LooksPersonal(string text)
+        // Whether an Id or NameKey names personal data (see PersonalFragments and PersonalWords).
+        public static bool LooksPersonal(string key)
         {
-            if (string.IsNullOrEmpty(text))
+            if (string.IsNullOrEmpty(key))
                 return false;
-            if (text.IndexOf('@') >= 0)
+            if (key.IndexOf('@') >= 0)
                 return true;
-            string lower = text.ToLowerInvariant();
-            foreach (string marker in PersonalMarkers)
+            List<string> words = Words(key);
+            string compact = string.Join("", words.ToArray());
+            if (Contains(PersonalAlone, string.Join(" ", words.ToArray())))
+                return true;
+            foreach (string fragment in PersonalFragments)
             {
-                if (lower.IndexOf(marker, StringComparison.Ordinal) >= 0)
+                if (compact.IndexOf(fragment, StringComparison.Ordinal) >= 0)
+                    return true;
+            }
+            foreach (string word in words)
+            {
+                if (Contains(PersonalWords, word))
                     return true;
             }
             return false;
+        }
+
+        // The lower-case words of a key: split at anything but letters and digits, at a lower to
+        // upper case step ("userPnl"), at letters to digits and at the end of an acronym
+        // ("IPAddress": ip, address).
+        private static List<string> Words(string key)
+        {
+            List<string> words = new List<string>();
+            StringBuilder word = new StringBuilder();
+            for (int i = 0; i < key.Length; i++)
+            {
+                char c = key[i];
+                if (!char.IsLetterOrDigit(c))
+                {
+                    EndWord(words, word);
+                    continue;
+                }
+                if (word.Length > 0)
+                {
+                    char previous = key[i - 1];
+                    bool upper = char.IsUpper(c);
+                    if ((upper && char.IsLower(previous)) || char.IsDigit(c) != char.IsDigit(previous) ||
+                        (upper && char.IsUpper(previous) && i + 1 < key.Length && char.IsLower(key[i + 1])))
+                        EndWord(words, word);
+                }
+                word.Append(char.ToLowerInvariant(c));
+            }
+            EndWord(words, word);
+            return words;
+        }
+
+        private static void EndWord(List<string> words, StringBuilder word)
+        {
+            if (word.Length == 0)
+                return;
+            words.Add(word.ToString());
+            word.Length = 0;
+        }
+
+        private static bool Contains(string[] list, string value)
+        {
+            return Array.IndexOf(list, value) >= 0;
+        }
+
+        // Whether a text value looks like an e-mail address (any '@': also chat handles) or a
+        // phone number: 7 to 15 digits with phone punctuation ("+1 (555) 010-0199",
+        // "+4915112345678"), but not a plain decimal number or a date.
+        public static bool LooksLikeContact(string text)
+        {
+            if (text.IndexOf('@') >= 0)
+                return true;
+            string value = text.Trim();
+            int digits = 0;
+            int punctuation = 0;
+            for (int i = 0; i < value.Length; i++)
+            {
+                char c = value[i];
+                if (c >= '0' && c <= '9')
+                    digits++;
+                else if (c == '+' && i == 0)
+                    punctuation++;
+                else if (c == ' ' || c == '-' || c == '.' || c == '(' || c == ')' || c == '/')
+                    punctuation++;
+                else
+                    return false;
+            }
+            if (digits < 7 || digits > 15)
+                return false;
+            if (value[0] == '+')
+                return true;
+            if (punctuation == 0 || IsPlainNumber(value) || IsDate(value))
+                return false;
+            return true;
+        }
+
+        private static bool IsPlainNumber(string value)
+        {
+            int start = value[0] == '-' ? 1 : 0;
+            int dots = 0;
+            for (int i = start; i < value.Length; i++)
+            {
+                if (value[i] == '.')
+                    dots++;
+                else if (value[i] < '0' || value[i] > '9')
+                    return false;
+            }
+            return dots <= 1 && value.Length > start && value[start] != '.' && value[value.Length - 1] != '.';
+        }
+
+        // yyyy-mm-dd, yyyy/mm/dd, dd.mm.yyyy, mm/dd/yyyy (a date text, not a phone number).
+        private static bool IsDate(string value)
+        {
+            string[] parts = value.Split('-', '/', '.');
+            if (parts.Length != 3 || value.IndexOf(' ') >= 0)
+                return false;
+            foreach (string part in parts)
+            {
+                if (part.Length == 0 || part.Length > 4)
+                    return false;
+            }
+            return parts[0].Length == 4 ? parts[1].Length <= 2 && parts[2].Length <= 2
+                : parts[2].Length == 4 && parts[0].Length <= 2 && parts[1].Length <= 2;
         }
 
         // The JSON of an AdditionalInfo value, or null when it must not be exported.
@@ -643,7 +791,7 @@ namespace BalanceCli.Quantower
                 text = ((DateTime)value).ToUniversalTime().ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture);
             else if (value is Enum)
                 text = value.ToString();
-            if (text == null || text.Length > MaxTextLength || text.IndexOf('@') >= 0)
+            if (text == null || text.Length > MaxTextLength || LooksLikeContact(text))
                 return null;
             StringBuilder json = new StringBuilder(text.Length + 2);
             AppendString(json, text);

@@ -2,8 +2,12 @@
 // sample accounts, runs the Strategy and exits. Used by tests/test_quantower.py.
 //
 //   Harness.exe once   PATH               run once (the first export is synchronous), stop, exit
+//   Harness.exe private PATH              as once, plus Bitfinex-like accounts (hidden Balance,
+//                                         personal AdditionalInfo items)
 //   Harness.exe update PATH               run, raise Updated/BalanceUpdated, wait for the re-export
 //   Harness.exe serve  PATH|- PORT TOKEN  run with HTTP, print READY, stop when stdin closes
+//   Harness.exe keys   TEXT...            print "personal" or "kept" per AdditionalInfo key
+//   Harness.exe values TEXT...            print "contact" or "kept" per AdditionalInfo text
 //
 // Exit codes: 0 ok, 2 usage, 3 event subscriptions leaked after OnStop, 4 update not exported.
 using System;
@@ -133,6 +137,79 @@ public static class Harness
         Core.Instance.AddAccount(orphan);
     }
 
+    static AdditionalInfoItem Hide(string id)
+    {
+        AdditionalInfoItem item = new AdditionalInfoItem();
+        item.Id = id;
+        item.Hidden = true;
+        return item;
+    }
+
+    // Shaped like Quantower's official Bitfinex integration (Quantower/Examples,
+    // BitfinexTradingVendor.cs: CreateExchangeAccount, CreateMarginAccount,
+    // FillAccountAdditionalInfo): Balance never set and hidden, the user's e-mail among the
+    // items; plus the other personal items a vendor might add.
+    static void PopulatePrivate()
+    {
+        Connection bitfinex = Conn("bitfinex", "Bitfinex", ConnectionState.Connected);
+
+        CryptoAccount exchange = Bind(new CryptoAccount(), bitfinex, "bitfinex");
+        exchange.Id = "bfx-exchange";
+        exchange.Name = "Exchange";
+        exchange.AdditionalInfo = new AdditionalInfoCollection(
+            Hide("Balance"),
+            Hide("AccountCurrency"),
+            Info("email", "Email", "jane.roe@example.org"),
+            Info("creationTime", "Creation time", new DateTime(2019, 5, 6, 7, 8, 9, DateTimeKind.Utc)),
+            Info("isVerified", "Verified", true),
+            Info("verificationLevel", "Verification level", "Full"),
+            Info("makerFee", "Maker fee", 0.001));
+        exchange.Balances = new CryptoAssetBalances[] {
+            Coin("BTC", 0.25, 0.05, 0.2, 0.25, 24000.5),
+            Coin("USD", 1000, 0, 1000, 0.0104, 1000),
+        };
+
+        CryptoAccount margin = Bind(new CryptoAccount(), bitfinex, "bitfinex");
+        margin.Id = "bfx-margin";
+        margin.Name = "Margin";
+        margin.AccountCurrency = Currency("USD");
+        AdditionalInfoItem userPnl = Info("userPnl", "User profit & loss", -12.75);
+        userPnl.DataType = ComparingType.Double;
+        margin.AdditionalInfo = new AdditionalInfoCollection(
+            Hide("Balance"),
+            Info("marginBalance", "Margin balance", 1500.5),
+            Info("netMargin", "Net margin", 1490.25),
+            userPnl,
+            Info("userSwaps", "User swaps", -0.5),
+            Info("UserTradesCount", "User trades", 42),
+            Info("login", "Login", "jroe"),
+            Info("user_name", "User name", "jroe2"),
+            Info("USERNAME", "Username", "jroe3"),
+            Info("phone", "Phone", "+44 20 7946 0958"),
+            Info("mobileNumber", "Mobile", 4915112345678L),
+            Info("accountOwner", "Account owner", "Jane Roe"),
+            Info("ownerNames", "Owners", "Jane Roe; John Roe"),
+            Info("address", "Address", "1 Main Street"),
+            Info("homeCity", "City", "Springfield"),
+            Info("name", "Name", "Jane R."),
+            Info("support", "Support", "+1 (555) 010-0199"),
+            Info("note", "Note", "auto-renew on"),
+            Info("desk", "Desk", "desk: jroe@example.org"),
+            Info("openDate", "Open date", "2020-01-31"),
+            Info("tier", "Tier", "VIP 1"),
+            Info("velocity", "Velocity", 3));
+
+        Account zero = Bind(new Account(), bitfinex, "bitfinex");
+        zero.Id = "bfx-zero";
+        zero.Name = "Emptied";
+        zero.AccountCurrency = Currency("USD");
+        zero.Balance = 0;
+
+        Core.Instance.AddAccount(exchange);
+        Core.Instance.AddAccount(margin);
+        Core.Instance.AddAccount(zero);
+    }
+
     static bool WaitFor(string path, string text, int milliseconds)
     {
         DateTime until = DateTime.UtcNow.AddMilliseconds(milliseconds);
@@ -158,6 +235,16 @@ public static class Harness
             Console.Error.WriteLine("usage: Harness.exe once|update|serve PATH [PORT TOKEN]");
             return 2;
         }
+        if (args[0] == "keys" || args[0] == "values")
+        {
+            for (int i = 1; i < args.Length; i++)
+            {
+                bool drop = args[0] == "keys" ? BalanceCliBridge.LooksPersonal(args[i])
+                    : BalanceCliBridge.LooksLikeContact(args[i]);
+                Console.Out.WriteLine(drop ? (args[0] == "keys" ? "personal" : "contact") : "kept");
+            }
+            return 0;
+        }
         try
         {
             // Numbers must not follow the machine's culture (a comma decimal separator here).
@@ -167,10 +254,12 @@ public static class Harness
         {
         }
         Populate();
+        string mode = args[0];
+        if (mode == "private")
+            PopulatePrivate();
         BalanceCliBridge bridge = new BalanceCliBridge();
         bridge.ExportPath = args[1] == "-" ? "" : args[1];
         bridge.IntervalSeconds = 3600;
-        string mode = args[0];
         if (mode == "serve")
         {
             if (args.Length < 4)
@@ -204,7 +293,7 @@ public static class Harness
             {
             }
         }
-        else if (mode != "once")
+        else if (mode != "once" && mode != "private")
         {
             return 2;
         }

@@ -45,10 +45,17 @@ namespace TradingPlatform.BusinessLayer
         }
     }
 
+    public enum ComparingType { None, Int, Double, String, DateTime, Long }
+
+    // The real item also has ToolTipKey, FormatingType, CustomAssetID, IsLink, EditingInfo and
+    // FormattingDescription; the bridge reads none of them.
     public class AdditionalInfoItem
     {
         public string Id { get; set; }
+        public string GroupInfo { get; set; }
+        public int SortIndex { get; set; }
         public string NameKey { get; set; }
+        public ComparingType DataType { get; set; }
         public object Value { get; set; }
         public bool Hidden { get; set; }
         public bool Visible { get; set; }
@@ -57,25 +64,94 @@ namespace TradingPlatform.BusinessLayer
         {
             Visible = true;
         }
+
+        public void Update(AdditionalInfoItem item)
+        {
+            Id = item.Id;
+            GroupInfo = item.GroupInfo;
+            SortIndex = item.SortIndex;
+            NameKey = item.NameKey;
+            DataType = item.DataType;
+            Value = item.Value;
+            Hidden = item.Hidden;
+            Visible = item.Visible;
+        }
+
+        public object Clone()
+        {
+            AdditionalInfoItem copy = new AdditionalInfoItem();
+            copy.Update(this);
+            return copy;
+        }
     }
 
+    // Like Quantower's: one item per Id (a vendor's later item with the same Id updates it), and
+    // readers get copies (Items and TryGetItem return clones).
     public class AdditionalInfoCollection : IEnumerable<AdditionalInfoItem>
     {
         private readonly List<AdditionalInfoItem> items = new List<AdditionalInfoItem>();
+        private readonly object sync = new object();
 
         public AdditionalInfoCollection(params AdditionalInfoItem[] items)
         {
-            this.items.AddRange(items);
+            foreach (AdditionalInfoItem item in items)
+                Add(item);
         }
 
-        public int Count { get { return items.Count; } }
+        public void Add(AdditionalInfoItem item) // internal in Quantower (filled from vendor messages)
+        {
+            lock (sync)
+            {
+                AdditionalInfoItem existing = items.Find(delegate (AdditionalInfoItem i) { return i.Id == item.Id; });
+                if (existing == null)
+                {
+                    existing = new AdditionalInfoItem();
+                    items.Add(existing);
+                }
+                existing.Update(item);
+            }
+        }
 
-        public IEnumerable<AdditionalInfoItem> Items { get { return items.ToArray(); } }
+        public int Count { get { lock (sync) { return items.Count; } } }
+
+        public AdditionalInfoItem this[string key]
+        {
+            get
+            {
+                AdditionalInfoItem item;
+                if (TryGetItem(key, out item))
+                    return item;
+                throw new KeyNotFoundException();
+            }
+        }
+
+        public IEnumerable<AdditionalInfoItem> Items
+        {
+            get
+            {
+                List<AdditionalInfoItem> copies = new List<AdditionalInfoItem>();
+                lock (sync)
+                {
+                    foreach (AdditionalInfoItem item in items)
+                        copies.Add((AdditionalInfoItem)item.Clone());
+                }
+                return copies;
+            }
+        }
 
         public bool TryGetItem(string apiKey, out AdditionalInfoItem item)
         {
-            item = items.Find(delegate (AdditionalInfoItem i) { return i.Id == apiKey; });
-            return item != null;
+            if (apiKey == null)
+                throw new ArgumentNullException("apiKey"); // a Dictionary key in Quantower
+            item = null;
+            lock (sync)
+            {
+                AdditionalInfoItem found = items.Find(delegate (AdditionalInfoItem i) { return i.Id == apiKey; });
+                if (found == null)
+                    return false;
+                item = (AdditionalInfoItem)found.Clone();
+                return true;
+            }
         }
 
         public IEnumerator<AdditionalInfoItem> GetEnumerator()

@@ -1,0 +1,105 @@
+"""TradeStation v3 (the default API): paths and field mapping.
+
+Sources: ``shared/reference/brokers.md`` §1.3-1.5 (the v3 OpenAPI spec: ``Accounts``,
+``Balances``, ``BalanceDetail``, ``CurrencyDetail``, ``BalanceError``).
+
+- ``GET /v3/brokerage/accounts`` -> ``{"Accounts": [...]}``; ``AccountID`` is a string.
+- ``GET /v3/brokerage/accounts/{ids}/balances`` (1-25 ids) -> ``{"Balances", "Errors"}`` with
+  HTTP 200 even when some accounts fail; an ``Errors`` entry's ``AccountID`` may list several
+  ids, comma separated. Money values are strings; ``CurrencyDetails`` only for futures.
+
+Token handling, batching and error mapping are shared with v2 in ``tradestation.py``.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from balancecli.brokers.payload import array, index_by, lower, obj, one_line
+from balancecli.errors import BadResponseError, BalanceCliError, BrokerError
+from balancecli.models import Account, Asset, Balance, extra_from, to_decimal, to_text
+
+if TYPE_CHECKING:
+    from balancecli.brokers.tradestation import TradeStation
+
+V3_BALANCE = {
+    "cash": "CashBalance", "buying_power": "BuyingPower", "equity": "Equity",
+    "market_value": "MarketValue",
+}
+V3_CURRENCY = {"total": "CashBalance", "conversion_rate": "AccountConversionRate"}
+V3_DETAIL = {
+    "unrealized_pnl": "UnrealizedProfitLoss", "realized_pnl": "RealizedProfitLoss",
+    "initial_margin": "InitialMargin", "maintenance_margin": "MaintenanceMargin",
+}
+ACCOUNT_KEYS = {"AccountID", "Alias", "AccountType", "Currency", "Status"}
+
+
+def accounts(ts: TradeStation) -> list[Account]:
+    body = obj(ts._get("/v3/brokerage/accounts"), "accounts response")
+    items = array(body.get("Accounts"), "Accounts")
+    result = []
+    for item in items:
+        item = obj(item, "account")
+        account_id = to_text(item.get("AccountID"))
+        if not account_id:
+            raise BadResponseError("an account has no AccountID")
+        result.append(ts.account(
+            account_id,
+            name=to_text(item.get("Alias")) or account_id,
+            type=lower(item.get("AccountType")),
+            currency=to_text(item.get("Currency")),
+            status=to_text(item.get("Status")),
+            extra=extra_from(item, ACCOUNT_KEYS),
+        ))
+    return result
+
+
+def fetch_batch(ts: TradeStation, ids: str) -> tuple[dict[str, dict], list[BalanceCliError]]:
+    """One balances call for up to 25 comma-separated ids: the raw objects by id, and the
+    accounts TradeStation refused (``Errors``) or named more than once."""
+    body = obj(ts._get(f"/v3/brokerage/accounts/{ids}/balances"), "balances response")
+    found, repeated = index_by(array(body.get("Balances") or [], "Balances"), "AccountID",
+                               "balance")
+    errors = ts.repeated_errors(repeated)
+    for item in array(body.get("Errors") or [], "Errors"):
+        item = obj(item, "error")
+        message = one_line(" ".join(
+            str(x) for x in (item.get("Error"), item.get("Message")) if x
+        )) or "no details"
+        # "AccountID may contain multiple Account IDs in comma separated format".
+        for account_id in (to_text(item.get("AccountID")) or "").split(","):
+            if account_id.strip():
+                errors.append(ts.fail(
+                    BrokerError(f"TradeStation refused this account: {message}"),
+                    account_id.strip(),
+                ))
+    return found, errors
+
+
+def parse_balance(ts: TradeStation, account: Account, item: dict, as_of: str) -> Balance:
+    detail = item.get("BalanceDetail") or {}
+    detail = obj(detail, "BalanceDetail")
+    values = {k: to_decimal(item.get(src), name=src) for k, src in V3_BALANCE.items()}
+    values |= {k: to_decimal(detail.get(src), name=src) for k, src in V3_DETAIL.items()}
+    extra = extra_from(item, set(V3_BALANCE.values()) | {"AccountID", "BalanceDetail"})
+    rest = extra_from(detail, set(V3_DETAIL.values()))
+    if rest:
+        extra["BalanceDetail"] = rest
+    return ts.balance(account, as_of=as_of, extra=extra, **values)
+
+
+def parse_assets(ts: TradeStation, account: Account, item: dict) -> list[Asset]:
+    details = item.get("CurrencyDetails")
+    if not details:
+        return [ts.asset(account, account.currency or "USD",
+                           total=to_decimal(item.get("CashBalance"), name="CashBalance"))]
+    rows = []
+    for detail in array(details, "CurrencyDetails"):
+        detail = obj(detail, "CurrencyDetails item")
+        currency = to_text(detail.get("Currency"))
+        if not currency:
+            raise BadResponseError("a CurrencyDetails item has no Currency")
+        values = {k: to_decimal(detail.get(src), name=src) for k, src in V3_CURRENCY.items()}
+        extra = extra_from(detail, set(V3_CURRENCY.values()) | {"Currency"})
+        rows.append(ts.asset(account, currency, extra=extra, **values))
+    return rows

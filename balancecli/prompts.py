@@ -1,0 +1,82 @@
+"""Terminal prompts of ``auth login``, behaving like ``gh auth login``'s.
+
+- The question goes to stderr (stdout is for data).
+- Identifiers (user name, client id, app key) are echoed while typed, so that a typo shows;
+  secrets (passwords, client and app secrets, tokens, one-time codes) are not.
+- An empty answer asks again, unless the field may be empty (``MAY_BE_EMPTY``).
+- Ctrl-D (end of input) cancels: ``Cancelled``, which the command turns into exit 130 and one
+  line "cancelled", with nothing stored. Ctrl-C stays an interrupt (exit 130, "interrupted").
+- When the broker rejects a login, only the field named in ``ASKED_AGAIN`` is asked again (the
+  ETNA password), up to ``TRIES`` times in all.
+"""
+
+from __future__ import annotations
+
+import sys
+
+VISIBLE = frozenset({"USERNAME", "CLIENT_ID", "APP_KEY"})
+MAY_BE_EMPTY = {"CLIENT_SECRET": " (empty for a PKCE key)"}  # TradeStation PKCE keys have none
+ASKED_AGAIN = {"etna": "PASSWORD"}
+TRIES = 3
+
+
+class Cancelled(Exception):
+    """The user ended the input with Ctrl-D: the login stops and nothing is stored."""
+
+
+def ask(question: str, *, secret: bool, optional: bool = False) -> str:
+    """The stripped answer; asks again while it is empty (unless ``optional``)."""
+    while True:
+        try:
+            answer = (_hidden(question) if secret else _visible(question)).strip()
+        except EOFError:
+            sys.stderr.write("\n")  # end the line of the question: the cursor is still on it
+            sys.stderr.flush()
+            raise Cancelled from None
+        if answer or optional:
+            return answer
+
+
+def ask_field(profile: str, field: str) -> str:
+    """Ask for one credential field of a profile, hidden unless it is an identifier."""
+    hint = MAY_BE_EMPTY.get(field)
+    return ask(f"{profile} {field}{hint or ''}: ", secret=field not in VISIBLE,
+               optional=hint is not None)
+
+
+def ask_fields(profile: str, fields: list[str]) -> dict[str, str]:
+    """The answers by lower-case field name, in order; a field left empty is left out."""
+    answers = {field.lower(): ask_field(profile, field) for field in fields}
+    return {field: value for field, value in answers.items() if value}
+
+
+def ask_secret(question: str) -> str:
+    """A hidden answer that may not be empty (a broker's one-time code during the check)."""
+    return ask(question, secret=True)
+
+
+class SecondFactor:
+    """``ask_secret`` as a broker's prompt, remembering whether the broker used it: ETNA asks
+    for a second factor only once the password has passed."""
+
+    def __init__(self) -> None:
+        self.asked = False
+
+    def __call__(self, question: str) -> str:
+        self.asked = True
+        return ask_secret(question)
+
+
+def _visible(question: str) -> str:
+    sys.stderr.write(question)
+    sys.stderr.flush()
+    line = sys.stdin.readline()
+    if not line:
+        raise EOFError
+    return line.rstrip("\r\n")
+
+
+def _hidden(question: str) -> str:
+    import getpass
+
+    return getpass.getpass(question)  # the terminal, without echo; EOFError on Ctrl-D

@@ -1,0 +1,50 @@
+"""Secret values seen during the run, masked in everything printed (DESIGN.md §6).
+
+Every value read from the environment, the keyring or a token response is registered with
+``REDACTOR``; the logger and the error boundary apply it to every line they print.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+NOT_SECRET = frozenset({
+    "username", "client_id", "user_id", "account_id", "access_token_expires_at",
+    "token_expires_at", "refresh_token_expires_at",
+})
+
+
+class Redactor:
+    """Replaces every registered secret value with ``***`` (and its last 4 characters)."""
+
+    def __init__(self) -> None:
+        self._values: set[str] = set()
+        self._lock = threading.Lock()
+
+    def register(self, value: Any, field: str | None = None) -> None:
+        """Remember a secret value. Identifiers that are not secret (user names, client ids,
+        expiry times) are skipped so that ordinary words are not masked in output."""
+        if field is not None and field.lower() in NOT_SECRET:
+            return
+        if isinstance(value, str) and len(value) >= 6:
+            with self._lock:
+                self._values.add(value)
+
+    def redact(self, text: str) -> str:
+        with self._lock:
+            values = sorted(self._values, key=len, reverse=True)
+        for value in values:
+            if value in text:
+                text = text.replace(value, "***")
+        return text
+
+
+REDACTOR = Redactor()
+
+
+def mask(value: str | None) -> str | None:
+    """At most the last 4 characters of a secret, for `auth status`."""
+    if not value:
+        return None
+    return "…" + value[-4:] if len(value) > 8 else "***"
