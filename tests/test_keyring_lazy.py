@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import pytest
 from conftest import run_cli, write_config
 
 from balancecli.demo.etna import DEMO_APP_KEY, DEMO_PASSWORD, DEMO_USERNAME, FakeEtna
@@ -15,8 +14,6 @@ def imported_modules(stderr: str) -> set[str]:
             if line.startswith("import time:") and "|" in line}
 
 
-@pytest.mark.xfail(reason="secrets.py (owned by `cron`) still opens the keyring for optional "
-                          "cached fields such as ACCESS_TOKEN_EXPIRES_AT", strict=False)
 def test_env_secrets_only_never_import_keyring(tmp_path, ts_profile):
     settings, env = ts_profile
     with FakeEtna() as etna:
