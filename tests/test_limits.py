@@ -120,10 +120,10 @@ def test_max_response_bytes_is_a_profile_setting(ts_fake, ts_profile, tmp_path):
     write_config(tmp_path / "config.toml", {"ts": {**settings, "max_response_bytes": 2048}})
     run = run_measured("balance", env=env)
     assert run.code == 6 and "larger than 2048 bytes (setting max_response_bytes)" in run.err
-    write_config(tmp_path / "config.toml", {"ts": {**settings, "max_response_bytes": 10}})
+    write_config(tmp_path / "config.toml", {"ts": {**settings, "max_response_bytes": 0}})
     run = run_measured("balance", env=env)
     assert run.code == 3
-    assert run.err.startswith("error: ts: setting 'max_response_bytes' must be at least 1024")
+    assert run.err.startswith("error: ts: setting 'max_response_bytes' must be at least 1,")
 
 
 def test_max_concurrency_bounds_the_requests_in_flight(tmp_path):

@@ -57,7 +57,7 @@ COMMON_SETTINGS: dict[str, Setting] = {
     "retry_budget": Setting((int, float), 30, help="most seconds spent waiting between retries",
                             minimum=0),
     "max_response_bytes": Setting(int, None, help="largest response accepted, in bytes "
-                                                  "(default 16 MiB)", minimum=1024),
+                                                  "(default 16 MiB)", minimum=1),
     "max_concurrency": Setting(int, None, help="most requests in flight per host "
                                                "(default: the broker's own)", minimum=1),
     "ledger_account": Setting((str, dict), None,
