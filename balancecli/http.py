@@ -110,9 +110,11 @@ def _resolve_host(base: str, limits: RateLimit) -> _Host:
     from requests.auth import _basic_auth_str
     from requests.utils import get_environ_proxies, get_netrc_auth
 
-    proxies = get_environ_proxies(base + "/") or {}
-    auth = get_netrc_auth(base + "/")
-    return _Host(base.split("://", 1)[-1], _limiter_for(base, limits), dict(proxies),
+    scheme, _, netloc = base.partition("://")
+    netloc = netloc.rpartition("@")[2]  # user info never reaches a message or a limiter key
+    proxies = get_environ_proxies(f"{scheme}://{netloc}/") or {}
+    auth = get_netrc_auth(f"{scheme}://{netloc}/")
+    return _Host(netloc, _limiter_for(f"{scheme}://{netloc}", limits), dict(proxies),
                  _basic_auth_str(*auth) if auth else None)
 
 

@@ -179,6 +179,15 @@ def test_netrc_credentials_apply_only_without_the_brokers_own(echo, isolated):
     assert bearer.json()["authorization"] == "Bearer t"
 
 
+def test_user_info_in_a_url_is_neither_sent_nor_shown(echo):
+    url = echo.url.replace("http://", "http://user:s3cr3t-pw@") + "/x"
+    got = client().request("GET", url, headers={"Authorization": "Bearer t"}).json()
+    assert got["authorization"] == "Bearer t"
+    echo.inject("status", status=503)
+    error = timed(lambda: client().request("GET", url))[0]
+    assert error.message == f"127.0.0.1:{echo.port} answered HTTP 503"
+
+
 # -- retries and Ctrl-C
 
 def test_retry_after_is_honoured_and_the_retry_succeeds(echo):
