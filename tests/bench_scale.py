@@ -4,8 +4,8 @@ The fakes run in a process of their own (`python tests/bench_scale.py --serve N 
 that the client's CPU time is its own and both clients meet the same servers. N accounts are
 spread as: 4 LongPort profiles (one account each, one host each, as LongPort has one account
 per credential set) and the rest evenly over TradeStation (balances 25 ids per request), ETNA
-(one /info per account) and Quantower (one export). Tokens come from the environment, so no
-login is timed.
+(one /info per account) and Quantower (one export). Every secret comes from the environment
+(as under cron), so no login is timed and the keyring is not opened.
 """
 
 from __future__ import annotations
@@ -129,7 +129,9 @@ def serve(n: int, latency: float) -> None:
             stack.callback(ts.start().stop)
             fakes.append(ts)
             profiles["ts"] = {"broker": "tradestation", "base_url": ts.url}
-            secrets["ts"] = {"ACCESS_TOKEN": ts.issue()[0]}
+            access, refresh = ts.issue()
+            secrets["ts"] = {"ACCESS_TOKEN": access, "REFRESH_TOKEN": refresh,
+                             "CLIENT_ID": ts.client_id, "CLIENT_SECRET": ts.client_secret}
         if counts["etna"]:
             etna = FakeEtna(latency)
             info = etna.infos["83267"]
