@@ -32,6 +32,9 @@ app = typer.Typer(
     pretty_exceptions_enable=False,  # tokens live in locals: never print them
     pretty_exceptions_show_locals=False,
     context_settings={"help_option_names": ["-h", "--help"]},
+    epilog="Examples:\n$ balancecli --demo balance\n$ balancecli balance -p ts -f json | jq "
+           "'.totals'\n$ balancecli assets --currency BTC\n$ balancecli snapshot   # from cron"
+           "\n$ balancecli history --since 30d",
 )
 
 
@@ -105,4 +108,6 @@ _quiet_everywhere(app)  # -q/--quiet, like --verbose, before or after the comman
 
 
 def main() -> None:
-    app()
+    from balancecli.commands.usage import run
+
+    run(app)  # usage errors as one line in our words (commands/usage.py)

@@ -1,7 +1,7 @@
 """Where each secret field of a profile comes from, and whether it can authenticate, offline.
 
 Used by ``auth status`` (and anything else that reports on credentials); reads the environment
-and the keyring item, never prints a secret (at most ``mask``'s last four characters).
+and the keyring item, never prints a secret (at most its last four characters).
 """
 
 from __future__ import annotations
@@ -45,12 +45,18 @@ def iso(epoch: float) -> str:
     return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def last4(value: str | None) -> str | None:
+    """The last four characters of a secret long enough to keep the rest hidden (more than 8),
+    else None; the text output shows them as ``…abcd`` (``***`` for a short secret)."""
+    return value[-4:] if value and len(value) > 8 else None
+
+
 def profile_status(profile: Profile) -> dict[str, Any]:
     """Where each field comes from and whether the profile can authenticate (offline)."""
     import time
 
     from balancecli.errors import AuthError, ConfigError
-    from balancecli.secrets import Keyring, env_suffices, mask
+    from balancecli.secrets import Keyring, env_suffices
 
     required, optional = fields_of(profile)
     keyring_error: str | None = None
@@ -78,7 +84,7 @@ def profile_status(profile: Profile) -> dict[str, Any]:
         if value:
             present.add(field)
         fields.append({"field": field, "required": field in required, "present": bool(value),
-                       "source": source, "last4": mask(value)})
+                       "source": source, "last4": last4(value)})
     expires_at = None
     for field in EXPIRY_FIELDS:
         expires_at = expiry_epoch(env_value(profile.name, field) or item.get(field.lower()))
@@ -117,7 +123,7 @@ def status_text(rows: list[dict[str, Any]], backend: str) -> str:
         lines.append(f"\n{row['profile']} ({row['broker']}): {state}")
         for f in row["fields"]:
             where = f["source"] or "missing"
-            shown = f" {f['last4']}" if f["last4"] else ""
+            shown = f" …{f['last4']}" if f["last4"] else " ***" if f["present"] else ""
             optional = "" if f["required"] else " (optional)"
             lines.append(f"  {f['field']:<15} {where}{shown}{optional}")
         if row["access_token_expires_at"]:

@@ -56,6 +56,11 @@ class Runtime:
     debug: bool = False
     no_color: bool = False
     quiet: bool = False  # -q: no summaries, no warnings (but urgent ones), no notes; errors print
+    # How tables look (set by the commands that take --wide, --exact, --utc).
+    wide: bool = False
+    exact: bool = False
+    utc: bool = False
+    columns: list[str] | None = None  # --columns, checked
     _stderr_lock: threading.Lock = field(default_factory=threading.Lock)
     _said: set[str] = field(default_factory=set)  # keys of the urgent warnings given
     _stack: contextlib.ExitStack = field(default_factory=contextlib.ExitStack)
@@ -86,12 +91,16 @@ class Runtime:
             and sys.stdout.isatty()
         )
 
-    def err(self, line: str) -> None:
-        """One line on stderr, secrets redacted."""
+    def err(self, line: str, *, block: bool = False) -> None:
+        """One line on stderr, secrets masked, control characters escaped (a broker's text
+        cannot drive the terminal). ``block``: a multi-line text (a traceback), each line so."""
         from balancecli.secrets import REDACTOR
+        from balancecli.table import printable
 
+        text = REDACTOR.redact(line)
+        text = "\n".join(map(printable, text.split("\n"))) if block else printable(text)
         with self._stderr_lock:
-            sys.stderr.write(REDACTOR.redact(line) + "\n")
+            sys.stderr.write(text + "\n")
             sys.stderr.flush()
 
     def warn(self, message: str) -> None:
@@ -117,24 +126,68 @@ class Runtime:
         self.err(message)
 
     def out(self, text: str) -> None:
+        """Data on stdout, secrets masked. On a terminal, control characters other than line
+        breaks and tabs are escaped: a CSV or JSONL cell cannot drive the terminal either."""
         from balancecli.secrets import REDACTOR
 
-        sys.stdout.write(REDACTOR.redact(text))
+        text = REDACTOR.redact(text)
+        if sys.stdout.isatty():
+            from balancecli.table import printable
+
+            text = "\n".join(
+                "\t".join(map(printable, line.split("\t"))) for line in text.split("\n"))
+        self._write(text)
+
+    def _write(self, text: str) -> None:
+        sys.stdout.write(text)
         sys.stdout.flush()
 
-    def print_table(self, renderable: Any) -> None:
+    @property
+    def json_indent(self) -> int | None:
+        """``-f json`` is indented for a person at a terminal, compact in a pipe."""
+        return 2 if sys.stdout.isatty() else None
+
+    def print_table(self, *tables: Any, wide: bool | None = None,
+                    show_with: str = "--wide, --columns NAME,... or -f csv") -> list[Any]:
+        """Render tables (``balancecli.table.Table``) one after the other, blank-line apart.
+
+        On a terminal they fit its width; when columns had to be hidden, one line on stderr
+        names them and how to see them. Returns the hidden columns. Off a terminal: no width
+        limit, no colour, no trailing spaces.
+        """
+        from balancecli.secrets import REDACTOR
+        from balancecli.table import Table, render
+
+        width = terminal_width() if sys.stdout.isatty() else None
+        hidden: list[Any] = []
+        parts = []
+        for table in tables:
+            if not isinstance(table, Table):
+                parts.append(self._rich_text(table))
+                continue
+            rendered = render(table, width=width, color=self.color,
+                              wide=self.wide if wide is None else wide)
+            parts.append(rendered.text)
+            hidden += [c for c in rendered.hidden if c.title not in {h.title for h in hidden}]
+        self._write(REDACTOR.redact("\n".join(p for p in parts if p)))
+        if hidden:  # -q drops it, like every note
+            names = ", ".join(c.title for c in hidden)
+            self.note(f"note: {len(hidden)} column{'s' if len(hidden) > 1 else ''} hidden to fit "
+                     f"{width} columns: {names} (show them with {show_with})")
+        return hidden
+
+    def _rich_text(self, renderable: Any) -> str:
+        """A Rich renderable as text (for callers not yet on ``balancecli.table``)."""
         from rich.console import Console
 
         if sys.stdout.isatty():
             console = Console(file=sys.stdout, no_color=not self.color, highlight=False)
         else:
-            # Off a terminal: no colour and never cut to 80 columns.
             console = Console(file=sys.stdout, width=100_000, no_color=True,
                               color_system=None, highlight=False, soft_wrap=True)
         with console.capture() as capture:
             console.print(renderable)
-        lines = [line.rstrip() for line in capture.get().splitlines()]
-        self.out("\n".join(lines) + "\n")
+        return "\n".join(line.rstrip() for line in capture.get().splitlines()) + "\n"
 
     @contextlib.contextmanager
     def spinner(self, message: str) -> Iterator[None]:
@@ -219,7 +272,7 @@ def boundary(rt: Runtime) -> Iterator[None]:
         if rt.debug:
             import traceback
 
-            rt.err("".join(traceback.format_exception(exc)).rstrip())
+            rt.err("".join(traceback.format_exception(exc)).rstrip(), block=True)
         rt.report(exc)
         rt.close()
         raise typer.Exit(exc.exit_code) from None
@@ -240,7 +293,7 @@ def boundary(rt: Runtime) -> Iterator[None]:
         if rt.debug:
             import traceback
 
-            rt.err("".join(traceback.format_exception(exc)).rstrip())
+            rt.err("".join(traceback.format_exception(exc)).rstrip(), block=True)
         else:
             rt.err(f"error: internal error ({type(exc).__name__}); this is a bug — run again "
                    "with --debug for the traceback and report it")
@@ -248,6 +301,13 @@ def boundary(rt: Runtime) -> Iterator[None]:
         raise typer.Exit(EXIT_INTERNAL) from None
     finally:
         rt.close()
+
+
+def terminal_width() -> int:
+    """Columns of the terminal on stdout (``COLUMNS`` wins, as for every Unix tool)."""
+    import shutil
+
+    return max(shutil.get_terminal_size((80, 24)).columns, 20)
 
 
 def no_match_error(account_ids: list[str]) -> ConfigError:

@@ -114,12 +114,14 @@ def test_table_off_a_terminal_is_never_cut(tmp_path, ts_profile):
     assert "\x1b[" not in proc.stdout  # no colour when piped
     lines = proc.stdout.splitlines()
     fut = next(line for line in lines if "210FUT01" in line)
-    assert "4,995,774.4804" in fut and "-1,783,312.499998" in fut and "70,295,825.00" in fut
+    # Display precision: USD has 2 decimals, rounded half up (4995774.4804, -1783312.499998).
+    assert "4,995,774.48" in fut and "-1,783,312.50" in fut and "70,295,825.00" in fut
     assert max(len(line) for line in lines) > 120
     cash = next(line for line in lines if "11827391" in line)
     assert "—" in cash  # null initial margin is shown as a dash, not 0
     total = next(line for line in lines if line.startswith("Total (3 accounts)"))
-    assert total.split()[-4:] == ["USD", "5,017,295.5904", "3,421,205.600402", "3,357,174.720402"]
+    # Summed exactly (5,017,295.5904), then rounded for display.
+    assert total.split()[-4:] == ["USD", "5,017,295.59", "3,421,205.60", "3,357,174.72"]
 
 
 def test_cli_runner_and_format_env(tmp_path, ts_profile, monkeypatch):
@@ -409,3 +411,122 @@ def test_profile_accounts_setting_filters(tmp_path, ts_profile):
     doc = json_out(run_cli("balance", "-f", "json", env=env))
     assert [b["account_id"] for b in doc["balances"]] == ["11827391", "210FUT01"]
     assert doc["totals"][0]["accounts"] == 2
+
+
+# -- help and usage errors (issue #11)
+
+def _command_paths():
+    from typer.main import get_command
+
+    def walk(command, path):
+        yield path
+        for name, sub in sorted(getattr(command, "commands", {}).items()):
+            yield from walk(sub, [*path, name])
+
+    return list(walk(get_command(app), []))
+
+
+def test_every_command_has_placeholders_and_examples():
+    for path in _command_paths():
+        proc = run_cli(*path, "--help")
+        assert proc.returncode == 0, (path, proc.stderr)
+        assert "Examples:" in proc.stdout, path
+        assert "balancecli " in proc.stdout.split("Examples:", 1)[1], path
+        assert "<bool>" not in proc.stdout and "<str>" not in proc.stdout, path
+        assert "<list" not in proc.stdout and "<path>" not in proc.stdout, path
+    import re
+
+    text = run_cli("balance", "--help").stdout
+    for pattern in (r"--profile\s+-p\s+NAME", r"--account\s+-a\s+ID", r"--format\s+-f\s+FORMAT",
+                    r"--timeout\s+SECONDS", r"--currency\s+CUR", r"--columns\s+A,B,\.\.\.",
+                    r"--config\s+PATH", r"--wide\s+Tables", r"--exact\s+Tables"):
+        assert re.search(pattern, text), pattern
+    login = run_cli("auth", "login", "--help").stdout
+    assert re.search(r"--browser-timeout\s+SECONDS", login)
+    assert re.search(r"--timeout\s+SECONDS\s.*Seconds per", login)
+
+
+@pytest.mark.parametrize("args,env,line", [
+    (["balance", "--format", "xml"], {},
+     "error: --format: 'xml' is not one of table, json, jsonl, csv, beancount, ledger, "
+     "prometheus (run: balancecli balance --help)"),
+    (["accounts"], {"BALANCECLI_FORMAT": "xml"},
+     "error: BALANCECLI_FORMAT (for --format): 'xml' is not one of table, json, jsonl, csv "
+     "(run: balancecli accounts --help)"),
+    (["accounts", "--timeout", "0"], {},
+     "error: --timeout: must be at least 0.1 seconds, got 0 (run: balancecli accounts --help)"),
+    (["balance", "--timeout", "soon"], {},
+     "error: --timeout: takes a number of seconds, got soon (run: balancecli balance --help)"),
+    (["balance", "--tmeout", "1"], {},
+     "error: no such option --tmeout; did you mean --timeout? "
+     "(run: balancecli balance --help)"),
+    (["auth", "login"], {}, "error: missing argument PROFILE (run: balancecli auth login --help)"),
+    (["auth", "login", "ts", "--port", "70000"], {},
+     "error: --port: must be at most 65535, got 70000 (run: balancecli auth login --help)"),
+    (["balance", "--columns", "cash,equty"], {},
+     "error: --columns: unknown column equty; balance has: profile, broker, account_id, "
+     "account_name, account_type, currency, as_of, cash, available, withdrawable, buying_power, "
+     "equity, market_value, initial_margin, maintenance_margin, unrealized_pnl, realized_pnl "
+     "(run: balancecli balance --help)"),
+])
+def test_usage_errors_are_one_line_in_our_words(args, env, line):
+    proc = run_cli(*args, env=env)
+    assert (proc.returncode, proc.stdout, proc.stderr) == (2, "", line + "\n")
+
+
+def test_columns_and_exact(tmp_path, ts_profile):
+    settings, env = ts_profile
+    env["BALANCECLI_CONFIG"] = str(write_config(tmp_path / "c.toml", {"ts": settings}))
+    csv_text = run_cli("balance", "--columns", "account_id,currency,equity", "-f", "csv",
+                       env=env).stdout
+    assert csv_text.splitlines() == ["account_id,currency,equity", "11827391,USD,48210.55",
+                                     "11827392,USD,96502.19", "210FUT01,USD,3212461.980402"]
+    table = run_cli("balance", "--columns", "equity,account_id", env=env).stdout.splitlines()
+    assert table[0].split() == ["Equity", "Account"]
+    assert table[4].split() == ["3,212,461.98", "210FUT01"]
+    assert table[-1].split() == ["3,357,174.72"]  # the total (no room for its label)
+    exact = run_cli("balance", "--exact", env=env).stdout
+    assert "4,995,774.4804" in exact and "-1,783,312.49999800000000000000" in exact
+    assert "3,357,174.720402" in exact  # the exact total
+    wide = run_cli("balance", "--wide", env=env)  # off a terminal: the same full table
+    assert wide.stdout == run_cli("balance", env=env).stdout and wide.stderr == ""
+
+
+def test_snapshot_csv_writes_booleans_as_json_does(tmp_path, ts_profile):
+    settings, env = ts_profile
+    env["BALANCECLI_CONFIG"] = str(write_config(tmp_path / "c.toml", {"ts": settings}))
+    env["BALANCECLI_DB"] = str(tmp_path / "h.sqlite3")
+    proc = run_cli("snapshot", "-f", "csv", env=env)
+    assert proc.returncode == 0, proc.stderr
+    header, row = proc.stdout.splitlines()
+    assert dict(zip(header.split(","), row.split(","), strict=True))["ok"] == "true"
+
+
+def test_a_secret_with_quotes_echoed_back_is_masked_in_every_format(tmp_path, ts_profile,
+                                                                     ts_fake):
+    """Masking runs on the values before encoding: JSON's \\" and CSV's "" cannot hide it."""
+    settings, env = ts_profile
+    secret = 'tok"en\\with-quotes-0123456789'
+    ts_fake.access_tokens[secret] = time.time() + 3600
+    env["BALANCECLI_TS_ACCESS_TOKEN"] = secret
+    env["BALANCECLI_CONFIG"] = str(write_config(tmp_path / "c.toml", {"ts": settings}))
+    env["BALANCECLI_DB"] = str(tmp_path / "h.sqlite3")
+    ts_fake.inject("status", "/balances$", times=99, status=403,
+                   body={"Error": "Forbidden", "Message": f"bad token {secret}"})
+    outputs = []
+    for fmt in ("json", "jsonl", "csv", "table"):
+        proc = run_cli("balance", "-f", fmt, env=env)
+        assert proc.returncode == 6, proc.stderr
+        outputs += [proc.stdout, proc.stderr]
+    assert "bad token ***" in outputs[0]  # the JSON error entry, masked
+    snap = run_cli("snapshot", "-f", "json", env=env)
+    outputs += [snap.stdout, snap.stderr]
+    import sqlite3
+
+    with sqlite3.connect(env["BALANCECLI_DB"]) as db:
+        stored = "".join(str(row) for row in db.execute("SELECT * FROM runs"))
+    assert "bad token ***" in stored
+    for text in [*outputs, stored]:
+        for form in (secret, json.dumps(secret)[1:-1], secret.replace('"', '""'),
+                     "with-quotes-0123456789"):
+            assert form not in text, text

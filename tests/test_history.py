@@ -677,23 +677,26 @@ def test_history_table_change_sparkline_and_totals(db):
             record(store, T0 + timedelta(hours=hours), [
                 bal("etna", "A1", currency="USD", equity=Decimal(a1)),
                 bal("etna", "A2", currency="USD", equity=a2 and Decimal(a2))])
-    out = run_cli("history", "--no-color", env=_cli_env(db))
+    out = run_cli("history", "--no-color", "--utc", env=_cli_env(db))
     assert out.returncode == 0, out.stderr
     lines = out.stdout.splitlines()
     a1 = next(line for line in lines if line.startswith("etna") and " A1 " in line).split()
-    assert a1 == ["etna", "A1", "USD", "3", "2026-11-01T12:00:00Z", "2026-11-01T14:00:00Z",
-                  "100.00", "90.25", "-9.75", "▄█▁"]
+    # Times compact (--utc: with a Z), the change also in percent, and the trend on a time
+    # axis: 24 equal slices of the two hours, each showing the last value stored by its end.
+    assert a1 == ["etna", "A1", "USD", "3", "2026-11-01", "12:00Z", "2026-11-01", "14:00Z",
+                  "100.00", "90.25", "-9.75", "-9.75%", "▄" * 11 + "█" * 12 + "▁"]
     a2 = next(line for line in lines if line.startswith("etna") and " A2 " in line)
-    assert a2.split()[6:] == ["50.00", "60.50", "+10.50", "▁", "█"]  # the null is a gap
+    # the null is a gap for as long as it was the last value stored
+    assert a2.split()[8:] == ["50.00", "60.50", "+10.50", "+21.00%", "▁" * 11, "█"]
     total = next(line for line in lines if line.startswith("2 accounts"))
-    assert total.split() == ["2", "accounts", "USD", "150.00", "150.75", "+0.75"]
+    assert total.split() == ["2", "accounts", "USD", "150.00", "150.75", "+0.75", "+0.50%"]
     assert "\x1b[" not in out.stdout
-    points = run_cli("history", "-a", "A1", "--since", "2026-11-01T13:00:00Z",
+    points = run_cli("history", "-a", "A1", "--since", "2026-11-01T13:00:00Z", "--utc",
                      env=_cli_env(db))
     assert points.returncode == 0, points.stderr
     assert points.stdout.splitlines()[-2:] == [
-        "2026-11-01T13:00:00Z     2   112.50        —",
-        "2026-11-01T14:00:00Z     3    90.25   -22.25"]
+        "2026-11-01 13:00Z     2   112.50     —",
+        "2026-11-01 14:00Z     3    90.25   -22.25"]
 
 
 def test_history_at_shows_the_snapshot_stored_before_that_time(db):
@@ -717,8 +720,10 @@ def test_history_at_shows_the_snapshot_stored_before_that_time(db):
     assert ("no snapshot at or before 2026-10-31T23:59:59Z: the 2 stored run(s) go from "
             "2026-11-01T12:00:00Z to 2026-11-02T12:00:00Z") in early.stderr
     table = run_cli("history", "--at", "2026-11-01", env=env)
-    assert "19,638.1454518656" in table.stdout
+    assert "19,638.15" in table.stdout  # the table shows USD's display precision...
     assert "as stored by snapshot 1 (2026-11-01T12:00:00Z)" in table.stderr
+    table = run_cli("history", "--at", "2026-11-01", "--exact", env=env)
+    assert "19,638.1454518656" in table.stdout  # ...and with --exact every digit
 
 
 def test_history_prune_on_request(db):

@@ -230,7 +230,7 @@ def test_an_empty_client_secret_is_an_answer_and_ctrl_c_stops_the_wait(monkeypat
             "broker": "tradestation", "base_url": fake.url, "auth_url": fake.url + "/authorize",
             "token_url": fake.url + "/oauth/token", "client_id": DEMO_CLIENT_ID,
             "redirect_port": 0, **FAST}})
-        term = Terminal("auth", "login", "ts", "--no-browser", "--timeout", "60")
+        term = Terminal("auth", "login", "ts", "--no-browser", "--browser-timeout", "60")
         term.expect("ts CLIENT_SECRET (empty for a PKCE key): ")
         term.type("\r")
         term.expect("/authorize?")  # no second question: on to the browser login

@@ -332,8 +332,8 @@ def test_balance_in_usd_table_value_column_and_footer(world):
     assert "Value (USD)" in header and header.index("Equity") < header.index("Value (USD)")
     row = {line.split()[1]: line for line in lines[2:]
            if line.split()[:1] in (["ts"], ["lp"], ["qt"])}
-    # The value sits right after Equity, at the display precision of USD.
-    assert re.search(r" 1,500,000\.00 +10,000\.00 ", row["JP1"])
+    # The value sits right after Equity, at the display precision of USD (JPY has none).
+    assert re.search(r" 1,500,000 +10,000\.00 ", row["JP1"])
     assert re.search(r" 24,145\.90 +3,018\.24 ", row["LP"])
     assert "49,250.75" in row["C1"] and "2,500.50" in row["U1"]
     assert "Total in USD: 112,980.04 (5 accounts; incomplete: 1 not converted, named on " \
@@ -533,9 +533,10 @@ def test_history_in_usd_table_jsonl_and_csv_carry_the_same_fields(tmp_path, runs
     table = run_cli("history", "--in", "USD", env=env)
     assert table.returncode == 0, table.stderr
     assert table.stdout.splitlines()[2:] == [
-        "2026-11-19T12:00:00Z     1          2,090.00        —          3",
+        # decimal points lined up (the * of an incomplete run after them)
+        "2026-11-19T12:00:00Z     1         2,090.00      —             3",
         "2026-11-20T12:00:00Z     2         2,057.50*   -32.50          3",
-        "2026-11-22T12:00:00Z     3          2,120.00   +62.50          3",
+        "2026-11-22T12:00:00Z     3         2,120.00    +62.50          3",
         "First 2026-11-19T12:00:00Z 2,090.00; last 2026-11-22T12:00:00Z 2,120.00; change "
         "+30.00 USD (+1.44%)",
         "Trend ▄▁█",

@@ -58,7 +58,7 @@ def lp(monkeypatch, tmp_path):
 
 
 def ts_login(timeout: str = "20") -> Cli:
-    return Cli("auth", "login", "ts", "--no-browser", "--timeout", timeout, "--with-token",
+    return Cli("auth", "login", "ts", "--no-browser", "--browser-timeout", timeout, "--with-token",
                stdin=json.dumps({"client_secret": DEMO_CLIENT_SECRET}))
 
 
@@ -135,7 +135,7 @@ def test_only_wrong_state_requests_end_in_the_timeout(ts):
 
 @needs_ipv6
 def test_the_redirect_reaches_the_listener_over_ipv6(lp):
-    cli = Cli("auth", "login", "lp", "--no-browser", "--port", "0", "--timeout", "20")
+    cli = Cli("auth", "login", "lp", "--no-browser", "--port", "0", "--browser-timeout", "20")
     location = redirect(cli.url())
     assert location.startswith("http://localhost:")
     port = urlsplit(location).port
@@ -156,7 +156,8 @@ def test_a_fixed_port_taken_on_ipv6_is_a_clear_error(lp):
         squatter.listen()
         port = squatter.getsockname()[1]
         started = time.monotonic()
-        cli = Cli("auth", "login", "lp", "--no-browser", "--port", str(port), "--timeout", "20")
+        cli = Cli("auth", "login", "lp", "--no-browser", "--port", str(port),
+                  "--browser-timeout", "20")
         code, out, err = cli.finish()
     assert code == 3, err
     assert time.monotonic() - started < 10

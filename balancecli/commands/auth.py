@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from balancecli import complete
+from balancecli.commands.examples import EXAMPLES
 from balancecli.commands.options import (
     ConfigOpt,
     DebugOpt,
@@ -33,12 +34,8 @@ if TYPE_CHECKING:
     from balancecli.config import Profile
     from balancecli.runtime import Runtime
 
-app = typer.Typer(
-    help="Credentials in the OS keyring: login, status, refresh, logout.",
-    no_args_is_help=True,
-)
-
-# Fields that hold expiry times or identifiers, not secrets: shown in clear by `auth status`.
+app = typer.Typer(help="Credentials in the OS keyring: login, status, refresh, logout.",
+                  epilog=EXAMPLES["auth"], no_args_is_help=True)
 
 
 class StatusFormat(enum.StrEnum):
@@ -119,7 +116,7 @@ def read_stdin_fields(rt: Runtime, allowed: tuple[str, ...], single: str | None)
     return fields
 
 
-@app.command()
+@app.command(epilog=EXAMPLES["auth login"])
 def login(
     ctx: typer.Context,
     profile: ProfileArg,
@@ -131,10 +128,11 @@ def login(
         "--browser/--no-browser", help="OAuth login: open the browser (the URL is always "
         "printed on stderr).")] = True,
     port: Annotated[int | None, typer.Option(
-        "--port", min=0, max=65535, help="OAuth login: local callback port (0 = any free "
-        "port; default: the broker's registered one).")] = None,
+        "--port", min=0, max=65535, metavar="PORT", help="OAuth login: local callback port "
+        "(0 = any free port; default: the broker's registered one).")] = None,
     timeout: Annotated[float, typer.Option(
-        "--timeout", min=0.1, help="OAuth login: seconds to wait for the browser.")] = 300.0,
+        "--browser-timeout", min=0.1, metavar="SECONDS",
+        help="OAuth login: how long to wait for the browser login.")] = 300.0,
     request_timeout: RequestTimeoutOpt = 15.0,
     config: ConfigOpt = None, verbose: VerboseOpt = False, debug: DebugOpt = False,
     no_color: NoColorOpt = False,
@@ -251,20 +249,19 @@ def _env_profile(name: str) -> str:
 # -- status --------------------------------------------------------------------------------
 
 
-@app.command()
+@app.command(epilog=EXAMPLES["auth status"])
 def status(
     ctx: typer.Context,
     profile: Annotated[list[str] | None, typer.Argument(
-        help="Profile names; default: every profile.",
+        metavar="PROFILE", help="Profile names; default: every profile.",
         autocompletion=complete.complete_profile)] = None,
-    fmt: Annotated[StatusFormat, typer.Option("--format", "-f", help="Output format.")] =
+    fmt: Annotated[StatusFormat, typer.Option(
+        "--format", "-f", metavar="FORMAT", help="Output format: table or json.")] =
     StatusFormat.table,
     config: ConfigOpt = None, verbose: VerboseOpt = False, debug: DebugOpt = False,
     no_color: NoColorOpt = False,
 ) -> None:
     """Which fields each profile has and where from; token expiry; never a secret."""
-    import json
-
     from balancecli.credential_status import profile_status, status_text
     from balancecli.errors import AuthError
     from balancecli.runtime import boundary
@@ -284,8 +281,10 @@ def status(
             else:
                 row.pop("message")
         if fmt is StatusFormat.json:
-            rt.out(json.dumps({"schema": "balancecli.auth_status/1", "keyring_backend": backend,
-                               "profiles": rows}, indent=2) + "\n")
+            from balancecli.render import dumps_exact
+
+            rt.out(dumps_exact({"schema": "balancecli.auth_status/1", "keyring_backend": backend,
+                                "profiles": rows}, indent=rt.json_indent) + "\n")
         else:
             rt.out(status_text(rows, backend))
         code = rt.exit_code(errors, anything_succeeded=False)
@@ -295,7 +294,7 @@ def status(
 # -- refresh and logout --------------------------------------------------------------------
 
 
-@app.command()
+@app.command(epilog=EXAMPLES["auth refresh"])
 def refresh(
     ctx: typer.Context, profile: ProfileArg, request_timeout: RequestTimeoutOpt = 15.0,
     config: ConfigOpt = None, verbose: VerboseOpt = False, debug: DebugOpt = False,
@@ -328,7 +327,7 @@ def refresh(
         rt.err(f"{profile}: token refreshed and stored{until}")
 
 
-@app.command()
+@app.command(epilog=EXAMPLES["auth logout"])
 def logout(
     ctx: typer.Context, profile: ProfileArg,
     revoke: Annotated[bool, typer.Option(

@@ -9,12 +9,14 @@ import typer
 
 from balancecli.commands.options import (
     AccountOpt,
+    ColumnsOpt,
     ConfigOpt,
     CurrencyOpt,
     DataFormat,
     DataFormatOpt,
     DebugOpt,
     DemoOpt,
+    ExactOpt,
     ForceOpt,
     Format,
     FormatOpt,
@@ -25,6 +27,9 @@ from balancecli.commands.options import (
     TimeoutOpt,
     VerboseOpt,
     WatchOpt,
+    WideOpt,
+    columns_option,
+    examples,
     runtime,
 )
 from balancecli.runtime import Runtime, boundary, no_currency_error, no_match_error
@@ -34,7 +39,8 @@ def run_data_command(rt: Runtime, command: str, *, profiles: list[str] | None,
                      accounts: list[str] | None, fmt: Format | DataFormat, timeout: float,
                      currency: str | None, hide_amounts: bool = False,
                      force: bool = False, watch: float | None = None,
-                     in_currency: str | None = None) -> None:
+                     in_currency: str | None = None, wide: bool = False,
+                     columns: str | None = None, exact: bool = False) -> None:
     """accounts / balance / assets: select profiles, fetch concurrently, render, exit."""
     import sys
     import time
@@ -44,6 +50,8 @@ def run_data_command(rt: Runtime, command: str, *, profiles: list[str] | None,
     from balancecli.fetch import Options, run
     from balancecli.models import utc_now
 
+    rt.wide, rt.exact = wide, exact
+    rt.columns = columns_option(rt, command, columns)  # a typo is exit 2 before any request
     with boundary(rt):
         data_export.refuse_masked(rt, fmt, hide_amounts=hide_amounts, force=force)
         if watch is not None:
@@ -73,7 +81,7 @@ def run_data_command(rt: Runtime, command: str, *, profiles: list[str] | None,
                     *errors, *outcome.errors]
 
             watching.run(rt, command=command, interval=watch, fetch=once,
-                         render=lambda rows: _table(rt, command, rows, hide_amounts))
+                         render=lambda rows: _live_table(rt, command, rows, hide_amounts))
         # json/jsonl: rows written as each profile completes (issue #15)
         stream = (_stream(command, Format(fmt), options.currency)
                   if watch is None and not target and fmt not in data_export.FORMATS else None)
@@ -99,11 +107,11 @@ def run_data_command(rt: Runtime, command: str, *, profiles: list[str] | None,
             stream.close(errors, [("totals", render.totals(rows))] if command == "balance"
                          else [])
         elif (fmt := Format(fmt)) is Format.json:  # DataFormat's other values are Format's
-            rt.out(render.to_json(command, rows, errors, utc_now()))
+            rt.out(render.to_json(command, rows, errors, utc_now(), indent=rt.json_indent))
         elif fmt is Format.jsonl:
             rt.out(render.to_jsonl(rows))
         elif fmt is Format.csv:
-            rt.out(render.to_csv(command, rows))
+            rt.out(render.to_csv(command, rows, rt.columns))
         elif rows:
             rt.print_table(_table(rt, command, rows, hide_amounts))
         code = rt.exit_code(errors, outcome.anything_succeeded)
@@ -118,7 +126,19 @@ def _table(rt: Runtime, command: str, rows: list, hide_amounts: bool) -> Any:
         return privacy.table(command, rows, color=rt.color)
     from balancecli import render
 
-    return render.table(command, rows, color=rt.color)
+    return render.table(command, rows, exact=rt.exact, columns=rt.columns)
+
+
+def _live_table(rt: Runtime, command: str, rows: list, hide_amounts: bool) -> Any:
+    """--watch redraws a Rich table in place: the same table, its columns chosen to fit."""
+    table = _table(rt, command, rows, hide_amounts)
+    from balancecli.table import Table, to_rich
+
+    if not isinstance(table, Table):
+        return table
+    from balancecli.runtime import terminal_width
+
+    return to_rich(table, width=terminal_width(), color=rt.color, wide=rt.wide)
 
 
 def _only_currency(command: str, rows: list, currency: str | None) -> list:
@@ -157,13 +177,14 @@ def _prompt(text: str) -> str:
 def accounts(
     ctx: typer.Context, profile: ProfileOpt = None, account: AccountOpt = None,
     fmt: FormatOpt = Format.table, timeout: TimeoutOpt = 15.0,
+    wide: WideOpt = False, columns: ColumnsOpt = None,
     config: ConfigOpt = None, demo: DemoOpt = False, verbose: VerboseOpt = False,
     debug: DebugOpt = False, no_color: NoColorOpt = False,
 ) -> None:
     """List the accounts of the selected profiles."""
     rt = runtime(ctx, config=config, demo=demo, verbose=verbose, debug=debug, no_color=no_color)
     run_data_command(rt, "accounts", profiles=profile, accounts=account, fmt=fmt,
-                     timeout=timeout, currency=None)
+                     timeout=timeout, currency=None, wide=wide, columns=columns)
 
 
 def _currency_command(command: str) -> Callable[..., None]:
@@ -174,6 +195,7 @@ def _currency_command(command: str) -> Callable[..., None]:
         fmt: DataFormatOpt = DataFormat.table, timeout: TimeoutOpt = 15.0,
         currency: CurrencyOpt = None, hide_amounts: HideAmountsOpt = False,
         force: ForceOpt = False, watch: WatchOpt = None, in_currency: InOpt = None,
+        wide: WideOpt = False, columns: ColumnsOpt = None, exact: ExactOpt = False,
         config: ConfigOpt = None, demo: DemoOpt = False, verbose: VerboseOpt = False,
         debug: DebugOpt = False, no_color: NoColorOpt = False,
     ) -> None:
@@ -181,19 +203,42 @@ def _currency_command(command: str) -> Callable[..., None]:
                      no_color=no_color)
         run_data_command(rt, command, profiles=profile, accounts=account, fmt=fmt,
                          timeout=timeout, currency=currency, hide_amounts=hide_amounts,
-                         force=force, watch=watch, in_currency=in_currency)
+                         force=force, watch=watch, in_currency=in_currency, wide=wide,
+                         columns=columns, exact=exact)
 
     return run
 
 
+EXAMPLES = {
+    "accounts": examples(
+        "balancecli --demo accounts",
+        "balancecli accounts -p ts --columns account_id,name,type",
+        "balancecli accounts -f json | jq -r '.accounts[].account_id'"),
+    "balance": examples(
+        "balancecli --demo balance",
+        "balancecli balance -p ts -a 11827391 --exact",
+        "balancecli balance --wide | less -S",
+        "balancecli balance --in USD",
+        "balancecli balance --columns account_id,currency,cash,equity -f csv",
+        "balancecli balance -f json | jq '.balances[] | select(.equity > 1000)'",
+        "balancecli balance -f jsonl | jq -c 'select(.equity > 1000)'",
+        "balancecli balance --watch 30"),
+    "assets": examples(
+        "balancecli --demo assets",
+        "balancecli assets --currency BTC",
+        "balancecli assets --hide-amounts",
+        "balancecli assets -f jsonl | jq -c 'select(.asset == \"BTC\")'"),
+}
+
+
 def register(app: typer.Typer) -> None:
-    app.command()(accounts)
+    app.command(epilog=EXAMPLES["accounts"])(accounts)
     from balancecli.watch import WatchCommand  # --watch with or without SECONDS
 
     app.command(
-        "balance", cls=WatchCommand,
+        "balance", cls=WatchCommand, epilog=EXAMPLES["balance"],
         help="Normalized balance per account (and per currency view), with totals per currency.",
     )(_currency_command("balance"))
-    app.command("assets", cls=WatchCommand,
+    app.command("assets", cls=WatchCommand, epilog=EXAMPLES["assets"],
                 help="Per-asset / per-currency holdings of each account.")(
         _currency_command("assets"))

@@ -33,20 +33,24 @@ from balancecli.commands.options import (
     ConfigOpt,
     DebugOpt,
     DemoOpt,
+    ExactOpt,
     Format,
     FormatOpt,
     InOpt,
     NoColorOpt,
     ProfileOpt,
     TimeoutOpt,
+    UtcOpt,
     VerboseOpt,
+    WideOpt,
+    examples,
     runtime,
 )
 
 SNAPSHOT_SCHEMA = "balancecli.snapshot/1"
 
 DbOpt = Annotated[Path | None, typer.Option(
-    "--db", envvar="BALANCECLI_DB", show_envvar=True,
+    "--db", envvar="BALANCECLI_DB", show_envvar=True, metavar="PATH",
     help="History database (default: the user data dir's history.sqlite3).")]
 TextfileOpt = Annotated[Path | None, typer.Option(
     "--textfile", metavar="DIR", exists=True, file_okay=False, dir_okay=True, writable=True,
@@ -56,7 +60,10 @@ TextfileOpt = Annotated[Path | None, typer.Option(
 def register(app: typer.Typer) -> None:
     """Add ``snapshot`` and ``history`` to the root app."""
 
-    @app.command()
+    @app.command(epilog=examples(
+        "balancecli --demo snapshot",
+        "balancecli snapshot -p ts -a 11827391",
+        "balancecli snapshot -f json | jq .run"))
     def snapshot(
         ctx: typer.Context, profile: ProfileOpt = None, account: AccountOpt = None,
         fmt: FormatOpt = Format.table, timeout: TimeoutOpt = 15.0, db: DbOpt = None,
@@ -70,30 +77,39 @@ def register(app: typer.Typer) -> None:
         run_snapshot(rt, profiles=profile, accounts=account, fmt=fmt.value, timeout=timeout,
                      db=db, textfile=textfile)
 
-    @app.command()
+    @app.command(epilog=examples(
+        "balancecli history --since 30d",
+        "balancecli history --field cash --currency USD --utc",
+        "balancecli history -a 11827391 --since 2026-11-01",
+        "balancecli history --at 2026-11-01 --exact",
+        "balancecli history -f csv > equity.csv",
+        "balancecli history --prune --keep 1y --dry-run"))
     def history(
         ctx: typer.Context, profile: ProfileOpt = None, account: AccountOpt = None,
         fmt: FormatOpt = Format.table,
         currency: Annotated[str | None, typer.Option(
-            "--currency", help="Only the series in this currency.",
+            "--currency", metavar="CUR", help="Only the series in this currency.",
             autocompletion=complete.complete_currency)] = None,
         field: Annotated[str, typer.Option(
-            "--field", help="Balance field to follow (equity, cash, buying_power, ...).",
+            "--field", metavar="FIELD",
+            help="Balance field to follow (equity, cash, buying_power, ...).",
             autocompletion=complete.complete_field)
         ] = "equity",
         since: Annotated[str | None, typer.Option(
-            "--since", help="From this time: 30d, 12h, 2026-11-01 or ISO 8601 (UTC).")] = None,
+            "--since", metavar="TIME",
+            help="From this time: 30d, 12h, 2026-11-01 or ISO 8601 (UTC).")] = None,
         until: Annotated[str | None, typer.Option(
-            "--until", help="Up to this time (a date includes that whole day).")] = None,
+            "--until", metavar="TIME",
+            help="Up to this time (a date includes that whole day).")] = None,
         at: Annotated[str | None, typer.Option(
-            "--at", help="Show the balances as stored at the last snapshot at or before "
-                         "this time (a date means the end of that day).")] = None,
+            "--at", metavar="TIME", help="Show the balances as stored at the last snapshot at "
+            "or before this time (a date means the end of that day).")] = None,
         prune: Annotated[bool, typer.Option(
             "--prune", help="Delete the runs older than --keep (nothing else is shown).")
         ] = False,
         keep: Annotated[str | None, typer.Option(
-            "--keep", help="With --prune: how much history to keep: a number and h, d, w, mo "
-                           "(months) or y, e.g. 365d, 6mo, 1y.")] = None,
+            "--keep", metavar="DURATION", help="With --prune: how much history to keep: a "
+                           "number and h, d, w, mo (months) or y, e.g. 365d, 6mo, 1y.")] = None,
         dry_run: Annotated[bool, typer.Option(
             "--dry-run", help="With --prune: show what would be deleted, delete nothing.")
         ] = False,
@@ -101,6 +117,7 @@ def register(app: typer.Typer) -> None:
             "--yes", "-y", help="With --prune: do not ask (needed off a terminal, e.g. cron).")
         ] = False,
         in_currency: InOpt = None, db: DbOpt = None,
+        wide: WideOpt = False, exact: ExactOpt = False, utc: UtcOpt = False,
         config: ConfigOpt = None, demo: DemoOpt = False, verbose: VerboseOpt = False,
         debug: DebugOpt = False, no_color: NoColorOpt = False,
     ) -> None:
@@ -108,6 +125,7 @@ def register(app: typer.Typer) -> None:
         net worth per run in one currency."""
         rt = runtime(ctx, config=config, demo=demo, verbose=verbose, debug=debug,
                      no_color=no_color)
+        rt.wide, rt.exact, rt.utc = wide, exact, utc
         if prune or keep is not None or dry_run or yes:
             from balancecli.commands.prune import run_prune
 

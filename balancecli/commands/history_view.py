@@ -49,7 +49,7 @@ def _show_at(rt: Any, store: Any, when: datetime, profiles: list[str] | None,
     elif fmt == "csv":
         rt.out(render.to_csv("balance", rows))
     elif rows:
-        rt.print_table(render.table("balance", rows, color=rt.color))
+        rt.print_table(render.table("balance", rows, exact=rt.exact))
         runs = sorted({(s.run_id, s.taken_at) for s in stored})
         rt.note("as stored by snapshot " + ", ".join(
             f"{run_id} ({history.short_time(t)})" for run_id, t in runs))
@@ -162,16 +162,19 @@ def _show_series(rt: Any, points: Iterable[Any], field: str, since: datetime | N
             return _no_match(rt, accounts)
         return 0
     else:
-        summaries = sorted(iter_groups(points, keep_points=bool(accounts)),
-                           key=lambda s: (s.profile, s.account_id, s.currency or ""))
+        from balancecli.commands import history_tables as tables
+
+        summaries = sorted(
+            tables.with_timelines(iter_groups(points), keep_points=bool(accounts)),
+            key=lambda s: (s.profile, s.account_id, s.currency or ""))
+        drawn = []
         if summaries:
-            rt.print_table(_series_table(summaries, field, color=rt.color))
-        totals = [t for t in series_totals(summaries) if t["accounts"] > 1]
-        if totals:
-            rt.print_table(_totals_table(totals, color=rt.color))
+            drawn.append(tables.series_table(summaries, field, exact=rt.exact, utc=rt.utc))
+            drawn.append(tables.totals_table(summaries, exact=rt.exact))
         if accounts:
-            for s in summaries:
-                rt.print_table(_points_table(s, field, color=rt.color))
+            drawn += [tables.points_table(s, field, exact=rt.exact, utc=rt.utc)
+                      for s in summaries]
+        rt.print_table(*(t for t in drawn if t is not None), show_with="--wide or -f csv")
     if not summaries:
         return _no_match(rt, accounts)
     return 0
@@ -239,86 +242,12 @@ def _point(p: Any) -> dict[str, Any] | None:
 
 def _csv(rows: Sequence[Sequence[Any]]) -> str:
     import csv
-    import decimal
     import io
 
-    from balancecli.render import number_text
+    from balancecli.render import csv_value
 
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     for row in rows:
-        writer.writerow("" if v is None else number_text(v) if isinstance(v, decimal.Decimal) else v
-                        for v in row)
+        writer.writerow(csv_value(v) for v in row)  # true/false, exact digits, "" for null
     return out.getvalue()
-
-
-def _table(color: bool, columns: Sequence[tuple[str, bool]], title: str | None = None) -> Any:
-    from rich import box
-    from rich.table import Table
-
-    t = Table(box=box.SIMPLE_HEAD, header_style="bold" if color else "", pad_edge=False,
-              show_edge=False, title=title, title_justify="left")
-    for name, numeric in columns:
-        t.add_column(name, justify="right" if numeric else "left", no_wrap=True)
-    return t
-
-
-def _money_cell(value: Decimal | None, color: bool, *, signed: bool = False) -> Any:
-    from rich.text import Text
-
-    from balancecli.render import NULL, display_number
-
-    if value is None:
-        return Text(NULL, style="dim" if color else "")
-    text = display_number(value)
-    if signed and value > 0:
-        text = "+" + text
-    style = ("red" if value < 0 else "green" if signed and value > 0 else "") if color else ""
-    return Text(text, style=style)
-
-
-def _series_table(series: Sequence[Series], field: str, *, color: bool) -> Any:
-    from balancecli.history import short_time
-
-    t = _table(color, [("Profile", False), ("Account", False), ("Ccy", False),
-                       ("Points", True), ("From", False), ("To", False),
-                       (f"First {field}", True), (f"Last {field}", True), ("Change", True),
-                       ("Trend", False)])
-    for s in series:
-        first, last = s.first, s.last
-        t.add_row(s.profile, s.account_id, s.currency or "—", str(s.count),
-                  short_time(first.taken_at) if first else "—",
-                  short_time(last.taken_at) if last else "—",
-                  _money_cell(first and first.value, color),
-                  _money_cell(last and last.value, color),
-                  _money_cell(s.change, color, signed=True), s.trend)
-    return t
-
-
-def _totals_table(totals: Sequence[dict[str, Any]], *, color: bool) -> Any:
-    t = _table(color, [("Total", False), ("Ccy", False), ("First", True), ("Last", True),
-                       ("Change", True)])
-    for group in totals:
-        mark = "*" if group["incomplete"] else ""
-        t.add_row(f"{group['accounts']} accounts{mark}", group["currency"] or "—",
-                  _money_cell(group["first"], color), _money_cell(group["last"], color),
-                  _money_cell(group["change"], color, signed=True))
-    if any(g["incomplete"] for g in totals):
-        t.caption = "* some accounts have no value in the range"
-    return t
-
-
-def _points_table(s: Series, field: str, *, color: bool) -> Any:
-    from balancecli.history import exact_diff, short_time
-
-    t = _table(color, [("Time", False), ("Run", True), (field, True), ("Change", True)],
-               title=f"{s.profile} {s.account_id} {s.currency or ''}".rstrip())
-    previous = None
-    for p in s.points:
-        change = (exact_diff(p.value, previous) if p.value is not None and previous is not None
-                  else None)
-        t.add_row(short_time(p.taken_at), str(p.run_id), _money_cell(p.value, color),
-                  _money_cell(change, color, signed=True))
-        if p.value is not None:
-            previous = p.value
-    return t

@@ -1,9 +1,9 @@
 """The table side of ``--in CUR``: a ``Value (CUR)`` column next to Equity (balance) or at the
 end (assets), and a footer: the total and each rate used with its source and date.
 
-Kept apart from ``render.py`` on purpose: it adds one column to whatever table ``render.table``
-builds (the fixed-width ``balancecli.table.Table`` through its ``add_column`` and ``footer``, or
-a Rich table), so the renderer can change without touching the valuation.
+Kept apart from ``render.py`` on purpose: it adds one column to the table ``render.table``
+builds (``balancecli.table.Table.add_column`` and its ``footer``), so the renderer can change
+without touching the valuation.
 """
 
 from __future__ import annotations
@@ -12,28 +12,12 @@ from collections.abc import Sequence
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-# Until the shared precision table is there: ISO 4217 currencies without minor units.
-ZERO_DECIMALS = frozenset({"JPY", "KRW", "ISK", "CLP", "VND", "HUF", "TWD", "IDR", "UGX", "PYG"})
-FIAT_HINT = frozenset({"USD", "EUR", "HKD", "GBP", "CHF", "CNY", "CAD", "AUD", "SGD", "NZD",
-                       "SEK", "NOK", "DKK", "PLN", "CZK", "MXN", "BRL", "INR", "ZAR", "TRY",
-                       "ILS", "THB", "MYR", "PHP", "RON", "BGN"})
-
 
 def money(value: Decimal, currency: str) -> str:
-    """An amount at the currency's display precision (rounded half up)."""
-    try:
-        from balancecli.precision import display  # the shared rule, where it exists
-    except ImportError:
-        pass
-    else:
-        return display(value, currency)
-    from balancecli.render import display_number
+    """An amount at the currency's display precision (rounded half up; balancecli.precision)."""
+    from balancecli.precision import display
 
-    if currency in ZERO_DECIMALS:
-        return f"{value.quantize(Decimal(1), ROUND_HALF_UP):,}"
-    if currency in FIAT_HINT:
-        return f"{value.quantize(Decimal('0.01'), ROUND_HALF_UP):,}"
-    return display_number(value.quantize(Decimal("1E-8"), ROUND_HALF_UP).normalize())
+    return display(value, currency)
 
 
 def rate_text(value: Decimal) -> str:
@@ -79,7 +63,8 @@ def print_table(rt: Any, command: str, rows: Sequence[Any], cells: Sequence[Deci
 
     ccy = converted.currency
     texts = [None if v is None else money(v, ccy) for v in cells]
-    table = render.table(command, rows, color=rt.color)
+    table = render.table(command, rows, exact=getattr(rt, "exact", False),
+                         columns=getattr(rt, "columns", None))
     lines = footer(converted, used)
     if add_column(table, f"Value ({ccy})", texts, after="equity" if command == "balance" else None):
         table.footer.extend(lines)

@@ -37,9 +37,42 @@ class DataFormat(enum.StrEnum):
     prometheus = "prometheus"
 
 
+def _flags_without_type() -> None:
+    """Flags show no ``<bool>`` in help (``--demo``, not ``--demo <bool>``), and an argument
+    with a placeholder no ``<str>`` after it: Typer labels every parameter with its type, which
+    there is noise."""
+    from typer import core
+
+    for cls, plain in ((core.TyperOption, lambda p: getattr(p, "is_flag", False)
+                        and p.metavar is None),
+                       (core.TyperArgument, lambda p: p.metavar is not None)):
+        original = getattr(cls, "display_type_rich", None)
+        if original is None or getattr(original, "_balancecli", False):
+            continue
+
+        def display_type_rich(self: Any, ctx: Any, _original: Any = original,
+                              _plain: Any = plain) -> Any:
+            return "" if _plain(self) else _original(self, ctx)
+
+        display_type_rich._balancecli = True  # type: ignore[attr-defined]
+        cls.display_type_rich = display_type_rich  # type: ignore[method-assign]
+
+
+_flags_without_type()
+
+
+def examples(*lines: str) -> str:
+    """A command's help epilog: ``Examples:`` and one ``$ command`` per line.
+
+    Help text is Rich markup: ``[`` is escaped so that ``jq '.[]'`` shows as written.
+    """
+    return "Examples:\n" + "\n".join("$ " + line.replace("[", "\\[") for line in lines)
+
+
 # Accepted before the command and after it (merged by Runtime.from_options).
 ConfigOpt = Annotated[Path | None, typer.Option(
-    "--config", envvar="BALANCECLI_CONFIG", help="Config file (TOML).", show_envvar=True)]
+    "--config", envvar="BALANCECLI_CONFIG", metavar="PATH", help="Config file (TOML).",
+    show_envvar=True)]
 DemoOpt = Annotated[bool, typer.Option("--demo", help="Run against the bundled demo brokers.")]
 VerboseOpt = Annotated[bool, typer.Option(
     "--verbose", "-v", help="One line per HTTP request on stderr (secrets redacted).")]
@@ -50,17 +83,18 @@ QuietOpt = Annotated[bool, typer.Option(
 
 # Options of the data commands.
 ProfileOpt = Annotated[list[str] | None, typer.Option(
-    "--profile", "-p", help="Profile name (repeatable); default: every profile.",
+    "--profile", "-p", metavar="NAME", help="Profile name (repeatable); default: every profile.",
     autocompletion=complete.complete_profile)]
 AccountOpt = Annotated[list[str] | None, typer.Option(
-    "--account", "-a", help="Only this account id (repeatable).",
+    "--account", "-a", metavar="ID", help="Only this account id (repeatable).",
     autocompletion=complete.complete_account)]
 FormatOpt = Annotated[Format, typer.Option(
-    "--format", "-f", envvar="BALANCECLI_FORMAT", help="Output format.", show_envvar=True)]
+    "--format", "-f", envvar="BALANCECLI_FORMAT", metavar="FORMAT",
+    help="Output format: table, json, jsonl or csv.", show_envvar=True)]
 TimeoutOpt = Annotated[float, typer.Option(
-    "--timeout", min=0.1, help="Seconds per request.")]
+    "--timeout", min=0.1, metavar="SECONDS", help="Seconds per request.")]
 CurrencyOpt = Annotated[str | None, typer.Option(
-    "--currency", help="Only this currency (LongPort filters server-side).",
+    "--currency", metavar="CUR", help="Only this currency (LongPort filters server-side).",
     autocompletion=complete.complete_currency)]
 InOpt = Annotated[str | None, typer.Option(
     "--in", metavar="CUR", autocompletion=complete.complete_currency,
@@ -70,8 +104,9 @@ WatchOpt = Annotated[float | None, typer.Option(
     "--watch", metavar="[SECONDS]", help="On a terminal: refresh in place every SECONDS "
     "(default and minimum 10), highlighting what changed; Ctrl-C stops.")]
 DataFormatOpt = Annotated[DataFormat, typer.Option(
-    "--format", "-f", envvar="BALANCECLI_FORMAT", show_envvar=True,
-    help="Output format (beancount/ledger: balance assertions; prometheus: OpenMetrics).")]
+    "--format", "-f", envvar="BALANCECLI_FORMAT", show_envvar=True, metavar="FORMAT",
+    help="Output format: table, json, jsonl, csv, or an export: beancount, ledger (balance "
+         "assertions), prometheus (OpenMetrics).")]
 HideAmountsOpt = Annotated[bool, typer.Option(
     "--hide-amounts", envvar="BALANCECLI_HIDE_AMOUNTS", show_envvar=True,
     help="Tables: no amounts, only each account's share of the total (screen sharing).")]
@@ -79,11 +114,24 @@ ForceOpt = Annotated[bool, typer.Option(
     "--force", help="With --hide-amounts: print a machine format (json, csv, ...) anyway, "
                     "with every amount.")]
 
+# Table options of the data commands (DESIGN.md §2).
+WideOpt = Annotated[bool, typer.Option(
+    "--wide", help="Tables: show every column, even past the terminal width.")]
+ColumnsOpt = Annotated[str | None, typer.Option(
+    "--columns", metavar="A,B,...",
+    help="Tables and csv: only these columns, in this order (JSON field names).")]
+ExactOpt = Annotated[bool, typer.Option(
+    "--exact", help="Tables: every digit the broker sent (default: the currency's display "
+                    "precision, rounded half up).")]
+
+UtcOpt = Annotated[bool, typer.Option(
+    "--utc", help="Tables: times in UTC (default: local time).")]
+
 # Options of the auth and profile commands.
 ProfileArg = Annotated[str, typer.Argument(
-    help="Profile name (from the config file).", autocompletion=complete.complete_profile_arg)]
-RequestTimeoutOpt = Annotated[float, typer.Option(
-    "--request-timeout", min=0.1, help="Seconds per HTTP request.")]
+    metavar="PROFILE", help="Profile name (from the config file).",
+    autocompletion=complete.complete_profile_arg)]
+RequestTimeoutOpt = TimeoutOpt  # --timeout means per request everywhere (auth login too)
 
 
 def runtime(ctx: typer.Context, **options: Any) -> Runtime:
@@ -93,7 +141,26 @@ def runtime(ctx: typer.Context, **options: Any) -> Runtime:
     return Runtime.from_options(ctx, **options)
 
 
-def usage(rt: Runtime, message: str) -> None:
-    """A usage error: one line, exit 2 (DESIGN §5)."""
-    rt.err(f"error: {message}")
+def usage(rt: Runtime, message: str, command: str | None = None) -> None:
+    """A usage error: one line, exit 2 (DESIGN §5); ``command`` ("balance") adds the hint
+    to its help."""
+    hint = f" (run: balancecli {command} --help)" if command else ""
+    rt.err(f"error: {message}{hint}")
     raise typer.Exit(2)
+
+
+def columns_option(rt: Runtime, command: str, text: str | None) -> list[str] | None:
+    """``--columns a,b,c`` as a list of field names; an unknown name is a usage error (exit 2)
+    listing the valid ones."""
+    if text is None:
+        return None
+    from balancecli.render import column_names
+
+    valid = column_names(command)
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    unknown = [n for n in names if n not in valid]
+    if unknown or not names:
+        what = (f"unknown column{'s' if len(unknown) > 1 else ''} {', '.join(unknown)}"
+                if unknown else "no column named")
+        usage(rt, f"--columns: {what}; {command} has: {', '.join(valid)}", command)
+    return names

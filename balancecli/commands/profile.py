@@ -16,17 +16,19 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from balancecli import complete
+from balancecli.commands.examples import EXAMPLES
 from balancecli.commands.options import ConfigOpt, DebugOpt, NoColorOpt, VerboseOpt, runtime
 
 if TYPE_CHECKING:
     from balancecli.runtime import Runtime
 
 app = typer.Typer(help="Add, list, show and remove profiles in the config file.",
+                  epilog=EXAMPLES["profile"],
                   no_args_is_help=True)
 
-NameArg = Annotated[str, typer.Argument(help="Profile name.")]
+NameArg = Annotated[str, typer.Argument(metavar="NAME", help="Profile name.")]
 ExistingNameArg = Annotated[str, typer.Argument(
-    help="Profile name.", autocompletion=complete.complete_profile_arg)]
+    metavar="NAME", help="Profile name.", autocompletion=complete.complete_profile_arg)]
 
 
 class ListFormat(enum.StrEnum):
@@ -240,15 +242,16 @@ def _path(rt: Runtime) -> Path:
     return config.config_path(rt.config)
 
 
-@app.command()
+@app.command(epilog=EXAMPLES["profile add"])
 def add(
     ctx: typer.Context,
     name: NameArg,
-    broker: Annotated[str, typer.Option("--broker", "-b", help="tradestation, longport, etna "
-                                        "or quantower.", autocompletion=complete.complete_broker)],
+    broker: Annotated[str, typer.Option("--broker", "-b", metavar="BROKER",
+                                        help="tradestation, longport, etna or quantower.",
+                                        autocompletion=complete.complete_broker)],
     set_: Annotated[list[str] | None, typer.Option(
-        "--set", "-s", help="A setting, key=value (repeatable), e.g. --set environment=sim. "
-        "Never a secret: use `balancecli auth login`.")] = None,
+        "--set", "-s", metavar="KEY=VALUE", help="A setting, key=value (repeatable), e.g. "
+        "--set environment=sim. Never a secret: use `balancecli auth login`.")] = None,
     replace: Annotated[bool, typer.Option("--replace", help="Replace a profile of that "
                                           "name.")] = False,
     config: ConfigOpt = None, verbose: VerboseOpt = False, debug: DebugOpt = False,
@@ -282,7 +285,7 @@ def add(
             rt.err(f"next: balancecli auth login {name}")
 
 
-@app.command()
+@app.command(epilog=EXAMPLES["profile remove"])
 def remove(
     ctx: typer.Context, name: ExistingNameArg,
     config: ConfigOpt = None, verbose: VerboseOpt = False, debug: DebugOpt = False,
@@ -306,10 +309,11 @@ def remove(
                f"(run: balancecli auth logout {name})")
 
 
-@app.command("list")
+@app.command("list", epilog=EXAMPLES["profile list"])
 def list_(
     ctx: typer.Context,
-    fmt: Annotated[ListFormat, typer.Option("--format", "-f", help="Output format.")] =
+    fmt: Annotated[ListFormat, typer.Option(
+        "--format", "-f", metavar="FORMAT", help="Output format: table or json.")] =
     ListFormat.table,
     config: ConfigOpt = None, verbose: VerboseOpt = False, debug: DebugOpt = False,
     no_color: NoColorOpt = False,
@@ -345,10 +349,11 @@ def list_(
             rt.out("\n".join(lines) + "\n")
 
 
-@app.command()
+@app.command(epilog=EXAMPLES["profile show"])
 def show(
     ctx: typer.Context, name: ExistingNameArg,
-    fmt: Annotated[ListFormat, typer.Option("--format", "-f", help="Output format.")] =
+    fmt: Annotated[ListFormat, typer.Option(
+        "--format", "-f", metavar="FORMAT", help="Output format: table or json.")] =
     ListFormat.table,
     config: ConfigOpt = None, verbose: VerboseOpt = False, debug: DebugOpt = False,
     no_color: NoColorOpt = False,
@@ -382,5 +387,5 @@ def show(
 def register(root: typer.Typer) -> None:
     from balancecli.commands.profile_path import path
 
-    app.command("path")(path)
+    app.command("path", epilog=EXAMPLES["profile path"])(path)
     root.add_typer(app, name="profile")

@@ -34,18 +34,11 @@ def source_of(ctx: typer.Context, used: Any) -> str:
 def path(
     ctx: typer.Context,
     fmt: Annotated[str, typer.Option(
-        "--format", "-f", metavar="table|json", help="Output format.")] = "table",
+        "--format", "-f", metavar="FORMAT", help="Output format: table or json.")] = "table",
     config: ConfigOpt = None, verbose: VerboseOpt = False, debug: DebugOpt = False,
     no_color: NoColorOpt = False,
 ) -> None:
-    """Print the config file in use (and, on stderr, where that came from).
-
-    Examples:
-
-      balancecli profile path
-
-      $EDITOR "$(balancecli profile path)"
-    """
+    """Print the config file in use (and, on stderr, where that came from)."""
     import json
 
     from balancecli import config as cfg

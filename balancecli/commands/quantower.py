@@ -8,8 +8,11 @@ from typing import Annotated
 
 import typer
 
+from balancecli.commands.examples import EXAMPLES
+
 app = typer.Typer(
     help="Quantower: print the C# bridge Strategy that exports accounts for balancecli.",
+    epilog=EXAMPLES["quantower"],
     no_args_is_help=True,
 )
 
@@ -19,12 +22,12 @@ def quantower() -> None:
     """Quantower has no network API: a C# Strategy inside Quantower exports the accounts."""
 
 
-@app.command()
+@app.command(epilog=EXAMPLES["quantower bridge"])
 def bridge(
     output: Annotated[
         Path | None,
-        typer.Option("--output", "-o", help="write the C# source to this file instead of stdout",
-                     dir_okay=False),
+        typer.Option("--output", "-o", metavar="PATH", dir_okay=False,
+                     help="Write the C# source to this file instead of stdout."),
     ] = None,
 ) -> None:
     """Print the BalanceCliBridge C# Strategy source (install steps go to stderr)."""

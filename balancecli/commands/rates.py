@@ -17,6 +17,7 @@ from typing import Annotated, Any
 
 import typer
 
+from balancecli.commands.examples import EXAMPLES
 from balancecli.commands.options import (
     ConfigOpt,
     DebugOpt,
@@ -33,13 +34,13 @@ UPDATE_SCHEMA = "balancecli.rates.update/1"
 SHOW_SCHEMA = "balancecli.rates/1"
 
 app = typer.Typer(help="Exchange rates for --in CUR: the ECB file and the config's rates table.",
-                  no_args_is_help=True)
+                  no_args_is_help=True, epilog=EXAMPLES["rates"])
 
 
-@app.command("update")
+@app.command("update", epilog=EXAMPLES["rates update"])
 def update(
     ctx: typer.Context, fmt: FormatOpt = Format.table,
-    timeout: Annotated[float, typer.Option("--timeout", min=0.1,
+    timeout: Annotated[float, typer.Option("--timeout", min=0.1, metavar="SECONDS",
                                            help="Seconds for the download.")] = 30.0,
     config: ConfigOpt = None, demo: DemoOpt = False, verbose: VerboseOpt = False,
     debug: DebugOpt = False, no_color: NoColorOpt = False,
@@ -76,16 +77,13 @@ def update(
     raise typer.Exit(0)
 
 
-@app.command("show")
+@app.command("show", epilog=EXAMPLES["rates show"])
 def show(
     ctx: typer.Context, in_currency: InOpt = None, fmt: FormatOpt = Format.table,
     config: ConfigOpt = None, demo: DemoOpt = False, verbose: VerboseOpt = False,
     debug: DebugOpt = False, no_color: NoColorOpt = False,
 ) -> None:
-    """List the rates the next --in CUR run would use, with their sources and dates.
-
-    Examples: balancecli rates show --in USD; balancecli rates show -f json | jq .rates
-    """
+    """List the rates the next --in CUR run would use, with their sources and dates."""
     from balancecli.commands.networth import target_currency
     from balancecli.runtime import boundary
 

@@ -47,4 +47,6 @@ def schema(
 
 
 def register(app: typer.Typer) -> None:
-    app.command()(schema)
+    from balancecli.commands.examples import EXAMPLES
+
+    app.command(epilog=EXAMPLES["schema"])(schema)

@@ -6,6 +6,7 @@ Every value read from the environment, the keyring or a token response is regist
 
 from __future__ import annotations
 
+import json
 import threading
 from typing import Any
 
@@ -28,8 +29,12 @@ class Redactor:
         if field is not None and field.lower() in NOT_SECRET:
             return
         if isinstance(value, str) and len(value) >= 6:
+            # Also as JSON and CSV write it (\" and ""): text already encoded elsewhere is
+            # masked too (the renderers also mask values before encoding).
+            forms = {value, value.replace('"', '""'), json.dumps(value)[1:-1],
+                     json.dumps(value, ensure_ascii=False)[1:-1]}
             with self._lock:
-                self._values.add(value)
+                self._values.update(forms)
 
     def redact(self, text: str) -> str:
         with self._lock:

@@ -1,0 +1,127 @@
+"""Usage errors in the tool's own words: one ``error:`` line and exit 2 (DESIGN §5).
+
+Typer validates options with pydantic and shows its wording in a Rich box ("Value error, 'xml'
+is not one of ...", "Input should be greater than or equal to 0.1"): several lines a cron mail
+or a script's log does not need, in words that are not ours. ``run(app)`` runs the app and
+turns those errors into one line naming the option, what is wrong, and where the help is:
+
+    error: --format: 'xml' is not a format; use table, json, jsonl or csv (run: balancecli
+    balance --help)
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import typer
+
+
+def run(app: typer.Typer) -> None:
+    """Run the root app (the console script's entry point); exits with the command's code."""
+    command = typer.main.get_command(app)
+    try:
+        code = command.main(prog_name="balancecli", standalone_mode=False)
+    except typer.TyperException as exc:  # Typer's (vendored Click's) usage errors
+        if type(exc).__name__ != "NoArgsIsHelpError":  # the help is already printed
+            sys.stderr.write(describe(exc) + "\n")
+        sys.exit(getattr(exc, "exit_code", 2))
+    except typer.Abort:
+        sys.stderr.write("error: aborted\n")
+        sys.exit(1)
+    sys.exit(code if isinstance(code, int) else 0)
+
+
+def describe(exc: Any) -> str:
+    """The one line for a Click/Typer usage error."""
+    from balancecli.table import printable
+
+    ctx = getattr(exc, "ctx", None)
+    path = ctx.command_path if ctx is not None else "balancecli"
+    message = _message(exc, ctx)
+    return printable(f"error: {message} (run: {path} --help)")
+
+
+def _option_name(param: Any) -> str:
+    opts = [o for o in getattr(param, "opts", []) if o.startswith("--")]
+    if opts:
+        return opts[0]
+    if getattr(param, "param_type_name", "") == "argument":
+        return (param.metavar or param.name or "argument").upper()
+    return (getattr(param, "opts", None) or [param.name])[0]
+
+
+def _from_env(ctx: Any, param: Any) -> str | None:
+    """The environment variable the bad value came from, if it did."""
+    try:
+        from typer._click.core import ParameterSource
+
+        if ctx is not None and ctx.get_parameter_source(param.name) == \
+                ParameterSource.ENVIRONMENT:
+            envvar = param.envvar
+            return envvar if isinstance(envvar, str) else ", ".join(envvar)
+    except Exception:  # noqa: BLE001 - the hint is optional
+        return None
+    return None
+
+
+def _message(exc: Any, ctx: Any) -> str:
+    from typer._click import exceptions as click
+
+    if isinstance(exc, click.MissingParameter) and getattr(exc, "param", None) is not None:
+        return f"missing {exc.param.param_type_name} {_option_name(exc.param)}"
+    if isinstance(exc, click.BadParameter) and getattr(exc, "param", None) is not None:
+        param = exc.param
+        name = _option_name(param)
+        env = _from_env(ctx, param)
+        if env:
+            name = f"{env} (for {name})"
+        cause = exc.__cause__
+        if cause is not None and hasattr(cause, "errors"):
+            return f"{name}: {_validation(cause.errors()[0], param)}"
+        return f"{name}: {exc.message}"
+    if isinstance(exc, click.BadParameter) and exc.param_hint:
+        return f"{exc.param_hint}: {exc.message}"
+    if isinstance(exc, click.NoSuchOption):
+        possible = getattr(exc, "possibilities", None)
+        hint = f"; did you mean {' or '.join(sorted(possible))}?" if possible else ""
+        return f"no such option {exc.option_name}{hint}"
+    text = exc.format_message() if hasattr(exc, "format_message") else str(exc)
+    text = text.rstrip(".")
+    return text[:1].lower() + text[1:]
+
+
+def _validation(error: dict[str, Any], param: Any) -> str:
+    """pydantic's first error, in our words."""
+    kind = str(error.get("type", ""))
+    value = error.get("input")
+    given = f"got {value}" if value is not None else "got nothing"
+    limits = error.get("ctx") or {}
+    seconds = param.metavar == "SECONDS"
+    unit = " seconds" if seconds else ""
+    if kind in ("greater_than_equal", "greater_than"):
+        bound = limits.get("ge", limits.get("gt"))
+        word = "at least" if kind == "greater_than_equal" else "more than"
+        return f"must be {word} {bound}{unit}, {given}"
+    if kind in ("less_than_equal", "less_than"):
+        bound = limits.get("le", limits.get("lt"))
+        word = "at most" if kind == "less_than_equal" else "less than"
+        return f"must be {word} {bound}{unit}, {given}"
+    if kind.startswith("int_"):
+        return f"takes a whole number, {given}"
+    if kind.startswith(("float_", "decimal_")):
+        return f"takes a number{' of seconds' if seconds else ''}, {given}"
+    choices = _choices(param)
+    if choices:
+        return f"{value!r} is not one of {', '.join(choices)}"
+    if kind.startswith("bool"):
+        return f"takes true or false, {given}"
+    return f"invalid value {value!r}"
+
+
+def _choices(param: Any) -> list[str]:
+    descriptor = getattr(param, "type_descriptor", None)
+    choices = getattr(descriptor, "choices", None) if descriptor is not None else None
+    if not choices:
+        return []
+    return [str(getattr(c, "value", c)) for c in choices]
