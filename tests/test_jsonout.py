@@ -23,7 +23,7 @@ BALANCES = [
             account_type="margin", currency="USD", as_of="2026-11-21T19:00:00Z",
             cash=D("19638.14545186560000000000"), equity=D("-0"), buying_power=D("1E+3"),
             market_value=D("0.0000001"), unrealized_pnl=D("NaN"),
-            extra={"n": D("5"), "nested": {"list": [1, True, None, 1.5, "x\u0007"]}}),
+            extra={"n": D("5"), "nested": {"list": [1, True, None, 1.5, "x\u0007\x9b\u202e"]}}),
     Balance(profile="lp", broker="longport", account_id="lp", currency="HKD"),
 ]
 ASSETS = [Asset(profile="qt", broker="quantower", account_id="A", asset="BTC", total=D("0.5"))]
@@ -53,7 +53,7 @@ def test_streamed_text_is_exactly_renders(command, rows):
 
 
 def test_exact_digits_and_nulls_survive_a_round_trip():
-    line = jsonout.encode_row(BALANCES[0])
+    line = jsonout.Encoder().row(BALANCES[0])
     row = json.loads(line, parse_float=D)
     assert str(row["cash"]) == "19638.14545186560000000000"
     assert row["market_value"] == D("0.0000001") and "E" not in line.split('"market_value"')[1][:12]
@@ -61,11 +61,28 @@ def test_exact_digits_and_nulls_survive_a_round_trip():
 
 
 def test_a_tiny_exponent_is_not_expanded_into_a_billion_zeros():
-    assert jsonout.number(D("1e-999999999")) == "1E-999999999"
-    assert jsonout.number(D("1e+999999999")) == "1E+999999999"
-    assert jsonout.number(D("1.5e-99")) == "0." + "0" * 98 + "15"  # 100 decimals: plain
-    assert jsonout.number(D("1.5e-100")) == "1.5E-100"
-    assert jsonout.number(D("-Infinity")) == "null"
+    number = jsonout.Encoder().number
+    assert number(D("1e-999999999")) == "1E-999999999"
+    assert number(D("1e+999999999")) == "1E+999999999"
+    assert number(D("1.5e-9")) == "0.0000000015"
+    assert number(D("-Infinity")) == "null" and number(D("NaN")) == "null"
+
+
+def test_secrets_are_masked_before_encoding_whatever_quoting_does_to_them():
+    from balancecli.secrets import REDACTOR
+
+    secret = 'pa"ss\\word-0042'
+    REDACTOR.register(secret, "password")
+    row = Account(profile="e", broker="etna", account_id="9", name=f"echo {secret}", extra={
+        "note": [secret]})
+    out = io.StringIO()
+    stream = jsonout.Stream(out, "jsonl", schema="s", key="k", generated_at=lambda: "t",
+                            redact=REDACTOR.redact)
+    stream.rows([row])
+    stream.close()
+    assert out.getvalue() == render.to_jsonl([row])
+    assert "word-0042" not in out.getvalue() and json.loads(out.getvalue())["extra"] == {
+        "note": ["***"]}
 
 
 def test_a_run_that_prints_nothing_before_failing_writes_no_head():
