@@ -17,6 +17,7 @@ from decimal import Decimal
 from typing import IO, Any
 
 from balancecli.errors import BalanceCliError
+from balancecli.exactjson import _string as _escaped  # the one escaping rule of our JSON
 from balancecli.exactjson import dumps_exact, number_text
 
 
@@ -39,7 +40,8 @@ class Encoder:
     def string(self, text: str) -> str:
         encoded = self._strings.get(text)
         if encoded is None:
-            encoded = self._strings[text] = dumps_exact(text, redact=self._redact)
+            masked = self._redact(text) if self._redact else text
+            encoded = self._strings[text] = _escaped(masked)
         return encoded
 
     @staticmethod
