@@ -7,15 +7,18 @@ profile, not the sum. A failing profile or account becomes an error entry; the r
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
+from balancecli import interrupt
 from balancecli.brokers.base import Context, Result
 from balancecli.config import Profile
 from balancecli.errors import BadResponseError, BalanceCliError
-from balancecli.http import HttpClient
+from balancecli.http import MAX_RESPONSE_BYTES, HttpClient
+from balancecli.limiter import RateLimit
 from balancecli.secrets import Keyring, Secrets
 
 COMMANDS = ("accounts", "balance", "assets", "snapshot")
@@ -57,8 +60,18 @@ def make_secrets(profile: Profile, options: Options) -> Secrets:
     return Secrets(profile.name, required, keyring=Keyring(), warn=options.warn)
 
 
+def limits_of(profile: Profile) -> RateLimit:
+    """The broker's documented limits, with the profile's ``max_concurrency`` as ceiling."""
+    limits: RateLimit = profile.broker_class.limits
+    ceiling = profile.settings.get("max_concurrency")
+    if ceiling is None:  # validated (>= 1) with the config
+        return limits
+    return dataclasses.replace(limits, ceiling=ceiling, start=min(limits.start, ceiling))
+
+
 def make_context(profile: Profile, options: Options, secrets: Secrets | None = None) -> Context:
     s = profile.settings
+    limits = limits_of(profile)
     http = HttpClient(
         profile.name,
         timeout=s.get("timeout") or options.timeout,
@@ -66,6 +79,8 @@ def make_context(profile: Profile, options: Options, secrets: Secrets | None = N
         retry_backoff=s.get("retry_backoff", 0.5),
         retry_budget=s.get("retry_budget", 30),
         log=options.log,
+        limits=limits,
+        max_response_bytes=s.get("max_response_bytes") or MAX_RESPONSE_BYTES,
     )
     return Context(
         profile=profile.name,
@@ -76,6 +91,7 @@ def make_context(profile: Profile, options: Options, secrets: Secrets | None = N
         interactive=options.interactive,
         prompt=options.prompt,
         warn=options.warn,
+        max_workers=limits.ceiling,
     )
 
 
@@ -117,7 +133,10 @@ def fetch_profile(profile: Profile, options: Options) -> tuple[Result, bool, set
         ctx.http.close()
 
 
-def run(profiles: list[Profile], options: Options) -> Outcome:
+def run(profiles: list[Profile], options: Options,
+        on_rows: Callable[[list[Any]], None] | None = None) -> Outcome:
+    """Fetch every profile concurrently. ``on_rows`` receives each profile's rows as soon as
+    that profile and those before it are done (profile order), so output can stream."""
     outcome = Outcome()
     if not profiles:
         return outcome
@@ -140,12 +159,22 @@ def run(profiles: list[Profile], options: Options) -> Outcome:
             return Result(errors=[error]), False, set()
 
     workers = min(16, len(profiles))
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="bc-prof") as pool:
-        results = list(pool.map(one, profiles))
-    for result, ok, ids in results:
-        outcome.rows.extend(result.rows)
-        outcome.assets.extend(result.assets)
-        outcome.errors.extend(result.errors)
-        outcome.profiles_ok += int(ok)
-        outcome.matched_accounts |= ids
+    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="bc-prof")
+    try:
+        for result, ok, ids in pool.map(one, profiles):
+            if on_rows is not None and result.rows:
+                on_rows(result.rows)
+            outcome.rows.extend(result.rows)
+            outcome.assets.extend(result.assets)
+            outcome.errors.extend(result.errors)
+            outcome.profiles_ok += int(ok)
+            outcome.matched_accounts |= ids
+    except BaseException as exc:
+        # Ctrl-C, a reader gone (`| head`), --debug re-raising: never wait for requests in
+        # flight (issue #13); for the first two, stop them too (the process ends now).
+        if isinstance(exc, (KeyboardInterrupt, BrokenPipeError)):
+            interrupt.cancel()
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown()
     return outcome

@@ -1,15 +1,27 @@
-"""One HTTP client per profile: a pooled ``requests.Session``, timeouts, bounded retries.
+"""One HTTP client per profile: pooled connections, a total deadline, a size cap, bounded retries.
 
-Transport failures and retryable statuses (429, 5xx, and whatever a broker adds through
-``retry_if``, e.g. TradeStation v2's "403 Quota Exceeded" HTML page) are retried with exponential
-backoff, honouring ``Retry-After``, bounded in count (``max_retries``) and in total waiting time
-(``retry_budget``). Any other status is returned to the broker, which knows its error shapes.
+- Deadline: ``timeout`` bounds the whole attempt (connect, headers and body), not each socket
+  read: a server trickling a byte a second cannot hold a run. A watchdog thread shuts the
+  socket down at the deadline; the body is read in chunks against the same monotonic deadline.
+- Size: the decoded body is capped (``max_response_bytes``, 16 MiB by default) while it is read
+  and while it is decompressed (urllib3 >= 2.6 inflates at most what is asked for), so a gzip
+  bomb or a 50 MB page fails as ``bad_response`` with little memory used.
+- Retries: transport failures and retryable statuses (429, 5xx, and whatever a broker adds
+  through ``retry_if``, e.g. TradeStation v2's "403 Quota Exceeded" HTML page) are retried with
+  exponential backoff, honouring ``Retry-After``, bounded in count (``max_retries``) and in total
+  waiting (``retry_budget``). Any other status goes back to the broker, which knows its errors.
+- Concurrency: every attempt takes a slot of the host's process-wide ``HostLimiter``
+  (balancecli.limiter), which adapts to the broker within its documented rate limit.
+- Ctrl-C: no attempt or retry starts after it (``interrupt.CANCEL``), sockets in flight are shut.
+- CPU: ``requests`` is used through its adapter, without ``Session.request``: the environment
+  (proxies, NO_PROXY, netrc, CA bundle) is read once per host, not on every call.
 
-``requests`` is imported here only, so commands that do not fetch never load it.
+``requests`` is imported lazily, so commands that do not fetch never load it.
 """
 
 from __future__ import annotations
 
+import os
 import random
 import threading
 import time
@@ -17,21 +29,29 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from typing import Any
-from urllib.parse import urlsplit
 
+from balancecli.deadline import WATCHDOG, Guard, adapter_class
 from balancecli.errors import (
     AuthError,
+    BadResponseError,
     BalanceCliError,
     BrokerError,
     RateLimitedError,
     UnavailableError,
 )
+from balancecli.interrupt import CANCEL
+from balancecli.limiter import CONGESTED, NEUTRAL, OK, HostLimiter, Interrupted, RateLimit
+from balancecli.limiter import limiter_for as _limiter_for
 from balancecli.models import loads
 from balancecli.secrets import REDACTOR
 
 USER_AGENT = "balancecli/0.1 (+read-only balance inspector)"
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS"})
+MAX_RESPONSE_BYTES = 16 * 1024 * 1024
+CHUNK = 64 * 1024
+BASE_HEADERS = {"User-Agent": USER_AGENT, "Accept-Encoding": "gzip, deflate", "Accept": "*/*",
+                "Connection": "keep-alive"}
 
 
 @dataclass
@@ -62,14 +82,40 @@ def retry_after_seconds(value: str | None) -> float | None:
         return None
     value = value.strip()
     try:
-        return max(0.0, float(value))
+        seconds = float(value)
     except ValueError:
-        pass
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, when.timestamp() - time.time())
+        try:
+            when = parsedate_to_datetime(value)
+        except (TypeError, ValueError, IndexError, OverflowError):
+            return None
+        return max(0.0, when.timestamp() - time.time())
+    return max(0.0, seconds) if seconds == seconds else None  # NaN: ignore
+
+
+# -- per host ---------------------------------------------------------------------------------
+
+@dataclass
+class _Host:
+    """What is resolved once per host: its limiter, proxies and netrc credentials."""
+
+    name: str
+    limiter: HostLimiter
+    proxies: dict[str, str]
+    netrc_auth: str | None
+
+
+def _resolve_host(base: str, limits: RateLimit) -> _Host:
+    """Read the environment once for this host, the way ``requests`` would on every call
+    (HTTP(S)_PROXY / ALL_PROXY honouring NO_PROXY, and ~/.netrc)."""
+    from requests.auth import _basic_auth_str
+    from requests.utils import get_environ_proxies, get_netrc_auth
+
+    scheme, _, netloc = base.partition("://")
+    netloc = netloc.rpartition("@")[2]  # user info never reaches a message or a limiter key
+    proxies = get_environ_proxies(f"{scheme}://{netloc}/") or {}
+    auth = get_netrc_auth(f"{scheme}://{netloc}/")
+    return _Host(netloc, _limiter_for(f"{scheme}://{netloc}", limits), dict(proxies),
+                 _basic_auth_str(*auth) if auth else None)
 
 
 class HttpClient:
@@ -84,7 +130,9 @@ class HttpClient:
         retry_backoff: float = 0.5,
         retry_budget: float = 30.0,
         log: Callable[[str], None] | None = None,
-        pool_size: int = 16,
+        pool_size: int | None = None,
+        limits: RateLimit | None = None,
+        max_response_bytes: int = MAX_RESPONSE_BYTES,
     ) -> None:
         self.profile = profile
         self.timeout = float(timeout)
@@ -92,33 +140,40 @@ class HttpClient:
         self.retry_backoff = float(retry_backoff)
         self.retry_budget = float(retry_budget)
         self.log = log
-        self.pool_size = pool_size
-        self._session: Any = None
+        self.limits = limits or RateLimit()
+        self.pool_size = pool_size or max(self.limits.ceiling, 1)
+        self.max_response_bytes = int(max_response_bytes)
+        self._adapter: Any = None
+        self._verify: Any = True
+        self._hosts: dict[str, _Host] = {}
         self._lock = threading.Lock()
         self.request_count = 0
 
-    @property
-    def session(self) -> Any:
+    def _setup(self) -> Any:
         with self._lock:
-            if self._session is None:
-                import requests
-                from requests.adapters import HTTPAdapter
-
-                session = requests.Session()
+            if self._adapter is None:
                 # Retries are ours (they must re-sign LongPort requests); the adapter does none.
-                adapter = HTTPAdapter(
-                    pool_connections=1, pool_maxsize=self.pool_size, max_retries=0
-                )
-                session.mount("https://", adapter)
-                session.mount("http://", adapter)
-                session.headers["User-Agent"] = USER_AGENT
-                session.trust_env = True
-                self._session = session
-            return self._session
+                self._adapter = adapter_class()(
+                    pool_connections=4, pool_maxsize=self.pool_size, max_retries=0)
+                self._verify = (os.environ.get("REQUESTS_CA_BUNDLE")
+                                or os.environ.get("CURL_CA_BUNDLE") or True)
+            return self._adapter
+
+    def _host(self, url: str) -> _Host:
+        scheme, _, rest = url.partition("://")
+        base = f"{scheme.lower()}://{rest.split('/', 1)[0].split('?', 1)[0]}"
+        host = self._hosts.get(base)
+        if host is None:
+            if scheme.lower() not in ("http", "https"):
+                raise UnavailableError(f"cannot fetch {scheme}:// URLs (only https and http)")
+            with self._lock:
+                host = self._hosts.get(base) or _resolve_host(base, self.limits)
+                self._hosts[base] = host
+        return host
 
     def close(self) -> None:
-        if self._session is not None:
-            self._session.close()
+        if self._adapter is not None:
+            self._adapter.close()
 
     def request(
         self,
@@ -135,61 +190,52 @@ class HttpClient:
 
         ``query`` is sent exactly as given (already percent-encoded) so that a signature over it
         matches the wire. ``headers`` may be a callable, called again for each attempt (a fresh
-        LongPort timestamp and signature per attempt).
+        LongPort timestamp and signature per attempt), after the host's limiter let it go.
         """
-        import requests
-
         method = method.upper()
         full_url = f"{url}?{query}" if query else url
-        host = urlsplit(url).netloc
+        host = self._host(url)
         timeout = self.timeout if timeout is None else float(timeout)
+        body, content_type = _encode_body(data)
         waited = 0.0
         attempt = 0
         while True:
-            hdrs = dict(headers() if callable(headers) else (headers or {}))
-            started = time.monotonic()
-            error: BalanceCliError
-            wait: float | None = None
+            if CANCEL.is_set():
+                raise Interrupted()
+            epoch = host.limiter.acquire(self.retry_budget - waited)
+            outcome, wait = NEUTRAL, None
             try:
-                raw = self.session.request(
-                    method, full_url, headers=hdrs, data=data, timeout=(timeout, timeout),
-                    allow_redirects=False,
-                )
-                content = raw.content
-            except requests.Timeout:
-                self._log(method, full_url, "timeout", started)
-                error = UnavailableError(f"{host} did not answer within {timeout:g} s")
-                retryable = method in IDEMPOTENT
-            except requests.ConnectionError as exc:
-                self._log(method, full_url, "connection error", started)
-                error = UnavailableError(f"could not connect to {host} ({_reason(exc)})")
-                retryable = method in IDEMPOTENT
-            except requests.RequestException as exc:
-                self._log(method, full_url, "error", started)
-                raise UnavailableError(f"request to {host} failed ({_reason(exc)})") from None
-            else:
-                self.request_count += 1
-                response = Response(raw.status_code, raw.headers, content, full_url)
-                self._log(method, full_url, str(raw.status_code), started)
-                limited = raw.status_code == 429 or (retry_if is not None and retry_if(response))
-                if limited:
-                    error = RateLimitedError(
-                        f"rate limited by {host} (HTTP {raw.status_code})",
-                        http_status=raw.status_code,
-                    )
-                    wait = retry_after_seconds(raw.headers.get("Retry-After"))
-                    retryable = True
-                elif raw.status_code in RETRY_STATUSES:
-                    error = UnavailableError(
-                        f"{host} answered HTTP {raw.status_code}", http_status=raw.status_code
-                    )
-                    wait = retry_after_seconds(raw.headers.get("Retry-After"))
-                    retryable = method in IDEMPOTENT
+                hdrs = headers() if callable(headers) else headers
+                started = time.monotonic()
+                try:
+                    response = self._attempt(method, full_url, hdrs, body, content_type,
+                                             host, started + timeout, timeout)
+                except _Failure as failure:
+                    self._log(method, full_url, failure.outcome, started)
+                    error, retryable = failure.error, failure.retryable and method in IDEMPOTENT
                 else:
-                    return response
+                    self.request_count += 1
+                    self._log(method, full_url, str(response.status), started)
+                    status = response.status
+                    wait = retry_after_seconds(response.headers.get("Retry-After"))
+                    if status == 429 or (retry_if is not None and retry_if(response)):
+                        outcome = CONGESTED
+                        error = RateLimitedError(f"rate limited by {host.name} (HTTP {status})",
+                                                 http_status=status)
+                        retryable = True
+                    elif status in RETRY_STATUSES:
+                        outcome = CONGESTED
+                        error = UnavailableError(f"{host.name} answered HTTP {status}",
+                                                 http_status=status)
+                        retryable = method in IDEMPOTENT
+                    else:
+                        outcome = OK
+                        return response
+            finally:
+                host.limiter.release(epoch, outcome, wait)
             if wait is None:
                 wait = self.retry_backoff * (2**attempt) * (1 + random.random() / 10)
-            if not retryable or attempt >= self.max_retries:
+            if not retryable or attempt >= self.max_retries or CANCEL.is_set():
                 if attempt:
                     error.message += f" after {attempt + 1} attempts"
                 raise error
@@ -198,9 +244,105 @@ class HttpClient:
                     f"; the server asks to wait {wait:.0f} s, more than the retry budget"
                 )
                 raise error
-            time.sleep(wait)
+            if CANCEL.wait(wait):
+                raise Interrupted()
             waited += wait
             attempt += 1
+
+    def _attempt(self, method: str, url: str, headers: Mapping[str, str] | None,
+                 body: bytes | None, content_type: str | None, host: _Host, deadline: float,
+                 timeout: float) -> Response:
+        """One exchange within ``deadline``; a _Failure says what went wrong."""
+        import requests
+        from requests.models import PreparedRequest
+        from requests.structures import CaseInsensitiveDict
+
+        adapter = self._adapter or self._setup()
+        prep = PreparedRequest()
+        prep.method, prep.url, prep.body, prep.hooks = method, url, body, {"response": []}
+        prep.headers = hdrs = CaseInsensitiveDict(BASE_HEADERS)
+        if content_type:
+            hdrs["Content-Type"] = content_type
+        if headers:
+            hdrs.update(headers)
+        if host.netrc_auth and "Authorization" not in hdrs:
+            hdrs["Authorization"] = host.netrc_auth  # never in place of the broker's token
+        if body is not None:
+            hdrs["Content-Length"] = str(len(body))
+        elif method not in ("GET", "HEAD"):
+            hdrs["Content-Length"] = "0"
+        guard = WATCHDOG.arm(deadline)
+        raw = None
+        try:
+            try:
+                raw = adapter.send(prep, stream=True, timeout=(timeout, timeout),
+                                   verify=self._verify, proxies=host.proxies)
+            except requests.Timeout:
+                raise self._timed_out(host, timeout) from None
+            except requests.RequestException as exc:
+                raise self._broken(exc, host, guard, timeout,
+                                   connect=isinstance(exc, requests.ConnectionError)) from None
+            content = self._read(raw, host, guard, deadline, timeout)
+            return Response(raw.status_code, raw.headers, content, url)
+        finally:
+            WATCHDOG.disarm(guard)
+            if raw is not None:
+                raw.close()  # after a complete read the connection is already back in the pool
+
+    def _read(self, raw: Any, host: _Host, guard: Guard, deadline: float,
+              timeout: float) -> bytes:
+        """The decoded body, chunk by chunk, within the deadline and the size cap."""
+        cap = self.max_response_bytes
+        declared = raw.headers.get("Content-Length", "")
+        if (declared.isdigit() and int(declared) > cap
+                and not raw.headers.get("Content-Encoding")):
+            raise _Failure(self._too_big(host, cap), "too large", retryable=False)
+        chunks: list[bytes] = []
+        total = 0
+        stream = raw.raw
+        try:
+            while True:
+                chunk = stream.read(CHUNK, decode_content=True)
+                if not chunk:
+                    break
+                total += len(chunk)
+                if total > cap:
+                    raise _Failure(self._too_big(host, cap), "too large", retryable=False)
+                chunks.append(chunk)
+                if time.monotonic() > deadline:
+                    raise self._timed_out(host, timeout)
+        except _Failure:
+            raise
+        except Exception as exc:  # urllib3 and socket errors: ProtocolError, DecodeError, ...
+            if type(exc).__name__ == "DecodeError":
+                encoding = raw.headers.get("Content-Encoding", "")
+                raise _Failure(BadResponseError(
+                    f"{host.name} sent a body that does not decode as {encoding or 'declared'}"),
+                    "undecodable", retryable=False) from None
+            raise self._broken(exc, host, guard, timeout, connect=False) from None
+        return b"".join(chunks)
+
+    @staticmethod
+    def _too_big(host: _Host, cap: int) -> BadResponseError:
+        return BadResponseError(
+            f"{host.name} sent a response larger than {_size(cap)} (setting max_response_bytes)")
+
+    @staticmethod
+    def _timed_out(host: _Host, timeout: float) -> _Failure:
+        return _Failure(UnavailableError(f"{host.name} did not answer within {timeout:g} s"),
+                        "timeout")
+
+    def _broken(self, exc: BaseException, host: _Host, guard: Guard, timeout: float,
+                connect: bool) -> _Failure:
+        if CANCEL.is_set():
+            return _Failure(Interrupted(), "interrupted", retryable=False)
+        if guard.fired or "timed out" in str(exc).lower():
+            return self._timed_out(host, timeout)
+        if connect:
+            return _Failure(UnavailableError(f"could not connect to {host.name} ({_reason(exc)})"),
+                            "connection error")
+        return _Failure(UnavailableError(f"the connection to {host.name} broke ({_reason(exc)})"),
+                        "connection error")
 
     def _log(self, method: str, url: str, outcome: str, started: float) -> None:
         if self.log is not None:
@@ -208,10 +350,31 @@ class HttpClient:
             self.log(REDACTOR.redact(f"{self.profile}: {method} {url} -> {outcome} ({ms:.0f} ms)"))
 
 
-def _reason(exc: Exception) -> str:
+class _Failure(Exception):
+    """An attempt that failed before a usable response: the error and whether to retry."""
+
+    def __init__(self, error: BalanceCliError, outcome: str, retryable: bool = True) -> None:
+        self.error, self.outcome, self.retryable = error, outcome, retryable
+
+
+def _encode_body(data: bytes | Mapping[str, str] | None) -> tuple[bytes | None, str | None]:
+    """(body, its Content-Type): a mapping is a form, as ``requests`` would send it."""
+    if data is None or isinstance(data, bytes):
+        return data or None, None
+    from urllib.parse import urlencode
+
+    return urlencode(list(data.items())).encode() or None, "application/x-www-form-urlencoded"
+
+
+def _size(n: int) -> str:
+    return f"{n / 1048576:g} MiB" if n >= 1048576 else f"{n} bytes"
+
+
+def _reason(exc: BaseException) -> str:
     text = str(exc)
     for marker in ("Connection refused", "Connection reset", "Name or service not known",
-                   "Remote end closed connection", "RemoteDisconnected", "timed out"):
+                   "Remote end closed connection", "RemoteDisconnected", "timed out",
+                   "IncompleteRead"):
         if marker in text:
             return marker.lower()
     return type(exc).__name__

@@ -296,9 +296,12 @@ def _from_env(ctx: Any, name: str) -> bool:
 @contextlib.contextmanager
 def boundary(rt: Runtime) -> Iterator[None]:
     """The one error boundary: expected errors -> a line and their exit code; anything else ->
-    exit 1 (traceback only with --debug); Ctrl-C -> 130."""
+    exit 1 (traceback only with --debug); Ctrl-C -> 130 at once."""
     import typer
 
+    from balancecli import interrupt
+
+    interrupt.install()  # SIGINT first stops every request in flight, then unwinds here
     try:
         yield
     except typer.Exit:
@@ -317,9 +320,13 @@ def boundary(rt: Runtime) -> Iterator[None]:
         os.dup2(devnull, sys.stdout.fileno())  # nothing more to flush at exit
         raise typer.Exit(EXIT_BROKEN_PIPE) from None
     except KeyboardInterrupt:
-        rt.err("interrupted")
-        sys.stdout.flush()
-        os._exit(EXIT_INTERRUPTED)  # worker threads may be mid-request: do not wait for them
+        # The main thread has unwound (a snapshot transaction rolled back on the way); worker
+        # threads may be mid-request: stop them, say so, and exit without waiting for them.
+        interrupt.cancel()
+        with contextlib.suppress(Exception):
+            rt.err("interrupted")
+            sys.stdout.flush()
+        os._exit(EXIT_INTERRUPTED)
     except Exception as exc:
         if rt.debug:
             import traceback

@@ -5,6 +5,14 @@
    sequential (profiles one after another, one request at a time), in process and through the
    installed command.
 3. Peak memory (max RSS) of `balancecli balance` for 1,000 accounts, JSON and table output.
+4. Scale (issue #15): 10, 1,000 and 5,000 accounts over 4 brokers at 100 ms latency, fakes in a
+   process of their own: `balancecli balance -f json` against a plain requests +
+   ThreadPoolExecutor script doing the same calls (at each broker's concurrency ceiling, and at
+   64 per host), the chain limit at the brokers' concurrency, `snapshot` against `balance`,
+   client CPU per request (whole command, marginal; and the HTTP client alone against bare
+   requests), and 10,000 rows written as JSON.
+
+Run: python tests/bench_cli.py [startup] [fetch] [memory] [scale] [http] [json]  (default: all)
 """
 
 from __future__ import annotations
@@ -211,7 +219,11 @@ def memory() -> None:
                   "(budget 80 MB)")
 
 
+from bench_scale import json_rows, scale, transport_cpu  # noqa: E402
+
+PARTS = {"startup": startup, "fetch": fetch_timing, "memory": memory, "scale": scale,
+         "http": transport_cpu, "json": json_rows}
+
 if __name__ == "__main__":
-    startup()
-    fetch_timing()
-    memory()
+    for name in sys.argv[1:] or list(PARTS):
+        PARTS[name]()

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from balancecli.errors import BadResponseError, BalanceCliError, ConfigError
+from balancecli.limiter import RateLimit
 from balancecli.models import Account, Asset, Balance
 
 if TYPE_CHECKING:
@@ -57,6 +58,8 @@ COMMON_SETTINGS: dict[str, Setting] = {
                             minimum=0),
     "max_response_bytes": Setting(int, None, help="largest response accepted, in bytes "
                                                   "(default 16 MiB)", minimum=1),
+    "max_concurrency": Setting(int, None, help="most requests in flight per host "
+                                               "(default: the broker's own)", minimum=1),
     "ledger_account": Setting((str, dict), None,
                               help="beancount/ledger account name: a template or a table by "
                                    "account id (-f beancount|ledger)"),
@@ -89,12 +92,19 @@ class Context:
     interactive: bool = False
     prompt: Callable[[str], str] | None = None  # hidden input on a terminal (2FA codes)
     warn: Callable[[str], None] = lambda message: None
-    max_workers: int = 16
+    max_workers: int = 16  # the broker's concurrency ceiling (``Broker.limits``)
 
     def parallel(self, fn: Callable[[Any], Any], items: Sequence[Any]) -> list[Any]:
-        """``[fn(x) for x in items]`` run concurrently; exceptions are returned, not raised."""
+        """``[fn(x) for x in items]`` run concurrently; exceptions are returned, not raised.
+
+        As many threads as the host may ever take; the HTTP client's per-host limiter decides
+        how many requests are really in flight. After Ctrl-C no new item starts."""
+        from balancecli.interrupt import CANCEL
+        from balancecli.limiter import Interrupted
 
         def call(item: Any) -> Any:
+            if CANCEL.is_set():
+                return Interrupted()
             try:
                 return fn(item)
             except BalanceCliError as exc:
@@ -103,8 +113,11 @@ class Context:
         if len(items) <= 1:
             return [call(item) for item in items]
         workers = min(self.max_workers, len(items))
-        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="bc-acct") as pool:
+        pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="bc-acct")
+        try:
             return list(pool.map(call, items))
+        finally:
+            pool.shutdown(wait=False, cancel_futures=True)
 
 
 class Broker:
@@ -112,6 +125,9 @@ class Broker:
 
     name: ClassVar[str]
     settings: ClassVar[dict[str, Setting]] = {}
+    # The API's documented limits (requests in flight per host, rate), enforced per host and
+    # process by balancecli.limiter; each module sets its own from its API documents.
+    limits: ClassVar[RateLimit] = RateLimit()
 
     @classmethod
     def secret_fields(cls, settings: dict[str, Any]) -> tuple[str, ...]:

@@ -39,6 +39,7 @@ from balancecli.errors import (
     UnavailableError,
 )
 from balancecli.http import Response
+from balancecli.limiter import RateLimit
 from balancecli.models import Account, Asset, Balance, extra_from, to_decimal, to_text, utc_now
 
 TOKEN_LIFETIME = 24 * 3600  # "The authorization token lifetime is 24 hours" (requesting-tokens)
@@ -56,6 +57,9 @@ APP_KEY_REJECTED = "the ETNA app key was rejected: check APP_KEY"
 
 class Etna(Broker):
     name = "etna"
+    # §2.6: no documented limit: start low, grow while it answers, at most 32 (or the
+    # profile's max_concurrency).
+    limits = RateLimit(start=8, ceiling=32)
     settings = {
         "base_url": Setting(str, required=True, help="e.g. https://HOST/api"),
         "api_version": Setting((str, int, float), "1.0"),

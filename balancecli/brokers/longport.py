@@ -59,6 +59,7 @@ from balancecli.errors import (
     BadResponseError,
     BalanceCliError,
 )
+from balancecli.limiter import RateLimit
 from balancecli.models import Account, Asset, Balance, extra_from, to_decimal, to_text, utc_now
 
 HOSTS = {"global": "https://openapi.longbridge.com", "cn": "https://openapi.longbridge.cn"}
@@ -73,6 +74,8 @@ CASH = {"available": "available_cash", "reserved": "frozen_cash", "settling": "s
 
 class LongPort(Broker):
     name = "longport"
+    # §3.4: trade API at most 30 calls per 30 s, 0.02 s apart (per host here).
+    limits = RateLimit(start=2, ceiling=5, calls=30, period=30, gap=0.02)
     settings = {
         "auth": Setting(str, "oauth", choices=("oauth", "apikey")),
         "region": Setting(str, "global", choices=tuple(HOSTS)),

@@ -53,6 +53,7 @@ from balancecli.errors import (
     UnavailableError,
 )
 from balancecli.http import status_error
+from balancecli.limiter import RateLimit
 from balancecli.models import (
     DOUBLE_EXPONENT,
     Account,
@@ -86,6 +87,8 @@ class _Entry:
 
 class Quantower(Broker):
     name = "quantower"
+    # One request per profile to a loopback bridge (or none: a file).
+    limits = RateLimit(start=2, ceiling=4)
     settings = {
         "source": Setting(str, required=True,
                           help="export file path, or http://127.0.0.1:PORT/ of the bridge"),

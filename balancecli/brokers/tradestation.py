@@ -43,6 +43,7 @@ from balancecli.errors import (
     RateLimitedError,
 )
 from balancecli.http import Response, status_error
+from balancecli.limiter import RateLimit
 from balancecli.models import Account, Asset, loads, utc_now
 
 HOSTS = {"live": "https://api.tradestation.com", "sim": "https://sim-api.tradestation.com"}
@@ -54,6 +55,9 @@ DEFAULT_LIFETIME = 1200  # "access tokens expire after 20 minutes" (refresh-toke
 
 class TradeStation(Broker):
     name = "tradestation"
+    # §1.6: 250 requests per 5 min per resource (Accounts, Balances): held here per host, a
+    # stricter reading; balances go 25 ids per request. Concurrency undocumented.
+    limits = RateLimit(start=4, ceiling=16, calls=250, period=300)
     settings = {
         "environment": Setting(str, "live", choices=("live", "sim")),
         "api": Setting(str, "v3", choices=("v3", "v2")),

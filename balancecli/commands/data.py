@@ -83,9 +83,12 @@ def run_data_command(rt: Runtime, command: str, *, profiles: list[str] | None,
 
             watching.run(rt, command=command, interval=watch, fetch=once,
                          render=lambda rows: _live_table(rt, command, rows, hide_amounts))
+        # json/jsonl: rows written as each profile completes (issue #15)
+        stream = (_stream(command, Format(fmt), options.currency)
+                  if watch is None and not target and fmt not in data_export.FORMATS else None)
         started = time.monotonic()
         with _cancellable(), rt.spinner(f"Fetching {len(selected)} profile(s)…"):
-            outcome = run(selected, options)
+            outcome = run(selected, options, on_rows=stream.rows if stream else None)
         seconds = time.monotonic() - started
         rows = _only_currency(command, outcome.rows, options.currency)
         errors += outcome.errors
@@ -101,6 +104,9 @@ def run_data_command(rt: Runtime, command: str, *, profiles: list[str] | None,
                           target, settings)
         elif fmt in data_export.FORMATS:  # beancount, ledger, prometheus (DESIGN §12)
             rt.out(data_export.text(fmt, command, rows, errors, selected, seconds, utc_now()))
+        elif stream is not None:
+            stream.close(errors, [("totals", render.totals(rows))] if command == "balance"
+                         else [])
         elif (fmt := Format(fmt)) is Format.json:  # DataFormat's other values are Format's
             rt.out(render.to_json(command, rows, errors, utc_now(), indent=rt.json_indent))
         elif fmt is Format.jsonl:
@@ -143,6 +149,26 @@ def _only_currency(command: str, rows: list, currency: str | None) -> list:
         return rows
     key = "asset" if command == "assets" else "currency"
     return [r for r in rows if (getattr(r, key) or "").upper() == currency]
+
+
+def _stream(command: str, fmt: Format, currency: str | None) -> Any:
+    """A jsonout.Stream on stdout for json/jsonl (the same text as render.to_json/to_jsonl),
+    written as rows arrive; None for other formats and for json on a terminal (people read
+    it whole)."""
+    import sys
+
+    if fmt is not Format.jsonl and (fmt is not Format.json or sys.stdout.isatty()):
+        return None
+    from balancecli.jsonout import Stream
+    from balancecli.models import utc_now
+    from balancecli.render import SCHEMAS
+    from balancecli.secrets import REDACTOR
+
+    schema, key, _ = SCHEMAS[command]
+    keep = None if not currency or command == "accounts" else (
+        lambda row: bool(_only_currency(command, [row], currency)))
+    return Stream(sys.stdout, fmt.value, schema=schema, key=key, generated_at=utc_now,
+                  keep=keep, redact=REDACTOR.redact)
 
 
 def _prompter(rt: Runtime) -> Callable[[str], str]:

@@ -29,8 +29,14 @@ class DemoProfile:
 
 
 def start_demo(stack: ExitStack, latency: float = 0.0) -> dict[str, DemoProfile]:
-    """Start every available demo broker; return profile name -> settings and secrets."""
+    """Start every available demo broker; return profile name -> settings and secrets.
+
+    Each demo gets its own ExitStack and ``stack`` closes them all at once, in parallel: a
+    server's shutdown waits for its poll interval, and four in a row were half of a
+    ``--demo`` run."""
     profiles: dict[str, DemoProfile] = {}
+    stacks: list[ExitStack] = []
+    stack.callback(close_in_parallel, stacks)
     for name, target in _DEMOS.items():
         module_name, _, attr = target.partition(":")
         try:
@@ -39,5 +45,28 @@ def start_demo(stack: ExitStack, latency: float = 0.0) -> dict[str, DemoProfile]
             if exc.name == module_name:  # that broker's demo is not written yet
                 continue
             raise
-        profiles[name] = getattr(module, attr)(stack, latency=latency)
+        own = ExitStack()
+        stacks.append(own)
+        profiles[name] = getattr(module, attr)(own, latency=latency)
     return profiles
+
+
+def close_in_parallel(stacks: list[ExitStack]) -> None:
+    """Close every stack, each in its own thread; the first error is raised after all ran."""
+    import threading
+
+    errors: list[BaseException] = []
+
+    def close(one: ExitStack) -> None:
+        try:
+            one.close()
+        except BaseException as exc:  # noqa: BLE001 - re-raised below, in the caller
+            errors.append(exc)
+
+    threads = [threading.Thread(target=close, args=(one,), daemon=True) for one in stacks]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if errors:
+        raise errors[0]

@@ -9,8 +9,16 @@ queued with ``inject()`` and apply to the next matching requests before the brok
 - ``html``: an HTML page (a proxy or IIS error page) with the given status
 - ``truncated``: the real answer cut in half
 - ``body``: the given raw body with status 200 (``NaN``, wrong types, ...)
+- ``trickle_headers``: an endless header block, one byte every ``seconds``
+- ``trickle_body``: the headers of the real answer, then its body one byte every ``seconds``
+- ``gzip_bomb``: a gzip body (about 1 MB per GiB) inflating to ``size`` bytes of JSON whitespace
+- ``huge``: a valid JSON object of ``size`` bytes, streamed without being built in memory and
+  without a Content-Length (it ends when the connection closes)
 
-Every request is recorded in ``requests`` so tests can assert what a client sent.
+``max_concurrent`` makes the server answer 429 (``Retry-After`` when ``retry_after`` is set) to
+any request beyond that many in flight, as a rate-limiting gateway would; ``rejected`` counts
+them and ``peak`` is the most requests seen in flight. Every request is recorded in
+``requests`` so tests can assert what a client sent.
 """
 
 from __future__ import annotations
@@ -21,8 +29,10 @@ import socket
 import struct
 import threading
 import time
+import zlib
 from dataclasses import dataclass, field
 from decimal import Decimal
+from functools import cache
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -90,6 +100,7 @@ class Fault:
     headers: dict[str, str] = field(default_factory=dict)
     seconds: float = 5.0
     method: str | None = None
+    size: int = 0  # gzip_bomb / huge: bytes of the decoded body
 
 
 class FakeBroker:
@@ -102,6 +113,11 @@ class FakeBroker:
         self.lock = threading.RLock()
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
+        self.max_concurrent: int | None = None
+        self.retry_after: float | None = None
+        self.in_flight = 0
+        self.peak = 0
+        self.rejected = 0
 
     # -- lifecycle
     def start(self) -> FakeBroker:
@@ -190,6 +206,22 @@ class FakeBroker:
         )
         with self.lock:
             self.requests.append(request)
+            self.in_flight += 1
+            self.peak = max(self.peak, self.in_flight)
+            over = self.max_concurrent is not None and self.in_flight > self.max_concurrent
+            self.rejected += over
+        try:
+            if over:
+                headers = {} if self.retry_after is None else {
+                    "Retry-After": f"{self.retry_after:g}"}
+                self._send(h, Reply(429, {"error": "too many concurrent requests"}, headers))
+            else:
+                self._answer(h, request)
+        finally:
+            with self.lock:
+                self.in_flight -= 1
+
+    def _answer(self, h: BaseHTTPRequestHandler, request: Request) -> None:
         if self.latency:
             time.sleep(self.latency)
         fault = self._take_fault(request)
@@ -210,6 +242,12 @@ class FakeBroker:
                 fault.body or "<html><body><h1>Service Unavailable</h1></body></html>",
                 {"Content-Type": "text/html", **fault.headers},
             )
+        elif fault is not None and fault.kind == "trickle_headers":
+            _trickle(h, b"HTTP/1.1 200 OK\r\nX-Slow: " + b"a" * 1_000_000, fault.seconds)
+            return
+        elif fault is not None and fault.kind in ("gzip_bomb", "huge"):
+            _stream_big(h, fault)
+            return
         elif fault is not None and fault.kind == "body":
             reply = Reply(fault.status if fault.status != 500 else 200, fault.body,
                           {"Content-Type": "application/json", **fault.headers})
@@ -218,6 +256,10 @@ class FakeBroker:
                 reply = self.handle(request)
             except Exception as exc:  # a bug in the fake: show it as a 500 with the reason
                 reply = Reply(500, f"fake broker error: {type(exc).__name__}: {exc}")
+        self._send(h, reply, fault)
+
+    @staticmethod
+    def _send(h: BaseHTTPRequestHandler, reply: Reply, fault: Fault | None = None) -> None:
         data, headers = reply.encoded()
         if fault is not None and fault.kind == "truncated":
             data = data[: max(1, len(data) // 2)]
@@ -227,9 +269,76 @@ class FakeBroker:
                 h.send_header(name, value)
             h.send_header("Content-Length", str(len(data)))
             h.end_headers()
-            h.wfile.write(data)
+            if fault is not None and fault.kind == "trickle_body":
+                _trickle(h, data, fault.seconds)
+            else:
+                h.wfile.write(data)
         except (BrokenPipeError, ConnectionResetError):
             pass
+
+
+def _trickle(h: BaseHTTPRequestHandler, data: bytes, seconds: float) -> None:
+    """One byte every ``seconds`` until done or the client hangs up."""
+    h.close_connection = True
+    try:
+        h.wfile.flush()
+        for i in range(len(data)):
+            h.wfile.write(data[i:i + 1])
+            h.wfile.flush()
+            time.sleep(seconds)
+    except OSError:
+        pass
+
+
+@cache
+def gzip_bomb(size: int) -> bytes:
+    """One gzip member inflating to ``{``, spaces, ``}``: ``size`` bytes (whole MiB), about
+    1 KB per MiB. Each MiB is deflated once and repeated (a full flush makes the pieces
+    independent), so a 1 GiB bomb costs a second, not a minute, to build."""
+    mib = 1 << 20
+    count = max(1, size // mib)
+    blank = b" " * mib
+    first, last = b"{" + blank[1:], blank[:-1] + b"}"
+    packer = zlib.compressobj(9, zlib.DEFLATED, -15)
+
+    def piece(block: bytes) -> bytes:
+        return packer.compress(block) + packer.flush(zlib.Z_FULL_FLUSH)
+
+    crc = zlib.crc32(first)
+    for _ in range(count - 2):
+        crc = zlib.crc32(blank, crc)
+    if count > 1:
+        crc = zlib.crc32(last, crc)
+    pieces = [piece(first)] + [piece(blank)] * (count - 2) + ([piece(last)] if count > 1 else [])
+    header = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff"
+    trailer = packer.flush() + struct.pack("<II", crc, (count * mib) & 0xFFFFFFFF)
+    return header + b"".join(pieces) + trailer
+
+
+def _stream_big(h: BaseHTTPRequestHandler, fault: Fault) -> None:
+    """A large body written piece by piece (the fake never holds it whole)."""
+    h.close_connection = True
+    try:
+        h.send_response(200)
+        h.send_header("Content-Type", "application/json")
+        if fault.kind == "gzip_bomb":
+            data = gzip_bomb(fault.size)
+            h.send_header("Content-Encoding", "gzip")
+            h.send_header("Content-Length", str(len(data)))
+            h.end_headers()
+            h.wfile.write(data)
+            return
+        head, tail = b'{"Accounts": [], "pad": "', b'"}'
+        h.end_headers()  # no Content-Length: the body ends when the connection closes
+        h.wfile.write(head)
+        left = fault.size - len(head) - len(tail)
+        block = b"x" * (1 << 16)
+        while left > 0:
+            h.wfile.write(block[:left])
+            left -= len(block)
+        h.wfile.write(tail)
+    except OSError:
+        pass
 
 
 def load_fixture(package_file: str) -> Any:
