@@ -54,7 +54,22 @@ def build_harness() -> Path:
     return out / "Harness.exe"
 
 
+# Signs that the mono runtime itself fell over (seen on a loaded 2-core machine: a
+# ThreadAbortException at shutdown, a native crash report), not the bridge failing a check.
+RUNTIME_CRASH = ("ThreadAbortException", "Native Crash Reporting", "Got a SIGSEGV",
+                 "Got a SIGABRT")
+
+
 def mono(harness: Path, *args: str, timeout: float = 60) -> subprocess.CompletedProcess:
+    """Run the harness; a crash of the mono runtime itself is retried once (the second run's
+    result stands), any other failure is returned as it is."""
     need_mono()
-    return subprocess.run(["mono", str(harness), *args], capture_output=True, text=True,
-                          timeout=timeout)
+    env = {**os.environ, "MONO_CRASH_NOFILE": "1"}  # no mono_crash.*.json in the work tree
+    for attempt in range(2):
+        done = subprocess.run(["mono", str(harness), *args], capture_output=True, text=True,
+                              timeout=timeout, env=env)
+        crashed = done.returncode != 0 and any(m in done.stdout + done.stderr
+                                                for m in RUNTIME_CRASH)
+        if not crashed or attempt:
+            return done
+    return done

@@ -26,9 +26,11 @@ def run(app: typer.Typer) -> None:
         if type(exc).__name__ != "NoArgsIsHelpError":  # the help is already printed
             sys.stderr.write(describe(exc) + "\n")
         sys.exit(getattr(exc, "exit_code", 2))
-    except typer.Abort:
-        sys.stderr.write("error: aborted\n")
-        sys.exit(1)
+    except (typer.Abort, KeyboardInterrupt):
+        # Click turns a Ctrl-C (or Ctrl-D at one of its prompts) before a command's own
+        # boundary into Abort: still an interruption, DESIGN §5's 130, not an internal error.
+        sys.stderr.write("interrupted\n")
+        sys.exit(130)
     sys.exit(code if isinstance(code, int) else 0)
 
 
