@@ -51,8 +51,10 @@ def doctor(
     config: ConfigOpt = None, demo: DemoOpt = False, verbose: VerboseOpt = False,
     debug: DebugOpt = False, no_color: NoColorOpt = False,
 ) -> None:
-    """Check each profile: config, secrets and where they come from, keyring, token expiry,
-    clock skew, one light request and its latency, Quantower export age."""
+    """Check each profile: will it work, and if not, why.
+
+    Config, secrets and where they come from, keyring, token expiry, clock skew, one light
+    request and its latency, Quantower export age."""
     import sys
 
     from balancecli.runtime import boundary

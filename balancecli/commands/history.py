@@ -123,8 +123,9 @@ def register(app: typer.Typer) -> None:
         config: ConfigOpt = None, demo: DemoOpt = False, verbose: VerboseOpt = False,
         debug: DebugOpt = False, no_color: NoColorOpt = False,
     ) -> None:
-        """Balances over time from the history store (see: balancecli snapshot); with --in,
-        net worth per run in one currency."""
+        """Balances over time from the history store; with --in, net worth per run.
+
+        The store is filled by: balancecli snapshot."""
         rt = runtime(ctx, config=config, demo=demo, verbose=verbose, debug=debug,
                      no_color=no_color)
         rt.wide, rt.exact, rt.utc = wide, exact, utc
