@@ -84,6 +84,37 @@ def run_cli(*args: str, env: dict | None = None, input: str | None = None,
     )
 
 
+def on_terminal(args: list[str], cols: int, env: dict | None = None,
+                timeout: float = 60) -> tuple[str, str, int]:
+    """Run the installed command with stdout on a pty of ``cols`` columns (stderr piped apart,
+    stdin empty); returns (screen text with "\n" line ends, stderr, exit code)."""
+    import fcntl
+    import pty
+    import struct
+    import termios
+
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 50, cols, 0, 0))
+    child_env = {**os.environ, **(env or {}), "TERM": "xterm-256color"}
+    child_env.pop("COLUMNS", None)  # the terminal's own size, as for a person
+    proc = subprocess.Popen([balancecli_exe(), *args], stdout=slave, stderr=subprocess.PIPE,
+                            stdin=subprocess.DEVNULL, env=child_env)
+    os.close(slave)
+    chunks = []
+    while True:
+        try:
+            data = os.read(master, 65536)
+        except OSError:
+            break
+        if not data:
+            break
+        chunks.append(data)
+    _, err = proc.communicate(timeout=timeout)
+    os.close(master)
+    out = b"".join(chunks).decode().replace("\r\n", "\n")
+    return out, err.decode(), proc.returncode
+
+
 def toml_value(value) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"

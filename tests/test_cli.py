@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 
 from balancecli.cli import app
 from balancecli.demo.tradestation import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, FakeTradeStation
-from tests.conftest import FAST, balancecli_exe, run_cli, write_config
+from tests.conftest import FAST, balancecli_exe, on_terminal, run_cli, write_config
 
 
 @pytest.fixture
@@ -358,27 +358,10 @@ def test_completion_scripts_are_up_to_date():
 
 
 def _run_on_a_terminal(args: list[str], env: dict) -> str:
-    """Run the command with stdout on a pseudo-terminal; return what it printed there."""
-    import pty
-
-    master, slave = pty.openpty()
-    proc = subprocess.Popen([balancecli_exe(), *args], stdout=slave, stderr=subprocess.PIPE,
-                            env={**os.environ, **env, "TERM": "xterm-256color",
-                                 "COLUMNS": "250"})
-    os.close(slave)
-    chunks = []
-    while True:
-        try:
-            data = os.read(master, 65536)
-        except OSError:
-            break
-        if not data:
-            break
-        chunks.append(data)
-    proc.wait(timeout=30)
-    os.close(master)
-    assert proc.returncode == 0, proc.stderr.read()
-    return b"".join(chunks).decode()
+    """What the command printed on a pseudo-terminal wide enough for the whole table."""
+    out, err, code = on_terminal(args, 250, env, timeout=30)
+    assert code == 0, err
+    return out
 
 
 def test_colour_only_on_a_terminal_and_never_with_no_color(tmp_path, ts_profile):

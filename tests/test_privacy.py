@@ -4,16 +4,14 @@ formats are refused (exit 2) unless --force, which prints them with every amount
 from __future__ import annotations
 
 import json
-import os
 import re
-import subprocess
 from decimal import Decimal as D
 
 import pytest
 
 from balancecli import privacy
 from balancecli.models import Balance
-from tests.conftest import balancecli_exe, run_cli
+from tests.conftest import on_terminal, run_cli
 
 # DESIGN §11 valuation: equity, else cash, else available; shares per currency.
 BALANCE_TABLE = """\
@@ -57,26 +55,9 @@ def test_assets_shares_per_asset():
 
 
 def _on_a_terminal(args: list[str], env: dict) -> str:
-    import pty
-
-    master, slave = pty.openpty()
-    proc = subprocess.Popen([balancecli_exe(), *args], stdout=slave, stderr=subprocess.PIPE,
-                            env={**os.environ, **env, "TERM": "xterm-256color",
-                                 "COLUMNS": "120"})
-    os.close(slave)
-    chunks = []
-    while True:
-        try:
-            data = os.read(master, 65536)
-        except OSError:
-            break
-        if not data:
-            break
-        chunks.append(data)
-    proc.wait(timeout=60)
-    os.close(master)
-    assert proc.returncode == 0, proc.stderr.read()
-    return b"".join(chunks).decode()
+    out, err, code = on_terminal(args, 120, env)
+    assert code == 0, err
+    return out
 
 
 def test_on_a_terminal_no_digit_of_any_amount_shows():

@@ -10,49 +10,19 @@ each of them.
 
 from __future__ import annotations
 
-import fcntl
 import json
-import os
-import pty
 import re
-import struct
-import subprocess
-import termios
 from decimal import Decimal as D
 
 import pytest
 
 from balancecli.precision import display
 from balancecli.table import width_of
-from tests.conftest import FAST, balancecli_exe, run_cli, write_config
+from tests.conftest import FAST, on_terminal, run_cli, write_config
 
 WIDTHS = (80, 100, 120, 200)
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 NOTE = re.compile(r"^note: (\d+) columns? hidden to fit (\d+) columns: (.*) \(show them with ")
-
-
-def on_terminal(args: list[str], cols: int, env: dict) -> tuple[str, str, int]:
-    """Run balancecli with stdout on a pty of ``cols`` columns (stderr piped apart)."""
-    master, slave = pty.openpty()
-    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 50, cols, 0, 0))
-    child_env = {**os.environ, **env, "TERM": "xterm-256color"}
-    child_env.pop("COLUMNS", None)  # the terminal's own size, as for a person
-    proc = subprocess.Popen([balancecli_exe(), *args], stdout=slave, stderr=subprocess.PIPE,
-                            stdin=subprocess.DEVNULL, env=child_env)
-    os.close(slave)
-    chunks = []
-    while True:
-        try:
-            data = os.read(master, 65536)
-        except OSError:
-            break
-        if not data:
-            break
-        chunks.append(data)
-    _, err = proc.communicate(timeout=60)
-    os.close(master)
-    out = b"".join(chunks).decode().replace("\r\n", "\n")
-    return out, err.decode(), proc.returncode
 
 
 def table_lines(out: str) -> list[str]:
