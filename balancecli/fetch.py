@@ -8,6 +8,7 @@ profile, not the sum. A failing profile or account becomes an error entry; the r
 from __future__ import annotations
 
 import dataclasses
+import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -36,6 +37,7 @@ class Options:
     prompt: Callable[[str], str] | None = None
     presets: dict[str, dict[str, Any]] | None = None  # demo mode: secrets without a keyring
     debug: bool = False
+    pending: Callable[[list[str]], None] | None = None  # profiles still running, as they finish
 
 
 @dataclass
@@ -141,7 +143,19 @@ def run(profiles: list[Profile], options: Options,
     if not profiles:
         return outcome
 
+    waiting = [p.name for p in profiles]
+    waiting_lock = threading.Lock()
+
     def one(profile: Profile) -> tuple[Result, bool, set[str]]:
+        try:
+            return _one(profile)
+        finally:
+            if options.pending is not None:
+                with waiting_lock:
+                    waiting.remove(profile.name)
+                    options.pending(list(waiting))
+
+    def _one(profile: Profile) -> tuple[Result, bool, set[str]]:
         try:
             return fetch_profile(profile, options)
         except BalanceCliError as exc:

@@ -226,6 +226,14 @@ class Runtime:
         else:
             yield
 
+    def pending(self, names: list[str]) -> None:
+        """The spinner names the profiles still being fetched (who is slow)."""
+        status = self._status
+        if status is not None and names:
+            shown = ", ".join(names[:4]) + (f" and {len(names) - 4} more" if len(names) > 4
+                                             else "")
+            status.update(f"Waiting for {shown}…")
+
     @contextlib.contextmanager
     def paused_spinner(self) -> Iterator[None]:
         """No spinner while a prompt waits for the user (it would redraw over the question)."""

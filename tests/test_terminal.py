@@ -10,15 +10,22 @@ each of them.
 
 from __future__ import annotations
 
+import fcntl
 import json
+import os
+import pty
 import re
+import struct
+import subprocess
+import termios
 from decimal import Decimal as D
+from pathlib import Path
 
 import pytest
 
 from balancecli.precision import display
 from balancecli.table import width_of
-from tests.conftest import FAST, on_terminal, run_cli, write_config
+from tests.conftest import FAST, balancecli_exe, on_terminal, run_cli, write_config
 
 WIDTHS = (80, 100, 120, 200)
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
@@ -228,3 +235,37 @@ def test_json_is_indented_on_a_terminal_and_compact_in_a_pipe():
     on_tty, in_pipe = json.loads(out, parse_float=D), json.loads(piped.stdout, parse_float=D)
     assert on_tty["totals"] == in_pipe["totals"]
     assert [b["cash"] for b in on_tty["balances"]] == [b["cash"] for b in in_pipe["balances"]]
+
+
+def test_the_spinner_names_the_profile_still_pending(tmp_path, ts_fake, ts_profile):
+    """DESIGN §2: while fetches run, the spinner on a terminal's stderr names who is slow."""
+    settings, env = ts_profile
+    fixture = Path(__file__).parent / "fixtures" / "quantower" / "futures_no_balances.json"
+    config = write_config(tmp_path / "c.toml", {
+        "slowts": settings,
+        "qt": {"broker": "quantower", "source": str(fixture), "max_age": 0}})
+    env = {k.replace("_TS_", "_SLOWTS_"): v for k, v in env.items()}
+    ts_fake.latency = 2.5
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 50, 100, 0, 0))
+    proc = subprocess.Popen(
+        [balancecli_exe(), "balance", "-f", "json"], stdout=subprocess.PIPE, stderr=slave,
+        stdin=subprocess.DEVNULL,
+        env={**os.environ, **env, "BALANCECLI_CONFIG": str(config), "TERM": "xterm-256color"})
+    os.close(slave)
+    chunks = []
+    while True:
+        try:
+            data = os.read(master, 65536)
+        except OSError:
+            break
+        if not data:
+            break
+        chunks.append(data)
+    out, _ = proc.communicate(timeout=60)
+    os.close(master)
+    screen = ANSI.sub("", b"".join(chunks).decode())
+    assert proc.returncode == 0, screen
+    assert "Waiting for slowts" in screen
+    assert "Waiting for qt" not in screen
+    assert json.loads(out)["errors"] == []

@@ -73,7 +73,7 @@ def run_data_command(rt: Runtime, command: str, *, profiles: list[str] | None,
             log=rt.log if rt.verbose else None, warn=rt.warn,
             # --watch: a prompt would tear the live table; the error says what to run.
             interactive=sys.stdin.isatty() and sys.stderr.isatty() and watch is None,
-            prompt=_prompter(rt), presets=presets, debug=rt.debug,
+            prompt=_prompter(rt), presets=presets, debug=rt.debug, pending=rt.pending,
         )
         if watch is not None:
             def once() -> tuple[list, list]:

@@ -168,7 +168,7 @@ def run_snapshot(rt: Any, *, profiles: list[str] | None, accounts: list[str] | N
                 command="snapshot", account_ids=list(accounts or []), timeout=timeout,
                 log=rt.log if rt.verbose else None, warn=rt.warn,
                 interactive=False,  # never prompt: snapshot runs unattended
-                presets=presets, debug=rt.debug,
+                presets=presets, debug=rt.debug, pending=rt.pending,
             )
             # One fetch: each broker builds balances and assets from the same responses.
             with rt.spinner(f"Fetching {len(selected)} profile(s)…"):
