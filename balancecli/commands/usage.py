@@ -19,7 +19,10 @@ import typer
 
 def run(app: typer.Typer) -> None:
     """Run the root app (the console script's entry point); exits with the command's code."""
+    from balancecli.commands.coerce import install
+
     command = typer.main.get_command(app)
+    install(command)  # option values without pydantic on the common path (coerce.py)
     try:
         code = command.main(prog_name="balancecli", standalone_mode=False)
     except typer.TyperException as exc:  # Typer's (vendored Click's) usage errors

@@ -1,0 +1,97 @@
+"""commands/coerce.py: option values without pydantic give exactly what Typer's coercion gives."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+import typer
+from typer._click import Context
+from typer._click.exceptions import BadParameter
+from typer.core import _TyperParameter
+
+from balancecli.cli import app
+from balancecli.commands.coerce import _kind, install
+from tests.conftest import balancecli_exe
+
+SAMPLES = {
+    "str": ["ts", "", " spaced ", "ü", "-"],
+    "list": [["ts"], ("a", "b"), [], ["x", ""]],
+    "bool": [True, False],
+    "int": [0, 80, "80", "+80", "-1", " 80 ", "80.0", "1_000", "70000", "65535", "abc", "", "٣"],
+    "float": [15.0, 3, "2", "2.5", ".5", "5.", "1e3", "-1", "0", "0.05", "0.1", " 2 ", "1_0",
+              "inf", "nan", "soon", "", "1e", "١"],
+    "path": ["x.toml", "/nonexistent/dir/c.toml", "-", "", ".", "file", "a//b", "./file", Path("p.sqlite3")],
+    "choice": ["json", "table", "JSON", "xml", ""],
+}
+
+
+def params(command):
+    stack = [command]
+    while stack:
+        current = stack.pop()
+        stack.extend(getattr(current, "commands", {}).values())
+        for param in current.params:
+            if isinstance(param, _TyperParameter):
+                yield current, param
+
+
+def outcome(command, param, value):
+    ctx = Context(command)
+    try:
+        return "ok", repr(param.get_runtime_param().coerce(value, param=param, ctx=ctx))
+    except BadParameter as exc:
+        return "error", exc.message, repr(exc.__cause__.errors()[0] if hasattr(
+            exc.__cause__, "errors") else exc.__cause__)
+
+
+def test_every_option_of_ours_gets_the_fast_converter():
+    command = typer.main.get_command(app)
+    kinds = {_kind(param.type_descriptor) for _, param in params(command)}
+    assert None not in kinds, "an option type coerce.py does not know: it would load pydantic"
+    assert install(command) == sum(1 for _ in params(command))
+
+
+def test_fast_converter_agrees_with_typer_on_every_option_and_sample_value(tmp_path,
+                                                                          monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "file").write_text("")  # exists: a file where a directory is wanted, and so on
+    fast, typer_own = typer.main.get_command(app), typer.main.get_command(app)
+    install(fast)
+    pairs = list(zip(params(fast), params(typer_own), strict=True))
+    checked = 0
+    for (fast_cmd, fast_param), (own_cmd, own_param) in pairs:
+        assert fast_param.name == own_param.name
+        kind = _kind(fast_param.type_descriptor)
+        values = [None, *SAMPLES[kind]]
+        if kind == "choice":
+            values += list(fast_param.type_descriptor.annotation)
+        for value in values:
+            if kind == "list" and isinstance(value, str):
+                continue
+            assert outcome(fast_cmd, fast_param, value) == outcome(own_cmd, own_param, value), (
+                fast_cmd.name, fast_param.name, value)
+            checked += 1
+    assert checked > 500
+
+
+def test_a_data_command_does_not_import_pydantic(tmp_path):
+    env = dict(os.environ, PYTHONPROFILEIMPORTTIME="1", BALANCECLI_CONFIG=str(tmp_path / "no"))
+    proc = subprocess.run([balancecli_exe(), "--demo", "balance", "-f", "json", "--timeout", "9"],
+                          capture_output=True, text=True, env=env, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    imported = {line.split("|")[-1].strip() for line in proc.stderr.splitlines()
+                if line.startswith("import time:")}
+    assert "balancecli.http" in imported and "typer" in imported
+    assert not {name for name in imported if name.split(".")[0] == "pydantic"}
+
+
+@pytest.mark.parametrize("args", [["balance", "--timeout", "2.5", "-f", "json"],
+                                  ["accounts", "--timeout", " 3 ", "-f", "csv"]])
+def test_values_still_reach_the_command(args, tmp_path):
+    env = dict(os.environ, BALANCECLI_CONFIG=str(tmp_path / "no"))
+    proc = subprocess.run([balancecli_exe(), "--demo", *args], capture_output=True, text=True,
+                          env=env, timeout=120)
+    assert proc.returncode == 0 and proc.stdout and proc.stderr == "", proc.stderr
