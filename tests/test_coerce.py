@@ -23,7 +23,8 @@ SAMPLES = {
     "int": [0, 80, "80", "+80", "-1", " 80 ", "80.0", "1_000", "70000", "65535", "abc", "", "٣"],
     "float": [15.0, 3, "2", "2.5", ".5", "5.", "1e3", "-1", "0", "0.05", "0.1", " 2 ", "1_0",
               "inf", "nan", "soon", "", "1e", "١"],
-    "path": ["x.toml", "/nonexistent/dir/c.toml", "-", "", ".", "file", "a//b", "./file", Path("p.sqlite3")],
+    "path": ["x.toml", "/nonexistent/dir/c.toml", "-", "", ".", "file", "a//b", "./file",
+             Path("p.sqlite3")],
     "choice": ["json", "table", "JSON", "xml", ""],
 }
 
