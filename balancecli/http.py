@@ -13,8 +13,11 @@
 - Concurrency: every attempt takes a slot of the host's process-wide ``HostLimiter``
   (balancecli.limiter), which adapts to the broker within its documented rate limit.
 - Ctrl-C: no attempt or retry starts after it (``interrupt.CANCEL``), sockets in flight are shut.
-- CPU: ``requests`` is used through its adapter, without ``Session.request``: the environment
-  (proxies, NO_PROXY, netrc, CA bundle) is read once per host, not on every call.
+- CPU: ``requests`` is used for what it does once per host: the environment (proxies,
+  NO_PROXY, netrc, CA bundle) and its adapter's connection pool (proxy managers, TLS settings).
+  Each request then goes straight to that pool, as ``HTTPAdapter.send`` would send it, and the
+  answer is read from urllib3's response: no ``Session.request``, no ``requests.Response``, no
+  cookie jar, no second read for the end of a body of declared length.
 
 ``requests`` is imported lazily, so commands that do not fetch never load it.
 """
@@ -96,12 +99,16 @@ def retry_after_seconds(value: str | None) -> float | None:
 
 @dataclass
 class _Host:
-    """What is resolved once per host: its limiter, proxies and netrc credentials."""
+    """What is resolved once per host: its limiter, proxies and netrc credentials, and (on
+    first use) the connection pool of the client's adapter and how URLs go on the wire."""
 
     name: str
     limiter: HostLimiter
     proxies: dict[str, str]
     netrc_auth: str | None
+    origin: str = ""  # scheme://host:port
+    pool: Any = None
+    absolute: bool = False  # plain HTTP through a proxy: the full URL on the request line
 
 
 def _resolve_host(base: str, limits: RateLimit) -> _Host:
@@ -114,8 +121,9 @@ def _resolve_host(base: str, limits: RateLimit) -> _Host:
     netloc = netloc.rpartition("@")[2]  # user info never reaches a message or a limiter key
     proxies = get_environ_proxies(f"{scheme}://{netloc}/") or {}
     auth = get_netrc_auth(f"{scheme}://{netloc}/")
-    return _Host(netloc, _limiter_for(f"{scheme}://{netloc}", limits), dict(proxies),
-                 _basic_auth_str(*auth) if auth else None)
+    origin = f"{scheme}://{netloc}"
+    return _Host(netloc, _limiter_for(origin, limits), dict(proxies),
+                 _basic_auth_str(*auth) if auth else None, origin)
 
 
 class HttpClient:
@@ -146,6 +154,7 @@ class HttpClient:
         self._adapter: Any = None
         self._verify: Any = True
         self._hosts: dict[str, _Host] = {}
+        self._timeouts: dict[float, Any] = {}  # urllib3 Timeout objects (urlopen copies them)
         self._lock = threading.Lock()
         self.request_count = 0
 
@@ -154,7 +163,7 @@ class HttpClient:
             if self._adapter is None:
                 # Retries are ours (they must re-sign LongPort requests); the adapter does none.
                 self._adapter = adapter_class()(
-                    pool_connections=4, pool_maxsize=self.pool_size, max_retries=0)
+                    pool_connections=16, pool_maxsize=self.pool_size, max_retries=0)
                 self._verify = (os.environ.get("REQUESTS_CA_BUNDLE")
                                 or os.environ.get("CURL_CA_BUNDLE") or True)
             return self._adapter
@@ -249,45 +258,85 @@ class HttpClient:
             waited += wait
             attempt += 1
 
+    def _pool(self, host: _Host) -> tuple[Any, bool]:
+        """The adapter's connection pool for ``host`` (through its proxy, if any), set up once
+        as ``HTTPAdapter.send`` would on every call: TLS settings, and the URL form."""
+        from requests.models import PreparedRequest
+
+        pool = host.pool
+        if pool is not None and pool.pool is not None:  # a pool the manager closed is replaced
+            return pool, host.absolute
+        adapter = self._adapter or self._setup()
+        with self._lock:
+            probe = PreparedRequest()
+            probe.method, probe.url, probe.headers, probe.body = "GET", host.origin + "/", {}, None
+            pool = adapter.get_connection_with_tls_context(probe, self._verify,
+                                                           proxies=host.proxies)
+            adapter.cert_verify(pool, probe.url, self._verify, None)
+            absolute = adapter.request_url(probe, host.proxies) != "/"
+            host.pool, host.absolute = pool, absolute
+        return pool, absolute
+
+    def _timeout_for(self, seconds: float) -> Any:
+        from urllib3.util import Timeout
+
+        timeout = self._timeouts[seconds] = Timeout(connect=seconds, read=seconds)
+        return timeout
+
     def _attempt(self, method: str, url: str, headers: Mapping[str, str] | None,
                  body: bytes | None, content_type: str | None, host: _Host, deadline: float,
                  timeout: float) -> Response:
-        """One exchange within ``deadline``; a _Failure says what went wrong."""
-        import requests
-        from requests.models import PreparedRequest
-        from requests.structures import CaseInsensitiveDict
+        """One exchange within ``deadline``; a _Failure says what went wrong.
 
-        adapter = self._adapter or self._setup()
-        prep = PreparedRequest()
-        prep.method, prep.url, prep.body, prep.hooks = method, url, body, {"response": []}
-        prep.headers = hdrs = CaseInsensitiveDict(BASE_HEADERS)
-        if content_type:
-            hdrs["Content-Type"] = content_type
-        if headers:
-            hdrs.update(headers)
-        if host.netrc_auth and "Authorization" not in hdrs:
-            hdrs["Authorization"] = host.netrc_auth  # never in place of the broker's token
+        The request goes straight to the pool of ``requests``' adapter (what ``HTTPAdapter.send``
+        does after its per-call set-up, which ``_pool`` did once for the host), and the answer
+        is urllib3's response, read by ``_read``: no ``requests.Response``, no cookie jar."""
+        import requests
+        from urllib3 import exceptions as u3
+
+        hdrs = _merge_headers(content_type, headers)
+        if host.netrc_auth and "authorization" not in hdrs:
+            hdrs["authorization"] = ("Authorization", host.netrc_auth)  # never the broker's
         if body is not None:
-            hdrs["Content-Length"] = str(len(body))
+            hdrs["content-length"] = ("Content-Length", str(len(body)))
         elif method not in ("GET", "HEAD"):
-            hdrs["Content-Length"] = "0"
+            hdrs["content-length"] = ("Content-Length", "0")
         guard = WATCHDOG.arm(deadline)
         raw = None
+        complete = False
         try:
             try:
-                raw = adapter.send(prep, stream=True, timeout=(timeout, timeout),
-                                   verify=self._verify, proxies=host.proxies)
-            except requests.Timeout:
-                raise self._timed_out(host, timeout) from None
-            except requests.RequestException as exc:
+                pool, absolute = self._pool(host)
+                raw = pool.urlopen(
+                    method=method, url=url if absolute else _path_of(url),
+                    body=body, headers=dict(hdrs.values()), redirect=False,
+                    assert_same_host=False, preload_content=False, decode_content=False,
+                    retries=self._adapter.max_retries, chunked=False,
+                    timeout=self._timeouts.get(timeout) or self._timeout_for(timeout))
+            except u3.TimeoutError as exc:  # a read or connect timeout, not a refusal
+                if not isinstance(exc, u3.NewConnectionError):
+                    raise self._timed_out(host, timeout) from None
+                raise self._broken(exc, host, guard, timeout, connect=True) from None
+            except u3.MaxRetryError as exc:  # retries=0: the first failure, as requests maps it
+                reason = exc.reason
+                if (isinstance(reason, u3.ConnectTimeoutError)
+                        and not isinstance(reason, u3.NewConnectionError)):
+                    raise self._timed_out(host, timeout) from None
                 raise self._broken(exc, host, guard, timeout,
-                                   connect=isinstance(exc, requests.ConnectionError)) from None
+                                   connect=not isinstance(reason, u3.ResponseError)) from None
+            except u3.LocationValueError as exc:
+                raise self._broken(exc, host, guard, timeout, connect=False) from None
+            except (u3.HTTPError, OSError, requests.RequestException) as exc:
+                raise self._broken(exc, host, guard, timeout, connect=True) from None
             content = self._read(raw, host, guard, deadline, timeout)
-            return Response(raw.status_code, raw.headers, content, url)
+            complete = True
+            return Response(raw.status, raw.headers, content, url)
         finally:
             WATCHDOG.disarm(guard)
             if raw is not None:
-                raw.close()  # after a complete read the connection is already back in the pool
+                if not complete:
+                    raw.close()  # a half-read connection is not reused
+                raw.release_conn()
 
     def _read(self, raw: Any, host: _Host, guard: Guard, deadline: float,
               timeout: float) -> bytes:
@@ -299,10 +348,10 @@ class HttpClient:
             raise _Failure(self._too_big(host, cap), "too large", retryable=False)
         chunks: list[bytes] = []
         total = 0
-        stream = raw.raw
+        identity = not raw.headers.get("Content-Encoding")
         try:
             while True:
-                chunk = stream.read(CHUNK, decode_content=True)
+                chunk = raw.read(CHUNK, decode_content=True)
                 if not chunk:
                     break
                 total += len(chunk)
@@ -311,6 +360,8 @@ class HttpClient:
                 chunks.append(chunk)
                 if time.monotonic() > deadline:
                     raise self._timed_out(host, timeout)
+                if identity and raw.length_remaining == 0:
+                    break  # all the declared bytes: no read for the end (the pool has it back)
         except _Failure:
             raise
         except Exception as exc:  # urllib3 and socket errors: ProtocolError, DecodeError, ...
@@ -355,6 +406,26 @@ class _Failure(Exception):
 
     def __init__(self, error: BalanceCliError, outcome: str, retryable: bool = True) -> None:
         self.error, self.outcome, self.retryable = error, outcome, retryable
+
+
+def _merge_headers(content_type: str | None,
+                   headers: Mapping[str, str] | None) -> dict[str, tuple[str, str]]:
+    """Our base headers, then the broker's, case-insensitively (later wins): lower-cased name
+    -> (name as given, value)."""
+    merged = {name.lower(): (name, value) for name, value in BASE_HEADERS.items()}
+    if content_type:
+        merged["content-type"] = ("Content-Type", content_type)
+    if headers:
+        for name, value in headers.items():
+            merged[name.lower()] = (name, value)
+    return merged
+
+
+def _path_of(url: str) -> str:
+    """What follows scheme://host on the request line ("/" at least), as requests sends it."""
+    rest = url.partition("://")[2]
+    path = rest[len(rest.split("/", 1)[0].split("?", 1)[0]):]
+    return path if path.startswith("/") else "/" + path
 
 
 def _encode_body(data: bytes | Mapping[str, str] | None) -> tuple[bytes | None, str | None]:

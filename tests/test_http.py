@@ -140,6 +140,21 @@ def test_form_bodies_and_empty_posts_are_sent_as_requests_would(echo):
 def test_the_query_is_sent_exactly_as_given(echo):
     got = client().request("GET", echo.url + "/v1/a", query="t=2026-01-01T00%3A00%3A00.000Z")
     assert got.json()["query"] == "t=2026-01-01T00%3A00%3A00.000Z"
+    client().request("GET", echo.url, query="a=1")
+    client().request("GET", echo.url + "/x%2Fy")
+    assert [r.target for r in echo.requests] == [
+        "/v1/a?t=2026-01-01T00%3A00%3A00.000Z", "/?a=1", "/x%2Fy"]
+
+
+def test_headers_merge_case_insensitively_and_the_connection_is_reused(echo):
+    http = client()
+    for _ in range(3):
+        http.request("GET", echo.url + "/h", headers={"user-agent": "mine", "ACCEPT": "x/y"})
+    sent = echo.requests[-1].headers
+    assert sent["user-agent"] == "mine" and sent["accept"] == "x/y"
+    assert sent["accept-encoding"] == "gzip, deflate"
+    manager = http._adapter.poolmanager
+    assert [manager.pools[key].num_connections for key in manager.pools.keys()] == [1]
 
 
 def test_one_connection_serves_sequential_requests(echo):
@@ -159,6 +174,7 @@ def test_proxies_come_from_the_environment_once_per_host(echo, monkeypatch):
         http = client()
         http.request("GET", echo.url + "/via-proxy")
         assert [r.path for r in proxy.requests] == ["/via-proxy"] and not echo.requests
+        assert proxy.requests[0].target == echo.url + "/via-proxy"  # absolute, as proxies need
         monkeypatch.setenv("NO_PROXY", "127.0.0.1")  # read once per host: no effect now
         http.request("GET", echo.url + "/again")
         assert len(proxy.requests) == 2

@@ -47,6 +47,7 @@ class Request:
     query: str  # raw, exactly as received
     headers: dict[str, str]  # lower-case names
     body: bytes
+    target: str = ""  # the request line's target as sent: /path?q, or a proxy's absolute URL
 
     @property
     def params(self) -> dict[str, str]:
@@ -202,7 +203,7 @@ class FakeBroker:
         body = h.rfile.read(length) if length else b""
         request = Request(
             h.command, parts.path, parts.query,
-            {k.lower(): v for k, v in h.headers.items()}, body,
+            {k.lower(): v for k, v in h.headers.items()}, body, h.path,
         )
         with self.lock:
             self.requests.append(request)
@@ -210,6 +211,18 @@ class FakeBroker:
             self.peak = max(self.peak, self.in_flight)
             over = self.max_concurrent is not None and self.in_flight > self.max_concurrent
             self.rejected += over
+        left = []
+
+        def leave() -> None:
+            # The answer is ready: the request stops counting as in flight before its bytes go
+            # out, as on a real server, whose clients cannot race its bookkeeping (here they
+            # share a GIL with it).
+            if not left:
+                left.append(True)
+                with self.lock:
+                    self.in_flight -= 1
+
+        h.bc_leave = leave  # type: ignore[attr-defined]
         try:
             if over:
                 headers = {} if self.retry_after is None else {
@@ -218,8 +231,7 @@ class FakeBroker:
             else:
                 self._answer(h, request)
         finally:
-            with self.lock:
-                self.in_flight -= 1
+            leave()
 
     def _answer(self, h: BaseHTTPRequestHandler, request: Request) -> None:
         if self.latency:
@@ -261,6 +273,7 @@ class FakeBroker:
     @staticmethod
     def _send(h: BaseHTTPRequestHandler, reply: Reply, fault: Fault | None = None) -> None:
         data, headers = reply.encoded()
+        getattr(h, "bc_leave", lambda: None)()
         if fault is not None and fault.kind == "truncated":
             data = data[: max(1, len(data) // 2)]
         try:
