@@ -322,7 +322,7 @@ class HttpClient:
                 if (isinstance(reason, u3.ConnectTimeoutError)
                         and not isinstance(reason, u3.NewConnectionError)):
                     raise self._timed_out(host, timeout) from None
-                raise self._broken(exc, host, guard, timeout,
+                raise self._broken(reason or exc, host, guard, timeout,
                                    connect=not isinstance(reason, u3.ResponseError)) from None
             except u3.LocationValueError as exc:
                 raise self._broken(exc, host, guard, timeout, connect=False) from None
@@ -443,6 +443,8 @@ def _size(n: int) -> str:
 
 def _reason(exc: BaseException) -> str:
     text = str(exc)
+    if "CERTIFICATE_VERIFY_FAILED" in text:
+        return "its TLS certificate is not trusted here; a private CA goes in REQUESTS_CA_BUNDLE"
     for marker in ("Connection refused", "Connection reset", "Name or service not known",
                    "Remote end closed connection", "RemoteDisconnected", "timed out",
                    "IncompleteRead"):
