@@ -96,3 +96,46 @@ def test_values_still_reach_the_command(args, tmp_path):
     proc = subprocess.run([balancecli_exe(), "--demo", *args], capture_output=True, text=True,
                           env=env, timeout=120)
     assert proc.returncode == 0 and proc.stdout and proc.stderr == "", proc.stderr
+
+
+# -- only the invoked command is built (commands/usage.py: only_invoked)
+
+def names(app):
+    return sorted([typer.main.get_command_name(c.callback.__name__) if c.name is None else c.name
+                   for c in app.registered_commands] + [g.name for g in app.registered_groups])
+
+
+@pytest.mark.parametrize("args,kept", [
+    (["balance", "-f", "json"], ["balance"]),
+    (["--config", "balance", "accounts"], ["accounts"]),  # a value, not a command
+    (["-v", "--demo", "auth", "status"], ["auth"]),
+    (["--config=x.toml", "history", "--help"], ["history"]),
+])
+def test_a_run_builds_only_the_command_it_names(args, kept):
+    from balancecli.commands.usage import only_invoked
+
+    pruned = only_invoked(app, args)
+    assert names(pruned) == kept and pruned is not app
+    assert len(names(app)) == 11  # the app itself is untouched
+
+
+@pytest.mark.parametrize("args", [[], ["--help"], ["-h", "balance"], ["--version"], ["balanse"],
+                                  ["--", "balance"], ["--show-completion", "bash"]])
+def test_anything_unusual_gets_the_whole_app(args):
+    from balancecli.commands.usage import only_invoked
+
+    assert only_invoked(app, args) is app
+
+
+def test_a_completion_request_gets_the_whole_app(monkeypatch):
+    from balancecli.commands.usage import only_invoked
+
+    monkeypatch.setenv("_BALANCECLI_COMPLETE", "complete_bash")
+    assert only_invoked(app, ["balance"]) is app
+
+
+def test_a_typo_in_a_command_name_still_suggests_the_right_one(tmp_path):
+    env = dict(os.environ, BALANCECLI_CONFIG=str(tmp_path / "no"))
+    proc = subprocess.run([balancecli_exe(), "balanse"], capture_output=True, text=True, env=env,
+                          timeout=60)
+    assert proc.returncode == 2 and "balance" in proc.stderr and proc.stdout == ""

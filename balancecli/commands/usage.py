@@ -21,7 +21,7 @@ def run(app: typer.Typer) -> None:
     """Run the root app (the console script's entry point); exits with the command's code."""
     from balancecli.commands.coerce import install
 
-    command = typer.main.get_command(app)
+    command = typer.main.get_command(only_invoked(app, sys.argv[1:]))
     install(command)  # option values without pydantic on the common path (coerce.py)
     try:
         code = command.main(prog_name="balancecli", standalone_mode=False)
@@ -35,6 +35,46 @@ def run(app: typer.Typer) -> None:
         sys.stderr.write("interrupted\n")
         sys.exit(130)
     sys.exit(code if isinstance(code, int) else 0)
+
+
+_ROOT_VALUED = frozenset({"--config"})  # the root's options that take a value
+_ROOT_WHOLE = frozenset({"-h", "--help", "--version", "--install-completion",
+                         "--show-completion", "--"})
+
+
+def only_invoked(app: typer.Typer, args: list[str]) -> typer.Typer:
+    """``app`` with only the command or group that ``args`` name, when they plainly name one.
+
+    Typer builds the Click command of every command and group before parsing (about 20 ms
+    for all of ours); a run needs one. Anything unusual (help or version at the root, shell
+    completion, no command, an unknown name) gets the whole app, so its messages are unchanged.
+    """
+    import copy
+    import os
+
+    if any(key.endswith("_COMPLETE") for key in os.environ if key.startswith("_")):
+        return app  # a completion script asking: it may ask about any command
+    name, skip = None, False
+    for arg in args:
+        if skip:
+            skip = False
+        elif arg in _ROOT_WHOLE:
+            return app
+        elif arg.startswith("-"):
+            skip = arg in _ROOT_VALUED
+        else:
+            name = arg
+            break
+    if name is None:
+        return app
+    commands = [info for info in app.registered_commands if info.callback is not None and (
+        info.name or typer.main.get_command_name(info.callback.__name__)) == name]
+    groups = [info for info in app.registered_groups if info.name == name]
+    if len(commands) + len(groups) != 1:
+        return app
+    pruned = copy.copy(app)
+    pruned.registered_commands, pruned.registered_groups = commands, groups
+    return pruned
 
 
 def describe(exc: Any) -> str:
