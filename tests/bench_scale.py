@@ -231,7 +231,16 @@ def expected_requests(n: int) -> int:
         1 + c["etna"] if c["etna"] else 0) + (1 if c["quantower"] else 0) + c["longport"]
 
 
+def compiled() -> None:
+    """Byte-code for our modules, as pip writes it for site-packages (requests & co.): with
+    PYTHONDONTWRITEBYTECODE set, an edited module would be compiled again on every run."""
+    import compileall
+
+    compileall.compile_dir(str(Path(__file__).resolve().parent.parent / "balancecli"), quiet=1)
+
+
 def scale() -> None:
+    compiled()
     script = Path(tempfile.mkdtemp()) / "plain.py"
     script.write_text(SCRIPT)
     cli = [EXE, "balance", "-f", "json"]

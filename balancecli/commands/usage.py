@@ -19,12 +19,26 @@ import typer
 
 def run(app: typer.Typer) -> None:
     """Run the root app (the console script's entry point); exits with the command's code."""
+    import gc
+
     from balancecli.commands.coerce import install
 
     command = typer.main.get_command(only_invoked(app, sys.argv[1:]))
     install(command)  # option values without pydantic on the common path (coerce.py)
+    # The modules and the command tree live as long as the process: the collector need not
+    # walk them again, during the run (a full collection over ~10^5 objects) or when the
+    # interpreter exits (30-40 ms of a 0.4 s run). Cyclic garbage of the run is still collected.
+    gc.freeze()
     try:
-        code = command.main(prog_name="balancecli", standalone_mode=False)
+        code = _main(command)
+    finally:
+        gc.freeze()  # at exit, nothing is left that needs collecting before the OS frees it
+    sys.exit(code if isinstance(code, int) else 0)
+
+
+def _main(command: Any) -> Any:
+    try:
+        return command.main(prog_name="balancecli", standalone_mode=False)
     except typer.TyperException as exc:  # Typer's (vendored Click's) usage errors
         if type(exc).__name__ != "NoArgsIsHelpError":  # the help is already printed
             sys.stderr.write(describe(exc) + "\n")
@@ -34,7 +48,6 @@ def run(app: typer.Typer) -> None:
         # boundary into Abort: still an interruption, DESIGN §5's 130, not an internal error.
         sys.stderr.write("interrupted\n")
         sys.exit(130)
-    sys.exit(code if isinstance(code, int) else 0)
 
 
 _ROOT_VALUED = frozenset({"--config"})  # the root's options that take a value
