@@ -153,7 +153,7 @@ def test_headers_merge_case_insensitively_and_the_connection_is_reused(echo):
     sent = echo.requests[-1].headers
     assert sent["user-agent"] == "mine" and sent["accept"] == "x/y"
     assert sent["accept-encoding"] == "gzip, deflate"
-    manager = http._adapter.poolmanager
+    manager = http.wire.adapter.poolmanager
     assert [manager.pools[key].num_connections for key in manager.pools.keys()] == [1]
 
 
@@ -161,7 +161,7 @@ def test_one_connection_serves_sequential_requests(echo):
     http = client()
     for i in range(20):
         http.request("GET", echo.url + f"/n{i}")
-    manager = http._adapter.poolmanager
+    manager = http.wire.adapter.poolmanager
     pools = [manager.pools[key] for key in manager.pools.keys()]
     assert [pool.num_connections for pool in pools] == [1]
 
