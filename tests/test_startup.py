@@ -36,4 +36,4 @@ def test_a_run_leaves_the_modules_to_the_os_at_exit(tmp_path):
                           timeout=120)
     assert proc.returncode == 0 and proc.stdout.startswith("{")
     frozen = int(proc.stderr.rsplit("frozen ", 1)[1])
-    assert frozen > 50_000  # the modules and the command tree
+    assert frozen > 20_000  # the modules and the command tree (0 without the freeze)
