@@ -22,7 +22,6 @@ from keyrings.alt.file import PlaintextKeyring
 
 from balancecli.brokers.base import Context
 from balancecli.brokers.longport import LongPort
-from balancecli.brokers.longport_sign import Throttle as _Throttle
 from balancecli.brokers.longport_sign import sign
 from balancecli.config import validate_profile
 from balancecli.demo.longport import (
@@ -766,17 +765,21 @@ def test_secret_fields_and_hosts(fake):
         validate_profile("lp", {"broker": "longport", "base_url": "http://example.com"})
 
 
-def test_throttle_spaces_calls_and_caps_the_window():
-    throttle = _Throttle(calls=3, period=0.3, gap=0.02)
+def test_the_documented_rate_is_kept_by_the_hosts_limiter():
+    """§3.4: 30 calls per 30 s, 0.02 s apart: LongPort's limits, which the per-host limiter
+    keeps for every profile on that host (one window, not one per profile or credential)."""
+    from balancecli.brokers.longport import LongPort
+    from balancecli.limiter import HostLimiter, RateLimit
+
+    assert (LongPort.limits.calls, LongPort.limits.period, LongPort.limits.gap) == (30, 30, 0.02)
+    window = HostLimiter("lp", RateLimit(start=5, ceiling=5, calls=3, period=0.3, gap=0.02))
     started = time.monotonic()
     stamps = []
     for _ in range(4):
-        throttle.wait(("h", "k"))
+        window.release(window.acquire(budget=5), "ok")
         stamps.append(time.monotonic() - started)
     assert all(b - a >= 0.019 for a, b in zip(stamps, stamps[1:], strict=False))
-    assert stamps[3] >= 0.29  # the 4th call waits for the 30-call window (scaled down)
-    throttle.wait(("other", "k"))  # another host/credential has its own window
-    assert time.monotonic() - started - stamps[3] < 0.1
+    assert stamps[3] >= 0.29  # the 4th call waits for the 3-call window (30 s scaled down)
 
 
 def test_missing_secret_is_an_auth_error_naming_the_variable(fake):

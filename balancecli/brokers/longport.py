@@ -16,8 +16,9 @@ Sources: seed ``001_9a4059aac030af22.txt`` (``GET /v1/asset/account``, its schem
   saved before anything else, under the profile lock. ``oauth``: Bearer tokens (30 days) from
   ``POST /oauth2/token`` (refresh-token grant, the refresh token rotates), refreshed when less
   than 300 s are left (the SDK's margin) or once after 401003/401004.
-- Envelope (§3.3), signing and the throttle (§3.4): ``longport_sign.py``. 429s are retried
-  with backoff by the HTTP client; a 403202 is signed again at once.
+- Envelope (§3.3) and signing: ``longport_sign.py``; the rate (§3.4) is ``limits`` below,
+  kept by the per-host limiter. 429s are retried with backoff by the HTTP client; a 403202 is
+  signed again at once.
 - Quirks (§3.5): every value is a string and may be ``""`` (-> None); ``data.list`` may hold
   several entries, one per currency view, each with per-currency ``cash_infos``. There is no
   account-list endpoint (§3.6): one credential set is one account, labelled by ``account_id``.
@@ -36,7 +37,6 @@ from balancecli.brokers.base import Broker, Result, Setting
 from balancecli.brokers.longport_sign import (
     DUPLICATE_RETRIES,
     RATE_CODES,
-    THROTTLE,
     DuplicateRequest,
     TokenRejected,
     code_of,
@@ -227,7 +227,6 @@ class LongPort(Broker):
         region = dc_region(token) if self.oauth else dc_region(key, str(app_secret), token)
 
         def headers() -> dict[str, str]:
-            THROTTLE.wait((self.base, key))
             h = {"authorization": f"Bearer {token}" if self.oauth else token,
                  "x-api-key": key, "x-timestamp": timestamp(),
                  "Content-Type": "application/json; charset=utf-8",

@@ -1,4 +1,4 @@
-"""LongPort on the wire: the API-key signature, timestamps, the throttle and the envelope.
+"""LongPort on the wire: the API-key signature, timestamps and the envelope.
 
 Sources: ``shared/reference/brokers.md`` §3.2 (b) and §3.4 (openapi-website
 how-to-access-api.md; the Rust SDK's ``httpclient/src/signature.rs`` and ``request.rs``).
@@ -9,7 +9,8 @@ how-to-access-api.md; the Rust SDK's ``httpclient/src/signature.rs`` and ``reque
 - ``X-Timestamp`` must differ for every request: the service answers 403202 "duplicate request"
   to a replayed signature, also when two processes sign the same request in the same
   millisecond: a random per-process offset keeps them apart, and a 403202 is signed again.
-- The trade API allows at most 30 calls per 30 s, 0.02 s apart, per credential.
+- The trade API allows at most 30 calls per 30 s, 0.02 s apart, per credential: the broker's
+  ``limits`` (``LongPort.limits``) hand that to the per-host limiter (balancecli.limiter).
 - Every answer is a ``{code, message|msg, data}`` envelope (§3.3); ``code != 0`` is an error
   whatever the HTTP status: 401003/401004 token, 4032xx signing, 4290xx rate limit.
 """
@@ -21,7 +22,6 @@ import hmac
 import random
 import threading
 import time
-from collections import deque
 from typing import Any
 
 from balancecli.brokers.payload import one_line, to_int
@@ -97,31 +97,6 @@ def step_aside() -> None:
     time.sleep(rng.uniform(0.0, 0.05))
 
 
-class Throttle:
-    """At most 30 trade calls per 30 s, 0.02 s apart, per host and credential (§3.4)."""
-
-    def __init__(self, calls: int = 30, period: float = 30.0, gap: float = 0.02) -> None:
-        self.calls, self.period, self.gap = calls, period, gap
-        self._lock = threading.Lock()
-        self._sent: dict[tuple[str, str], deque[float]] = {}
-
-    def wait(self, key: tuple[str, str]) -> None:
-        while True:
-            with self._lock:
-                now = time.monotonic()
-                sent = self._sent.setdefault(key, deque())
-                while sent and sent[0] <= now - self.period:
-                    sent.popleft()
-                delay = sent[-1] + self.gap - now if sent else 0.0
-                if len(sent) >= self.calls:
-                    delay = max(delay, sent[0] + self.period - now)
-                if delay <= 0:
-                    sent.append(now)
-                    return
-            time.sleep(delay)
-
-
-THROTTLE = Throttle()
 
 
 # -- the answer: the {code, message, data} envelope (brokers.md §3.3)
