@@ -168,3 +168,59 @@ def stored_currencies(ctx: Any) -> list[str]:
 def complete_currency(ctx: Any, incomplete: str) -> list[str]:
     """``--currency`` / ``--in``: what the history store has seen first, then ISO 4217."""
     return _matching([*stored_currencies(ctx), *ISO_4217], incomplete, fold=True)
+
+
+# -- bash: words that contain ":" ---------------------------------------------------------------
+
+BASH_SCRIPT = r"""
+%(complete_func)s() {
+    local IFS=$'\n'
+    # Bash cuts words at COMP_WORDBREAKS, ":" included, so an account id such as
+    # cqg-demo:RITHMIC-PAPER-7 would reach the command in three pieces. The command gets the
+    # line as typed up to the cursor, and answers only the part bash replaces (after the last
+    # ":" of the word being completed).
+    COMPREPLY=( $( env COMP_WORDS="${COMP_WORDS[*]}" COMP_CWORD=$COMP_CWORD \
+                   _BALANCECLI_COMP_LINE="${COMP_LINE:0:COMP_POINT}" \
+                   _BALANCECLI_COMP_WORDBREAKS="$COMP_WORDBREAKS" \
+                   %(autocomplete_var)s=complete_bash $1 ) )
+    return 0
+}
+
+complete -o default -F %(complete_func)s %(prog_name)s
+"""
+
+
+def use_bash_script() -> None:
+    """Make ``--show-completion bash`` and ``complete_bash`` ours (see BASH_SCRIPT); without
+    ``_BALANCECLI_COMP_LINE`` (an older script) it completes as Typer does."""
+    import os
+
+    try:
+        from typer._click.shell_completion import add_completion_class, split_arg_string
+        from typer._completion_classes import BashComplete
+        from typer._completion_shared import _completion_scripts
+    except ImportError:  # another Typer: its own script, colons and all
+        return
+
+    class Bash(BashComplete):
+        source_template = BASH_SCRIPT
+
+        def get_completion_args(self) -> tuple[list[str], str]:
+            line = os.environ.get("_BALANCECLI_COMP_LINE")
+            if not line:
+                return super().get_completion_args()
+            words = split_arg_string(line)
+            if line[-1].isspace() or not words:
+                return words[1:], ""
+            return words[1:-1], words[-1]
+
+        def complete(self) -> str:
+            args, incomplete = self.get_completion_args()
+            breaks = set(os.environ.get("_BALANCECLI_COMP_WORDBREAKS", "")) - set(" \t\n\"'")
+            kept = max((incomplete.rfind(c) for c in breaks), default=-1) + 1
+            values = (self.format_completion(item)
+                      for item in self.get_completions(args, incomplete))
+            return "\n".join(v[kept:] if v[:kept] == incomplete[:kept] else v for v in values)
+
+    add_completion_class(Bash, "bash")  # what the script calls back
+    _completion_scripts["bash"] = BASH_SCRIPT  # what --show/--install-completion write

@@ -223,3 +223,60 @@ def test_zsh_gets_the_same_candidates(config):
                           timeout=30)
     assert proc.returncode == 0 and proc.stderr == ""
     assert '"lp"' in proc.stdout and "ts-live" not in proc.stdout
+
+
+# -- a real, interactive bash: readline cuts words at ":" -------------------------------------
+
+def tab_in_bash(typed: str) -> str:
+    """Type ``typed`` in an interactive bash on a pty, press Tab, and return the line bash then
+    holds (read back by turning it into an ``echo``)."""
+    import pty
+    import select
+    import time
+
+    master, slave = pty.openpty()
+    bin_dir = str(Path(balancecli_exe()).parent)
+    env = {**os.environ, "PATH": bin_dir + os.pathsep + os.environ["PATH"], "TERM": "dumb",
+           "PS1": "$ ", "INPUTRC": "/dev/null"}
+    proc = subprocess.Popen(["bash", "--norc", "--noprofile", "-i"], stdin=slave, stdout=slave,
+                            stderr=slave, env=env, start_new_session=True)
+    os.close(slave)
+    seen = b""
+
+    def wait_for(marker: bytes, seconds: float = 30) -> None:
+        nonlocal seen
+        deadline = time.monotonic() + seconds
+        while marker not in seen and time.monotonic() < deadline:
+            if select.select([master], [], [], 0.1)[0]:
+                seen += os.read(master, 65536)
+        assert marker in seen, seen.decode(errors="replace")[-2000:]
+
+    try:
+        os.write(master, f"source {shlex.quote(str(BASH_SCRIPT))}; echo READY\n".encode())
+        wait_for(b"READY\r\n")
+        seen = b""
+        os.write(master, typed.encode() + b"\t")
+        time.sleep(1.5)  # the completion calls back into balancecli
+        os.write(master, b"\x01echo 'LINE<'\x05'>'\n")  # Ctrl-A, Ctrl-E: wrap the line in echo
+        wait_for(b">\r\n")
+        text = seen.decode(errors="replace").replace("\r", "")
+        return text.rsplit("LINE<", 1)[1].split(">\n", 1)[0]
+    finally:
+        os.write(master, b"exit\n")
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        os.close(master)
+
+
+@pytest.mark.parametrize("typed,line", [
+    ("balancecli --demo balance -a cqg-demo:R", "balancecli --demo balance -a "
+                                                "cqg-demo:RITHMIC-PAPER-7 "),
+    ("balancecli --demo balance -a rithmic-demo:", "balancecli --demo balance -a "
+                                                   "rithmic-demo:RITHMIC-PAPER-7 "),
+    ("balancecli --demo assets -a 8326", "balancecli --demo assets -a 8326"),  # 3 candidates
+    ("balancecli --demo balance -a LP", "balancecli --demo balance -a LP-DEMO "),
+])
+def test_tab_in_bash_completes_ids_that_contain_a_colon(demo_store, typed, line):
+    assert tab_in_bash(typed) == line

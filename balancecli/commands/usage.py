@@ -20,11 +20,16 @@ import typer
 def run(app: typer.Typer) -> None:
     """Run the root app (the console script's entry point); exits with the command's code."""
     import gc
+    import os
 
     from balancecli.commands.coerce import install
 
     command = typer.main.get_command(only_invoked(app, sys.argv[1:]))
     install(command)  # option values without pydantic on the common path (coerce.py)
+    if "bash" in sys.argv or "_BALANCECLI_COMPLETE" in os.environ:
+        from balancecli.complete import use_bash_script
+
+        use_bash_script()  # ids with ":" complete in bash too (complete.py)
     # The modules and the command tree live as long as the process: the collector need not
     # walk them again, during the run (a full collection over ~10^5 objects) or when the
     # interpreter exits (30-40 ms of a 0.4 s run). Cyclic garbage of the run is still collected.
