@@ -21,6 +21,8 @@ class Redactor:
 
     def __init__(self) -> None:
         self._values: set[str] = set()
+        self._registered: set[str] = set()  # as given: registering again costs a set lookup
+        self._longest_first: list[str] = []  # what redact() replaces, longest first
         self._lock = threading.Lock()
 
     def register(self, value: Any, field: str | None = None) -> None:
@@ -28,18 +30,18 @@ class Redactor:
         expiry times) are skipped so that ordinary words are not masked in output."""
         if field is not None and field.lower() in NOT_SECRET:
             return
-        if isinstance(value, str) and len(value) >= 6:
+        if isinstance(value, str) and len(value) >= 6 and value not in self._registered:
             # Also as JSON and CSV write it (\" and ""): text already encoded elsewhere is
             # masked too (the renderers also mask values before encoding).
             forms = {value, value.replace('"', '""'), json.dumps(value)[1:-1],
                      json.dumps(value, ensure_ascii=False)[1:-1]}
             with self._lock:
                 self._values.update(forms)
+                self._longest_first = sorted(self._values, key=len, reverse=True)
+                self._registered.add(value)
 
     def redact(self, text: str) -> str:
-        with self._lock:
-            values = sorted(self._values, key=len, reverse=True)
-        for value in values:
+        for value in self._longest_first:  # a list replaced whole, never changed in place
             if value in text:
                 text = text.replace(value, "***")
         return text
