@@ -297,7 +297,7 @@ def transport_cpu(n: int = 3000) -> None:
             for _ in range(200):
                 call()
             best = []
-            for _ in range(3):
+            for _ in range(5):  # the least of 5: the machine's noise only ever adds
                 started = time.thread_time()
                 for _ in range(n):
                     call()
