@@ -280,3 +280,14 @@ def tab_in_bash(typed: str) -> str:
 ])
 def test_tab_in_bash_completes_ids_that_contain_a_colon(demo_store, typed, line):
     assert tab_in_bash(typed) == line
+
+
+def test_the_installed_bash_script_is_the_one_that_handles_colons(tmp_path):
+    env = {**os.environ, "HOME": str(tmp_path), "SHELL": "/bin/bash",
+           "_TYPER_COMPLETE_TEST_DISABLE_SHELL_DETECTION": "1"}
+    proc = subprocess.run([balancecli_exe(), "--install-completion", "bash"], env=env,
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    installed = list(tmp_path.rglob("balancecli.sh"))
+    assert installed and "_BALANCECLI_COMP_LINE" in installed[0].read_text()
+    assert installed[0].read_text().strip() == BASH_SCRIPT.read_text().strip()

@@ -26,7 +26,8 @@ def run(app: typer.Typer) -> None:
 
     command = typer.main.get_command(only_invoked(app, sys.argv[1:]))
     install(command)  # option values without pydantic on the common path (coerce.py)
-    if "bash" in sys.argv or "_BALANCECLI_COMPLETE" in os.environ:
+    if "_BALANCECLI_COMPLETE" in os.environ or any(
+            arg.startswith(("--show-completion", "--install-completion")) for arg in sys.argv):
         from balancecli.complete import use_bash_script
 
         use_bash_script()  # ids with ":" complete in bash too (complete.py)
