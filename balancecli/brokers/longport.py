@@ -27,7 +27,6 @@ Sources: seed ``001_9a4059aac030af22.txt`` (``GET /v1/asset/account``, its schem
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -53,8 +52,8 @@ from balancecli.brokers.payload import (
     expiry_epoch,
     objects,
     seconds_left,
+    token_fields,
 )
-from balancecli.brokers.payload import lifetime as token_lifetime
 from balancecli.errors import (
     BadResponseError,
     BalanceCliError,
@@ -193,13 +192,7 @@ class LongPort(Broker):
         """Save the tokens before anything else in the answer is read: the old refresh token
         is dead once a new one was issued. An unusable ``expires_in`` means the SDK's 3600 s."""
         token, rotated = body.get("access_token"), body.get("refresh_token")
-        fields: dict[str, Any] = {}
-        if isinstance(rotated, str) and rotated:
-            fields["refresh_token"] = rotated
-        if isinstance(token, str) and token:
-            lifetime = token_lifetime(body.get("expires_in")) or OAUTH_DEFAULT_LIFETIME
-            fields["access_token"] = token
-            fields["access_token_expires_at"] = int(time.time() + lifetime)
+        fields = token_fields(token, rotated, body.get("expires_in"), OAUTH_DEFAULT_LIFETIME)
         if fields:
             self.ctx.secrets.save(**fields)
         if "access_token" not in fields:

@@ -198,3 +198,20 @@ def lifetime(value: Any) -> float | None:
     if seconds is None or not 0 < seconds <= LONGEST_LIFETIME:
         return None
     return seconds
+
+
+def token_fields(access: Any, rotated: Any, expires_in: Any,
+                 default_lifetime: float) -> dict[str, Any]:
+    """What an OAuth token answer gives to store: the rotated refresh token and the access
+    token with its expiry (epoch seconds; ``default_lifetime`` when ``expires_in`` is unusable).
+    Fields that are missing or not text are left out."""
+    import time
+
+    fields: dict[str, Any] = {}
+    if isinstance(rotated, str) and rotated:
+        fields["refresh_token"] = rotated
+    if isinstance(access, str) and access:
+        fields["access_token"] = access
+        fields["access_token_expires_at"] = int(
+            time.time() + (lifetime(expires_in) or default_lifetime))
+    return fields

@@ -26,7 +26,6 @@ Sources: seed ``003_026fe336fd2f243d.txt`` (v2 balances, with the cash and futur
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable, Iterable
 from typing import Any
 from urllib.parse import quote
@@ -34,8 +33,7 @@ from urllib.parse import quote
 from balancecli.brokers import tradestation_v2 as v2
 from balancecli.brokers import tradestation_v3 as v3
 from balancecli.brokers.base import Broker, Result, Setting
-from balancecli.brokers.payload import expired, obj
-from balancecli.brokers.payload import lifetime as token_lifetime
+from balancecli.brokers.payload import expired, lower, obj, token_fields
 from balancecli.errors import (
     AuthError,
     BadResponseError,
@@ -44,7 +42,7 @@ from balancecli.errors import (
 )
 from balancecli.http import Response, status_error
 from balancecli.limiter import RateLimit
-from balancecli.models import Account, Asset, loads, utc_now
+from balancecli.models import Account, Asset, extra_from, loads, to_text, utc_now
 
 HOSTS = {"live": "https://api.tradestation.com", "sim": "https://sim-api.tradestation.com"}
 TOKEN_URL_V3 = "https://signin.tradestation.com/oauth/token"  # Auth0, live and sim alike
@@ -147,13 +145,7 @@ class TradeStation(Broker):
         # Auth0 says access_token/refresh_token; the old v2 docs say token/RefreshToken.
         access = body.get("access_token") or body.get("token")
         rotated = body.get("refresh_token") or body.get("RefreshToken")
-        fields: dict[str, Any] = {}
-        if isinstance(rotated, str) and rotated:
-            fields["refresh_token"] = rotated
-        if isinstance(access, str) and access:
-            lifetime = token_lifetime(body.get("expires_in")) or DEFAULT_LIFETIME
-            fields["access_token"] = access
-            fields["access_token_expires_at"] = int(time.time() + lifetime)
+        fields = token_fields(access, rotated, body.get("expires_in"), DEFAULT_LIFETIME)
         user_id = body.get("userid")  # v2: the id the account list needs
         if isinstance(user_id, str | int) and not isinstance(user_id, bool) and user_id != "":
             fields["user_id"] = str(user_id)[:100]
@@ -195,6 +187,26 @@ class TradeStation(Broker):
     # -- accounts
     def accounts(self) -> list[Account]:
         return self.dialect.accounts(self)
+
+    def accounts_from(self, items: list, keys: frozenset[str], *, id: str, name: str,
+                      type: str, currency: str, status: str,
+                      default_currency: str | None = None) -> list[Account]:
+        """The accounts of an account-list answer, read by the dialect's field names."""
+        result = []
+        for item in items:
+            item = obj(item, "account")
+            account_id = to_text(item.get(id))
+            if not account_id:
+                raise BadResponseError(f"an account has no {id}")
+            result.append(self.account(
+                account_id,
+                name=to_text(item.get(name)) or account_id,
+                type=lower(item.get(type)),
+                currency=to_text(item.get(currency)) or default_currency,
+                status=to_text(item.get(status)),
+                extra=extra_from(item, keys),
+            ))
+        return result
 
     # -- balances and assets
     def _raw_balances(self, accounts: list[Account]) -> tuple[dict[str, dict], Result]:

@@ -19,7 +19,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 from urllib.parse import quote
 
-from balancecli.brokers.payload import array, index_by, lower, obj
+from balancecli.brokers.payload import array, index_by, obj
 from balancecli.errors import BadResponseError, BalanceCliError, ConfigError
 from balancecli.http import Response
 from balancecli.models import Account, Asset, Balance, extra_from, to_decimal, to_text
@@ -59,21 +59,9 @@ def accounts(ts: TradeStation) -> list[Account]:
         )
     items = array(ts._get(f"/v2/users/{quote(str(user_id), safe='')}/accounts", API_VERSION),
                   "accounts response")
-    result = []
-    for item in items:
-        item = obj(item, "account")
-        account_id = to_text(item.get("Key"))
-        if not account_id:
-            raise BadResponseError("an account has no Key")
-        result.append(ts.account(
-            account_id,
-            name=to_text(item.get("Name")) or account_id,
-            type=lower(item.get("TypeDescription")),
-            currency=to_text(item.get("Currency")) or "USD",
-            status=to_text(item.get("StatusDescription")),
-            extra=extra_from(item, ACCOUNT_KEYS),
-        ))
-    return result
+    return ts.accounts_from(items, ACCOUNT_KEYS, id="Key", name="Name", type="TypeDescription",
+                            currency="Currency", status="StatusDescription",
+                            default_currency="USD")
 
 
 def fetch_batch(ts: TradeStation, ids: str) -> tuple[dict[str, dict], list[BalanceCliError]]:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from balancecli.brokers.payload import array, index_by, lower, obj, one_line
+from balancecli.brokers.payload import array, index_by, obj, one_line
 from balancecli.errors import BadResponseError, BalanceCliError, BrokerError
 from balancecli.models import Account, Asset, Balance, extra_from, to_decimal, to_text
 
@@ -37,21 +37,8 @@ ACCOUNT_KEYS = {"AccountID", "Alias", "AccountType", "Currency", "Status"}
 def accounts(ts: TradeStation) -> list[Account]:
     body = obj(ts._get("/v3/brokerage/accounts"), "accounts response")
     items = array(body.get("Accounts"), "Accounts")
-    result = []
-    for item in items:
-        item = obj(item, "account")
-        account_id = to_text(item.get("AccountID"))
-        if not account_id:
-            raise BadResponseError("an account has no AccountID")
-        result.append(ts.account(
-            account_id,
-            name=to_text(item.get("Alias")) or account_id,
-            type=lower(item.get("AccountType")),
-            currency=to_text(item.get("Currency")),
-            status=to_text(item.get("Status")),
-            extra=extra_from(item, ACCOUNT_KEYS),
-        ))
-    return result
+    return ts.accounts_from(items, ACCOUNT_KEYS, id="AccountID", name="Alias",
+                            type="AccountType", currency="Currency", status="Status")
 
 
 def fetch_batch(ts: TradeStation, ids: str) -> tuple[dict[str, dict], list[BalanceCliError]]:

@@ -86,16 +86,14 @@ def _converter_class() -> type:
 
         def _plain(self, value: Any, param: Any, ctx: Any) -> Any:
             kind = self.kind
-            if kind == "str" or kind == "list":
-                items = value if kind == "list" else [value]
-                if kind == "list" and not isinstance(value, (list, tuple)):
-                    raise _Fallback
-                if not all(isinstance(item, str) for item in items):
-                    raise _Fallback
-                return list(value) if kind == "list" else value
-            if kind == "bool":
-                if isinstance(value, bool):
-                    return value
+            if kind == "str" and isinstance(value, str):
+                return value
+            if (kind == "list" and isinstance(value, (list, tuple))
+                    and all(isinstance(item, str) for item in value)):
+                return list(value)
+            if kind == "bool" and isinstance(value, bool):
+                return value
+            if kind in ("str", "list", "bool"):
                 raise _Fallback
             if kind in ("int", "float"):
                 return _number(value, kind, self.parameter_info)

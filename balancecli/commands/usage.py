@@ -26,7 +26,7 @@ def run(app: typer.Typer) -> None:
 
     command = typer.main.get_command(only_invoked(app, sys.argv[1:]))
     install(command)  # option values without pydantic on the common path (coerce.py)
-    if "_BALANCECLI_COMPLETE" in os.environ or any(
+    if COMPLETE_VAR in os.environ or any(
             arg.startswith(("--show-completion", "--install-completion")) for arg in sys.argv):
         from balancecli.complete import use_bash_script
 
@@ -56,6 +56,7 @@ def _main(command: Any) -> Any:
         sys.exit(130)
 
 
+COMPLETE_VAR = "_BALANCECLI_COMPLETE"  # set by the completion scripts when they call back
 _ROOT_VALUED = frozenset({"--config"})  # the root's options that take a value
 _ROOT_WHOLE = frozenset({"-h", "--help", "--version", "--install-completion",
                          "--show-completion", "--"})
@@ -71,7 +72,7 @@ def only_invoked(app: typer.Typer, args: list[str]) -> typer.Typer:
     import copy
     import os
 
-    if any(key.endswith("_COMPLETE") for key in os.environ if key.startswith("_")):
+    if COMPLETE_VAR in os.environ:
         return app  # a completion script asking: it may ask about any command
     name, skip = None, False
     for arg in args:

@@ -155,13 +155,8 @@ class Reader(Database):
         until: datetime | None = None,
     ) -> list[Point]:
         """One balance field over time, ordered by account id, then time (then insertion)."""
-        sql, params = self.series_query(field, account_ids, profiles, since, until)
-        with sqlite_errors(self.path), _no_gc():
-            rows = self._conn.execute(sql, params).fetchall()
-            return [
-                Point(t, run, prof, brk, acct, cur, None if v is None else Decimal(v))
-                for t, run, prof, brk, acct, cur, v in rows
-            ]
+        with _no_gc():
+            return list(self.iter_series(field, account_ids, profiles, since, until))
 
     def iter_series(
         self,
