@@ -1,3 +1,3 @@
-from balancecli.cli import main
+from balancecli.cli.app import main
 
 main()

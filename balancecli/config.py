@@ -1,4 +1,4 @@
-"""Profiles from the TOML config file (DESIGN.md §6), validated with clear messages.
+"""Profiles from the TOML config file, validated with clear messages.
 
 Secrets never go in this file. Location: ``--config``, else ``BALANCECLI_CONFIG``, else
 ``platformdirs.user_config_dir("balancecli")/config.toml``.
@@ -6,15 +6,14 @@ Secrets never go in this file. Location: ``--config``, else ``BALANCECLI_CONFIG`
 
 from __future__ import annotations
 
-import ipaddress
 import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
-from balancecli.errors import ConfigError
+from balancecli.core.errors import ConfigError
+from balancecli.net.urls import check_url
 
 PROFILE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
@@ -74,67 +73,6 @@ def read_toml(path: Path) -> dict[str, Any]:
         ) from None
 
 
-def is_loopback(host: str | None) -> bool:
-    if not host:
-        return False
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
-
-
-_AUTHORITY = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*:)?//([^/?#]*)(.*)$", re.S)
-
-
-def without_userinfo(url: str) -> str:
-    """``url`` with any ``user:password@`` removed: the only form of a URL we print."""
-    match = _AUTHORITY.match(url)
-    if not match or "@" not in match.group(2):
-        return url
-    scheme, authority, rest = match.groups()
-    return f"{scheme or ''}//{authority.rpartition('@')[2]}{rest}"
-
-
-def parse_url(profile: str, key: str, value: str) -> Any:
-    """``urlsplit(value)``, refusing user info (``https://user:pass@host``: the password would
-    end up in messages and logs, and requests would send Basic auth instead of our token) and
-    URLs that do not parse (a bad port, a broken IPv6 literal)."""
-    fix = f"fix {key} in [profiles.{profile}] of the config file"
-    shown = without_userinfo(value)
-    try:
-        parts = urlsplit(value)
-        parts.port  # noqa: B018 - raises ValueError for a port that is not a number
-    except ValueError:
-        raise ConfigError(f"setting {key!r} is not a valid URL: {shown!r}", profile=profile,
-                          next_step=fix) from None
-    if "@" in parts.netloc:
-        raise ConfigError(
-            f"setting {key!r} must not contain a user name or password ({shown!r}); "
-            "credentials belong in the keyring", profile=profile,
-            next_step=f"{fix}, then: balancecli auth login {profile}")
-    return parts
-
-
-def check_url(profile: str, key: str, value: str, *, allow_file: bool = False) -> None:
-    """Remote URLs must be https; plain http only on loopback (tests, the Quantower bridge).
-    User info is refused in every URL."""
-    parts = parse_url(profile, key, value)
-    if parts.scheme == "https" and parts.netloc:
-        return
-    if parts.scheme == "http" and is_loopback(parts.hostname):
-        return
-    if allow_file and parts.scheme in ("", "file"):
-        return
-    raise ConfigError(
-        f"setting {key!r} must be an https:// URL (plain http only on 127.0.0.1), got "
-        f"{without_userinfo(value)!r}",
-        profile=profile,
-        next_step=f"fix {key} in [profiles.{profile}] of the config file",
-    )
-
-
 def validate_profile(name: str, raw: Any) -> Profile:
     if not PROFILE_NAME.match(name):
         raise ConfigError(
@@ -158,9 +96,9 @@ def validate_profile(name: str, raw: Any) -> Profile:
     cls = broker_class(broker, profile=name)
     settings = cls.validate(name, raw)
     if settings.get("ledger_account") is not None:
-        from balancecli.exports import AccountNames
+        from balancecli.core.ledgernames import check_ledger_account
 
-        AccountNames.check(name, settings["ledger_account"])
+        check_ledger_account(name, settings["ledger_account"])
     for key, value in settings.items():
         if isinstance(value, str) and (key.endswith("_url") or key == "base_url"):
             check_url(name, key, value)

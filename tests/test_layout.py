@@ -1,8 +1,8 @@
-"""The package's shape (issue #10): no import cycles, modules of a readable size, commands in
-``balancecli/commands/`` and the root app importing them, never the other way round.
+"""The package's shape: layers as sub-packages, each importing only the layers below it.
 
-Every ``import`` counts, also those inside functions (lazy imports keep start-up fast, but a
-cycle through them is still a cycle); only ``if TYPE_CHECKING:`` blocks are left out.
+Every ``import`` counts: eager ones, lazy ones inside functions (they keep start-up fast, but a
+dependency through them is still a dependency) and those under ``if TYPE_CHECKING:`` (a type
+names the module it comes from). The rules are stated once, in ``ALLOWED``.
 """
 
 from __future__ import annotations
@@ -11,37 +11,46 @@ import ast
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parent.parent / "balancecli"
-MAX_LINES = 400
-MAX_BROKER_LINES = 330
-# Split on their own branches (issue #10); this set empties as they land.
-PENDING: set[str] = set()
+
+# layer -> the layers it may import (besides itself). A layer is a sub-package of balancecli,
+# or one of the few modules left at the root.
+ALLOWED: dict[str, set[str]] = {
+    "core": set(),  # models, numbers, bounded JSON, errors, redaction, cancellation, clock
+    "net": {"core"},  # the HTTP client
+    "credentials": {"core", "net"},  # env -> keyring, the token lifecycle, browser login
+    "brokers": {"core", "net", "credentials"},  # the contract, one package per broker
+    "config": {"core", "net", "brokers"},  # profiles from TOML, validated by the broker
+    "money": {"core", "net", "config", "brokers"},  # rates with provenance, the account value
+    "history": {"core"},  # the SQLite store
+    "output": {"core", "money", "history", "brokers"},  # the presenter and its printers
+    "service": {"core", "net", "credentials", "brokers", "config", "money", "history"},
+    "demo": {"core"},  # the bundled fake brokers (also the tests' doubles)
+    "cli": {"core", "net", "credentials", "brokers", "config", "money", "history", "output",
+            "service", "demo"},
+    "__main__": {"cli"},
+    "__init__": set(),
+}
+ROOT_MODULES = {"__init__", "__main__", "config"}
 
 
 def module_name(path: Path) -> str:
     parts = list(path.relative_to(PACKAGE.parent).with_suffix("").parts)
-    if parts[-1] == "__init__":
+    if parts[-1] == "__init__" and len(parts) > 2:
         parts.pop()
     return ".".join(parts)
 
 
-def _type_checking(node: ast.If) -> bool:
-    test = node.test
-    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
-        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING")
+def layer_of(module: str) -> str:
+    return module.split(".")[1] if "." in module else "__init__"
 
 
-def imports_of(path: Path, modules: set[str]) -> set[str]:
-    """The balancecli modules that ``path`` imports (``from a import b`` counts a.b if a.b is a
-    module, else a)."""
-    name = module_name(path)
+def imports_of(path: Path, modules: set[str], name: str | None = None) -> set[str]:
+    """The balancecli modules that ``path`` imports, wherever the import statement stands
+    (``from a import b`` counts a.b if a.b is a module, else a)."""
+    name = name or module_name(path)
     package = name if path.name == "__init__.py" else name.rpartition(".")[0]
     found: set[str] = set()
-
-    def visit(node: ast.AST) -> None:
-        if isinstance(node, ast.If) and _type_checking(node):
-            for child in node.orelse:
-                visit(child)
-            return
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
         if isinstance(node, ast.Import):
             found.update(a.name for a in node.names if a.name in modules)
         elif isinstance(node, ast.ImportFrom):
@@ -55,17 +64,13 @@ def imports_of(path: Path, modules: set[str]) -> set[str]:
                     found.add(full)
                 elif base in modules:
                     found.add(base)
-        for child in ast.iter_child_nodes(node):
-            visit(child)
-
-    visit(ast.parse(path.read_text(), str(path)))
     found.discard(name)
     return found
 
 
 def graph() -> dict[str, set[str]]:
     files = sorted(PACKAGE.rglob("*.py"))
-    modules = {module_name(f) for f in files}
+    modules = {module_name(f) for f in files} | {"balancecli"}
     return {module_name(f): imports_of(f, modules) for f in files}
 
 
@@ -96,35 +101,46 @@ def test_the_checker_finds_a_cycle():
     assert find_cycle({"a": {"b"}, "b": set()}) is None
 
 
-def test_no_import_cycles():
+def test_the_checker_sees_lazy_and_type_checking_imports(tmp_path):
+    source = tmp_path / "m.py"
+    source.write_text("from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n"
+                      "    from balancecli.cli import runtime\n"
+                      "def f():\n    import balancecli.output.table\n")
+    modules = {"balancecli.cli.runtime", "balancecli.output.table"}
+    assert imports_of(source, modules, "balancecli.x.m") == modules
+
+
+def test_no_import_cycles_between_modules():
     cycle = find_cycle(graph())
     assert cycle is None, "import cycle: " + " -> ".join(cycle or [])
 
 
-def test_nothing_imports_the_root_app():
-    importers = [m for m, deps in graph().items() if "balancecli.cli" in deps]
-    assert importers == ["balancecli.__main__"]
+def test_no_import_cycles_between_layers():
+    layers: dict[str, set[str]] = {}
+    for module, deps in graph().items():
+        layers.setdefault(layer_of(module), set()).update(
+            layer_of(d) for d in deps if layer_of(d) != layer_of(module))
+    cycle = find_cycle(layers)
+    assert cycle is None, "layer cycle: " + " -> ".join(cycle or [])
 
 
-def test_commands_only_under_commands_package():
+def test_each_layer_imports_only_the_layers_below_it():
+    wrong = sorted(
+        f"{module} -> {dep}" for module, deps in graph().items() for dep in deps
+        if layer_of(dep) not in {layer_of(module), "__init__"}  # the root holds __version__
+        and layer_of(dep) not in ALLOWED[layer_of(module)])
+    assert wrong == []
+
+
+def test_every_module_belongs_to_a_layer():
+    assert {layer_of(m) for m in graph()} <= set(ALLOWED)
+    root = {p.stem for p in PACKAGE.glob("*.py")}
+    assert root == ROOT_MODULES, "modules at the package root: keep them to a handful"
+
+
+def test_commands_live_under_cli_commands_and_nothing_imports_the_app():
     edges = graph()
-    commands = {m for m in edges if m.startswith("balancecli.commands")}
-    assert {"balancecli.commands.data", "balancecli.commands.auth", "balancecli.commands.profile",
-            "balancecli.commands.history", "balancecli.commands.quantower",
-            "balancecli.commands.options"} <= commands
-    # Below the command layer nothing reaches up into it.
-    upward = sorted(f"{m} -> {d}" for m, deps in edges.items() if m not in commands
-                    and m not in ("balancecli.cli", "balancecli.__main__")
-                    for d in deps if d in commands)
-    assert upward == []
-    assert not list(PACKAGE.glob("cli_*.py"))
-
-
-def test_module_sizes():
-    too_long = []
-    for path in sorted(PACKAGE.rglob("*.py")):
-        lines = len(path.read_text().splitlines())
-        limit = MAX_BROKER_LINES if path.parent.name == "brokers" else MAX_LINES
-        if lines > limit and str(path.relative_to(PACKAGE)) not in PENDING:
-            too_long.append(f"{path.relative_to(PACKAGE)}: {lines} > {limit}")
-    assert too_long == []
+    assert {"balancecli.cli.commands.data", "balancecli.cli.commands.auth",
+            "balancecli.cli.commands.history", "balancecli.cli.commands.profile"} <= set(edges)
+    importers = sorted(m for m, deps in edges.items() if "balancecli.cli.app" in deps)
+    assert importers == ["balancecli.__main__"]

@@ -7,14 +7,14 @@ from __future__ import annotations
 
 import importlib
 
-from balancecli.errors import ConfigError
+from balancecli.core.errors import ConfigError
 
 # name -> "module:Class". Adding a broker is one line here, one module and one test file.
 _REGISTRY = {
-    "tradestation": "balancecli.brokers.tradestation:TradeStation",
-    "longport": "balancecli.brokers.longport:LongPort",
+    "tradestation": "balancecli.brokers.tradestation.broker:TradeStation",
+    "longport": "balancecli.brokers.longport.broker:LongPort",
     "etna": "balancecli.brokers.etna:Etna",
-    "quantower": "balancecli.brokers.quantower:Quantower",
+    "quantower": "balancecli.brokers.quantower.broker:Quantower",
 }
 
 NAMES = tuple(_REGISTRY)

@@ -24,13 +24,13 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from balancecli.errors import BadResponseError, BalanceCliError, ConfigError
-from balancecli.limiter import RateLimit
-from balancecli.models import Account, Asset, Balance
+from balancecli.core.errors import BadResponseError, BalanceCliError, ConfigError
+from balancecli.core.models import Account, Asset, Balance
+from balancecli.net.limiter import RateLimit
 
 if TYPE_CHECKING:
-    from balancecli.http import HttpClient
-    from balancecli.secrets import Secrets
+    from balancecli.credentials import Secrets
+    from balancecli.net.http import HttpClient
 
 
 @dataclass(frozen=True)
@@ -99,8 +99,8 @@ class Context:
 
         As many threads as the host may ever take; the HTTP client's per-host limiter decides
         how many requests are really in flight. After Ctrl-C no new item starts."""
-        from balancecli.interrupt import CANCEL
-        from balancecli.limiter import Interrupted
+        from balancecli.core.interrupt import CANCEL
+        from balancecli.net.limiter import Interrupted
 
         def call(item: Any) -> Any:
             if CANCEL.is_set():
@@ -131,7 +131,7 @@ class Broker:
 
     @classmethod
     def secret_fields(cls, settings: dict[str, Any]) -> tuple[str, ...]:
-        """The upper-case secret fields this profile needs (DESIGN.md §6)."""
+        """The upper-case secret fields this profile needs."""
         return ()
 
     @classmethod
@@ -201,7 +201,7 @@ class Broker:
 
     def snapshot(self, accounts: Iterable[Account]) -> tuple[Result, Result]:
         """Balances and assets of ``accounts``. Override it when one set of responses carries
-        both, so that ``snapshot`` asks the broker once (DESIGN.md §10)."""
+        both, so that ``snapshot`` asks the broker once."""
         accounts = list(accounts)
         return self.balances(accounts), self.assets(accounts)
 

@@ -1,8 +1,9 @@
 """ETNA Trader (etnasoft's white-label platform): accounts and balances over the REST API.
 
-Sources: seed ``002_580511827eef3f1d.txt`` (``GET /v{version}/accounts/{id}/info`` and its
-example); ``shared/reference/brokers.md`` §2 (etnatrader/gitbookHelp: requesting-tokens,
-get_token, two-factor-authentication, list-users-accounts, the error pages).
+Sources: ETNA's documentation, the ``etnatrader/gitbookHelp`` repository: "Get Account's
+Balance Info" (``web-api/trading-api/user-accounts/get-accounts-balance-info.md``:
+``GET /v{version}/accounts/{id}/info`` and its example), requesting-tokens, get_token,
+two-factor-authentication, list-users-accounts and the error pages.
 
 - Hosts: each ETNA-based broker has its own host, path prefix ``/api``: ``base_url`` is required
   (``https://pub-api-trader-demo-prod.etnasoft.us/api``); paths carry ``/v1.0`` (api_version).
@@ -31,16 +32,18 @@ from urllib.parse import quote
 
 from balancecli.brokers.base import Broker, Result, Setting
 from balancecli.brokers.payload import expired, obj, one_line
-from balancecli.errors import (
+from balancecli.core.clock import utc_now
+from balancecli.core.errors import (
     AuthError,
     BadResponseError,
     BalanceCliError,
     BrokerError,
     UnavailableError,
 )
-from balancecli.http import Response
-from balancecli.limiter import RateLimit
-from balancecli.models import Account, Asset, Balance, extra_from, to_decimal, to_text, utc_now
+from balancecli.core.models import Account, Asset, Balance, extra_from
+from balancecli.core.numbers import to_decimal, to_text
+from balancecli.net.http import Response
+from balancecli.net.limiter import RateLimit
 
 TOKEN_LIFETIME = 24 * 3600  # "The authorization token lifetime is 24 hours" (requesting-tokens)
 EXPIRY_MARGIN = 300  # seconds: log in again this close to the expiry
@@ -57,7 +60,7 @@ APP_KEY_REJECTED = "the ETNA app key was rejected: check APP_KEY"
 
 class Etna(Broker):
     name = "etna"
-    # §2.6: no documented limit: start low, grow while it answers, at most 32 (or the
+    # No documented limit: start low, grow while it answers, at most 32 (or the
     # profile's max_concurrency).
     limits = RateLimit(start=8, ceiling=32)
     settings = {
@@ -288,7 +291,7 @@ def _expired(expires_at: Any) -> bool:
 
 def _detail(response: Response) -> str:
     """One readable line from any ETNA error body: ``error``, ``Message``, ``Errors[]``,
-    ``Reason`` (brokers.md §2.5), or the start of a non-JSON body."""
+    ``Reason``, or the start of a non-JSON body."""
     try:
         body = response.json()
     except BalanceCliError:

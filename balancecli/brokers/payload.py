@@ -21,8 +21,8 @@ from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from balancecli.errors import BadResponseError
-from balancecli.models import to_text
+from balancecli.core.errors import BadResponseError
+from balancecli.core.numbers import to_text
 
 MILLIS_ABOVE = 1e11  # epoch values above this are milliseconds (1e11 s is the year 5138)
 LATEST_EPOCH = 253402300799.0  # 9999-12-31T23:59:59Z: datetime's limit
@@ -97,7 +97,7 @@ def one_line(value: Any, limit: int = 200) -> str:
 
 
 def blank_to_none(values: dict[str, Any]) -> dict[str, Any]:
-    """LongPort sends ``""`` for "no value": that is null in our rows (DESIGN.md §3)."""
+    """LongPort sends ``""`` for "no value": that is null in our rows."""
     return {k: None if v == "" else v for k, v in values.items()}
 
 

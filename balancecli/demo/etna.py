@@ -31,7 +31,7 @@ USERS: dict[str, dict[str, str]] = {
     "demopin": {"password": "demo-pin-password-2222", "step": "SecutityPin", "code": "1379"},
 }
 
-# The error body shapes of brokers.md §2.5, by name: (HTTP status, body).
+# The error body shapes of ETNA's documentation, by name: (HTTP status, body).
 ERROR_BODIES: dict[str, tuple[int, Any]] = {
     "error": (403, {"error": "Application key is not defined or does not exist"}),
     "Message": (404, {"Message": "No HTTP resource was found that matches the request URI "

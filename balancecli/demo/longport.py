@@ -1,4 +1,4 @@
-"""A fake LongPort OpenAPI server (brokers.md §3): the demo broker and the tests' double.
+"""A fake LongPort OpenAPI server: the demo broker and the tests' double.
 
 - API-key mode (default) verifies ``X-Api-Signature`` the way the service does (canonical
   request over method, path, the raw query as received, the signed headers and the body's SHA-1;
@@ -10,7 +10,7 @@
   grant with rotating refresh tokens; authorization-code grant with PKCE S256),
   ``/oauth2/authorize`` (redirects to ``redirect_uri`` with ``code`` and ``state``),
   ``/oauth2/revoke`` (RFC 7009) and the discovery document.
-- ``GET /v1/asset/account`` serves ``variant`` ("example" = the seed's example, "multi",
+- ``GET /v1/asset/account`` serves ``variant`` ("example" = the API docs' example, "multi",
   "empty" = empty strings) filtered by the ``currency`` query parameter.
 - ``GET /v1/token/refresh`` (legacy) issues a new token and revokes the old one at once.
 - ``fail_codes``: envelope error codes returned (with their HTTP status) by the next API calls.
@@ -124,7 +124,7 @@ class FakeLongPort(FakeBroker):
     def _account(self, request: Request) -> Reply:
         body = load_fixture(FIXTURES[self.variant])
         if "message" not in body and "msg" not in body:
-            # The seed's example has no message, but the SDK's envelope struct requires one
+            # The API docs' example has no message, but the SDK's envelope struct requires one
             # (httpclient request.rs), so the live service sends it.
             body = {"code": body["code"], "message": "success", **body}
         currency = request.params.get("currency")

@@ -11,9 +11,9 @@ import hmac
 from contextlib import ExitStack
 from typing import Any
 
+from balancecli.core.clock import utc_now
 from balancecli.demo import DemoProfile
 from balancecli.demo.server import FakeBroker, Reply, Request, json_reply, load_fixture
-from balancecli.models import utc_now
 
 DEMO_TOKEN = "demo-qt-bridge-token-5f2c9a61e0"
 EXPORT_PATH = "/balancecli-export.json"

@@ -37,7 +37,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from balancecli.render import dumps_exact
+from balancecli.core.exactjson import dumps_exact
 
 
 @dataclass

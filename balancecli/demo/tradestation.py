@@ -113,7 +113,7 @@ class FakeTradeStation(FakeBroker):
             return json_reply({"StatusCode": 400, "Message": "1 to 25 keys are allowed"}, 400)
         items = [copy.deepcopy(self.v2["balances"][k]) for k in keys if k in self.v2["balances"]]
         if len(keys) == 1 and len(items) == 1 and "__type" not in items[0]:
-            return json_reply(items[0])  # the seed shows a bare object for one cash account
+            return json_reply(items[0])  # the v2 docs show a bare object for one cash account
         return json_reply(items)
 
     def _authorize(self, request: Request) -> Reply:

@@ -1,7 +1,7 @@
-"""The snapshot history store: one SQLite file that cron appends to (issue #7, DESIGN.md §8).
+"""The snapshot history store: one SQLite file that cron appends to.
 
 ``sqlite3`` is imported only by this package, and the CLI imports it only for ``snapshot`` and
-``history`` (DESIGN.md §10).
+``history``.
 
 Modules: ``schema`` (where the file lives, migrations, opening; the ``Database`` base),
 ``write`` (``record_run``, ``prune``), ``query`` (``runs``, ``series``, ``balances_at``, ...),

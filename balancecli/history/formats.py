@@ -175,7 +175,7 @@ def _decimal_json(value: Decimal) -> str:
 
 def dumps_extra(obj: Any) -> str:
     """JSON with every Decimal written with its exact digits (``loads_extra`` reverses it)."""
-    from balancecli.render import dumps_exact
+    from balancecli.core.exactjson import dumps_exact
 
     return dumps_exact(obj, number=_decimal_json)
 

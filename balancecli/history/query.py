@@ -16,6 +16,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, NamedTuple
 
+from balancecli.core.models import Asset, Balance
 from balancecli.history.formats import decimal_or_none, format_time, loads_extra
 from balancecli.history.schema import (
     ASSET_FIELDS,
@@ -25,7 +26,6 @@ from balancecli.history.schema import (
     Database,
     sqlite_errors,
 )
-from balancecli.models import Asset, Balance
 
 # The last time at or before ? that an account was stored: a backwards walk of the
 # (account_id, taken_at) index that stops at the first row of that profile and broker.

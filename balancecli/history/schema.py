@@ -7,10 +7,10 @@ Schema versions (``PRAGMA user_version``): 1 was the first layout (time only on 
 copies the run time into the row tables so that the ``(account_id, taken_at)`` index answers
 series queries without a join, and keeps a table of every account stored so that
 ``balances_at`` seeks per account; 3 adds ``rates``: the broker rates each snapshot saw and
-the config ``[rates]`` in force, so ``history --in CUR`` revalues old runs offline (DESIGN.md
-§11; see ``history.valued``). ``MIGRATIONS[n]`` takes a database from version n to n + 1;
-a new database runs them all, so a fresh file and a migrated one have the same schema. A
-database from a newer balancecli is refused (ConfigError), never downgraded.
+the config ``[rates]`` in force, so ``history --in CUR`` revalues old runs offline (see
+``history.valued``). ``MIGRATIONS[n]`` takes a database from version n to n + 1; a new
+database runs them all, so a fresh file and a migrated one have the same schema. A database
+from a newer balancecli is refused (ConfigError), never downgraded.
 
 Ownership: our files carry ``PRAGMA application_id`` ``APPLICATION_ID`` (set on creation and
 when a legacy file is adopted). Opening reads the header before it writes anything: another
@@ -33,8 +33,8 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Self
 
-from balancecli.errors import ConfigError, UnavailableError
-from balancecli.models import MONEY_FIELDS, Asset, Balance
+from balancecli.core.errors import ConfigError, UnavailableError
+from balancecli.core.models import MONEY_FIELDS, Asset, Balance
 
 SCHEMA_VERSION = 3
 # ``history`` reads (read-only, never upgrading) from this version on: 3 only added ``rates``,

@@ -1,5 +1,5 @@
-"""Reading whole runs back for ``history --in CUR`` (DESIGN.md §11): each run's balances, assets
-and the rates it stored (schema version 3), one run at a time in time order.
+"""Reading whole runs back for ``history --in CUR``: each run's balances, assets and the rates
+it stored (schema version 3), one run at a time in time order.
 
 Three streamed queries (balances, assets, rates), each ordered by the run's time and id, are
 merged run by run, so memory holds one run. Only what the account value rule reads is loaded:
@@ -15,9 +15,9 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, NamedTuple
 
+from balancecli.core.models import Asset, Balance
 from balancecli.history.formats import format_time, loads_extra
 from balancecli.history.schema import Database, sqlite_errors
-from balancecli.models import Asset, Balance
 
 
 class StoredRate(NamedTuple):

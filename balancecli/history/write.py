@@ -13,7 +13,8 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from balancecli.errors import BalanceCliError
+from balancecli.core.errors import BalanceCliError
+from balancecli.core.models import Asset, Balance
 from balancecli.history.formats import Span, dumps_extra, format_time, money_text
 from balancecli.history.schema import (
     ASSET_FIELDS,
@@ -23,7 +24,6 @@ from balancecli.history.schema import (
     Database,
     sqlite_errors,
 )
-from balancecli.models import Asset, Balance
 
 
 class Writer(Database):
@@ -45,7 +45,7 @@ class Writer(Database):
         ``rates``: ``(profile, account_id, rate)`` for the rates the run saw (``rate`` has
         ``base, quote, num, den, source, day`` like ``balancecli.rates.Rate``); config rates
         have no profile or account."""
-        from balancecli.secrets import REDACTOR
+        from balancecli.core.redact import REDACTOR
 
         taken_at = format_time(started_at)
         stored_errors = [

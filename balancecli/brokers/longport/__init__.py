@@ -1,0 +1,2 @@
+"""LongPort (Longbridge) OpenAPI.
+"""

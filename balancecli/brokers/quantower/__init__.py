@@ -1,0 +1,2 @@
+"""Quantower, through the BalanceCliBridge Strategy's export.
+"""

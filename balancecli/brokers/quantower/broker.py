@@ -1,0 +1,303 @@
+"""Quantower: the accounts exported by the BalanceCliBridge Strategy.
+
+Sources: the Quantower KB page "Access to crypto account and balances"
+(``quantower-algo/access-to-crypto-account-and-balances.md`` in ``Quantower/QuantowerKB``:
+Account Id/Name/AccountCurrency/Balance "available balance"/ConnectionId/AdditionalInfo,
+CryptoAccount.Balances of CryptoAssetBalances); the API reference,
+https://api.quantower.com/docs/; the decompiled business layer
+(``McNultyyy/Quantower.TradingPlatform.BusinessLayer``: ``Core.Accounts``, ``Account``).
+
+- No network API: Quantower has only its in-process C# API. The user runs our C# Strategy
+  (``balancecli quantower bridge`` prints it), which writes the ``balancecli.quantower/1``
+  document to a file and/or serves it on ``http://127.0.0.1:PORT/``.
+- Auth: none for a file; for an http source ``Authorization: Bearer <TOKEN>`` (the token the user
+  generated and gave the Strategy). The bridge listens on loopback only, so only loopback URLs
+  are accepted.
+- Rate limits: none; the export is read once per run and cached in the instance.
+- Quirks: numbers are C# doubles written with round-trip precision ("R": ``0.30000000000000004``,
+  ``1E-08``, ``double.MaxValue`` = ``1.7976931348623157E+308``) and kept digit for digit, so
+  exponents up to a double's ±324 are accepted here (other brokers: ±100); NaN/Infinity
+  arrive as null. ``Id`` is unique only per connection: an Id that repeats in one export
+  becomes ``ConnectionId:Id``. AccountCurrency may be null. An export older than ``max_age``
+  means the Strategy stopped (Quantower closed, or the connection dropped): the profile fails
+  as stale.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+import threading
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+from balancecli.brokers.base import Broker, Result, Setting
+from balancecli.brokers.payload import kind
+from balancecli.brokers.quantower.export import age_text, number, numeric_info, parse_time, text
+from balancecli.core.errors import (
+    AuthError,
+    BadResponseError,
+    BrokerError,
+    ConfigError,
+    StaleError,
+    UnavailableError,
+)
+from balancecli.core.jsonread import loads
+from balancecli.core.models import Account, extra_from
+from balancecli.core.numbers import DOUBLE_EXPONENT
+from balancecli.net.http import status_error
+from balancecli.net.limiter import RateLimit
+from balancecli.net.urls import is_loopback, parse_url, without_userinfo
+
+FORMAT = "balancecli.quantower/1"
+DEFAULT_CAP = 16 * 1024 * 1024  # bytes; the profile's max_response_bytes overrides
+ACCOUNT_KEYS = frozenset({"Id", "Name", "AccountCurrency", "Balance", "AdditionalInfo", "Balances"})
+ASSET_FIELDS = {
+    "total": "TotalBalance", "available": "AvailableBalance", "reserved": "ReservedBalance",
+    "value_usd": "TotalInUSD", "value_btc": "TotalInBTC",
+}
+ASSET_KEYS = frozenset({"AssetId", *ASSET_FIELDS.values()})
+NOT_RUNNING = "the BalanceCliBridge Strategy may not be running in Quantower"
+START = ("start BalanceCliBridge in Quantower's Strategies manager; to install it, run: "
+         "balancecli quantower bridge")
+
+
+def _is_url(source: Any) -> bool:
+    return isinstance(source, str) and source.strip().lower().startswith(("http://", "https://"))
+
+
+@dataclass
+class _Entry:
+    account: Account
+    balance: Decimal | None  # Account.Balance: "available balance" (Quantower KB)
+    coins: list[dict[str, Any]] | None  # CryptoAccount.Balances
+
+
+class Quantower(Broker):
+    name = "quantower"
+    # One request per profile to a loopback bridge (or none: a file).
+    limits = RateLimit(start=2, ceiling=4)
+    settings = {
+        "source": Setting(str, required=True,
+                          help="export file path, or http://127.0.0.1:PORT/ of the bridge"),
+        "max_age": Setting((int, float), 600, help="seconds; older exports are stale; 0: off"),
+    }
+
+    @classmethod
+    def secret_fields(cls, settings: dict[str, Any]) -> tuple[str, ...]:
+        return ("TOKEN",) if _is_url(settings.get("source")) else ()
+
+    @classmethod
+    def validate(cls, profile: str, raw: dict[str, Any]) -> dict[str, Any]:
+        result = super().validate(profile, raw)
+        source = result["source"] = result["source"].strip()
+        url_ok = is_loopback(parse_url(profile, "source", source).hostname) if _is_url(
+            source) else (source != "" and ("://" not in source
+                                             or source.lower().startswith("file://")))
+        if not url_ok:
+            raise ConfigError(
+                "setting 'source' must be a file path or a URL on 127.0.0.1 (the bridge "
+                f"listens on loopback only), got {without_userinfo(source)!r}", profile=profile,
+                next_step=f"fix source in [profiles.{profile}] of the config file")
+        if result["max_age"] < 0:
+            raise ConfigError("setting 'max_age' must be 0 (off) or a number of seconds",
+                              profile=profile, next_step=f"fix max_age in [profiles.{profile}]")
+        return result
+
+    def __init__(self, ctx: Any) -> None:
+        super().__init__(ctx)
+        self.source: str = ctx.settings["source"]
+        self.max_age = ctx.settings.get("max_age")
+        self._lock = threading.Lock()
+        self._export: tuple[str, dict[str, _Entry]] | None = None
+        self._repeated: list[Account] = []
+
+    def accounts(self) -> list[Account]:
+        _, entries = self._load()
+        return [entry.account for entry in entries.values()] + self._repeated
+
+    def balances(self, accounts: Iterable[Account]) -> Result:
+        as_of, entries = self._load()
+        result = Result()
+        for account in accounts:
+            entry = entries[account.account_id]
+            result.rows.append(self.balance(entry.account, as_of=as_of, available=entry.balance,
+                                            extra=dict(entry.account.extra)))
+        return result
+
+    def assets(self, accounts: Iterable[Account]) -> Result:
+        _, entries = self._load()
+        result = Result()
+        for account in accounts:
+            entry = entries[account.account_id]
+            if not entry.coins:
+                # A plain Account: its currency and Balance (the available balance).
+                result.rows.append(self.asset(entry.account, entry.account.currency,
+                                              available=entry.balance))
+                continue
+            for coin in entry.coins:
+                values = {k: coin.get(v) for k, v in ASSET_FIELDS.items()}
+                result.rows.append(self.asset(entry.account, coin["AssetId"],
+                                              extra=extra_from(coin, ASSET_KEYS), **values))
+        return result
+
+    # -- reading the export (once per run)
+    def _load(self) -> tuple[str, dict[str, _Entry]]:
+        with self._lock:
+            if self._export is None:
+                raw = self._read_http() if _is_url(self.source) else self._read_file()
+                try:
+                    document = loads(raw, max_exponent=DOUBLE_EXPONENT)
+                except BadResponseError as exc:
+                    raise BadResponseError(
+                        f"the Quantower export {self._where()} is not valid: {exc.message}"
+                    ) from None
+                self._export = self._parse(document)
+            return self._export
+
+    def _where(self) -> str:
+        return self.source if _is_url(self.source) else str(self._path())
+
+    def _path(self) -> Path:
+        file_url = self.source.lower().startswith("file://")
+        return Path(unquote(urlsplit(self.source).path) if file_url else self.source).expanduser()
+
+    def _read_file(self) -> bytes:
+        """The export file, at most ``max_response_bytes``. Only a regular file is read:
+        ``/dev/zero`` never ends, and opening a FIFO blocks until someone writes to it."""
+        path = self._path()
+        try:
+            if not stat.S_ISREG(path.stat().st_mode):
+                raise ConfigError(
+                    f"the Quantower source {path} is not a regular file",
+                    next_step=f"point source in [profiles.{self.profile}] at the export file "
+                              "the BalanceCliBridge Strategy writes")
+            fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0)
+                         | getattr(os, "O_BINARY", 0))
+            with os.fdopen(fd, "rb") as file:
+                if not stat.S_ISREG(os.fstat(file.fileno()).st_mode):  # swapped meanwhile
+                    raise ConfigError(f"the Quantower source {path} is not a regular file")
+                data = file.read(self._cap() + 1)
+            if len(data) > self._cap():
+                raise BadResponseError(
+                    f"the Quantower export {path} is larger than {self._cap()} bytes",
+                    next_step=f"raise max_response_bytes in [profiles.{self.profile}] if the "
+                              "export is really that large")
+            return data
+        except ValueError:  # a NUL byte in the path
+            raise ConfigError("the Quantower source is not a valid path",
+                              next_step=f"fix source in [profiles.{self.profile}]") from None
+        except FileNotFoundError:
+            raise UnavailableError(f"no Quantower export at {path}: {NOT_RUNNING} (or writes "
+                                   "to another path)", next_step=START) from None
+        except OSError as exc:
+            raise UnavailableError(f"cannot read the Quantower export {path}: {exc.strerror}",
+                                   next_step=f"check the file and the source setting of "
+                                             f"profile {self.profile}") from None
+
+    def _cap(self) -> int:
+        return self.ctx.settings.get("max_response_bytes") or DEFAULT_CAP
+
+    def _read_http(self) -> bytes:
+        token = self.ctx.secrets.require("TOKEN")
+        try:
+            response = self.ctx.http.request(
+                "GET", self.source,
+                headers={"Authorization": f"Bearer {token}", "Accept": "application/json"},
+            )
+        except UnavailableError as exc:
+            exc.message += f": {NOT_RUNNING} (or has no HTTP port)"
+            exc.next_step = exc.next_step or START
+            raise
+        if response.status == 200:
+            if len(response.content) > self._cap():
+                raise BadResponseError(
+                    f"the Quantower export at {self.source} is larger than {self._cap()} bytes")
+            return response.content
+        if response.status in (401, 403):
+            raise AuthError(
+                f"the Quantower bridge rejected the token (HTTP {response.status})",
+                http_status=response.status,
+                next_step=f"run: balancecli auth login {self.profile} (TOKEN must equal the "
+                          "Strategy's 'HTTP bearer token' input)",
+            )
+        if response.status == 404:
+            raise BrokerError(f"no export at {self.source} (HTTP 404)", http_status=404,
+                              next_step=f"fix source in [profiles.{self.profile}]")
+        raise status_error(response)
+
+    # -- the document (balancecli.quantower/1)
+    def _parse(self, document: Any) -> tuple[str, dict[str, _Entry]]:
+        where = f"the Quantower export {self._where()}"
+        if not isinstance(document, dict):
+            raise BadResponseError(f"{where} is {kind(document)}, expected an object")
+        fmt = document.get("Format")
+        if fmt != FORMAT:
+            raise BadResponseError(
+                f"{where} has Format {fmt!r}; this balancecli reads {FORMAT!r}",
+                next_step="update balancecli, or install the matching bridge: "
+                          "balancecli quantower bridge")
+        as_of = self._check_age(parse_time(document.get("GeneratedAt"), where), where)
+        accounts = document.get("Accounts")
+        if not isinstance(accounts, list):
+            raise BadResponseError(f"{where}: Accounts is {kind(accounts)}, expected a list")
+        for i, item in enumerate(accounts):
+            if not isinstance(item, dict):
+                raise BadResponseError(f"{where}: Accounts[{i}] is {kind(item)}, "
+                                       "expected an object")
+            text(item, "Id", f"{where}: Accounts[{i}]", required=True)
+        counts = Counter(item["Id"].strip() for item in accounts)
+        entries: dict[str, _Entry] = {}
+        for i, item in enumerate(accounts):
+            entry = self._parse_account(item, f"{where}: Accounts[{i}]", counts)
+            if entry.account.account_id in entries:
+                # Even ConnectionId:Id repeats: which one is right cannot be known, so the
+                # account fails as a bad response (Broker.checked_accounts), not first-wins.
+                self._repeated.append(entry.account)
+            else:
+                entries[entry.account.account_id] = entry
+        return as_of, entries
+
+    def _check_age(self, generated: datetime, where: str) -> str:
+        as_of = generated.strftime("%Y-%m-%dT%H:%M:%SZ")
+        age = (datetime.now(UTC) - generated).total_seconds()
+        if self.max_age and age > self.max_age:
+            raise StaleError(f"{where} is {age_text(age)} old (GeneratedAt {as_of}, max_age "
+                             f"{self.max_age:g} s): {NOT_RUNNING}", next_step=START)
+        return as_of
+
+    def _parse_account(self, item: dict[str, Any], where: str, counts: Counter) -> _Entry:
+        raw_id = item["Id"].strip()
+        where = f"{where} (Id {raw_id!r})"
+        connection = text(item, "ConnectionId", where)
+        account_id = f"{connection or ''}:{raw_id}" if counts[raw_id] > 1 else raw_id
+        text(item, "ConnectionName", where)
+        balance = number(item, "Balance", where, required=True)
+        coins = item.get("Balances")
+        if coins is not None:
+            if not isinstance(coins, list):
+                raise BadResponseError(f"{where}: Balances is {kind(coins)}, expected a list")
+            for j, coin in enumerate(coins):
+                at = f"{where}: Balances[{j}]"
+                if not isinstance(coin, dict):
+                    raise BadResponseError(f"{at} is {kind(coin)}, expected an object")
+                coin["AssetId"] = text(coin, "AssetId", at, required=True)
+                for key in ASSET_FIELDS.values():
+                    coin[key] = number(coin, key, at)
+        extra = extra_from(item, ACCOUNT_KEYS)
+        extra.update(
+            (k, v) for k, v in numeric_info(item.get("AdditionalInfo"), where).items()
+            if k not in extra
+        )
+        account = self.account(
+            account_id, name=text(item, "Name", where), status=None, extra=extra,
+            type="crypto" if coins is not None else None,
+            currency=text(item, "AccountCurrency", where),
+        )
+        return _Entry(account, balance, coins)

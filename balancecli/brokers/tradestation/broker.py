@@ -1,0 +1,309 @@
+"""TradeStation: accounts and balances over the Web API, v3 (default) or v2 (legacy).
+
+This module holds what both versions share (tokens, requests, batching, errors); the paths and
+field mapping of each live in ``tradestation_v3.py`` and ``tradestation_v2.py``.
+
+Sources: the v3 OpenAPI spec TradeStation publishes (``docs/tradestation-webapi-v3-openapi.json``
+in ``mxcoppell/tradestation-api-ts``); the auth and refresh-token pages,
+https://api.tradestation.com/docs/fundamentals/authentication/auth-code and
+https://api.tradestation.com/docs/fundamentals/authentication/refresh-tokens, and the
+``sim-vs-live`` and ``rate-limiting`` pages beside them; for v2, the Web API v2 "Balances" page
+(``en/accounts/balances.md`` in ``tradestation/webapi-docs``, with the cash and futures
+examples) and the v2 swagger (``spec/swagger.yaml`` in ``tradestation/api-docs``).
+
+- Hosts: live ``https://api.tradestation.com``, sim ``https://sim-api.tradestation.com``
+  (the docs say ``sim-api``, not ``sim.api``). ``base_url`` overrides both.
+- Auth: ``Authorization: Bearer <access token>``; access tokens live 20 minutes. Refresh with
+  ``grant_type=refresh_token`` + client id (+ secret unless a PKCE key) at
+  ``https://signin.tradestation.com/oauth/token`` (v3, Auth0) or ``/v2/security/authorize``
+  on the API host (v2; ``sim-api`` for sim). The refresh answer has a new refresh token only
+  when rotation is enabled; a rotated token must be stored (before anything else in the answer
+  is read) or the next run fails. We refresh only when the token is known to be expired or was
+  rejected, because TradeStation asks for that.
+- v3 balances take 1-25 comma-separated ids and answer HTTP 200 with ``Errors`` for the
+  accounts that failed (partial success). Money values are strings in v3, JSON numbers with up
+  to 28 digits in v2; both are kept exact.
+- v2 answers balances as a bare object or an array, and signals throttling (250 requests /
+  5 min) with "HTTP 403 Quota Exceeded" and an HTML body: treated as rate limiting.
+- Rate limits: v3 250-320 requests / 5 min per resource, HTTP 429.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable
+from typing import Any
+from urllib.parse import quote
+
+from balancecli.brokers.base import Broker, Result, Setting
+from balancecli.brokers.payload import expired, lower, obj, token_fields
+from balancecli.brokers.tradestation import v2, v3
+from balancecli.core.clock import utc_now
+from balancecli.core.errors import AuthError, BadResponseError, BalanceCliError, RateLimitedError
+from balancecli.core.jsonread import loads
+from balancecli.core.models import Account, Asset, extra_from
+from balancecli.core.numbers import to_text
+from balancecli.net.http import Response, status_error
+from balancecli.net.limiter import RateLimit
+
+HOSTS = {"live": "https://api.tradestation.com", "sim": "https://sim-api.tradestation.com"}
+TOKEN_URL_V3 = "https://signin.tradestation.com/oauth/token"  # Auth0, live and sim alike
+MAX_BATCH = 25
+EXPIRY_MARGIN = 60  # seconds: refresh a token this close to expiry
+DEFAULT_LIFETIME = 1200  # "access tokens expire after 20 minutes" (refresh-tokens page)
+
+
+class TradeStation(Broker):
+    name = "tradestation"
+    # Documented: 250 requests per 5 min per resource (Accounts, Balances): held here per
+    # host, a stricter reading; balances go 25 ids per request. Concurrency undocumented.
+    limits = RateLimit(start=4, ceiling=16, calls=250, period=300)
+    settings = {
+        "environment": Setting(str, "live", choices=("live", "sim")),
+        "api": Setting(str, "v3", choices=("v3", "v2")),
+        "base_url": Setting(str),
+        "token_url": Setting(str),
+        "user_id": Setting(str, help="v2: the user id from the token response"),
+        "client_id": Setting(str),
+        "batch_size": Setting(int, MAX_BATCH),
+        "auth_url": Setting(str, help="browser login: the authorize URL (default Auth0's)"),
+        "redirect_port": Setting(int, help="browser login: the localhost callback port "
+                                           "registered for the API key (default 31022)",
+                                 minimum=0, maximum=65535),  # 0: any free port
+    }
+
+    @classmethod
+    def secret_fields(cls, settings: dict[str, Any]) -> tuple[str, ...]:
+        return ("ACCESS_TOKEN", "REFRESH_TOKEN", "CLIENT_ID", "CLIENT_SECRET")
+
+    @classmethod
+    def optional_secret_fields(cls, settings: dict[str, Any]) -> tuple[str, ...]:
+        return ("ACCESS_TOKEN_EXPIRES_AT", "USER_ID")
+
+    def __init__(self, ctx: Any) -> None:
+        super().__init__(ctx)
+        s = ctx.settings
+        self.api = s["api"]
+        self.dialect: Any = v2 if self.api == "v2" else v3  # paths and field mapping
+        self.base = (s.get("base_url") or HOSTS[s["environment"]]).rstrip("/")
+        # v2's legacy OAuth lives on the API host itself: sim-api for sim.
+        self.token_url = s.get("token_url") or (
+            TOKEN_URL_V3 if self.api == "v3" else self.base + v2.TOKEN_PATH)
+        self.batch_size = max(1, min(MAX_BATCH, s.get("batch_size") or MAX_BATCH))
+        self._refresh_lock = threading.Lock()
+
+    # -- tokens
+    def _current_token(self) -> str:
+        secrets = self.ctx.secrets
+        token = secrets.get("ACCESS_TOKEN")
+        if token and not expired(secrets.get("ACCESS_TOKEN_EXPIRES_AT"), EXPIRY_MARGIN):
+            return str(token)
+        return self._refresh(stale=token)
+
+    def refresh(self) -> None:
+        self._refresh(stale=self.ctx.secrets.get("ACCESS_TOKEN"), force=True)
+
+    def _refresh(self, stale: str | None, force: bool = False) -> str:
+        secrets = self.ctx.secrets
+        with self._refresh_lock, secrets.locked():
+            # Another thread or process may have refreshed while we waited for the lock.
+            token = secrets.get("ACCESS_TOKEN")
+            if not force and token and token != stale and not expired(
+                secrets.get("ACCESS_TOKEN_EXPIRES_AT"), EXPIRY_MARGIN
+            ):
+                return str(token)
+            form = {
+                "grant_type": "refresh_token",
+                "client_id": secrets.get("CLIENT_ID") or self.ctx.settings.get("client_id"),
+                "refresh_token": secrets.require("REFRESH_TOKEN"),
+            }
+            if not form["client_id"]:
+                secrets.require("CLIENT_ID")
+            client_secret = secrets.get("CLIENT_SECRET")
+            if client_secret:
+                form["client_secret"] = client_secret
+            response = self.ctx.http.request(
+                "POST", self.token_url, data=form,
+                headers={"Content-Type": "application/x-www-form-urlencoded",
+                         "Accept": "application/json"},
+            )
+            if response.status != 200:
+                detail = _error_detail(response)
+                if response.status in (400, 401, 403):
+                    raise AuthError(
+                        f"the refresh token was rejected ({detail})",
+                        http_status=response.status,
+                        next_step=f"run: balancecli auth login {self.profile}",
+                    )
+                raise status_error(response, detail)
+            # Tolerant: an absurd number (expires_in = 1e400) must not cost us the tokens.
+            body = obj(loads(response.content, tolerant=True), "token response")
+            return self._store_tokens(body)
+
+    def _store_tokens(self, body: dict) -> str:
+        """Save the refresh answer's tokens before anything else in it is interpreted: a
+        rotated refresh token that is lost breaks every later run. An unusable ``expires_in``
+        (``1e400``, negative, text) is ignored: the token is kept with the documented 20 min."""
+        # Auth0 says access_token/refresh_token; the old v2 docs say token/RefreshToken.
+        access = body.get("access_token") or body.get("token")
+        rotated = body.get("refresh_token") or body.get("RefreshToken")
+        fields = token_fields(access, rotated, body.get("expires_in"), DEFAULT_LIFETIME)
+        user_id = body.get("userid")  # v2: the id the account list needs
+        if isinstance(user_id, str | int) and not isinstance(user_id, bool) and user_id != "":
+            fields["user_id"] = str(user_id)[:100]
+        if fields:
+            self.ctx.secrets.save(**fields)
+        if "access_token" not in fields:
+            raise BadResponseError("the token response has no access_token")
+        return fields["access_token"]
+
+    # -- requests
+    def _get(self, path: str, query: str = "") -> Any:
+        token = self._current_token()
+        for attempt in range(2):
+            response = self.ctx.http.request(
+                "GET", self.base + path, query=query,
+                headers={"Authorization": f"Bearer {token}", "Accept": "application/json"},
+                retry_if=v2.is_quota_page,
+            )
+            if response.status == 401 and attempt == 0:
+                token = self._refresh(stale=token)
+                continue
+            if response.status != 200:
+                raise self._error(response)
+            return response.json()
+        raise AssertionError("unreachable")
+
+    def _error(self, response: Response) -> BalanceCliError:
+        detail = _error_detail(response)
+        if response.status == 401:
+            return AuthError(
+                f"the access token was rejected after a refresh ({detail})",
+                http_status=401,
+                next_step=f"run: balancecli auth login {self.profile}",
+            )
+        if v2.is_quota_page(response):
+            return RateLimitedError("quota exceeded (HTTP 403)", http_status=403)
+        return status_error(response, detail)
+
+    # -- accounts
+    def accounts(self) -> list[Account]:
+        return self.dialect.accounts(self)
+
+    def accounts_from(self, items: list, keys: frozenset[str], *, id: str, name: str,
+                      type: str, currency: str, status: str,
+                      default_currency: str | None = None) -> list[Account]:
+        """The accounts of an account-list answer, read by the dialect's field names."""
+        result = []
+        for item in items:
+            item = obj(item, "account")
+            account_id = to_text(item.get(id))
+            if not account_id:
+                raise BadResponseError(f"an account has no {id}")
+            result.append(self.account(
+                account_id,
+                name=to_text(item.get(name)) or account_id,
+                type=lower(item.get(type)),
+                currency=to_text(item.get(currency)) or default_currency,
+                status=to_text(item.get(status)),
+                extra=extra_from(item, keys),
+            ))
+        return result
+
+    # -- balances and assets
+    def _raw_balances(self, accounts: list[Account]) -> tuple[dict[str, dict], Result]:
+        """Fetch balances in batches of at most 25 ids, concurrently.
+
+        Returns the raw balance objects by account id, and a Result holding the errors of the
+        accounts that failed (the ``Errors`` entries, or a failed batch).
+        """
+        batches = [accounts[i:i + self.batch_size]
+                   for i in range(0, len(accounts), self.batch_size)]
+        outcomes = self.ctx.parallel(self._fetch_batch, batches)
+        raw: dict[str, dict] = {}
+        failures = Result()
+        for batch, outcome in zip(batches, outcomes, strict=True):
+            if isinstance(outcome, AuthError):
+                raise outcome  # the same for every batch: fail the profile once
+            if isinstance(outcome, BalanceCliError):
+                for account in batch:
+                    failures.errors.append(self._copy_error(outcome, account.account_id))
+                continue
+            found, errors = outcome
+            raw.update(found)
+            failures.errors.extend(errors)
+            reported = set(found) | {e.account_id for e in errors}
+            for account in batch:
+                if account.account_id not in reported:
+                    failures.errors.append(self.fail(BadResponseError(
+                        "the balances response does not mention this account"
+                    ), account.account_id))
+        return raw, failures
+
+    def _copy_error(self, error: BalanceCliError, account_id: str) -> BalanceCliError:
+        copy = type(error)(error.message, http_status=error.http_status,
+                           next_step=error.next_step)
+        return self.fail(copy, account_id)
+
+    def _fetch_batch(self, batch: list[Account]) -> tuple[dict[str, dict], list[BalanceCliError]]:
+        ids = ",".join(quote(a.account_id, safe="") for a in batch)
+        return self.dialect.fetch_batch(self, ids)
+
+    def repeated_errors(self, repeated: dict[str, int]) -> list[BalanceCliError]:
+        return [self.fail(BadResponseError(
+            f"the balances response names this account {n} times"), account_id)
+            for account_id, n in repeated.items()]
+
+    def balances(self, accounts: Iterable[Account]) -> Result:
+        accounts = list(accounts)
+        raw, result = self._raw_balances(accounts)
+        return self._parse_each(accounts, raw, result, self._balance_parser())
+
+    def assets(self, accounts: Iterable[Account]) -> Result:
+        accounts = list(accounts)
+        raw, result = self._raw_balances(accounts)
+        return self._parse_each(accounts, raw, result, self._parse_assets)
+
+    def snapshot(self, accounts: Iterable[Account]) -> tuple[Result, Result]:
+        """One round of balance calls yields both: the assets are the CurrencyDetails."""
+        accounts = list(accounts)
+        raw, result = self._raw_balances(accounts)
+        return (self._parse_each(accounts, raw, result, self._balance_parser()),
+                self._parse_each(accounts, raw, Result(), self._parse_assets))
+
+    def _balance_parser(self) -> Callable[[Account, dict], list[Any]]:
+        as_of = utc_now()
+        return lambda account, item: [self.dialect.parse_balance(self, account, item, as_of)]
+
+    def _parse_assets(self, account: Account, item: dict) -> list[Asset]:
+        return self.dialect.parse_assets(self, account, item)
+
+    def _parse_each(self, accounts: list[Account], raw: dict[str, dict], result: Result,
+                    parse: Callable[[Account, dict], list[Any]]) -> Result:
+        for account in accounts:
+            item = raw.get(account.account_id)
+            if item is None:
+                continue
+            try:
+                result.rows.extend(parse(account, item))
+            except BalanceCliError as exc:
+                result.errors.append(self.fail(exc, account.account_id))
+        return result
+
+
+def _error_detail(response: Response) -> str:
+    """v3 ``{"Error", "Message"}``, v2 ``{"TraceId", "StatusCode", "Message"}``, Auth0
+    ``{"error", "error_description"}``, or the start of a non-JSON body."""
+    try:
+        body = response.json()
+    except BalanceCliError:
+        text = response.text.strip()
+        if text.startswith("<"):
+            return "an HTML page instead of JSON"
+        return text[:120] or "empty body"
+    if isinstance(body, dict):
+        parts = [body.get(k) for k in ("Error", "error", "Message", "error_description")]
+        joined = ": ".join(str(p) for p in parts if p)
+        if joined:
+            return joined[:200]
+    return "no details"

@@ -1,0 +1,20 @@
+"""The commands, one module per group; each module's ``register(app)`` adds its commands to
+the root app. ``cli.py`` only calls ``register_all``.
+
+A command module imports typer and ``commands.options`` at the top and everything else inside
+the command that runs, so ``--help`` and ``--version`` stay fast (tests/test_startup.py).
+"""
+
+from __future__ import annotations
+
+import typer
+
+from balancecli.cli.commands import auth, data, doctor, history, profile, quantower, rates, schema
+
+# The order of `balancecli --help`.
+GROUPS = (data, history, auth, profile, quantower, rates, doctor, schema)
+
+
+def register_all(app: typer.Typer) -> None:
+    for group in GROUPS:
+        group.register(app)

@@ -1,0 +1,394 @@
+"""``balancecli auth login|status|refresh|logout``: credentials in the OS keyring.
+
+Secrets are read from prompts (balancecli/prompts.py: Ctrl-D cancels, an empty answer asks
+again, only identifiers echo) or stdin (``--with-token``), never from arguments; they are checked
+with one real request before they are stored, as one keyring item per profile.
+Only typer is imported at the top: the rest is loaded by the command that runs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import enum
+import sys
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from balancecli.cli import complete
+from balancecli.cli.commands.examples import EXAMPLES
+from balancecli.cli.commands.options import (
+    ConfigOpt,
+    DebugOpt,
+    NoColorOpt,
+    ProfileArg,
+    RequestTimeoutOpt,
+    VerboseOpt,
+    runtime,
+    usage,
+)
+from balancecli.service.credential_status import env_value, fields_of
+
+if TYPE_CHECKING:
+    from balancecli.cli.runtime import Runtime
+    from balancecli.config import Profile
+
+app = typer.Typer(help="Credentials in the OS keyring: login, status, refresh, logout.",
+                  epilog=EXAMPLES["auth"], no_args_is_help=True)
+
+
+class StatusFormat(enum.StrEnum):
+    table = "table"
+    json = "json"
+
+
+@contextlib.contextmanager
+def about(profile: str) -> Iterator[None]:
+    """Errors raised inside name the profile (every failure names it); Ctrl-D at a
+    prompt cancels: one line, exit 130, nothing stored."""
+    from balancecli.core.errors import BalanceCliError
+    from balancecli.credentials.prompts import Cancelled
+
+    try:
+        yield
+    except BalanceCliError as exc:
+        exc.bind(profile=profile)
+        raise
+    except Cancelled:
+        typer.echo("cancelled", err=True)
+        raise typer.Exit(130) from None
+
+
+def one_profile(rt: Runtime, name: str) -> Profile:
+    """The named profile from the config file (never a demo profile: nothing to store)."""
+    if rt.demo:
+        usage(rt, "the auth commands work on the profiles of the config file, not --demo")
+    profiles, errors, _ = rt.select([name])
+    if errors:
+        raise errors[0]
+    return profiles[0]
+
+
+def options(rt: Runtime, timeout: float = 15.0) -> Any:
+    from balancecli.credentials.prompts import ask_secret
+    from balancecli.service.fetch import Options
+
+    return Options(command="accounts", timeout=timeout, log=rt.log if rt.verbose else None,
+                   warn=rt.warn, interactive=sys.stdin.isatty() and sys.stderr.isatty(),
+                   prompt=ask_secret, debug=rt.debug)
+
+
+# -- login ---------------------------------------------------------------------------------
+
+
+def read_stdin_fields(rt: Runtime, allowed: tuple[str, ...], single: str | None) -> dict:
+    """``--with-token``: a JSON object of fields, or one bare token, from stdin."""
+    import json
+
+    from balancecli.core.redact import REDACTOR
+
+    text = sys.stdin.read().strip()
+    if not text:
+        usage(rt, "--with-token: nothing on stdin (pipe a JSON object of fields, or a token)")
+    if not text.startswith("{"):
+        REDACTOR.register(text)
+        if single is None:
+            usage(rt, "--with-token: this profile needs several fields; pipe a JSON object "
+                      f"with {', '.join(f.lower() for f in allowed)}")
+        return {single.lower(): text}
+    try:
+        data = json.loads(text)
+    except ValueError:
+        usage(rt, "--with-token: stdin is not a valid JSON object")
+    if not isinstance(data, dict):
+        usage(rt, "--with-token: stdin must be a JSON object")
+    fields: dict[str, Any] = {}
+    for key, value in data.items():
+        REDACTOR.register(value, str(key))
+        if str(key).upper() not in allowed:
+            usage(rt, f"--with-token: unknown field {key!r}; this profile takes "
+                      f"{', '.join(f.lower() for f in allowed)}")
+        if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+            usage(rt, f"--with-token: field {key!r} must be a string")
+        if value != "":
+            fields[str(key).lower()] = value
+    return fields
+
+
+@app.command(epilog=EXAMPLES["auth login"])
+def login(
+    ctx: typer.Context,
+    profile: ProfileArg,
+    with_token: Annotated[bool, typer.Option(
+        "--with-token", help="Read the fields from stdin: a JSON object "
+        '({"refresh_token": "...", ...}) or a single token. Never pass secrets as arguments.')
+    ] = False,
+    browser: Annotated[bool, typer.Option(
+        "--browser/--no-browser", help="OAuth login: open the browser (the URL is always "
+        "printed on stderr).")] = True,
+    port: Annotated[int | None, typer.Option(
+        "--port", min=0, max=65535, metavar="PORT", help="OAuth login: local callback port "
+        "(0 = any free port; default: the broker's registered one).")] = None,
+    timeout: Annotated[float, typer.Option(
+        "--browser-timeout", min=0.1, metavar="SECONDS",
+        help="OAuth login: how long to wait for the browser login.")] = 300.0,
+    request_timeout: RequestTimeoutOpt = 15.0,
+    config: ConfigOpt = None, verbose: VerboseOpt = False, debug: DebugOpt = False,
+    no_color: NoColorOpt = False,
+) -> None:
+    """Ask for the profile's credentials, check them with one request, store them."""
+    from balancecli.cli.runtime import boundary
+
+    rt = runtime(ctx, config=config, verbose=verbose, debug=debug, no_color=no_color)
+    with boundary(rt), about(profile):
+        _login(rt, profile, with_token=with_token, browser=browser, port=port,
+               timeout=timeout, request_timeout=request_timeout)
+
+
+def _login(rt: Runtime, name: str, *, with_token: bool, browser: bool, port: int | None,
+           timeout: float, request_timeout: float) -> None:
+    from balancecli.core.errors import AuthError
+    from balancecli.credentials import Keyring, Secrets, oauth, prompts
+    from balancecli.service.fetch import make_context
+
+    profile = one_profile(rt, name)
+    required, optional = fields_of(profile)
+    if not required:
+        rt.err(f"{name}: this profile needs no credentials ({profile.broker} "
+               f"{profile.settings.get('source') or ''}); nothing to store".replace(" )", ")"))
+        return
+    keyring = Keyring()
+    existing = keyring.load(name)  # fails fast (exit 4) before anything is typed
+    allowed = tuple(dict.fromkeys(required + optional))
+    missing_env = [f for f in required if not env_value(name, f)]
+
+    provider = oauth.provider_for(profile.broker, profile.settings, lambda f: None)
+    if provider is not None:
+        # OAuth: the client credentials are kept across logins; the tokens are not.
+        base = {k: v for k, v in existing.items() if k in ("client_id", "client_secret")}
+        to_ask = [f for f in ("CLIENT_ID", "CLIENT_SECRET")
+                  if f in allowed and not env_value(name, f) and f.lower() not in base
+                  and not (f == "CLIENT_ID" and profile.settings.get("client_id"))]
+        if profile.broker == "longport":
+            to_ask = [f for f in to_ask if f != "CLIENT_SECRET"]  # a public PKCE client
+        single = "REFRESH_TOKEN" if "REFRESH_TOKEN" in allowed else None
+    else:
+        base = {}
+        to_ask = missing_env
+        single = missing_env[0] if len(missing_env) == 1 else None
+
+    given: dict[str, Any] = {}
+    if with_token:
+        given = read_stdin_fields(rt, allowed, single)
+    to_ask = [f for f in to_ask if f.lower() not in given]
+    if to_ask:
+        if with_token or not sys.stdin.isatty():
+            usage(rt, f"{name}: missing {', '.join(to_ask)}; pipe them as a JSON object with "
+                      f"--with-token, or set the BALANCECLI_{_env_profile(name)}_* variables "
+                      "(secrets are never taken from arguments)")
+        given.update(prompts.ask_fields(name, to_ask))
+    # A rejected login asks again for this field only, if it was typed here (ETNA's password).
+    again = prompts.ASKED_AGAIN.get(profile.broker)
+    again = again if again in to_ask else None
+
+    item: dict[str, Any] = {**base, **given}
+    item_secrets = Secrets(name, required, preset=item, warn=rt.warn)
+    opts = options(rt, request_timeout)
+    ctx = make_context(profile, opts, item_secrets)
+    ctx.prompt = factor = prompts.SecondFactor()  # asked: the password passed, a code failed
+    try:
+        if provider is not None and not ({"refresh_token", "access_token"} & set(given)):
+            provider = oauth.provider_for(profile.broker, profile.settings, item_secrets.get)
+            assert provider is not None
+            http = _single_shot(name, request_timeout, opts.log)
+            try:
+                tokens = oauth.browser_login(provider, http, say=rt.err, open_browser=browser,
+                                             timeout=timeout, port=port)
+            finally:
+                http.close()
+            item.update(tokens)
+            item_secrets = Secrets(name, required, preset=item, warn=rt.warn)
+            ctx.secrets = item_secrets
+        for attempt in range(1, prompts.TRIES + 1):
+            factor.asked = False
+            try:
+                accounts = profile.broker_class(ctx).accounts()
+                break
+            except AuthError as exc:
+                if not again or factor.asked or exc.http_status != 401 or attempt == prompts.TRIES:
+                    raise
+                rt.err(f"{name}: {exc.message}; enter the {again} again (try {attempt + 1} "
+                       f"of {prompts.TRIES}; Ctrl-D cancels)")
+                item[again.lower()] = prompts.ask_field(name, again)
+                item_secrets = ctx.secrets = Secrets(name, required, preset=item, warn=rt.warn)
+    finally:
+        ctx.http.close()
+    item.update(item_secrets.written())
+    item = {k: v for k, v in item.items() if v not in (None, "")}
+    keyring.save(name, item)
+    rt.err(f"{name}: logged in ({profile.broker}, {len(accounts)} account(s)); "
+           f"stored {', '.join(sorted(k for k in item if not k.endswith('_at')))} in the "
+           f"keyring ({keyring.backend_name()})")
+
+
+def _single_shot(profile: str, timeout: float, log: Any) -> Any:
+    """An HTTP client without retries: an authorization code or a revocation is one-shot."""
+    from balancecli.net.http import HttpClient
+
+    return HttpClient(profile, timeout=timeout, max_retries=0, log=log)
+
+
+def _env_profile(name: str) -> str:
+    import re
+
+    return re.sub(r"[^A-Za-z0-9]", "_", name).upper()
+
+
+# -- status --------------------------------------------------------------------------------
+
+
+@app.command(epilog=EXAMPLES["auth status"])
+def status(
+    ctx: typer.Context,
+    profile: Annotated[list[str] | None, typer.Argument(
+        metavar="PROFILE", help="Profile names; default: every profile.",
+        autocompletion=complete.complete_profile)] = None,
+    fmt: Annotated[StatusFormat, typer.Option(
+        "--format", "-f", metavar="FORMAT", help="Output format: table or json.")] =
+    StatusFormat.table,
+    config: ConfigOpt = None, verbose: VerboseOpt = False, debug: DebugOpt = False,
+    no_color: NoColorOpt = False,
+) -> None:
+    """Which fields each profile has and where from; token expiry; never a secret."""
+    from balancecli.cli.runtime import boundary
+    from balancecli.core.errors import AuthError
+    from balancecli.credentials import Keyring
+    from balancecli.service.credential_status import profile_status, status_text
+
+    rt = runtime(ctx, config=config, verbose=verbose, debug=debug, no_color=no_color)
+    with boundary(rt):
+        if rt.demo:
+            usage(rt, "the auth commands work on the profiles of the config file, not --demo")
+        profiles, errors, _ = rt.select(profile)
+        backend = Keyring().backend_name()
+        rows = [profile_status(p) for p in profiles]
+        for row in rows:
+            if not row["ok"]:
+                errors.append(AuthError(row.pop("message"), profile=row["profile"],
+                                        broker=row["broker"]))
+            else:
+                row.pop("message")
+        if fmt is StatusFormat.json:
+            from balancecli.core.exactjson import dumps_exact
+
+            rt.out(dumps_exact({"schema": "balancecli.auth_status/1", "keyring_backend": backend,
+                                "profiles": rows}, indent=rt.json_indent) + "\n")
+        else:
+            rt.out(status_text(rows, backend))
+        code = rt.exit_code(errors, anything_succeeded=False)
+    raise typer.Exit(code)
+
+
+# -- refresh and logout --------------------------------------------------------------------
+
+
+@app.command(epilog=EXAMPLES["auth refresh"])
+def refresh(
+    ctx: typer.Context, profile: ProfileArg, request_timeout: RequestTimeoutOpt = 15.0,
+    config: ConfigOpt = None, verbose: VerboseOpt = False, debug: DebugOpt = False,
+    no_color: NoColorOpt = False,
+) -> None:
+    """Force a token refresh and store the new token(s)."""
+    from balancecli.cli.runtime import boundary
+    from balancecli.core.errors import AuthError
+    from balancecli.service.fetch import make_context, make_secrets
+
+    rt = runtime(ctx, config=config, verbose=verbose, debug=debug, no_color=no_color)
+    with boundary(rt), about(profile):
+        prof = one_profile(rt, profile)
+        opts = options(rt, request_timeout)
+        secrets = make_secrets(prof, opts)
+        context = make_context(prof, opts, secrets)
+        try:
+            prof.broker_class(context).refresh()
+        finally:
+            context.http.close()
+        if secrets.unsaved:
+            raise AuthError(
+                "refreshed, but the new token could not be stored in the keyring",
+                profile=profile, next_step=f"run: balancecli auth status {profile}")
+        from balancecli.service.credential_status import expiry_epoch, iso
+
+        expires = expiry_epoch(secrets.get("ACCESS_TOKEN_EXPIRES_AT")
+                          or secrets.get("TOKEN_EXPIRES_AT"))
+        until = f"; valid until {iso(expires)}" if expires else ""
+        rt.err(f"{profile}: token refreshed and stored{until}")
+
+
+@app.command(epilog=EXAMPLES["auth logout"])
+def logout(
+    ctx: typer.Context, profile: ProfileArg,
+    revoke: Annotated[bool, typer.Option(
+        "--revoke", help="Also revoke the refresh token at the broker (LongPort; TradeStation "
+        "revokes ALL refresh tokens of the API key).")] = False,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+    request_timeout: RequestTimeoutOpt = 15.0,
+    config: ConfigOpt = None, verbose: VerboseOpt = False, debug: DebugOpt = False,
+    no_color: NoColorOpt = False,
+) -> None:
+    """Delete the profile's keyring item (and revoke its refresh token with --revoke)."""
+    from balancecli.cli.runtime import boundary
+
+    rt = runtime(ctx, config=config, verbose=verbose, debug=debug, no_color=no_color)
+    with boundary(rt), about(profile):
+        _logout(rt, profile, revoke=revoke, yes=yes, request_timeout=request_timeout)
+
+
+def _logout(rt: Runtime, name: str, *, revoke: bool, yes: bool, request_timeout: float) -> None:
+    from balancecli.credentials import Keyring, Secrets, oauth
+
+    profile = one_profile(rt, name)
+    required, _ = fields_of(profile)
+    keyring = Keyring()
+    failure = None
+    if revoke:
+        secrets = Secrets(name, required, keyring=keyring)
+        provider = oauth.provider_for(profile.broker, profile.settings, secrets.get)
+        if provider is None or not provider.revoke_url:
+            usage(rt, f"{name}: {profile.broker} profiles have no token revocation; "
+                      "run without --revoke")
+        token = secrets.get("REFRESH_TOKEN")
+        if not token:
+            secrets.require("REFRESH_TOKEN")  # the keyring error, or "missing"
+        if provider.revoke_kills_all and not yes:
+            rt.warn("TradeStation revokes ALL refresh tokens of this API key: every other "
+                    "login and machine using this key must log in again")
+            if not (sys.stdin.isatty() and sys.stderr.isatty()):
+                usage(rt, "confirm with --yes to revoke (no terminal to ask on)")
+            if not typer.confirm("Revoke them all?", default=False, err=True):
+                rt.err("not revoked; nothing was deleted")
+                raise typer.Exit(1)
+        http = _single_shot(name, request_timeout, rt.log if rt.verbose else None)
+        try:
+            oauth.revoke(provider, http, str(token))
+            rt.err(f"{name}: refresh token revoked at {profile.broker}")
+        except Exception as exc:
+            failure = exc
+        finally:
+            http.close()
+    deleted = keyring.delete(name)
+    rt.err(f"{name}: keyring item {'deleted' if deleted else 'not found (nothing to delete)'}")
+    import os
+
+    prefix = f"BALANCECLI_{_env_profile(name)}_"
+    if any(key.startswith(prefix) for key in os.environ):
+        rt.warn(f"{prefix}* variables are still set in the environment and still used")
+    if failure is not None:
+        if hasattr(failure, "message"):
+            failure.message = f"the keyring item was deleted, but {failure.message}"
+        raise failure
+
+
+def register(root: typer.Typer) -> None:
+    root.add_typer(app, name="auth")

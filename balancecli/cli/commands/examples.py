@@ -1,0 +1,43 @@
+"""The Examples section of each command's ``--help`` (one place; ``options.examples`` formats).
+
+Every command has one (tests/test_cli.py checks); the data commands keep theirs in
+``commands/data.py`` next to their options.
+"""
+
+from __future__ import annotations
+
+from balancecli.cli.commands.options import examples
+
+EXAMPLES = {
+    "auth": examples("balancecli auth login ts", "balancecli auth status"),
+    "auth login": examples(
+        "balancecli auth login ts                # browser login, tokens to the keyring",
+        "balancecli auth login ts --no-browser   # over SSH: open the printed URL",
+        "balancecli auth login etna              # asks for each field",
+        "echo '{\"refresh_token\": \"...\"}' | balancecli auth login ts --with-token"),
+    "auth status": examples("balancecli auth status", "balancecli auth status ts -f json"),
+    "auth refresh": examples("balancecli auth refresh ts"),
+    "auth logout": examples("balancecli auth logout ts",
+                            "balancecli auth logout lp --revoke --yes"),
+    "profile": examples("balancecli profile add ts --broker tradestation",
+                        "balancecli profile list"),
+    "profile add": examples(
+        "balancecli profile add ts --broker tradestation --set environment=sim",
+        "balancecli profile add lp -b longport --set auth=apikey --set region=cn",
+        "balancecli profile add qt -b quantower --set source=~/qt/export.json",
+        "balancecli profile add ts -b tradestation --set api=v2 --replace"),
+    "profile remove": examples("balancecli profile remove ts"),
+    "profile list": examples("balancecli profile list", "balancecli profile list -f json"),
+    "profile show": examples("balancecli profile show ts", "balancecli profile show ts -f json"),
+    "profile path": examples("balancecli profile path", '$EDITOR "$(balancecli profile path)"'),
+    "quantower": examples("balancecli quantower bridge -o BalanceCliBridge.cs"),
+    "quantower bridge": examples(
+        "balancecli quantower bridge > BalanceCliBridge.cs",
+        "balancecli quantower bridge -o ~/Documents/BalanceCliBridge.cs"),
+    "rates": examples("balancecli rates update", "balancecli rates show --in USD"),
+    "rates update": examples("balancecli rates update",
+                             "balancecli rates update -f json | jq .latest"),
+    "rates show": examples("balancecli rates show --in USD",
+                           "balancecli rates show -f json | jq .rates"),
+    "schema": examples("balancecli schema", "balancecli schema balancecli.balance/1 > b.json"),
+}

@@ -1,0 +1,184 @@
+"""Option types shared by the command modules (one definition each).
+
+Command modules import from here; nothing here imports a command module or ``cli.py``, so the
+import graph stays a tree (tests/test_layout.py checks it). Only typer is imported at the top.
+"""
+
+from __future__ import annotations
+
+import enum
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from balancecli.cli import complete
+
+if TYPE_CHECKING:
+    from balancecli.cli.runtime import Runtime
+
+
+class Format(enum.StrEnum):
+    table = "table"
+    json = "json"
+    jsonl = "jsonl"
+    csv = "csv"
+
+
+class DataFormat(enum.StrEnum):
+    """balance and assets: the formats of every command plus the beancount, ledger and
+    prometheus exports."""
+
+    table = "table"
+    json = "json"
+    jsonl = "jsonl"
+    csv = "csv"
+    beancount = "beancount"
+    ledger = "ledger"
+    prometheus = "prometheus"
+
+
+# BALANCECLI_FORMAT may name an export format (set for balance/assets); the other commands,
+# which take none, ignore it with a note rather than fail (a crontab sets it once for all).
+EXPORT_FORMATS = frozenset(DataFormat) - frozenset(Format)
+EXPORT_COMMANDS = frozenset({"balance", "assets"})
+
+
+def unfit_env_format(command: str | None) -> str | None:
+    """BALANCECLI_FORMAT when it names an export ``command`` does not take: removed from the
+    environment (so the command's default applies) and returned, to be noted."""
+    import os
+
+    value = os.environ.get("BALANCECLI_FORMAT", "")
+    if command in EXPORT_COMMANDS or value not in EXPORT_FORMATS:
+        return None
+    del os.environ["BALANCECLI_FORMAT"]
+    return value
+
+
+def _flags_without_type() -> None:
+    """Flags show no ``<bool>`` in help (``--demo``, not ``--demo <bool>``), and an argument
+    with a placeholder no ``<str>`` after it: Typer labels every parameter with its type, which
+    there is noise."""
+    from typer import core
+
+    for cls, plain in ((core.TyperOption, lambda p: getattr(p, "is_flag", False)
+                        and p.metavar is None),
+                       (core.TyperArgument, lambda p: p.metavar is not None)):
+        original = getattr(cls, "display_type_rich", None)
+        if original is None or getattr(original, "_balancecli", False):
+            continue
+
+        def display_type_rich(self: Any, ctx: Any, _original: Any = original,
+                              _plain: Any = plain) -> Any:
+            return "" if _plain(self) else _original(self, ctx)
+
+        display_type_rich._balancecli = True  # type: ignore[attr-defined]
+        cls.display_type_rich = display_type_rich  # type: ignore[method-assign]
+
+
+_flags_without_type()
+
+
+def examples(*lines: str) -> str:
+    """A command's help epilog: ``Examples:`` and one ``$ command`` per line.
+
+    Help text is Rich markup: ``[`` is escaped so that ``jq '.[]'`` shows as written.
+    """
+    return "Examples:\n" + "\n".join("$ " + line.replace("[", "\\[") for line in lines)
+
+
+# Accepted before the command and after it (merged by Runtime.from_options).
+ConfigOpt = Annotated[Path | None, typer.Option(
+    "--config", envvar="BALANCECLI_CONFIG", metavar="PATH", help="Config file (TOML).",
+    show_envvar=True)]
+DemoOpt = Annotated[bool, typer.Option("--demo", help="Run against the bundled demo brokers.")]
+VerboseOpt = Annotated[bool, typer.Option(
+    "--verbose", "-v", help="One line per HTTP request on stderr (secrets redacted).")]
+DebugOpt = Annotated[bool, typer.Option("--debug", help="Show tracebacks for unexpected errors.")]
+NoColorOpt = Annotated[bool, typer.Option("--no-color", help="No colour (NO_COLOR also works).")]
+QuietOpt = Annotated[bool, typer.Option(
+    "--quiet", "-q", help="No summaries, no warnings (for cron); errors still print.")]
+
+# Options of the data commands.
+ProfileOpt = Annotated[list[str] | None, typer.Option(
+    "--profile", "-p", metavar="NAME", help="Profile name (repeatable); default: every profile.",
+    autocompletion=complete.complete_profile)]
+AccountOpt = Annotated[list[str] | None, typer.Option(
+    "--account", "-a", metavar="ID", help="Only this account id (repeatable).",
+    autocompletion=complete.complete_account)]
+FormatOpt = Annotated[Format, typer.Option(
+    "--format", "-f", envvar="BALANCECLI_FORMAT", metavar="FORMAT",
+    help="Output format: table, json, jsonl or csv.", show_envvar=True)]
+TimeoutOpt = Annotated[float, typer.Option(
+    "--timeout", min=0.1, metavar="SECONDS", help="Seconds per request.")]
+CurrencyOpt = Annotated[str | None, typer.Option(
+    "--currency", metavar="CUR", help="Only this currency (LongPort filters server-side).",
+    autocompletion=complete.complete_currency)]
+InOpt = Annotated[str | None, typer.Option(
+    "--in", metavar="CUR", autocompletion=complete.complete_currency,
+    help="Value every account in this currency, with the rates' sources (config default: "
+         "in = \"USD\"; --in none turns it off).")]
+WatchOpt = Annotated[float | None, typer.Option(
+    "--watch", metavar="[SECONDS]", help="On a terminal: refresh in place every SECONDS "
+    "(default and minimum 10), highlighting what changed; Ctrl-C stops.")]
+DataFormatOpt = Annotated[DataFormat, typer.Option(
+    "--format", "-f", envvar="BALANCECLI_FORMAT", show_envvar=True, metavar="FORMAT",
+    help="Output format: table, json, jsonl, csv, or an export: beancount, ledger (balance "
+         "assertions), prometheus (OpenMetrics).")]
+HideAmountsOpt = Annotated[bool, typer.Option(
+    "--hide-amounts", envvar="BALANCECLI_HIDE_AMOUNTS", show_envvar=True,
+    help="Tables: no amounts, only each account's share of the total (screen sharing).")]
+ForceOpt = Annotated[bool, typer.Option(
+    "--force", help="With --hide-amounts: print a machine format (json, csv, ...) anyway, "
+                    "with every amount.")]
+
+# Table options of the data commands.
+WideOpt = Annotated[bool, typer.Option(
+    "--wide", help="Tables: show every column, even past the terminal width.")]
+ColumnsOpt = Annotated[str | None, typer.Option(
+    "--columns", metavar="A,B,...",
+    help="Tables and csv: only these columns, in this order (JSON field names).")]
+ExactOpt = Annotated[bool, typer.Option(
+    "--exact", help="Tables: every digit the broker sent (default: the currency's display "
+                    "precision, rounded half up).")]
+
+UtcOpt = Annotated[bool, typer.Option(
+    "--utc", help="Tables: times in UTC (default: local time).")]
+
+# Options of the auth and profile commands.
+ProfileArg = Annotated[str, typer.Argument(
+    metavar="PROFILE", help="Profile name (from the config file).",
+    autocompletion=complete.complete_profile_arg)]
+RequestTimeoutOpt = TimeoutOpt  # --timeout means per request everywhere (auth login too)
+
+
+def runtime(ctx: typer.Context, **options: Any) -> Runtime:
+    """The run's Runtime: options given after the command merged with those before it."""
+    from balancecli.cli.runtime import Runtime
+
+    return Runtime.from_options(ctx, **options)
+
+
+def usage(rt: Runtime, message: str, command: str | None = None) -> None:
+    """A usage error: one line, exit 2; ``command`` ("balance") adds the hint to its help."""
+    hint = f" (run: balancecli {command} --help)" if command else ""
+    rt.err(f"error: {message}{hint}")
+    raise typer.Exit(2)
+
+
+def columns_option(rt: Runtime, command: str, text: str | None) -> list[str] | None:
+    """``--columns a,b,c`` as a list of field names; an unknown name is a usage error (exit 2)
+    listing the valid ones."""
+    if text is None:
+        return None
+    from balancecli.output.render import column_names
+
+    valid = column_names(command)
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    unknown = [n for n in names if n not in valid]
+    if unknown or not names:
+        what = (f"unknown column{'s' if len(unknown) > 1 else ''} {', '.join(unknown)}"
+                if unknown else "no column named")
+        usage(rt, f"--columns: {what}; {command} has: {', '.join(valid)}", command)
+    return names

@@ -1,0 +1,52 @@
+"""``balancecli schema [NAME]``: the JSON Schema (draft 2020-12) of each JSON document the tool
+prints. Without NAME: the names, one per line, with the command that prints each. ``balance``
+is short for ``balancecli.balance/1``.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from balancecli.cli.commands.options import DebugOpt, NoColorOpt, VerboseOpt, runtime
+
+
+def schema(
+    ctx: typer.Context,
+    name: Annotated[str | None, typer.Argument(
+        metavar="[NAME]", help="Document name, e.g. balancecli.balance/1 (or just: balance).")
+    ] = None,
+    verbose: VerboseOpt = False, debug: DebugOpt = False, no_color: NoColorOpt = False,
+) -> None:
+    """Print the JSON Schema of a JSON document (without NAME: list them).
+
+    Examples:
+
+      balancecli schema
+
+      balancecli schema balance > balance.schema.json
+
+      balancecli balance -f json | check-jsonschema --schemafile balance.schema.json -
+    """
+    import json
+
+    from balancecli.output import schemas
+
+    rt = runtime(ctx, verbose=verbose, debug=debug, no_color=no_color)
+    if name is None:
+        width = max(len(n) for n in schemas.NAMES)
+        rt.out("".join(f"{n:<{width}}  {schemas.SCHEMAS[n]['description']}\n"
+                       for n in schemas.NAMES))
+        return
+    found = schemas.get(name)
+    if found is None:
+        rt.err(f"error: unknown schema {name!r} (valid: {', '.join(schemas.NAMES)})")
+        raise typer.Exit(2)
+    rt.out(json.dumps(found, indent=2, ensure_ascii=False) + "\n")
+
+
+def register(app: typer.Typer) -> None:
+    from balancecli.cli.commands.examples import EXAMPLES
+
+    app.command(epilog=EXAMPLES["schema"])(schema)

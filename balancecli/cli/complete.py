@@ -1,0 +1,226 @@
+"""Dynamic shell completion: the scripts in ``completions/`` call back into the installed
+command, and Typer calls these functions with the words typed so far.
+
+Completion runs on every Tab press, so each callback is local, read-only and fast: profile names
+come from the config file, account ids and currencies from the history store (opened read-only),
+broker and field names from the code. None of them opens the network or the keyring, and any
+failure (no config, a broken TOML file, no database, a locked one) completes nothing rather than
+printing an error into the user's command line.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+# Active ISO 4217 codes, without fund, metal and testing codes (XAU, XTS, ...).
+ISO_4217 = tuple("""
+AED AFN ALL AMD AOA ARS AUD AWG AZN BAM BBD BDT BGN BHD BIF BMD BND BOB BRL BSD BTN BWP BYN
+BZD CAD CDF CHF CLP CNY COP CRC CUC CUP CVE CZK DJF DKK DOP DZD EGP ERN ETB EUR FJD FKP GBP
+GEL GHS GIP GMD GNF GTQ GYD HKD HNL HTG HUF IDR ILS INR IQD IRR ISK JMD JOD JPY KES KGS KHR
+KMF KPW KRW KWD KYD KZT LAK LBP LKR LRD LSL LYD MAD MDL MGA MKD MMK MNT MOP MRU MUR MVR MWK
+MXN MYR MZN NAD NGN NIO NOK NPR NZD OMR PAB PEN PGK PHP PKR PLN PYG QAR RON RSD RUB RWF SAR
+SBD SCR SDG SEK SGD SHP SLE SOS SRD SSP STN SVC SYP SZL THB TJS TMT TND TOP TRY TTD TWD TZS
+UAH UGX USD UYU UZS VES VND VUV WST XAF XCD XCG XOF XPF YER ZAR ZMW ZWG
+""".split())
+RECENT_RUNS = 50  # currencies seen in the last runs: an index range scan, not a table scan
+DB_TIMEOUT = 0.2  # seconds: a database locked by a running snapshot completes nothing
+
+
+def _option(ctx: Any, name: str) -> Any:
+    """An option's value given after the command or before it (``--demo``, ``--config``).
+
+    A value typed on the command line wins over one that came from the environment
+    (``BALANCECLI_CONFIG`` fills ``--config`` of every level)."""
+    chain = []
+    while ctx is not None:
+        chain.append(ctx)
+        ctx = getattr(ctx, "parent", None)
+    for typed_only in (True, False):
+        for level in chain:
+            value = (getattr(level, "params", None) or {}).get(name)
+            if value and (not typed_only or _typed(level, name)):
+                return value
+    return None
+
+
+def _typed(ctx: Any, name: str) -> bool:
+    try:
+        return getattr(ctx.get_parameter_source(name), "name", "") == "COMMANDLINE"
+    except Exception:  # noqa: BLE001 - an older context without sources: take the value
+        return True
+
+
+def _matching(candidates: Iterable[str], incomplete: str, *, fold: bool = False,
+              exclude: Iterable[str] = ()) -> list[str]:
+    """Candidates starting with ``incomplete``. ``fold``: case-insensitive, answered in the
+    case typed (Typer keeps only candidates that start with the exact text typed; the commands
+    upper-case currencies themselves)."""
+    skip = set(exclude)
+    prefix = incomplete.upper() if fold else incomplete
+    lower = fold and incomplete != incomplete.upper()
+    seen: dict[str, None] = {}
+    for value in candidates:
+        if value and value not in skip and (value.upper() if fold else value).startswith(prefix):
+            seen.setdefault(value.lower() if lower else value, None)
+    return list(seen)
+
+
+def _already(ctx: Any, name: str) -> list[str]:
+    value = _option(ctx, name)
+    return [value] if isinstance(value, str) else list(value or ())
+
+
+# -- profiles and brokers ----------------------------------------------------------------------
+
+
+def profile_names(ctx: Any) -> list[str]:
+    """The config's profile names in file order; the demo's with ``--demo``; [] on any error."""
+    try:
+        if _option(ctx, "demo"):
+            from balancecli.demo import _DEMOS
+
+            return list(_DEMOS)
+        import tomllib
+
+        from balancecli.config import config_path
+
+        data = tomllib.loads(config_path(_option(ctx, "config")).read_text(encoding="utf-8"))
+        profiles = data.get("profiles")
+        return [str(name) for name in profiles] if isinstance(profiles, dict) else []
+    except Exception:  # noqa: BLE001 - completion must never fail loudly
+        return []
+
+
+def complete_profile(ctx: Any, incomplete: str) -> list[str]:
+    """``-p/--profile``: the profiles not already given."""
+    return _matching(profile_names(ctx), incomplete, exclude=_already(ctx, "profile"))
+
+
+def complete_profile_arg(ctx: Any, incomplete: str) -> list[str]:
+    """``auth login PROFILE``, ``profile show NAME``: any profile of the config."""
+    return _matching(profile_names(ctx), incomplete)
+
+
+def complete_broker(incomplete: str) -> list[str]:
+    from balancecli.brokers import NAMES
+
+    return _matching(NAMES, incomplete)
+
+
+def complete_field(incomplete: str) -> list[str]:
+    """``history --field``: the balance amounts."""
+    from balancecli.core.models import MONEY_FIELDS, Balance
+
+    return _matching(MONEY_FIELDS[Balance], incomplete)
+
+
+# -- the history store -------------------------------------------------------------------------
+
+
+def _store_rows(ctx: Any, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    """Rows from the history store opened read-only, or [] (no database, locked, too old)."""
+    import sqlite3
+    from urllib.parse import quote
+
+    try:
+        from balancecli.history import db_path
+
+        path = Path(db_path(_option(ctx, "db"), demo=bool(_option(ctx, "demo"))))
+        if not path.is_file():
+            return []
+        uri = f"file:{quote(str(path.resolve()))}?mode=ro"
+        con = sqlite3.connect(uri, uri=True, timeout=DB_TIMEOUT)
+        try:
+            return con.execute(sql, params).fetchall()
+        finally:
+            con.close()
+    except Exception:  # noqa: BLE001 - completion must never fail loudly
+        return []
+
+
+def account_ids(ctx: Any) -> list[str]:
+    """Every account id stored, of the given ``-p`` profiles if any."""
+    profiles = _already(ctx, "profile")
+    where = f" WHERE profile IN ({', '.join('?' * len(profiles))})" if profiles else ""
+    rows = _store_rows(ctx, f"SELECT DISTINCT account_id FROM accounts{where} "
+                            "ORDER BY account_id", tuple(profiles))
+    return [str(r[0]) for r in rows]
+
+
+def complete_account(ctx: Any, incomplete: str) -> list[str]:
+    """``-a/--account``: account ids from the history store, not already given."""
+    return _matching(account_ids(ctx), incomplete, exclude=_already(ctx, "account"))
+
+
+def stored_currencies(ctx: Any) -> list[str]:
+    """Currencies and assets of the last runs in the history store (crypto included)."""
+    since = ("(SELECT started_at FROM runs ORDER BY started_at DESC "
+             f"LIMIT 1 OFFSET {RECENT_RUNS - 1})")
+    rows = _store_rows(
+        ctx,
+        f"SELECT currency FROM balances WHERE taken_at >= coalesce({since}, '') "
+        f"UNION SELECT asset FROM assets WHERE taken_at >= coalesce({since}, '')")
+    return sorted({str(r[0]).upper() for r in rows if r[0]})
+
+
+def complete_currency(ctx: Any, incomplete: str) -> list[str]:
+    """``--currency`` / ``--in``: what the history store has seen first, then ISO 4217."""
+    return _matching([*stored_currencies(ctx), *ISO_4217], incomplete, fold=True)
+
+
+# -- bash: words that contain ":" ---------------------------------------------------------------
+
+BASH_SCRIPT = r"""
+%(complete_func)s() {
+    local IFS=$'\n'
+    # Bash cuts words at COMP_WORDBREAKS, ":" included, so an account id such as
+    # cqg-demo:RITHMIC-PAPER-7 would reach the command in three pieces. The command gets the
+    # line as typed up to the cursor, and answers only the part bash replaces (after the last
+    # ":" of the word being completed).
+    COMPREPLY=( $( env COMP_WORDS="${COMP_WORDS[*]}" COMP_CWORD=$COMP_CWORD \
+                   _BALANCECLI_COMP_LINE="${COMP_LINE:0:COMP_POINT}" \
+                   _BALANCECLI_COMP_WORDBREAKS="$COMP_WORDBREAKS" \
+                   %(autocomplete_var)s=complete_bash $1 ) )
+    return 0
+}
+
+complete -o default -F %(complete_func)s %(prog_name)s
+"""
+
+
+def use_bash_script() -> None:
+    """Make ``--show-completion bash`` and ``complete_bash`` ours (see BASH_SCRIPT); without
+    ``_BALANCECLI_COMP_LINE`` (an older script) it completes as Typer does."""
+    import os
+
+    try:
+        from typer._click.shell_completion import add_completion_class, split_arg_string
+        from typer._completion_classes import BashComplete
+        from typer._completion_shared import _completion_scripts
+    except ImportError:  # another Typer: its own script, colons and all
+        return
+
+    class Bash(BashComplete):
+        source_template = BASH_SCRIPT
+
+        def get_completion_args(self) -> tuple[list[str], str]:
+            line = os.environ.get("_BALANCECLI_COMP_LINE")
+            if not line:
+                return super().get_completion_args()
+            words = split_arg_string(line)
+            if line[-1].isspace() or not words:
+                return words[1:], ""
+            return words[1:-1], words[-1]
+
+        def complete(self) -> str:
+            args, incomplete = self.get_completion_args()
+            breaks = set(os.environ.get("_BALANCECLI_COMP_WORDBREAKS", "")) - set(" \t\n\"'")
+            kept = max((incomplete.rfind(c) for c in breaks), default=-1) + 1
+            values = (self.format_completion(item)
+                      for item in self.get_completions(args, incomplete))
+            return "\n".join(v[kept:] if v[:kept] == incomplete[:kept] else v for v in values)
+
+    add_completion_class(Bash, "bash")  # what the script calls back
+    _completion_scripts["bash"] = BASH_SCRIPT  # what --show/--install-completion write

@@ -1,0 +1,3 @@
+"""Exchange rates with their provenance, the ECB file, and the account value rule of
+``--in CUR``.
+"""

@@ -1,0 +1,3 @@
+"""The HTTP client: total deadline, size cap, retries, the per-host adaptive limiter,
+cancellation of requests in flight.
+"""

@@ -1,0 +1,210 @@
+"""One HTTP client per profile: pooled connections, a total deadline, a size cap, bounded retries.
+
+- Deadline: ``timeout`` bounds the whole attempt (connect, headers and body), not each socket
+  read: a server trickling a byte a second cannot hold a run. A watchdog thread shuts the
+  socket down at the deadline; the body is read in chunks against the same monotonic deadline.
+- Size: the decoded body is capped (``max_response_bytes``, 16 MiB by default) while it is read
+  and while it is decompressed (urllib3 >= 2.6 inflates at most what is asked for), so a gzip
+  bomb or a 50 MB page fails as ``bad_response`` with little memory used.
+- Retries: transport failures and retryable statuses (429, 5xx, and whatever a broker adds
+  through ``retry_if``, e.g. TradeStation v2's "403 Quota Exceeded" HTML page) are retried with
+  exponential backoff, honouring ``Retry-After``, bounded in count (``max_retries``) and in total
+  waiting (``retry_budget``). Any other status goes back to the broker, which knows its errors.
+- Concurrency: every attempt takes a slot of the host's process-wide ``HostLimiter``
+  (balancecli.limiter), which adapts to the broker within its documented rate limit.
+- Ctrl-C: no attempt or retry starts after it (``interrupt.CANCEL``), sockets in flight are shut.
+- CPU: ``requests`` is used for what it does once per host: the environment (proxies,
+  NO_PROXY, netrc, CA bundle) and its adapter's connection pool (proxy managers, TLS settings).
+  Each request then goes straight to that pool, as ``HTTPAdapter.send`` would send it, and the
+  answer is read from urllib3's response: no ``Session.request``, no ``requests.Response``, no
+  cookie jar, no second read for the end of a body of declared length.
+
+The exchange itself (per-host set-up, the pool, reading, transport errors) is in
+``balancecli.wire``. ``requests`` is imported lazily: commands that do not fetch never load it.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from collections.abc import Callable, Mapping
+from email.utils import parsedate_to_datetime
+
+from balancecli.core.errors import (
+    AuthError,
+    BalanceCliError,
+    BrokerError,
+    RateLimitedError,
+    UnavailableError,
+)
+from balancecli.core.interrupt import CANCEL
+from balancecli.core.redact import REDACTOR
+from balancecli.net.limiter import CONGESTED, NEUTRAL, OK, Interrupted, RateLimit
+from balancecli.net.wire import MAX_RESPONSE_BYTES, Failure, Host, Response, Wire, resolve_host
+
+RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def retry_after_seconds(value: str | None) -> float | None:
+    """``Retry-After`` as seconds: delta-seconds or an HTTP date (RFC 9110 §10.2.3)."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            when = parsedate_to_datetime(value)
+        except (TypeError, ValueError, IndexError, OverflowError):
+            return None
+        return max(0.0, when.timestamp() - time.time())
+    return max(0.0, seconds) if seconds == seconds else None  # NaN: ignore
+
+
+class HttpClient:
+    """Requests for one profile, sharing one connection pool."""
+
+    def __init__(
+        self,
+        profile: str,
+        *,
+        timeout: float = 15.0,
+        max_retries: int = 3,
+        retry_backoff: float = 0.5,
+        retry_budget: float = 30.0,
+        log: Callable[[str], None] | None = None,
+        pool_size: int | None = None,
+        limits: RateLimit | None = None,
+        max_response_bytes: int = MAX_RESPONSE_BYTES,
+    ) -> None:
+        self.profile = profile
+        self.timeout = float(timeout)
+        self.max_retries = max(0, int(max_retries))
+        self.retry_backoff = float(retry_backoff)
+        self.retry_budget = float(retry_budget)
+        self.log = log
+        self.limits = limits or RateLimit()
+        self.pool_size = pool_size or max(self.limits.ceiling, 1)
+        self.max_response_bytes = int(max_response_bytes)
+        self.wire = Wire(self.pool_size, self.max_response_bytes)
+        self._hosts: dict[str, Host] = {}
+        self._lock = threading.Lock()
+        self.request_count = 0
+
+    def _host(self, url: str) -> Host:
+        scheme, _, rest = url.partition("://")
+        base = f"{scheme.lower()}://{rest.split('/', 1)[0].split('?', 1)[0]}"
+        host = self._hosts.get(base)
+        if host is None:
+            if scheme.lower() not in ("http", "https"):
+                raise UnavailableError(f"cannot fetch {scheme}:// URLs (only https and http)")
+            with self._lock:
+                host = self._hosts.get(base) or resolve_host(base, self.limits)
+                self._hosts[base] = host
+        return host
+
+    def close(self) -> None:
+        self.wire.close()
+
+    def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        query: str = "",
+        headers: Mapping[str, str] | Callable[[], Mapping[str, str]] | None = None,
+        data: bytes | Mapping[str, str] | None = None,
+        retry_if: Callable[[Response], bool] | None = None,
+        timeout: float | None = None,
+    ) -> Response:
+        """Send one request, retrying what is safe to retry.
+
+        ``query`` is sent exactly as given (already percent-encoded) so that a signature over it
+        matches the wire. ``headers`` may be a callable, called again for each attempt (a fresh
+        LongPort timestamp and signature per attempt), after the host's limiter let it go.
+        """
+        method = method.upper()
+        full_url = f"{url}?{query}" if query else url
+        host = self._host(url)
+        timeout = self.timeout if timeout is None else float(timeout)
+        body, content_type = _encode_body(data)
+        waited = 0.0
+        attempt = 0
+        while True:
+            if CANCEL.is_set():
+                raise Interrupted()
+            epoch = host.limiter.acquire(self.retry_budget - waited)
+            outcome, wait = NEUTRAL, None
+            try:
+                hdrs = headers() if callable(headers) else headers
+                started = time.monotonic()
+                try:
+                    response = self.wire.attempt(method, full_url, hdrs, body, content_type,
+                                             host, started + timeout, timeout)
+                except Failure as failure:
+                    self._log(method, full_url, failure.outcome, started)
+                    error, retryable = failure.error, failure.retryable and method in IDEMPOTENT
+                else:
+                    self.request_count += 1
+                    self._log(method, full_url, str(response.status), started)
+                    status = response.status
+                    wait = retry_after_seconds(response.headers.get("Retry-After"))
+                    if status == 429 or (retry_if is not None and retry_if(response)):
+                        outcome = CONGESTED
+                        error = RateLimitedError(f"rate limited by {host.name} (HTTP {status})",
+                                                 http_status=status)
+                        retryable = True
+                    elif status in RETRY_STATUSES:
+                        outcome = CONGESTED
+                        error = UnavailableError(f"{host.name} answered HTTP {status}",
+                                                 http_status=status)
+                        retryable = method in IDEMPOTENT
+                    else:
+                        outcome = OK
+                        return response
+            finally:
+                host.limiter.release(epoch, outcome, wait)
+            if wait is None:
+                wait = self.retry_backoff * (2**attempt) * (1 + random.random() / 10)
+            if not retryable or attempt >= self.max_retries or CANCEL.is_set():
+                if attempt:
+                    error.message += f" after {attempt + 1} attempts"
+                raise error
+            if waited + wait > self.retry_budget:
+                error.message += (
+                    f"; the server asks to wait {wait:.0f} s, more than the retry budget"
+                )
+                raise error
+            if CANCEL.wait(wait):
+                raise Interrupted()
+            waited += wait
+            attempt += 1
+
+    def _log(self, method: str, url: str, outcome: str, started: float) -> None:
+        if self.log is not None:
+            ms = (time.monotonic() - started) * 1000
+            self.log(REDACTOR.redact(f"{self.profile}: {method} {url} -> {outcome} ({ms:.0f} ms)"))
+
+
+def _encode_body(data: bytes | Mapping[str, str] | None) -> tuple[bytes | None, str | None]:
+    """(body, its Content-Type): a mapping is a form, as ``requests`` would send it."""
+    if data is None or isinstance(data, bytes):
+        return data or None, None
+    from urllib.parse import urlencode
+
+    return urlencode(list(data.items())).encode() or None, "application/x-www-form-urlencoded"
+
+
+def status_error(response: Response, detail: str | None = None) -> BalanceCliError:
+    """A generic error for an unexpected status, for brokers without a better mapping."""
+    status = response.status
+    message = f"HTTP {status}" + (f": {detail}" if detail else "")
+    if status == 401:
+        return AuthError(f"credentials rejected ({message})", http_status=status)
+    if status == 429:
+        return RateLimitedError(f"rate limited ({message})", http_status=status)
+    if status >= 500:
+        return UnavailableError(f"server error ({message})", http_status=status)
+    return BrokerError(f"request refused ({message})", http_status=status)

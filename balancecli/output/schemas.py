@@ -1,0 +1,259 @@
+"""JSON Schemas (draft 2020-12) of every JSON document balancecli prints.
+
+``balancecli schema NAME`` prints one; the test suite validates every JSON output of every
+command against them, so a change of shape fails a test before it reaches a script. Rows are
+built from the model's dataclass fields: every field is required (nulls are written, never
+left out), amounts are JSON numbers or null, and nothing else may appear. Envelopes are
+written out by hand, because they are the contract scripts rely on.
+
+Plain dicts, no jsonschema import: the schemas are data; only the tests need a validator.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from balancecli.core.models import BROKERS, Account, Asset, Balance
+
+DRAFT = "https://json-schema.org/draft/2020-12/schema"
+ERROR_KINDS = ("config", "auth", "unavailable", "rate_limited", "stale", "bad_response",
+               "broker_error")
+
+TIME = {"type": "string", "pattern": r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$"}
+NUMBER = {"type": ["number", "null"]}
+TEXT = {"type": ["string", "null"]}
+COUNT = {"type": "integer", "minimum": 0}
+
+
+def obj(properties: dict[str, Any], *, optional: tuple[str, ...] = (),
+        extra: bool = False) -> dict[str, Any]:
+    """An object with exactly these properties (all required unless listed as optional)."""
+    return {"type": "object", "properties": properties,
+            "required": [k for k in properties if k not in optional],
+            "additionalProperties": extra}
+
+
+def row(model: type) -> dict[str, Any]:
+    """Every model field, in order; Decimal fields are numbers or null, ``extra`` an object."""
+    props: dict[str, Any] = {}
+    for f in dataclasses.fields(model):
+        if f.name == "extra":
+            props[f.name] = {"type": "object"}
+        elif f.name == "broker":
+            props[f.name] = {"enum": list(BROKERS)}
+        elif f.type == "Decimal | None":
+            props[f.name] = {"$ref": "#/$defs/amount"}
+        elif f.type == "str":
+            props[f.name] = {"type": "string"}
+        else:
+            props[f.name] = TEXT
+    return obj(props)
+
+
+ERROR = obj({"profile": TEXT, "broker": TEXT, "account_id": TEXT,
+             "kind": {"enum": list(ERROR_KINDS)}, "message": {"type": "string"},
+             "http_status": {"type": ["integer", "null"]}})
+
+BALANCE_TOTAL = obj({"currency": TEXT, "accounts": COUNT, "cash": NUMBER, "equity": NUMBER,
+                     "buying_power": NUMBER, "incomplete": {"type": "boolean"}})
+
+RATE_SOURCES = ["identity", "broker", "config", "ecb"]
+DAY = {"type": "string", "pattern": r"^\d{4}-\d{2}-\d{2}$"}
+DAY_OR_NULL = {"anyOf": [DAY, {"type": "null"}]}
+
+# The one-currency valuation (balance/assets/history --in CUR).
+CONVERTED = obj({
+    "currency": {"type": "string"},
+    "total": NUMBER,
+    "incomplete": {"type": "boolean"},
+    "accounts": {"type": "array", "items": obj({
+        "profile": {"type": "string"}, "account_id": {"type": "string"},
+        "value": {"type": "number"},
+        "value_field": {"type": "string"},  # equity, cash, available or the assets' sum
+        "from": {"type": "string"}, "rate": {"type": "number"},
+        "rate_source": {"enum": RATE_SOURCES}, "rate_date": DAY_OR_NULL})},
+    "unconverted": {"type": "array", "items": obj({
+        "profile": {"type": "string"}, "account_id": {"type": "string"}, "currency": TEXT,
+        "reason": {"type": "string"}})},
+})
+
+DEFS = {
+    "amount": NUMBER,
+    "error": ERROR,
+    "converted": CONVERTED,
+    "account": row(Account),
+    "balance": row(Balance),
+    "asset": row(Asset),
+}
+
+
+def document(name: str, properties: dict[str, Any], *, optional: tuple[str, ...] = (),
+             description: str = "") -> dict[str, Any]:
+    schema = {"$schema": DRAFT, "title": name, "description": description,
+              **obj({"schema": {"const": name}, **properties}, optional=optional)}
+    used = {k for k in DEFS if _refers(schema, k)}
+    used |= {k for n in used for k in DEFS if _refers(DEFS[n], k)}  # rows refer to "amount"
+    if used:
+        schema["$defs"] = {k: v for k, v in DEFS.items() if k in used}
+    return schema
+
+
+def _refers(node: Any, name: str) -> bool:
+    if isinstance(node, dict):
+        return node.get("$ref") == f"#/$defs/{name}" or any(
+            _refers(v, name) for v in node.values())
+    if isinstance(node, list):
+        return any(_refers(v, name) for v in node)
+    return False
+
+
+def errors() -> dict[str, Any]:
+    return {"type": "array", "items": {"$ref": "#/$defs/error"}}
+
+
+def rows_of(kind: str) -> dict[str, Any]:
+    return {"type": "array", "items": {"$ref": f"#/$defs/{kind}"}}
+
+
+def _point() -> dict[str, Any]:
+    return obj({"time": TIME, "run_id": COUNT, "value": NUMBER})
+
+
+def _run_point() -> dict[str, Any]:
+    return obj({"run_id": COUNT, "taken_at": TIME, "total": NUMBER,
+                "incomplete": {"type": "boolean"}})
+
+
+def _build() -> dict[str, dict[str, Any]]:
+    at_row = dict(row(Balance))
+    at_row["properties"] = {**at_row["properties"], "snapshot_at": TIME, "run_id": COUNT}
+    at_row["required"] = list(at_row["properties"])
+    field_status = obj({"field": {"type": "string"}, "required": {"type": "boolean"},
+                        "present": {"type": "boolean"},
+                        "source": {"enum": ["env", "keyring", "config", None]},
+                        "last4": TEXT})
+    docs = [
+        document("balancecli.accounts/1", {
+            "generated_at": TIME, "accounts": rows_of("account"), "errors": errors()},
+            description="balancecli accounts -f json"),
+        document("balancecli.balance/1", {
+            "generated_at": TIME, "balances": rows_of("balance"),
+            "totals": {"type": "array", "items": BALANCE_TOTAL},
+            "converted": {"$ref": "#/$defs/converted"}, "errors": errors()},
+            optional=("converted",),
+            description="balancecli balance -f json (converted: with --in CUR)"),
+        document("balancecli.assets/1", {
+            "generated_at": TIME, "assets": rows_of("asset"),
+            "converted": {"$ref": "#/$defs/converted"}, "errors": errors()},
+            optional=("converted",),
+            description="balancecli assets -f json (converted: with --in CUR)"),
+        document("balancecli.snapshot/1", {
+            "generated_at": TIME, "db": {"type": "string"},
+            "run": obj({"id": COUNT, "started_at": TIME, "finished_at": TIME,
+                        "profiles": {"type": "array", "items": {"type": "string"}},
+                        "ok": {"type": "boolean"}, "balances": COUNT, "assets": COUNT,
+                        "accounts": COUNT, "errors": COUNT}),
+            "errors": errors()}, description="balancecli snapshot -f json"),
+        document("balancecli.history/1", {
+            "generated_at": TIME, "field": {"type": "string"},
+            "since": {"anyOf": [TIME, {"type": "null"}]},
+            "until": {"anyOf": [TIME, {"type": "null"}]},
+            "series": {"type": "array", "items": obj({
+                "profile": {"type": "string"}, "broker": {"enum": list(BROKERS)},
+                "account_id": {"type": "string"}, "currency": TEXT, "points": COUNT,
+                "first": {"anyOf": [_point(), {"type": "null"}]},
+                "last": {"anyOf": [_point(), {"type": "null"}]},
+                "change": NUMBER, "values": {"type": "array", "items": _point()}})},
+            "totals": {"type": "array", "items": obj({
+                "currency": TEXT, "accounts": COUNT, "first": NUMBER, "last": NUMBER,
+                "change": NUMBER, "incomplete": {"type": "boolean"}})},
+            "errors": errors()}, description="balancecli history -f json"),
+        document("balancecli.history.networth/1", {
+            "generated_at": TIME, "currency": {"type": "string"},
+            "since": {"anyOf": [TIME, {"type": "null"}]},
+            "until": {"anyOf": [TIME, {"type": "null"}]},
+            "runs": {"type": "array", "items": obj({
+                "run_id": COUNT, "taken_at": TIME, "currency": {"type": "string"},
+                "total": NUMBER, "incomplete": {"type": "boolean"}, "accounts": COUNT,
+                "unconverted": COUNT, "change": NUMBER,
+                "converted": {"$ref": "#/$defs/converted"}})},
+            "first": {"anyOf": [{"type": "null"}, _run_point()]},
+            "last": {"anyOf": [{"type": "null"}, _run_point()]},
+            "change": NUMBER, "change_pct": NUMBER, "sparkline": {"type": "string"},
+            "errors": errors()}, description="balancecli history --in CUR -f json"),
+        document("balancecli.history.at/1", {
+            "generated_at": TIME, "at": TIME,
+            "balances": {"type": "array", "items": at_row},
+            "totals": {"type": "array", "items": BALANCE_TOTAL}, "errors": errors()},
+            description="balancecli history --at TIME -f json"),
+        document("balancecli.prune/1", {
+            "generated_at": TIME, "cutoff": TIME, "dry_run": {"type": "boolean"},
+            "matched_runs": COUNT, "deleted_runs": COUNT,
+            "first": {"anyOf": [{"type": "null"}, TIME]},
+            "last": {"anyOf": [{"type": "null"}, TIME]}, "kept_runs": COUNT},
+            description="balancecli history --prune --keep SPAN [--dry-run] -f json"),
+        document("balancecli.profiles/1", {
+            "config": {"type": "string"},
+            "profiles": {"type": "array", "items": obj({
+                "profile": {"type": "string"}, "broker": TEXT, "valid": {"type": "boolean"},
+                "problem": TEXT})}},
+            description="balancecli profile list -f json"),
+        document("balancecli.profile/1", {
+            "profile": {"type": "string"}, "config": {"type": "string"},
+            "settings": {"type": "object"}, "effective": {"type": "object"}},
+            description="balancecli profile show NAME -f json"),
+        document("balancecli.profile_path/1", {
+            "config": {"type": "string"},
+            "source": {"enum": ["flag", "env", "default", "demo"]},
+            "exists": {"type": "boolean"}},
+            description="balancecli profile path -f json"),
+        document("balancecli.auth_status/1", {
+            "keyring_backend": {"type": "string"},
+            "profiles": {"type": "array", "items": obj({
+                "profile": {"type": "string"}, "broker": {"enum": list(BROKERS)},
+                "ok": {"type": "boolean"}, "problem": TEXT,
+                "fields": {"type": "array", "items": field_status},
+                "access_token_expires_at": {"anyOf": [TIME, {"type": "null"}]},
+                "access_token_expired": {"type": ["boolean", "null"]},
+                "refresh_token": {"type": "boolean"},
+                "keyring": {"enum": ["used", "not needed", "unusable"]}})}},
+            description="balancecli auth status -f json"),
+        document("balancecli.doctor/1", {
+            "profiles": {"type": "array", "items": obj({
+                "profile": {"type": "string"}, "broker": TEXT, "ok": {"type": "boolean"},
+                "checks": {"type": "array", "items": obj({
+                    "name": {"type": "string"}, "ok": {"type": "boolean"},
+                    "detail": {"type": "string"}})}})}},
+            description="balancecli doctor -f json"),
+        document("balancecli.rates/1", {
+            "generated_at": TIME, "currency": {"type": "string"},
+            "ecb": {"anyOf": [{"type": "null"}, obj({
+                "file": {"type": "string"}, "origin": {"enum": ["bundled", "downloaded"]},
+                "latest": DAY, "age_days": {"type": "integer"}, "stale": {"type": "boolean"},
+                "max_age_days": {"type": "integer"}, "url": {"type": "string"}})]},
+            "rates": {"type": "array", "items": obj({
+                "from": {"type": "string"}, "to": {"type": "string"}, "rate": NUMBER,
+                "rate_source": {"enum": [*RATE_SOURCES, None]}, "rate_date": DAY_OR_NULL,
+                "stale": {"type": "boolean"}, "how": {"type": "string"}})}},
+            description="balancecli rates show -f json"),
+        document("balancecli.rates.update/1", {
+            "file": {"type": "string"}, "url": {"type": "string"}, "latest": DAY,
+            "currencies": COUNT, "in_use": {"type": "string"}},
+            description="balancecli rates update -f json"),
+    ]
+    return {d["title"]: d for d in docs}
+
+
+SCHEMAS: dict[str, dict[str, Any]] = _build()
+NAMES = tuple(SCHEMAS)
+
+
+def get(name: str) -> dict[str, Any] | None:
+    """The schema called ``name``; ``balance`` is short for ``balancecli.balance/1``."""
+    if name in SCHEMAS:
+        return SCHEMAS[name]
+    for full in NAMES:
+        if full.removeprefix("balancecli.").split("/")[0] == name:
+            return SCHEMAS[full]
+    return None

@@ -1,0 +1,134 @@
+"""Where each secret field of a profile comes from, and whether it can authenticate, offline.
+
+Used by ``auth status`` (and anything else that reports on credentials); reads the environment
+and the keyring item, never prints a secret (at most its last four characters).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from balancecli.config import Profile
+
+# Fields that hold expiry times or identifiers, not secrets: shown in clear by `auth status`.
+EXPIRY_FIELDS = ("ACCESS_TOKEN_EXPIRES_AT", "TOKEN_EXPIRES_AT")
+
+
+def fields_of(profile: Profile) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(required, optional) secret fields of a profile, upper case."""
+    cls = profile.broker_class
+    return cls.secret_fields(profile.settings), cls.optional_secret_fields(profile.settings)
+
+
+def env_value(profile: str, field: str) -> str | None:
+    import os
+
+    from balancecli.credentials import env_name
+
+    return os.environ.get(env_name(profile, field)) or None
+
+# -- status --------------------------------------------------------------------------------
+
+
+def expiry_epoch(value: Any) -> float | None:
+    """Epoch seconds from epoch seconds, epoch milliseconds or ISO 8601 text: the one parser
+    the fetchers use too (``brokers.payload``), so ``auth status`` reads what they read."""
+    from balancecli.brokers.payload import expiry_epoch as parse
+
+    return parse(value)
+
+
+def iso(epoch: float) -> str:
+    from datetime import UTC, datetime
+
+    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def last4(value: str | None) -> str | None:
+    """The last four characters of a secret long enough to keep the rest hidden (more than 8),
+    else None; the text output shows them as ``…abcd`` (``***`` for a short secret)."""
+    return value[-4:] if value and len(value) > 8 else None
+
+
+def profile_status(profile: Profile) -> dict[str, Any]:
+    """Where each field comes from and whether the profile can authenticate (offline)."""
+    import time
+
+    from balancecli.core.errors import AuthError, ConfigError
+    from balancecli.credentials import Keyring, env_suffices
+
+    required, optional = fields_of(profile)
+    keyring_error: str | None = None
+    try:
+        needs_keyring = not env_suffices(profile.name, required)
+    except ConfigError:  # a variable with a line break: reported by the runs themselves
+        needs_keyring = True
+    item: dict[str, Any] = {}
+    if needs_keyring:  # as in a run: not opened when the environment suffices
+        try:
+            item = Keyring().load(profile.name)
+        except AuthError as exc:
+            keyring_error = exc.message
+    fields = []
+    present: set[str] = set()
+    for field in dict.fromkeys(required + optional):
+        if field in EXPIRY_FIELDS:
+            continue
+        value = env_value(profile.name, field)
+        source = "env" if value else None
+        if not value and item.get(field.lower()) not in (None, ""):
+            value, source = str(item[field.lower()]), "keyring"
+        if not value and profile.settings.get(field.lower()):
+            value, source = str(profile.settings[field.lower()]), "config"
+        if value:
+            present.add(field)
+        fields.append({"field": field, "required": field in required, "present": bool(value),
+                       "source": source, "last4": last4(value)})
+    expires_at = None
+    for field in EXPIRY_FIELDS:
+        expires_at = expiry_epoch(env_value(profile.name, field) or item.get(field.lower()))
+        if expires_at is not None:
+            break
+    expired = None if expires_at is None else expires_at <= time.time()
+    missing = [f for f in required if f not in present]
+    if "ACCESS_TOKEN" in missing and "REFRESH_TOKEN" in present:
+        missing.remove("ACCESS_TOKEN")  # the next run refreshes it
+    if "REFRESH_TOKEN" in missing and "ACCESS_TOKEN" in present and not expired:
+        missing.remove("REFRESH_TOKEN")  # usable until the access token expires
+    if "CLIENT_SECRET" in missing and profile.broker == "tradestation":
+        missing.remove("CLIENT_SECRET")  # PKCE keys have none
+    problem = message = None
+    if missing:
+        problem = message = f"missing {', '.join(missing)}"
+        if keyring_error and needs_keyring:
+            problem, message = "the keyring is not usable", keyring_error
+    elif expired and "REFRESH_TOKEN" not in present and "PASSWORD" not in present:
+        problem = message = "the access token has expired and there is no refresh token"
+    return {
+        "profile": profile.name, "broker": profile.broker, "ok": problem is None,
+        "problem": problem, "message": message, "fields": fields,
+        "access_token_expires_at": None if expires_at is None else iso(expires_at),
+        "access_token_expired": expired,
+        "refresh_token": "REFRESH_TOKEN" in present,
+        "keyring": "not needed" if not needs_keyring else ("unusable" if keyring_error
+                                                           else "used"),
+    }
+
+
+def status_text(rows: list[dict[str, Any]], backend: str) -> str:
+    lines = [f"keyring backend: {backend}"]
+    for row in rows:
+        state = "ok" if row["ok"] else f"CANNOT AUTHENTICATE: {row['problem']}"
+        lines.append(f"\n{row['profile']} ({row['broker']}): {state}")
+        for f in row["fields"]:
+            where = f["source"] or "missing"
+            shown = f" …{f['last4']}" if f["last4"] else " ***" if f["present"] else ""
+            optional = "" if f["required"] else " (optional)"
+            lines.append(f"  {f['field']:<15} {where}{shown}{optional}")
+        if row["access_token_expires_at"]:
+            when = "expired" if row["access_token_expired"] else "expires"
+            lines.append(f"  access token    {when} {row['access_token_expires_at']}")
+        lines.append(f"  refresh token   {'present' if row['refresh_token'] else 'none'}")
+        lines.append(f"  keyring         {row['keyring']}")
+    return "\n".join(lines) + "\n"

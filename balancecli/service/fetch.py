@@ -1,0 +1,194 @@
+"""Runs the brokers' calls concurrently and collects rows and errors.
+
+Profiles run in parallel threads; inside a profile the broker parallelises its independent
+requests (``Context.parallel``). Wall time is the longest chain of dependent requests of one
+profile, not the sum. A failing profile or account becomes an error entry; the rest still print.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from balancecli.brokers.base import Context, Result
+from balancecli.config import Profile
+from balancecli.core import interrupt
+from balancecli.core.errors import BadResponseError, BalanceCliError
+from balancecli.credentials import Keyring, Secrets
+from balancecli.net.http import MAX_RESPONSE_BYTES, HttpClient
+from balancecli.net.limiter import RateLimit
+
+COMMANDS = ("accounts", "balance", "assets", "snapshot")
+
+
+@dataclass
+class Options:
+    command: str = "balance"
+    account_ids: list[str] = field(default_factory=list)
+    currency: str | None = None
+    timeout: float = 15.0
+    log: Callable[[str], None] | None = None
+    warn: Callable[[str], None] = lambda message: None
+    interactive: bool = False
+    prompt: Callable[[str], str] | None = None
+    presets: dict[str, dict[str, Any]] | None = None  # demo mode: secrets without a keyring
+    debug: bool = False
+    pending: Callable[[list[str]], None] | None = None  # profiles still running, as they finish
+
+
+@dataclass
+class Outcome:
+    rows: list[Any] = field(default_factory=list)
+    errors: list[BalanceCliError] = field(default_factory=list)
+    profiles_ok: int = 0
+    matched_accounts: set[str] = field(default_factory=set)
+    assets: list[Any] = field(default_factory=list)  # command "snapshot": the asset rows
+
+    @property
+    def anything_succeeded(self) -> bool:
+        return bool(self.rows) or self.profiles_ok > 0
+
+
+def make_secrets(profile: Profile, options: Options) -> Secrets:
+    cls = profile.broker_class
+    required = cls.secret_fields(profile.settings)
+    if options.presets is not None:
+        return Secrets(profile.name, required, env={},
+                       preset=options.presets.get(profile.name, {}), warn=options.warn)
+    return Secrets(profile.name, required, keyring=Keyring(), warn=options.warn)
+
+
+def limits_of(profile: Profile) -> RateLimit:
+    """The broker's documented limits, with the profile's ``max_concurrency`` as ceiling."""
+    limits: RateLimit = profile.broker_class.limits
+    ceiling = profile.settings.get("max_concurrency")
+    if ceiling is None:  # validated (>= 1) with the config
+        return limits
+    return dataclasses.replace(limits, ceiling=ceiling, start=min(limits.start, ceiling))
+
+
+def make_context(profile: Profile, options: Options, secrets: Secrets | None = None) -> Context:
+    s = profile.settings
+    limits = limits_of(profile)
+    http = HttpClient(
+        profile.name,
+        timeout=s.get("timeout") or options.timeout,
+        max_retries=s.get("max_retries", 3),
+        retry_backoff=s.get("retry_backoff", 0.5),
+        retry_budget=s.get("retry_budget", 30),
+        log=options.log,
+        limits=limits,
+        max_response_bytes=s.get("max_response_bytes") or MAX_RESPONSE_BYTES,
+    )
+    return Context(
+        profile=profile.name,
+        settings=s,
+        secrets=secrets or make_secrets(profile, options),
+        http=http,
+        currency=options.currency,
+        interactive=options.interactive,
+        prompt=options.prompt,
+        warn=options.warn,
+        max_workers=limits.ceiling,
+    )
+
+
+def wanted(profile: Profile, account_id: str, options: Options) -> bool:
+    allowed = profile.settings.get("accounts")
+    if allowed and account_id not in allowed:
+        return False
+    return not options.account_ids or account_id in options.account_ids
+
+
+def fetch_profile(profile: Profile, options: Options) -> tuple[Result, bool, set[str]]:
+    """One profile: accounts, filtered, then balances or assets (or both, from one set of
+    responses, for ``snapshot``). Returns (result, ok, ids)."""
+    ctx = make_context(profile, options)
+    broker = profile.broker_class(ctx)
+    try:
+        found, rejected = broker.checked_accounts()
+        accounts = [a for a in found if wanted(profile, a.account_id, options)]
+        rejected = [e for e in rejected if wanted(profile, e.account_id or "", options)]
+        ids = {a.account_id for a in accounts} | {e.account_id or "" for e in rejected}
+        if options.command == "accounts":
+            result = Result(rows=list(accounts))
+        elif not accounts:
+            result = Result()
+        elif options.command == "balance":
+            result = broker.balances(accounts)
+        elif options.command == "snapshot":
+            balances, assets = broker.snapshot(accounts)
+            seen = {(e.account_id, e.kind, e.message) for e in balances.errors}
+            result = Result(rows=balances.rows, assets=assets.rows, errors=balances.errors + [
+                e for e in assets.errors if (e.account_id, e.kind, e.message) not in seen])
+        else:
+            result = broker.assets(accounts)
+        result.errors[:0] = rejected
+        for error in result.errors:
+            error.bind(profile=profile.name, broker=profile.broker)
+        return result, not result.errors, ids
+    finally:
+        ctx.http.close()
+
+
+def run(profiles: list[Profile], options: Options,
+        on_rows: Callable[[list[Any]], None] | None = None) -> Outcome:
+    """Fetch every profile concurrently. ``on_rows`` receives each profile's rows as soon as
+    that profile and those before it are done (profile order), so output can stream."""
+    outcome = Outcome()
+    if not profiles:
+        return outcome
+
+    waiting = [p.name for p in profiles]
+    waiting_lock = threading.Lock()
+
+    def one(profile: Profile) -> tuple[Result, bool, set[str]]:
+        try:
+            return _one(profile)
+        finally:
+            if options.pending is not None:
+                with waiting_lock:
+                    waiting.remove(profile.name)
+                    options.pending(list(waiting))
+
+    def _one(profile: Profile) -> tuple[Result, bool, set[str]]:
+        try:
+            return fetch_profile(profile, options)
+        except BalanceCliError as exc:
+            exc.bind(profile=profile.name, broker=profile.broker)
+            return Result(errors=[exc]), False, set()
+        except (KeyError, TypeError, AttributeError, IndexError, ValueError, ArithmeticError,
+                RecursionError) as exc:
+            # A payload of an unexpected shape that a parser did not anticipate.
+            if options.debug:
+                raise
+            error = BadResponseError(
+                f"unexpected response shape ({type(exc).__name__}: {str(exc)[:80]})"
+            )
+            error.bind(profile=profile.name, broker=profile.broker)
+            return Result(errors=[error]), False, set()
+
+    workers = min(16, len(profiles))
+    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="bc-prof")
+    try:
+        for result, ok, ids in pool.map(one, profiles):
+            if on_rows is not None and result.rows:
+                on_rows(result.rows)
+            outcome.rows.extend(result.rows)
+            outcome.assets.extend(result.assets)
+            outcome.errors.extend(result.errors)
+            outcome.profiles_ok += int(ok)
+            outcome.matched_accounts |= ids
+    except BaseException as exc:
+        # Ctrl-C, a reader gone (`| head`), --debug re-raising: never wait for requests in
+        # flight; for the first two, stop them too (the process ends now).
+        if isinstance(exc, (KeyboardInterrupt, BrokenPipeError)):
+            interrupt.cancel()
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown()
+    return outcome

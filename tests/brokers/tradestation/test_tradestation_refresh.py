@@ -1,0 +1,102 @@
+"""TradeStation token refresh against hostile answers (issue #12): the answer's tokens are saved
+before anything else in it is read, an unusable ``expires_in`` keeps the token, and v2 refreshes
+at the host of its environment."""
+
+from __future__ import annotations
+
+import time
+
+import keyring
+import pytest
+from keyrings.alt.file import PlaintextKeyring
+
+from balancecli.brokers.tradestation.broker import TradeStation
+from balancecli.core.errors import BadResponseError
+from balancecli.credentials import Keyring
+from balancecli.demo.tradestation import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET
+from tests.support.cli import run_cli
+from tests.support.config import FAST, make_ctx, write_config
+
+UNUSABLE = ["1e400", '"1E+999999"', "-5", '"twenty minutes"', "true", "null",
+            "1" + "0" * 500, '{"s": 1}']
+
+
+def rotated_answer(fake, expires_in: str) -> tuple[str, str]:
+    """Queue a refresh answer with a fresh (valid) access token, a rotated refresh token and
+    the given raw ``expires_in``; returns the two tokens."""
+    access, rotated = fake.issue()
+    fake.inject("body", "/oauth/token$", method="POST",
+                body=f'{{"access_token": "{access}", "refresh_token": "{rotated}", '
+                     f'"expires_in": {expires_in}, "token_type": "Bearer"}}')
+    return access, rotated
+
+
+def broker(fake, **secrets) -> TradeStation:
+    _, refresh = fake.issue()
+    settings = {"broker": "tradestation", "base_url": fake.url,
+                "token_url": fake.url + "/oauth/token", **FAST}
+    given = {"REFRESH_TOKEN": refresh, "CLIENT_ID": DEMO_CLIENT_ID,
+             "CLIENT_SECRET": DEMO_CLIENT_SECRET, **secrets}
+    return TradeStation(make_ctx("ts", settings, given))
+
+
+@pytest.mark.parametrize("expires_in", UNUSABLE)
+def test_an_unusable_expires_in_keeps_the_tokens(ts_fake, expires_in):
+    b = broker(ts_fake)
+    access, rotated = rotated_answer(ts_fake, expires_in)
+    before = time.time()
+    assert len(b.accounts()) == 3
+    secrets = b.ctx.secrets
+    assert secrets.get("ACCESS_TOKEN") == access and secrets.get("REFRESH_TOKEN") == rotated
+    # The documented 20 minutes instead of the unusable value.
+    assert before + 1199 <= float(secrets.get("ACCESS_TOKEN_EXPIRES_AT")) <= time.time() + 1201
+
+
+def test_a_rotated_refresh_token_is_saved_even_when_the_access_token_is_missing(ts_fake):
+    b = broker(ts_fake)
+    _, rotated = ts_fake.issue()
+    ts_fake.inject("body", "/oauth/token$", method="POST",
+                   body=f'{{"refresh_token": "{rotated}", "access_token": 12}}')
+    with pytest.raises(BadResponseError, match="no access_token"):
+        b.accounts()
+    assert b.ctx.secrets.get("REFRESH_TOKEN") == rotated
+
+
+def test_the_cli_stores_the_rotated_token_despite_a_1e400_expiry(tmp_path, ts_fake, monkeypatch):
+    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyrings.alt.file.PlaintextKeyring")
+    keyring.set_keyring(PlaintextKeyring())
+    _, refresh = ts_fake.issue()
+    Keyring().save("ts", {"refresh_token": refresh, "client_id": DEMO_CLIENT_ID,
+                          "client_secret": DEMO_CLIENT_SECRET})
+    config = write_config(tmp_path / "c.toml", {"ts": {
+        "broker": "tradestation", "base_url": ts_fake.url,
+        "token_url": ts_fake.url + "/oauth/token", **FAST}})
+    access, rotated = rotated_answer(ts_fake, "1e400")
+    proc = run_cli("accounts", "--config", str(config))
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr == ""
+    item = Keyring().load("ts")
+    assert (item["access_token"], item["refresh_token"]) == (access, rotated)
+    # The next run uses the stored token: no second refresh.
+    again = run_cli("accounts", "--config", str(config))
+    assert again.returncode == 0 and len(ts_fake.calls("/oauth/token$")) == 1
+
+
+@pytest.mark.parametrize(("environment", "base_url", "expected"), [
+    ("sim", None, "https://sim-api.tradestation.com/v2/security/authorize"),
+    ("live", None, "https://api.tradestation.com/v2/security/authorize"),
+    ("sim", "https://proxy.example/ts/", "https://proxy.example/ts/v2/security/authorize"),
+])
+def test_v2_refreshes_at_the_host_of_its_environment(environment, base_url, expected):
+    settings = {"broker": "tradestation", "api": "v2", "environment": environment,
+                "user_id": "u"}
+    if base_url:
+        settings["base_url"] = base_url
+    assert TradeStation(make_ctx("ts", settings, {})).token_url == expected
+
+
+def test_v3_refreshes_at_auth0_in_both_environments():
+    for environment in ("live", "sim"):
+        b = TradeStation(make_ctx("ts", {"broker": "tradestation", "environment": environment},
+                                  {}))
+        assert b.token_url == "https://signin.tradestation.com/oauth/token"

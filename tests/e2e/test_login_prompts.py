@@ -1,0 +1,282 @@
+"""`auth login` at a terminal, like `gh auth login` (issue 13): the installed command on a real
+pty (its controlling terminal, so getpass reads it as it would a user's), stdout on a pipe.
+
+Identifiers echo while typed, secrets do not; an empty answer asks again; Ctrl-D cancels (exit
+130, one line "cancelled", nothing stored); a rejected ETNA password asks for the password only,
+up to three tries. The keyring is the explicit plaintext test backend (login_helpers).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import select
+import subprocess
+import sys
+import time
+
+import pytest
+
+from balancecli.demo.etna import DEMO_APP_KEY, DEMO_PASSWORD, DEMO_USERNAME, FakeEtna
+from balancecli.demo.tradestation import DEMO_CLIENT_ID, FakeTradeStation
+from tests.support.cli import balancecli_exe
+from tests.support.login_helpers import FAST, item, use_plaintext_keyring, write_config
+
+pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX pseudo-terminals")
+
+CTRL_C, CTRL_D = b"\x03", b"\x04"
+WRONG = "not-the-password-5150"
+
+
+class Terminal:
+    """The CLI with a pty as its controlling terminal, stdin and stderr; stdout on a pipe."""
+
+    def __init__(self, *args: str) -> None:
+        import fcntl
+        import termios
+
+        master, slave = os.openpty()
+
+        def controlling_tty() -> None:  # runs in the child, after setsid
+            fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+
+        self.proc = subprocess.Popen(
+            [balancecli_exe(), *args], stdin=slave, stdout=subprocess.PIPE, stderr=slave,
+            start_new_session=True, preexec_fn=controlling_tty)
+        os.close(slave)
+        self.master = master
+        self.screen = b""  # everything the terminal showed
+        self.seen = 0  # how much of it expect() has consumed
+
+    def _read(self, timeout: float) -> bool:
+        ready, _, _ = select.select([self.master], [], [], timeout)
+        if not ready:
+            return True
+        try:
+            chunk = os.read(self.master, 65536)
+        except OSError:  # EIO: the child closed the terminal
+            return False
+        self.screen += chunk
+        return bool(chunk)
+
+    def expect(self, text: str, timeout: float = 20) -> str:
+        """Wait until ``text`` shows after what was already seen; returns what came between."""
+        wanted = text.encode()
+        deadline = time.monotonic() + timeout
+        while wanted not in self.screen[self.seen:]:
+            if time.monotonic() > deadline or not self._read(0.1):
+                raise AssertionError(f"{text!r} not shown; the terminal shows:\n"
+                                     + self.screen.decode(errors="replace"))
+        end = self.screen.index(wanted, self.seen) + len(wanted)
+        shown, self.seen = self.screen[self.seen:end].decode(), end
+        return shown
+
+    def type(self, data: str | bytes) -> None:
+        os.write(self.master, data.encode() if isinstance(data, str) else data)
+
+    def finish(self, timeout: float = 30) -> tuple[int, str, str]:
+        """(exit code, stdout, what the terminal showed after the last expect())."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and self._read(0.1):
+            if self.proc.poll() is not None and not select.select([self.master], [], [], 0)[0]:
+                break
+        code = self.proc.wait(max(0.1, deadline - time.monotonic()))
+        out = self.proc.stdout.read().decode()
+        os.close(self.master)
+        return code, out, self.screen[self.seen:].decode(errors="replace")
+
+
+@pytest.fixture
+def etna(monkeypatch, tmp_path):
+    config = use_plaintext_keyring(monkeypatch, tmp_path)
+    fake = FakeEtna().start()
+    write_config(config, {"etna": {"broker": "etna", "base_url": fake.url + "/api", **FAST}})
+    yield fake
+    fake.stop()
+
+
+def logins(fake: FakeEtna) -> int:
+    return len(fake.calls("/api/token"))
+
+
+def start_etna_login(username: str = DEMO_USERNAME) -> Terminal:
+    term = Terminal("auth", "login", "etna")
+    term.expect("etna APP_KEY: ")
+    term.type(DEMO_APP_KEY + "\r")
+    term.expect("etna USERNAME: ")
+    term.type(username + "\r")
+    term.expect("etna PASSWORD: ")
+    return term
+
+
+def test_identifiers_echo_secrets_do_not(etna):
+    term = start_etna_login()
+    term.type(DEMO_PASSWORD + "\r")
+    code, out, shown = term.finish()
+    assert code == 0, shown
+    assert "etna: logged in (etna, " in shown
+    screen = term.screen.decode()
+    assert DEMO_APP_KEY in screen and f"USERNAME: {DEMO_USERNAME}" in screen  # typed, echoed
+    assert DEMO_PASSWORD not in screen + out
+    assert out == ""
+    stored = item("etna")
+    assert (stored["app_key"], stored["username"], stored["password"]) == (
+        DEMO_APP_KEY, DEMO_USERNAME, DEMO_PASSWORD)
+
+
+def test_an_empty_answer_asks_again(etna):
+    term = Terminal("auth", "login", "etna")
+    term.expect("etna APP_KEY: ")
+    term.type("\r")
+    term.expect("etna APP_KEY: ")
+    term.type("   \r")
+    term.expect("etna APP_KEY: ")
+    term.type(DEMO_APP_KEY + "\r")
+    term.expect("etna USERNAME: ")
+    term.type(DEMO_USERNAME + "\r")
+    term.expect("etna PASSWORD: ")
+    term.type("\r")  # hidden prompts too
+    term.expect("etna PASSWORD: ")
+    term.type(DEMO_PASSWORD + "\r")
+    code, out, shown = term.finish()
+    assert code == 0, shown
+    assert item("etna")["password"] == DEMO_PASSWORD
+    assert logins(etna) == 1  # nothing was sent before every field had an answer
+
+
+@pytest.mark.parametrize("at", ["APP_KEY", "USERNAME", "PASSWORD"])
+def test_ctrl_d_cancels_and_stores_nothing(etna, at):
+    term = Terminal("auth", "login", "etna")
+    answers = {"APP_KEY": DEMO_APP_KEY, "USERNAME": DEMO_USERNAME}
+    for field in ("APP_KEY", "USERNAME", "PASSWORD"):
+        term.expect(f"etna {field}: ")
+        if field == at:
+            term.type(CTRL_D)
+            break
+        term.type(answers[field] + "\r")
+    started = time.monotonic()
+    code, out, shown = term.finish()
+    assert code == 130, shown
+    assert time.monotonic() - started < 5
+    assert [line.strip() for line in shown.splitlines() if line.strip()] == ["cancelled"]
+    assert out == ""
+    assert item("etna") == {}
+    assert logins(etna) == 0
+
+
+def test_a_rejected_password_asks_for_the_password_only(etna):
+    term = start_etna_login()
+    term.type(WRONG + "\r")
+    between = term.expect("etna PASSWORD: ")
+    assert "etna: ETNA login failed: Invalid credentials; enter the PASSWORD again (try 2 of 3; " \
+           "Ctrl-D cancels)" in between
+    assert "APP_KEY" not in between and "USERNAME" not in between
+    term.type(DEMO_PASSWORD + "\r")
+    code, out, shown = term.finish()
+    assert code == 0, shown
+    assert item("etna")["password"] == DEMO_PASSWORD
+    assert logins(etna) == 2
+    assert WRONG not in term.screen.decode() + out
+
+
+def test_three_rejected_passwords_exit_4(etna):
+    term = start_etna_login()
+    term.type(WRONG + "\r")
+    term.expect("(try 2 of 3; Ctrl-D cancels)")
+    term.expect("etna PASSWORD: ")
+    term.type(WRONG + "2\r")
+    term.expect("(try 3 of 3; Ctrl-D cancels)")
+    term.expect("etna PASSWORD: ")
+    term.type(WRONG + "3\r")
+    code, out, shown = term.finish()
+    assert code == 4, shown
+    lines = [line.strip() for line in shown.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: etna: ETNA login failed"), shown
+    assert "auth login etna" in lines[0]
+    assert logins(etna) == 3
+    assert item("etna") == {}
+    assert WRONG not in term.screen.decode() + out
+
+
+def test_a_wrong_second_factor_is_not_a_wrong_password(etna):
+    term = start_etna_login(username="demo2fa")
+    term.type("demo-2fa-password-1111\r")
+    term.expect("etna: ETNA verification code")
+    term.expect(": ")
+    term.type("000000\r")
+    code, out, shown = term.finish()
+    assert code == 4, shown
+    assert "PASSWORD again" not in shown and "etna PASSWORD: " not in shown
+    assert "Invalid verification code" in shown
+    assert item("etna") == {}
+
+
+def test_ctrl_d_at_the_second_factor_cancels(etna):
+    term = start_etna_login(username="demo2fa")
+    term.type("demo-2fa-password-1111\r")
+    term.expect("etna: ETNA verification code")
+    term.expect(": ")
+    term.type(CTRL_D)
+    code, out, shown = term.finish()
+    assert code == 130, shown
+    assert [line.strip() for line in shown.splitlines() if line.strip()] == ["cancelled"]
+    assert item("etna") == {}
+
+
+def test_an_empty_client_secret_is_an_answer_and_ctrl_c_stops_the_wait(monkeypatch, tmp_path):
+    config = use_plaintext_keyring(monkeypatch, tmp_path)
+    fake = FakeTradeStation().start()
+    try:
+        write_config(config, {"ts": {
+            "broker": "tradestation", "base_url": fake.url, "auth_url": fake.url + "/authorize",
+            "token_url": fake.url + "/oauth/token", "client_id": DEMO_CLIENT_ID,
+            "redirect_port": 0, **FAST}})
+        term = Terminal("auth", "login", "ts", "--no-browser", "--browser-timeout", "60")
+        term.expect("ts CLIENT_SECRET (empty for a PKCE key): ")
+        term.type("\r")
+        term.expect("/authorize?")  # no second question: on to the browser login
+        term.expect("Waiting up to 60 s")
+        started = time.monotonic()
+        term.type(CTRL_C)
+        code, out, shown = term.finish()
+        assert code == 130, shown
+        assert time.monotonic() - started < 3
+        assert "interrupted" in shown and "Traceback" not in shown
+        assert item("ts") == {}
+    finally:
+        fake.stop()
+
+
+def test_ctrl_d_at_a_data_commands_second_factor_cancels(etna, monkeypatch):
+    # balance at a terminal logs in itself when it has no token; ETNA then asks for a second
+    # factor. Ctrl-D there is a cancel (exit 130, one line), as at auth login's prompts, not
+    # an internal error.
+    monkeypatch.setenv("BALANCECLI_ETNA_APP_KEY", DEMO_APP_KEY)
+    monkeypatch.setenv("BALANCECLI_ETNA_USERNAME", "demo2fa")
+    monkeypatch.setenv("BALANCECLI_ETNA_PASSWORD", "demo-2fa-password-1111")
+    term = Terminal("balance", "-p", "etna")
+    term.expect("etna: ETNA verification code")
+    term.expect(": ")
+    term.type(CTRL_D)
+    started = time.monotonic()
+    code, out, shown = term.finish()
+    assert code == 130, shown
+    assert time.monotonic() - started < 5
+    assert [line.strip() for line in shown.splitlines() if line.strip()] == ["cancelled"]
+    assert out == ""
+    assert "internal error" not in term.screen.decode()
+
+
+def test_a_data_commands_second_factor_is_asked_once_and_used(etna, monkeypatch):
+    monkeypatch.setenv("BALANCECLI_ETNA_APP_KEY", DEMO_APP_KEY)
+    monkeypatch.setenv("BALANCECLI_ETNA_USERNAME", "demo2fa")
+    monkeypatch.setenv("BALANCECLI_ETNA_PASSWORD", "demo-2fa-password-1111")
+    term = Terminal("balance", "-p", "etna", "-f", "json")
+    term.expect("etna: ETNA verification code")
+    term.expect(": ")
+    term.type("424242\r")
+    code, out, shown = term.finish()
+    assert code == 0, shown
+    assert {row["profile"] for row in json.loads(out)["balances"]} == {"etna"}
+    assert term.screen.decode().count("ETNA verification code") == 1
+    assert "424242" not in term.screen.decode() + out  # hidden while typed

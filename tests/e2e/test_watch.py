@@ -1,0 +1,152 @@
+"""``balance --watch`` / ``assets --watch`` (issue 16, DESIGN §2): refresh in place on a terminal,
+highlight what changed, at least 10 s apart, never overlapping, Ctrl-C exits 130 with the
+terminal restored; refused (exit 2) off a terminal.
+
+The pty tests shorten the minimum interval with ``_BALANCECLI_WATCH_MIN_SECONDS`` (test only).
+"""
+
+from __future__ import annotations
+
+import copy
+import threading
+from decimal import Decimal
+
+import pytest
+
+from balancecli.demo.quantower import EXPORT_PATH, FakeQuantowerBridge
+from tests.support.cli import SHORT, Terminal, run_cli
+from tests.support.config import FAST, write_config
+
+TOKEN = "qt-watch-token-0123456789"
+
+
+# -- refused ---------------------------------------------------------------------------------
+
+
+def test_watch_is_refused_when_stdout_is_not_a_terminal():
+    proc = run_cli("--demo", "balance", "--watch")
+    assert proc.returncode == 2
+    assert proc.stdout == ""
+    assert proc.stderr == ("error: --watch needs a terminal on stdout; for a record over time "
+                           "run balancecli snapshot from cron (see: balancecli history)\n")
+
+
+@pytest.mark.parametrize("seconds", ["9.5", "0", "-1"])
+def test_watch_below_ten_seconds_is_a_usage_error(seconds):
+    proc = run_cli("--demo", "assets", f"--watch={seconds}")
+    assert proc.returncode == 2
+    assert "the interval is at least 10 seconds" in proc.stderr
+    assert proc.stdout == ""
+
+
+def test_watch_only_shows_tables():
+    proc = run_cli("--demo", "balance", "--watch", "30", "-f", "json")
+    assert proc.returncode == 2
+    assert "--watch shows a table; it cannot be combined with -f json" in proc.stderr
+
+
+def test_watch_without_seconds_takes_the_next_option_as_an_option():
+    # `--watch -p x`: -p is not the interval; the interval is the default 10 s.
+    proc = run_cli("--demo", "balance", "--watch", "-p", "demo-ts")
+    assert proc.returncode == 2
+    assert "needs a terminal" in proc.stderr  # parsed fine; refused only for the pipe
+
+
+def test_watch_is_in_the_help():
+    proc = run_cli("balance", "--help", env={"COLUMNS": "120"})
+    assert "--watch" in proc.stdout and "[SECONDS]" in proc.stdout
+
+
+# -- on a terminal ---------------------------------------------------------------------------
+
+
+class CountingBridge(FakeQuantowerBridge):
+    """The bridge, also counting requests in flight (fetches must never overlap)."""
+
+    def __init__(self, latency: float = 0.0) -> None:
+        super().__init__(latency, token=TOKEN)
+        self.in_flight = 0
+        self.most_in_flight = 0
+        self._count = threading.Lock()
+
+    def _dispatch(self, h):
+        with self._count:
+            self.in_flight += 1
+            self.most_in_flight = max(self.most_in_flight, self.in_flight)
+        try:
+            super()._dispatch(h)
+        finally:
+            with self._count:
+                self.in_flight -= 1
+
+
+@pytest.fixture
+def bridge():
+    fake = CountingBridge().start()
+    yield fake
+    fake.stop()
+
+
+def qt_config(tmp_path, fake) -> dict[str, str]:
+    path = write_config(tmp_path / "config.toml", {"qt": {
+        "broker": "quantower", "source": fake.url + EXPORT_PATH, **FAST}})
+    return {"BALANCECLI_CONFIG": str(path), "BALANCECLI_QT_TOKEN": TOKEN, **SHORT}
+
+
+def test_watch_refreshes_in_place_and_highlights_the_change(tmp_path, bridge):
+    term = Terminal(["balance", "--watch", "0.5", "--no-color"], qt_config(tmp_path, bridge))
+    try:
+        first = term.wait_for("1,250.75")  # BN-SPOT-01's available balance
+        assert "refresh #1  ·  Ctrl-C to stop" in first
+        term.wait_for("no change since")  # the second refresh: same values, nothing marked
+        changed = copy.deepcopy(bridge.export)
+        changed["Accounts"][0]["Balance"] = Decimal("1300.25")
+        with bridge.lock:
+            bridge.export = changed
+        screen = term.wait_for("1 value(s) changed since")
+        assert "\x1b[7m▲ 1,300.25" in screen  # reverse video and an arrow up on the new value
+        code = term.ctrl_c()
+    finally:
+        term.close()
+    assert code == 130
+    out = term.output.decode(errors="replace")
+    assert out.rstrip().endswith("stopped")
+    assert "\x1b[?25h" in out  # the cursor is shown again
+    assert "Traceback" not in out
+    assert "\x1b[?25l" in out and out.count("\x1b[2K") > 3  # lines redrawn, not scrolled
+
+
+def test_watch_fetches_never_overlap(tmp_path):
+    # Each fetch takes 0.6 s and the interval is 0.2 s: the next fetch waits for the previous.
+    fake = CountingBridge(latency=0.6).start()
+    try:
+        term = Terminal(["assets", "--watch", "0.2"], qt_config(tmp_path, fake))
+        try:
+            term.wait_for("refresh #4  ·  Ctrl-C")  # the fourth fetch has started
+            code = term.ctrl_c()
+        finally:
+            term.close()
+    finally:
+        fake.stop()
+    assert code == 130
+    assert fake.most_in_flight == 1
+    assert 3 <= len(fake.requests) <= 4
+
+
+def test_watch_on_the_demo_refreshes_until_ctrl_c(tmp_path):
+    term = Terminal(["--demo", "balance", "--watch", "0.3"], SHORT)
+    try:
+        first = term.wait_for("LP-DEMO")
+        assert "refresh #1  ·  Ctrl-C to stop" in first and "11827391" in first
+        screen = term.wait_for("no change since")
+        assert "refresh #2  ·  Ctrl-C to stop" in screen
+        code = term.ctrl_c()
+    finally:
+        term.close()
+    assert code == 130
+
+
+def test_the_test_interval_variable_is_the_only_way_below_ten_seconds():
+    proc = run_cli("--demo", "balance", "--watch", "3")
+    assert proc.returncode == 2
+    assert "at least 10 seconds" in proc.stderr
