@@ -1,18 +1,20 @@
-"""Benchmarks for DESIGN.md §10 (a script, not a timed test): python tests/bench_cli.py
+"""Benchmarks of the performance budgets (a script, not a timed test):
+python tests/bench/bench_cli.py
 
 1. Start-up: `balancecli --version` / `--help` against a bare Typer app with the same commands.
 2. Fetching 40 accounts over 4 brokers at 100 ms server latency: concurrent (as shipped) vs
    sequential (profiles one after another, one request at a time), in process and through the
    installed command.
 3. Peak memory (max RSS) of `balancecli balance` for 1,000 accounts, JSON and table output.
-4. Scale (issue #15): 10, 1,000 and 5,000 accounts over 4 brokers at 100 ms latency, fakes in a
+4. Scale: 10, 1,000 and 5,000 accounts over 4 brokers at 100 ms latency, fakes in a
    process of their own: `balancecli balance -f json` against a plain requests +
    ThreadPoolExecutor script doing the same calls (at each broker's concurrency ceiling, and at
    64 per host), the chain limit at the brokers' concurrency, `snapshot` against `balance`,
    client CPU per request (whole command, marginal; and the HTTP client alone against bare
    requests), and 10,000 rows written as JSON.
 
-Run: python tests/bench_cli.py [startup] [fetch] [memory] [scale] [http] [json]  (default: all)
+Run: python tests/bench/bench_cli.py [startup] [fetch] [memory] [scale] [http] [json]
+(default: all)
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""How long one Tab takes (a script, not a timed test): python tests/bench_completion.py
+"""How long one Tab takes (a script, not a timed test): python tests/bench/bench_completion.py
 
 Each Tab runs the installed command once (the completion scripts call back into it), so the
 figure to compare is `balancecli --version`: completing a profile, an account id from a history

@@ -1,6 +1,6 @@
 """Benchmark of the history store over one million stored balance rows (not a pytest test).
 
-    .venv/bin/python tests/bench_history.py [--rows 1000000] [--accounts 40] [--keep DB]
+    .venv/bin/python tests/bench/bench_history.py [--rows 1000000] [--accounts 40] [--keep DB]
 
 Fills a temporary database (40 accounts x 25,000 runs taken every 15 minutes, about 260 days of
 cron snapshots) with a fast bulk insert, then prints how long ``Store.series()`` takes for one

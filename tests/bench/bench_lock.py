@@ -1,7 +1,7 @@
-"""How long a run waits behind another run's hung token refresh before it gives up (issue #12).
+"""How long a run waits behind another run's hung token refresh before it gives up.
 Not a pytest test. Usage:
 
-    .venv/bin/python tests/bench_lock.py [--lock-timeout 2] [--runs 5]
+    .venv/bin/python tests/bench/bench_lock.py [--lock-timeout 2] [--runs 5]
 
 A TradeStation fake holds every refresh for 30 s; the first run (keyring: a plaintext file in a
 temporary HOME) takes the profile lock and waits on it; each measured run starts while the lock

@@ -1,6 +1,6 @@
 """Benchmark of ``--in CUR`` (not a pytest test).
 
-    .venv/bin/python tests/bench_networth.py [--runs 8760] [--accounts 10] [--repeat 3]
+    .venv/bin/python tests/bench/bench_networth.py [--runs 8760] [--accounts 10] [--repeat 3]
 
 Prints: loading the bundled ECB file and one cross-rate lookup; ``balance --in USD`` against
 ``balance`` on the demo brokers (the extra cost of valuing); and ``history --in USD -f jsonl``

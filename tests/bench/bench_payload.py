@@ -1,6 +1,6 @@
 """Benchmark: the cost of bounded JSON parsing (models.loads) against plain json.loads.
 
-Usage: python tests/bench_payload.py
+Usage: python tests/bench/bench_payload.py
 
 Prints microseconds per parse for a typical TradeStation balances answer (3 and 25 accounts),
 a 1.4 MB answer of 20,000 objects, and the time to refuse hostile inputs (100,000 levels of

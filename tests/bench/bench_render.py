@@ -1,6 +1,6 @@
-"""Benchmark of table rendering (DESIGN.md §10: 10,000 rows in under 0.5 s and 100 MB peak).
+"""Benchmark of table rendering (the budget: 10,000 rows in under 0.5 s and 100 MB peak).
 
-A script, not a timed test:  python tests/bench_render.py
+A script, not a timed test:  python tests/bench/bench_render.py
 
 1. In process: 10,000 balance rows (every column filled, five currencies, up to 12 decimals)
    turned into a table (display precision, exact totals) and drawn, off a terminal and at 120

@@ -1,6 +1,6 @@
-"""Scale benchmark (issue #15), run by tests/bench_cli.py (`python tests/bench_cli.py scale`).
+"""Scale benchmark, run by tests/bench/bench_cli.py (`python tests/bench/bench_cli.py scale`).
 
-The fakes run in a process of their own (`python tests/bench_scale.py --serve N LATENCY`), so
+The fakes run in a process of their own (`python tests/bench/bench_scale.py --serve N LATENCY`), so
 that the client's CPU time is its own and both clients meet the same servers. N accounts are
 spread as: 4 LongPort profiles (one account each, one host each, as LongPort has one account
 per credential set) and the rest evenly over TradeStation (balances 25 ids per request), ETNA
@@ -93,7 +93,7 @@ with ThreadPoolExecutor(16) as pool:
 def ceiling(broker: str) -> int:
     from balancecli.brokers import broker_class
 
-    limits = getattr(broker_class(broker), "limits", None)  # None: a build before issue #15
+    limits = getattr(broker_class(broker), "limits", None)  # None: an older build without limits
     return limits.ceiling if limits else 16
 
 

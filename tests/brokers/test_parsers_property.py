@@ -1,8 +1,8 @@
-"""Property: whatever a broker sends, its parsers return models or raise BalanceCliError
-(issue #12). Generated payloads (random JSON-like structures around each API's field names,
-odd numbers, wrong types, deep nesting, raw bytes) go to every broker's parsing code: the
-broker's own request method is replaced by one returning the payload, so everything after the
-HTTP layer runs as in production."""
+"""Property: whatever a broker sends, its parsers return models or raise BalanceCliError.
+Generated payloads (random JSON-like structures around each API's field names, odd numbers,
+wrong types, deep nesting, raw bytes) go to every broker's parsing code: the broker's own
+request method is replaced by one returning the payload, so everything after the HTTP layer
+runs as in production."""
 
 from __future__ import annotations
 

@@ -83,7 +83,7 @@ def test_tradestation_browser_login_stores_tokens_and_they_work(ts):
 
 def test_browser_login_wrong_state_is_refused_and_the_login_goes_on(ts):
     # A stale tab's redirect used to end the login (exit 4); now it is refused and the login
-    # still completes with the right one (issue 12; more cases in test_oauth_loopback.py).
+    # still completes with the right one (more cases in test_oauth_loopback.py).
     cli = Cli("auth", "login", "ts", "--no-browser", "--browser-timeout", "20", "--with-token",
               stdin=json.dumps({"client_secret": DEMO_CLIENT_SECRET}))
     url = cli.url()

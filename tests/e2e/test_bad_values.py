@@ -1,6 +1,6 @@
-"""Bad values from the command line and the environment (issue #13), through the installed
-command: one line on stderr, exit 2 (command line) or 3 (config/environment), never a
-traceback; empty results say what exists, with the exit code of an unmatched ``-a`` (3).
+"""Bad values from the command line and the environment, through the installed command: one
+line on stderr, exit 2 (command line) or 3 (config/environment), never a traceback; empty
+results say what exists, with the exit code of an unmatched ``-a`` (3).
 """
 
 from __future__ import annotations

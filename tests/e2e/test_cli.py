@@ -1,4 +1,4 @@
-"""The installed command end to end: stdout is data, stderr is talk, exit codes as DESIGN §5."""
+"""The installed command end to end: stdout is data, stderr is talk, the README's exit codes."""
 
 from __future__ import annotations
 
@@ -255,8 +255,8 @@ def test_env_only_rotation_warns_that_the_token_was_not_stored(tmp_path, ts_prof
     del env["BALANCECLI_TS_ACCESS_TOKEN"]
     proc = run_cli("accounts", "-f", "json", env=env)
     assert proc.returncode == 0
-    # DESIGN §6: the new access token is used without a word; the rotated refresh token that
-    # cannot be stored is the one warning, naming the variable that now holds a spent token.
+    # The new access token is used without a word; the rotated refresh token that cannot be
+    # stored is the one warning, naming the variable that now holds a spent token.
     [line] = proc.stderr.splitlines()
     assert line.startswith("warning: ts: the broker replaced the refresh token and the new one "
                            "could not be stored (the OS keyring is not usable")
@@ -397,7 +397,7 @@ def test_profile_accounts_setting_filters(tmp_path, ts_profile):
     assert doc["totals"][0]["accounts"] == 2
 
 
-# -- help and usage errors (issue #11)
+# -- help and usage errors
 
 def _command_paths():
     from typer.main import get_command

@@ -1,7 +1,7 @@
-"""A cron job's view (issue #13): ``env -i`` with only HOME, PATH and the ``BALANCECLI_*``
-variables, no D-Bus, no terminal. A successful ``snapshot -q`` says nothing at all; a rotated
-refresh token that cannot be kept is the one warning (even under ``-q``); an unusable keyring
-is one line for all the profiles it stops.
+"""A cron job's view: ``env -i`` with only HOME, PATH and the ``BALANCECLI_*`` variables, no
+D-Bus, no terminal. A successful ``snapshot -q`` says nothing at all; a rotated refresh token
+that cannot be kept is the one warning (even under ``-q``); an unusable keyring is one line for
+all the profiles it stops.
 """
 
 from __future__ import annotations

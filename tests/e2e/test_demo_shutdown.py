@@ -1,5 +1,5 @@
-"""``--demo`` stops its servers all at once (issue #15): each demo's ExitStack closes in a
-thread of its own, and a failure in one is raised only after every other one was closed."""
+"""``--demo`` stops its servers all at once: each demo's ExitStack closes in a thread of its
+own, and a failure in one is raised only after every other one was closed."""
 
 from __future__ import annotations
 

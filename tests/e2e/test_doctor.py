@@ -1,5 +1,5 @@
-"""``balancecli doctor`` (issue 16, DESIGN §12): per profile, whether it will work and why not,
-against the demo and against fake brokers with faults, through the installed command.
+"""``balancecli doctor``: per profile, whether it will work and why not, against the demo and
+against fake brokers with faults, through the installed command.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""beancount, ledger and OpenMetrics exports (DESIGN §12), checked by the real tools.
+"""beancount, ledger and OpenMetrics exports, checked by the real tools.
 
 The rows come from the installed command on the demo brokers (``-f json``); the journals the
 tests build open the accounts and book the expected balances from that JSON, independently of
@@ -25,7 +25,7 @@ from balancecli.output import exports
 from tests.support.cli import run_cli
 from tests.support.config import write_config
 
-# The default account names of the demo accounts (DESIGN §12: Assets:<Broker>:<AccountId>).
+# The default account names of the demo accounts (Assets:<Broker>:<AccountId>).
 DEMO_ACCOUNTS = {
     ("demo-ts", "11827391"): "Assets:TradeStation:11827391",
     ("demo-ts", "11827392"): "Assets:TradeStation:11827392",

@@ -459,7 +459,7 @@ def test_parse_when_rejects(text):
 def test_parse_duration():
     assert parse_duration("365d").before(NOW) == NOW - timedelta(days=365)
     assert parse_duration("90s").before(NOW) == NOW - timedelta(seconds=90)
-    assert parse_duration("1y").before(NOW) == NOW.replace(year=2025)  # issue #13: y, mo too
+    assert parse_duration("1y").before(NOW) == NOW.replace(year=2025)  # y and mo too
     with pytest.raises(ValueError, match="not a duration"):
         parse_duration("1x")
     with pytest.raises(ValueError, match="ambiguous"):
@@ -715,7 +715,7 @@ def test_history_at_shows_the_snapshot_stored_before_that_time(db):
     assert at("2026-11-01") == [(1, str(BIG))]  # a date: the end of that day
     assert at("2026-11-02T11:59:59Z") == [(1, str(BIG))]
     assert at("2026-11-02T12:00:00Z") == [(2, str(NEG))]
-    # Before the first run: an error naming what is stored (issue #13), exit 3 as for -a.
+    # Before the first run: an error naming what is stored, exit 3 as for -a.
     early = run_cli("history", "--at", "2026-10-31", "-f", "json", env=env)
     assert (early.returncode, early.stdout) == (3, "")
     assert ("no snapshot at or before 2026-10-31T23:59:59Z: the 2 stored run(s) go from "

@@ -1,5 +1,5 @@
 """``history --columns a,b`` (as the data commands take it) and ``history -f json`` indented on
-a terminal, compact in a pipe (issue #11), through the installed command."""
+a terminal, compact in a pipe, through the installed command."""
 
 from __future__ import annotations
 

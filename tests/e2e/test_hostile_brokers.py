@@ -1,6 +1,6 @@
-"""Hostile and odd broker data through the installed command (issue #12): whatever a broker
-sends, the failing profile or account becomes one error line with its exit code, the other
-profiles still print, in bounded time and memory, and nothing secret or personal is shown."""
+"""Hostile and odd broker data through the installed command: whatever a broker sends, the
+failing profile or account becomes one error line with its exit code, the other profiles still
+print, in bounded time and memory, and nothing secret or personal is shown."""
 
 from __future__ import annotations
 

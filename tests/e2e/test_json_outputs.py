@@ -72,7 +72,7 @@ def test_errors_and_empty_results_are_valid(tmp_path, ts_fake, ts_profile):
     doc = valid(out("balance", "-f", "json", env=env, code=7))
     kinds = {e["profile"]: e["kind"] for e in doc["errors"]}
     assert kinds == {"bad": "config", "nokey": "auth"}
-    # A --currency that matches nothing is an error naming what was fetched (issue #13).
+    # A --currency that matches nothing is an error naming what was fetched.
     empty = run_cli("assets", "-p", "ts", "--currency", "XYZ", "-f", "json", env=env)
     assert (empty.returncode, empty.stdout) == (3, "")
     # Nothing fetched, only an error: empty arrays, still a valid document.

@@ -1,5 +1,5 @@
-"""The keyring is not even imported when the environment supplies every field a profile needs
-(DESIGN.md §6, issue #15): cron without D-Bus must not pay for it nor hear about it."""
+"""The keyring is not even imported when the environment supplies every field a profile needs:
+cron without D-Bus must not pay for it nor hear about it."""
 
 from __future__ import annotations
 

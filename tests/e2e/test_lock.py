@@ -1,6 +1,6 @@
-"""The per-profile token lock (issue #12): cross-platform (``filelock``, no ``fcntl`` in our
-code) and bounded: a run that waits behind a refresh that never ends gives up with exit 5,
-naming since when the other run holds the lock.
+"""The per-profile token lock: cross-platform (``filelock``, no ``fcntl`` in our code) and
+bounded: a run that waits behind a refresh that never ends gives up with exit 5, naming since
+when the other run holds the lock.
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
-"""`auth login` at a terminal, like `gh auth login` (issue 13): the installed command on a real
-pty (its controlling terminal, so getpass reads it as it would a user's), stdout on a pipe.
+"""`auth login` at a terminal, like `gh auth login`: the installed command on a real pty (its
+controlling terminal, so getpass reads it as it would a user's), stdout on a pipe.
 
 Identifiers echo while typed, secrets do not; an empty answer asks again; Ctrl-D cancels (exit
 130, one line "cancelled", nothing stored); a rejected ETNA password asks for the password only,

@@ -1,5 +1,5 @@
-"""Net worth in one currency (balancecli/valuation.py, DESIGN.md §11): the account value rule,
-the rate order with provenance, and the ``converted`` block, with totals computed by hand.
+"""Net worth in one currency (balancecli/valuation.py): the account value rule, the rate order
+with provenance, and the ``converted`` block, with totals computed by hand.
 """
 
 from __future__ import annotations
@@ -190,9 +190,10 @@ def test_asset_rows_in_the_target_currency(ecb):
 # -- through the installed command --------------------------------------------------------------
 #
 # TradeStation (the fake, with a JPY account whose CurrencyDetails quote USD at 150 JPY),
-# LongPort (the fake's seed example: one HKD view, net assets 24,145.90), Quantower (an export
-# file: USDT without assets, a crypto account with the broker's USD values, and XYZ), and ECB
-# rates that `rates update` fetched from a server on 127.0.0.1.
+# LongPort (the fake's sample answer, the API documentation's example: one HKD view, net assets
+# 24,145.90), Quantower (an export file: USDT without assets, a crypto account with the
+# broker's USD values, and XYZ), and ECB rates that `rates update` fetched from a server on
+# 127.0.0.1.
 
 JP1_ACCOUNT = {"AccountID": "JP1", "AccountType": "Futures", "Currency": "JPY",
                "Status": "Active"}
@@ -596,7 +597,8 @@ def test_runs_without_in_do_not_load_the_rate_code():
 
     for args in (("--help",), ("--demo", "balance", "-f", "json")):
         loaded = modules(*args)
-        assert "balancecli.money.rates" not in loaded and "balancecli.money.valuation" not in loaded, args
+        assert "balancecli.money.rates" not in loaded, args
+        assert "balancecli.money.valuation" not in loaded, args
     assert "balancecli.money.valuation" in modules("--demo", "balance", "--in", "USD", "-f", "json")
 
 

@@ -13,7 +13,7 @@ from balancecli.core.models import Balance
 from balancecli.output import privacy
 from tests.support.cli import on_terminal, run_cli
 
-# DESIGN §11 valuation: equity, else cash, else available; shares per currency.
+# The account value rule: equity, else cash, else available; shares per currency.
 BALANCE_TABLE = """\
 Profile     Account                        Ccy     Share   Of
 ────────────────────────────────────────────────────────────────────

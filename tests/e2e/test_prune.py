@@ -1,7 +1,7 @@
-"""``history --prune`` (issue #13): units h/d/w/mo/y with a bare ``m`` refused as ambiguous,
-``--dry-run`` first, a question on a terminal (tested on a real pty), ``--yes`` for scripts,
-and a refusal off a terminal without it. Every case through the installed command, with the
-database's md5 proving what was (not) deleted.
+"""``history --prune``: units h/d/w/mo/y with a bare ``m`` refused as ambiguous, ``--dry-run``
+first, a question on a terminal (tested on a real pty), ``--yes`` for scripts, and a refusal
+off a terminal without it. Every case through the installed command, with the database's md5
+proving what was (not) deleted.
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
-"""Every recipe in the README does what the README says (issue #11): the sample tables are the
-real output, and each shell recipe runs (against the demo brokers) and prints what it claims.
+"""Every recipe in the README does what the README says: the sample tables are the real output,
+and each shell recipe runs (against the demo brokers) and prints what it claims.
 
 A recipe is quoted here as it stands in the README (the test fails if the README changes it),
 then run with ``--demo`` after ``balancecli``.
@@ -11,6 +11,7 @@ import json
 import os
 import re
 import subprocess
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal as D
 from pathlib import Path
 
@@ -18,6 +19,7 @@ import pytest
 
 from tests.support import REPO
 from tests.support.cli import balancecli_exe, on_terminal, run_cli
+from tests.support.history import demo_db, pin_runs
 
 README = (REPO / "README.md").read_text(encoding="utf-8")
 
@@ -97,15 +99,19 @@ def test_the_select_recipe_works_on_json_and_on_jsonl_as_worded():
 
 @pytest.fixture
 def demo_history():
+    """Two demo snapshots, taken by the real command and pinned three and two days back: the
+    README's relative times (``--since 30d``, ``--at 1d``) hold whatever today is."""
     for _ in range(2):
         proc = run_cli("--demo", "snapshot")
         assert proc.returncode == 0, proc.stderr
+    now = datetime.now(UTC)
+    pin_runs(demo_db(), [now - timedelta(days=3), now - timedelta(days=2)])
 
 
 @pytest.mark.parametrize("recipe,expect", [
     ("balancecli history --since 30d ", "Trend"),
     ("balancecli history -a 11827392 --field cash ", "-4,210.07"),
-    ("balancecli history --at 2026-11-30 -f json ", '"schema": "balancecli.history.at/1"'),
+    ("balancecli history --at 1d -f json ", '"schema": "balancecli.history.at/1"'),
     ("balancecli history --since 30d -f jsonl | jq 'select(.equity > 1000)'", '"equity": '),
     ("balancecli history --prune --keep 1y --dry-run ", "nothing to prune"),
     ("balancecli history --prune --keep 6mo --yes ", "2 run(s) kept"),

@@ -1,5 +1,5 @@
-"""``snapshot`` fetches once (issue #13): counted at the fakes, it asks every broker exactly as
-often as ``balance`` does, and stores the same balances and assets as two separate commands."""
+"""``snapshot`` fetches once: counted at the fakes, it asks every broker exactly as often as
+``balance`` does, and stores the same balances and assets as two separate commands."""
 
 from __future__ import annotations
 

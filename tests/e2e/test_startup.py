@@ -1,4 +1,4 @@
-"""DESIGN §10: --help and --version load neither requests, keyring nor sqlite3."""
+"""Start-up: --help and --version load neither requests, keyring nor sqlite3."""
 
 from __future__ import annotations
 

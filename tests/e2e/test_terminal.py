@@ -1,5 +1,5 @@
 """Tables as a person sees them: the installed command on a real pseudo-terminal of 80, 100, 120
-and 200 columns (DESIGN.md §2).
+and 200 columns.
 
 For accounts, balance, assets and history, on the demo brokers and on data with long values:
 every amount cell is a complete number at its display precision, every account id appears
@@ -232,7 +232,7 @@ def test_json_is_indented_on_a_terminal_and_compact_in_a_pipe():
 
 
 def test_the_spinner_names_the_profile_still_pending(tmp_path, ts_fake, ts_profile):
-    """DESIGN §2: while fetches run, the spinner on a terminal's stderr names who is slow."""
+    """While fetches run, the spinner on a terminal's stderr names who is slow."""
     settings, env = ts_profile
     fixture = FIXTURES / "quantower" / "futures_no_balances.json"
     config = write_config(tmp_path / "c.toml", {

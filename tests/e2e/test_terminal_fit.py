@@ -1,7 +1,7 @@
 """The tables that used to be Rich tables (doctor, rates show, --hide-amounts, and --watch
-drawing them) fit a real terminal like the others (issue #11, DESIGN §2): an id, a currency,
-an asset, a rate or a share is never cut; whole columns go, lowest priority first, with one
-stderr note naming them. The installed command on a real pty."""
+drawing them) fit a real terminal like the others: an id, a currency, an asset, a rate or a
+share is never cut; whole columns go, lowest priority first, with one stderr note naming them.
+The installed command on a real pty."""
 
 from __future__ import annotations
 

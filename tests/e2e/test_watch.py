@@ -1,6 +1,6 @@
-"""``balance --watch`` / ``assets --watch`` (issue 16, DESIGN §2): refresh in place on a terminal,
-highlight what changed, at least 10 s apart, never overlapping, Ctrl-C exits 130 with the
-terminal restored; refused (exit 2) off a terminal.
+"""``balance --watch`` / ``assets --watch``: refresh in place on a terminal, highlight what
+changed, at least 10 s apart, never overlapping, Ctrl-C exits 130 with the terminal restored;
+refused (exit 2) off a terminal.
 
 The pty tests shorten the minimum interval with ``_BALANCECLI_WATCH_MIN_SECONDS`` (test only).
 """

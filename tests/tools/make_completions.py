@@ -1,4 +1,4 @@
-"""Regenerate completions/ from the installed command: python tests/make_completions.py"""
+"""Regenerate completions/ from the installed command: python tests/tools/make_completions.py"""
 
 import os
 import shutil

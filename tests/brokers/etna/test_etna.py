@@ -82,7 +82,7 @@ def test_accounts_mapping(fake):
     ]
     first, second, third = accounts
     assert (first.profile, first.broker) == ("etna", "etna")
-    # Owners (names, logins, e-mails) is personal data: never in extra (DESIGN.md §7).
+    # Owners (names, logins, e-mails) is personal data: never in extra.
     assert first.extra == {
         "AccessType": "Owner", "OwnerType": "IndividualCustomer", "ClearingFirm": "PaperTrading",
         "IsAverageAccount": False,
@@ -534,7 +534,7 @@ def test_cli_config_profile_with_env_secrets(tmp_path, fake):
         ("83269", Decimal("2500.5"))]
     assert fake.logins == 1
     # -v shows each request; the environment supplies every field, so the keyring is not
-    # opened and the session token lives for this run, without a word (DESIGN.md §6).
+    # opened and the session token lives for this run, without a word.
     assert re.search(r"my-etna: POST http://127\.0\.0\.1:\d+/api/token -> 200", proc.stderr)
     assert "warning" not in proc.stderr and "keyring" not in proc.stderr
     assert_clean(fake, proc.stdout, proc.stderr)

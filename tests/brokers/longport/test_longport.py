@@ -115,7 +115,9 @@ def assert_clean(texts, *fakes: FakeLongPort) -> None:
 
 
 def documented_signature(method, path, query, headers, secret, body=b"") -> str:
-    """brokers.md §3.2 (b), written out again here as the test's own oracle."""
+    """LongPort's API-key request signature (HMAC-SHA256), as documented at open.longportapp.com
+    and implemented in the Rust SDK's signature.rs, written out again here as the test's own
+    oracle."""
     canonical = (f"{method}|{path}|{query}|authorization:{headers['authorization']}\n"
                  f"x-api-key:{headers['x-api-key']}\nx-timestamp:{headers['x-timestamp']}\n"
                  "|authorization;x-api-key;x-timestamp|")
@@ -599,7 +601,7 @@ def test_forced_refresh_of_an_env_token_warns_that_the_variable_is_now_dead(fake
     new = plaintext_keyring.load("lp")["access_token"]
     assert new in fake.tokens and DEMO_ACCESS_TOKEN in fake.revoked
     assert balances(lp).errors == [] and fake.requests[-1].header("authorization") == new
-    # The warning comes from Secrets now (the same for every broker, issue #13).
+    # The warning comes from Secrets now (the same for every broker).
     assert warnings == ["lp: the broker replaced the access token; the new one is stored in the "
                         "keyring, but BALANCECLI_LP_ACCESS_TOKEN still holds the spent one and "
                         "wins over the keyring: unset it"]
@@ -763,8 +765,9 @@ def test_secret_fields_and_hosts(fake):
 
 
 def test_the_documented_rate_is_kept_by_the_hosts_limiter():
-    """§3.4: 30 calls per 30 s, 0.02 s apart: LongPort's limits, which the per-host limiter
-    keeps for every profile on that host (one window, not one per profile or credential)."""
+    """30 calls per 30 s, 0.02 s apart: LongPort's limits as documented at open.longportapp.com
+    ("Rate Limit"), which the per-host limiter keeps for every profile on that host (one window,
+    not one per profile or credential)."""
     from balancecli.brokers.longport.broker import LongPort
     from balancecli.net.limiter import HostLimiter, RateLimit
 

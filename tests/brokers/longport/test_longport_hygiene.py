@@ -1,5 +1,5 @@
-"""LongPort under cron (issues #12, #13): concurrent API-key runs never fail on 403202, the
-data-center header follows the official SDK, and a hostile token answer keeps its tokens."""
+"""LongPort under cron: concurrent API-key runs never fail on 403202, the data-center header
+follows the official SDK, and a hostile token answer keeps its tokens."""
 
 from __future__ import annotations
 

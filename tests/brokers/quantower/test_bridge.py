@@ -1,5 +1,5 @@
-"""The C# bridge's export contract (DESIGN.md §7) under mono: a Balance the connection hides is
-null, never 0, and no personal AdditionalInfo item reaches the export, the fetcher or the output.
+"""The C# bridge's export contract under mono: a Balance the connection hides is null, never 0,
+and no personal AdditionalInfo item reaches the export, the fetcher or the output.
 
 The harness's ``private`` mode adds accounts shaped like Quantower's official Bitfinex
 integration (Balance never set and hidden; the user's e-mail among the items) to the usual ones.

@@ -28,7 +28,7 @@ def broker(fake: FakeTradeStation, api: str = "v3", secrets: dict | None = None,
     return TradeStation(make_ctx("ts", base, {k: v for k, v in given.items() if v is not None}))
 
 
-# -- the seed's v2 examples, field group by field group
+# -- the v2 API documentation's examples (the fake's sample answers), field group by field group
 
 def seed_v2(ts_fake):
     b = broker(ts_fake, "v2")

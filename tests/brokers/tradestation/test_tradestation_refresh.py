@@ -1,6 +1,6 @@
-"""TradeStation token refresh against hostile answers (issue #12): the answer's tokens are saved
-before anything else in it is read, an unusable ``expires_in`` keeps the token, and v2 refreshes
-at the host of its environment."""
+"""TradeStation token refresh against hostile answers: the answer's tokens are saved before
+anything else in it is read, an unusable ``expires_in`` keeps the token, and v2 refreshes at the
+host of its environment."""
 
 from __future__ import annotations
 

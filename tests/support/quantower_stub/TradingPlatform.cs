@@ -3,9 +3,10 @@
 //
 // Member names and types mirror the documented API (https://api.quantower.com/docs/, the KB
 // pages "access-to-crypto-account-and-balances" and "access-to-symbol-account-additional-fields")
-// and the decompiled v1.142.20 DLL (see shared/reference/brokers.md §4.2). Real setters are
-// private; here they are public so that the test harness can build sample accounts. Members
-// marked "stub only" do not exist in Quantower and must never be used by the bridge.
+// and the decompiled v1.142.20 DLL (the McNultyyy/Quantower.TradingPlatform.BusinessLayer
+// repository on GitHub). Real setters are private; here they are public so that the test
+// harness can build sample accounts. Members marked "stub only" do not exist in Quantower and
+// must never be used by the bridge.
 using System;
 using System.Collections;
 using System.Collections.Generic;

@@ -1,6 +1,6 @@
-"""Dynamic completion (issue 16, DESIGN §12): Tab completes profile names from the config,
-broker names, balance fields, currencies and account ids from the history store, without the
-network or the keyring, and completes nothing (quietly) when the config or the store is broken.
+"""Dynamic completion: Tab completes profile names from the config, broker names, balance
+fields, currencies and account ids from the history store, without the network or the keyring,
+and completes nothing (quietly) when the config or the store is broken.
 
 The tests drive the shipped bash script (completions/balancecli.bash) the way bash does: it
 calls back into the installed command with ``_BALANCECLI_COMPLETE=complete_bash``,

@@ -1,5 +1,5 @@
-"""Strict, bounded numbers (issue #12): what a broker's number may look like, and what no
-payload may do to us (a 15-byte number that prints as 1 GB, 100,000 levels of nesting)."""
+"""Strict, bounded numbers: what a broker's number may look like, and what no payload may do to
+us (a 15-byte number that prints as 1 GB, 100,000 levels of nesting)."""
 
 from __future__ import annotations
 
@@ -121,7 +121,7 @@ def test_ordinary_documents_parse_as_before():
         loads(b'{"x": ')
 
 
-# -- personal data (DESIGN.md §7)
+# -- personal data (never in extra, the output or the history store)
 
 
 @pytest.mark.parametrize("key", [

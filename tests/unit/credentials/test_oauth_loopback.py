@@ -1,4 +1,4 @@
-"""The OAuth login's loopback listener under hostile or odd requests (issue 12).
+"""The OAuth login's loopback listener under hostile or odd requests.
 
 Only the redirect that carries the login's ``state`` ends a pending login: another local process,
 a web page's ``<img src=http://localhost:PORT/?code=x>`` or a stale tab gets 400 and the wait

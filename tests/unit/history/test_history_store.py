@@ -1,6 +1,6 @@
-"""Whose file is it (issue #12): the history store marks its databases, refuses another
-application's file and a newer schema before touching a byte, adopts its own unmarked files,
-and ``history`` reads read-only, also on read-only media.
+"""Whose file is it: the history store marks its databases, refuses another application's file
+and a newer schema before touching a byte, adopts its own unmarked files, and ``history`` reads
+read-only, also on read-only media.
 
 Every refusal is checked by the file's md5 (and its journal mode) before and after, through the
 Store and through the installed command.

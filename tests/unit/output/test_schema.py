@@ -1,4 +1,4 @@
-"""The JSON Schemas themselves (DESIGN §12): valid draft 2020-12, strict about the rows.
+"""The JSON Schemas themselves: valid draft 2020-12, strict about the rows.
 
 Every JSON output of every command is validated against them in test_json_outputs.py.
 """
@@ -15,7 +15,7 @@ from jsonschema import Draft202012Validator
 from balancecli.output import schemas
 from tests.support.cli import run_cli
 
-# DESIGN §3, in order: the row shapes scripts rely on.
+# Every field of each model, in declaration order: the row shapes scripts rely on.
 ROW_FIELDS = {
     "account": ["profile", "broker", "account_id", "name", "type", "currency", "status",
                 "extra"],

@@ -1,4 +1,4 @@
-"""The table renderer and display precision, as pure functions (DESIGN.md §2 output rules).
+"""The table renderer and display precision, as pure functions.
 
 On a terminal a table fits its width by dropping whole columns, lowest priority first; no cell
 of an amount, account id, currency or asset column is ever cut; only names are shortened with
