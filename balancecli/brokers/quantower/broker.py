@@ -28,8 +28,9 @@ from __future__ import annotations
 import os
 import stat
 import threading
+import time
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -37,9 +38,11 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from balancecli.brokers.base import Broker, Result, Setting
-from balancecli.brokers.payload import kind
+from balancecli.brokers.base import Broker, Finding, Probe, ReportedRate, Result, Setting
+from balancecli.brokers.mapping import FieldMap, From
+from balancecli.brokers.payload import expiry_epoch, kind
 from balancecli.brokers.quantower.export import age_text, number, numeric_info, parse_time, text
+from balancecli.core.clock import span
 from balancecli.core.errors import (
     AuthError,
     BadResponseError,
@@ -49,23 +52,67 @@ from balancecli.core.errors import (
     UnavailableError,
 )
 from balancecli.core.jsonread import loads
-from balancecli.core.models import Account, extra_from
+from balancecli.core.models import Account, Asset, Balance, extra_from
 from balancecli.core.numbers import DOUBLE_EXPONENT
+from balancecli.core.secretfields import SecretFields
 from balancecli.net.http import status_error
 from balancecli.net.limiter import RateLimit
 from balancecli.net.urls import is_loopback, parse_url, without_userinfo
 
 FORMAT = "balancecli.quantower/1"
 DEFAULT_CAP = 16 * 1024 * 1024  # bytes; the profile's max_response_bytes overrides
-ACCOUNT_KEYS = frozenset({"Id", "Name", "AccountCurrency", "Balance", "AdditionalInfo", "Balances"})
-ASSET_FIELDS = {
-    "total": "TotalBalance", "available": "AvailableBalance", "reserved": "ReservedBalance",
-    "value_usd": "TotalInUSD", "value_btc": "TotalInBTC",
-}
-ASSET_KEYS = frozenset({"AssetId", *ASSET_FIELDS.values()})
+EXPORT = ("the BalanceCliBridge export (balancecli.quantower/1): a file, or "
+          "GET http://127.0.0.1:PORT/")
+KB_PAGE = "Quantower/QuantowerKB:quantower-algo/access-to-crypto-account-and-balances.md"
+ACCOUNTS = FieldMap(Account, EXPORT, KB_PAGE, each="Accounts", fields={
+    "account_id": From("Id", note="ConnectionId:Id when the Id repeats within one export"),
+    "name": "Name",
+    "type": From(value="crypto", note="when the account has Balances, else null"),
+    "currency": "AccountCurrency",
+})
+BALANCES = FieldMap(
+    Balance, EXPORT, "https://api.quantower.com/docs/TradingPlatform.BusinessLayer.Account.html",
+    each="Accounts", rows="one per account", fields={
+        "currency": From(note="the account's AccountCurrency"),
+        "as_of": From("GeneratedAt", note="of the export document"),
+        "available": From("Balance", note='"the available balance" (Quantower KB)'),
+    })
+COINS = FieldMap(
+    Asset, EXPORT,
+    "https://api.quantower.com/docs/TradingPlatform.BusinessLayer.CryptoAssetBalances.html",
+    each="Balances", rows="one per Balances item of a crypto account", fields={
+        "asset": "AssetId",
+        "total": "TotalBalance",
+        "available": "AvailableBalance",
+        "reserved": "ReservedBalance",
+        "value_usd": "TotalInUSD",
+        "value_btc": "TotalInBTC",
+    })
+PLAIN = FieldMap(Asset, EXPORT, KB_PAGE, rows="one per account without Balances", fields={
+    "asset": "AccountCurrency",
+    "available": "Balance",
+})
+# The broker fields the reader below takes, by their declarations above.
+ID, NAME, CURRENCY = ACCOUNTS.key("account_id"), ACCOUNTS.key("name"), ACCOUNTS.key("currency")
+BALANCE, BALANCES_LIST, ASSET_ID = BALANCES.key("available"), str(COINS.each), COINS.key("asset")
+ASSET_FIELDS = COINS.amount_keys()
+ASSET_KEYS = COINS.used
+ACCOUNT_KEYS = ACCOUNTS.used | {BALANCE, BALANCES_LIST, "AdditionalInfo"}
 NOT_RUNNING = "the BalanceCliBridge Strategy may not be running in Quantower"
 START = ("start BalanceCliBridge in Quantower's Strategies manager; to install it, run: "
          "balancecli quantower bridge")
+
+
+def _export_age(as_of: str, max_age: float | None) -> Finding:
+    age = time.time() - (expiry_epoch(as_of) or 0.0)
+    detail = f"written {span(age)} ago (GeneratedAt {as_of}"
+    if not max_age:
+        return Finding("export age", True, detail + "; max_age 0: not checked)")
+    if age <= max_age:
+        return Finding("export age", True, detail + f"; max_age {max_age:g} s)")
+    return Finding("export age", False, detail + f", older than max_age {max_age:g} s): the "
+                   "BalanceCliBridge Strategy may not be running", "stale",
+                   "start BalanceCliBridge in Quantower's Strategies manager")
 
 
 def _is_url(source: Any) -> bool:
@@ -89,9 +136,28 @@ class Quantower(Broker):
         "max_age": Setting((int, float), 600, help="seconds; older exports are stale; 0: off"),
     }
 
+    # -- declarations: secrets, field mappings, the values it reports ----------------------
+    title = "Quantower"
+    field_maps = (ACCOUNTS, BALANCES, COINS, PLAIN)
+    remote_clock = False  # the bridge runs on this machine: no clock of its own to compare
+
     @classmethod
-    def secret_fields(cls, settings: dict[str, Any]) -> tuple[str, ...]:
-        return ("TOKEN",) if _is_url(settings.get("source")) else ()
+    def secret_spec(cls, settings: dict[str, Any]) -> SecretFields:
+        # An http source: the bearer token the user gave the Strategy (it does not expire).
+        return SecretFields(required=("TOKEN",) if _is_url(settings.get("source")) else ())
+
+    @classmethod
+    def reported_rates(cls, balances: Sequence[Balance],
+                       assets: Sequence[Asset]) -> list[ReportedRate]:
+        """Each coin's USD rate: TotalInUSD / TotalBalance of its asset row."""
+        return [ReportedRate(a.profile, a.account_id, a.asset.upper(), "USD", a.value_usd,
+                             a.total, field=COINS.key("value_usd"))
+                for a in assets if a.value_usd is not None and a.total]
+
+    @classmethod
+    def valued_by_assets(cls, balance: Balance) -> bool:
+        """A crypto account: its coins' USD values make its value (it has no equity)."""
+        return balance.equity is None and balance.account_type == ACCOUNTS.source("type").value
 
     @classmethod
     def validate(cls, profile: str, raw: dict[str, Any]) -> dict[str, Any]:
@@ -118,6 +184,20 @@ class Quantower(Broker):
         self._export: tuple[str, dict[str, _Entry]] | None = None
         self._repeated: list[Account] = []
 
+    def probe(self) -> Probe:
+        """``doctor``'s request: the export read once (no request for a file), its accounts,
+        and how old it is, judged here against ``max_age`` rather than failing the read."""
+        max_age, self.max_age = self.max_age, 0
+        accounts = self.accounts()
+        probe = Probe(accounts, via=None if _is_url(self.source) else "read from the export file")
+        if accounts:
+            result = self.balances(accounts[:1])
+            probe.errors = result.errors
+            as_of = result.rows[0].as_of if result.rows else None
+            if as_of is not None:
+                probe.findings.append(_export_age(as_of, max_age))
+        return probe
+
     def accounts(self) -> list[Account]:
         _, entries = self._load()
         return [entry.account for entry in entries.values()] + self._repeated
@@ -143,7 +223,7 @@ class Quantower(Broker):
                 continue
             for coin in entry.coins:
                 values = {k: coin.get(v) for k, v in ASSET_FIELDS.items()}
-                result.rows.append(self.asset(entry.account, coin["AssetId"],
+                result.rows.append(self.asset(entry.account, coin[ASSET_ID],
                                               extra=extra_from(coin, ASSET_KEYS), **values))
         return result
 
@@ -243,16 +323,16 @@ class Quantower(Broker):
                 f"{where} has Format {fmt!r}; this balancecli reads {FORMAT!r}",
                 next_step="update balancecli, or install the matching bridge: "
                           "balancecli quantower bridge")
-        as_of = self._check_age(parse_time(document.get("GeneratedAt"), where), where)
-        accounts = document.get("Accounts")
+        as_of = self._check_age(parse_time(document.get(BALANCES.key("as_of")), where), where)
+        accounts = document.get(ACCOUNTS.each)
         if not isinstance(accounts, list):
             raise BadResponseError(f"{where}: Accounts is {kind(accounts)}, expected a list")
         for i, item in enumerate(accounts):
             if not isinstance(item, dict):
                 raise BadResponseError(f"{where}: Accounts[{i}] is {kind(item)}, "
                                        "expected an object")
-            text(item, "Id", f"{where}: Accounts[{i}]", required=True)
-        counts = Counter(item["Id"].strip() for item in accounts)
+            text(item, ID, f"{where}: Accounts[{i}]", required=True)
+        counts = Counter(item[ID].strip() for item in accounts)
         entries: dict[str, _Entry] = {}
         for i, item in enumerate(accounts):
             entry = self._parse_account(item, f"{where}: Accounts[{i}]", counts)
@@ -273,13 +353,13 @@ class Quantower(Broker):
         return as_of
 
     def _parse_account(self, item: dict[str, Any], where: str, counts: Counter) -> _Entry:
-        raw_id = item["Id"].strip()
+        raw_id = item[ID].strip()
         where = f"{where} (Id {raw_id!r})"
         connection = text(item, "ConnectionId", where)
         account_id = f"{connection or ''}:{raw_id}" if counts[raw_id] > 1 else raw_id
         text(item, "ConnectionName", where)
-        balance = number(item, "Balance", where, required=True)
-        coins = item.get("Balances")
+        balance = number(item, BALANCE, where, required=True)
+        coins = item.get(BALANCES_LIST)
         if coins is not None:
             if not isinstance(coins, list):
                 raise BadResponseError(f"{where}: Balances is {kind(coins)}, expected a list")
@@ -287,7 +367,7 @@ class Quantower(Broker):
                 at = f"{where}: Balances[{j}]"
                 if not isinstance(coin, dict):
                     raise BadResponseError(f"{at} is {kind(coin)}, expected an object")
-                coin["AssetId"] = text(coin, "AssetId", at, required=True)
+                coin[ASSET_ID] = text(coin, ASSET_ID, at, required=True)
                 for key in ASSET_FIELDS.values():
                     coin[key] = number(coin, key, at)
         extra = extra_from(item, ACCOUNT_KEYS)
@@ -296,8 +376,8 @@ class Quantower(Broker):
             if k not in extra
         )
         account = self.account(
-            account_id, name=text(item, "Name", where), status=None, extra=extra,
-            type="crypto" if coins is not None else None,
-            currency=text(item, "AccountCurrency", where),
+            account_id, name=text(item, NAME, where), status=None, extra=extra,
+            type=ACCOUNTS.source("type").value if coins is not None else None,
+            currency=text(item, CURRENCY, where),
         )
         return _Entry(account, balance, coins)

@@ -31,18 +31,21 @@ examples) and the v2 swagger (``spec/swagger.yaml`` in ``tradestation/api-docs``
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 from urllib.parse import quote
 
-from balancecli.brokers.base import Broker, Result, Setting
+from balancecli.brokers.base import Broker, ReportedRate, Result, Setting
+from balancecli.brokers.mapping import FieldMap
 from balancecli.brokers.payload import expired, lower, obj, token_fields
 from balancecli.brokers.tradestation import v2, v3
+from balancecli.brokers.tradestation.api import Dialect
 from balancecli.core.clock import utc_now
 from balancecli.core.errors import AuthError, BadResponseError, BalanceCliError, RateLimitedError
 from balancecli.core.jsonread import loads
-from balancecli.core.models import Account, Asset, extra_from
-from balancecli.core.numbers import to_text
+from balancecli.core.models import Account, Asset, Balance, extra_from
+from balancecli.core.numbers import to_decimal, to_text
+from balancecli.core.secretfields import OAUTH_STAND_INS, SecretFields
 from balancecli.net.http import Response, status_error
 from balancecli.net.limiter import RateLimit
 
@@ -72,19 +75,48 @@ class TradeStation(Broker):
                                  minimum=0, maximum=65535),  # 0: any free port
     }
 
-    @classmethod
-    def secret_fields(cls, settings: dict[str, Any]) -> tuple[str, ...]:
-        return ("ACCESS_TOKEN", "REFRESH_TOKEN", "CLIENT_ID", "CLIENT_SECRET")
+    # -- declarations: secrets, field mappings, the rates the balances carry ------------------
+    title = "TradeStation"
+    field_maps = (*v3.FIELD_MAPS, *v2.FIELD_MAPS)
+    rates_need_extra = True  # CurrencyDetails stay in the balance row's extra
 
     @classmethod
-    def optional_secret_fields(cls, settings: dict[str, Any]) -> tuple[str, ...]:
-        return ("ACCESS_TOKEN_EXPIRES_AT", "USER_ID")
+    def secret_spec(cls, settings: dict[str, Any]) -> SecretFields:
+        return SecretFields(
+            required=("ACCESS_TOKEN", "REFRESH_TOKEN", "CLIENT_ID", "CLIENT_SECRET"),
+            optional=("ACCESS_TOKEN_EXPIRES_AT", "USER_ID"),
+            stand_ins=OAUTH_STAND_INS,
+            # "client_secret ... optional only for PKCE keys" (the refresh-tokens page)
+            may_be_absent={"CLIENT_SECRET": "a PKCE API key has none"},
+            token="ACCESS_TOKEN", expiry="ACCESS_TOKEN_EXPIRES_AT",
+            renewed_by=("REFRESH_TOKEN",),
+            not_secret=("ACCESS_TOKEN_EXPIRES_AT", "USER_ID"))
+
+    @classmethod
+    def reported_rates(cls, balances: Sequence[Balance],
+                       assets: Sequence[Asset]) -> list[ReportedRate]:
+        """One rate per CurrencyDetails item of a balance (its Currency -> the account's
+        currency at AccountConversionRate, v2 ToAccountConversionRate: a stored row does not
+        say which API it came from, so both are tried), and the asset rows' conversion_rate."""
+        found: list[ReportedRate] = []
+        currency: dict[tuple[str, str], str] = {}
+        for row in balances:
+            if row.currency:
+                currency.setdefault((row.profile, row.account_id), row.currency.upper())
+                found += _detail_rates(row, row.currency.upper())
+        rate_field = v3.CURRENCY_DETAILS.key("conversion_rate")
+        for asset in assets:
+            quote_ccy = currency.get((asset.profile, asset.account_id))
+            if asset.conversion_rate is not None and quote_ccy:
+                found.append(ReportedRate(asset.profile, asset.account_id, asset.asset.upper(),
+                                          quote_ccy, asset.conversion_rate, field=rate_field))
+        return found
 
     def __init__(self, ctx: Any) -> None:
         super().__init__(ctx)
         s = ctx.settings
         self.api = s["api"]
-        self.dialect: Any = v2 if self.api == "v2" else v3  # paths and field mapping
+        self.dialect: Dialect = v2 if self.api == "v2" else v3  # paths, field mapping
         self.base = (s.get("base_url") or HOSTS[s["environment"]]).rstrip("/")
         # v2's legacy OAuth lives on the API host itself: sim-api for sim.
         self.token_url = s.get("token_url") or (
@@ -190,28 +222,37 @@ class TradeStation(Broker):
     def accounts(self) -> list[Account]:
         return self.dialect.accounts(self)
 
-    def accounts_from(self, items: list, keys: frozenset[str], *, id: str, name: str,
-                      type: str, currency: str, status: str,
-                      default_currency: str | None = None) -> list[Account]:
-        """The accounts of an account-list answer, read by the dialect's field names."""
+    def accounts_from(self, items: list[Any], mapping: FieldMap) -> list[Account]:
+        """The accounts of an account-list answer, read through the dialect's mapping."""
         result = []
+        id_key = mapping.key("account_id")
         for item in items:
             item = obj(item, "account")
-            account_id = to_text(item.get(id))
+            account_id = to_text(item.get(id_key))
             if not account_id:
-                raise BadResponseError(f"an account has no {id}")
+                raise BadResponseError(f"an account has no {id_key}")
             result.append(self.account(
                 account_id,
-                name=to_text(item.get(name)) or account_id,
-                type=lower(item.get(type)),
-                currency=to_text(item.get(currency)) or default_currency,
-                status=to_text(item.get(status)),
-                extra=extra_from(item, keys),
+                name=mapping.read(item, "name")[0],
+                type=lower(item.get(mapping.key("type"))),
+                currency=mapping.read(item, "currency")[0],
+                status=to_text(item.get(mapping.key("status"))),
+                extra=extra_from(item, mapping.used),
             ))
         return result
 
+    def asset_from(self, account: Account, item: Any, mapping: FieldMap) -> Asset:
+        """One asset row from a CurrencyDetails item, read through the dialect's mapping."""
+        detail = obj(item, f"{mapping.each} item")
+        currency = to_text(detail.get(mapping.key("asset")))
+        if not currency:
+            raise BadResponseError(f"a {mapping.each} item has no {mapping.key('asset')}")
+        return self.asset(account, currency, extra=mapping.extra(detail),
+                          **mapping.amounts(detail))
+
     # -- balances and assets
-    def _raw_balances(self, accounts: list[Account]) -> tuple[dict[str, dict], Result]:
+    def _raw_balances(self, accounts: list[Account]
+                      ) -> tuple[dict[str, dict[str, Any]], Result]:
         """Fetch balances in batches of at most 25 ids, concurrently.
 
         Returns the raw balance objects by account id, and a Result holding the errors of the
@@ -220,7 +261,7 @@ class TradeStation(Broker):
         batches = [accounts[i:i + self.batch_size]
                    for i in range(0, len(accounts), self.batch_size)]
         outcomes = self.ctx.parallel(self._fetch_batch, batches)
-        raw: dict[str, dict] = {}
+        raw: dict[str, dict[str, Any]] = {}
         failures = Result()
         for batch, outcome in zip(batches, outcomes, strict=True):
             if isinstance(outcome, AuthError):
@@ -245,7 +286,8 @@ class TradeStation(Broker):
                            next_step=error.next_step)
         return self.fail(copy, account_id)
 
-    def _fetch_batch(self, batch: list[Account]) -> tuple[dict[str, dict], list[BalanceCliError]]:
+    def _fetch_batch(self, batch: list[Account]
+                     ) -> tuple[dict[str, dict[str, Any]], list[BalanceCliError]]:
         ids = ",".join(quote(a.account_id, safe="") for a in batch)
         return self.dialect.fetch_batch(self, ids)
 
@@ -271,15 +313,16 @@ class TradeStation(Broker):
         return (self._parse_each(accounts, raw, result, self._balance_parser()),
                 self._parse_each(accounts, raw, Result(), self._parse_assets))
 
-    def _balance_parser(self) -> Callable[[Account, dict], list[Any]]:
+    def _balance_parser(self) -> Callable[[Account, dict[str, Any]], list[Any]]:
         as_of = utc_now()
         return lambda account, item: [self.dialect.parse_balance(self, account, item, as_of)]
 
-    def _parse_assets(self, account: Account, item: dict) -> list[Asset]:
+    def _parse_assets(self, account: Account, item: dict[str, Any]) -> list[Asset]:
         return self.dialect.parse_assets(self, account, item)
 
-    def _parse_each(self, accounts: list[Account], raw: dict[str, dict], result: Result,
-                    parse: Callable[[Account, dict], list[Any]]) -> Result:
+    def _parse_each(self, accounts: list[Account], raw: dict[str, dict[str, Any]],
+                    result: Result, parse: Callable[[Account, dict[str, Any]], list[Any]]
+                    ) -> Result:
         for account in accounts:
             item = raw.get(account.account_id)
             if item is None:
@@ -289,6 +332,26 @@ class TradeStation(Broker):
             except BalanceCliError as exc:
                 result.errors.append(self.fail(exc, account.account_id))
         return result
+
+
+def _detail_rates(row: Balance, quote_ccy: str) -> list[ReportedRate]:
+    details = row.extra.get(str(v3.CURRENCY_DETAILS.each))
+    found: list[ReportedRate] = []
+    for item in details if isinstance(details, list) else ():
+        code = item.get(v3.CURRENCY_DETAILS.key("asset")) if isinstance(item, dict) else None
+        if not isinstance(code, str):
+            continue
+        for mapping in (v3.CURRENCY_DETAILS, v2.CURRENCY_DETAILS):
+            name = mapping.key("conversion_rate")
+            try:
+                value = to_decimal(item.get(name), name=name)
+            except BalanceCliError:  # a malformed rate is no rate; never guess one
+                value = None
+            if value is not None:
+                found.append(ReportedRate(row.profile, row.account_id, code.upper(), quote_ccy,
+                                          value, field=name))
+                break
+    return found
 
 
 def _error_detail(response: Response) -> str:
