@@ -8,20 +8,34 @@ A broker module is imported only when it is used, so ``--help`` stays fast.
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from balancecli.core.errors import ConfigError
 
 if TYPE_CHECKING:
     from balancecli.brokers.base import Broker
+    from balancecli.brokers.shipped import Commands
 
-# name -> "module:Class", in the order brokers are listed. Adding a broker is one line here,
-# its module or package and its tests (see balancecli/README.md, "Adding a broker").
-_REGISTRY: dict[str, str] = {
-    "tradestation": "balancecli.brokers.tradestation.broker:TradeStation",
-    "longport": "balancecli.brokers.longport.broker:LongPort",
-    "etna": "balancecli.brokers.etna:Etna",
-    "quantower": "balancecli.brokers.quantower.broker:Quantower",
+
+@dataclass(frozen=True)
+class Entry:
+    """Where a broker lives: its class (``"module:Class"``, imported when a profile uses it)
+    and, if it has commands of its own, their declaration (``"module:NAME"``, a light module:
+    ``--help`` lists them)."""
+
+    cls: str
+    commands: str | None = None
+
+
+# In the order brokers are listed. Adding a broker is one line here, its module or package and
+# its tests (see balancecli/README.md, "Adding a broker").
+_REGISTRY: dict[str, Entry] = {
+    "tradestation": Entry("balancecli.brokers.tradestation.broker:TradeStation"),
+    "longport": Entry("balancecli.brokers.longport.broker:LongPort"),
+    "etna": Entry("balancecli.brokers.etna:Etna"),
+    "quantower": Entry("balancecli.brokers.quantower.broker:Quantower",
+                       commands="balancecli.brokers.quantower.bridge:COMMANDS"),
 }
 
 NAMES: tuple[str, ...] = tuple(_REGISTRY)
@@ -29,16 +43,26 @@ NAMES: tuple[str, ...] = tuple(_REGISTRY)
 
 def broker_class(name: str, *, profile: str | None = None) -> type[Broker]:
     """The broker class for ``name``; an unknown name is a config error listing the valid ones."""
-    target = _REGISTRY.get(name)
-    if target is None:
+    entry = _REGISTRY.get(name)
+    if entry is None:
         raise ConfigError(
             f"unknown broker {name!r}; valid brokers: {', '.join(NAMES)}",
             profile=profile,
             next_step="fix 'broker' in the config file",
         )
-    module_name, _, attr = target.partition(":")
-    found: type[Broker] = getattr(importlib.import_module(module_name), attr)
+    found: type[Broker] = _load(entry.cls)
     return found
+
+
+def commands() -> list[tuple[str, Commands]]:
+    """(broker name, its own commands) of each broker that declares some."""
+    return [(name, _load(entry.commands)) for name, entry in _REGISTRY.items()
+            if entry.commands is not None]
+
+
+def _load(target: str) -> Any:
+    module_name, _, attr = target.partition(":")
+    return getattr(importlib.import_module(module_name), attr)
 
 
 def known(name: str) -> type[Broker] | None:
