@@ -20,6 +20,8 @@ two-factor-authentication, list-users-accounts and the error pages.
   kept exact, and no currency: the profile's ``currency`` (default USD) is used.
 - Error bodies vary: ``error``, ``Message``, ``Errors[]`` (with ``StatusCode``), ``Reason``.
 - Rate limits: none documented; 429/5xx are retried by the HTTP client.
+
+The field mapping is the ``FieldMap`` declarations below, which the parsers read.
 """
 
 from __future__ import annotations

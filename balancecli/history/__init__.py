@@ -27,8 +27,9 @@ API
 - ``Store.balances_at(when)`` / ``Store.assets_at(when) -> list[Stored]``: for each account, the
   rows of the last run at or before ``when`` that stored that account (``Stored.row`` is the
   Balance/Asset, ``Stored.run_id`` and ``Stored.taken_at`` say which run).
-- ``Store.iter_run_rows(since, until, profiles, account_ids) -> Iterator[RunRows]``: each run
-  with its balances, assets and stored rates, oldest first (``history --in``; ``valued``).
+- ``Store.iter_run_rows(since, until, profiles, account_ids, extra_of) -> Iterator[RunRows]``:
+  each run with its balances, assets and stored rates, oldest first (``history --in``;
+  ``valued``); ``extra`` only of the rows of the brokers in ``extra_of``.
 - ``Store.prune(keep: timedelta | Span, now=None) -> int`` / ``Store.prune_before(when)``:
   deletes runs (and their rows) older than ``now - keep``; returns the number of runs deleted.
   Only ever on request. ``Store.runs_before(when)`` counts what that would delete.

@@ -19,12 +19,13 @@ Sources: the "Get Account Balance" page, https://open.longportapp.com/docs/trade
   saved before anything else, under the profile lock. ``oauth``: Bearer tokens (30 days) from
   ``POST /oauth2/token`` (refresh-token grant, the refresh token rotates), refreshed when less
   than 300 s are left (the SDK's margin) or once after 401003/401004.
-- Envelope and signing: ``longport_sign.py``; the rate is ``limits`` below, kept by the
-  per-host limiter. 429s are retried with backoff by the HTTP client; a 403202 is signed again
-  at once.
+- Envelope and signing: ``sign.py``. Rate limits: the trade API allows at most 30 calls in 30 s,
+  0.02 s apart (the docs' "Rate Limit"; ``limits`` below, kept by the per-host limiter). 429s
+  are retried with backoff by the HTTP client; a 403202 is signed again at once.
 - Quirks: every value is a string and may be ``""`` (-> None); ``data.list`` may hold several
   entries, one per currency view, each with per-currency ``cash_infos``. There is no
-  account-list endpoint: one credential set is one account, labelled by ``account_id``.
+  account-list endpoint: one credential set is one account, labelled by ``account_id``. The
+  field mapping is the ``FieldMap`` declarations below, which the parsers read.
 """
 
 from __future__ import annotations
@@ -79,14 +80,14 @@ ACCOUNTS = FieldMap(
     })
 BALANCES = FieldMap(
     Balance, "GET /v1/asset/account[?currency=X]", ACCOUNT_PAGE, each="list",
-    rows="one per data.list entry (a currency view of the account)", fields={
+    rows="one per entry of data.list: a currency view of the account", fields={
         "currency": "currency",
         "as_of": From(note="the time of the fetch"),
         "cash": "total_cash",
         "available": From("available_cash", within=CASH_INFOS,
-                          note="of the item in the entry's own currency"),
+                          note="the one in the entry's own currency"),
         "withdrawable": From("withdraw_cash", within=CASH_INFOS,
-                             note="of the item in the entry's own currency"),
+                             note="the one in the entry's own currency"),
         "buying_power": "buy_power",
         "equity": "net_assets",
         "initial_margin": "init_margin",

@@ -20,7 +20,10 @@ https://api.quantower.com/docs/; the decompiled business layer
   arrive as null. ``Id`` is unique only per connection: an Id that repeats in one export
   becomes ``ConnectionId:Id``. AccountCurrency may be null. An export older than ``max_age``
   means the Strategy stopped (Quantower closed, or the connection dropped): the profile fails
-  as stale.
+  as stale (``doctor`` reports the age instead, ``probe``).
+
+The field mapping is the ``FieldMap`` declarations below; the reader takes the export's field
+names from them.
 """
 
 from __future__ import annotations
@@ -75,7 +78,7 @@ BALANCES = FieldMap(
     each="Accounts", rows="one per account", fields={
         "currency": From(note="the account's AccountCurrency"),
         "as_of": From("GeneratedAt", note="of the export document"),
-        "available": From("Balance", note='"the available balance" (Quantower KB)'),
+        "available": From("Balance", note="documented as the available balance"),
     })
 COINS = FieldMap(
     Asset, EXPORT,

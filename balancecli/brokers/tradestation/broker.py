@@ -1,31 +1,35 @@
 """TradeStation: accounts and balances over the Web API, v3 (default) or v2 (legacy).
 
-This module holds what both versions share (tokens, requests, batching, errors); the paths and
-field mapping of each live in ``tradestation_v3.py`` and ``tradestation_v2.py``.
+This module holds what both versions share (tokens, requests, batching, errors, the class's
+declarations); the paths and field mapping of each live in ``v3.py`` and ``v2.py``, as
+``FieldMap`` declarations their parsers read (shown in the README's Reference).
 
-Sources: the v3 OpenAPI spec TradeStation publishes (``docs/tradestation-webapi-v3-openapi.json``
-in ``mxcoppell/tradestation-api-ts``); the auth and refresh-token pages,
-https://api.tradestation.com/docs/fundamentals/authentication/auth-code and
-https://api.tradestation.com/docs/fundamentals/authentication/refresh-tokens, and the
-``sim-vs-live`` and ``rate-limiting`` pages beside them; for v2, the Web API v2 "Balances" page
-(``en/accounts/balances.md`` in ``tradestation/webapi-docs``, with the cash and futures
+API documents: the v3 OpenAPI spec TradeStation publishes
+(``docs/tradestation-webapi-v3-openapi.json`` in ``mxcoppell/tradestation-api-ts``); the auth
+and refresh-token pages, https://api.tradestation.com/docs/fundamentals/authentication/auth-code
+and https://api.tradestation.com/docs/fundamentals/authentication/refresh-tokens;
+https://api.tradestation.com/docs/fundamentals/sim-vs-live and
+https://api.tradestation.com/docs/fundamentals/rate-limiting; for v2, the Web API v2 "Balances"
+page (``en/accounts/balances.md`` in ``tradestation/webapi-docs``, with the cash and futures
 examples) and the v2 swagger (``spec/swagger.yaml`` in ``tradestation/api-docs``).
 
 - Hosts: live ``https://api.tradestation.com``, sim ``https://sim-api.tradestation.com``
   (the docs say ``sim-api``, not ``sim.api``). ``base_url`` overrides both.
-- Auth: ``Authorization: Bearer <access token>``; access tokens live 20 minutes. Refresh with
-  ``grant_type=refresh_token`` + client id (+ secret unless a PKCE key) at
-  ``https://signin.tradestation.com/oauth/token`` (v3, Auth0) or ``/v2/security/authorize``
-  on the API host (v2; ``sim-api`` for sim). The refresh answer has a new refresh token only
+- Auth: OAuth 2.0 (Auth0), ``Authorization: Bearer <access token>``; access tokens live 20
+  minutes. Refresh with ``grant_type=refresh_token`` + client id (+ secret unless a PKCE key)
+  at ``https://signin.tradestation.com/oauth/token`` (v3) or ``/v2/security/authorize`` on
+  the API host (v2; ``sim-api`` for sim). The refresh answer has a new refresh token only
   when rotation is enabled; a rotated token must be stored (before anything else in the answer
   is read) or the next run fails. We refresh only when the token is known to be expired or was
   rejected, because TradeStation asks for that.
-- v3 balances take 1-25 comma-separated ids and answer HTTP 200 with ``Errors`` for the
-  accounts that failed (partial success). Money values are strings in v3, JSON numbers with up
-  to 28 digits in v2; both are kept exact.
-- v2 answers balances as a bare object or an array, and signals throttling (250 requests /
-  5 min) with "HTTP 403 Quota Exceeded" and an HTML body: treated as rate limiting.
-- Rate limits: v3 250-320 requests / 5 min per resource, HTTP 429.
+- Rate limits: 250 requests per 5 minutes per resource (Accounts, Balances; a newer page
+  says 320, rolling), HTTP 429 in v3; v2 signals throttling with "HTTP 403 Quota Exceeded"
+  and an HTML body, treated as rate limiting. Concurrency is not documented.
+- Quirks: v3 balances take 1-25 comma-separated ids and answer HTTP 200 with ``Errors`` for
+  the accounts that failed (partial success). Money values are strings in v3, JSON numbers with
+  up to 28 digits in v2; both are kept exact. v2 answers balances as a bare object or an array.
+  Futures balances carry ``CurrencyDetails``: the asset rows, and the rates to the account's
+  currency that ``reported_rates`` hands to ``--in``.
 """
 
 from __future__ import annotations

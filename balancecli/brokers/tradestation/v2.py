@@ -13,8 +13,9 @@ futures examples; the ``en/objects/`` pages; ``en/security/authorize.md``;
   account or an array; money values are JSON numbers with up to 28 digits, kept exact.
 - Throttling (250 requests / 5 min) is "HTTP 403 Quota Exceeded" with an HTML body.
 
-The token handling, batching and error mapping are shared with v3 in ``tradestation.py``; this
-module holds the v2 paths and field mapping only.
+The token handling, batching and error mapping are shared with v3 in ``broker.py``; this
+module holds the v2 paths and field mapping only (the ``FieldMap`` declarations below, which the
+parsers read).
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ TOKEN_PATH = "/v2/security/authorize"
 SWAGGER = "tradestation/api-docs:spec/swagger.yaml"
 BALANCES_PAGE = "tradestation/webapi-docs:en/accounts/balances.md"
 ACCOUNTS = FieldMap(
-    Account, "GET /v2/users/{user_id}/accounts", SWAGGER, variant='v2 (api = "v2")',
+    Account, "GET /v2/users/{user_id}/accounts", SWAGGER, variant='v2: api = "v2"',
     fields={
         "account_id": From("Key", note="a JSON number, kept as text"),
         "name": From("Name", fallback="Key"),
@@ -43,7 +44,7 @@ ACCOUNTS = FieldMap(
         "status": "StatusDescription",
     })
 BALANCES = FieldMap(
-    Balance, "GET /v2/accounts/{keys}/balances", BALANCES_PAGE, variant='v2 (api = "v2")',
+    Balance, "GET /v2/accounts/{keys}/balances", BALANCES_PAGE, variant='v2: api = "v2"',
     rows="one per account; an object for one account, an array for several", fields={
         "account_id": "Key",
         "currency": From(note="the account's, from the account list"),
@@ -60,14 +61,14 @@ BALANCES = FieldMap(
 CURRENCY_DETAILS = FieldMap(
     Asset, "GET /v2/accounts/{keys}/balances",
     "tradestation/webapi-docs:en/objects/account-currency-detail.md", each="CurrencyDetails",
-    variant='v2 (api = "v2")', rows="one per CurrencyDetails item of the balance", fields={
+    variant='v2: api = "v2"', rows="one per CurrencyDetails item of the balance", fields={
         "asset": "Currency",
         "total": "RealTimeCashBalance",
         "value_in_account_currency": "RealTimeAccountCashBalance",
         "conversion_rate": "ToAccountConversionRate",
     })
 CASH = FieldMap(
-    Asset, "GET /v2/accounts/{keys}/balances", BALANCES_PAGE, variant='v2 (api = "v2")',
+    Asset, "GET /v2/accounts/{keys}/balances", BALANCES_PAGE, variant='v2: api = "v2"',
     rows="one per balance without CurrencyDetails", fields={
         "asset": From(note="the account's currency (USD when it has none)"),
         "total": "RealTimeAccountBalance"})

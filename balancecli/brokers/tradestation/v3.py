@@ -9,7 +9,8 @@ Sources: the v3 OpenAPI spec TradeStation publishes, as shipped in
   HTTP 200 even when some accounts fail; an ``Errors`` entry's ``AccountID`` may list several
   ids, comma separated. Money values are strings; ``CurrencyDetails`` only for futures.
 
-Token handling, batching and error mapping are shared with v2 in ``tradestation.py``.
+Token handling, batching and error mapping are shared with v2 in ``broker.py``; the
+field mapping is the ``FieldMap`` declarations below, which the parsers read.
 """
 
 from __future__ import annotations
