@@ -85,6 +85,11 @@ class Setting:
     minimum: float | None = None  # numbers: the smallest value allowed
     above: bool = False  # numbers: the value must be greater than ``minimum``
     maximum: float | None = None
+    # How ``doctor`` sums up a valid profile: ``where`` is the place the data comes from (a
+    # base URL, an export file); ``shown`` settings are listed unless ``overridden_by`` is set.
+    where: bool = False
+    shown: bool = False
+    overridden_by: str | None = None
 
 
 COMMON_SETTINGS: dict[str, Setting] = {
@@ -307,12 +312,17 @@ class Broker:
         self.profile = ctx.profile
 
     def accounts(self) -> list[Account]:
+        """Every account the credentials give access to (``checked_accounts`` enforces that
+        ids are unique). Raises a ``core.errors`` class for the whole profile."""
         raise NotImplementedError
 
     def balances(self, accounts: Iterable[Account]) -> Result:
+        """A ``Balance`` per account (or per currency view of one). An account that fails is
+        an error of that account in ``Result.errors``; the others are still returned."""
         raise NotImplementedError
 
     def assets(self, accounts: Iterable[Account]) -> Result:
+        """An ``Asset`` per asset or currency each account holds; failures as ``balances``."""
         raise NotImplementedError
 
     def snapshot(self, accounts: Iterable[Account]) -> tuple[Result, Result]:

@@ -90,7 +90,7 @@ class Etna(Broker):
     # profile's max_concurrency).
     limits = RateLimit(start=8, ceiling=32)
     settings = {
-        "base_url": Setting(str, required=True, help="e.g. https://HOST/api"),
+        "base_url": Setting(str, required=True, help="e.g. https://HOST/api", where=True),
         "api_version": Setting((str, int, float), "1.0"),
         "currency": Setting(str, "USD", help="the balance response has no currency"),
     }

@@ -163,10 +163,12 @@ def diagnose(profile: Any, *, timeout: float = 15.0, preset: Mapping[str, Any] |
 
 
 def _config_detail(profile: Any) -> str:
+    """``valid (api v3, auth oauth); https://...``: what the broker declares worth showing."""
     s = profile.settings
-    where = s.get("base_url") or s.get("source") or ""
-    keys = ("api", "auth") if where else ("environment", "api", "auth", "region")
-    parts = [f"{k} {s[k]}" for k in keys if s.get(k)]
+    declared = profile.broker_class.settings
+    where = next((str(s[k]) for k, d in declared.items() if d.where and s.get(k)), "")
+    parts = [f"{k} {s[k]}" for k, d in declared.items()
+             if d.shown and s.get(k) and not (d.overridden_by and s.get(d.overridden_by))]
     return "valid" + (f" ({', '.join(parts)})" if parts else "") + (f"; {where}" if where else "")
 
 

@@ -111,9 +111,10 @@ class LongPort(Broker):
     # Trade API: at most 30 calls per 30 s, 0.02 s apart (per host here).
     limits = RateLimit(start=2, ceiling=5, calls=30, period=30, gap=0.02)
     settings = {
-        "auth": Setting(str, "oauth", choices=("oauth", "apikey")),
-        "region": Setting(str, "global", choices=tuple(HOSTS)),
-        "base_url": Setting(str, None, help="overrides region"),
+        "auth": Setting(str, "oauth", choices=("oauth", "apikey"), shown=True),
+        "region": Setting(str, "global", choices=tuple(HOSTS), shown=True,
+                          overridden_by="base_url"),
+        "base_url": Setting(str, None, help="overrides region", where=True),
         "token_url": Setting(str, None, help="default: base_url + /oauth2/token"),
         "account_id": Setting(str, None, help="label of the account (default: profile name)"),
         "refresh_days": Setting((int, float), 7, help="legacy token: refresh window",

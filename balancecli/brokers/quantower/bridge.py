@@ -7,8 +7,6 @@ Quantower and exports ``Core.Instance.Accounts`` to a JSON document (a file and/
 
 from __future__ import annotations
 
-from importlib.resources import files
-
 from balancecli.brokers.shipped import Commands, ShippedFile
 
 SOURCE_FILE = "BalanceCliBridge.cs"
@@ -17,6 +15,8 @@ DEFAULT_EXPORT = "~/quantower/balancecli-export.json"
 
 def bridge_source() -> str:
     """The C# source of the BalanceCliBridge Strategy."""
+    from importlib.resources import files  # here: --help lists this command, fast
+
     return files("balancecli.brokers.quantower").joinpath(SOURCE_FILE).read_text(
         encoding="utf-8")
 

@@ -134,7 +134,7 @@ class Quantower(Broker):
     # One request per profile to a loopback bridge (or none: a file).
     limits = RateLimit(start=2, ceiling=4)
     settings = {
-        "source": Setting(str, required=True,
+        "source": Setting(str, required=True, where=True,
                           help="export file path, or http://127.0.0.1:PORT/ of the bridge"),
         "max_age": Setting((int, float), 600, help="seconds; older exports are stale; 0: off"),
     }

@@ -66,9 +66,10 @@ class TradeStation(Broker):
     # host, a stricter reading; balances go 25 ids per request. Concurrency undocumented.
     limits = RateLimit(start=4, ceiling=16, calls=250, period=300)
     settings = {
-        "environment": Setting(str, "live", choices=("live", "sim")),
-        "api": Setting(str, "v3", choices=("v3", "v2")),
-        "base_url": Setting(str),
+        "environment": Setting(str, "live", choices=("live", "sim"), shown=True,
+                               overridden_by="base_url"),
+        "api": Setting(str, "v3", choices=("v3", "v2"), shown=True),
+        "base_url": Setting(str, where=True),
         "token_url": Setting(str),
         "user_id": Setting(str, help="v2: the user id from the token response"),
         "client_id": Setting(str),
