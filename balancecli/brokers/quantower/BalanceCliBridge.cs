@@ -529,12 +529,13 @@ namespace BalanceCli.Quantower
             AppendString(json, DateTime.UtcNow.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture));
             lock (memoryLock)
             {
-                List<string> entries = SerializeAccounts(connections, accounts);
+                Dictionary<string, List<string>> identities = new Dictionary<string, List<string>>();
+                List<string> entries = SerializeAccounts(connections, accounts, identities);
                 json.Append(", \"Connections\": [");
                 bool first = true;
                 foreach (Connection connection in connections)
                 {
-                    string entry = SerializeConnection(connection);
+                    string entry = SerializeConnection(connection, identities);
                     if (entry == null)
                         continue;
                     json.Append(first ? "\n  " : ",\n  ").Append(entry);
@@ -570,7 +571,9 @@ namespace BalanceCli.Quantower
         }
 
         // Called with memoryLock held: the entries, and what each connected connection holds.
-        private List<string> SerializeAccounts(Connection[] connections, Account[] accounts)
+        // ``identities`` receives, per connection id, the user's texts found on its accounts.
+        private List<string> SerializeAccounts(Connection[] connections, Account[] accounts,
+            Dictionary<string, List<string>> identities)
         {
             foreach (Connection connection in connections)
             {
@@ -586,12 +589,32 @@ namespace BalanceCli.Quantower
             List<string> entries = new List<string>();
             if (accounts == null)
                 return entries;
+            // First what identifies the user on each connection, from all its accounts: one
+            // account's AdditionalInfo may give the e-mail address another one's name holds.
+            foreach (Account account in accounts)
+            {
+                try
+                {
+                    Connection connection = account.Connection;
+                    List<string> found;
+                    if (!identities.TryGetValue(connection.Id, out found))
+                        identities[connection.Id] = found = new List<string>();
+                    foreach (string identity in Identities(connection, account.AdditionalInfo))
+                    {
+                        if (!found.Contains(identity))
+                            found.Add(identity);
+                    }
+                }
+                catch (Exception)
+                {
+                }
+            }
             foreach (Account account in accounts)
             {
                 string entry = null;
                 try
                 {
-                    entry = SerializeAccount(account);
+                    entry = SerializeAccount(account, identities);
                 }
                 catch (Exception ex)
                 {
@@ -631,17 +654,20 @@ namespace BalanceCli.Quantower
                 ids.Add(accountId);
         }
 
-        private string SerializeConnection(Connection connection)
+        private string SerializeConnection(Connection connection, Dictionary<string, List<string>> identities)
         {
             try
             {
                 if (connection == null || connection.Id == null)
                     return null;
+                List<string> found;
+                if (!identities.TryGetValue(connection.Id, out found))
+                    found = Identities(connection, null);
                 StringBuilder json = new StringBuilder(256);
                 json.Append("{\"Id\": ");
                 AppendString(json, connection.Id);
                 json.Append(", \"Name\": ");
-                AppendString(json, WithoutIdentities(connection.Name, Identities(connection, null)));
+                AppendString(json, WithoutIdentities(connection.Name, found));
                 json.Append(", \"State\": ");
                 AppendString(json, connection.State.ToString());
                 json.Append(", \"Type\": ");
@@ -718,7 +744,7 @@ namespace BalanceCli.Quantower
             return json.ToString();
         }
 
-        private static string SerializeAccount(Account account)
+        private static string SerializeAccount(Account account, Dictionary<string, List<string>> identitiesByConnection)
         {
             if (account == null)
                 return null;
@@ -728,7 +754,9 @@ namespace BalanceCli.Quantower
             if (connection == null || connection.State != ConnectionState.Connected)
                 return null;
             AdditionalInfoCollection info = account.AdditionalInfo;
-            List<string> identities = Identities(connection, info);
+            List<string> identities;
+            if (connection.Id == null || !identitiesByConnection.TryGetValue(connection.Id, out identities))
+                identities = Identities(connection, info);
             CryptoAccount crypto = account as CryptoAccount;
             CryptoAssetBalances[] balances = crypto == null ? null : CopyBalances(crypto);
             StringBuilder json = new StringBuilder(512);

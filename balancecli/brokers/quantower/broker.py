@@ -327,7 +327,9 @@ class Quantower(Broker):
                           "balancecli quantower bridge")
         revision = _revision(document.get("Revision"), where)
         as_of = self._check_age(parse_time(document.get("GeneratedAt"), where), where)
-        connections = (parse_connections(document.get("Connections"), where)
+        if revision >= 2 and "Connections" not in document:
+            raise BadResponseError(f"{where}: Connections is missing (Revision {revision})")
+        connections = (parse_connections(document["Connections"], where)
                        if revision >= 2 else [])
         accounts = document.get("Accounts")
         if not isinstance(accounts, list):

@@ -156,7 +156,7 @@ def parse_connections(items: Any, where: str) -> list[Connection]:
 
 def future_error(generated: datetime, now: datetime, where: str) -> BadResponseError:
     as_of = generated.strftime("%Y-%m-%dT%H:%M:%SZ")
-    ahead = age_text((generated - now).total_seconds())
+    ahead = age_text(round((generated - now).total_seconds()))
     return BadResponseError(
         f"{where} is dated {ahead} in the future (GeneratedAt {as_of}, this machine's clock "
         f"says {now.strftime('%Y-%m-%dT%H:%M:%SZ')})",
@@ -170,17 +170,26 @@ def check_writers(path: Path, fd: int, profile: str) -> None:
     is sticky (``/tmp``), since there anyone who may write can replace the file."""
     if os.name != "posix":
         return
-    checks = [("file", path, os.fstat(fd).st_mode)]
+    checks = [("file", path, os.fstat(fd))]
     try:
-        parent = os.stat(path.parent).st_mode
-        if not parent & stat.S_ISVTX:
+        parent = os.stat(path.parent)
+        if not parent.st_mode & stat.S_ISVTX:
             checks.append(("directory", path.parent, parent))
     except OSError:
         pass
-    for what, target, mode in checks:
-        if mode & (stat.S_IWGRP | stat.S_IWOTH):
-            who = "every user" if mode & stat.S_IWOTH else "its group"
+    for what, target, st in checks:
+        who = "every user" if st.st_mode & stat.S_IWOTH else "its group" if (
+            st.st_mode & stat.S_IWGRP and _shared_group(st)) else None
+        if who is not None:
             raise ConfigError(
                 f"the Quantower export {what} {target} can be written by {who}, so the "
                 "balances in it cannot be trusted", profile=profile,
                 next_step=f"run: chmod go-w {target}")
+
+
+def _shared_group(st: os.stat_result) -> bool:
+    """Whether the file's group may hold users other than its owner. Debian and Ubuntu give
+    each user a group of their own, with the user's id, and then a umask of 002 (login.defs,
+    ``USERGROUPS_ENAB``: only when the uid equals the gid): group write on such a file lets
+    nobody else in."""
+    return st.st_gid != st.st_uid
