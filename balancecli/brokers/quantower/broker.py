@@ -90,7 +90,6 @@ from balancecli.net.limiter import RateLimit
 from balancecli.net.urls import is_loopback, parse_url, without_userinfo
 
 FORMAT = "balancecli.quantower/1"
-REVISION = 2  # the newest revision of FORMAT this reader knows
 FUTURE_SKEW = 300  # seconds an export may be dated ahead of this machine's clock
 DEFAULT_CAP = 16 * 1024 * 1024  # bytes; the profile's max_response_bytes overrides
 ACCOUNT_KEYS = frozenset({"Id", "Name", "AccountCurrency", "Balance", "AdditionalInfo", "Balances"})
