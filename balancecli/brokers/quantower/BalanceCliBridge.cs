@@ -51,6 +51,7 @@ namespace BalanceCli.Quantower
         public const int Revision = 2;
         private const int BalancesAttempts = 5;
         private const int BalancesRetryMilliseconds = 10;
+        // Two letters ("US" in a Country setting) would cut ordinary words out of names.
         private const int MinIdentityLength = 3;
         private const string BitfinexVendor = "Bitfinex";
         private static readonly char[] NameSeparators = new char[] {
@@ -917,7 +918,6 @@ namespace BalanceCli.Quantower
         private static void AddIdentity(List<string> found, string text)
         {
             string value = text.Trim();
-            // Two letters ("US" in a Country setting) would cut ordinary words out of names.
             if (value.Length >= MinIdentityLength && !found.Contains(value))
                 found.Add(value);
         }
@@ -935,6 +935,8 @@ namespace BalanceCli.Quantower
             bool changed = false;
             foreach (string identity in longestFirst)
             {
+                if (identity == null || identity.Length < MinIdentityLength)
+                    continue;
                 int start = 0;
                 while (start < result.Length)
                 {

@@ -194,3 +194,20 @@ def test_personal_data_classification(harness, mode, table):
     assert done.returncode == 0, done.stderr
     got = dict(zip(given, done.stdout.splitlines(), strict=True))
     assert {v: [t for t in given if got[t] == v] for v in table} == table
+
+
+# What identifies the user (a login, an e-mail address) is cut out of a name as a whole word,
+# whatever its case, with the separators and brackets left standing alone.
+NAMES = {
+    "trader42 - Futures": "Futures", "Futures (TRADER42)": "Futures",
+    "(trader42)": "-", "trader42": "-", "Paper [trader42] #1": "Paper #1",
+    "trader421 Futures": "trader421 Futures", "xtrader42": "xtrader42",  # not the whole word
+    "jane.roe@example.org: Main": "Main", "Main": "Main", "Ünïcode trader42 ñ": "Ünïcode ñ",
+    "US Futures": "US Futures",  # two letters are never an identity
+}
+
+
+def test_identities_are_cut_out_of_names(harness):
+    done = mono(harness, "names", "trader42|jane.roe@example.org|US", *NAMES)
+    assert done.returncode == 0, done.stderr
+    assert dict(zip(NAMES, done.stdout.splitlines(), strict=True)) == NAMES

@@ -11,6 +11,7 @@
 //   Harness.exe serve  PATH|- PORT TOKEN  run with HTTP, print READY, stop when stdin closes
 //   Harness.exe keys   TEXT...            print "personal" or "kept" per AdditionalInfo key
 //   Harness.exe values TEXT...            print "contact" or "kept" per AdditionalInfo text
+//   Harness.exe names  IDS NAME...        print each NAME without the |-separated IDS ("-": null)
 //
 // Exit codes: 0 ok, 2 usage, 3 event subscriptions leaked after OnStop, 4 update not exported.
 using System;
@@ -325,6 +326,13 @@ public static class Harness
         {
             Console.Error.WriteLine("usage: Harness.exe once|update|serve PATH [PORT TOKEN]");
             return 2;
+        }
+        if (args[0] == "names")
+        {
+            List<string> identities = new List<string>(args[1].Split('|'));
+            for (int i = 2; i < args.Length; i++)
+                Console.Out.WriteLine(BalanceCliBridge.WithoutIdentities(args[i], identities) ?? "-");
+            return 0;
         }
         if (args[0] == "keys" || args[0] == "values")
         {
