@@ -124,10 +124,11 @@ class Connection:
 
 
 CONNECTED = "Connected"
-# Connection types that never hold the user's accounts: Quantower's own back-testing, history
-# playback and internal connections (``ConnectionType`` in TradingPlatform.BusinessLayer,
-# McNultyyy/Quantower.TradingPlatform.BusinessLayer: TradingPlatform/BusinessLayer/
-# ConnectionType.cs). Their state says nothing about the balances.
+# Connection types that are not the user's brokers: Quantower's own history playback,
+# back-testing and internal connections (``ConnectionType`` of the decompiled
+# TradingPlatform.BusinessLayer, McNultyyy/Quantower.TradingPlatform.BusinessLayer:
+# TradingPlatform/BusinessLayer/ConnectionType.cs). They are connected only while they are used,
+# and their accounts, if any, are simulations: one that is not connected is no error.
 NOT_BROKERS = frozenset({"HistoryPlayer", "Backtester", "Technical"})
 
 
@@ -142,15 +143,15 @@ def parse_connections(items: Any, where: str) -> list[Connection]:
             raise BadResponseError(f"{at} is {kind(item)}, expected an object")
         ident = text(item, "Id", at, required=True)
         at = f"{at} (Id {ident!r})"
-        accounts = item.get("Accounts")
-        if accounts is not None:
-            if not isinstance(accounts, list):
-                raise BadResponseError(f"{at}: Accounts is {kind(accounts)}, expected a list")
-            accounts = tuple(text({"Accounts": a}, "Accounts", at, required=True)
-                             for a in accounts)
+        listed = item.get("Accounts")
+        held = None
+        if listed is not None:
+            if not isinstance(listed, list):
+                raise BadResponseError(f"{at}: Accounts is {kind(listed)}, expected a list")
+            held = tuple(text({"Accounts": a}, "Accounts", at, required=True) for a in listed)
         found.append(Connection(ident, mask_emails(text(item, "Name", at)),
                                 text(item, "State", at, required=True),
-                                text(item, "Type", at), accounts))
+                                text(item, "Type", at), held))
     return found
 
 
