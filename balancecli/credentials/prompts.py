@@ -6,8 +6,8 @@
 - An empty answer asks again, unless the field may be empty (``MAY_BE_EMPTY``).
 - Ctrl-D (end of input) cancels: ``Cancelled``, which the command turns into exit 130 and one
   line "cancelled", with nothing stored. Ctrl-C stays an interrupt (exit 130, "interrupted").
-- When the broker rejects a login, only the field named in ``ASKED_AGAIN`` is asked again (the
-  ETNA password), up to ``TRIES`` times in all.
+- When the broker rejects a login, only the field its broker class names (``asked_again``: a
+  password) is asked again, up to ``TRIES`` times in all.
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ import sys
 
 VISIBLE = frozenset({"USERNAME", "CLIENT_ID", "APP_KEY"})
 MAY_BE_EMPTY = {"CLIENT_SECRET": " (empty for a PKCE key)"}  # TradeStation PKCE keys have none
-ASKED_AGAIN = {"etna": "PASSWORD"}
 TRIES = 3
 
 

@@ -248,8 +248,8 @@ def test_etna_single_fields_and_status(store):
         fields = {f["field"]: f for f in doc["profiles"][0]["fields"]}
         assert fields["APP_KEY"]["source"] == "env"
         assert fields["PASSWORD"]["source"] == "keyring"
-        # last4 is the last four characters (null for a secret of 8 or fewer)
-        assert fields["PASSWORD"]["last4"] in (DEMO_PASSWORD[-4:], None)
+        # No part of a password is ever shown: last4 is null, the text says ***
+        assert fields["PASSWORD"]["last4"] is None
         assert DEMO_PASSWORD not in status.stdout + status.stderr
         # without the env variables, the profile cannot authenticate: exit 4
         missing = run_cli("auth", "status", "etna")
@@ -274,8 +274,11 @@ def test_status_shows_expiry_and_refresh_token_presence(ts):
     assert row["access_token_expires_at"] == "2030-03-17T17:46:40Z"
     assert row["access_token_expired"] is False
     fields = {f["field"]: (f["source"], f["last4"]) for f in row["fields"]}
-    assert fields["CLIENT_ID"] == ("config", DEMO_CLIENT_ID[-4:])
+    # A last-four hint only for the long tokens, never for a client id or secret.
+    assert fields["CLIENT_ID"] == ("config", None)
+    assert fields["CLIENT_SECRET"] == ("keyring", None)
     assert fields["ACCESS_TOKEN"] == ("keyring", access[-4:])
+    assert fields["REFRESH_TOKEN"] == ("keyring", refresh[-4:])
     assert "\\u2026" not in result.stdout  # JSON keeps Unicode as it is
     for secret in (access, refresh, DEMO_CLIENT_SECRET):
         assert secret not in result.stdout + result.stderr
@@ -391,13 +394,18 @@ def test_dump_round_trips():
 
 
 def test_tradestation_revoke_url_is_derived_from_the_token_url():
-    from balancecli.credentials.oauth import provider_for
+    from balancecli.brokers.longport.broker import LongPort
+    from balancecli.brokers.tradestation.broker import TradeStation
 
-    p = provider_for("tradestation", {}, lambda f: None)
-    assert (p.authorize_url, p.token_url, p.revoke_url, p.port) == (
+    p = TradeStation.oauth_client({}, lambda f: None)
+    assert (p.authorize_url, p.token_url, p.revoke_url, p.redirect_port) == (
         "https://signin.tradestation.com/authorize",
         "https://signin.tradestation.com/oauth/token",
         "https://signin.tradestation.com/oauth/revoke", 31022)
-    lp = provider_for("longport", {"auth": "oauth", "region": "cn"}, lambda f: None)
+    assert p.has_client_secret and p.revoke_warning and "ALL refresh tokens" in p.revoke_warning
+    lp = LongPort.oauth_client({"auth": "oauth", "region": "cn"}, lambda f: None)
+    assert lp is not None
     assert lp.authorize_url == "https://openapi.longbridge.cn/oauth2/authorize"
-    assert provider_for("longport", {"auth": "apikey"}, lambda f: None) is None
+    assert (lp.revoke_url, lp.redirect_port, lp.redirect_path, lp.has_client_secret) == (
+        "https://openapi.longbridge.cn/oauth2/revoke", 60355, "/callback", False)
+    assert LongPort.oauth_client({"auth": "apikey"}, lambda f: None) is None

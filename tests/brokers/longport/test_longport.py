@@ -514,7 +514,8 @@ def test_legacy_token_near_expiry_is_refreshed_and_saved_before_use(fake, plaint
     item = plaintext_keyring.load("lp")
     new = item["access_token"]
     assert new != DEMO_ACCESS_TOKEN and new in fake.tokens and DEMO_ACCESS_TOKEN in fake.revoked
-    assert item["access_token_expires_at"] == expired_at
+    # Stored as epoch seconds, as every expiry is (the time the answer gave).
+    assert item["access_token_expires_at"] == int(datetime.fromisoformat(expired_at).timestamp())
     assert item["app_secret"] == DEMO_APP_SECRET  # the rest of the item is kept
     assert balance_call.header("authorization") == new
     assert fake.legacy_refreshes == 1
