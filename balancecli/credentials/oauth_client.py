@@ -10,15 +10,14 @@ module declaring its client does not import the login listener (``http.server``)
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from balancecli.credentials.tokens import TokenAnswer, TokenSlot
 
 
-@dataclass(frozen=True)
-class OAuthClient:
+class OAuthClient(NamedTuple):
     """One profile's authorization-code client: the broker's declaration, with the client id
-    and secret of the profile filled in."""
+    and secret of the profile filled in (``_replace``). A named tuple, as ``TokenRules``."""
 
     authorize_url: str
     token_url: str

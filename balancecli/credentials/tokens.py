@@ -40,8 +40,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager
-from dataclasses import dataclass, field
-from typing import Any, Protocol, TypeVar
+from typing import Any, NamedTuple, Protocol, TypeVar
 
 from balancecli.core.errors import AuthError, BadResponseError, BalanceCliError
 from balancecli.core.jsonread import loads
@@ -99,10 +98,10 @@ class Rejected(AuthError):
     renewed token is refused too."""
 
 
-# -- what a broker declares -------------------------------------------------------------------
+# -- what a broker declares (named tuples: a broker module declares them at import, and a
+# frozen dataclass costs ten times as much to define, on every run) ---------------------------
 
-@dataclass(frozen=True)
-class TokenSlot:
+class TokenSlot(NamedTuple):
     """Where a profile keeps its token among its secrets (lower-case field names)."""
 
     token: str = "access_token"
@@ -110,8 +109,7 @@ class TokenSlot:
     refresh: str | None = "refresh_token"  # None: the answer has no refresh token to keep
 
 
-@dataclass(frozen=True)
-class TokenAnswer:
+class TokenAnswer(NamedTuple):
     """How a broker's token answer names its fields, and the lifetime when it names none."""
 
     default_lifetime: float  # seconds, when the answer gives no usable expiry
@@ -122,12 +120,11 @@ class TokenAnswer:
     extra: tuple[tuple[str, str], ...] = ()  # (answer field, stored field) kept as text
 
 
-@dataclass(frozen=True)
-class TokenRules:
+class TokenRules(NamedTuple):
     """A broker's token, declared: where it is kept, how answers read, when to renew."""
 
     answer: TokenAnswer
-    slot: TokenSlot = field(default_factory=TokenSlot)
+    slot: TokenSlot = TokenSlot()
     margin: float = 60.0  # seconds: renew when less is left
     unreadable_expiry_is_expired: bool = False  # True where a renewal is cheap (a login)
     renew_on_reject: bool = True  # False: nothing can renew a refused token (an API key's)

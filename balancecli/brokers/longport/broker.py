@@ -29,7 +29,6 @@ Sources: the "Get Account Balance" page, https://open.longportapp.com/docs/trade
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -127,7 +126,7 @@ class LongPort(Broker):
             rules, grant = OAUTH_TOKENS, self._oauth_grant
         else:
             window = float(s.get("refresh_days") or 7) * 86400
-            rules, grant = dataclasses.replace(API_KEY_TOKENS, margin=window), self._legacy_grant
+            rules, grant = API_KEY_TOKENS._replace(margin=window), self._legacy_grant
         self.tokens = TokenLifecycle(ctx.secrets, rules, grant, profile=self.profile,
                                      warn=ctx.warn)
 
@@ -142,8 +141,8 @@ class LongPort(Broker):
             return None
         base = (settings.get("base_url") or HOSTS[settings.get("region") or "global"])
         base = base.rstrip("/")
-        return dataclasses.replace(
-            OAUTH, authorize_url=base + "/oauth2/authorize",
+        return OAUTH._replace(
+            authorize_url=base + "/oauth2/authorize",
             token_url=settings.get("token_url") or base + "/oauth2/token",
             revoke_url=base + "/oauth2/revoke",
             client_id=settings.get("client_id") or secret("CLIENT_ID"),

@@ -30,7 +30,6 @@ examples) and the v2 swagger (``spec/swagger.yaml`` in ``tradestation/api-docs``
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable, Iterable
 from typing import Any
 from urllib.parse import quote
@@ -121,8 +120,8 @@ class TradeStation(Broker):
         revoke = (token_url[: -len("/token")] + "/revoke" if token_url.endswith("/oauth/token")
                   else None)
         port = settings.get("redirect_port")
-        return dataclasses.replace(
-            OAUTH, authorize_url=settings.get("auth_url") or OAUTH.authorize_url,
+        return OAUTH._replace(
+            authorize_url=settings.get("auth_url") or OAUTH.authorize_url,
             token_url=token_url, revoke_url=revoke,
             redirect_port=OAUTH.redirect_port if port is None else port,
             client_id=secret("CLIENT_ID") or settings.get("client_id"),
