@@ -153,7 +153,7 @@ def test_a_refused_refresh_is_not_repeated_by_the_other_batches(ts_fake):
                                    "ts-at-3 space", "ts-at-4\x00nul", "ts-at-5é"])
 def test_a_refresh_answer_with_an_unsendable_access_token_is_refused(ts_fake, token):
     b = broker(ts_fake)
-    body = '{"access_token": %s, "expires_in": 1200}' % json.dumps(token)
+    body = json.dumps({"access_token": token, "expires_in": 1200})
     ts_fake.inject("body", "/oauth/token$", method="POST", body=body)
     with pytest.raises(AuthError) as info:
         b.accounts()
