@@ -21,7 +21,8 @@
 
 Modules: ``environment`` (variable names, checked values), ``keyring_access`` (the keyring),
 ``lock`` (the per-profile lock), ``tokens`` (the token lifecycle, token answers, the checks),
-``expiry`` (expiry times), ``oauth`` (browser login), ``prompts``. Import the public names of
+``expiry`` (expiry times), ``oauth`` (browser login) and ``oauth_client`` (what a broker
+declares for it), ``prompts``. Import the public names of
 the first three from here.
 """
 
