@@ -22,8 +22,7 @@
 Modules: ``environment`` (variable names, checked values), ``keyring_access`` (the keyring),
 ``lock`` (the per-profile lock), ``tokens`` (the token lifecycle, token answers, the checks),
 ``expiry`` (expiry times), ``oauth`` (browser login) and ``oauth_client`` (what a broker
-declares for it), ``prompts``. Import the public names of
-the first three from here.
+declares for it), ``prompts``. Import the public names of the first three from here.
 """
 
 from __future__ import annotations
