@@ -16,7 +16,11 @@ Declared as data (class attributes and class methods, read without an instance o
   read from ``extra``, so a stored run must keep it;
 - ``valued_by_assets(balance) -> bool``: the account's value is the sum of its asset rows'
   values, so the assets must be fetched to value it;
-- ``remote_clock``: the broker answers from a clock of its own (``doctor`` compares it).
+- ``remote_clock``: the broker answers from a clock of its own (``doctor`` compares it);
+- ``asked_again`` and ``oauth_client(settings, secret)``: what ``auth login`` asks for again
+  after a refused login, and the browser login's client (``credentials.oauth_client``). A
+  broker with tokens declares its ``TokenRules`` and hands its grant to the one token
+  lifecycle (``credentials.tokens``).
 
 Implemented per broker (instance methods, given a ``Context``):
 
@@ -70,6 +74,7 @@ from balancecli.net.limiter import RateLimit
 
 if TYPE_CHECKING:
     from balancecli.credentials import Secrets
+    from balancecli.credentials.oauth_client import OAuthClient
     from balancecli.net.http import HttpClient
 
 
@@ -353,8 +358,27 @@ class Broker:
             probe.errors = self.balances(accounts[:1]).errors
         return probe
 
+    # -- logins and tokens. ``credentials.tokens`` runs one token lifecycle for every broker
+    # and ``credentials.oauth`` the browser login; a broker declares what is its own: its
+    # ``TokenRules`` and grant (passed to the ``TokenLifecycle`` it keeps as ``self.tokens``),
+    # its OAuth client, the field asked again after a refused login.
+
+    # The secret field ``auth login`` asks for again when the broker refuses a login typed
+    # there (a mistyped password), or None.
+    asked_again: ClassVar[str | None] = None
+
+    @classmethod
+    def oauth_client(cls, settings: dict[str, Any],
+                     secret: Callable[[str], Any]) -> OAuthClient | None:
+        """The profile's OAuth client for ``auth login`` in a browser (``secret`` reads a
+        secret field: the environment, what was typed, the keyring), or None when the broker,
+        or this profile's mode, does not log in that way."""
+        return None
+
     def refresh(self) -> None:
-        """Force a token refresh (``auth refresh``); brokers without one say so."""
+        """Force a token refresh or login now and store its tokens (``auth refresh``), in
+        the calling thread; AuthError when the broker refuses it, ConfigError for a broker
+        without one (this default)."""
         raise ConfigError(
             f"broker {self.name} has no token refresh",
             profile=self.profile,
