@@ -149,13 +149,6 @@ def test_commands_live_under_cli_commands_and_nothing_imports_the_app():
 # -- broker knowledge lives in brokers/ (and in the demo's fake brokers) ----------------------
 
 BROKER_HOMES = {"brokers", "demo"}
-# Modules being moved right now to ask the broker class instead: entries leave this list, none
-# join it.
-NAMING_A_BROKER_FOR_NOW = {
-    "balancecli.credentials.oauth": "the OAuth clients: authorize and token URLs, hosts",
-    "balancecli.credentials.prompts": "the field a login asks again",
-    "balancecli.cli.commands.auth": "which brokers have a browser login",
-}
 
 
 def _docstrings(tree: ast.AST) -> set[int]:
@@ -224,10 +217,9 @@ def test_no_module_outside_brokers_names_a_broker():
     found = {}
     for path in sorted(PACKAGE.rglob("*.py")):
         module = module_name(path)
-        if layer_of(module) in BROKER_HOMES or module in NAMING_A_BROKER_FOR_NOW:
+        if layer_of(module) in BROKER_HOMES:
             continue
         hits = broker_names_in(path.read_text(), NAMES)
         if hits:
             found[module] = hits
     assert found == {}, "ask the broker class (brokers/base.py) instead of naming a broker"
-    assert set(NAMING_A_BROKER_FOR_NOW) <= set(graph()), "a module of the list is gone: drop it"

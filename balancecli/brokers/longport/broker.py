@@ -262,11 +262,11 @@ class LongPort(Broker):
         label = self.ctx.settings.get(str(ACCOUNTS.source("account_id").setting))
         return [self.account(label or self.profile, type=ACCOUNTS.source("type").value)]
 
-    def _entries(self) -> tuple[list[dict], str]:
+    def _entries(self) -> tuple[list[dict[str, Any]], str]:
         params = {"currency": self.ctx.currency.upper()} if self.ctx.currency else {}
         data = self._get("/v1/asset/account", params)
         as_of = utc_now()
-        return objects(data.get(BALANCES.each) or [], "the LongPort data.list"), as_of
+        return objects(data.get(str(BALANCES.each)) or [], "the LongPort data.list"), as_of
 
     def balances(self, accounts: Iterable[Account]) -> Result:
         return self.snapshot(accounts)[0]
