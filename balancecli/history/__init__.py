@@ -5,7 +5,9 @@
 
 Modules: ``schema`` (where the file lives, migrations, opening; the ``Database`` base),
 ``write`` (``record_run``, ``prune``), ``query`` (``runs``, ``series``, ``balances_at``, ...),
-``formats`` (how times, durations and amounts are written; sparklines). ``Store`` joins them;
+``formats`` (how times, durations and amounts are written; sparklines), ``resample`` (closes
+per local hour/day/week/month/year, ``--last``, the period that fits a terminal; pure functions
+over the queries' streams). ``Store`` joins them;
 import the public names from here.
 
 API
@@ -29,6 +31,11 @@ API
   Balance/Asset, ``Stored.run_id`` and ``Stored.taken_at`` say which run).
 - ``Store.iter_run_rows(since, until, profiles, account_ids) -> Iterator[RunRows]``: each run
   with its balances, assets and stored rates, oldest first (``history --in``; ``valued``).
+- In time order, for resampling (``resample``): ``Store.iter_run_stamps(since, until,
+  profiles, account_ids) -> Iterator[RunStamp]`` (each run that stored a row, oldest first),
+  ``Store.iter_rows_of_runs(stamps, profiles, account_ids)`` (``RunRows`` of just those runs:
+  value only the kept closes), ``Store.iter_points_by_run(field, ...) -> Iterator[RunPoint]``
+  (one field ordered by run, for per-run totals per currency).
 - ``Store.prune(keep: timedelta | Span, now=None) -> int`` / ``Store.prune_before(when)``:
   deletes runs (and their rows) older than ``now - keep``; returns the number of runs deleted.
   Only ever on request. ``Store.runs_before(when)`` counts what that would delete.
