@@ -410,16 +410,18 @@ def _signed(text: str, value: Decimal) -> str:
 def _summary(label: str, currency: str | None, points: Points, hide: bool,
              tz: tzinfo | None, width: int, color: bool) -> list[str]:
     """First, last, min, max (with their times) and the change, wrapped to ``width``."""
-    known = [(t, v) for t, v in points if v is not None]
+    known: list[tuple[float, Decimal]] = [(t, v) for t, v in points if v is not None]
     first, last = known[0], known[-1]
     low = min(known, key=lambda p: p[1])
     high = max(known, key=lambda p: p[1])
     base = _base(points)
     change = _CTX.subtract(last[1], first[1])
-    pct = None if not first[1] else _CTX.divide(_CTX.multiply(change, _HUNDRED), abs(first[1]))
-    pct_text = None if pct is None else _signed(f"{display(pct, places=2)}%", pct)
-    if pct_text is not None and pct < 0 and not pct_text.startswith("-"):
-        pct_text = "-" + pct_text  # a fall too small for 0.01 % is still a fall
+    pct_text = None
+    if first[1]:
+        pct = _CTX.divide(_CTX.multiply(change, _HUNDRED), abs(first[1]))
+        pct_text = _signed(f"{display(pct, places=2)}%", pct)
+        if pct < 0 and not pct_text.startswith("-"):
+            pct_text = "-" + pct_text  # a fall too small for 0.01 % is still a fall
     if len(known) == 1:
         items = [f"One value{'' if hide else ' ' + display(first[1], currency)}"
                  f" ({_when(first[0], tz)})"]
