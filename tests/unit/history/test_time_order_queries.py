@@ -4,16 +4,26 @@ straight from ``iter_series`` without loading a series."""
 
 from __future__ import annotations
 
+import random
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
 from balancecli.core.errors import UnavailableError
 from balancecli.core.models import Asset, Balance
 from balancecli.history import Store, query
-from balancecli.history.resample import closes, run_totals
+from balancecli.history.query import RunStamp
+from balancecli.history.resample import (
+    PERIODS,
+    choose_period,
+    closes,
+    count_closes,
+    period_edges,
+    run_totals,
+)
 
 T0 = datetime(2026, 11, 1, 0, 0, tzinfo=UTC)
 
@@ -114,3 +124,74 @@ def test_daily_closes_of_every_series_stream_from_iter_series(store):
         ("E1", "USD", 4, Decimal("5003.25")), ("E1", "USD", 8, Decimal("5007.25")),
         ("LP1", "HKD", 4, Decimal(1003)), ("LP1", "USD", 4, Decimal(131)),
         ("LP1", "HKD", 8, Decimal(1007)), ("LP1", "USD", 8, Decimal(135))]
+
+
+# -- closes in SQL equal the closes of the streams --------------------------------------------
+
+NY = ZoneInfo("America/New_York")
+
+
+@pytest.fixture(scope="module")
+def wide_store(tmp_path_factory) -> Store:
+    """Six weeks of runs at irregular times across the March DST change and two month ends:
+    three accounts (one with two currency views), some runs missing an account or failed."""
+    rng = random.Random(7)
+    s = Store.open(tmp_path_factory.mktemp("wide") / "h.sqlite3")
+    when = datetime(2026, 2, 25, 3, 0, tzinfo=UTC)
+    for _ in range(700):
+        when += timedelta(minutes=rng.choice([5, 15, 15, 60, 240, 540]))
+        balances = [Balance("lp", "longport", "LP1", currency=c, equity=Decimal(rng.randrange(
+            10**6)) / 100) for c in ("HKD", "USD")]
+        if rng.random() > 0.2:
+            balances.append(Balance("et", "etna", "E1", currency="USD",
+                                    equity=Decimal(rng.randrange(10**7)) / 100))
+        if rng.random() > 0.5:
+            balances.append(Balance("et", "etna", "E2", currency="USD", equity=None if
+                                    rng.random() < 0.1 else Decimal(rng.randrange(10**5))))
+        s.record_run(started_at=when, finished_at=when, profiles=["et", "lp"],
+                     balances=balances, assets=[], errors=[] if rng.random() > 0.1 else
+                     [UnavailableError("down", profile="et")])
+    yield s
+    s.close()
+
+
+@pytest.mark.parametrize("period", PERIODS)
+@pytest.mark.parametrize("accounts", [None, ["E2"], ["LP1", "E1"]])
+def test_sql_closes_equal_stream_closes(wide_store, period, accounts):
+    _, first, last = wide_store.run_span()
+    edges = period_edges(first, last, period, NY)
+    sql = list(wide_store.iter_series_closes("equity", edges, account_ids=accounts))
+    stream = list(closes(wide_store.iter_series("equity", account_ids=accounts), period, tz=NY,
+                         group=lambda p: (p.profile, p.broker, p.account_id, p.currency),
+                         outer=lambda p: p.account_id))
+    assert sorted(sql) == sorted(stream) and sql
+    assert [p.account_id for p in sql] == sorted(p.account_id for p in sql)  # iter_series order
+    runs_sql = list(wide_store.iter_run_closes(edges, account_ids=accounts))
+    if accounts is None:
+        runs_stream = list(closes(wide_store.iter_run_stamps(), period, tz=NY))
+    else:  # (with a filter, runs that stored a balance row of those accounts)
+        runs_stream = list(closes(
+            (RunStamp(t, r, ok) for t, r, ok in sorted(
+                {(p.taken_at, p.run_id, p.ok) for p in wide_store.iter_points_by_run(
+                    "equity", account_ids=accounts)})), period, tz=NY))
+    assert runs_sql == runs_stream
+    counted = count_closes(wide_store.iter_points_by_run("equity", account_ids=accounts), tz=NY)
+    assert wide_store.periods_with_rows(edges, account_ids=accounts) == counted[period]
+    assert wide_store.count_points(account_ids=accounts) == counted[None]
+    kept = {(r.taken_at, r.run_id) for r in runs_sql}
+    chosen = list(wide_store.iter_points_by_run("equity", stamps=runs_sql, account_ids=accounts))
+    assert chosen == [p for p in wide_store.iter_points_by_run("equity", account_ids=accounts)
+                      if (p.taken_at, p.run_id) in kept]
+
+
+def test_edges_cover_the_range_in_local_periods():
+    edges = period_edges("2026-03-07T12:00:00.000000Z", "2026-03-09T12:00:00.000000Z", "1d",
+                         NY)
+    assert edges == [("2026-03-07T05:00:00.000000Z", "2026-03-08T05:00:00.000000Z"),
+                     ("2026-03-08T05:00:00.000000Z", "2026-03-09T04:00:00.000000Z"),
+                     ("2026-03-09T04:00:00.000000Z", "2026-03-10T04:00:00.000000Z")]
+    hours = period_edges("2026-11-01T04:30:00.000000Z", "2026-11-01T07:10:00.000000Z", "1h", NY)
+    assert [a[11:16] for a, _ in hours] == ["04:00", "05:00", "06:00", "07:00"]  # 01:00 twice
+    assert choose_period(10, lambda p: 99, 10) is None
+    assert choose_period(11, {"1h": 50, "1d": 9}.__getitem__, 10) == "1d"
+    assert choose_period(11, lambda p: 99, 10, spans={"1h": 30, "1d": 5}.get) == "1d"
