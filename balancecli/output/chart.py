@@ -236,30 +236,42 @@ _GLYPHS = {
 
 def _columns(points: Points, values: Sequence[Decimal | None], scale: _Scale, start: float,
              end: float, width: int) -> list[Column | None]:
-    """What each of ``width`` columns draws of one series."""
+    """What each of ``width`` columns draws of one series. Points are reduced per column to
+    their lowest, highest and last value first: rows are computed for those only."""
     span = end - start
-    found: list[list[Decimal | None]] = [[] for _ in range(width)]
+    low: list[Decimal | None] = [None] * width
+    high: list[Decimal | None] = [None] * width
+    last: list[Decimal | None] = [None] * width
+    seen = [False] * width
     for (t, _), v in zip(points, values, strict=True):
-        found[0 if span <= 0 else round((t - start) / span * (width - 1))].append(v)
-    final = max(i for i, f in enumerate(found) if any(v is not None for v in f))
+        col = 0 if span <= 0 else round((t - start) / span * (width - 1))
+        seen[col] = True
+        last[col] = v
+        if v is not None:
+            lo, hi = low[col], high[col]
+            if lo is None or v < lo:
+                low[col] = v
+            if hi is None or v > hi:
+                high[col] = v
+    final = max(i for i in range(width) if high[i] is not None)
     out: list[Column | None] = []
     carry: int | None = None  # the row handed on by the column before
-    for i, here in enumerate(found):
-        if i > final:
-            out.append(None)
+    for i in range(width):
+        lo, hi = low[i], high[i]
+        if i > final or (lo is None and carry is None) or (seen[i] and lo is None):
+            out.append(None)  # nothing known here (after a gap's None, until a value)
+            carry = None if seen[i] or i > final else carry
             continue
-        rows = [scale.row(v) for v in here if v is not None]
-        if here and here[-1] is None:  # a gap: what was known here is drawn, then it breaks
-            leave = None
-        elif rows:
-            leave = rows[-1]
+        if lo is None or hi is None:  # no point here: the line holds its value
+            top = bottom = leave = carry
         else:
-            leave = carry
-        span_rows = rows + ([carry] if carry is not None else [])
-        if not span_rows:
-            out.append(None)
-        else:
-            out.append((carry, leave if i < final else None, min(span_rows), max(span_rows)))
+            top, bottom = scale.row(hi), scale.row(lo)
+            if carry is not None:
+                top, bottom = min(top, carry), max(bottom, carry)
+            value = last[i]
+            leave = None if value is None else scale.row(value)
+        assert top is not None and bottom is not None
+        out.append((carry, leave if i < final else None, top, bottom))
         carry = leave
     return out
 

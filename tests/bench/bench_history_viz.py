@@ -88,26 +88,39 @@ def growth(path: Path) -> None:
 # The pieces (each runs in a child process)
 
 
+def _edges(store: Any, period: str) -> list[tuple[str, str]]:
+    from balancecli.history.resample import period_edges
+
+    _, first, last = store.run_span()
+    return period_edges(first, last, period)
+
+
 def _series_1d(store: Any) -> int:
+    return sum(1 for _ in store.iter_series_closes("equity", _edges(store, "1d")))
+
+
+def _series_1d_stream(store: Any) -> int:
+    """The same closes from every stored point (the pure function over iter_series)."""
     from balancecli.history.resample import closes
 
-    points = store.iter_series("equity")
-    kept = closes(points, "1d", group=lambda p: (p.profile, p.broker, p.account_id,
-                                                  p.currency),
+    kept = closes(store.iter_series("equity"), "1d",
+                  group=lambda p: (p.profile, p.broker, p.account_id, p.currency),
                   outer=lambda p: p.account_id)
     return sum(1 for _ in kept)
 
 
 def _account_1d(store: Any) -> int:
-    from balancecli.history.resample import closes
+    return len(list(store.iter_series_closes("equity", _edges(store, "1d"),
+                                             account_ids=[ACCOUNT])))
 
-    return len(list(closes(store.iter_series("equity", account_ids=[ACCOUNT]), "1d")))
 
+def _pick(store: Any) -> str | None:
+    from balancecli.history.resample import choose_period
 
-def _pick(store: Any) -> int:
-    from balancecli.history.resample import pick_period
+    def count(period: str) -> int:
+        return int(store.periods_with_rows(_edges(store, period), account_ids=[ACCOUNT]))
 
-    return pick_period(store.iter_series("equity", account_ids=[ACCOUNT]), HEIGHT - 4)
+    return choose_period(store.count_points(account_ids=[ACCOUNT]), count, HEIGHT - 4)
 
 
 def _valued(store: Any, stamps: Any) -> list[tuple[str, Any]]:
@@ -129,9 +142,7 @@ def _valued(store: Any, stamps: Any) -> list[tuple[str, Any]]:
 
 
 def _networth_1w(store: Any) -> int:
-    from balancecli.history.resample import closes
-
-    return len(_valued(store, closes(store.iter_run_stamps(), "1w")))
+    return len(_valued(store, store.iter_run_closes(_edges(store, "1w"))))
 
 
 def _networth_all(store: Any) -> int:
@@ -140,17 +151,16 @@ def _networth_all(store: Any) -> int:
 
 
 def _totals_1d(store: Any) -> Any:
-    from balancecli.history.resample import closes, run_totals
+    from balancecli.history.resample import run_totals
 
-    totals = run_totals(store.iter_points_by_run("equity"))
-    return list(closes(totals, "1d", group=lambda t: t.currency))
+    kept = list(store.iter_run_closes(_edges(store, "1d")))
+    return list(run_totals(store.iter_points_by_run("equity", stamps=kept)))
 
 
 def _chart_networth_1d(store: Any) -> int:
-    from balancecli.history.resample import closes
     from balancecli.output.chart import Series, draw
 
-    points = _valued(store, closes(store.iter_run_stamps(), "1d"))
+    points = _valued(store, store.iter_run_closes(_edges(store, "1d")))
     return len(draw([Series("Net worth (USD)", "USD", points)], width=WIDTH, height=HEIGHT))
 
 
@@ -174,8 +184,14 @@ def _chart_raw(store: Any) -> int:
 
 PIECES: dict[str, tuple[str, Callable[[Any], Any]]] = {
     "series-1d": ("every account's equity, daily closes (history --every 1d)", _series_1d),
+    "series-1d-stream": ("  the same from every point (closes() over iter_series)",
+                         _series_1d_stream),
     "account-1d": ("one account, daily closes (history -a ACC --every 1d)", _account_1d),
     "pick": ("the period that fits 36 rows, one account (35,040 points)", _pick),
+    "pick-stream": ("  the same from every point (pick_period over iter_series)",
+                    lambda store: __import__("balancecli.history.resample").history.resample
+                    .pick_period(store.iter_series("equity", account_ids=[ACCOUNT]),
+                                 HEIGHT - 4)),
     "networth-1w": ("net worth in USD, weekly closes (history --in USD --every 1w)",
                     _networth_1w),
     "totals-1d": ("per-currency totals of equity by run, daily closes", _totals_1d),
@@ -195,6 +211,9 @@ def child(name: str, db: str) -> None:
     sys.path.insert(0, str(ROOT))
     from balancecli.history import Store
 
+    if name in ("networth-1w", "chart-networth", "networth-all"):
+        # typer and the command modules: loaded by any real command before it gets here
+        import balancecli.cli.commands.networth_history  # noqa: F401
     idle = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     t0 = time.perf_counter()
     with Store.open(db, readonly=True) as store:
@@ -253,6 +272,9 @@ def main() -> None:
         print(f"building {args.days} days of 15-minute runs of the demo's 10 accounts ...")
         print(f"  built in {build(path, args.days):.0f} s")
     growth(path)
+    import compileall
+
+    compileall.compile_dir(ROOT / "balancecli", quiet=1)  # as pip does for an installed package
     print(f"load: {os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f} "
           f"{os.getloadavg()[2]:.2f} (1/5/15 min) on {os.cpu_count()} cores; medians of "
           f"{args.repeat} processes")

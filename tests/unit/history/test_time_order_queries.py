@@ -14,7 +14,7 @@ import pytest
 
 from balancecli.core.errors import UnavailableError
 from balancecli.core.models import Asset, Balance
-from balancecli.history import Store, query
+from balancecli.history import Store, format_time, query
 from balancecli.history.query import RunStamp
 from balancecli.history.resample import (
     PERIODS,
@@ -192,6 +192,13 @@ def test_edges_cover_the_range_in_local_periods():
                      ("2026-03-09T04:00:00.000000Z", "2026-03-10T04:00:00.000000Z")]
     hours = period_edges("2026-11-01T04:30:00.000000Z", "2026-11-01T07:10:00.000000Z", "1h", NY)
     assert [a[11:16] for a, _ in hours] == ["04:00", "05:00", "06:00", "07:00"]  # 01:00 twice
-    assert choose_period(10, lambda p: 99, 10) is None
-    assert choose_period(11, {"1h": 50, "1d": 9}.__getitem__, 10) == "1d"
-    assert choose_period(11, lambda p: 99, 10, spans={"1h": 30, "1d": 5}.get) == "1d"
+    assert all(a == format_time(datetime.fromisoformat(a)) for a, _ in hours + edges)
+    asked: list[str] = []
+
+    def count(period: str) -> int:
+        asked.append(period)
+        return {"1h": 800, "1d": 40, "1w": 9, "1mo": 3, "1y": 1}[period]
+
+    assert choose_period(10, count, 10) is None and asked == []
+    assert choose_period(11, count, 10) == "1w" and asked == ["1y", "1mo", "1w", "1d"]
+    assert choose_period(11, lambda p: 99, 10) == "1y"  # nothing fits: the coarsest
