@@ -182,6 +182,27 @@ def _chart_raw(store: Any) -> int:
     return len(draw([Series(f"{ACCOUNT} equity", "USD", points)], width=WIDTH, height=HEIGHT))
 
 
+def _demo_seed(store: Any) -> int:
+    """The demo's past (90 days every 4 hours) generated and recorded into a new store, one
+    transaction per run as ``record_run`` writes (the sample rows are fetched first, untimed:
+    the wiring has them from the fetch it does anyway)."""
+    from balancecli.demo.past import past_runs
+    from balancecli.history import Store
+    from balancecli.money.valuation import broker_quotes
+    from tests.support.demo_rows import sample_rows
+
+    balances, assets = sample_rows()
+    with tempfile.TemporaryDirectory() as tmp, Store.open(Path(tmp) / "demo.sqlite3") as demo:
+        count = 0
+        for run in past_runs(balances, assets, end=END):
+            rates = [(p, a, r) for (p, a), quotes in broker_quotes(run.balances,
+                                                                  run.assets).items()
+                     for r in quotes]
+            demo.record_run(**run._asdict(), errors=[], rates=rates)
+            count += 1
+    return count
+
+
 PIECES: dict[str, tuple[str, Callable[[Any], Any]]] = {
     "series-1d": ("every account's equity, daily closes (history --every 1d)", _series_1d),
     "series-1d-stream": ("  the same from every point (closes() over iter_series)",
@@ -201,6 +222,8 @@ PIECES: dict[str, tuple[str, Callable[[Any], Any]]] = {
     "chart-raw": ("chart of one account's 35,040 raw points", _chart_raw),
     "networth-all": ("for comparison: every run valued (history --in USD today)",
                      _networth_all),
+    "demo-seed": ("the demo's past: 540 runs generated and recorded (fetch excluded)",
+                  _demo_seed),
 }
 
 
@@ -214,6 +237,10 @@ def child(name: str, db: str) -> None:
     if name in ("networth-1w", "chart-networth", "networth-all"):
         # typer and the command modules: loaded by any real command before it gets here
         import balancecli.cli.commands.networth_history  # noqa: F401
+    if name == "demo-seed":
+        from tests.support.demo_rows import sample_rows
+
+        sample_rows()  # fetched before the clock starts (cached)
     idle = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     t0 = time.perf_counter()
     with Store.open(db, readonly=True) as store:
@@ -238,7 +265,7 @@ print(json.dumps({**json.loads(out), "peak_kb": usage.ru_maxrss}))
 
 def measure(name: str, db: Path, repeat: int) -> None:
     runs = []
-    for _ in range(repeat if name != "networth-all" else 1):
+    for _ in range(repeat if name not in ("networth-all", "demo-seed") else 1):
         out = subprocess.run([sys.executable, "-c", LAUNCHER, sys.executable, __file__,
                               "--child", name, "--db", str(db)],
                              capture_output=True, text=True, check=True)
