@@ -31,11 +31,15 @@ API
   Balance/Asset, ``Stored.run_id`` and ``Stored.taken_at`` say which run).
 - ``Store.iter_run_rows(since, until, profiles, account_ids) -> Iterator[RunRows]``: each run
   with its balances, assets and stored rates, oldest first (``history --in``; ``valued``).
-- In time order, for resampling (``resample``): ``Store.iter_run_stamps(since, until,
-  profiles, account_ids) -> Iterator[RunStamp]`` (each run that stored a row, oldest first),
-  ``Store.iter_rows_of_runs(stamps, profiles, account_ids)`` (``RunRows`` of just those runs:
-  value only the kept closes), ``Store.iter_points_by_run(field, ...) -> Iterator[RunPoint]``
-  (one field ordered by run, for per-run totals per currency).
+- For resampling (``resample``), closes in SQL over ``resample.period_edges(first, last,
+  period, tz)``, one index seek per local period: ``Store.iter_series_closes(field, edges,
+  account_ids, profiles) -> Iterator[Point]`` (``iter_series`` resampled, same order),
+  ``Store.iter_run_closes(edges, profiles, account_ids) -> Iterator[RunStamp]`` (the last run
+  of each period), ``Store.periods_with_rows(edges, ...)`` and ``Store.count_points(...)``
+  (for ``resample.choose_period``). Then only the kept runs are read:
+  ``Store.iter_rows_of_runs(stamps, profiles, account_ids)`` (``RunRows`` for ``--in``) and
+  ``Store.iter_points_by_run(field, ..., stamps=None) -> Iterator[RunPoint]`` (one field by
+  run, for per-run totals per currency). ``Store.iter_run_stamps(...)`` streams every run.
 - ``Store.prune(keep: timedelta | Span, now=None) -> int`` / ``Store.prune_before(when)``:
   deletes runs (and their rows) older than ``now - keep``; returns the number of runs deleted.
   Only ever on request. ``Store.runs_before(when)`` counts what that would delete.

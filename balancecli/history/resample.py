@@ -158,6 +158,8 @@ class _Edge:
 # ---------------------------------------------------------------------------------------------
 # Streams
 
+_NOTHING: Hashable = object()
+
 
 def closes(items: Iterable[T], period: str, *, tz: tzinfo | None = None,
            time: TimeOf = _taken_at, group: Callable[[T], Hashable] | None = None,
@@ -181,9 +183,6 @@ def closes(items: Iterable[T], period: str, *, tz: tzinfo | None = None,
             yield kept[key]
         kept[key] = item
     yield from kept.values()
-
-
-_NOTHING: Hashable = object()
 
 
 def last(items: Iterable[T], n: int, *, group: Callable[[T], Hashable] | None = None,
