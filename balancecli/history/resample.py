@@ -226,15 +226,18 @@ def within(items: Iterable[T], since: datetime | None = None, until: datetime | 
 
 def period_edges(first: str | datetime, last: str | datetime, period: str,
                  tz: tzinfo | None = None) -> list[tuple[str, str]]:
-    """The local periods from the one holding ``first`` to the one holding ``last``, as
-    stored text ``(start, stop)``: what the store's ``iter_series_closes``,
-    ``iter_run_closes`` and ``periods_with_rows`` seek in."""
+    """The local periods from ``first`` to ``last`` (both included) as stored text
+    ``(start, stop)``, the first starting at ``first`` and the last stopping just after
+    ``last``: pass ``--since``/``--until`` (or the stored span) and no close falls outside
+    them. What the store's ``iter_series_closes``, ``iter_run_closes`` and
+    ``periods_with_rows`` seek in."""
     check_period(period)
-    start, stop = period_bounds(first, period, tz)
-    end = _as_utc(last)
+    low, high = _as_utc(first), _as_utc(last)
+    start, stop = period_bounds(low, period, tz)
     edges = []
-    while start <= end:
-        edges.append((_stored(start), _stored(stop)))
+    while start <= high:
+        edges.append((_stored(max(start, low)),
+                      _stored(min(stop, high + timedelta(microseconds=1)))))
         if period == "1h":
             start, stop = stop, stop + timedelta(hours=1)  # local hours are 60 minutes
         else:
@@ -245,9 +248,9 @@ def period_edges(first: str | datetime, last: str | datetime, period: str,
 def _stored(moment: datetime) -> str:
     """``format_time`` of an aware UTC datetime, without strftime (edges of a year of hours
     are 17,520 strings)."""
-    return "%04d-%02d-%02dT%02d:%02d:%02d.%06dZ" % (
-        moment.year, moment.month, moment.day, moment.hour, moment.minute, moment.second,
-        moment.microsecond)
+    m = moment
+    return (f"{m.year:04d}-{m.month:02d}-{m.day:02d}T{m.hour:02d}:{m.minute:02d}:"
+            f"{m.second:02d}.{m.microsecond:06d}Z")
 
 
 def choose_period(rows: int, count: Callable[[str], int], rows_available: int) -> str | None:

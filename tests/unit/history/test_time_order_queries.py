@@ -187,11 +187,11 @@ def test_sql_closes_equal_stream_closes(wide_store, period, accounts):
 def test_edges_cover_the_range_in_local_periods():
     edges = period_edges("2026-03-07T12:00:00.000000Z", "2026-03-09T12:00:00.000000Z", "1d",
                          NY)
-    assert edges == [("2026-03-07T05:00:00.000000Z", "2026-03-08T05:00:00.000000Z"),
+    assert edges == [("2026-03-07T12:00:00.000000Z", "2026-03-08T05:00:00.000000Z"),
                      ("2026-03-08T05:00:00.000000Z", "2026-03-09T04:00:00.000000Z"),
-                     ("2026-03-09T04:00:00.000000Z", "2026-03-10T04:00:00.000000Z")]
+                     ("2026-03-09T04:00:00.000000Z", "2026-03-09T12:00:00.000001Z")]
     hours = period_edges("2026-11-01T04:30:00.000000Z", "2026-11-01T07:10:00.000000Z", "1h", NY)
-    assert [a[11:16] for a, _ in hours] == ["04:00", "05:00", "06:00", "07:00"]  # 01:00 twice
+    assert [a[11:16] for a, _ in hours] == ["04:30", "05:00", "06:00", "07:00"]  # 01:00 twice
     assert all(a == format_time(datetime.fromisoformat(a)) for a, _ in hours + edges)
     asked: list[str] = []
 
@@ -202,3 +202,19 @@ def test_edges_cover_the_range_in_local_periods():
     assert choose_period(10, count, 10) is None and asked == []
     assert choose_period(11, count, 10) == "1w" and asked == ["1y", "1mo", "1w", "1d"]
     assert choose_period(11, lambda p: 99, 10) == "1y"  # nothing fits: the coarsest
+
+
+def test_since_and_until_in_the_middle_of_a_period_bound_the_sql_closes(wide_store):
+    since = datetime(2026, 3, 3, 15, 0, tzinfo=UTC)
+    until = datetime(2026, 3, 20, 9, 30, tzinfo=UTC)
+    edges = period_edges(since, until, "1w", NY)
+    sql = list(wide_store.iter_series_closes("equity", edges))
+    stream = list(closes(wide_store.iter_series("equity", since=since, until=until), "1w",
+                         tz=NY, group=lambda p: (p.profile, p.broker, p.account_id,
+                                                 p.currency),
+                         outer=lambda p: p.account_id))
+    assert sorted(sql) == sorted(stream)
+    assert all(format_time(since) <= p.taken_at <= format_time(until) for p in sql)
+    runs = list(wide_store.iter_run_closes(edges))
+    assert runs == list(closes(wide_store.iter_run_stamps(since=since, until=until), "1w",
+                               tz=NY))
