@@ -281,6 +281,28 @@ def measure(name: str, db: Path, repeat: int) -> None:
           f"[{runs[0]['result']}]", flush=True)
 
 
+def command(db: Path, repeat: int) -> None:
+    """The installed command today, for what the wiring adds around the pieces: start-up,
+    options, opening the store and printing (a day of one account, as JSON)."""
+    exe = Path(sys.executable).with_name("balancecli")
+    args = [str(exe), "history", "--db", str(db), "-a", ACCOUNT, "--since",
+            "2026-11-30T00:00:00Z", "-f", "json"]
+    timing = """
+import json, os, subprocess, sys, time
+t0 = time.perf_counter()
+child = subprocess.Popen(sys.argv[1:], stdout=subprocess.DEVNULL)
+_, status, usage = os.wait4(child.pid, 0)
+print(json.dumps({"elapsed": time.perf_counter() - t0, "peak_kb": usage.ru_maxrss,
+                  "code": os.waitstatus_to_exitcode(status)}))
+"""
+    runs = [json.loads(subprocess.run([sys.executable, "-c", timing, *args], check=True,
+                                      capture_output=True, text=True).stdout)
+            for _ in range(repeat)]
+    print(f"  {'the command today: history -a ACC --since (one day) -f json':<66} "
+          f"{statistics.median(r['elapsed'] for r in runs) * 1000:7.0f} ms, peak RSS "
+          f"{max(r['peak_kb'] for r in runs) / 1024:.0f} MB (exit {runs[0]['code']})")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--keep", type=Path, help="build the store here, or reuse it")
@@ -307,6 +329,8 @@ def main() -> None:
           f"{args.repeat} processes")
     for name in args.only or PIECES:
         measure(name, path, args.repeat)
+    if not args.only:
+        command(path, args.repeat)
     tmp.cleanup()
 
 
