@@ -73,15 +73,14 @@ class PastRun(NamedTuple):
 
 def grid(end: datetime, *, days: int = DAYS, every: timedelta = EVERY,
          after: datetime | None = None) -> list[datetime]:
-    """The run times: multiples of ``every`` since the epoch, from ``days`` before ``end`` (or
-    after ``after``) up to ``end``."""
+    """The run times: multiples of ``every`` since the epoch, later than ``days`` before
+    ``end`` (and than ``after``), up to ``end`` included: 90 days every 4 hours are 540."""
     if every <= timedelta(0):
         raise ValueError("every must be positive")
-    low = max(end - timedelta(days=days), after) if after is not None \
-        else end - timedelta(days=days)
-    first = -((_EPOCH - low) // every)  # ceil((low - epoch) / every)
-    if after is not None and _EPOCH + first * every <= after:
-        first += 1
+    low = end - timedelta(days=days)
+    if after is not None:
+        low = max(low, after)
+    first = (low - _EPOCH) // every + 1
     last = (end - _EPOCH) // every
     return [_EPOCH + i * every for i in range(first, last + 1)]
 

@@ -42,6 +42,8 @@ def test_the_grid_is_fixed_in_time(runs):
     assert runs[0].profiles == ["demo-ts", "demo-lp", "demo-etna", "demo-qt"]
     assert grid(END, days=1, every=timedelta(hours=6)) == [
         datetime(2026, 12, 1, h, tzinfo=UTC) for h in (0, 6, 12, 18)]
+    on_grid = datetime(2026, 12, 1, tzinfo=UTC)
+    assert len(grid(on_grid)) == 540 and grid(on_grid)[-1] == on_grid
     assert grid(END, every=timedelta(hours=6), after=datetime(2026, 12, 1, 6, tzinfo=UTC)) == [
         datetime(2026, 12, 1, h, tzinfo=UTC) for h in (12, 18)]
     with pytest.raises(ValueError):
