@@ -27,3 +27,11 @@ def test_extra_is_read_back_only_for_the_brokers_asked(tmp_path):
         assert [b.equity for b in run.balances] == [Decimal("5"), None]
         run, = store.iter_run_rows(profiles=["b"])
         assert [(b.broker, b.extra, b.cash) for b in run.balances] == [("two", {}, Decimal("7"))]
+        chosen, = store.iter_rows_of_runs(store.iter_run_stamps(), extra_of=("one",))
+        assert chosen == store_run(store, ("one",))
+        assert [b.extra for b in chosen.balances] == [{"Details": [{"Rate": "150"}]}, {}]
+
+
+def store_run(store, extra_of):
+    run, = store.iter_run_rows(extra_of=extra_of)
+    return run
