@@ -20,6 +20,8 @@ two-factor-authentication, list-users-accounts and the error pages.
   kept exact, and no currency: the profile's ``currency`` (default USD) is used.
 - Error bodies vary: ``error``, ``Message``, ``Errors[]`` (with ``StatusCode``), ``Reason``.
 - Rate limits: none documented; 429/5xx are retried by the HTTP client.
+
+The field mapping is the ``FieldMap`` declarations below, which the parsers read.
 """
 
 from __future__ import annotations
@@ -29,7 +31,8 @@ from typing import Any
 from urllib.parse import quote
 
 from balancecli.brokers.base import Broker, Result, Setting
-from balancecli.brokers.payload import obj, one_line
+from balancecli.brokers.mapping import FieldMap, From
+from balancecli.brokers.payload import lower, obj, one_line
 from balancecli.core.clock import utc_now
 from balancecli.core.errors import (
     AuthError,
@@ -39,7 +42,8 @@ from balancecli.core.errors import (
     UnavailableError,
 )
 from balancecli.core.models import Account, Asset, Balance, extra_from
-from balancecli.core.numbers import to_decimal, to_text
+from balancecli.core.numbers import to_text
+from balancecli.core.secretfields import SecretFields
 from balancecli.credentials.tokens import (
     Rejected,
     TokenAnswer,
@@ -56,12 +60,34 @@ TOKEN_LIFETIME = 24 * 3600  # "The authorization token lifetime is 24 hours" (re
 EXPIRY_MARGIN = 300  # seconds: log in again this close to the expiry
 MAX_FACTOR_STEPS = 3
 
-BALANCE = {
-    "cash": "cash", "withdrawable": "excess", "buying_power": "stockBuyingPower",
-    "equity": "equityTotal", "market_value": "marketValue",
-    "maintenance_margin": "maintenanceMargin", "unrealized_pnl": "openPL",
-    "realized_pnl": "closePL",
-}
+DOCS = "etnatrader/gitbookHelp:web-api/trading-api/user-accounts"
+ACCOUNTS = FieldMap(
+    Account, "GET /v1.0/users/@me/accounts", f"{DOCS}/list-users-accounts.md", fields={
+        "account_id": "Id",
+        "name": From("Alias", fallback="ClearingAccount"),
+        "type": From("MarginType", note="lower case"),
+        "currency": From(setting="currency", note="default USD: the API sends no currency"),
+        "status": From("Enabled", note='"enabled" or "disabled"'),
+    })
+BALANCES = FieldMap(
+    Balance, "GET /v1.0/accounts/{id}/info", f"{DOCS}/get-accounts-balance-info.md",
+    rows="one per account", fields={
+        "as_of": From(note="the time of the fetch"),
+        "cash": "cash",
+        "withdrawable": "excess",
+        "buying_power": "stockBuyingPower",
+        "equity": "equityTotal",
+        "market_value": "marketValue",
+        "maintenance_margin": "maintenanceMargin",
+        "unrealized_pnl": "openPL",
+        "realized_pnl": "closePL",
+    })
+ASSETS = FieldMap(
+    Asset, "GET /v1.0/accounts/{id}/info", f"{DOCS}/get-accounts-balance-info.md",
+    rows="one per account: its cash", fields={
+        "asset": From(note="the account's currency"),
+        "total": "cash",
+    })
 APP_KEY_REJECTED = "the ETNA app key was rejected: check APP_KEY"
 # The session token, declared for the lifecycle (credentials.tokens): ``{"State": "Succeeded",
 # "Token"}`` without an expiry, 24 h. There is no refresh grant: the grant is a fresh login,
@@ -79,25 +105,29 @@ class Etna(Broker):
     # profile's max_concurrency).
     limits = RateLimit(start=8, ceiling=32)
     settings = {
-        "base_url": Setting(str, required=True, help="e.g. https://HOST/api"),
+        "base_url": Setting(str, required=True, help="e.g. https://HOST/api", where=True),
         "api_version": Setting((str, int, float), "1.0"),
         "currency": Setting(str, "USD", help="the balance response has no currency"),
     }
 
-    @classmethod
-    def secret_fields(cls, settings: dict[str, Any]) -> tuple[str, ...]:
-        return ("APP_KEY", "USERNAME", "PASSWORD")
+    # -- declarations: secrets, field mappings --------------------------------------------
+    title = "ETNA"
+    field_maps = (ACCOUNTS, BALANCES, ASSETS)
 
     @classmethod
-    def optional_secret_fields(cls, settings: dict[str, Any]) -> tuple[str, ...]:
-        return ("TOKEN", "TOKEN_EXPIRES_AT")
+    def secret_spec(cls, settings: dict[str, Any]) -> SecretFields:
+        # No refresh grant: the password stays, and an expired token means a fresh login.
+        return SecretFields(
+            required=("APP_KEY", "USERNAME", "PASSWORD"), optional=("TOKEN", "TOKEN_EXPIRES_AT"),
+            token="TOKEN", expiry="TOKEN_EXPIRES_AT", renewed_by=("PASSWORD",),
+            not_secret=("TOKEN_EXPIRES_AT",))
 
     def __init__(self, ctx: Any) -> None:
         super().__init__(ctx)
         s = ctx.settings
         self.base = s["base_url"].rstrip("/")
         self.api = f"{self.base}/v{s.get('api_version') or '1.0'}"
-        self.currency = (s.get("currency") or "USD").upper()
+        self.currency = (s.get(str(ACCOUNTS.source("currency").setting)) or "USD").upper()
         self.tokens = TokenLifecycle(ctx.secrets, TOKENS, self._login, profile=self.profile,
                                      warn=ctx.warn)
 
@@ -218,19 +248,21 @@ class Etna(Broker):
             raise BadResponseError("the ETNA account list is not a JSON array")
         return [self._parse_account(obj(item, "ETNA account")) for item in items]
 
-    def _parse_account(self, item: dict) -> Account:
-        account_id = to_text(item.get("Id"))
+    def _parse_account(self, item: dict[str, Any]) -> Account:
+        id_key, status_key = ACCOUNTS.key("account_id"), ACCOUNTS.key("status")
+        account_id = to_text(item.get(id_key))
         if not account_id:
-            raise BadResponseError("an ETNA account has no Id")
-        name_key = "Alias" if to_text(item.get("Alias")) else "ClearingAccount"
-        enabled = item.get("Enabled")
+            raise BadResponseError(f"an ETNA account has no {id_key}")
+        name, name_key = ACCOUNTS.read(item, "name")  # Alias, else ClearingAccount
+        enabled = item.get(status_key)
         return self.account(
             account_id,
-            name=to_text(item.get(name_key)),
-            type=(to_text(item.get("MarginType")) or "").lower() or None,
+            name=name,
+            type=lower(item.get(ACCOUNTS.key("type"))),
             currency=self.currency,
             status=None if enabled is None else ("enabled" if enabled else "disabled"),
-            extra=extra_from(item, {"Id", "MarginType", "Enabled", name_key}),
+            extra=extra_from(item, {id_key, ACCOUNTS.key("type"), status_key,
+                                    *([name_key] if name_key else [])}),
         )
 
     # -- balances and assets
@@ -247,13 +279,13 @@ class Etna(Broker):
         return (self._parse_each(infos, self._parse_balance, result),
                 self._parse_each(infos, self._parse_asset, Result()))
 
-    def _infos(self, accounts: Iterable[Account]) -> tuple[list[tuple[Account, dict, str]],
-                                                           Result]:
+    def _infos(self, accounts: Iterable[Account]
+               ) -> tuple[list[tuple[Account, dict[str, Any], str]], Result]:
         """``/accounts/{id}/info`` of every account, concurrently; failures per account."""
         wanted = self.ctx.currency
         accounts = [a for a in accounts if not wanted or (a.currency or "") == wanted.upper()]
 
-        def fetch(account: Account) -> tuple[Account, dict, str]:
+        def fetch(account: Account) -> tuple[Account, dict[str, Any], str]:
             path = f"/accounts/{quote(account.account_id, safe='')}/info"
             return account, obj(self._get(path, "balance"), "ETNA balance response"), utc_now()
 
@@ -267,7 +299,8 @@ class Etna(Broker):
                 found.append(outcome)
         return found, failed
 
-    def _parse_each(self, infos: list[tuple[Account, dict, str]], parse: Callable[..., Any],
+    def _parse_each(self, infos: list[tuple[Account, dict[str, Any], str]],
+                    parse: Callable[..., Any],
                     result: Result) -> Result:
         for account, info, as_of in infos:
             try:
@@ -276,14 +309,12 @@ class Etna(Broker):
                 result.errors.append(self.fail(exc, account.account_id))
         return result
 
-    def _parse_balance(self, account: Account, info: dict, as_of: str) -> Balance:
-        values = {k: to_decimal(info.get(src), name=src) for k, src in BALANCE.items()}
-        extra = extra_from(info, set(BALANCE.values()))
-        return self.balance(account, as_of=as_of, extra=extra, **values)
+    def _parse_balance(self, account: Account, info: dict[str, Any], as_of: str) -> Balance:
+        return self.balance(account, as_of=as_of, extra=BALANCES.extra(info),
+                            **BALANCES.amounts(info))
 
-    def _parse_asset(self, account: Account, info: dict, as_of: str) -> Asset:
-        return self.asset(account, account.currency or self.currency,
-                          total=to_decimal(info.get("cash"), name="cash"))
+    def _parse_asset(self, account: Account, info: dict[str, Any], as_of: str) -> Asset:
+        return self.asset(account, account.currency or self.currency, **ASSETS.amounts(info))
 
 
 def _detail(response: Response) -> str:

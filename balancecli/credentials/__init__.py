@@ -35,6 +35,7 @@ from typing import Any
 
 from balancecli.core.errors import AuthError
 from balancecli.core.redact import NOT_SECRET, REDACTOR, Redactor, mask
+from balancecli.core.secretfields import SecretFields, as_fields, settled
 from balancecli.credentials.environment import (
     ENV_PREFIX,
     check_environment,
@@ -60,17 +61,18 @@ __all__ = [
 ]
 
 
-def env_suffices(profile: str, required: tuple[str, ...],
+def env_suffices(profile: str, required: SecretFields | tuple[str, ...],
                  env: Mapping[str, str] | None = None) -> bool:
     """True when the environment supplies every field the profile needs, so that the keyring
-    is not opened: every required field, except an access token beside a refresh token (the
-    first request refreshes it). The one rule for runs, ``auth status`` and ``doctor``.
+    is not opened. ``required``: the broker's declaration (``Broker.secret_spec``), or a bare
+    tuple of required fields. The rule is ``core.secretfields.unmet``, the one that ``auth status``
+    and ``doctor`` apply too; here only excuses that hold whatever the keyring holds count (an
+    access token beside a refresh token: the first request refreshes it).
     ConfigError for a variable no secret can hold (a line break)."""
     source = os.environ if env is None else env
-    present = {f.upper() for f in required if secret_from_env(source, profile, f)}
-    if "REFRESH_TOKEN" in present:
-        present.add("ACCESS_TOKEN")
-    return present >= {f.upper() for f in required}
+    fields = as_fields(required)
+    asked = dict.fromkeys((*fields.required, *(s.by for s in fields.stand_ins.values())))
+    return settled(fields, [f for f in asked if secret_from_env(source, profile, f)])
 
 
 class Urgent(str):
@@ -93,7 +95,7 @@ class Secrets:
     def __init__(
         self,
         profile: str,
-        required: tuple[str, ...] = (),
+        required: SecretFields | tuple[str, ...] = (),
         *,
         env: Mapping[str, str] | None = None,
         keyring: Keyring | None = None,
@@ -101,7 +103,8 @@ class Secrets:
         warn: Any = None,
     ) -> None:
         self.profile = profile
-        self.required = tuple(f.upper() for f in required)
+        self.fields = as_fields(required)  # the broker's declaration (Broker.secret_spec)
+        self.required = self.fields.required
         self._env = os.environ if env is None else env
         self._item: dict[str, Any] | None = None
         self._overlay: dict[str, Any] = {}
@@ -115,7 +118,7 @@ class Secrets:
             REDACTOR.register(value, key)
         for field in self.required:  # checked now: a value with a line break is exit 3
             self._from_env(field)
-        self.env_complete = keyring is not None and env_suffices(profile, self.required,
+        self.env_complete = keyring is not None and env_suffices(profile, self.fields,
                                                                  self._env)
         # Reads use the keyring only when the environment is not enough; a replaced lasting
         # credential is still offered to it (``save``), as the only way to keep it.

@@ -249,18 +249,20 @@ class Reader(Database):
 
     def iter_rows_of_runs(self, stamps: Iterable[RunStamp], *,
                           profiles: Sequence[str] | None = None,
-                          account_ids: Sequence[str] | None = None) -> Iterator[Any]:
+                          account_ids: Sequence[str] | None = None,
+                          extra_of: Sequence[str] = ()) -> Iterator[Any]:
         """``valued.RunRows`` (balances, assets, stored rates) of just these runs, in the order
         given (time order), for ``history --in CUR --every ...``: a year of 15-minute runs
-        valued weekly reads 52 runs' rows, not 35,000. Read in batches of ``_BATCH`` runs."""
+        valued weekly reads 52 runs' rows, not 35,000. Read in batches of ``_BATCH`` runs.
+        Balance rows of the brokers in ``extra_of`` keep their ``extra`` (``iter_run_rows``)."""
         from balancecli.history.valued import (
             ASSET_SQL,
-            BALANCE_SQL,
             ORDER,
             RATE_SQL,
             RunRows,
             _asset,
             _balance,
+            _balance_sql,
             _Group,
             _rate,
         )
@@ -279,8 +281,8 @@ class Reader(Database):
             with sqlite_errors(self.path):
                 streams = [
                     _Group(self._conn.execute(
-                        f"{BALANCE_SQL} WHERE taken_at IN ({marks}) AND {rows}{ORDER}",
-                        [*times, *row_params]), _balance),
+                        f"{_balance_sql(extra_of)} WHERE taken_at IN ({marks}) AND {rows}{ORDER}",
+                        [*extra_of, *times, *row_params]), _balance),
                     _Group(self._conn.execute(
                         f"{ASSET_SQL} WHERE taken_at IN ({marks}) AND {rows}{ORDER}",
                         [*times, *row_params]), _asset),

@@ -54,8 +54,7 @@ class Outcome:
 
 
 def make_secrets(profile: Profile, options: Options) -> Secrets:
-    cls = profile.broker_class
-    required = cls.secret_fields(profile.settings)
+    required = profile.broker_class.secret_spec(profile.settings)
     if options.presets is not None:
         return Secrets(profile.name, required, env={},
                        preset=options.presets.get(profile.name, {}), warn=options.warn)

@@ -19,12 +19,13 @@ Sources: the "Get Account Balance" page, https://open.longportapp.com/docs/trade
   saved before anything else, under the profile lock. ``oauth``: Bearer tokens (30 days) from
   ``POST /oauth2/token`` (refresh-token grant, the refresh token rotates), refreshed when less
   than 300 s are left (the SDK's margin) or once after 401003/401004.
-- Envelope and signing: ``longport_sign.py``; the rate is ``limits`` below, kept by the
-  per-host limiter. 429s are retried with backoff by the HTTP client; a 403202 is signed again
-  at once.
+- Envelope and signing: ``sign.py``. Rate limits: the trade API allows at most 30 calls in 30 s,
+  0.02 s apart (the docs' "Rate Limit"; ``limits`` below, kept by the per-host limiter). 429s
+  are retried with backoff by the HTTP client; a 403202 is signed again at once.
 - Quirks: every value is a string and may be ``""`` (-> None); ``data.list`` may hold several
   entries, one per currency view, each with per-currency ``cash_infos``. There is no
-  account-list endpoint: one credential set is one account, labelled by ``account_id``.
+  account-list endpoint: one credential set is one account, labelled by ``account_id``. The
+  field mapping is the ``FieldMap`` declarations below, which the parsers read.
 """
 
 from __future__ import annotations
@@ -48,11 +49,13 @@ from balancecli.brokers.longport.sign import (
     timestamp,
     token_error,
 )
+from balancecli.brokers.mapping import FieldMap, From
 from balancecli.brokers.payload import blank_to_none, objects
 from balancecli.core.clock import utc_now
 from balancecli.core.errors import BadResponseError, BalanceCliError
-from balancecli.core.models import Account, Asset, Balance, extra_from
-from balancecli.core.numbers import to_decimal, to_text
+from balancecli.core.models import Account, Asset, Balance
+from balancecli.core.numbers import to_text
+from balancecli.core.secretfields import OAUTH_STAND_INS, SecretFields
 from balancecli.credentials.oauth_client import OAuthClient
 from balancecli.credentials.tokens import TokenAnswer, TokenLifecycle, TokenRules, TokenSlot
 from balancecli.net.limiter import RateLimit
@@ -83,10 +86,40 @@ OAUTH = OAuthClient(
     token_url=HOSTS["global"] + "/oauth2/token", revoke_url=HOSTS["global"] + "/oauth2/revoke",
     scope="3", answer=OAUTH_TOKENS.answer, redirect_port=60355, redirect_path="/callback",
     has_client_secret=False)
-BALANCE = {"cash": "total_cash", "equity": "net_assets", "buying_power": "buy_power",
-           "initial_margin": "init_margin", "maintenance_margin": "maintenance_margin"}
-CASH = {"available": "available_cash", "reserved": "frozen_cash", "settling": "settling_cash",
-        "withdrawable": "withdraw_cash"}
+ACCOUNT_PAGE = "https://open.longportapp.com/docs/trade/asset/account"
+CASH_INFOS = "cash_infos"  # each data.list entry's per-currency cash
+ACCOUNTS = FieldMap(
+    Account, "none: one credential set is one account (the API has no account list)",
+    ACCOUNT_PAGE, fields={
+        "account_id": From(setting="account_id", note="else the profile name"),
+        "type": From(value="securities"),
+    })
+BALANCES = FieldMap(
+    Balance, "GET /v1/asset/account[?currency=X]", ACCOUNT_PAGE, each="list",
+    rows="one per entry of data.list: a currency view of the account", fields={
+        "currency": "currency",
+        "as_of": From(note="the time of the fetch"),
+        "cash": "total_cash",
+        "available": From("available_cash", within=CASH_INFOS,
+                          note="the one in the entry's own currency"),
+        "withdrawable": From("withdraw_cash", within=CASH_INFOS,
+                             note="the one in the entry's own currency"),
+        "buying_power": "buy_power",
+        "equity": "net_assets",
+        "initial_margin": "init_margin",
+        "maintenance_margin": "maintenance_margin",
+    })
+ASSETS = FieldMap(
+    Asset, "GET /v1/asset/account[?currency=X]", ACCOUNT_PAGE, each=CASH_INFOS,
+    rows="one per cash_infos currency of the data.list entries (the first occurrence wins)",
+    fields={
+        "asset": "currency",
+        "total": From(note="not sent: null"),
+        "available": "available_cash",
+        "reserved": "frozen_cash",
+        "settling": "settling_cash",
+        "withdrawable": "withdraw_cash",
+    })
 
 
 class LongPort(Broker):
@@ -94,9 +127,10 @@ class LongPort(Broker):
     # Trade API: at most 30 calls per 30 s, 0.02 s apart (per host here).
     limits = RateLimit(start=2, ceiling=5, calls=30, period=30, gap=0.02)
     settings = {
-        "auth": Setting(str, "oauth", choices=("oauth", "apikey")),
-        "region": Setting(str, "global", choices=tuple(HOSTS)),
-        "base_url": Setting(str, None, help="overrides region"),
+        "auth": Setting(str, "oauth", choices=("oauth", "apikey"), shown=True),
+        "region": Setting(str, "global", choices=tuple(HOSTS), shown=True,
+                          overridden_by="base_url"),
+        "base_url": Setting(str, None, help="overrides region", where=True),
         "token_url": Setting(str, None, help="default: base_url + /oauth2/token"),
         "account_id": Setting(str, None, help="label of the account (default: profile name)"),
         "refresh_days": Setting((int, float), 7, help="legacy token: refresh window",
@@ -104,17 +138,26 @@ class LongPort(Broker):
         "client_id": Setting(str, None, help="OAuth client id (else the CLIENT_ID secret)"),
     }
 
-    @classmethod
-    def secret_fields(cls, settings: dict[str, Any]) -> tuple[str, ...]:
-        if settings.get("auth", "oauth") == "oauth":
-            return ("ACCESS_TOKEN", "REFRESH_TOKEN") + (() if settings.get("client_id")
-                                                         else ("CLIENT_ID",))
-        return ("APP_KEY", "APP_SECRET", "ACCESS_TOKEN")
+    # -- declarations: secrets, field mappings --------------------------------------------
+    title = "LongPort"
+    field_maps = (ACCOUNTS, BALANCES, ASSETS)
 
     @classmethod
-    def optional_secret_fields(cls, settings: dict[str, Any]) -> tuple[str, ...]:
-        extra = ("CLIENT_SECRET",) if settings.get("auth", "oauth") == "oauth" else ()
-        return (*extra, "ACCESS_TOKEN_EXPIRES_AT")
+    def secret_spec(cls, settings: dict[str, Any]) -> SecretFields:
+        if settings.get("auth", "oauth") == "oauth":
+            return SecretFields(
+                required=("ACCESS_TOKEN", "REFRESH_TOKEN") + (() if settings.get("client_id")
+                                                               else ("CLIENT_ID",)),
+                optional=("CLIENT_SECRET", "ACCESS_TOKEN_EXPIRES_AT"),
+                stand_ins=OAUTH_STAND_INS, token="ACCESS_TOKEN",
+                expiry="ACCESS_TOKEN_EXPIRES_AT", renewed_by=("REFRESH_TOKEN",),
+                not_secret=("ACCESS_TOKEN_EXPIRES_AT",))
+        # API-key mode: the access token is the credential (refreshed with itself before it
+        # expires, never after).
+        return SecretFields(
+            required=("APP_KEY", "APP_SECRET", "ACCESS_TOKEN"),
+            optional=("ACCESS_TOKEN_EXPIRES_AT",), token="ACCESS_TOKEN",
+            expiry="ACCESS_TOKEN_EXPIRES_AT", not_secret=("ACCESS_TOKEN_EXPIRES_AT",))
 
     def __init__(self, ctx: Any) -> None:
         super().__init__(ctx)
@@ -216,14 +259,14 @@ class LongPort(Broker):
 
     # -- accounts, balances, assets
     def accounts(self) -> list[Account]:
-        label = self.ctx.settings.get("account_id") or self.profile
-        return [self.account(label, type="securities")]
+        label = self.ctx.settings.get(str(ACCOUNTS.source("account_id").setting))
+        return [self.account(label or self.profile, type=ACCOUNTS.source("type").value)]
 
-    def _entries(self) -> tuple[list[dict], str]:
+    def _entries(self) -> tuple[list[dict[str, Any]], str]:
         params = {"currency": self.ctx.currency.upper()} if self.ctx.currency else {}
         data = self._get("/v1/asset/account", params)
         as_of = utc_now()
-        return objects(data.get("list") or [], "the LongPort data.list"), as_of
+        return objects(data.get(str(BALANCES.each)) or [], "the LongPort data.list"), as_of
 
     def balances(self, accounts: Iterable[Account]) -> Result:
         return self.snapshot(accounts)[0]
@@ -253,34 +296,32 @@ class LongPort(Broker):
             assets.errors.append(self.fail(exc, account.account_id))
         return balances, assets
 
-    def _parse_balance(self, account: Account, entry: dict, as_of: str) -> Balance:
-        currency = to_text(entry.get("currency"))
-        own = next((c for c in _cash_infos(entry) if to_text(c.get("currency")) == currency), {})
-        values = {k: to_decimal(entry.get(src), name=src) for k, src in BALANCE.items()}
+    def _parse_balance(self, account: Account, entry: dict[str, Any], as_of: str) -> Balance:
+        currency = to_text(entry.get(BALANCES.key("currency")))
+        own = next((c for c in _cash_infos(entry)
+                    if to_text(c.get(ASSETS.key("asset"))) == currency), {})
         return self.balance(
-            account, currency=currency, as_of=as_of, **values,
-            available=to_decimal(own.get("available_cash"), name="available_cash"),
-            withdrawable=to_decimal(own.get("withdraw_cash"), name="withdraw_cash"),
-            extra=blank_to_none(extra_from(entry, {*BALANCE.values(), "currency",
-                                                    "cash_infos"})),
+            account, currency=currency, as_of=as_of,
+            **BALANCES.amounts(entry, within={CASH_INFOS: own}),
+            extra=blank_to_none(BALANCES.extra(entry)),
         )
 
-    def _parse_assets(self, account: Account, entries: list[dict], as_of: str) -> list[Asset]:
+    def _parse_assets(self, account: Account, entries: list[dict[str, Any]],
+                      as_of: str) -> list[Asset]:
         rows: dict[str, Asset] = {}
         for entry in entries:
             for item in _cash_infos(entry):
-                currency = to_text(item.get("currency"))
+                currency = to_text(item.get(ASSETS.key("asset")))
                 if not currency:
-                    raise BadResponseError("a LongPort cash_infos item has no currency")
+                    raise BadResponseError(f"a LongPort {CASH_INFOS} item has no "
+                                           f"{ASSETS.key('asset')}")
                 if currency in rows:  # the first occurrence across entries wins
                     continue
-                values = {k: to_decimal(item.get(src), name=src) for k, src in CASH.items()}
-                rows[currency] = self.asset(
-                    account, currency, total=None, **values,
-                    extra=blank_to_none(extra_from(item, {*CASH.values(), "currency"})))
+                rows[currency] = self.asset(account, currency, **ASSETS.amounts(item),
+                                            extra=blank_to_none(ASSETS.extra(item)))
         wanted = (self.ctx.currency or "").upper()
         return [row for cur, row in rows.items() if not wanted or cur == wanted]
 
 
-def _cash_infos(entry: dict) -> list[dict]:
-    return objects(entry.get("cash_infos") or [], "the LongPort cash_infos")
+def _cash_infos(entry: dict[str, Any]) -> list[dict[str, Any]]:
+    return objects(entry.get(CASH_INFOS) or [], f"the LongPort {CASH_INFOS}")

@@ -40,6 +40,9 @@ https://api.quantower.com/docs/; the decompiled business layer
 - An account the bridge could not read (``Error``: its ``Balances`` kept changing while being
   copied) is an ``unavailable`` error of that account. E-mail addresses in names are masked.
 - A file source that another user can write is refused (POSIX), as is one not a regular file.
+
+The field mapping is the ``FieldMap`` declarations below; the reader takes the export's field
+names from them. ``doctor`` reports the export's age as a finding of its own (``probe``).
 """
 
 from __future__ import annotations
@@ -47,8 +50,9 @@ from __future__ import annotations
 import os
 import stat
 import threading
+import time
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -56,8 +60,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from balancecli.brokers.base import Broker, Result, Setting
-from balancecli.brokers.payload import kind
+from balancecli.brokers.base import Broker, Finding, Probe, ReportedRate, Result, Setting
+from balancecli.brokers.mapping import FieldMap, From
+from balancecli.brokers.payload import expiry_epoch, kind
 from balancecli.brokers.quantower.export import (
     CONNECTED,
     NOT_BROKERS,
@@ -73,6 +78,7 @@ from balancecli.brokers.quantower.export import (
     parse_time,
     text,
 )
+from balancecli.core.clock import span
 from balancecli.core.errors import (
     AuthError,
     BadResponseError,
@@ -83,8 +89,9 @@ from balancecli.core.errors import (
     UnavailableError,
 )
 from balancecli.core.jsonread import loads
-from balancecli.core.models import Account, extra_from
+from balancecli.core.models import Account, Asset, Balance, extra_from
 from balancecli.core.numbers import DOUBLE_EXPONENT
+from balancecli.core.secretfields import SecretFields
 from balancecli.net.http import status_error
 from balancecli.net.limiter import RateLimit
 from balancecli.net.urls import is_loopback, parse_url, without_userinfo
@@ -92,15 +99,58 @@ from balancecli.net.urls import is_loopback, parse_url, without_userinfo
 FORMAT = "balancecli.quantower/1"
 FUTURE_SKEW = 300  # seconds an export may be dated ahead of this machine's clock
 DEFAULT_CAP = 16 * 1024 * 1024  # bytes; the profile's max_response_bytes overrides
-ACCOUNT_KEYS = frozenset({"Id", "Name", "AccountCurrency", "Balance", "AdditionalInfo", "Balances"})
-ASSET_FIELDS = {
-    "total": "TotalBalance", "available": "AvailableBalance", "reserved": "ReservedBalance",
-    "value_usd": "TotalInUSD", "value_btc": "TotalInBTC",
-}
-ASSET_KEYS = frozenset({"AssetId", *ASSET_FIELDS.values()})
+EXPORT = ("the BalanceCliBridge export (balancecli.quantower/1): a file, or "
+          "GET http://127.0.0.1:PORT/")
+KB_PAGE = "Quantower/QuantowerKB:quantower-algo/access-to-crypto-account-and-balances.md"
+ACCOUNTS = FieldMap(Account, EXPORT, KB_PAGE, each="Accounts", fields={
+    "account_id": From("Id", note="ConnectionId:Id when the Id repeats within one export"),
+    "name": "Name",
+    "type": From(value="crypto", note="when the account has Balances, else null"),
+    "currency": "AccountCurrency",
+})
+BALANCES = FieldMap(
+    Balance, EXPORT, "https://api.quantower.com/docs/TradingPlatform.BusinessLayer.Account.html",
+    each="Accounts", rows="one per account", fields={
+        "currency": From(note="the account's AccountCurrency"),
+        "as_of": From("GeneratedAt", note="of the export document"),
+        "available": From("Balance", note="documented as the available balance"),
+    })
+COINS = FieldMap(
+    Asset, EXPORT,
+    "https://api.quantower.com/docs/TradingPlatform.BusinessLayer.CryptoAssetBalances.html",
+    each="Balances", rows="one per Balances item of a crypto account", fields={
+        "asset": "AssetId",
+        "total": "TotalBalance",
+        "available": "AvailableBalance",
+        "reserved": "ReservedBalance",
+        "value_usd": "TotalInUSD",
+        "value_btc": "TotalInBTC",
+    })
+PLAIN = FieldMap(Asset, EXPORT, KB_PAGE, rows="one per account without Balances", fields={
+    "asset": "AccountCurrency",
+    "available": "Balance",
+})
+# The broker fields the reader below takes, by their declarations above.
+ID, NAME, CURRENCY = ACCOUNTS.key("account_id"), ACCOUNTS.key("name"), ACCOUNTS.key("currency")
+BALANCE, BALANCES_LIST, ASSET_ID = BALANCES.key("available"), str(COINS.each), COINS.key("asset")
+ASSET_FIELDS = COINS.amount_keys()
+ASSET_KEYS = COINS.used
+ACCOUNT_KEYS = ACCOUNTS.used | {BALANCE, BALANCES_LIST, "AdditionalInfo"}
 NOT_RUNNING = "the BalanceCliBridge Strategy may not be running in Quantower"
 START = ("start BalanceCliBridge in Quantower's Strategies manager; to install it, run: "
          "balancecli quantower bridge")
+
+
+def _export_age(as_of: str, max_age: float | None) -> Finding:
+    age = time.time() - (expiry_epoch(as_of) or 0.0)
+    detail = f"written {span(age)} ago (GeneratedAt {as_of}"
+    if not max_age:
+        return Finding("export age", True, detail + "; max_age 0: not checked)")
+    if age <= max_age:
+        return Finding("export age", True, detail + f"; max_age {max_age:g} s)")
+    return Finding("export age", False, detail + f", older than max_age {max_age:g} s): the "
+                   "BalanceCliBridge Strategy may not be running", "stale",
+                   "start BalanceCliBridge in Quantower's Strategies manager")
 
 
 def _is_url(source: Any) -> bool:
@@ -128,14 +178,33 @@ class Quantower(Broker):
     # One request per profile to a loopback bridge (or none: a file).
     limits = RateLimit(start=2, ceiling=4)
     settings = {
-        "source": Setting(str, required=True,
+        "source": Setting(str, required=True, where=True,
                           help="export file path, or http://127.0.0.1:PORT/ of the bridge"),
         "max_age": Setting((int, float), 600, help="seconds; older exports are stale; 0: off"),
     }
 
+    # -- declarations: secrets, field mappings, the values it reports ----------------------
+    title = "Quantower"
+    field_maps = (ACCOUNTS, BALANCES, COINS, PLAIN)
+    remote_clock = False  # the bridge runs on this machine: no clock of its own to compare
+
     @classmethod
-    def secret_fields(cls, settings: dict[str, Any]) -> tuple[str, ...]:
-        return ("TOKEN",) if _is_url(settings.get("source")) else ()
+    def secret_spec(cls, settings: dict[str, Any]) -> SecretFields:
+        # An http source: the bearer token the user gave the Strategy (it does not expire).
+        return SecretFields(required=("TOKEN",) if _is_url(settings.get("source")) else ())
+
+    @classmethod
+    def reported_rates(cls, balances: Sequence[Balance],
+                       assets: Sequence[Asset]) -> list[ReportedRate]:
+        """Each coin's USD rate: TotalInUSD / TotalBalance of its asset row."""
+        return [ReportedRate(a.profile, a.account_id, a.asset.upper(), "USD", a.value_usd,
+                             a.total, field=COINS.key("value_usd"))
+                for a in assets if a.value_usd is not None and a.total]
+
+    @classmethod
+    def valued_by_assets(cls, balance: Balance) -> bool:
+        """A crypto account: its coins' USD values make its value (it has no equity)."""
+        return balance.equity is None and balance.account_type == ACCOUNTS.source("type").value
 
     @classmethod
     def validate(cls, profile: str, raw: dict[str, Any]) -> dict[str, Any]:
@@ -161,6 +230,20 @@ class Quantower(Broker):
         self._lock = threading.Lock()
         self._export: _Export | None = None
         self._repeated: list[Account] = []
+
+    def probe(self) -> Probe:
+        """``doctor``'s request: the export read once (no request for a file), its accounts,
+        and how old it is, judged here against ``max_age`` rather than failing the read."""
+        max_age, self.max_age = self.max_age, 0
+        accounts = self.accounts()
+        probe = Probe(accounts, via=None if _is_url(self.source) else "read from the export file")
+        if accounts:
+            result = self.balances(accounts[:1])
+            probe.errors = result.errors
+            as_of = result.rows[0].as_of if result.rows else None
+            if as_of is not None:
+                probe.findings.append(_export_age(as_of, max_age))
+        return probe
 
     def accounts(self) -> list[Account]:
         entries = self._load().entries
@@ -206,7 +289,7 @@ class Quantower(Broker):
                 continue
             for coin in entry.coins:
                 values = {k: coin.get(v) for k, v in ASSET_FIELDS.items()}
-                result.rows.append(self.asset(entry.account, coin["AssetId"],
+                result.rows.append(self.asset(entry.account, coin[ASSET_ID],
                                               extra=extra_from(coin, ASSET_KEYS), **values))
         return result
 
@@ -325,20 +408,20 @@ class Quantower(Broker):
                 next_step="update balancecli, or install the matching bridge: "
                           "balancecli quantower bridge")
         revision = _revision(document.get("Revision"), where)
-        as_of = self._check_age(parse_time(document.get("GeneratedAt"), where), where)
+        as_of = self._check_age(parse_time(document.get(BALANCES.key("as_of")), where), where)
         if revision >= 2 and "Connections" not in document:
             raise BadResponseError(f"{where}: Connections is missing (Revision {revision})")
         connections = (parse_connections(document["Connections"], where)
                        if revision >= 2 else [])
-        accounts = document.get("Accounts")
+        accounts = document.get(ACCOUNTS.each)
         if not isinstance(accounts, list):
             raise BadResponseError(f"{where}: Accounts is {kind(accounts)}, expected a list")
         for i, item in enumerate(accounts):
             if not isinstance(item, dict):
                 raise BadResponseError(f"{where}: Accounts[{i}] is {kind(item)}, "
                                        "expected an object")
-            text(item, "Id", f"{where}: Accounts[{i}]", required=True)
-        counts = Counter(item["Id"].strip() for item in accounts)
+            text(item, ID, f"{where}: Accounts[{i}]", required=True)
+        counts = Counter(item[ID].strip() for item in accounts)
         export = _Export(as_of, {}, [], connections)
         for i, item in enumerate(accounts):
             at = f"{where}: Accounts[{i}]"
@@ -366,12 +449,12 @@ class Quantower(Broker):
         return as_of
 
     def _parse_account(self, item: dict[str, Any], where: str, counts: Counter[str]) -> _Entry:
-        raw_id = item["Id"].strip()
+        raw_id = item[ID].strip()
         where = f"{where} (Id {raw_id!r})"
         account_id = _account_id(item, where, counts)
         text(item, "ConnectionName", where)
-        balance = number(item, "Balance", where, required=True)
-        coins = item.get("Balances")
+        balance = number(item, BALANCE, where, required=True)
+        coins = item.get(BALANCES_LIST)
         if coins is not None:
             if not isinstance(coins, list):
                 raise BadResponseError(f"{where}: Balances is {kind(coins)}, expected a list")
@@ -379,7 +462,7 @@ class Quantower(Broker):
                 at = f"{where}: Balances[{j}]"
                 if not isinstance(coin, dict):
                     raise BadResponseError(f"{at} is {kind(coin)}, expected an object")
-                coin["AssetId"] = text(coin, "AssetId", at, required=True)
+                coin[ASSET_ID] = text(coin, ASSET_ID, at, required=True)
                 for key in ASSET_FIELDS.values():
                     coin[key] = number(coin, key, at)
         extra = extra_from(item, ACCOUNT_KEYS)
@@ -387,7 +470,7 @@ class Quantower(Broker):
             (k, v) for k, v in numeric_info(item.get("AdditionalInfo"), where).items()
             if k not in extra
         )
-        currency = text(item, "AccountCurrency", where)
+        currency = text(item, CURRENCY, where)
         problem = None
         if currency is None and balance is not None:
             if balance == 0:
@@ -396,9 +479,9 @@ class Quantower(Broker):
                 problem = (f"Quantower reports a Balance of {balance} without an account "
                            "currency, so its unit is not known")
         account = self.account(
-            account_id, name=mask_emails(text(item, "Name", where)), status=None,
-            extra=masked_extra(extra), type="crypto" if coins is not None else None,
-            currency=currency,
+            account_id, name=mask_emails(text(item, NAME, where)), status=None,
+            extra=masked_extra(extra),
+            type=ACCOUNTS.source("type").value if coins is not None else None, currency=currency,
         )
         return _Entry(account, balance, coins, problem)
 
@@ -416,14 +499,14 @@ def _revision(value: Any, where: str) -> int:
 
 
 def _account_id(item: dict[str, Any], where: str, counts: Counter[str]) -> str:
-    raw_id: str = item["Id"].strip()
+    raw_id: str = item[ID].strip()
     connection = text(item, "ConnectionId", where)
     return f"{connection or ''}:{raw_id}" if counts[raw_id] > 1 else raw_id
 
 
 def _failed(item: dict[str, Any], where: str, counts: Counter[str]) -> tuple[str, BalanceCliError]:
     """An account the bridge exported with ``Error`` instead of its balances."""
-    where = f"{where} (Id {item['Id'].strip()!r})"
+    where = f"{where} (Id {item[ID].strip()!r})"
     account_id = _account_id(item, where, counts)
     reason = mask_emails(text(item, "Error", where, required=True))
     return account_id, UnavailableError(

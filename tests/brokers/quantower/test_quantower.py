@@ -16,7 +16,6 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
 from balancecli.brokers.quantower.broker import Quantower
 from balancecli.core.errors import (
@@ -427,24 +426,28 @@ def test_demo_profile_serves_a_fresh_export():
 
 def test_bridge_command_prints_the_source():
     from balancecli.brokers.quantower.bridge import bridge_source
-    from balancecli.cli.commands.quantower import app
 
-    result = CliRunner().invoke(app, ["bridge"])
-    assert result.exit_code == 0
+    result = run_cli("quantower", "bridge")
+    assert result.returncode == 0
     assert result.stdout == bridge_source() == BRIDGE_CS.read_text()
     assert "class BalanceCliBridge : Strategy" in result.stdout
     assert "Strategies manager" in result.stderr  # install steps go to stderr
 
 
 def test_bridge_command_writes_a_file(tmp_path):
-    from balancecli.cli.commands.quantower import app
-
     out = tmp_path / "BalanceCliBridge.cs"
-    result = CliRunner().invoke(app, ["bridge", "--output", str(out)])
-    assert result.exit_code == 0
+    result = run_cli("quantower", "bridge", "--output", str(out))
+    assert result.returncode == 0
     assert out.read_text() == BRIDGE_CS.read_text()
     assert result.stdout == ""
     assert f"wrote {out}" in result.stderr
+
+
+def test_bridge_command_cannot_write_is_a_usage_error(tmp_path):
+    out = tmp_path / "missing" / "BalanceCliBridge.cs"
+    result = run_cli("quantower", "bridge", "-o", str(out))
+    assert (result.returncode, result.stdout) == (2, "")
+    assert result.stderr == f"error: cannot write {out}: No such file or directory\n"
 
 
 # ---------------------------------------------------------------- the C# bridge under mono
