@@ -107,7 +107,7 @@ def _row_dicts(rows: Sequence[Any]) -> list[dict[str, Any]]:
 
 def to_json(command: str, rows: Sequence[Any], errors: Sequence[BalanceCliError],
             generated_at: str, *, converted: dict[str, Any] | None = None,
-            indent: int | None = None) -> str:
+            indent: int | None = None, skipped: Sequence[Any] = ()) -> str:
     schema, key, _ = SCHEMAS[command]
     doc: dict[str, Any] = {"schema": schema, "generated_at": generated_at,
                            key: _row_dicts(rows)}
@@ -115,6 +115,8 @@ def to_json(command: str, rows: Sequence[Any], errors: Sequence[BalanceCliError]
         doc["totals"] = totals(rows)
     if converted is not None:  # --in CUR
         doc["converted"] = converted
+    if skipped:  # accounts the broker serves no balances for (brokers.base.Skipped)
+        doc["skipped"] = [s.as_dict() for s in skipped]
     doc["errors"] = [e.as_dict() for e in errors]
     return dumps_exact(doc, indent=indent, redact=_redactor()) + "\n"
 

@@ -105,10 +105,11 @@ def run_data_command(rt: Runtime, command: str, *, profiles: list[str] | None,
         elif fmt in data_export.FORMATS:  # beancount, ledger, prometheus
             rt.out(data_export.text(fmt, command, rows, errors, selected, seconds, utc_now()))
         elif stream is not None:
-            stream.close(errors, [("totals", render.totals(rows))] if command == "balance"
-                         else [])
+            stream.close(errors, ([("totals", render.totals(rows))] if command == "balance"
+                                  else []) + _skipped(outcome.skipped))
         elif (fmt := Format(fmt)) is Format.json:  # DataFormat's other values are Format's
-            rt.out(render.to_json(command, rows, errors, utc_now(), indent=rt.json_indent))
+            rt.out(render.to_json(command, rows, errors, utc_now(), indent=rt.json_indent,
+                                  skipped=outcome.skipped))
         elif fmt is Format.jsonl:
             rt.out(render.to_jsonl(rows))
         elif fmt is Format.csv:
@@ -142,6 +143,11 @@ def _live_table(rt: Runtime, command: str, rows: list, hide_amounts: bool) -> An
     from balancecli.cli.runtime import terminal_width
 
     return to_rich(table, width=terminal_width(), color=rt.color, wide=rt.wide)
+
+
+def _skipped(skipped: list) -> list[tuple[str, Any]]:
+    """The ``skipped`` block of a JSON document, when accounts were left out."""
+    return [("skipped", [s.as_dict() for s in skipped])] if skipped else []
 
 
 def _only_currency(command: str, rows: list, currency: str | None) -> list:
