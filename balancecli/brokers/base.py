@@ -17,6 +17,8 @@ Declared as data (class attributes and class methods, read without an instance o
 - ``valued_by_assets(balance) -> bool``: the account's value is the sum of its asset rows'
   values, so the assets must be fetched to value it;
 - ``remote_clock``: the broker answers from a clock of its own (``doctor`` compares it);
+- ``significant_digits``: how many significant digits the broker's amounts carry when it
+  sends binary floating point (a C# double: 15); accounting exports round to it, JSON never;
 - ``asked_again`` and ``oauth_client(settings, secret)``: what ``auth login`` asks for again
   after a refused login, and the browser login's client (``credentials.oauth_client``). A
   broker with tokens declares its ``TokenRules`` and hands its grant to the one token
@@ -247,6 +249,9 @@ class Broker:
     rates_need_extra: ClassVar[bool] = False
     # The broker's answers carry its own clock (a Date header worth comparing with ours).
     remote_clock: ClassVar[bool] = True
+    # The significant digits its amounts really carry, when they are binary floating point
+    # written out in full (None: every digit sent is the broker's).
+    significant_digits: ClassVar[int | None] = None
 
     @classmethod
     def secret_spec(cls, settings: dict[str, Any]) -> SecretFields:

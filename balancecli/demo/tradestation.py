@@ -23,6 +23,7 @@ import hashlib
 import math
 import secrets
 import time
+from collections.abc import Callable
 from contextlib import ExitStack
 from typing import Any
 from urllib.parse import unquote, urlencode
@@ -106,14 +107,14 @@ class FakeTradeStation(FakeBroker):
         return json_reply({"Error": "NotFound", "Message": f"no route {path}"}, 404)
 
     def _v3_accounts(self) -> list[dict[str, Any]]:
-        accounts = copy.deepcopy(self.v3["accounts"])
+        accounts: list[dict[str, Any]] = copy.deepcopy(self.v3["accounts"])
         if self.include_error_account:
             accounts += copy.deepcopy(self.v3["error_accounts"])
         if self.include_unsupported_account:
             accounts += copy.deepcopy(self.v3["unsupported_accounts"])
         return accounts
 
-    def _metered(self, category: str, answer: Any) -> Reply:
+    def _metered(self, category: str, answer: Callable[[], Reply]) -> Reply:
         """The answer with the rate-limit headers of ``category``; 429 past the quota."""
         if self.quota is None:
             return answer()
@@ -132,7 +133,7 @@ class FakeTradeStation(FakeBroker):
             return json_reply({"Error": "TooManyRequests",
                                "Message": "Rate limit exceeded for this resource."}, 429,
                               **headers)
-        reply: Reply = answer()
+        reply = answer()
         reply.headers.update(headers)
         return reply
 

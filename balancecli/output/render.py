@@ -23,6 +23,7 @@ from typing import Any
 from balancecli.core.errors import BalanceCliError
 from balancecli.core.exactjson import dumps_exact, number_text
 from balancecli.core.models import Account, Asset, Balance
+from balancecli.output.exports import spreadsheet_safe
 from balancecli.output.table import KEEP, NULL, Column, Table
 
 SCHEMAS = {
@@ -127,14 +128,15 @@ def to_jsonl(rows: Sequence[Any]) -> str:
 
 
 def csv_value(value: Any) -> Any:
-    """A CSV cell: exact digits for amounts, ``true``/``false`` like JSON, empty for null."""
+    """A CSV cell: exact digits for amounts, ``true``/``false`` like JSON, empty for null,
+    text a spreadsheet would run as a formula as text (``exports.spreadsheet_safe``)."""
     if value is None:
         return ""
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, Decimal):
         return number_text(value)
-    return value
+    return spreadsheet_safe(value) if isinstance(value, str) else value
 
 
 def to_csv(command: str, rows: Sequence[Any], columns: Sequence[str] | None = None) -> str:

@@ -152,14 +152,12 @@ def _data_documents() -> list[dict[str, Any]]:
             "totals": {"type": "array", "items": BALANCE_TOTAL},
             "converted": converted, "skipped": SKIPPED, "errors": errors()},
             optional=("converted", "skipped"),
-            description="balancecli balance -f json (converted: with --in CUR; skipped: "
-                        "accounts left out)"),
+            description="balancecli balance -f json (converted: with --in CUR)"),
         document("balancecli.assets/1", {
             "generated_at": TIME, "assets": rows_of("asset"),
             "converted": converted, "skipped": SKIPPED, "errors": errors()},
             optional=("converted", "skipped"),
-            description="balancecli assets -f json (converted: with --in CUR; skipped: "
-                        "accounts left out)"),
+            description="balancecli assets -f json (converted: with --in CUR)"),
         document("balancecli.snapshot/1", {
             "generated_at": TIME, "db": {"type": "string"},
             "run": obj({"id": COUNT, "started_at": TIME, "finished_at": TIME,

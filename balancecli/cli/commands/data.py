@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import typer
@@ -68,7 +68,10 @@ def run_data_command(rt: Runtime, command: str, *, profiles: list[str] | None,
                 rt, in_currency, applies=watch is None and not hide_amounts
                 and fmt not in data_export.FORMATS)
         options = Options(
-            command=command, account_ids=list(accounts or []),
+            # beancount/ledger assert what accounts hold: the asset rows, which balance gets
+            # from the same responses (Broker.snapshot).
+            command="snapshot" if command == "balance" and fmt in ("beancount", "ledger")
+            else command, account_ids=list(accounts or []),
             currency=currency.upper() if currency else None, timeout=timeout,
             log=rt.log if rt.verbose else None, warn=rt.warn,
             # --watch: a prompt would tear the live table; the error says what to run.
@@ -103,7 +106,9 @@ def run_data_command(rt: Runtime, command: str, *, profiles: list[str] | None,
             networth.show(rt, command, Format(fmt).value, rows, errors, selected, options,
                           target, settings)
         elif fmt in data_export.FORMATS:  # beancount, ledger, prometheus
-            rt.out(data_export.text(fmt, command, rows, errors, selected, seconds, utc_now()))
+            held = _only_currency("assets", outcome.assets, options.currency)
+            rt.out(data_export.text(fmt, command, rows + held, errors, selected, seconds,
+                                    utc_now()))
         elif stream is not None:
             stream.close(errors, ([("totals", render.totals(rows))] if command == "balance"
                                   else []) + _skipped(outcome.skipped))
@@ -145,7 +150,7 @@ def _live_table(rt: Runtime, command: str, rows: list, hide_amounts: bool) -> An
     return to_rich(table, width=terminal_width(), color=rt.color, wide=rt.wide)
 
 
-def _skipped(skipped: list) -> list[tuple[str, Any]]:
+def _skipped(skipped: Sequence[Any]) -> list[tuple[str, Any]]:
     """The ``skipped`` block of a JSON document, when accounts were left out."""
     return [("skipped", [s.as_dict() for s in skipped])] if skipped else []
 

@@ -144,7 +144,7 @@ def _csv(command: str, rows: Sequence[Any], cells: Sequence[Decimal | None], tar
     import csv
     import io
 
-    from balancecli.output.render import SCHEMAS, number_text
+    from balancecli.output.render import SCHEMAS, csv_value
 
     names = [f.name for f in dataclasses.fields(SCHEMAS[command][2]) if f.name != "extra"]
     out = io.StringIO()
@@ -152,8 +152,7 @@ def _csv(command: str, rows: Sequence[Any], cells: Sequence[Decimal | None], tar
     writer.writerow([*names, "value_in", "value"])
     for row, value in zip(rows, cells, strict=True):
         line = [getattr(row, n) for n in names] + [target, value]
-        writer.writerow("" if v is None else number_text(v) if isinstance(v, Decimal) else v
-                        for v in line)
+        writer.writerow(csv_value(v) for v in line)
     return out.getvalue()
 
 

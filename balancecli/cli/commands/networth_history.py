@@ -174,13 +174,10 @@ def _csv_line(row: dict[str, Any]) -> str:
     import csv
     import io
 
-    from balancecli.output.render import number_text
+    from balancecli.output.render import csv_value
 
     out = io.StringIO()
-    csv.writer(out, lineterminator="\n").writerow(
-        "" if v is None else "true" if v is True else "false" if v is False
-        else number_text(v) if isinstance(v, Decimal) else v
-        for v in (row[k] for k in FIELDS))
+    csv.writer(out, lineterminator="\n").writerow(csv_value(row[k]) for k in FIELDS)
     return out.getvalue()
 
 
