@@ -11,6 +11,7 @@ import pytest
 
 from balancecli.core.models import Balance
 from balancecli.output import privacy
+from balancecli.output.specs import BALANCE
 from tests.support.cli import on_terminal, run_cli
 
 # The account value rule: equity, else cash, else available; shares per currency.
@@ -75,7 +76,8 @@ def test_machine_formats_are_refused_without_force(fmt):
     assert proc.stdout == ""
     assert proc.stderr == (
         f"error: --hide-amounts masks tables only; -f {fmt} would print every amount (add "
-        "--force to print them anyway, or unset BALANCECLI_HIDE_AMOUNTS)\n")
+        "--force to print them anyway, or unset BALANCECLI_HIDE_AMOUNTS) "
+        "(run: balancecli balance --help)\n")
 
 
 def test_force_prints_the_real_amounts():
@@ -100,7 +102,7 @@ def test_shares_are_exact_and_unknowns_are_marked():
     rows = [row("a", equity=D("1")), row("b", cash=D("2")), row("c"),
             Balance(profile="p", broker="etna", account_id="z", currency="EUR",
                     equity=D("0"))]
-    got = privacy.shares(rows)
+    got = privacy.shares(rows, BALANCE.shares)
     assert got[0] == ("equity", privacy.EXACT.divide(D(1), D(3))) and got[1][0] == "cash"
     assert got[2] == (None, None)
     assert got[3] == ("equity", None)  # a zero total has no shares

@@ -237,8 +237,10 @@ def _path(rt: Runtime) -> Path:
     from balancecli import config
 
     if rt.demo:
-        rt.err("error: the profile commands edit the config file; they do not apply to --demo")
-        raise typer.Exit(2)
+        from balancecli.cli.boundary import UsageError
+
+        raise UsageError("the profile commands edit the config file; they do not apply to "
+                         "--demo")
     return config.config_path(rt.config)
 
 
@@ -259,11 +261,11 @@ def add(
 ) -> None:
     """Add a profile (validated before it is written)."""
     from balancecli import config as cfg
-    from balancecli.cli.runtime import boundary
+    from balancecli.cli.boundary import guarded
     from balancecli.core.errors import ConfigError
 
     rt = runtime(ctx, config=config, verbose=verbose, debug=debug, no_color=no_color)
-    with boundary(rt):
+    with guarded(rt):
         path = _path(rt)
         raw = {"broker": broker, **parse_sets(name, broker, set_ or [])}
         cfg.validate_profile(name, raw)
@@ -292,11 +294,11 @@ def remove(
     no_color: NoColorOpt = False,
 ) -> None:
     """Remove a profile from the config file (its keyring item stays: auth logout)."""
-    from balancecli.cli.runtime import boundary
+    from balancecli.cli.boundary import guarded
     from balancecli.core.errors import ConfigError
 
     rt = runtime(ctx, config=config, verbose=verbose, debug=debug, no_color=no_color)
-    with boundary(rt):
+    with guarded(rt):
         path = _path(rt)
         text, data = _load(path)
         profiles = data.get("profiles", {})
@@ -322,11 +324,11 @@ def list_(
     import json
 
     from balancecli import config as cfg
-    from balancecli.cli.runtime import boundary
+    from balancecli.cli.boundary import guarded
     from balancecli.core.errors import ConfigError
 
     rt = runtime(ctx, config=config, verbose=verbose, debug=debug, no_color=no_color)
-    with boundary(rt):
+    with guarded(rt):
         path = _path(rt)
         rows = []
         for name, raw in cfg.load_profiles(path).items():
@@ -362,11 +364,11 @@ def show(
     import json
 
     from balancecli import config as cfg
-    from balancecli.cli.runtime import boundary
+    from balancecli.cli.boundary import guarded
     from balancecli.core.errors import ConfigError
 
     rt = runtime(ctx, config=config, verbose=verbose, debug=debug, no_color=no_color)
-    with boundary(rt):
+    with guarded(rt):
         path = _path(rt)
         profiles = cfg.load_profiles(path)
         if name not in profiles:

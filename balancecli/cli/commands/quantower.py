@@ -24,6 +24,7 @@ def quantower() -> None:
 
 @app.command(epilog=EXAMPLES["quantower bridge"])
 def bridge(
+    ctx: typer.Context,
     output: Annotated[
         Path | None,
         typer.Option("--output", "-o", metavar="PATH", dir_okay=False,
@@ -31,7 +32,16 @@ def bridge(
     ] = None,
 ) -> None:
     """Print the BalanceCliBridge C# Strategy source (install steps go to stderr)."""
+    from balancecli.cli.boundary import run
+    from balancecli.cli.runtime import Runtime
+
+    rt = Runtime(command_path=ctx.command_path)
+    run(rt, lambda: _bridge(output))
+
+
+def _bridge(output: Path | None) -> None:
     from balancecli.brokers.quantower.bridge import bridge_source, install_steps
+    from balancecli.cli.boundary import UsageError
 
     source = bridge_source()
     if output is None:
@@ -43,8 +53,7 @@ def bridge(
     try:
         path.write_text(source, encoding="utf-8")
     except OSError as exc:
-        sys.stderr.write(f"error: cannot write {path}: {exc.strerror}\n")
-        raise typer.Exit(2) from None
+        raise UsageError(f"cannot write {path}: {exc.strerror}", option="--output") from None
     sys.stderr.write(f"wrote {path}\n\n" + install_steps(str(path)) + "\n")
 
 
