@@ -201,13 +201,13 @@ def use_bash_script() -> None:
         return
     BashComplete, add_completion_class, split_arg_string, _completion_scripts = found  # noqa: N806
 
-    class Bash(BashComplete):
+    class Bash(BashComplete):  # type: ignore[valid-type, misc]  # a class from typer_internals
         source_template = BASH_SCRIPT
 
         def get_completion_args(self) -> tuple[list[str], str]:
             line = os.environ.get("_BALANCECLI_COMP_LINE")
             if not line:
-                return super().get_completion_args()
+                return super().get_completion_args()  # type: ignore[no-any-return]
             words = split_arg_string(line)
             if line[-1].isspace() or not words:
                 return words[1:], ""

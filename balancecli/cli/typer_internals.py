@@ -127,7 +127,7 @@ def command_rewriting_args(rewrite: Callable[[list[str]], list[str]]) -> type:
 
     class Rewriting(TyperCommand):
         def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
-            return super().parse_args(ctx, rewrite(list(args)))  # type: ignore[no-any-return]
+            return super().parse_args(ctx, rewrite(list(args)))
 
     return Rewriting
 
@@ -259,7 +259,7 @@ def _converter_class() -> type:
     from typer._coercion import RuntimeParam, build_runtime_param
 
     @dataclass(frozen=True)
-    class Plain(RuntimeParam):  # type: ignore[misc]
+    class Plain(RuntimeParam):
         descriptor: Any
         kind: str
 
@@ -290,7 +290,7 @@ def install_coercion(command: Any) -> int:
             return 0
         descriptor = getattr(param, "type_descriptor", None)
         kind = value_kind(descriptor) if descriptor is not None else None
-        if kind is None:
+        if kind is None or descriptor is None:
             return 0
         param._runtime_param = plain(parameter_info=descriptor.parameter_info,
                                      annotation=descriptor.annotation, descriptor=descriptor,

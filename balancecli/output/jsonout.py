@@ -79,7 +79,8 @@ class _Buffered:
     """Writes in blocks of about 64 KiB: one syscall per block, not per row."""
 
     def __init__(self, out: IO[str], size: int = 1 << 16) -> None:
-        self.out, self.size, self.parts, self.length = out, size, [], 0
+        self.out, self.size, self.length = out, size, 0
+        self.parts: list[str] = []
 
     def write(self, text: str) -> None:
         self.parts.append(text)

@@ -171,8 +171,8 @@ def table(reports: list[Report], *, width: int | None = None) -> Table:
              for r in reports for i, c in enumerate(r.checks)]
     room = None
     if width is not None:
-        others = [max([width_of(col.title)] + [width_of(line[i] if isinstance(line[i], str)
-                                                          else line[i][0]) for line in lines])
+        texts = [(p, b, name, result[0]) for p, b, name, result, _ in lines]
+        others = [max([width_of(col.title)] + [width_of(line[i]) for line in texts])
                   for i, col in enumerate(columns[:4])]
         room = width - sum(others) - 3 * 4
         if room < 30:  # too narrow beside the broker: the renderer drops it, and says so

@@ -127,8 +127,9 @@ def history(
         if prune or keep is not None or dry_run or yes:
             from balancecli.cli.commands.prune import run_prune
 
-            return run_prune(rt, prune=prune, keep=keep, dry_run=dry_run, yes=yes,
-                             fmt=fmt.value, db=db, conflicts=conflicts)
+            run_prune(rt, prune=prune, keep=keep, dry_run=dry_run, yes=yes, fmt=fmt.value,
+                      db=db, conflicts=conflicts)
+            return None
         return run_history(rt, query)
 
     run(rt, body)

@@ -66,7 +66,7 @@ def toml_value(value: Any) -> str:
         return "{" + ", ".join(f"{toml_key(str(k))} = {toml_value(v)}"
                                for k, v in value.items()) + "}"
     if hasattr(value, "isoformat"):
-        return value.isoformat()
+        return str(value.isoformat())
     raise ValueError(f"{type(value).__name__} cannot be written to the config")
 
 
@@ -338,16 +338,16 @@ def list_(
             except ConfigError as exc:
                 problem = exc.message
             broker = raw.get("broker") if isinstance(raw, dict) else None
-            rows.append({"profile": name, "broker": broker, "valid": problem is None,
+            rows.append({"profile": str(name), "broker": broker, "valid": problem is None,
                          "problem": problem})
         if fmt is ListFormat.json:
             rt.out(json.dumps({"schema": "balancecli.profiles/1", "config": str(path),
                                "profiles": rows}, indent=2) + "\n")
         else:
-            width = max([len(r["profile"]) for r in rows] + [7])
+            width = max([len(str(r["profile"])) for r in rows] + [7])
             lines = [f"{'PROFILE':<{width}}  BROKER        STATUS"]
-            lines += [f"{r['profile']:<{width}}  {str(r['broker']):<12}  "
-                      f"{'ok' if r['valid'] else 'invalid: ' + r['problem']}" for r in rows]
+            lines += [f"{r['profile']!s:<{width}}  {r['broker']!s:<12}  "
+                      + ("ok" if r["valid"] else f"invalid: {r['problem']}") for r in rows]
             rt.out("\n".join(lines) + "\n")
 
 
