@@ -342,7 +342,7 @@ def list_(
                          "problem": problem})
         if fmt is ListFormat.json:
             rt.out(json.dumps({"schema": "balancecli.profiles/1", "config": str(path),
-                               "profiles": rows}, indent=2) + "\n")
+                               "profiles": rows}, indent=rt.json_indent) + "\n")
         else:
             width = max([len(str(r["profile"])) for r in rows] + [7])
             lines = [f"{'PROFILE':<{width}}  BROKER        STATUS"]
@@ -379,7 +379,8 @@ def show(
         if fmt is ListFormat.json:
             rt.out(json.dumps({"schema": "balancecli.profile/1", "profile": name,
                                "config": str(path), "settings": raw,
-                               "effective": effective}, indent=2, default=str) + "\n")
+                               "effective": effective}, indent=rt.json_indent,
+                              default=str) + "\n")
         else:
             defaults = "".join(f"# {k} = {toml_value(v)}  (default)\n"
                                for k, v in effective.items() if k not in raw and v is not None)

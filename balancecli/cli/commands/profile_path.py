@@ -64,7 +64,7 @@ def _show(ctx: typer.Context, rt: Runtime, fmt: str) -> None:
     exists = file.is_file()
     if fmt == "json":
         rt.out(json.dumps({"schema": SCHEMA, "config": str(file), "source": source,
-                           "exists": exists}, indent=2) + "\n")
+                           "exists": exists}, indent=rt.json_indent) + "\n")
         return
     rt.out(f"{file}\n")
     rt.err(f"from {SOURCES[source]}" + ("" if exists else "; the file does not exist yet "

@@ -64,7 +64,7 @@ def update(
         info = {"file": str(path), "url": settings.ecb_url, "latest": table.latest.isoformat(),
                 "currencies": len(table.known()), "in_use": str(in_use.path)}
         if fmt is Format.json:
-            rt.out(dumps_exact({"schema": UPDATE_SCHEMA, **info}) + "\n")
+            rt.out(dumps_exact({"schema": UPDATE_SCHEMA, **info}, indent=rt.json_indent) + "\n")
         elif fmt is Format.jsonl:
             rt.out(dumps_exact(info) + "\n")
         elif fmt is Format.csv:
@@ -136,7 +136,8 @@ def _print(rt: Any, fmt: Format, target: str, file_info: dict[str, Any] | None,
 
     if fmt is Format.json:
         rt.out(dumps_exact({"schema": SHOW_SCHEMA, "generated_at": utc_now(),
-                            "currency": target, "ecb": file_info, "rates": rows}) + "\n")
+                            "currency": target, "ecb": file_info, "rates": rows},
+                           indent=rt.json_indent) + "\n")
         return
     if fmt is Format.jsonl:
         rt.out("".join(dumps_exact(r) + "\n" for r in rows))
