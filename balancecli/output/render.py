@@ -2,7 +2,7 @@
 
 JSON numbers carry the exact digits the broker sent (``Decimal`` is written as its text), so
 ``19638.14545186560000000000`` stays so and ``jq '.balances[] | select(.equity > 1000)'`` works.
-Tables round for display only (``balancecli.precision``); totals are summed exactly first.
+Tables round for display only (``core.precision``); totals are summed exactly first.
 
 Every string value passes the secret mask before it is encoded: a secret a broker echoes back
 is masked whatever the format's quoting does to it (``"`` becomes ``\\"`` in JSON and ``""`` in

@@ -157,7 +157,7 @@ def to_json(reports: list[Report], *, indent: bool = False) -> str:
 
 
 def table(reports: list[Report], *, width: int | None = None) -> Table:
-    """One line per check (a ``balancecli.table.Table``). The detail is the diagnosis: never
+    """One line per check (an ``output.table.Table``). The detail is the diagnosis: never
     cut, it is wrapped onto continuation lines to fit ``width`` (the terminal's); the broker
     column goes first when even that does not fit."""
     import textwrap

@@ -1,7 +1,8 @@
 """Option types shared by the command modules (one definition each).
 
-Command modules import from here; nothing here imports a command module or ``cli.py``, so the
-import graph stays a tree (tests/test_layout.py checks it). Only typer is imported at the top.
+Command modules import from here; nothing here imports a command module or ``cli/app.py``, so
+the import graph stays a tree (tests/test_layout.py checks it). Only typer is imported at the
+top.
 """
 
 from __future__ import annotations
