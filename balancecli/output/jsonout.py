@@ -152,7 +152,10 @@ class Stream:
 
             self.values([{**row_dict(r), **dict(t)} for r, t in _with(rows, tails)])
             return
-        self._write([row(r, t) for r, t in _with(rows, tails)])
+        if tails is None:
+            self._write([row(r) for r in rows])
+        else:
+            self._write([row(r, t) for r, t in zip(rows, tails, strict=True)])
 
     def values(self, values: Iterable[Any]) -> None:
         """Plain values (dicts) as rows."""
