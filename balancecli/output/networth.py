@@ -90,6 +90,7 @@ class Valuing:
         self.balances: list[Any] = []
         self.assets: list[Any] = []
         self.asset_rates: list[Rate] = []
+        self._converted: tuple[tuple[bool, int, int], Converted] | None = None
 
     def cells(self, shown: Sequence[Any], balances: Sequence[Any],
               assets: Sequence[Any]) -> list[Decimal | None]:
@@ -107,10 +108,14 @@ class Valuing:
         return [converted.value_of(r) for r in shown]
 
     def converted(self, *, failed: bool) -> Converted:
+        """The ``converted`` block of every row so far (worked out once per set of rows)."""
         from balancecli.money.valuation import value_accounts
 
-        return value_accounts(self.balances, self.assets, self.rates, self.target,
-                              failed=failed)
+        key = (failed, len(self.balances), len(self.assets))
+        if self._converted is None or self._converted[0] != key:
+            self._converted = key, value_accounts(self.balances, self.assets, self.rates,
+                                                  self.target, failed=failed)
+        return self._converted[1]
 
     def used(self, converted: Converted) -> list[Rate]:
         """Each rate used once: the accounts' and (assets) each row's."""
