@@ -149,9 +149,9 @@ def test_commands_live_under_cli_commands_and_nothing_imports_the_app():
 # -- function size --------------------------------------------------------------------------
 
 MAX_FUNCTION_LINES = 70
-# Functions other engineers are splitting right now; they remove themselves from this list.
-LONG_FOR_NOW = {"balancecli.cli.commands.auth._login", "balancecli.net.http.HttpClient.request",
-                "balancecli.output.schemas._build"}
+# Functions being split right now (auth._login and HttpClient.request already were); remove
+# a name when its function is.
+LONG_FOR_NOW = {"balancecli.output.schemas._build"}
 
 
 def _is_data_literal(function: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:

@@ -30,6 +30,7 @@ from balancecli.net.limiter import RateLimit
 
 if TYPE_CHECKING:
     from balancecli.credentials import Secrets
+    from balancecli.credentials.oauth_client import OAuthClient
     from balancecli.net.http import HttpClient
 
 
@@ -218,8 +219,27 @@ class Broker:
             for account_id, n in counts.items() if n > 1]
         return [a for a in accounts if counts[a.account_id] == 1], errors
 
+    # -- logins and tokens. ``credentials.tokens`` runs one token lifecycle for every broker
+    # and ``credentials.oauth`` the browser login; a broker declares what is its own: its
+    # ``TokenRules`` and grant (passed to the ``TokenLifecycle`` it keeps as ``self.tokens``),
+    # its OAuth client, the field asked again after a refused login.
+
+    # The secret field ``auth login`` asks for again when the broker refuses a login typed
+    # there (a mistyped password), or None.
+    asked_again: ClassVar[str | None] = None
+
+    @classmethod
+    def oauth_client(cls, settings: dict[str, Any],
+                     secret: Callable[[str], Any]) -> OAuthClient | None:
+        """The profile's OAuth client for ``auth login`` in a browser (``secret`` reads a
+        secret field: the environment, what was typed, the keyring), or None when the broker,
+        or this profile's mode, does not log in that way."""
+        return None
+
     def refresh(self) -> None:
-        """Force a token refresh (``auth refresh``); brokers without one say so."""
+        """Force a token refresh or login now and store its tokens (``auth refresh``), in
+        the calling thread; AuthError when the broker refuses it, ConfigError for a broker
+        without one (this default)."""
         raise ConfigError(
             f"broker {self.name} has no token refresh",
             profile=self.profile,

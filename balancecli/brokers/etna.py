@@ -24,14 +24,12 @@ two-factor-authentication, list-users-accounts and the error pages.
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Callable, Iterable
 from typing import Any
 from urllib.parse import quote
 
 from balancecli.brokers.base import Broker, Result, Setting
-from balancecli.brokers.payload import expired, obj, one_line
+from balancecli.brokers.payload import obj, one_line
 from balancecli.core.clock import utc_now
 from balancecli.core.errors import (
     AuthError,
@@ -42,6 +40,15 @@ from balancecli.core.errors import (
 )
 from balancecli.core.models import Account, Asset, Balance, extra_from
 from balancecli.core.numbers import to_decimal, to_text
+from balancecli.credentials.tokens import (
+    Rejected,
+    TokenAnswer,
+    TokenLifecycle,
+    TokenRules,
+    TokenSlot,
+    secret_problem,
+    token_problem,
+)
 from balancecli.net.http import Response
 from balancecli.net.limiter import RateLimit
 
@@ -56,10 +63,18 @@ BALANCE = {
     "realized_pnl": "closePL",
 }
 APP_KEY_REJECTED = "the ETNA app key was rejected: check APP_KEY"
+# The session token, declared for the lifecycle (credentials.tokens): ``{"State": "Succeeded",
+# "Token"}`` without an expiry, 24 h. There is no refresh grant: the grant is a fresh login,
+# cheap enough that an unreadable cached expiry counts as expired.
+TOKENS = TokenRules(
+    answer=TokenAnswer(TOKEN_LIFETIME, access=("Token",), refresh=(), expires_in=()),
+    slot=TokenSlot(token="token", expires_at="token_expires_at", refresh=None),
+    margin=EXPIRY_MARGIN, unreadable_expiry_is_expired=True)
 
 
 class Etna(Broker):
     name = "etna"
+    asked_again = "PASSWORD"  # auth login: a refused login asks for the password again
     # No documented limit: start low, grow while it answers, at most 32 (or the
     # profile's max_concurrency).
     limits = RateLimit(start=8, ceiling=32)
@@ -83,56 +98,35 @@ class Etna(Broker):
         self.base = s["base_url"].rstrip("/")
         self.api = f"{self.base}/v{s.get('api_version') or '1.0'}"
         self.currency = (s.get("currency") or "USD").upper()
-        self._lock = threading.Lock()
-        self._token: str | None = None
+        self.tokens = TokenLifecycle(ctx.secrets, TOKENS, self._login, profile=self.profile,
+                                     warn=ctx.warn)
 
-    # -- tokens
-    def _current_token(self) -> str:
-        with self._lock:
-            if self._token:
-                return self._token
-        secrets = self.ctx.secrets
-        token = secrets.get("TOKEN")
-        if token and not _expired(secrets.get("TOKEN_EXPIRES_AT")):
-            return str(token)
-        return self._login(stale=token)
-
+    # -- tokens (the lifecycle is credentials.tokens; ETNA's login is the grant)
     def refresh(self) -> None:
         """A fresh login (``auth refresh``): at a terminal this is where a 2FA code is typed."""
-        self._login(stale=None, force=True)
+        self.tokens.renew()
 
-    def _login(self, stale: Any, force: bool = False) -> str:
+    def _login(self, current: str | None) -> dict[str, Any]:
+        """The login, with its second factor when asked: the ``Succeeded`` answer."""
         secrets = self.ctx.secrets
-        with self._lock, secrets.locked():
-            # Another thread or process may have logged in while we waited for the lock.
-            for token, expires_at in ((self._token, None),
-                                      (secrets.get("TOKEN"), secrets.get("TOKEN_EXPIRES_AT"))):
-                if not force and token and token != stale and not _expired(expires_at):
-                    self._token = str(token)
-                    return self._token
-            headers = {"Et-App-Key": secrets.require("APP_KEY"), "Accept": "application/json",
-                       "Username": secrets.require("USERNAME"),
-                       "Password": secrets.require("PASSWORD")}
-            body = self._post_token(headers)
-            for _ in range(MAX_FACTOR_STEPS):
-                if body.get("State") != "Expecting":
-                    break
-                body = self._post_token({**headers, **self._second_factor(body)})
-            if body.get("State") != "Succeeded":
-                raise AuthError(
-                    f"ETNA login did not succeed (State {body.get('State')!r}: "
-                    f"{one_line(body.get('Reason')) or 'no reason given'})",
-                    next_step=f"log in on the broker's web site, then: "
-                              f"balancecli auth refresh {self.profile}",
-                )
-            token = body.get("Token")
-            if not isinstance(token, str) or not token:
-                raise BadResponseError("the ETNA token response has no Token")
-            secrets.save(token=token, token_expires_at=int(time.time()) + TOKEN_LIFETIME)
-            self._token = token
-            return token
+        headers = {"Et-App-Key": secrets.require("APP_KEY"), "Accept": "application/json",
+                   "Username": secrets.require("USERNAME"),
+                   "Password": secrets.require("PASSWORD")}
+        body = self._post_token(headers)
+        for _ in range(MAX_FACTOR_STEPS):
+            if body.get("State") != "Expecting":
+                break
+            body = self._post_token({**headers, **self._second_factor(body)})
+        if body.get("State") != "Succeeded":
+            raise AuthError(
+                f"ETNA login did not succeed (State {body.get('State')!r}: "
+                f"{one_line(body.get('Reason')) or 'no reason given'})",
+                next_step=f"log in on the broker's web site, then: "
+                          f"balancecli auth refresh {self.profile}",
+            )
+        return body
 
-    def _post_token(self, headers: dict[str, str]) -> dict:
+    def _post_token(self, headers: dict[str, str]) -> dict[str, Any]:
         response = self.ctx.http.request("POST", f"{self.base}/token", headers=headers, data=b"")
         if response.status in (200, 202):
             return obj(response.json(), "ETNA token response")
@@ -146,13 +140,17 @@ class Etna(Broker):
             )
         raise self._error(response, "login")
 
-    def _second_factor(self, body: dict) -> dict[str, str]:
+    def _second_factor(self, body: dict[str, Any]) -> dict[str, str]:
         """The extra headers answering a 202 "Expecting" (two-factor-authentication page)."""
         pin = "pin" in str(body.get("Step") or "").lower()  # "SecutityPin" (sic)
         what = "PIN code" if pin else "verification code"
         interim = body.get("Token")
         if not isinstance(interim, str) or not interim:
             raise BadResponseError("the ETNA second-factor response has no Token")
+        problem = token_problem(interim)
+        if problem:  # it would go into the Authorization header
+            raise AuthError(f"the token endpoint answered a second-factor token with {problem}",
+                            next_step="try again; if it persists, report it to the broker")
         if not (self.ctx.interactive and self.ctx.prompt):
             raise AuthError(
                 f"ETNA asks for a second factor (a {what}), which cannot be entered without a "
@@ -165,32 +163,36 @@ class Etna(Broker):
                                 + (f" ({reason})" if reason else "") + ": ") or "").strip()
         if not code:
             raise AuthError(f"no ETNA {what} entered")
+        if secret_problem(code):
+            raise AuthError(f"the ETNA {what} entered has a control character")
         return {"PinCode" if pin else "VerificationCode": code,
                 "Authorization": f"Bearer {interim}"}
 
     # -- requests
     def _get(self, path: str, what: str) -> Any:
         app_key = self.ctx.secrets.require("APP_KEY")
-        token = self._current_token()
-        for attempt in range(2):
-            response = self.ctx.http.request(
-                "GET", self.api + path,
-                headers={"Et-App-Key": app_key, "Authorization": f"Bearer {token}",
-                         "Accept": "application/json"},
-            )
-            if response.status == 401 and attempt == 0:
-                token = self._login(stale=token)
-                continue
-            if response.status != 200:
-                raise self._error(response, what)
-            payload = response.json()
-            if isinstance(payload, dict) and payload.get("IsSucceed") is False:
-                # The {"Model", "Errors", "StatusCode", "IsSucceed"} envelope (get-users-info).
-                status = payload.get("StatusCode")
-                status = status if isinstance(status, int) and status >= 400 else 500
-                raise self._error(Response(status, {}, response.content, response.url), what)
-            return payload
-        raise AssertionError("unreachable")
+        response = self.tokens.call(lambda token: self._send(path, what, app_key, token))
+        if response.status != 200:
+            raise self._error(response, what)
+        payload = response.json()
+        if isinstance(payload, dict) and payload.get("IsSucceed") is False:
+            # The {"Model", "Errors", "StatusCode", "IsSucceed"} envelope (get-users-info).
+            status = payload.get("StatusCode")
+            status = status if isinstance(status, int) and status >= 400 else 500
+            raise self._error(Response(status, {}, response.content, response.url), what)
+        return payload
+
+    def _send(self, path: str, what: str, app_key: str, token: str) -> Response:
+        response = self.ctx.http.request(
+            "GET", self.api + path,
+            headers={"Et-App-Key": app_key, "Authorization": f"Bearer {token}",
+                     "Accept": "application/json"},
+        )
+        if response.status == 401:
+            raise Rejected(
+                f"ETNA rejected a fresh token for the {what} ({_detail(response)})",
+                http_status=401, next_step=f"run: balancecli auth refresh {self.profile}")
+        return response
 
     def _error(self, response: Response, what: str) -> BalanceCliError:
         status, detail = response.status, _detail(response)
@@ -282,11 +284,6 @@ class Etna(Broker):
     def _parse_asset(self, account: Account, info: dict, as_of: str) -> Asset:
         return self.asset(account, account.currency or self.currency,
                           total=to_decimal(info.get("cash"), name="cash"))
-
-
-def _expired(expires_at: Any) -> bool:
-    """An unreadable expiry counts as expired: one fresh login is cheap (no refresh grant)."""
-    return expired(expires_at, EXPIRY_MARGIN, unusable=True)
 
 
 def _detail(response: Response) -> str:

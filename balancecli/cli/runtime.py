@@ -15,8 +15,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from balancecli.cli.boundary import guarded as boundary  # noqa: F401 - commands import it here
+from balancecli.cli.boundary import guarded as boundary  # the boundary as a with-block
 from balancecli.output.console import Console
+
+__all__ = ["Globals", "Runtime", "boundary"]
 
 if TYPE_CHECKING:
     from balancecli.cli.profiles import Selection

@@ -14,8 +14,15 @@
 - Every secret value seen is registered with ``REDACTOR``, which the logger and the error
   boundary apply to every line they print.
 
+- Every value is checked where it enters: a token (access, refresh or session token) must be
+  visible ASCII, any other secret free of line breaks and control characters, or it is refused
+  without being shown (``tokens.field_problem``): exit 3 from the environment, exit 4 from the
+  keyring, ``auth login --with-token`` and token endpoints.
+
 Modules: ``environment`` (variable names, checked values), ``keyring_access`` (the keyring),
-``lock`` (the per-profile lock), ``redact`` (masking). Import the public names from here.
+``lock`` (the per-profile lock), ``tokens`` (the token lifecycle, token answers, the checks),
+``expiry`` (expiry times), ``oauth`` (browser login) and ``oauth_client`` (what a broker
+declares for it), ``prompts``. Import the public names of the first three from here.
 """
 
 from __future__ import annotations
@@ -43,6 +50,7 @@ from balancecli.credentials.keyring_access import (
     merge_keyring_errors,
 )
 from balancecli.credentials.lock import lock_dir, profile_lock
+from balancecli.credentials.tokens import field_problem, spoken
 
 __all__ = [
     "ENV_PREFIX", "NOT_SECRET", "REDACTOR", "SERVICE", "_BROKEN", "_REPLACED", "Keyring",
@@ -159,7 +167,14 @@ class Secrets:
         except AuthError as exc:
             self.keyring_error = exc
             return None
-        return None if value in (None, "") else value
+        if value in (None, ""):
+            return None
+        problem = field_problem(field, value) if self._keyring is not None else None
+        if problem:  # refused where it enters: it would go into a header (never shown)
+            raise AuthError(f"the keyring item holds {spoken(field)} with {problem}",
+                            profile=self.profile,
+                            next_step=f"run: balancecli auth login {self.profile}")
+        return value
 
     def require(self, field: str) -> str:
         value = self.get(field)

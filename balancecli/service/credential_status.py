@@ -1,7 +1,8 @@
 """Where each secret field of a profile comes from, and whether it can authenticate, offline.
 
 Used by ``auth status`` (and anything else that reports on credentials); reads the environment
-and the keyring item, never prints a secret (at most its last four characters).
+and the keyring item, never prints a secret (at most the last four characters of a long access
+or refresh token).
 """
 
 from __future__ import annotations
@@ -45,10 +46,20 @@ def iso(epoch: float) -> str:
     return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def last4(value: str | None) -> str | None:
-    """The last four characters of a secret long enough to keep the rest hidden (more than 8),
-    else None; the text output shows them as ``…abcd`` (``***`` for a short secret)."""
-    return value[-4:] if value and len(value) > 8 else None
+HINTED = ("ACCESS_TOKEN", "REFRESH_TOKEN")  # the only fields whose end is ever shown
+LONG_TOKEN = 20
+
+
+def last4(field: str, value: str | None) -> str | None:
+    """The last four characters of a long access or refresh token (20 or more, a usable
+    token), as a hint of which one is stored; None for every other field (no part of a
+    password, app secret or client secret is ever shown). The text output shows ``…abcd``,
+    else ``***``."""
+    from balancecli.credentials.tokens import token_problem
+
+    if field not in HINTED or not value or len(value) < LONG_TOKEN or token_problem(value):
+        return None
+    return value[-4:]
 
 
 def profile_status(profile: Profile) -> dict[str, Any]:
@@ -84,7 +95,7 @@ def profile_status(profile: Profile) -> dict[str, Any]:
         if value:
             present.add(field)
         fields.append({"field": field, "required": field in required, "present": bool(value),
-                       "source": source, "last4": last4(value)})
+                       "source": source, "last4": last4(field, value)})
     expires_at = None
     for field in EXPIRY_FIELDS:
         expires_at = expiry_epoch(env_value(profile.name, field) or item.get(field.lower()))

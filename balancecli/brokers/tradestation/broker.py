@@ -30,19 +30,19 @@ examples) and the v2 swagger (``spec/swagger.yaml`` in ``tradestation/api-docs``
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Iterable
 from typing import Any
 from urllib.parse import quote
 
 from balancecli.brokers.base import Broker, Result, Setting
-from balancecli.brokers.payload import expired, lower, obj, token_fields
+from balancecli.brokers.payload import lower, obj
 from balancecli.brokers.tradestation import v2, v3
 from balancecli.core.clock import utc_now
 from balancecli.core.errors import AuthError, BadResponseError, BalanceCliError, RateLimitedError
-from balancecli.core.jsonread import loads
 from balancecli.core.models import Account, Asset, extra_from
 from balancecli.core.numbers import to_text
+from balancecli.credentials.oauth_client import OAuthClient
+from balancecli.credentials.tokens import Rejected, TokenAnswer, TokenLifecycle, TokenRules
 from balancecli.net.http import Response, status_error
 from balancecli.net.limiter import RateLimit
 
@@ -51,6 +51,24 @@ TOKEN_URL_V3 = "https://signin.tradestation.com/oauth/token"  # Auth0, live and 
 MAX_BATCH = 25
 EXPIRY_MARGIN = 60  # seconds: refresh a token this close to expiry
 DEFAULT_LIFETIME = 1200  # "access tokens expire after 20 minutes" (refresh-tokens page)
+
+# The token, declared for the lifecycle (credentials.tokens). Auth0 answers access_token and
+# refresh_token; the old v2 docs say token and RefreshToken, and v2's answer carries the userid
+# the account list needs. A refresh token in the answer means rotation is on: it is stored
+# before anything else in the answer is read.
+TOKENS = TokenRules(
+    answer=TokenAnswer(DEFAULT_LIFETIME, access=("access_token", "token"),
+                       refresh=("refresh_token", "RefreshToken"), extra=(("userid", "user_id"),)),
+    margin=EXPIRY_MARGIN)
+# Browser login (auth-code page): Auth0's authorize endpoint with this audience and these
+# scopes, PKCE; the redirect must be one of the key's callback URLs, localhost ones by default.
+# "Revoking a refresh token will revoke ALL Refresh Tokens for that API key" (refresh-tokens).
+OAUTH = OAuthClient(
+    authorize_url="https://signin.tradestation.com/authorize", token_url=TOKEN_URL_V3,
+    scope="openid offline_access ReadAccount", audience="https://api.tradestation.com",
+    answer=TOKENS.answer, redirect_port=31022,
+    revoke_warning="TradeStation revokes ALL refresh tokens of this API key: every other login "
+                   "and machine using this key must log in again")
 
 
 class TradeStation(Broker):
@@ -90,98 +108,76 @@ class TradeStation(Broker):
         self.token_url = s.get("token_url") or (
             TOKEN_URL_V3 if self.api == "v3" else self.base + v2.TOKEN_PATH)
         self.batch_size = max(1, min(MAX_BATCH, s.get("batch_size") or MAX_BATCH))
-        self._refresh_lock = threading.Lock()
+        self.tokens = TokenLifecycle(ctx.secrets, TOKENS, self._refresh_grant,
+                                     profile=self.profile, warn=ctx.warn)
 
-    # -- tokens
-    def _current_token(self) -> str:
-        secrets = self.ctx.secrets
-        token = secrets.get("ACCESS_TOKEN")
-        if token and not expired(secrets.get("ACCESS_TOKEN_EXPIRES_AT"), EXPIRY_MARGIN):
-            return str(token)
-        return self._refresh(stale=token)
+    # -- tokens (the lifecycle is credentials.tokens; what is TradeStation's is declared here)
+    @classmethod
+    def oauth_client(cls, settings: dict[str, Any],
+                     secret: Callable[[str], Any]) -> OAuthClient:
+        token_url = settings.get("token_url") or OAUTH.token_url
+        # Auth0's revocation endpoint sits beside its token endpoint (refresh-tokens page).
+        revoke = (token_url[: -len("/token")] + "/revoke" if token_url.endswith("/oauth/token")
+                  else None)
+        port = settings.get("redirect_port")
+        return OAUTH._replace(
+            authorize_url=settings.get("auth_url") or OAUTH.authorize_url,
+            token_url=token_url, revoke_url=revoke,
+            redirect_port=OAUTH.redirect_port if port is None else port,
+            client_id=secret("CLIENT_ID") or settings.get("client_id"),
+            client_secret=secret("CLIENT_SECRET"))
 
     def refresh(self) -> None:
-        self._refresh(stale=self.ctx.secrets.get("ACCESS_TOKEN"), force=True)
+        self.tokens.renew()
 
-    def _refresh(self, stale: str | None, force: bool = False) -> str:
+    def _refresh_grant(self, current: str | None) -> bytes:
+        """The refresh-token grant: the raw answer for the lifecycle to read and store."""
         secrets = self.ctx.secrets
-        with self._refresh_lock, secrets.locked():
-            # Another thread or process may have refreshed while we waited for the lock.
-            token = secrets.get("ACCESS_TOKEN")
-            if not force and token and token != stale and not expired(
-                secrets.get("ACCESS_TOKEN_EXPIRES_AT"), EXPIRY_MARGIN
-            ):
-                return str(token)
-            form = {
-                "grant_type": "refresh_token",
-                "client_id": secrets.get("CLIENT_ID") or self.ctx.settings.get("client_id"),
-                "refresh_token": secrets.require("REFRESH_TOKEN"),
-            }
-            if not form["client_id"]:
-                secrets.require("CLIENT_ID")
-            client_secret = secrets.get("CLIENT_SECRET")
-            if client_secret:
-                form["client_secret"] = client_secret
-            response = self.ctx.http.request(
-                "POST", self.token_url, data=form,
-                headers={"Content-Type": "application/x-www-form-urlencoded",
-                         "Accept": "application/json"},
-            )
-            if response.status != 200:
-                detail = _error_detail(response)
-                if response.status in (400, 401, 403):
-                    raise AuthError(
-                        f"the refresh token was rejected ({detail})",
-                        http_status=response.status,
-                        next_step=f"run: balancecli auth login {self.profile}",
-                    )
-                raise status_error(response, detail)
-            # Tolerant: an absurd number (expires_in = 1e400) must not cost us the tokens.
-            body = obj(loads(response.content, tolerant=True), "token response")
-            return self._store_tokens(body)
-
-    def _store_tokens(self, body: dict) -> str:
-        """Save the refresh answer's tokens before anything else in it is interpreted: a
-        rotated refresh token that is lost breaks every later run. An unusable ``expires_in``
-        (``1e400``, negative, text) is ignored: the token is kept with the documented 20 min."""
-        # Auth0 says access_token/refresh_token; the old v2 docs say token/RefreshToken.
-        access = body.get("access_token") or body.get("token")
-        rotated = body.get("refresh_token") or body.get("RefreshToken")
-        fields = token_fields(access, rotated, body.get("expires_in"), DEFAULT_LIFETIME)
-        user_id = body.get("userid")  # v2: the id the account list needs
-        if isinstance(user_id, str | int) and not isinstance(user_id, bool) and user_id != "":
-            fields["user_id"] = str(user_id)[:100]
-        if fields:
-            self.ctx.secrets.save(**fields)
-        if "access_token" not in fields:
-            raise BadResponseError("the token response has no access_token")
-        return fields["access_token"]
+        client_id = secrets.get("CLIENT_ID") or self.ctx.settings.get("client_id")
+        form = {"grant_type": "refresh_token", "client_id": str(client_id or ""),
+                "refresh_token": secrets.require("REFRESH_TOKEN")}
+        if not client_id:
+            secrets.require("CLIENT_ID")
+        client_secret = secrets.get("CLIENT_SECRET")
+        if client_secret:  # PKCE keys have none
+            form["client_secret"] = str(client_secret)
+        response = self.ctx.http.request(
+            "POST", self.token_url, data=form,
+            headers={"Content-Type": "application/x-www-form-urlencoded",
+                     "Accept": "application/json"},
+        )
+        if response.status != 200:
+            detail = _error_detail(response)
+            if response.status in (400, 401, 403):
+                raise AuthError(
+                    f"the refresh token was rejected ({detail})",
+                    http_status=response.status,
+                    next_step=f"run: balancecli auth login {self.profile}",
+                )
+            raise status_error(response, detail)
+        return response.content
 
     # -- requests
     def _get(self, path: str, query: str = "") -> Any:
-        token = self._current_token()
-        for attempt in range(2):
-            response = self.ctx.http.request(
-                "GET", self.base + path, query=query,
-                headers={"Authorization": f"Bearer {token}", "Accept": "application/json"},
-                retry_if=v2.is_quota_page,
-            )
-            if response.status == 401 and attempt == 0:
-                token = self._refresh(stale=token)
-                continue
-            if response.status != 200:
-                raise self._error(response)
-            return response.json()
-        raise AssertionError("unreachable")
+        response = self.tokens.call(lambda token: self._send(path, query, token))
+        if response.status != 200:
+            raise self._error(response)
+        return response.json()
+
+    def _send(self, path: str, query: str, token: str) -> Response:
+        response = self.ctx.http.request(
+            "GET", self.base + path, query=query,
+            headers={"Authorization": f"Bearer {token}", "Accept": "application/json"},
+            retry_if=v2.is_quota_page,
+        )
+        if response.status == 401:
+            raise Rejected(
+                f"the access token was rejected after a refresh ({_error_detail(response)})",
+                http_status=401, next_step=f"run: balancecli auth login {self.profile}")
+        return response
 
     def _error(self, response: Response) -> BalanceCliError:
         detail = _error_detail(response)
-        if response.status == 401:
-            return AuthError(
-                f"the access token was rejected after a refresh ({detail})",
-                http_status=401,
-                next_step=f"run: balancecli auth login {self.profile}",
-            )
         if v2.is_quota_page(response):
             return RateLimitedError("quota exceeded (HTTP 403)", http_status=403)
         return status_error(response, detail)
