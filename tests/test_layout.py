@@ -143,4 +143,4 @@ def test_commands_live_under_cli_commands_and_nothing_imports_the_app():
     assert {"balancecli.cli.commands.data", "balancecli.cli.commands.auth",
             "balancecli.cli.commands.history", "balancecli.cli.commands.profile"} <= set(edges)
     importers = sorted(m for m, deps in edges.items() if "balancecli.cli.app" in deps)
-    assert importers == ["balancecli.__main__"]
+    assert importers == ["balancecli.cli.entry"]  # the console script, after its fast paths
