@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any  # at run time: Typer evaluates the callbacks' annotations
 
 # Active ISO 4217 codes, without fund, metal and testing codes (XAU, XTS, ...).
 ISO_4217 = tuple("""

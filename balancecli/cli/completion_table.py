@@ -10,7 +10,11 @@ that it answers as Typer does and that the table matches the app.
 
 # ruff: noqa: E501
 
-from typing import Any
+from __future__ import annotations
+
+TYPE_CHECKING = False  # not imported at run time: every Tab press loads this module
+if TYPE_CHECKING:
+    from typing import Any
 
 TABLE: dict[str, Any] = {
     'rich': [],
@@ -29,7 +33,7 @@ TABLE: dict[str, Any] = {
             {'name': 'version', 'opts': ['--version', '-V'], 'action': 'store_const', 'flag': True, 'const': True, 'help': 'Show the version and exit.', 'value': 'flag', 'default': False},
             {'name': 'install_completion', 'opts': ['--install-completion'], 'action': 'store_const', 'flag': True, 'const': True, 'expose': False, 'help': 'Install completion for the current shell.', 'value': 'flag'},
             {'name': 'show_completion', 'opts': ['--show-completion'], 'action': 'store_const', 'flag': True, 'const': True, 'expose': False, 'help': 'Show completion for the current shell, to copy it or customize the installation.', 'value': 'flag'},
-            {'name': 'help', 'opts': ['--help', '-h'], 'action': 'store_const', 'flag': True, 'const': True, 'expose': False, 'help': 'Show this message and exit.', 'value': 'flag'},
+            {'name': 'help', 'opts': ['-h', '--help'], 'action': 'store_const', 'flag': True, 'const': True, 'expose': False, 'help': 'Show this message and exit.', 'value': 'flag'},
         ],
         'commands': [
             ['accounts', {
@@ -50,7 +54,7 @@ TABLE: dict[str, Any] = {
                     {'name': 'debug', 'opts': ['--debug'], 'action': 'store_const', 'flag': True, 'const': True, 'help': 'Show tracebacks for unexpected errors.', 'value': 'flag', 'default': False},
                     {'name': 'no_color', 'opts': ['--no-color'], 'action': 'store_const', 'flag': True, 'const': True, 'help': 'No colour (NO_COLOR also works).', 'value': 'flag', 'default': False},
                     {'name': 'quiet', 'opts': ['--quiet', '-q'], 'action': 'store_const', 'flag': True, 'const': True, 'help': 'No summaries, no warnings (for cron); errors still print.', 'value': 'flag', 'default': False},
-                    {'name': 'help', 'opts': ['--help', '-h'], 'action': 'store_const', 'flag': True, 'const': True, 'expose': False, 'help': 'Show this message and exit.', 'value': 'flag'},
+                    {'name': 'help', 'opts': ['-h', '--help'], 'action': 'store_const', 'flag': True, 'const': True, 'expose': False, 'help': 'Show this message and exit.', 'value': 'flag'},
                 ],
             }],
             ['balance', {
@@ -77,7 +81,7 @@ TABLE: dict[str, Any] = {
                     {'name': 'debug', 'opts': ['--debug'], 'action': 'store_const', 'flag': True, 'const': True, 'help': 'Show tracebacks for unexpected errors.', 'value': 'flag', 'default': False},
                     {'name': 'no_color', 'opts': ['--no-color'], 'action': 'store_const', 'flag': True, 'const': True, 'help': 'No colour (NO_COLOR also works).', 'value': 'flag', 'default': False},
                     {'name': 'quiet', 'opts': ['--quiet', '-q'], 'action': 'store_const', 'flag': True, 'const': True, 'help': 'No summaries, no warnings (for cron); errors still print.', 'value': 'flag', 'default': False},
-                    {'name': 'help', 'opts': ['--help', '-h'], 'action': 'store_const', 'flag': True, 'const': True, 'expose': False, 'help': 'Show this message and exit.', 'value': 'flag'},
+                    {'name': 'help', 'opts': ['-h', '--help'], 'action': 'store_const', 'flag': True, 'const': True, 'expose': False, 'help': 'Show this message and exit.', 'value': 'flag'},
                 ],
             }],
             ['assets', {
@@ -104,7 +108,7 @@ TABLE: dict[str, Any] = {
                     {'name': 'debug', 'opts': ['--debug'], 'action': 'store_const', 'flag': True, 'const': True, 'help': 'Show tracebacks for unexpected errors.', 'value': 'flag', 'default': False},
                     {'name': 'no_color', 'opts': ['--no-color'], 'action': 'store_const', 'flag': True, 'const': True, 'help': 'No colour (NO_COLOR also works).', 'value': 'flag', 'default': False},
                     {'name': 'quiet', 'opts': ['--quiet', '-q'], 'action': 'store_const', 'flag': True, 'const': True, 'help': 'No summaries, no warnings (for cron); errors still print.', 'value': 'flag', 'default': False},
-                    {'name': 'help', 'opts': ['--help', '-h'], 'action': 'store_const', 'flag': True, 'const': True, 'expose': False, 'help': 'Show this message and exit.', 'value': 'flag'},
+                    {'name': 'help', 'opts': ['-h', '--help'], 'action': 'store_const', 'flag': True, 'const': True, 'expose': False, 'help': 'Show this message and exit.', 'value': 'flag'},
                 ],
             }],
             ['snapshot', {
@@ -125,7 +129,7 @@ TABLE: dict[str, Any] = {
                     {'name': 'debug', 'opts': ['--debug'], 'action': 'store_const', 'flag': True, 'const': True, 'help': 'Show tracebacks for unexpected errors.', 'value': 'flag', 'default': False},
                     {'name': 'no_color', 'opts': ['--no-color'], 'action': 'store_const', 'flag': True, 'const': True, 'help': 'No colour (NO_COLOR also works).', 'value': 'flag', 'default': False},
                     {'name': 'quiet', 'opts': ['--quiet', '-q'], 'action': 'store_const', 'flag': True, 'const': True, 'help': 'No summaries, no warnings (for cron); errors still print.', 'value': 'flag', 'default': False},
-                    {'name': 'help', 'opts': ['--help', '-h'], 'action': 'store_const', 'flag': True, 'const': True, 'expose': False, 'help': 'Show this message and exit.', 'value': 'flag'},
+                    {'name': 'help', 'opts': ['-h', '--help'], 'action': 'store_const', 'flag': True, 'const': True, 'expose': False, 'help': 'Show this message and exit.', 'value': 'flag'},
                 ],
             }],
             ['history', {
@@ -158,7 +162,7 @@ TABLE: dict[str, Any] = {
                     {'name': 'debug', 'opts': ['--debug'], 'action': 'store_const', 'flag': True, 'const': True, 'help': 'Show tracebacks for unexpected errors.', 'value': 'flag', 'default': False},
                     {'name': 'no_color', 'opts': ['--no-color'], 'action': 'store_const', 'flag': True, 'const': True, 'help': 'No colour (NO_COLOR also works).', 'value': 'flag', 'default': False},
                     {'name': 'quiet', 'opts': ['--quiet', '-q'], 'action': 'store_const', 'flag': True, 'const': True, 'help': 'No summaries, no warnings (for cron); errors still print.', 'value': 'flag', 'default': False},
-                    {'name': 'help', 'opts': ['--help', '-h'], 'action': 'store_const', 'flag': True, 'const': True, 'expose': False, 'help': 'Show this message and exit.', 'value': 'flag'},
+                    {'name': 'help', 'opts': ['-h', '--help'], 'action': 'store_const', 'flag': True, 'const': True, 'expose': False, 'help': 'Show this message and exit.', 'value': 'flag'},
                 ],
             }],
             ['doctor', {
@@ -176,7 +180,7 @@ TABLE: dict[str, Any] = {
                     {'name': 'debug', 'opts': ['--debug'], 'action': 'store_const', 'flag': True, 'const': True, 'help': 'Show tracebacks for unexpected errors.', 'value': 'flag', 'default': False},
                     {'name': 'no_color', 'opts': ['--no-color'], 'action': 'store_const', 'flag': True, 'const': True, 'help': 'No colour (NO_COLOR also works).', 'value': 'flag', 'default': False},
                     {'name': 'quiet', 'opts': ['--quiet', '-q'], 'action': 'store_const', 'flag': True, 'const': True, 'help': 'No summaries, no warnings (for cron); errors still print.', 'value': 'flag', 'default': False},
-                    {'name': 'help', 'opts': ['--help', '-h'], 'action': 'store_const', 'flag': True, 'const': True, 'expose': False, 'help': 'Show this message and exit.', 'value': 'flag'},
+                    {'name': 'help', 'opts': ['-h', '--help'], 'action': 'store_const', 'flag': True, 'const': True, 'expose': False, 'help': 'Show this message and exit.', 'value': 'flag'},
                 ],
             }],
             ['schema', {
@@ -190,7 +194,7 @@ TABLE: dict[str, Any] = {
                     {'name': 'debug', 'opts': ['--debug'], 'action': 'store_const', 'flag': True, 'const': True, 'help': 'Show tracebacks for unexpected errors.', 'value': 'flag', 'default': False},
                     {'name': 'no_color', 'opts': ['--no-color'], 'action': 'store_const', 'flag': True, 'const': True, 'help': 'No colour (NO_COLOR also works).', 'value': 'flag', 'default': False},
                     {'name': 'quiet', 'opts': ['--quiet', '-q'], 'action': 'store_const', 'flag': True, 'const': True, 'help': 'No summaries, no warnings (for cron); errors still print.', 'value': 'flag', 'default': False},
-                    {'name': 'help', 'opts': ['--help', '-h'], 'action': 'store_const', 'flag': True, 'const': True, 'expose': False, 'help': 'Show this message and exit.', 'value': 'flag'},
+                    {'name': 'help', 'opts': ['-h', '--help'], 'action': 'store_const', 'flag': True, 'const': True, 'expose': False, 'help': 'Show this message and exit.', 'value': 'flag'},
                 ],
             }],
             ['auth', {
@@ -199,7 +203,7 @@ TABLE: dict[str, Any] = {
                 'interspersed': False,
                 'optional_values': {},
                 'params': [
-                    {'name': 'help', 'opts': ['--help', '-h'], 'action': 'store_const', 'flag': True, 'const': True, 'expose': False, 'help': 'Show this message and exit.', 'value': 'flag'},
+                    {'name': 'help', 'opts': ['-h', '--help'], 'action': 'store_const', 'flag': True, 'const': True, 'expose': False, 'help': 'Show this message and exit.', 'value': 'flag'},
                 ],
                 'commands': [
                     ['login', {
@@ -219,7 +223,7 @@ TABLE: dict[str, Any] = {
                             {'name': 'debug', 'opts': ['--debug'], 'action': 'store_const', 'flag': True, 'const': True, 'help': 'Show tracebacks for unexpected errors.', 'value': 'flag', 'default': False},
                             {'name': 'no_color', 'opts': ['--no-color'], 'action': 'store_const', 'flag': True, 'const': True, 'help': 'No colour (NO_COLOR also works).', 'value': 'flag', 'default': False},
                             {'name': 'quiet', 'opts': ['--quiet', '-q'], 'action': 'store_const', 'flag': True, 'const': True, 'help': 'No summaries, no warnings (for cron); errors still print.', 'value': 'flag', 'default': False},
-                            {'name': 'help', 'opts': ['--help', '-h'], 'action': 'store_const', 'flag': True, 'const': True, 'expose': False, 'help': 'Show this message and exit.', 'value': 'flag'},
+                            {'name': 'help', 'opts': ['-h', '--help'], 'action': 'store_const', 'flag': True, 'const': True, 'expose': False, 'help': 'Show this message and exit.', 'value': 'flag'},
                         ],
                     }],
                     ['status', {
@@ -235,7 +239,7 @@ TABLE: dict[str, Any] = {
                             {'name': 'debug', 'opts': ['--debug'], 'action': 'store_const', 'flag': True, 'const': True, 'help': 'Show tracebacks for unexpected errors.', 'value': 'flag', 'default': False},
                             {'name': 'no_color', 'opts': ['--no-color'], 'action': 'store_const', 'flag': True, 'const': True, 'help': 'No colour (NO_COLOR also works).', 'value': 'flag', 'default': False},
                             {'name': 'quiet', 'opts': ['--quiet', '-q'], 'action': 'store_const', 'flag': True, 'const': True, 'help': 'No summaries, no warnings (for cron); errors still print.', 'value': 'flag', 'default': False},
-                            {'name': 'help', 'opts': ['--help', '-h'], 'action': 'store_const', 'flag': True, 'const': True, 'expose': False, 'help': 'Show this message and exit.', 'value': 'flag'},
+                            {'name': 'help', 'opts': ['-h', '--help'], 'action': 'store_const', 'flag': True, 'const': True, 'expose': False, 'help': 'Show this message and exit.', 'value': 'flag'},
                         ],
                     }],
                     ['refresh', {
@@ -251,7 +255,7 @@ TABLE: dict[str, Any] = {
                             {'name': 'debug', 'opts': ['--debug'], 'action': 'store_const', 'flag': True, 'const': True, 'help': 'Show tracebacks for unexpected errors.', 'value': 'flag', 'default': False},
                             {'name': 'no_color', 'opts': ['--no-color'], 'action': 'store_const', 'flag': True, 'const': True, 'help': 'No colour (NO_COLOR also works).', 'value': 'flag', 'default': False},
                             {'name': 'quiet', 'opts': ['--quiet', '-q'], 'action': 'store_const', 'flag': True, 'const': True, 'help': 'No summaries, no warnings (for cron); errors still print.', 'value': 'flag', 'default': False},
-                            {'name': 'help', 'opts': ['--help', '-h'], 'action': 'store_const', 'flag': True, 'const': True, 'expose': False, 'help': 'Show this message and exit.', 'value': 'flag'},
+                            {'name': 'help', 'opts': ['-h', '--help'], 'action': 'store_const', 'flag': True, 'const': True, 'expose': False, 'help': 'Show this message and exit.', 'value': 'flag'},
                         ],
                     }],
                     ['logout', {
@@ -269,7 +273,7 @@ TABLE: dict[str, Any] = {
                             {'name': 'debug', 'opts': ['--debug'], 'action': 'store_const', 'flag': True, 'const': True, 'help': 'Show tracebacks for unexpected errors.', 'value': 'flag', 'default': False},
                             {'name': 'no_color', 'opts': ['--no-color'], 'action': 'store_const', 'flag': True, 'const': True, 'help': 'No colour (NO_COLOR also works).', 'value': 'flag', 'default': False},
                             {'name': 'quiet', 'opts': ['--quiet', '-q'], 'action': 'store_const', 'flag': True, 'const': True, 'help': 'No summaries, no warnings (for cron); errors still print.', 'value': 'flag', 'default': False},
-                            {'name': 'help', 'opts': ['--help', '-h'], 'action': 'store_const', 'flag': True, 'const': True, 'expose': False, 'help': 'Show this message and exit.', 'value': 'flag'},
+                            {'name': 'help', 'opts': ['-h', '--help'], 'action': 'store_const', 'flag': True, 'const': True, 'expose': False, 'help': 'Show this message and exit.', 'value': 'flag'},
                         ],
                     }],
                 ],
@@ -280,7 +284,7 @@ TABLE: dict[str, Any] = {
                 'interspersed': False,
                 'optional_values': {},
                 'params': [
-                    {'name': 'help', 'opts': ['--help', '-h'], 'action': 'store_const', 'flag': True, 'const': True, 'expose': False, 'help': 'Show this message and exit.', 'value': 'flag'},
+                    {'name': 'help', 'opts': ['-h', '--help'], 'action': 'store_const', 'flag': True, 'const': True, 'expose': False, 'help': 'Show this message and exit.', 'value': 'flag'},
                 ],
                 'commands': [
                     ['add', {
@@ -298,7 +302,7 @@ TABLE: dict[str, Any] = {
                             {'name': 'debug', 'opts': ['--debug'], 'action': 'store_const', 'flag': True, 'const': True, 'help': 'Show tracebacks for unexpected errors.', 'value': 'flag', 'default': False},
                             {'name': 'no_color', 'opts': ['--no-color'], 'action': 'store_const', 'flag': True, 'const': True, 'help': 'No colour (NO_COLOR also works).', 'value': 'flag', 'default': False},
                             {'name': 'quiet', 'opts': ['--quiet', '-q'], 'action': 'store_const', 'flag': True, 'const': True, 'help': 'No summaries, no warnings (for cron); errors still print.', 'value': 'flag', 'default': False},
-                            {'name': 'help', 'opts': ['--help', '-h'], 'action': 'store_const', 'flag': True, 'const': True, 'expose': False, 'help': 'Show this message and exit.', 'value': 'flag'},
+                            {'name': 'help', 'opts': ['-h', '--help'], 'action': 'store_const', 'flag': True, 'const': True, 'expose': False, 'help': 'Show this message and exit.', 'value': 'flag'},
                         ],
                     }],
                     ['remove', {
@@ -313,7 +317,7 @@ TABLE: dict[str, Any] = {
                             {'name': 'debug', 'opts': ['--debug'], 'action': 'store_const', 'flag': True, 'const': True, 'help': 'Show tracebacks for unexpected errors.', 'value': 'flag', 'default': False},
                             {'name': 'no_color', 'opts': ['--no-color'], 'action': 'store_const', 'flag': True, 'const': True, 'help': 'No colour (NO_COLOR also works).', 'value': 'flag', 'default': False},
                             {'name': 'quiet', 'opts': ['--quiet', '-q'], 'action': 'store_const', 'flag': True, 'const': True, 'help': 'No summaries, no warnings (for cron); errors still print.', 'value': 'flag', 'default': False},
-                            {'name': 'help', 'opts': ['--help', '-h'], 'action': 'store_const', 'flag': True, 'const': True, 'expose': False, 'help': 'Show this message and exit.', 'value': 'flag'},
+                            {'name': 'help', 'opts': ['-h', '--help'], 'action': 'store_const', 'flag': True, 'const': True, 'expose': False, 'help': 'Show this message and exit.', 'value': 'flag'},
                         ],
                     }],
                     ['list', {
@@ -328,7 +332,7 @@ TABLE: dict[str, Any] = {
                             {'name': 'debug', 'opts': ['--debug'], 'action': 'store_const', 'flag': True, 'const': True, 'help': 'Show tracebacks for unexpected errors.', 'value': 'flag', 'default': False},
                             {'name': 'no_color', 'opts': ['--no-color'], 'action': 'store_const', 'flag': True, 'const': True, 'help': 'No colour (NO_COLOR also works).', 'value': 'flag', 'default': False},
                             {'name': 'quiet', 'opts': ['--quiet', '-q'], 'action': 'store_const', 'flag': True, 'const': True, 'help': 'No summaries, no warnings (for cron); errors still print.', 'value': 'flag', 'default': False},
-                            {'name': 'help', 'opts': ['--help', '-h'], 'action': 'store_const', 'flag': True, 'const': True, 'expose': False, 'help': 'Show this message and exit.', 'value': 'flag'},
+                            {'name': 'help', 'opts': ['-h', '--help'], 'action': 'store_const', 'flag': True, 'const': True, 'expose': False, 'help': 'Show this message and exit.', 'value': 'flag'},
                         ],
                     }],
                     ['show', {
@@ -344,7 +348,7 @@ TABLE: dict[str, Any] = {
                             {'name': 'debug', 'opts': ['--debug'], 'action': 'store_const', 'flag': True, 'const': True, 'help': 'Show tracebacks for unexpected errors.', 'value': 'flag', 'default': False},
                             {'name': 'no_color', 'opts': ['--no-color'], 'action': 'store_const', 'flag': True, 'const': True, 'help': 'No colour (NO_COLOR also works).', 'value': 'flag', 'default': False},
                             {'name': 'quiet', 'opts': ['--quiet', '-q'], 'action': 'store_const', 'flag': True, 'const': True, 'help': 'No summaries, no warnings (for cron); errors still print.', 'value': 'flag', 'default': False},
-                            {'name': 'help', 'opts': ['--help', '-h'], 'action': 'store_const', 'flag': True, 'const': True, 'expose': False, 'help': 'Show this message and exit.', 'value': 'flag'},
+                            {'name': 'help', 'opts': ['-h', '--help'], 'action': 'store_const', 'flag': True, 'const': True, 'expose': False, 'help': 'Show this message and exit.', 'value': 'flag'},
                         ],
                     }],
                     ['path', {
@@ -359,7 +363,7 @@ TABLE: dict[str, Any] = {
                             {'name': 'debug', 'opts': ['--debug'], 'action': 'store_const', 'flag': True, 'const': True, 'help': 'Show tracebacks for unexpected errors.', 'value': 'flag', 'default': False},
                             {'name': 'no_color', 'opts': ['--no-color'], 'action': 'store_const', 'flag': True, 'const': True, 'help': 'No colour (NO_COLOR also works).', 'value': 'flag', 'default': False},
                             {'name': 'quiet', 'opts': ['--quiet', '-q'], 'action': 'store_const', 'flag': True, 'const': True, 'help': 'No summaries, no warnings (for cron); errors still print.', 'value': 'flag', 'default': False},
-                            {'name': 'help', 'opts': ['--help', '-h'], 'action': 'store_const', 'flag': True, 'const': True, 'expose': False, 'help': 'Show this message and exit.', 'value': 'flag'},
+                            {'name': 'help', 'opts': ['-h', '--help'], 'action': 'store_const', 'flag': True, 'const': True, 'expose': False, 'help': 'Show this message and exit.', 'value': 'flag'},
                         ],
                     }],
                 ],
@@ -370,7 +374,7 @@ TABLE: dict[str, Any] = {
                 'interspersed': False,
                 'optional_values': {},
                 'params': [
-                    {'name': 'help', 'opts': ['--help', '-h'], 'action': 'store_const', 'flag': True, 'const': True, 'expose': False, 'help': 'Show this message and exit.', 'value': 'flag'},
+                    {'name': 'help', 'opts': ['-h', '--help'], 'action': 'store_const', 'flag': True, 'const': True, 'expose': False, 'help': 'Show this message and exit.', 'value': 'flag'},
                 ],
                 'commands': [
                     ['bridge', {
@@ -381,7 +385,7 @@ TABLE: dict[str, Any] = {
                         'params': [
                             {'name': 'output', 'opts': ['--output', '-o'], 'splitter': ':', 'help': 'Write the C# source to this file instead of stdout.', 'value': 'path'},
                             {'name': 'quiet', 'opts': ['--quiet', '-q'], 'action': 'store_const', 'flag': True, 'const': True, 'help': 'No summaries, no warnings (for cron); errors still print.', 'value': 'flag', 'default': False},
-                            {'name': 'help', 'opts': ['--help', '-h'], 'action': 'store_const', 'flag': True, 'const': True, 'expose': False, 'help': 'Show this message and exit.', 'value': 'flag'},
+                            {'name': 'help', 'opts': ['-h', '--help'], 'action': 'store_const', 'flag': True, 'const': True, 'expose': False, 'help': 'Show this message and exit.', 'value': 'flag'},
                         ],
                     }],
                 ],
@@ -392,7 +396,7 @@ TABLE: dict[str, Any] = {
                 'interspersed': False,
                 'optional_values': {},
                 'params': [
-                    {'name': 'help', 'opts': ['--help', '-h'], 'action': 'store_const', 'flag': True, 'const': True, 'expose': False, 'help': 'Show this message and exit.', 'value': 'flag'},
+                    {'name': 'help', 'opts': ['-h', '--help'], 'action': 'store_const', 'flag': True, 'const': True, 'expose': False, 'help': 'Show this message and exit.', 'value': 'flag'},
                 ],
                 'commands': [
                     ['update', {
@@ -409,7 +413,7 @@ TABLE: dict[str, Any] = {
                             {'name': 'debug', 'opts': ['--debug'], 'action': 'store_const', 'flag': True, 'const': True, 'help': 'Show tracebacks for unexpected errors.', 'value': 'flag', 'default': False},
                             {'name': 'no_color', 'opts': ['--no-color'], 'action': 'store_const', 'flag': True, 'const': True, 'help': 'No colour (NO_COLOR also works).', 'value': 'flag', 'default': False},
                             {'name': 'quiet', 'opts': ['--quiet', '-q'], 'action': 'store_const', 'flag': True, 'const': True, 'help': 'No summaries, no warnings (for cron); errors still print.', 'value': 'flag', 'default': False},
-                            {'name': 'help', 'opts': ['--help', '-h'], 'action': 'store_const', 'flag': True, 'const': True, 'expose': False, 'help': 'Show this message and exit.', 'value': 'flag'},
+                            {'name': 'help', 'opts': ['-h', '--help'], 'action': 'store_const', 'flag': True, 'const': True, 'expose': False, 'help': 'Show this message and exit.', 'value': 'flag'},
                         ],
                     }],
                     ['show', {
@@ -426,7 +430,7 @@ TABLE: dict[str, Any] = {
                             {'name': 'debug', 'opts': ['--debug'], 'action': 'store_const', 'flag': True, 'const': True, 'help': 'Show tracebacks for unexpected errors.', 'value': 'flag', 'default': False},
                             {'name': 'no_color', 'opts': ['--no-color'], 'action': 'store_const', 'flag': True, 'const': True, 'help': 'No colour (NO_COLOR also works).', 'value': 'flag', 'default': False},
                             {'name': 'quiet', 'opts': ['--quiet', '-q'], 'action': 'store_const', 'flag': True, 'const': True, 'help': 'No summaries, no warnings (for cron); errors still print.', 'value': 'flag', 'default': False},
-                            {'name': 'help', 'opts': ['--help', '-h'], 'action': 'store_const', 'flag': True, 'const': True, 'expose': False, 'help': 'Show this message and exit.', 'value': 'flag'},
+                            {'name': 'help', 'opts': ['-h', '--help'], 'action': 'store_const', 'flag': True, 'const': True, 'expose': False, 'help': 'Show this message and exit.', 'value': 'flag'},
                         ],
                     }],
                 ],

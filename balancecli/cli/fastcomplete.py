@@ -19,7 +19,10 @@ through both and requires identical output for every shell.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from typing import Any
+
+TYPE_CHECKING = False  # typing costs ~2 ms to import, and every Tab press pays for it
+if TYPE_CHECKING:
+    from typing import Any
 
 # What a parameter of the table is when the generator left a key out (its common value).
 PARAM_DEFAULTS: dict[str, Any] = {

@@ -40,18 +40,23 @@ that it answers as Typer does and that the table matches the app.
 
 # ruff: noqa: E501
 
-from typing import Any
+from __future__ import annotations
+
+TYPE_CHECKING = False  # not imported at run time: every Tab press loads this module
+if TYPE_CHECKING:
+    from typing import Any
 
 '''
 
 
-def build() -> dict[str, Any]:
-    """The table of the app as it is now (imports the whole command tree)."""
+def build(app: Any = None) -> dict[str, Any]:
+    """The table of the app (balancecli's unless given) as it is now."""
     saved = os.environ.pop(SHELL_DETECTION_VAR, None)
     try:
         import typer
 
-        from balancecli.cli.app import app
+        if app is None:
+            from balancecli.cli.app import app
 
         command = typer.main.get_command(app)
         context = command.make_context("balancecli", [], resilient_parsing=True)
@@ -106,7 +111,7 @@ def _node(command: Any, ctx: Any, help_texts: set[str]) -> dict[str, Any]:
     known = {TyperGroup: {}, TyperCommand: {}, WatchCommand: {"--watch": f"{DEFAULT_INTERVAL:g}"}}
     kind = type(command)
     if kind not in known:
-        raise TypeError(f"{command.name}: command class {kind.__qualname__} is not modelled by "
+        raise TypeError(f"{command.name}: command class {kind.__name__} is not modelled by "
                         "cli/fastcomplete.py (teach it, then add the class here)")
     if ctx.token_normalize_func is not None or ctx.ignore_unknown_options:
         raise TypeError(f"{command.name}: token_normalize_func / ignore_unknown_options are not "
@@ -123,6 +128,9 @@ def _node(command: Any, ctx: Any, help_texts: set[str]) -> dict[str, Any]:
         "optional_values": known[kind],
         "params": [_param(p, command.name, help_texts) for p in command.get_params(ctx)],
     }
+    help_option = command.get_help_option(ctx)
+    if help_option is not None:  # Click makes its names from a set: their order is random
+        node["params"][-1]["opts"] = declared_order(help_option.opts, ctx)
     if group:
         node["commands"] = []
         for name in command.list_commands(ctx):
@@ -130,6 +138,11 @@ def _node(command: Any, ctx: Any, help_texts: set[str]) -> dict[str, Any]:
             sub_ctx = sub.make_context(name, [], parent=ctx, resilient_parsing=True)
             node["commands"].append([name, _node(sub, sub_ctx, help_texts)])
     return node
+
+
+def declared_order(names: list[str], ctx: Any) -> list[str]:
+    """The help option's names in the order the app declares them (``help_option_names``)."""
+    return sorted(names, key=list(ctx.help_option_names).index)
 
 
 def _param(param: Any, where: str, help_texts: set[str]) -> dict[str, Any]:

@@ -30,6 +30,7 @@ from hypothesis import strategies as st
 
 from balancecli.cli import fastshells
 from balancecli.cli.completion_table import TABLE
+from tests.support.completion_table import declared_order
 from tests.support.config import write_config
 
 WORDBREAKS = "\"'><=;|&(:"  # bash's default COMP_WORDBREAKS
@@ -52,6 +53,16 @@ def typer_command() -> Any:
     command = typer.main.get_command(app)
     install(command)
     use_bash_script()
+    # Click names the help option from a set (Command.get_help_option_names), so whether Tab
+    # offers "--help" before "-h" changes from one process to the next; the table holds the
+    # declared order, and so, here, does Typer.
+    stack = [(command, command.make_context("balancecli", [], resilient_parsing=True))]
+    while stack:
+        current, ctx = stack.pop()
+        option = current.get_help_option(ctx)
+        option.opts = declared_order(option.opts, ctx)
+        for name, sub in getattr(current, "commands", {}).items():
+            stack.append((sub, sub.make_context(name, [], parent=ctx, resilient_parsing=True)))
     return command
 
 
