@@ -26,8 +26,16 @@ def main() -> None:
             sys.exit(code)
     elif sys.argv[1:] in VERSION_ARGS:
         sys.exit(version())
-    from balancecli.cli.app import main as app_main
+    import gc
 
+    # Importing Typer and the command tree creates ~10^5 objects that live as long as the
+    # process and holds no cycles worth collecting: without the collector, the import skips
+    # some 60 passes over them (about 5 ms here); the run itself collects as usual.
+    gc.disable()
+    try:
+        from balancecli.cli.app import main as app_main
+    finally:
+        gc.enable()
     app_main()
 
 
