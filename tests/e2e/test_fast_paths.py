@@ -122,3 +122,43 @@ def test_what_the_table_does_not_model_is_left_to_typer():
     assert proc.returncode == 0 and proc.stderr == ""
     shipped = (REPO / "completions" / "balancecli.bash").read_text()
     assert proc.stdout.strip() == shipped.strip()
+
+
+# The same lines through the installed command (the fast path) and through the Typer app's own
+# entry (app.main: the path every Tab took before the table), as subprocesses.
+LINES = ["balancecli ", "balancecli au", "balancecli auth ", "balancecli auth login ",
+         "balancecli --demo balance -p ", "balancecli balance --config other.toml -p ",
+         "balancecli balance -f ", "balancecli balance --format=j", "balancecli balance -",
+         "balancecli --version ", "balancecli history --field m", "balancecli balance -a ",
+         "balancecli balance -- -", "balancecli bogus -", "balancecli balance --watch -p ",
+         "balancecli profile add x -b ", "balancecli auth status lp ", "balancecli rates s"]
+
+
+@pytest.mark.parametrize("shell", ["bash", "zsh", "fish", "powershell"])
+def test_the_installed_command_answers_as_the_typer_app(tmp_path, config, shell):
+    write_config(tmp_path / "other.toml", {"etna-x": {"broker": "etna"}})
+    typer_entry = [sys.executable, "-c", "from balancecli.cli.app import main; main()"]
+    for line in LINES:
+        word = "" if line.endswith(" ") else line.rsplit(" ", 1)[1]
+        env = {**os.environ, "BALANCECLI_CONFIG": str(config), "COLUMNS": "72",
+               "_BALANCECLI_COMPLETE": f"complete_{shell}", "_TYPER_COMPLETE_ARGS": line,
+               "_TYPER_COMPLETE_WORD_TO_COMPLETE": word, "_TYPER_COMPLETE_FISH_ACTION": "get-args",
+               **(bash(line) if shell == "bash" else {})}
+        ours, theirs = (subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=60,
+                                       cwd=tmp_path) for cmd in ([balancecli_exe()], typer_entry))
+        assert (ours.returncode, ours.stdout, ours.stderr) == \
+            (theirs.returncode, declared_help_order(theirs.stdout), theirs.stderr), (shell, line)
+
+
+def declared_help_order(reply: str) -> str:
+    """Typer's reply with "-h" before "--help", as the table (and the app) declare them: Click
+    makes the help option's names from a set, so Typer's order changes between processes."""
+    lines = reply.split("\n")
+    for i in range(len(lines) - 1):
+        quote = '"' if lines[i].startswith('"') else ""
+        first, second = f"{quote}--help", f"{quote}-h"
+        if lines[i].startswith(first) and lines[i + 1].startswith(second) and \
+                not lines[i + 1][len(second):][:1].isalnum():
+            lines[i] = second + lines[i][len(first):]
+            lines[i + 1] = first + lines[i + 1][len(second):]
+    return "\n".join(lines)
