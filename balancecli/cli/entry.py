@@ -42,6 +42,8 @@ def main() -> None:
 def version() -> int:
     from balancecli import __version__
 
+    if sys.stdout is None:  # started with stdout closed: nothing to print to, as for Typer
+        return 0
     try:
         sys.stdout.write(f"balancecli {__version__}\n")
         sys.stdout.flush()
