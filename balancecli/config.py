@@ -67,16 +67,17 @@ def validate_profile(name: str, raw: Any) -> Profile:
     if not isinstance(raw, dict):
         raise ConfigError(f"[profiles.{name}] must be a table", profile=name)
     broker = raw.get("broker")
+    from balancecli.brokers import NAMES, broker_class
+
     if not isinstance(broker, str):
         raise ConfigError(
             "missing setting 'broker'",
             profile=name,
             next_step=(
-                f'add broker = "tradestation" (or longport, etna, quantower) '
+                f'add broker = "{NAMES[0]}" (or {", ".join(NAMES[1:])}) '
                 f"to [profiles.{name}]"
             ),
         )
-    from balancecli.brokers import broker_class
 
     cls = broker_class(broker, profile=name)
     settings = cls.validate(name, raw)

@@ -144,3 +144,85 @@ def test_commands_live_under_cli_commands_and_nothing_imports_the_app():
             "balancecli.cli.commands.history", "balancecli.cli.commands.profile"} <= set(edges)
     importers = sorted(m for m, deps in edges.items() if "balancecli.cli.app" in deps)
     assert importers == ["balancecli.cli.entry"]  # the console script, after its fast paths
+
+
+# -- broker knowledge lives in brokers/ (and in the demo's fake brokers) ----------------------
+
+BROKER_HOMES = {"brokers", "demo"}
+# Generated from the app, data only: the registry's names as Tab candidates and the commands
+# brokers declare, copied by tests/tools/make_completion_table.py; nothing branches on them.
+GENERATED = {"balancecli.cli.completion_table"}
+
+
+def _docstrings(tree: ast.AST) -> set[int]:
+    found = set()
+    for node in ast.walk(tree):
+        body = getattr(node, "body", None)
+        if (isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef)
+                and body and isinstance(body[0], ast.Expr)
+                and isinstance(body[0].value, ast.Constant)):
+            found.add(id(body[0].value))
+    return found
+
+
+def _is_broker_attribute(node: ast.AST) -> bool:
+    return (isinstance(node, ast.Attribute) and node.attr == "broker"
+            or isinstance(node, ast.Name) and node.id == "broker")
+
+
+def _has_text(node: ast.AST) -> bool:
+    return any(isinstance(n, ast.Constant) and isinstance(n.value, str) for n in ast.walk(node))
+
+
+def broker_names_in(source: str, names: tuple[str, ...]) -> list[tuple[int, str]]:
+    """(line, text) of each place in ``source`` that names a broker outside a docstring or a
+    comment: a string that is a broker's name (any case: ``"quantower"``, ``"TradeStation"``),
+    a string with a broker's name quoted or as a host (``"... = 'etna'"``, ``"api.tradestation
+    .com"``), and a comparison of a ``broker`` with text (``row.broker == NAME``)."""
+    import re
+
+    tree = ast.parse(source)
+    docs = _docstrings(tree)
+    lowered = {n.lower() for n in names}
+    either = "|".join(re.escape(n) for n in names)
+    inside = re.compile(rf"""(["'])({either})\1|\b({either})\.[a-z]""", re.IGNORECASE)
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docs:
+            if node.value.strip().lower() in lowered or inside.search(node.value):
+                found.append((node.lineno, node.value[:60]))
+        elif isinstance(node, ast.Compare):
+            sides = [node.left, *node.comparators]
+            if any(_is_broker_attribute(s) for s in sides) and any(
+                    _has_text(s) for s in sides if not _is_broker_attribute(s)):
+                found.append((node.lineno, ast.unparse(node)[:60]))
+    return sorted(found)
+
+
+def test_the_broker_name_checker_sees_literals_and_comparisons():
+    source = '''"""A docstring may say TradeStation, or quantower, as an example."""
+def f(row, profile):
+    # and so may a comment: longport
+    """So may a function's docstring: etna."""
+    if row.broker == "longport":
+        return "Read-only balances from TradeStation and others"
+    if profile.broker in ("a", "b"):
+        return {"quantower": 1, "title": "ETNA"}
+    return ("https://signin.tradestation.com/authorize", "CASE WHEN broker = 'etna' THEN 1")
+'''
+    names = ("tradestation", "longport", "etna", "quantower")
+    assert [line for line, _ in broker_names_in(source, names)] == [5, 5, 7, 8, 8, 9, 9]
+
+
+def test_no_module_outside_brokers_names_a_broker():
+    from balancecli.brokers import NAMES
+
+    found = {}
+    for path in sorted(PACKAGE.rglob("*.py")):
+        module = module_name(path)
+        if layer_of(module) in BROKER_HOMES or module in GENERATED:
+            continue
+        hits = broker_names_in(path.read_text(), NAMES)
+        if hits:
+            found[module] = hits
+    assert found == {}, "ask the broker class (brokers/base.py) instead of naming a broker"

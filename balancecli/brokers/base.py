@@ -1,18 +1,59 @@
-"""The broker contract.
+"""The broker contract: what a broker class declares, what each method returns and raises.
 
-A broker module declares its settings and secret fields as data and implements three calls:
+A broker is one ``Broker`` subclass in ``brokers/<name>`` and one line of the registry
+(``brokers/__init__.py``). Code outside ``brokers/`` asks the class; it never names a broker.
 
-- ``accounts() -> list[Account]``
-- ``balances(accounts) -> Result`` (rows: Balance)
-- ``assets(accounts) -> Result`` (rows: Asset)
-- ``snapshot(accounts) -> (Result, Result)``: both, from one set of responses where the API
-  allows it (``snapshot`` must not fetch twice); the default calls the two above.
+Declared as data (class attributes and class methods, read without an instance or a request):
 
-It receives everything through ``Context``: the profile's validated settings, its secrets (env
-then keyring, resolved elsewhere), one HTTP client (one connection pool per profile) and the
-run's options. It returns models or raises ``balancecli.errors`` classes; a failure of one account
-goes into ``Result.errors`` so the other accounts still print. It never prints, reads the
-environment or touches the keyring itself.
+- ``name`` (the registry's), ``title`` (for people: ``TradeStation``; ledger account names);
+- ``settings``: the profile settings beyond ``COMMON_SETTINGS``, typed (``Setting``);
+- ``secret_spec(settings) -> SecretFields``: the secret fields, which are required, which
+  another field stands in for, which may be absent and why (``core.secretfields``);
+- ``limits``: the documented request limits, kept per host by ``net.limiter``;
+- ``field_maps``: normalized field ← broker field, per response (``brokers.mapping``);
+- ``reported_rates(balances, assets) -> list[ReportedRate]``: the exchange rates the broker's
+  own rows carry (each broker reads its own raw fields); ``rates_need_extra``: those rates are
+  read from ``extra``, so a stored run must keep it;
+- ``valued_by_assets(balance) -> bool``: the account's value is the sum of its asset rows'
+  values, so the assets must be fetched to value it;
+- ``remote_clock``: the broker answers from a clock of its own (``doctor`` compares it);
+- ``asked_again`` and ``oauth_client(settings, secret)``: what ``auth login`` asks for again
+  after a refused login, and the browser login's client (``credentials.oauth_client``). A
+  broker with tokens declares its ``TokenRules`` and hands its grant to the one token
+  lifecycle (``credentials.tokens``).
+
+Implemented per broker (instance methods, given a ``Context``):
+
+- ``accounts() -> list[Account]``: every account the credentials give access to.
+- ``balances(accounts) -> Result``: a ``Balance`` per account (or per currency view of one).
+- ``assets(accounts) -> Result``: an ``Asset`` per asset or currency an account holds.
+- ``snapshot(accounts) -> (Result, Result)``: both from one set of responses where the API
+  allows it (it must not fetch twice); the default calls ``balances`` then ``assets``.
+- ``probe() -> Probe``: ``doctor``'s one light request (default: the account list, and one
+  balance when the list cost no request).
+- ``refresh()``: a forced token refresh or login (``auth refresh``).
+
+Errors: a method returns models or raises a ``core.errors`` class, nothing else, whatever the
+broker sent (``brokers.payload`` turns a bad shape into ``BadResponseError``). Raised, it fails
+the whole profile: ``AuthError`` (credentials missing or refused; exit 4), ``ConfigError``
+(a setting the API cannot use; 3), ``UnavailableError`` and ``RateLimitedError`` (network,
+5xx, 429 after the HTTP client's retries; 5), ``StaleError`` (5), ``BadResponseError`` (not
+the documented shape; 6), ``BrokerError`` (the broker refused; 6). A failure of one account
+goes into ``Result.errors`` instead, bound to that account (``fail``), and the other accounts
+still print (exit 7); an error that is the same for every account (a refused token) is
+raised once rather than repeated per account.
+
+Threads: the fetch layer runs each profile in a worker thread, concurrently with the other
+profiles (other instances, possibly of the same class), and ``Context.parallel`` runs the
+per-account or per-batch calls of one instance in more threads. So what several calls share
+(a cached token, an export read once) lives in the instance behind a lock; nothing mutable
+lives at module or class level; nothing blocks except through ``ctx.http`` (each request is
+bounded in time, and Ctrl-C stops it) or the profile lock of ``ctx.secrets``.
+
+A broker gets everything through ``Context``: the profile's validated settings, its secrets
+(environment then keyring, resolved elsewhere), one HTTP client (one connection pool per
+profile) and the run's options. It never prints, reads the environment or touches the keyring
+itself.
 """
 
 from __future__ import annotations
@@ -22,14 +63,18 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from balancecli.brokers.mapping import FieldMap
 from balancecli.core.errors import BadResponseError, BalanceCliError, ConfigError
 from balancecli.core.models import Account, Asset, Balance
+from balancecli.core.secretfields import SecretFields
 from balancecli.net.limiter import RateLimit
 
 if TYPE_CHECKING:
     from balancecli.credentials import Secrets
+    from balancecli.credentials.oauth_client import OAuthClient
     from balancecli.net.http import HttpClient
 
 
@@ -45,6 +90,11 @@ class Setting:
     minimum: float | None = None  # numbers: the smallest value allowed
     above: bool = False  # numbers: the value must be greater than ``minimum``
     maximum: float | None = None
+    # How ``doctor`` sums up a valid profile: ``where`` is the place the data comes from (a
+    # base URL, an export file); ``shown`` settings are listed unless ``overridden_by`` is set.
+    where: bool = False
+    shown: bool = False
+    overridden_by: str | None = None
 
 
 COMMON_SETTINGS: dict[str, Setting] = {
@@ -120,24 +170,100 @@ class Context:
             pool.shutdown(wait=False, cancel_futures=True)
 
 
+@dataclass(frozen=True)
+class ReportedRate:
+    """An exchange rate that a broker's own rows carry: 1 ``base`` = ``num / den`` ``quote``,
+    for the account ``(profile, account_id)``, read from the broker field ``field`` (which
+    says where it came from: "broker ts AccountConversionRate")."""
+
+    profile: str
+    account_id: str
+    base: str
+    quote: str
+    num: Decimal
+    den: Decimal = Decimal(1)
+    field: str = ""
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One line of ``doctor`` that a broker adds about its own data (Quantower: the age of
+    the export). ``kind`` is the error kind when it failed."""
+
+    name: str
+    ok: bool
+    detail: str
+    kind: str | None = None
+    next_step: str | None = None
+
+
+@dataclass
+class Probe:
+    """What ``doctor``'s request found: the accounts, the errors of the balance it asked for
+    (if any), how the data was read when not over HTTP, and the broker's own findings."""
+
+    accounts: list[Account]
+    errors: list[BalanceCliError] = field(default_factory=list)
+    via: str | None = None
+    findings: list[Finding] = field(default_factory=list)
+
+
 class Broker:
     """Base class of a broker module. Keep it thin: helpers live in the broker modules."""
 
     name: ClassVar[str]
+    title: ClassVar[str]  # the broker's name for people (tables, ledger account names)
     settings: ClassVar[dict[str, Setting]] = {}
     # The API's documented limits (requests in flight per host, rate), enforced per host and
     # process by balancecli.limiter; each module sets its own from its API documents.
     limits: ClassVar[RateLimit] = RateLimit()
 
+    # -- declarations read without an instance ------------------------------------------------
+
+    # Normalized field <- broker field, one map per kind of row and response (the README's
+    # Reference is generated from these).
+    field_maps: ClassVar[tuple[FieldMap, ...]] = ()
+    # The rates of ``reported_rates`` are read from the balance rows' ``extra``.
+    rates_need_extra: ClassVar[bool] = False
+    # The broker's answers carry its own clock (a Date header worth comparing with ours).
+    remote_clock: ClassVar[bool] = True
+
+    @classmethod
+    def secret_spec(cls, settings: dict[str, Any]) -> SecretFields:
+        """The secret fields a profile of this broker has (upper case), as data."""
+        return SecretFields()
+
     @classmethod
     def secret_fields(cls, settings: dict[str, Any]) -> tuple[str, ...]:
         """The upper-case secret fields this profile needs."""
-        return ()
+        return cls.secret_spec(settings).required
 
     @classmethod
     def optional_secret_fields(cls, settings: dict[str, Any]) -> tuple[str, ...]:
         """Fields used when present (cached tokens) but not required."""
-        return ()
+        return cls.secret_spec(settings).optional
+
+    @classmethod
+    def reported_rates(cls, balances: Sequence[Balance],
+                       assets: Sequence[Asset]) -> list[ReportedRate]:
+        """The exchange rates this broker's rows carry (rows of this broker only), in the
+        order found. None by default: most brokers report amounts, not rates."""
+        return []
+
+    @classmethod
+    def valued_by_assets(cls, balance: Balance) -> bool:
+        """True when this balance row's account is valued by the sum of its asset rows'
+        values (Quantower's crypto accounts: their USD values), so that valuing it needs its
+        assets fetched too."""
+        return False
+
+    @classmethod
+    def source_of(cls, model: type[Account] | type[Balance] | type[Asset],
+                  name: str) -> str | None:
+        """The broker field that ``model.name`` is read from, or None."""
+        from balancecli.brokers.mapping import source_of
+
+        return source_of(cls.field_maps, model, name)
 
     @classmethod
     def validate(cls, profile: str, raw: dict[str, Any]) -> dict[str, Any]:
@@ -191,12 +317,17 @@ class Broker:
         self.profile = ctx.profile
 
     def accounts(self) -> list[Account]:
+        """Every account the credentials give access to (``checked_accounts`` enforces that
+        ids are unique). Raises a ``core.errors`` class for the whole profile."""
         raise NotImplementedError
 
     def balances(self, accounts: Iterable[Account]) -> Result:
+        """A ``Balance`` per account (or per currency view of one). An account that fails is
+        an error of that account in ``Result.errors``; the others are still returned."""
         raise NotImplementedError
 
     def assets(self, accounts: Iterable[Account]) -> Result:
+        """An ``Asset`` per asset or currency each account holds; failures as ``balances``."""
         raise NotImplementedError
 
     def snapshot(self, accounts: Iterable[Account]) -> tuple[Result, Result]:
@@ -218,8 +349,36 @@ class Broker:
             for account_id, n in counts.items() if n > 1]
         return [a for a in accounts if counts[a.account_id] == 1], errors
 
+    def probe(self) -> Probe:
+        """``doctor``'s request: the account list; when that cost no request (an API without
+        one), the balance of the first account, so that the credentials meet the broker."""
+        accounts = self.accounts()
+        probe = Probe(accounts)
+        if self.ctx.http.request_count == 0 and accounts:
+            probe.errors = self.balances(accounts[:1]).errors
+        return probe
+
+    # -- logins and tokens. ``credentials.tokens`` runs one token lifecycle for every broker
+    # and ``credentials.oauth`` the browser login; a broker declares what is its own: its
+    # ``TokenRules`` and grant (passed to the ``TokenLifecycle`` it keeps as ``self.tokens``),
+    # its OAuth client, the field asked again after a refused login.
+
+    # The secret field ``auth login`` asks for again when the broker refuses a login typed
+    # there (a mistyped password), or None.
+    asked_again: ClassVar[str | None] = None
+
+    @classmethod
+    def oauth_client(cls, settings: dict[str, Any],
+                     secret: Callable[[str], Any]) -> OAuthClient | None:
+        """The profile's OAuth client for ``auth login`` in a browser (``secret`` reads a
+        secret field: the environment, what was typed, the keyring), or None when the broker,
+        or this profile's mode, does not log in that way."""
+        return None
+
     def refresh(self) -> None:
-        """Force a token refresh (``auth refresh``); brokers without one say so."""
+        """Force a token refresh or login now and store its tokens (``auth refresh``), in
+        the calling thread; AuthError when the broker refuses it, ConfigError for a broker
+        without one (this default)."""
         raise ConfigError(
             f"broker {self.name} has no token refresh",
             profile=self.profile,

@@ -20,18 +20,19 @@ two-factor-authentication, list-users-accounts and the error pages.
   kept exact, and no currency: the profile's ``currency`` (default USD) is used.
 - Error bodies vary: ``error``, ``Message``, ``Errors[]`` (with ``StatusCode``), ``Reason``.
 - Rate limits: none documented; 429/5xx are retried by the HTTP client.
+
+The field mapping is the ``FieldMap`` declarations below, which the parsers read.
 """
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Callable, Iterable
 from typing import Any
 from urllib.parse import quote
 
 from balancecli.brokers.base import Broker, Result, Setting
-from balancecli.brokers.payload import expired, obj, one_line
+from balancecli.brokers.mapping import FieldMap, From
+from balancecli.brokers.payload import lower, obj, one_line
 from balancecli.core.clock import utc_now
 from balancecli.core.errors import (
     AuthError,
@@ -41,7 +42,17 @@ from balancecli.core.errors import (
     UnavailableError,
 )
 from balancecli.core.models import Account, Asset, Balance, extra_from
-from balancecli.core.numbers import to_decimal, to_text
+from balancecli.core.numbers import to_text
+from balancecli.core.secretfields import SecretFields
+from balancecli.credentials.tokens import (
+    Rejected,
+    TokenAnswer,
+    TokenLifecycle,
+    TokenRules,
+    TokenSlot,
+    secret_problem,
+    token_problem,
+)
 from balancecli.net.http import Response
 from balancecli.net.limiter import RateLimit
 
@@ -49,90 +60,103 @@ TOKEN_LIFETIME = 24 * 3600  # "The authorization token lifetime is 24 hours" (re
 EXPIRY_MARGIN = 300  # seconds: log in again this close to the expiry
 MAX_FACTOR_STEPS = 3
 
-BALANCE = {
-    "cash": "cash", "withdrawable": "excess", "buying_power": "stockBuyingPower",
-    "equity": "equityTotal", "market_value": "marketValue",
-    "maintenance_margin": "maintenanceMargin", "unrealized_pnl": "openPL",
-    "realized_pnl": "closePL",
-}
+DOCS = "etnatrader/gitbookHelp:web-api/trading-api/user-accounts"
+ACCOUNTS = FieldMap(
+    Account, "GET /v1.0/users/@me/accounts", f"{DOCS}/list-users-accounts.md", fields={
+        "account_id": "Id",
+        "name": From("Alias", fallback="ClearingAccount"),
+        "type": From("MarginType", note="lower case"),
+        "currency": From(setting="currency", note="default USD: the API sends no currency"),
+        "status": From("Enabled", note='"enabled" or "disabled"'),
+    })
+BALANCES = FieldMap(
+    Balance, "GET /v1.0/accounts/{id}/info", f"{DOCS}/get-accounts-balance-info.md",
+    rows="one per account", fields={
+        "as_of": From(note="the time of the fetch"),
+        "cash": "cash",
+        "withdrawable": "excess",
+        "buying_power": "stockBuyingPower",
+        "equity": "equityTotal",
+        "market_value": "marketValue",
+        "maintenance_margin": "maintenanceMargin",
+        "unrealized_pnl": "openPL",
+        "realized_pnl": "closePL",
+    })
+ASSETS = FieldMap(
+    Asset, "GET /v1.0/accounts/{id}/info", f"{DOCS}/get-accounts-balance-info.md",
+    rows="one per account: its cash", fields={
+        "asset": From(note="the account's currency"),
+        "total": "cash",
+    })
 APP_KEY_REJECTED = "the ETNA app key was rejected: check APP_KEY"
+# The session token, declared for the lifecycle (credentials.tokens): ``{"State": "Succeeded",
+# "Token"}`` without an expiry, 24 h. There is no refresh grant: the grant is a fresh login,
+# cheap enough that an unreadable cached expiry counts as expired.
+TOKENS = TokenRules(
+    answer=TokenAnswer(TOKEN_LIFETIME, access=("Token",), refresh=(), expires_in=()),
+    slot=TokenSlot(token="token", expires_at="token_expires_at", refresh=None),
+    margin=EXPIRY_MARGIN, unreadable_expiry_is_expired=True)
 
 
 class Etna(Broker):
     name = "etna"
+    asked_again = "PASSWORD"  # auth login: a refused login asks for the password again
     # No documented limit: start low, grow while it answers, at most 32 (or the
     # profile's max_concurrency).
     limits = RateLimit(start=8, ceiling=32)
     settings = {
-        "base_url": Setting(str, required=True, help="e.g. https://HOST/api"),
+        "base_url": Setting(str, required=True, help="e.g. https://HOST/api", where=True),
         "api_version": Setting((str, int, float), "1.0"),
         "currency": Setting(str, "USD", help="the balance response has no currency"),
     }
 
-    @classmethod
-    def secret_fields(cls, settings: dict[str, Any]) -> tuple[str, ...]:
-        return ("APP_KEY", "USERNAME", "PASSWORD")
+    # -- declarations: secrets, field mappings --------------------------------------------
+    title = "ETNA"
+    field_maps = (ACCOUNTS, BALANCES, ASSETS)
 
     @classmethod
-    def optional_secret_fields(cls, settings: dict[str, Any]) -> tuple[str, ...]:
-        return ("TOKEN", "TOKEN_EXPIRES_AT")
+    def secret_spec(cls, settings: dict[str, Any]) -> SecretFields:
+        # No refresh grant: the password stays, and an expired token means a fresh login.
+        return SecretFields(
+            required=("APP_KEY", "USERNAME", "PASSWORD"), optional=("TOKEN", "TOKEN_EXPIRES_AT"),
+            token="TOKEN", expiry="TOKEN_EXPIRES_AT", renewed_by=("PASSWORD",),
+            not_secret=("TOKEN_EXPIRES_AT",))
 
     def __init__(self, ctx: Any) -> None:
         super().__init__(ctx)
         s = ctx.settings
         self.base = s["base_url"].rstrip("/")
         self.api = f"{self.base}/v{s.get('api_version') or '1.0'}"
-        self.currency = (s.get("currency") or "USD").upper()
-        self._lock = threading.Lock()
-        self._token: str | None = None
+        self.currency = (s.get(str(ACCOUNTS.source("currency").setting)) or "USD").upper()
+        self.tokens = TokenLifecycle(ctx.secrets, TOKENS, self._login, profile=self.profile,
+                                     warn=ctx.warn)
 
-    # -- tokens
-    def _current_token(self) -> str:
-        with self._lock:
-            if self._token:
-                return self._token
-        secrets = self.ctx.secrets
-        token = secrets.get("TOKEN")
-        if token and not _expired(secrets.get("TOKEN_EXPIRES_AT")):
-            return str(token)
-        return self._login(stale=token)
-
+    # -- tokens (the lifecycle is credentials.tokens; ETNA's login is the grant)
     def refresh(self) -> None:
         """A fresh login (``auth refresh``): at a terminal this is where a 2FA code is typed."""
-        self._login(stale=None, force=True)
+        self.tokens.renew()
 
-    def _login(self, stale: Any, force: bool = False) -> str:
+    def _login(self, current: str | None) -> dict[str, Any]:
+        """The login, with its second factor when asked: the ``Succeeded`` answer."""
         secrets = self.ctx.secrets
-        with self._lock, secrets.locked():
-            # Another thread or process may have logged in while we waited for the lock.
-            for token, expires_at in ((self._token, None),
-                                      (secrets.get("TOKEN"), secrets.get("TOKEN_EXPIRES_AT"))):
-                if not force and token and token != stale and not _expired(expires_at):
-                    self._token = str(token)
-                    return self._token
-            headers = {"Et-App-Key": secrets.require("APP_KEY"), "Accept": "application/json",
-                       "Username": secrets.require("USERNAME"),
-                       "Password": secrets.require("PASSWORD")}
-            body = self._post_token(headers)
-            for _ in range(MAX_FACTOR_STEPS):
-                if body.get("State") != "Expecting":
-                    break
-                body = self._post_token({**headers, **self._second_factor(body)})
-            if body.get("State") != "Succeeded":
-                raise AuthError(
-                    f"ETNA login did not succeed (State {body.get('State')!r}: "
-                    f"{one_line(body.get('Reason')) or 'no reason given'})",
-                    next_step=f"log in on the broker's web site, then: "
-                              f"balancecli auth refresh {self.profile}",
-                )
-            token = body.get("Token")
-            if not isinstance(token, str) or not token:
-                raise BadResponseError("the ETNA token response has no Token")
-            secrets.save(token=token, token_expires_at=int(time.time()) + TOKEN_LIFETIME)
-            self._token = token
-            return token
+        headers = {"Et-App-Key": secrets.require("APP_KEY"), "Accept": "application/json",
+                   "Username": secrets.require("USERNAME"),
+                   "Password": secrets.require("PASSWORD")}
+        body = self._post_token(headers)
+        for _ in range(MAX_FACTOR_STEPS):
+            if body.get("State") != "Expecting":
+                break
+            body = self._post_token({**headers, **self._second_factor(body)})
+        if body.get("State") != "Succeeded":
+            raise AuthError(
+                f"ETNA login did not succeed (State {body.get('State')!r}: "
+                f"{one_line(body.get('Reason')) or 'no reason given'})",
+                next_step=f"log in on the broker's web site, then: "
+                          f"balancecli auth refresh {self.profile}",
+            )
+        return body
 
-    def _post_token(self, headers: dict[str, str]) -> dict:
+    def _post_token(self, headers: dict[str, str]) -> dict[str, Any]:
         response = self.ctx.http.request("POST", f"{self.base}/token", headers=headers, data=b"")
         if response.status in (200, 202):
             return obj(response.json(), "ETNA token response")
@@ -146,13 +170,17 @@ class Etna(Broker):
             )
         raise self._error(response, "login")
 
-    def _second_factor(self, body: dict) -> dict[str, str]:
+    def _second_factor(self, body: dict[str, Any]) -> dict[str, str]:
         """The extra headers answering a 202 "Expecting" (two-factor-authentication page)."""
         pin = "pin" in str(body.get("Step") or "").lower()  # "SecutityPin" (sic)
         what = "PIN code" if pin else "verification code"
         interim = body.get("Token")
         if not isinstance(interim, str) or not interim:
             raise BadResponseError("the ETNA second-factor response has no Token")
+        problem = token_problem(interim)
+        if problem:  # it would go into the Authorization header
+            raise AuthError(f"the token endpoint answered a second-factor token with {problem}",
+                            next_step="try again; if it persists, report it to the broker")
         if not (self.ctx.interactive and self.ctx.prompt):
             raise AuthError(
                 f"ETNA asks for a second factor (a {what}), which cannot be entered without a "
@@ -165,32 +193,36 @@ class Etna(Broker):
                                 + (f" ({reason})" if reason else "") + ": ") or "").strip()
         if not code:
             raise AuthError(f"no ETNA {what} entered")
+        if secret_problem(code):
+            raise AuthError(f"the ETNA {what} entered has a control character")
         return {"PinCode" if pin else "VerificationCode": code,
                 "Authorization": f"Bearer {interim}"}
 
     # -- requests
     def _get(self, path: str, what: str) -> Any:
         app_key = self.ctx.secrets.require("APP_KEY")
-        token = self._current_token()
-        for attempt in range(2):
-            response = self.ctx.http.request(
-                "GET", self.api + path,
-                headers={"Et-App-Key": app_key, "Authorization": f"Bearer {token}",
-                         "Accept": "application/json"},
-            )
-            if response.status == 401 and attempt == 0:
-                token = self._login(stale=token)
-                continue
-            if response.status != 200:
-                raise self._error(response, what)
-            payload = response.json()
-            if isinstance(payload, dict) and payload.get("IsSucceed") is False:
-                # The {"Model", "Errors", "StatusCode", "IsSucceed"} envelope (get-users-info).
-                status = payload.get("StatusCode")
-                status = status if isinstance(status, int) and status >= 400 else 500
-                raise self._error(Response(status, {}, response.content, response.url), what)
-            return payload
-        raise AssertionError("unreachable")
+        response = self.tokens.call(lambda token: self._send(path, what, app_key, token))
+        if response.status != 200:
+            raise self._error(response, what)
+        payload = response.json()
+        if isinstance(payload, dict) and payload.get("IsSucceed") is False:
+            # The {"Model", "Errors", "StatusCode", "IsSucceed"} envelope (get-users-info).
+            status = payload.get("StatusCode")
+            status = status if isinstance(status, int) and status >= 400 else 500
+            raise self._error(Response(status, {}, response.content, response.url), what)
+        return payload
+
+    def _send(self, path: str, what: str, app_key: str, token: str) -> Response:
+        response = self.ctx.http.request(
+            "GET", self.api + path,
+            headers={"Et-App-Key": app_key, "Authorization": f"Bearer {token}",
+                     "Accept": "application/json"},
+        )
+        if response.status == 401:
+            raise Rejected(
+                f"ETNA rejected a fresh token for the {what} ({_detail(response)})",
+                http_status=401, next_step=f"run: balancecli auth refresh {self.profile}")
+        return response
 
     def _error(self, response: Response, what: str) -> BalanceCliError:
         status, detail = response.status, _detail(response)
@@ -216,19 +248,21 @@ class Etna(Broker):
             raise BadResponseError("the ETNA account list is not a JSON array")
         return [self._parse_account(obj(item, "ETNA account")) for item in items]
 
-    def _parse_account(self, item: dict) -> Account:
-        account_id = to_text(item.get("Id"))
+    def _parse_account(self, item: dict[str, Any]) -> Account:
+        id_key, status_key = ACCOUNTS.key("account_id"), ACCOUNTS.key("status")
+        account_id = to_text(item.get(id_key))
         if not account_id:
-            raise BadResponseError("an ETNA account has no Id")
-        name_key = "Alias" if to_text(item.get("Alias")) else "ClearingAccount"
-        enabled = item.get("Enabled")
+            raise BadResponseError(f"an ETNA account has no {id_key}")
+        name, name_key = ACCOUNTS.read(item, "name")  # Alias, else ClearingAccount
+        enabled = item.get(status_key)
         return self.account(
             account_id,
-            name=to_text(item.get(name_key)),
-            type=(to_text(item.get("MarginType")) or "").lower() or None,
+            name=name,
+            type=lower(item.get(ACCOUNTS.key("type"))),
             currency=self.currency,
             status=None if enabled is None else ("enabled" if enabled else "disabled"),
-            extra=extra_from(item, {"Id", "MarginType", "Enabled", name_key}),
+            extra=extra_from(item, {id_key, ACCOUNTS.key("type"), status_key,
+                                    *([name_key] if name_key else [])}),
         )
 
     # -- balances and assets
@@ -245,13 +279,13 @@ class Etna(Broker):
         return (self._parse_each(infos, self._parse_balance, result),
                 self._parse_each(infos, self._parse_asset, Result()))
 
-    def _infos(self, accounts: Iterable[Account]) -> tuple[list[tuple[Account, dict, str]],
-                                                           Result]:
+    def _infos(self, accounts: Iterable[Account]
+               ) -> tuple[list[tuple[Account, dict[str, Any], str]], Result]:
         """``/accounts/{id}/info`` of every account, concurrently; failures per account."""
         wanted = self.ctx.currency
         accounts = [a for a in accounts if not wanted or (a.currency or "") == wanted.upper()]
 
-        def fetch(account: Account) -> tuple[Account, dict, str]:
+        def fetch(account: Account) -> tuple[Account, dict[str, Any], str]:
             path = f"/accounts/{quote(account.account_id, safe='')}/info"
             return account, obj(self._get(path, "balance"), "ETNA balance response"), utc_now()
 
@@ -265,7 +299,8 @@ class Etna(Broker):
                 found.append(outcome)
         return found, failed
 
-    def _parse_each(self, infos: list[tuple[Account, dict, str]], parse: Callable[..., Any],
+    def _parse_each(self, infos: list[tuple[Account, dict[str, Any], str]],
+                    parse: Callable[..., Any],
                     result: Result) -> Result:
         for account, info, as_of in infos:
             try:
@@ -274,19 +309,12 @@ class Etna(Broker):
                 result.errors.append(self.fail(exc, account.account_id))
         return result
 
-    def _parse_balance(self, account: Account, info: dict, as_of: str) -> Balance:
-        values = {k: to_decimal(info.get(src), name=src) for k, src in BALANCE.items()}
-        extra = extra_from(info, set(BALANCE.values()))
-        return self.balance(account, as_of=as_of, extra=extra, **values)
+    def _parse_balance(self, account: Account, info: dict[str, Any], as_of: str) -> Balance:
+        return self.balance(account, as_of=as_of, extra=BALANCES.extra(info),
+                            **BALANCES.amounts(info))
 
-    def _parse_asset(self, account: Account, info: dict, as_of: str) -> Asset:
-        return self.asset(account, account.currency or self.currency,
-                          total=to_decimal(info.get("cash"), name="cash"))
-
-
-def _expired(expires_at: Any) -> bool:
-    """An unreadable expiry counts as expired: one fresh login is cheap (no refresh grant)."""
-    return expired(expires_at, EXPIRY_MARGIN, unusable=True)
+    def _parse_asset(self, account: Account, info: dict[str, Any], as_of: str) -> Asset:
+        return self.asset(account, account.currency or self.currency, **ASSETS.amounts(info))
 
 
 def _detail(response: Response) -> str:

@@ -265,7 +265,7 @@ TABLE: dict[str, Any] = {
                         'optional_values': {},
                         'params': [
                             {'name': 'profile', 'action': 'argument', 'value': 'str', 'complete': ['call', 'complete_profile_arg', {'incomplete': 'incomplete', 'ctx': 'ctx'}]},
-                            {'name': 'revoke', 'opts': ['--revoke'], 'action': 'store_const', 'flag': True, 'const': True, 'help': 'Also revoke the refresh token at the broker (LongPort; TradeStation revokes ALL refresh tokens of the API key).', 'value': 'flag', 'default': False},
+                            {'name': 'revoke', 'opts': ['--revoke'], 'action': 'store_const', 'flag': True, 'const': True, 'help': 'Also revoke the refresh token at the broker, where it offers that (a broker that revokes every token of the API key with it asks first).', 'value': 'flag', 'default': False},
                             {'name': 'yes', 'opts': ['--yes', '-y'], 'action': 'store_const', 'flag': True, 'const': True, 'help': 'Do not ask for confirmation.', 'value': 'flag', 'default': False},
                             {'name': 'request_timeout', 'opts': ['--timeout'], 'help': 'Seconds per request.', 'default': 15.0},
                             {'name': 'config', 'opts': ['--config'], 'envvar': 'BALANCECLI_CONFIG', 'splitter': ':', 'help': 'Config file (TOML).', 'value': 'path'},

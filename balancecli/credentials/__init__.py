@@ -14,8 +14,15 @@
 - Every secret value seen is registered with ``REDACTOR``, which the logger and the error
   boundary apply to every line they print.
 
+- Every value is checked where it enters: a token (access, refresh or session token) must be
+  visible ASCII, any other secret free of line breaks and control characters, or it is refused
+  without being shown (``tokens.field_problem``): exit 3 from the environment, exit 4 from the
+  keyring, ``auth login --with-token`` and token endpoints.
+
 Modules: ``environment`` (variable names, checked values), ``keyring_access`` (the keyring),
-``lock`` (the per-profile lock), ``redact`` (masking). Import the public names from here.
+``lock`` (the per-profile lock), ``tokens`` (the token lifecycle, token answers, the checks),
+``expiry`` (expiry times), ``oauth`` (browser login) and ``oauth_client`` (what a broker
+declares for it), ``prompts``. Import the public names of the first three from here.
 """
 
 from __future__ import annotations
@@ -28,6 +35,7 @@ from typing import Any
 
 from balancecli.core.errors import AuthError
 from balancecli.core.redact import NOT_SECRET, REDACTOR, Redactor, mask
+from balancecli.core.secretfields import SecretFields, as_fields, settled
 from balancecli.credentials.environment import (
     ENV_PREFIX,
     check_environment,
@@ -43,6 +51,7 @@ from balancecli.credentials.keyring_access import (
     merge_keyring_errors,
 )
 from balancecli.credentials.lock import lock_dir, profile_lock
+from balancecli.credentials.tokens import field_problem, spoken
 
 __all__ = [
     "ENV_PREFIX", "NOT_SECRET", "REDACTOR", "SERVICE", "_BROKEN", "_REPLACED", "Keyring",
@@ -52,17 +61,18 @@ __all__ = [
 ]
 
 
-def env_suffices(profile: str, required: tuple[str, ...],
+def env_suffices(profile: str, required: SecretFields | tuple[str, ...],
                  env: Mapping[str, str] | None = None) -> bool:
     """True when the environment supplies every field the profile needs, so that the keyring
-    is not opened: every required field, except an access token beside a refresh token (the
-    first request refreshes it). The one rule for runs, ``auth status`` and ``doctor``.
+    is not opened. ``required``: the broker's declaration (``Broker.secret_spec``), or a bare
+    tuple of required fields. The rule is ``core.secretfields.unmet``, the one that ``auth status``
+    and ``doctor`` apply too; here only excuses that hold whatever the keyring holds count (an
+    access token beside a refresh token: the first request refreshes it).
     ConfigError for a variable no secret can hold (a line break)."""
     source = os.environ if env is None else env
-    present = {f.upper() for f in required if secret_from_env(source, profile, f)}
-    if "REFRESH_TOKEN" in present:
-        present.add("ACCESS_TOKEN")
-    return present >= {f.upper() for f in required}
+    fields = as_fields(required)
+    asked = dict.fromkeys((*fields.required, *(s.by for s in fields.stand_ins.values())))
+    return settled(fields, [f for f in asked if secret_from_env(source, profile, f)])
 
 
 class Urgent(str):
@@ -85,7 +95,7 @@ class Secrets:
     def __init__(
         self,
         profile: str,
-        required: tuple[str, ...] = (),
+        required: SecretFields | tuple[str, ...] = (),
         *,
         env: Mapping[str, str] | None = None,
         keyring: Keyring | None = None,
@@ -93,7 +103,8 @@ class Secrets:
         warn: Any = None,
     ) -> None:
         self.profile = profile
-        self.required = tuple(f.upper() for f in required)
+        self.fields = as_fields(required)  # the broker's declaration (Broker.secret_spec)
+        self.required = self.fields.required
         self._env = os.environ if env is None else env
         self._item: dict[str, Any] | None = None
         self._overlay: dict[str, Any] = {}
@@ -107,7 +118,7 @@ class Secrets:
             REDACTOR.register(value, key)
         for field in self.required:  # checked now: a value with a line break is exit 3
             self._from_env(field)
-        self.env_complete = keyring is not None and env_suffices(profile, self.required,
+        self.env_complete = keyring is not None and env_suffices(profile, self.fields,
                                                                  self._env)
         # Reads use the keyring only when the environment is not enough; a replaced lasting
         # credential is still offered to it (``save``), as the only way to keep it.
@@ -159,7 +170,14 @@ class Secrets:
         except AuthError as exc:
             self.keyring_error = exc
             return None
-        return None if value in (None, "") else value
+        if value in (None, ""):
+            return None
+        problem = field_problem(field, value) if self._keyring is not None else None
+        if problem:  # refused where it enters: it would go into a header (never shown)
+            raise AuthError(f"the keyring item holds {spoken(field)} with {problem}",
+                            profile=self.profile,
+                            next_step=f"run: balancecli auth login {self.profile}")
+        return value
 
     def require(self, field: str) -> str:
         value = self.get(field)

@@ -1,8 +1,9 @@
 """What balancecli reads from the environment, checked before it is used.
 
 Secrets come as ``BALANCECLI_<PROFILE>_<FIELD>``; a value with a line break or another control
-character cannot be a token (it would end up in an HTTP header) and is a configuration error
-(exit 3) naming the variable, never its value. Tuning variables (``BALANCECLI_KEYRING_TIMEOUT``,
+character (for a token also whitespace or a character outside ASCII) cannot be sent (it would
+end up in an HTTP header) and is a configuration error (exit 3) naming the variable, never its
+value. Tuning variables (``BALANCECLI_KEYRING_TIMEOUT``,
 ``BALANCECLI_LOCK_TIMEOUT``) must be a number of seconds above 0; anything else is exit 3 too.
 """
 
@@ -14,6 +15,7 @@ import re
 from collections.abc import Mapping
 
 from balancecli.core.errors import ConfigError
+from balancecli.credentials.tokens import field_problem
 
 ENV_PREFIX = "BALANCECLI_"
 KEYRING_TIMEOUT_ENV = "BALANCECLI_KEYRING_TIMEOUT"
@@ -22,7 +24,6 @@ DEFAULT_KEYRING_TIMEOUT = 10.0
 # Long enough for a refresh by a slow broker (one request with its retries), short enough that
 # a cron run stuck behind a hung one gives up well before the next run starts.
 DEFAULT_LOCK_TIMEOUT = 60.0
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 def env_name(profile: str, field: str) -> str:
@@ -37,8 +38,8 @@ def secret_from_env(env: Mapping[str, str], profile: str, field: str) -> str | N
     value = env.get(name)
     if not value:
         return None
-    if _CONTROL.search(value):
-        what = "a line break" if re.search(r"[\r\n]", value) else "a control character"
+    what = field_problem(field, value)
+    if what:
         raise ConfigError(
             f"the environment variable {name} contains {what}",
             profile=profile,

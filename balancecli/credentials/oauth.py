@@ -1,16 +1,9 @@
 """Browser login: the OAuth 2.0 authorization-code flow with PKCE and a loopback listener.
 
-Sources: TradeStation's authentication pages
-(https://api.tradestation.com/docs/fundamentals/authentication/auth-code, ``.../refresh-tokens``
-and ``.../auth-overview/``; Auth0: authorize at ``https://signin.tradestation.com/authorize``
-with ``audience=https://api.tradestation.com``, scopes ``openid offline_access ReadAccount``,
-token at ``/oauth/token``; a revocation "will revoke ALL Refresh Tokens for that API key"; the
-redirect URI must be one of the key's callback URLs, which are ``http://localhost`` URLs unless
-Client Services adds others); LongPort's OAuth overview (``openapi.yaml`` in
-``longportapp/openapi-website``) and its SDK (``rust/crates/oauth/`` in ``longbridge/openapi``):
-``/oauth2/authorize`` with ``scope=3`` and ``code_challenge_method=S256``, ``/oauth2/token``,
-``/oauth2/revoke``; the SDK listens on ``http://localhost:60355/callback``. RFC 7636 (PKCE),
-RFC 8252 §7.3 (loopback redirect), RFC 7009 (revocation).
+What differs between brokers (URLs, audience, scope, callback port, the token answer) is
+declared by each broker class as an ``OAuthClient`` (``oauth_client.py``); nothing here names a
+broker. Sources: RFC 6749 §4.1 (the code grant), RFC 7636 (PKCE), RFC 8252 §7.3 (loopback
+redirect), RFC 7009 (revocation); each broker module cites its own authentication pages.
 
 The flow: a random ``state`` and PKCE verifier; a listener on 127.0.0.1 and ::1 (the registered
 port, or any free one: the redirect says ``localhost``, which a browser may resolve to either);
@@ -30,68 +23,15 @@ import os
 import secrets
 import socket
 import threading
-import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from socketserver import TCPServer
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
-from balancecli.core.errors import AuthError, BadResponseError, BalanceCliError, ConfigError
-
-TS_AUTHORIZE = "https://signin.tradestation.com/authorize"
-TS_TOKEN = "https://signin.tradestation.com/oauth/token"
-TS_AUDIENCE = "https://api.tradestation.com"
-TS_SCOPE = "openid offline_access ReadAccount"
-TS_PORT = 31022  # one of the localhost callbacks TradeStation keys allow by default
-LP_HOSTS = {"global": "https://openapi.longbridge.com", "cn": "https://openapi.longbridge.cn"}
-LP_PORT = 60355  # the LongPort SDK's callback port
-LP_SCOPE = "3"
-DEFAULT_LIFETIME = 1200
-
-
-@dataclass
-class Provider:
-    """Where and how one profile's broker runs the authorization-code flow."""
-
-    broker: str
-    authorize_url: str
-    token_url: str
-    revoke_url: str | None
-    client_id: str | None
-    client_secret: str | None = None
-    scope: str = ""
-    extra: dict[str, str] = field(default_factory=dict)
-    port: int = 0
-    path: str = "/"
-    revoke_kills_all: bool = False  # TradeStation: revoking one token revokes every one
-
-
-def provider_for(broker: str, settings: dict[str, Any], get: Callable[[str], Any]) -> \
-        Provider | None:
-    """The OAuth provider of a profile, or None when its broker does not log in by browser.
-    ``get`` reads a secret field (env, then what the user typed, then the keyring)."""
-    if broker == "tradestation":
-        token_url = settings.get("token_url") or TS_TOKEN
-        revoke = token_url[: -len("/token")] + "/revoke" if token_url.endswith(
-            "/oauth/token") else None
-        port = settings.get("redirect_port")
-        return Provider(
-            broker, settings.get("auth_url") or TS_AUTHORIZE, token_url, revoke,
-            get("CLIENT_ID") or settings.get("client_id"), get("CLIENT_SECRET"), TS_SCOPE,
-            {"audience": TS_AUDIENCE}, TS_PORT if port is None else port, "/",
-            revoke_kills_all=True,
-        )
-    if broker == "longport" and (settings.get("auth") or "oauth") == "oauth":
-        base = (settings.get("base_url") or LP_HOSTS[settings.get("region") or "global"])
-        base = base.rstrip("/")
-        return Provider(
-            broker, base + "/oauth2/authorize", settings.get("token_url") or base + "/oauth2/token",
-            base + "/oauth2/revoke", settings.get("client_id") or get("CLIENT_ID"),
-            get("CLIENT_SECRET"), LP_SCOPE, {}, LP_PORT, "/callback",
-        )
-    return None
+from balancecli.core.errors import AuthError, BalanceCliError, ConfigError
+from balancecli.credentials.oauth_client import OAuthClient
+from balancecli.credentials.tokens import read_answer
 
 
 def pkce_pair() -> tuple[str, str]:
@@ -101,19 +41,21 @@ def pkce_pair() -> tuple[str, str]:
     return verifier, base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
 
 
-def authorization_url(provider: Provider, redirect_uri: str, state: str, challenge: str) -> str:
+def authorization_url(client: OAuthClient, redirect_uri: str, state: str,
+                      challenge: str | None) -> str:
     params = {
         "response_type": "code",
-        "client_id": provider.client_id or "",
+        "client_id": client.client_id or "",
         "redirect_uri": redirect_uri,
-        "scope": provider.scope,
+        "scope": client.scope,
         "state": state,
-        "code_challenge": challenge,
-        "code_challenge_method": "S256",
-        **provider.extra,
     }
-    sep = "&" if "?" in provider.authorize_url else "?"
-    return provider.authorize_url + sep + urlencode(params)
+    if challenge is not None:
+        params |= {"code_challenge": challenge, "code_challenge_method": "S256"}
+    if client.audience:
+        params["audience"] = client.audience
+    sep = "&" if "?" in client.authorize_url else "?"
+    return client.authorize_url + sep + urlencode(params)
 
 
 PAGE = (
@@ -266,31 +208,27 @@ def _cannot_listen(host: str, port: int, exc: OSError) -> ConfigError:
     )
 
 
-def browser_login(provider: Provider, http: Any, *, say: Callable[[str], None],
+def browser_login(client: OAuthClient, http: Any, *, say: Callable[[str], None],
                   open_browser: bool = True, timeout: float = 300.0,
                   port: int | None = None) -> dict[str, Any]:
     """Run the whole flow; returns the fields to store (lower-case names)."""
-    if not provider.client_id:
+    if not client.client_id:
         raise AuthError("no OAuth client id (CLIENT_ID)",
                         next_step="give CLIENT_ID when asked, with --with-token, or set "
                                   "client_id in the profile")
     state = secrets.token_urlsafe(24)
-    verifier, challenge = pkce_pair()
-    listener = _Listener(provider.port if port is None else port, provider.path, state)
+    verifier, challenge = pkce_pair() if client.pkce else (None, None)
+    listener = _Listener(client.redirect_port if port is None else port, client.redirect_path,
+                         state)
     try:
-        path = "" if provider.path == "/" else provider.path
+        path = "" if client.redirect_path == "/" else client.redirect_path
         redirect_uri = f"http://localhost:{listener.port}{path}"
-        url = authorization_url(provider, redirect_uri, state, challenge)
+        url = authorization_url(client, redirect_uri, state, challenge)
         say("Log in in your browser. If it does not open, visit:")  # one call per line: a
         say(f"  {url}")  # line break inside one would show as an escape (runtime.err)
         say(f"Waiting up to {timeout:g} s for the redirect to {redirect_uri} …")
         if open_browser:
-            try:
-                import webbrowser
-
-                webbrowser.open(url, new=1)
-            except Exception:  # noqa: BLE001 - no browser: the URL is already on stderr
-                pass
+            _open(url)
         params = listener.wait(timeout)
     finally:
         listener.close()
@@ -307,52 +245,56 @@ def browser_login(provider: Provider, http: Any, *, say: Callable[[str], None],
         detail = params.get("error_description") or params["error"]
         raise AuthError(f"the authorization server refused the login: {detail[:200]}",
                         next_step="check the client id and the allowed callback URLs")
-    return exchange_code(provider, http, params["code"], redirect_uri, verifier)
+    return exchange_code(client, http, params["code"], redirect_uri, verifier)
 
 
-def exchange_code(provider: Provider, http: Any, code: str, redirect_uri: str,
-                  verifier: str) -> dict[str, Any]:
-    form = {"grant_type": "authorization_code", "client_id": provider.client_id or "",
-            "code": code, "redirect_uri": redirect_uri, "code_verifier": verifier}
-    if provider.client_secret:
-        form["client_secret"] = provider.client_secret
-    response = http.request("POST", provider.token_url, data=form,
+def _open(url: str) -> None:
+    try:
+        import webbrowser
+
+        webbrowser.open(url, new=1)
+    except Exception:  # noqa: BLE001 - no browser: the URL is already on stderr
+        pass
+
+
+def exchange_code(client: OAuthClient, http: Any, code: str, redirect_uri: str,
+                  verifier: str | None) -> dict[str, Any]:
+    """The one exchange of the code (single-use: never retried); the fields to store.
+
+    The answer is read by the same reader as every refresh (``tokens.read_answer``): an
+    unusable ``expires_in`` keeps the tokens with the broker's default lifetime, since the
+    code is spent and a lost answer means logging in again."""
+    form = {"grant_type": "authorization_code", "client_id": client.client_id or "",
+            "code": code, "redirect_uri": redirect_uri}
+    if verifier is not None:
+        form["code_verifier"] = verifier
+    if client.client_secret:
+        form["client_secret"] = client.client_secret
+    response = http.request("POST", client.token_url, data=form,
                             headers={"Accept": "application/json",
                                      "Content-Type": "application/x-www-form-urlencoded"})
-    body = _json(response)
     if response.status != 200:
-        detail = _detail(body) or f"HTTP {response.status}"
+        detail = _detail(_json(response)) or f"HTTP {response.status}"
         if response.status in (400, 401, 403):
             raise AuthError(f"the token endpoint refused the authorization code ({detail})",
                             http_status=response.status,
                             next_step="check the client id/secret and run the login again")
         raise _status_error(response, detail)
-    if not isinstance(body, dict):
-        raise BadResponseError("the token response is not a JSON object")
-    access = body.get("access_token")
-    if not isinstance(access, str) or not access:
-        raise BadResponseError("the token response has no access_token")
-    fields: dict[str, Any] = {"access_token": access}
-    try:
-        lifetime = int(float(body.get("expires_in") or DEFAULT_LIFETIME))
-    except (TypeError, ValueError):
-        lifetime = DEFAULT_LIFETIME
-    fields["access_token_expires_at"] = int(time.time()) + lifetime
-    refresh = body.get("refresh_token")
-    if isinstance(refresh, str) and refresh:
-        fields["refresh_token"] = refresh
+    fields, problem = read_answer(response.content, client.answer, client.slot)
+    if problem is not None:
+        raise problem
     return fields
 
 
-def revoke(provider: Provider, http: Any, token: str) -> None:
+def revoke(client: OAuthClient, http: Any, token: str) -> None:
     """RFC 7009 revocation of a refresh token."""
-    if not provider.revoke_url:
-        raise ConfigError(f"no revocation endpoint is known for {provider.broker}")
+    if not client.revoke_url:
+        raise ConfigError("no revocation endpoint is known for this broker")
     form = {"token": token, "token_type_hint": "refresh_token",
-            "client_id": provider.client_id or ""}
-    if provider.client_secret:
-        form["client_secret"] = provider.client_secret
-    response = http.request("POST", provider.revoke_url, data=form,
+            "client_id": client.client_id or ""}
+    if client.client_secret:
+        form["client_secret"] = client.client_secret
+    response = http.request("POST", client.revoke_url, data=form,
                             headers={"Accept": "application/json",
                                      "Content-Type": "application/x-www-form-urlencoded"})
     if response.status not in (200, 204):

@@ -3,11 +3,12 @@
 - The question goes to stderr (stdout is for data).
 - Identifiers (user name, client id, app key) are echoed while typed, so that a typo shows;
   secrets (passwords, client and app secrets, tokens, one-time codes) are not.
-- An empty answer asks again, unless the field may be empty (``MAY_BE_EMPTY``).
+- An empty answer asks again, unless the field may be empty (``MAY_BE_EMPTY``); so does one
+  that the field cannot hold (``tokens.field_problem``: it would end up in a header).
 - Ctrl-D (end of input) cancels: ``Cancelled``, which the command turns into exit 130 and one
   line "cancelled", with nothing stored. Ctrl-C stays an interrupt (exit 130, "interrupted").
-- When the broker rejects a login, only the field named in ``ASKED_AGAIN`` is asked again (the
-  ETNA password), up to ``TRIES`` times in all.
+- When the broker rejects a login, only the field its broker class names (``asked_again``: a
+  password) is asked again, up to ``TRIES`` times in all.
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ import sys
 
 VISIBLE = frozenset({"USERNAME", "CLIENT_ID", "APP_KEY"})
 MAY_BE_EMPTY = {"CLIENT_SECRET": " (empty for a PKCE key)"}  # TradeStation PKCE keys have none
-ASKED_AGAIN = {"etna": "PASSWORD"}
 TRIES = 3
 
 
@@ -38,10 +38,20 @@ def ask(question: str, *, secret: bool, optional: bool = False) -> str:
 
 
 def ask_field(profile: str, field: str) -> str:
-    """Ask for one credential field of a profile, hidden unless it is an identifier."""
+    """Ask for one credential field of a profile, hidden unless it is an identifier. An
+    answer no such field can hold (a control character, a pasted escape sequence; for a token
+    also a space inside) asks again, without showing it."""
+    from balancecli.credentials.tokens import field_problem
+
     hint = MAY_BE_EMPTY.get(field)
-    return ask(f"{profile} {field}{hint or ''}: ", secret=field not in VISIBLE,
-               optional=hint is not None)
+    while True:
+        answer = ask(f"{profile} {field}{hint or ''}: ", secret=field not in VISIBLE,
+                     optional=hint is not None)
+        problem = field_problem(field, answer)
+        if problem is None:
+            return answer
+        sys.stderr.write(f"that {field} has {problem}; type or paste the bare value\n")
+        sys.stderr.flush()
 
 
 def ask_fields(profile: str, fields: list[str]) -> dict[str, str]:

@@ -1,7 +1,8 @@
 """Demo Quantower bridge: serves a sample BalanceCliBridge export over HTTP on 127.0.0.1.
 
 It behaves like the C# Strategy's HttpListener: ``Authorization: Bearer <token>`` or 401, and a
-``GeneratedAt`` of now (the export is fresh while the Strategy runs).
+``GeneratedAt`` of now (the export is fresh while the Strategy runs). The sample is a revision 2
+export: its ``Connections`` are all connected, so every account is there.
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ class FakeQuantowerBridge(FakeBroker):
             body = copy.deepcopy(self.export)
         if isinstance(body, dict) and "GeneratedAt" in body:
             body["GeneratedAt"] = self.generated_at or utc_now()
-        return json_reply(body, **{"Cache-Control": "no-store"})
+        return json_reply(body, 200, **{"Cache-Control": "no-store"})
 
 
 def demo_profile(stack: ExitStack, latency: float = 0.0) -> DemoProfile:

@@ -5,7 +5,9 @@
 
 Modules: ``schema`` (where the file lives, migrations, opening; the ``Database`` base),
 ``write`` (``record_run``, ``prune``), ``query`` (``runs``, ``series``, ``balances_at``, ...),
-``formats`` (how times, durations and amounts are written; sparklines). ``Store`` joins them;
+``formats`` (how times, durations and amounts are written; sparklines), ``resample`` (closes
+per local hour/day/week/month/year, ``--last``, the period that fits a terminal; pure functions
+over the queries' streams). ``Store`` joins them;
 import the public names from here.
 
 API
@@ -27,8 +29,19 @@ API
 - ``Store.balances_at(when)`` / ``Store.assets_at(when) -> list[Stored]``: for each account, the
   rows of the last run at or before ``when`` that stored that account (``Stored.row`` is the
   Balance/Asset, ``Stored.run_id`` and ``Stored.taken_at`` say which run).
-- ``Store.iter_run_rows(since, until, profiles, account_ids) -> Iterator[RunRows]``: each run
-  with its balances, assets and stored rates, oldest first (``history --in``; ``valued``).
+- ``Store.iter_run_rows(since, until, profiles, account_ids, extra_of) -> Iterator[RunRows]``:
+  each run with its balances, assets and stored rates, oldest first (``history --in``;
+  ``valued``); ``extra`` only of the rows of the brokers in ``extra_of``.
+- For resampling (``resample``), closes in SQL over ``resample.period_edges(first, last,
+  period, tz)``, one index seek per local period: ``Store.iter_series_closes(field, edges,
+  account_ids, profiles) -> Iterator[Point]`` (``iter_series`` resampled, same order),
+  ``Store.iter_run_closes(edges, profiles, account_ids) -> Iterator[RunStamp]`` (the last run
+  of each period), ``Store.periods_with_rows(edges, ...)`` and ``Store.count_points(...)``
+  (for ``resample.choose_period``). Then only the kept runs are read:
+  ``Store.iter_rows_of_runs(stamps, profiles, account_ids, extra_of)`` (``RunRows`` for
+  ``--in``) and ``Store.iter_points_by_run(field, ..., stamps=None) -> Iterator[RunPoint]``
+  (one field by run, for per-run totals per currency). ``Store.iter_run_stamps(...)``
+  streams every run.
 - ``Store.prune(keep: timedelta | Span, now=None) -> int`` / ``Store.prune_before(when)``:
   deletes runs (and their rows) older than ``now - keep``; returns the number of runs deleted.
   Only ever on request. ``Store.runs_before(when)`` counts what that would delete.

@@ -4,8 +4,9 @@ it stored (schema version 3), one run at a time in time order.
 Three streamed queries (balances, assets, rates), each ordered by the run's time and id, are
 merged run by run, so memory holds one run. Only what the account value rule reads is loaded:
 the row's currency, type and time, ``equity``/``cash``/``available``, the asset values and rates,
-and ``extra`` only of TradeStation rows (its ``CurrencyDetails`` carry the broker's rates). The
-other amounts of these rows are None: they are for valuation, not for display.
+and ``extra`` only of the rows of the brokers named in ``extra_of`` (those whose rates are read
+from it: ``Broker.rates_need_extra``). The other amounts of these rows are None: they are for
+valuation, not for display.
 """
 
 from __future__ import annotations
@@ -43,8 +44,7 @@ class RunRows(NamedTuple):
 
 
 BALANCE_SQL = ("SELECT taken_at, run_id, profile, broker, account_id, account_type, currency,"
-               " as_of, equity, cash, available,"
-               " CASE WHEN broker = 'tradestation' THEN extra_json END FROM balances")
+               " as_of, equity, cash, available, {extra} FROM balances")
 ASSET_SQL = ("SELECT taken_at, run_id, profile, broker, account_id, asset, total,"
              " value_in_account_currency, value_usd, conversion_rate FROM assets")
 RATE_SQL = ("SELECT taken_at, run_id, profile, account_id, base, quote, num, den, source,"
@@ -77,9 +77,11 @@ class ValuedReader(Database):
 
     def iter_run_rows(self, *, since: datetime | None = None, until: datetime | None = None,
                       profiles: Sequence[str] | None = None,
-                      account_ids: Sequence[str] | None = None) -> Iterator[RunRows]:
+                      account_ids: Sequence[str] | None = None,
+                      extra_of: Sequence[str] = ()) -> Iterator[RunRows]:
         """Every run in the range, oldest first, with its rows (filtered by profile and
-        account) and its stored rates."""
+        account) and its stored rates; balance rows of the brokers in ``extra_of`` keep their
+        ``extra``."""
         time_where, time_params = [], []
         if since is not None:
             time_where.append("taken_at >= ?")
@@ -104,8 +106,8 @@ class ValuedReader(Database):
         with sqlite_errors(self.path):
             runs = self._conn.execute(run_sql, time_params).fetchall()
             streams = [
-                _Group(self._conn.execute(BALANCE_SQL + where(row_where) + ORDER, row_params),
-                       _balance),
+                _Group(self._conn.execute(_balance_sql(extra_of) + where(row_where) + ORDER,
+                                          [*extra_of, *row_params]), _balance),
                 _Group(self._conn.execute(ASSET_SQL + where(row_where) + ORDER, row_params),
                        _asset),
                 _Group(self._conn.execute(RATE_SQL + where(time_where) + ORDER, time_params)
@@ -115,6 +117,13 @@ class ValuedReader(Database):
                 key = (taken_at, run_id)
                 balances, assets, rates = (s.take(key) for s in streams)
                 yield RunRows(run_id, taken_at, bool(ok), balances, assets, rates)
+
+
+def _balance_sql(extra_of: Sequence[str]) -> str:
+    if not extra_of:
+        return BALANCE_SQL.format(extra="NULL")
+    marks = ", ".join("?" * len(extra_of))
+    return BALANCE_SQL.format(extra=f"CASE WHEN broker IN ({marks}) THEN extra_json END")
 
 
 class _Group:

@@ -1,16 +1,19 @@
 """Net worth in one currency: the account value rule and the ``converted`` block.
 
-Each account counts once. An account with several currency views (LongPort's ``data.list``) is
+Each account counts once. An account with several currency views (several balance rows) is
 valued by its view in the target currency if there is one, else by its first view. Its value is
-``equity``; where the broker gave none, the sum of its asset rows' values when the same response
-carries them (Quantower's ``TotalInUSD`` per asset: ``assets.value_usd``, in USD), else ``cash``,
-else ``available``. The field used is recorded in ``value_field``.
+``equity``; where the broker gave none, the sum of its asset rows' values when every row carries
+one (``assets.value_in_account_currency``, or ``assets.value_usd`` in USD), else ``cash``, else
+``available``. The field used is recorded in ``value_field``. Which accounts need their asset
+rows fetched to be valued so is the broker class's answer (``Broker.valued_by_assets``).
 
 The rate F→T comes from ``rates.Rates`` (identity, the account's broker quotes, config, ECB).
-An account summed from the broker's own USD values is valued in USD by the broker: for
-``--in USD`` its rate is 1 with source ``broker``; for another target the USD amount is converted
-like any other. An account without a value, a currency or a rate is listed in ``unconverted``
-and the total is ``incomplete`` (so is a total when a profile or account failed to fetch).
+The broker quotes are what each broker class reads from its own rows
+(``Broker.reported_rates``); this module never reads a broker's raw fields. An account summed
+from the broker's own USD values is valued in USD by the broker: for ``--in USD`` its rate is 1
+with source ``broker``; for another target the USD amount is converted like any other. An
+account without a value, a currency or a rate is listed in ``unconverted`` and the total is
+``incomplete`` (so is a total when a profile or account failed to fetch).
 """
 
 from __future__ import annotations
@@ -21,8 +24,8 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
+from balancecli.brokers import known
 from balancecli.core.models import Asset, Balance
-from balancecli.core.numbers import to_decimal
 from balancecli.money.rates import EXACT, Rate, Rates, quote
 
 AccountKey = tuple[str, str]  # (profile, account_id)
@@ -30,7 +33,6 @@ AccountKey = tuple[str, str]  # (profile, account_id)
 # Asset fields whose sum is an account's value when every asset row carries it, and the
 # currency of that sum (None: the account's own currency).
 ASSET_VALUE_FIELDS = (("value_in_account_currency", None), ("value_usd", "USD"))
-TS_RATE_KEYS = ("AccountConversionRate", "ToAccountConversionRate")  # v3, v2
 
 
 def key_of(row: Balance | Asset) -> AccountKey:
@@ -52,54 +54,34 @@ def as_of_day(as_of: str | None) -> date | None:
 
 def broker_quotes(balances: Iterable[Balance], assets: Iterable[Asset],
                   day: date | None = None) -> dict[AccountKey, list[Rate]]:
-    """The rates each account's broker response carried, dated by the response's ``as_of``.
-
-    TradeStation: one quote per CurrencyDetails item, Currency → account currency at
-    ``AccountConversionRate`` (v2: ``ToAccountConversionRate``), from the balance row's ``extra``
-    or the asset rows' ``conversion_rate``. Quantower: AssetId → USD at
-    ``TotalInUSD / TotalBalance`` of each asset row.
-    """
-    balances = list(balances)
-    currency: dict[AccountKey, str] = {}
+    """The rates each account's broker response carried, dated by the response's ``as_of``
+    (else ``day``): what each broker class reads from its own rows (``reported_rates``), the
+    first quote of a pair per account winning. Rows of an unregistered broker carry none."""
+    balances, assets = list(balances), list(assets)
     when: dict[AccountKey, date | None] = {}
-    found: dict[AccountKey, dict[tuple[str, str], Rate]] = {}
-
-    def add(key: AccountKey, rate: Rate | None) -> None:
-        if rate is not None and rate.base != rate.quote:
-            found.setdefault(key, {}).setdefault((rate.base, rate.quote), rate)
-
     for row in balances:
-        key = key_of(row)
-        if row.currency:
-            currency.setdefault(key, row.currency.upper())
-        when.setdefault(key, as_of_day(row.as_of) or day)
-        details = row.extra.get("CurrencyDetails") if row.broker == "tradestation" else None
-        if not isinstance(details, list) or not row.currency:
+        when.setdefault(key_of(row), as_of_day(row.as_of) or day)
+    found: dict[AccountKey, dict[tuple[str, str], Rate]] = {}
+    for name in dict.fromkeys([*(b.broker for b in balances), *(a.broker for a in assets)]):
+        cls = known(name)
+        if cls is None:
             continue
-        for item in details:
-            if not isinstance(item, dict) or not isinstance(item.get("Currency"), str):
-                continue
-            for name in TS_RATE_KEYS:
-                try:
-                    value = to_decimal(item.get(name), name=name)
-                except Exception:  # a malformed rate is no rate; never guess one
-                    value = None
-                if value is not None:
-                    add(key, quote(item["Currency"].upper(), row.currency.upper(), value,
-                                   source="broker", day=when[key],
-                                   how=f"broker {row.profile} {name}"))
-                    break
-    for asset in assets:
-        key = key_of(asset)
-        code = asset.asset.upper()
-        if asset.value_usd is not None and asset.total:
-            add(key, quote(code, "USD", asset.value_usd, asset.total, source="broker",
-                           day=when.get(key) or day, how=f"broker {asset.profile} TotalInUSD"))
-        elif asset.conversion_rate is not None and key in currency:
-            add(key, quote(code, currency[key], asset.conversion_rate, source="broker",
-                           day=when.get(key) or day,
-                           how=f"broker {asset.profile} AccountConversionRate"))
+        mine = ([r for r in balances if r.broker == name], [a for a in assets if a.broker == name])
+        for reported in cls.reported_rates(*mine):
+            key = (reported.profile, reported.account_id)
+            rate = quote(reported.base, reported.quote, reported.num, reported.den,
+                         source="broker", day=when.get(key) or day,
+                         how=f"broker {reported.profile} {reported.field}")
+            if rate is not None and rate.base != rate.quote:
+                found.setdefault(key, {}).setdefault((rate.base, rate.quote), rate)
     return {key: list(rates.values()) for key, rates in found.items()}
+
+
+def _usd_how(profile: str, broker: str) -> str:
+    """Where an account's or asset's own USD value came from: "broker qt TotalInUSD"."""
+    cls = known(broker)
+    source = cls.source_of(Asset, "value_usd") if cls is not None else None
+    return f"broker {profile} {source or 'value_usd'}"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -211,8 +193,8 @@ def value_accounts(balances: Iterable[Balance], assets: Iterable[Asset], rates: 
     holdings: dict[AccountKey, list[Asset]] = {}
     for row in balances:
         views.setdefault(key_of(row), []).append(row)
-    for row in assets:
-        holdings.setdefault(key_of(row), []).append(row)
+    for held in assets:
+        holdings.setdefault(key_of(held), []).append(held)
     result = Converted(target, failed=failed)
     for key in [*views, *(k for k in holdings if k not in views)]:
         profile, account_id = key
@@ -224,8 +206,9 @@ def value_accounts(balances: Iterable[Balance], assets: Iterable[Asset], rates: 
             continue
         amount, value_field, from_ccy = picked
         if value_field == "assets.value_usd" and target == "USD":
+            broker = holdings[key][0].broker
             rate = quote("USD", "USD", Decimal(1), source="broker", day=_day_of(view, rates),
-                         how=f"broker {profile} TotalInUSD")
+                         how=_usd_how(profile, broker))
             assert rate is not None
         else:
             found = rates.find(from_ccy, target, key)
@@ -263,13 +246,14 @@ def _day_of(view: Balance | None, rates: Rates) -> date:
 
 
 def value_asset(asset: Asset, rates: Rates, target: str) -> tuple[Decimal, Rate] | None:
-    """The asset's ``total`` in ``target`` (Quantower: its broker USD value), or None."""
+    """The asset's ``total`` in ``target`` (its broker's own USD value when it has one), or
+    None."""
     target = target.upper()
     key = key_of(asset)
     if asset.value_usd is not None:
         if target == "USD":
             rate = quote("USD", "USD", Decimal(1), source="broker", day=rates.day,
-                         how=f"broker {asset.profile} TotalInUSD")
+                         how=_usd_how(asset.profile, asset.broker))
             assert rate is not None
             return asset.value_usd, rate
         found = rates.find("USD", target, key)

@@ -26,6 +26,7 @@ The exchange itself (per-host set-up, the pool, reading, transport errors) is in
 from __future__ import annotations
 
 import random
+import re
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -42,6 +43,10 @@ from balancecli.core.interrupt import CANCEL
 from balancecli.core.redact import REDACTOR
 from balancecli.net.limiter import CONGESTED, NEUTRAL, OK, Interrupted, RateLimit
 from balancecli.net.wire import MAX_RESPONSE_BYTES, Failure, Host, Response, Wire, resolve_host
+
+_UNSENDABLE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+__all__ = ["MAX_RESPONSE_BYTES", "HttpClient", "Response", "checked_headers",
+           "retry_after_seconds", "status_error"]
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -138,54 +143,87 @@ class HttpClient:
             epoch = host.limiter.acquire(self.retry_budget - waited)
             outcome, wait = NEUTRAL, None
             try:
-                hdrs = headers() if callable(headers) else headers
+                hdrs = checked_headers(headers() if callable(headers) else headers)
                 started = time.monotonic()
                 try:
                     response = self.wire.attempt(method, full_url, hdrs, body, content_type,
-                                             host, started + timeout, timeout)
+                                                 host, started + timeout, timeout)
                 except Failure as failure:
                     self._log(method, full_url, failure.outcome, started)
                     error, retryable = failure.error, failure.retryable and method in IDEMPOTENT
                 else:
                     self.request_count += 1
                     self._log(method, full_url, str(response.status), started)
-                    status = response.status
                     wait = retry_after_seconds(response.headers.get("Retry-After"))
-                    if status == 429 or (retry_if is not None and retry_if(response)):
-                        outcome = CONGESTED
-                        error = RateLimitedError(f"rate limited by {host.name} (HTTP {status})",
-                                                 http_status=status)
-                        retryable = True
-                    elif status in RETRY_STATUSES:
-                        outcome = CONGESTED
-                        error = UnavailableError(f"{host.name} answered HTTP {status}",
-                                                 http_status=status)
-                        retryable = method in IDEMPOTENT
-                    else:
-                        outcome = OK
+                    outcome, judged, retryable = self._judge(method, host, response, retry_if)
+                    if judged is None:
                         return response
+                    error = judged
             finally:
                 host.limiter.release(epoch, outcome, wait)
-            if wait is None:
-                wait = self.retry_backoff * (2**attempt) * (1 + random.random() / 10)
-            if not retryable or attempt >= self.max_retries or CANCEL.is_set():
-                if attempt:
-                    error.message += f" after {attempt + 1} attempts"
-                raise error
-            if waited + wait > self.retry_budget:
-                error.message += (
-                    f"; the server asks to wait {wait:.0f} s, more than the retry budget"
-                )
-                raise error
+            wait = self._next_wait(error, retryable, attempt, waited, wait)
             if CANCEL.wait(wait):
                 raise Interrupted()
             waited += wait
             attempt += 1
 
+    @staticmethod
+    def _judge(method: str, host: Host, response: Response,
+               retry_if: Callable[[Response], bool] | None
+               ) -> tuple[str, BalanceCliError | None, bool]:
+        """(limiter outcome, the error to retry or raise, whether it may be retried); no error
+        for an answer that goes back to the broker."""
+        status = response.status
+        if status == 429 or (retry_if is not None and retry_if(response)):
+            return CONGESTED, RateLimitedError(f"rate limited by {host.name} (HTTP {status})",
+                                               http_status=status), True
+        if status in RETRY_STATUSES:
+            return CONGESTED, UnavailableError(f"{host.name} answered HTTP {status}",
+                                               http_status=status), method in IDEMPOTENT
+        return OK, None, False
+
+    def _next_wait(self, error: BalanceCliError, retryable: bool, attempt: int, waited: float,
+                   wait: float | None) -> float:
+        """Seconds to wait before the next attempt; raises ``error`` when there is none."""
+        if wait is None:
+            wait = self.retry_backoff * (2**attempt) * (1 + random.random() / 10)
+        if not retryable or attempt >= self.max_retries or CANCEL.is_set():
+            if attempt:
+                error.message += f" after {attempt + 1} attempts"
+            raise error
+        if waited + wait > self.retry_budget:
+            error.message += (
+                f"; the server asks to wait {wait:.0f} s, more than the retry budget"
+            )
+            raise error
+        return wait
+
     def _log(self, method: str, url: str, outcome: str, started: float) -> None:
         if self.log is not None:
             ms = (time.monotonic() - started) * 1000
             self.log(REDACTOR.redact(f"{self.profile}: {method} {url} -> {outcome} ({ms:.0f} ms)"))
+
+
+def checked_headers(headers: Mapping[str, str] | None) -> Mapping[str, str] | None:
+    """``headers``, refused when a value could split or fold the header block (a line break or
+    another control character, tab aside: http.client sends CRLF + space as a folded header) or
+    cannot be encoded. Tokens are checked where they enter; this is the last guard, and it
+    names the header, never its value."""
+    for name, value in (headers or {}).items():
+        if isinstance(value, str) and (_UNSENDABLE.search(value) or not _latin1(value)):
+            raise AuthError(f"refused to send the {name} header: its value has a line break, "
+                            "a control character or a character a header cannot carry",
+                            next_step="check the profile's credentials: balancecli auth status")
+    return headers
+
+
+def _latin1(value: str) -> bool:
+    """http.client encodes header values as ISO-8859-1: anything else raises mid-request."""
+    try:
+        value.encode("latin-1")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _encode_body(data: bytes | Mapping[str, str] | None) -> tuple[bytes | None, str | None]:

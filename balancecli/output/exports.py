@@ -16,8 +16,9 @@ ledger/hledger use the same date so that both journals agree.
 
 Account names: the profile setting ``ledger_account``, a template or a table of templates by
 account id (``{broker}``, ``{account}``, ``{profile}`` are filled in, made valid), else
-``Assets:<Broker>:<AccountId>``. Names are checked against beancount's rules, which are
-stricter than ledger's, so one setting serves both.
+``Assets:<Broker>:<AccountId>`` (``<Broker>``: the broker class's ``title``). Names are
+checked against beancount's rules, which are stricter than ledger's, so one setting serves
+both.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from balancecli.brokers import title
 from balancecli.core.ledgernames import (
     check_ledger_account,
     commodity,
@@ -34,8 +36,7 @@ from balancecli.core.ledgernames import (
 )
 from balancecli.core.models import Asset, Balance
 
-BROKER_NAMES = {"tradestation": "TradeStation", "longport": "LongPort", "etna": "ETNA",
-                "quantower": "Quantower"}
+
 class AccountNames:
     """Ledger account names per (profile, broker, account id), from ``ledger_account``."""
 
@@ -49,7 +50,7 @@ class AccountNames:
         setting = self.settings.get(profile)
         if isinstance(setting, dict):
             setting = setting.get(account_id)
-        values = {"broker": component(BROKER_NAMES.get(broker, broker)),
+        values = {"broker": component(title(broker)),
                   "account": component(account_id), "profile": component(profile)}
         template = setting if isinstance(setting, str) else "Assets:{broker}:{account}"
         return template.format(**values)

@@ -3,8 +3,9 @@
 ``balancecli schema NAME`` prints one; the test suite validates every JSON output of every
 command against them, so a change of shape fails a test before it reaches a script. Rows are
 built from the model's dataclass fields: every field is required (nulls are written, never
-left out), amounts are JSON numbers or null, and nothing else may appear. Envelopes are
-written out by hand, because they are the contract scripts rely on.
+left out), amounts are JSON numbers or null, nothing else may appear, and each field's
+``description`` is its text in ``core.models``. ``broker`` is one of the registry's names.
+Envelopes are written out by hand, because they are the contract scripts rely on.
 
 Plain dicts, no jsonschema import: the schemas are data; only the tests need a validator.
 """
@@ -14,7 +15,8 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from balancecli.core.models import BROKERS, Account, Asset, Balance
+from balancecli.brokers import NAMES as BROKERS
+from balancecli.core.models import Account, Asset, Balance, doc_of
 
 DRAFT = "https://json-schema.org/draft/2020-12/schema"
 ERROR_KINDS = ("config", "auth", "unavailable", "rate_limited", "stale", "bad_response",
@@ -35,19 +37,21 @@ def obj(properties: dict[str, Any], *, optional: tuple[str, ...] = (),
 
 
 def row(model: type) -> dict[str, Any]:
-    """Every model field, in order; Decimal fields are numbers or null, ``extra`` an object."""
+    """Every model field, in order, with its description; Decimal fields are numbers or null,
+    ``extra`` an object."""
     props: dict[str, Any] = {}
     for f in dataclasses.fields(model):
         if f.name == "extra":
-            props[f.name] = {"type": "object"}
+            kind: dict[str, Any] = {"type": "object"}
         elif f.name == "broker":
-            props[f.name] = {"enum": list(BROKERS)}
+            kind = {"enum": list(BROKERS)}
         elif f.type == "Decimal | None":
-            props[f.name] = {"$ref": "#/$defs/amount"}
+            kind = {"$ref": "#/$defs/amount"}
         elif f.type == "str":
-            props[f.name] = {"type": "string"}
+            kind = {"type": "string"}
         else:
-            props[f.name] = TEXT
+            kind = dict(TEXT)
+        props[f.name] = {"description": doc_of(f), **kind} if doc_of(f) else kind
     return obj(props)
 
 
@@ -78,8 +82,10 @@ CONVERTED = obj({
         "reason": {"type": "string"}})},
 })
 
+AMOUNT = {**NUMBER, "description": "An amount with the digits the broker sent, or null when "
+                                    "it sent none (never 0 in its place)."}
 DEFS = {
-    "amount": NUMBER,
+    "amount": AMOUNT,
     "error": ERROR,
     "converted": CONVERTED,
     "account": row(Account),
@@ -125,27 +131,22 @@ def _run_point() -> dict[str, Any]:
                 "incomplete": {"type": "boolean"}})
 
 
-def _build() -> dict[str, dict[str, Any]]:
-    at_row = dict(row(Balance))
-    at_row["properties"] = {**at_row["properties"], "snapshot_at": TIME, "run_id": COUNT}
-    at_row["required"] = list(at_row["properties"])
-    field_status = obj({"field": {"type": "string"}, "required": {"type": "boolean"},
-                        "present": {"type": "boolean"},
-                        "source": {"enum": ["env", "keyring", "config", None]},
-                        "last4": TEXT})
-    docs = [
+def _data_documents() -> list[dict[str, Any]]:
+    """What the data commands print: accounts, balance, assets, snapshot."""
+    converted = {"$ref": "#/$defs/converted"}
+    return [
         document("balancecli.accounts/1", {
             "generated_at": TIME, "accounts": rows_of("account"), "errors": errors()},
             description="balancecli accounts -f json"),
         document("balancecli.balance/1", {
             "generated_at": TIME, "balances": rows_of("balance"),
             "totals": {"type": "array", "items": BALANCE_TOTAL},
-            "converted": {"$ref": "#/$defs/converted"}, "errors": errors()},
+            "converted": converted, "errors": errors()},
             optional=("converted",),
             description="balancecli balance -f json (converted: with --in CUR)"),
         document("balancecli.assets/1", {
             "generated_at": TIME, "assets": rows_of("asset"),
-            "converted": {"$ref": "#/$defs/converted"}, "errors": errors()},
+            "converted": converted, "errors": errors()},
             optional=("converted",),
             description="balancecli assets -f json (converted: with --in CUR)"),
         document("balancecli.snapshot/1", {
@@ -155,10 +156,19 @@ def _build() -> dict[str, dict[str, Any]]:
                         "ok": {"type": "boolean"}, "balances": COUNT, "assets": COUNT,
                         "accounts": COUNT, "errors": COUNT}),
             "errors": errors()}, description="balancecli snapshot -f json"),
+    ]
+
+
+def _history_documents() -> list[dict[str, Any]]:
+    """What ``history`` prints: series, net worth over time, one moment, pruning."""
+    since_until = {"since": {"anyOf": [TIME, {"type": "null"}]},
+                   "until": {"anyOf": [TIME, {"type": "null"}]}}
+    at_row = dict(row(Balance))
+    at_row["properties"] = {**at_row["properties"], "snapshot_at": TIME, "run_id": COUNT}
+    at_row["required"] = list(at_row["properties"])
+    return [
         document("balancecli.history/1", {
-            "generated_at": TIME, "field": {"type": "string"},
-            "since": {"anyOf": [TIME, {"type": "null"}]},
-            "until": {"anyOf": [TIME, {"type": "null"}]},
+            "generated_at": TIME, "field": {"type": "string"}, **since_until,
             "series": {"type": "array", "items": obj({
                 "profile": {"type": "string"}, "broker": {"enum": list(BROKERS)},
                 "account_id": {"type": "string"}, "currency": TEXT, "points": COUNT,
@@ -170,9 +180,7 @@ def _build() -> dict[str, dict[str, Any]]:
                 "change": NUMBER, "incomplete": {"type": "boolean"}})},
             "errors": errors()}, description="balancecli history -f json"),
         document("balancecli.history.networth/1", {
-            "generated_at": TIME, "currency": {"type": "string"},
-            "since": {"anyOf": [TIME, {"type": "null"}]},
-            "until": {"anyOf": [TIME, {"type": "null"}]},
+            "generated_at": TIME, "currency": {"type": "string"}, **since_until,
             "runs": {"type": "array", "items": obj({
                 "run_id": COUNT, "taken_at": TIME, "currency": {"type": "string"},
                 "total": NUMBER, "incomplete": {"type": "boolean"}, "accounts": COUNT,
@@ -193,6 +201,16 @@ def _build() -> dict[str, dict[str, Any]]:
             "first": {"anyOf": [{"type": "null"}, TIME]},
             "last": {"anyOf": [{"type": "null"}, TIME]}, "kept_runs": COUNT},
             description="balancecli history --prune --keep SPAN [--dry-run] -f json"),
+    ]
+
+
+def _profile_documents() -> list[dict[str, Any]]:
+    """What the profile, auth and doctor commands print."""
+    field_status = obj({"field": {"type": "string"}, "required": {"type": "boolean"},
+                        "present": {"type": "boolean"},
+                        "source": {"enum": ["env", "keyring", "config", None]},
+                        "last4": TEXT})
+    return [
         document("balancecli.profiles/1", {
             "config": {"type": "string"},
             "profiles": {"type": "array", "items": obj({
@@ -226,6 +244,12 @@ def _build() -> dict[str, dict[str, Any]]:
                     "name": {"type": "string"}, "ok": {"type": "boolean"},
                     "detail": {"type": "string"}})}})}},
             description="balancecli doctor -f json"),
+    ]
+
+
+def _rates_documents() -> list[dict[str, Any]]:
+    """What ``rates show`` and ``rates update`` print."""
+    return [
         document("balancecli.rates/1", {
             "generated_at": TIME, "currency": {"type": "string"},
             "ecb": {"anyOf": [{"type": "null"}, obj({
@@ -242,6 +266,12 @@ def _build() -> dict[str, dict[str, Any]]:
             "currencies": COUNT, "in_use": {"type": "string"}},
             description="balancecli rates update -f json"),
     ]
+
+
+def _build() -> dict[str, dict[str, Any]]:
+    """Every schema by name, in the order ``balancecli schema`` lists them."""
+    docs = [*_data_documents(), *_history_documents(), *_profile_documents(),
+            *_rates_documents()]
     return {d["title"]: d for d in docs}
 
 

@@ -1,7 +1,9 @@
 """Where each secret field of a profile comes from, and whether it can authenticate, offline.
 
 Used by ``auth status`` (and anything else that reports on credentials); reads the environment
-and the keyring item, never prints a secret (at most its last four characters).
+and the keyring item, never prints a secret (at most the last four characters of a long access
+or refresh token). Whether the fields suffice is the one rule of ``core.secretfields``, over
+what the broker declares (``Broker.secret_spec``); ``doctor`` and the runs apply it too.
 """
 
 from __future__ import annotations
@@ -10,15 +12,19 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from balancecli.config import Profile
+    from balancecli.core.secretfields import SecretFields
 
-# Fields that hold expiry times or identifiers, not secrets: shown in clear by `auth status`.
-EXPIRY_FIELDS = ("ACCESS_TOKEN_EXPIRES_AT", "TOKEN_EXPIRES_AT")
+
+def spec_of(profile: Profile) -> SecretFields:
+    """The secret fields the profile's broker declares for its settings."""
+    spec: SecretFields = profile.broker_class.secret_spec(profile.settings)
+    return spec
 
 
 def fields_of(profile: Profile) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """(required, optional) secret fields of a profile, upper case."""
-    cls = profile.broker_class
-    return cls.secret_fields(profile.settings), cls.optional_secret_fields(profile.settings)
+    spec = spec_of(profile)
+    return spec.required, spec.optional
 
 
 def env_value(profile: str, field: str) -> str | None:
@@ -45,10 +51,20 @@ def iso(epoch: float) -> str:
     return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def last4(value: str | None) -> str | None:
-    """The last four characters of a secret long enough to keep the rest hidden (more than 8),
-    else None; the text output shows them as ``…abcd`` (``***`` for a short secret)."""
-    return value[-4:] if value and len(value) > 8 else None
+HINTED = ("ACCESS_TOKEN", "REFRESH_TOKEN")  # the only fields whose end is ever shown
+LONG_TOKEN = 20
+
+
+def last4(field: str, value: str | None) -> str | None:
+    """The last four characters of a long access or refresh token (20 or more, a usable
+    token), as a hint of which one is stored; None for every other field (no part of a
+    password, app secret or client secret is ever shown). The text output shows ``…abcd``,
+    else ``***``."""
+    from balancecli.credentials.tokens import token_problem
+
+    if field not in HINTED or not value or len(value) < LONG_TOKEN or token_problem(value):
+        return None
+    return value[-4:]
 
 
 def profile_status(profile: Profile) -> dict[str, Any]:
@@ -56,12 +72,14 @@ def profile_status(profile: Profile) -> dict[str, Any]:
     import time
 
     from balancecli.core.errors import AuthError, ConfigError
+    from balancecli.core.secretfields import missing as missing_fields
+    from balancecli.core.secretfields import renewable
     from balancecli.credentials import Keyring, env_suffices
 
-    required, optional = fields_of(profile)
+    spec = spec_of(profile)
     keyring_error: str | None = None
     try:
-        needs_keyring = not env_suffices(profile.name, required)
+        needs_keyring = not env_suffices(profile.name, spec)
     except ConfigError:  # a variable with a line break: reported by the runs themselves
         needs_keyring = True
     item: dict[str, Any] = {}
@@ -70,40 +88,17 @@ def profile_status(profile: Profile) -> dict[str, Any]:
             item = Keyring().load(profile.name)
         except AuthError as exc:
             keyring_error = exc.message
-    fields = []
-    present: set[str] = set()
-    for field in dict.fromkeys(required + optional):
-        if field in EXPIRY_FIELDS:
-            continue
-        value = env_value(profile.name, field)
-        source = "env" if value else None
-        if not value and item.get(field.lower()) not in (None, ""):
-            value, source = str(item[field.lower()]), "keyring"
-        if not value and profile.settings.get(field.lower()):
-            value, source = str(profile.settings[field.lower()]), "config"
-        if value:
-            present.add(field)
-        fields.append({"field": field, "required": field in required, "present": bool(value),
-                       "source": source, "last4": last4(value)})
-    expires_at = None
-    for field in EXPIRY_FIELDS:
-        expires_at = expiry_epoch(env_value(profile.name, field) or item.get(field.lower()))
-        if expires_at is not None:
-            break
+    fields, present = _fields(profile, spec, item)
+    expires_at = expiry_epoch(env_value(profile.name, spec.expiry) or item.get(
+        spec.expiry.lower())) if spec.expiry else None
     expired = None if expires_at is None else expires_at <= time.time()
-    missing = [f for f in required if f not in present]
-    if "ACCESS_TOKEN" in missing and "REFRESH_TOKEN" in present:
-        missing.remove("ACCESS_TOKEN")  # the next run refreshes it
-    if "REFRESH_TOKEN" in missing and "ACCESS_TOKEN" in present and not expired:
-        missing.remove("REFRESH_TOKEN")  # usable until the access token expires
-    if "CLIENT_SECRET" in missing and profile.broker == "tradestation":
-        missing.remove("CLIENT_SECRET")  # PKCE keys have none
+    missing = missing_fields(spec, present, expired=expired)
     problem = message = None
     if missing:
         problem = message = f"missing {', '.join(missing)}"
         if keyring_error and needs_keyring:
             problem, message = "the keyring is not usable", keyring_error
-    elif expired and "REFRESH_TOKEN" not in present and "PASSWORD" not in present:
+    elif expired and not renewable(spec, present):
         problem = message = "the access token has expired and there is no refresh token"
     return {
         "profile": profile.name, "broker": profile.broker, "ok": problem is None,
@@ -114,6 +109,28 @@ def profile_status(profile: Profile) -> dict[str, Any]:
         "keyring": "not needed" if not needs_keyring else ("unusable" if keyring_error
                                                            else "used"),
     }
+
+
+def _fields(profile: Profile, spec: SecretFields,
+            item: dict[str, Any]) -> tuple[list[dict[str, Any]], set[str]]:
+    """One entry per field (expiry times left out), and the fields present anywhere."""
+    fields = []
+    present: set[str] = set()
+    for field in spec.fields:
+        if field == spec.expiry:
+            continue
+        value = env_value(profile.name, field)
+        source = "env" if value else None
+        if not value and item.get(field.lower()) not in (None, ""):
+            value, source = str(item[field.lower()]), "keyring"
+        if not value and profile.settings.get(field.lower()):
+            value, source = str(profile.settings[field.lower()]), "config"
+        if value:
+            present.add(field)
+        fields.append({"field": field, "required": field in spec.required,
+                       "present": bool(value), "source": source,
+                       "last4": last4(field, value)})
+    return fields, present
 
 
 def status_text(rows: list[dict[str, Any]], backend: str) -> str:

@@ -4,15 +4,21 @@ The checks, in the order a run depends on them:
 
 - ``config``: the profile validates (broker known, settings typed, URLs https or loopback);
 - ``keyring``: reachable, and how long it took (time-boxed by ``secrets``); not opened when the
-  environment supplies every required field, as in a real run;
-- ``secret FIELD``: each secret field, present or not and where from (the environment variable's
-  name, the keyring, the config, the demo) - never the value, not even a part of it;
-- ``token expiry``: the stored access/session token's expiry, and whether it can be renewed;
-- ``request``: one light request (the account list; LongPort has none, so its one balance call),
-  with its latency, through the real broker code and HTTP stack;
-- ``clock``: this machine's clock against the broker's ``Date`` header. LongPort signs each
-  request with the local timestamp, and every broker's token expiry is judged by the local clock;
-- ``export age`` (Quantower): how old the bridge's export is, against the profile's ``max_age``.
+  environment supplies every required field, as in a run (``credentials.env_suffices``);
+- ``secret FIELD``: each secret field the broker declares, present or not and where from (the
+  environment variable's name, the keyring, the config, the demo), and why a missing one is
+  fine when it is (``core.secretfields``, the rule ``auth status`` applies) - never the value,
+  not even a part of it;
+- ``token expiry``: the stored token's expiry, and whether it can be renewed (brokers that
+  declare an expiry field);
+- ``request``: the broker's light request (``Broker.probe``: the account list, or one balance
+  call for an API without one), with its latency, through the real broker code and HTTP stack;
+- ``clock``: this machine's clock against the broker's ``Date`` header (brokers with a clock of
+  their own, ``Broker.remote_clock``). Signed requests carry the local timestamp, and every
+  broker's token expiry is judged by the local clock;
+- then what the broker adds about its own data (``Probe.findings``: the age of an export).
+
+Nothing here names a broker: each check asks the broker class.
 
 A failed check carries the error kind of its failure (``config``, ``auth``, ``unavailable``,
 ...), so that the exit code is that of the worst failure, as for ``auth status``: a doctor that
@@ -24,12 +30,14 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
 
+from balancecli.brokers.base import Finding
 from balancecli.brokers.payload import expiry_epoch
+from balancecli.core.clock import span
 from balancecli.core.errors import (
     AuthError,
     BadResponseError,
@@ -40,12 +48,11 @@ from balancecli.core.errors import (
     StaleError,
     UnavailableError,
 )
+from balancecli.core.secretfields import SecretFields, renewable, unmet
 
 SCHEMA = "balancecli.doctor/1"
 SKEW_LIMIT = 30.0  # seconds: LongPort does not document its window; tokens
 #                    are renewed 60 s (TradeStation) to 300 s (LongPort OAuth) before expiry.
-EXPIRY_FIELDS = ("ACCESS_TOKEN_EXPIRES_AT", "TOKEN_EXPIRES_AT")
-NOT_SECRETS = frozenset({*EXPIRY_FIELDS, "USER_ID"})
 ERROR_CLASSES: dict[str, type[BalanceCliError]] = {cls.kind: cls for cls in (
     ConfigError, AuthError, UnavailableError, RateLimitedError, StaleError, BadResponseError,
     BrokerError)}
@@ -90,19 +97,6 @@ def iso(epoch: float) -> str:
     return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def span(seconds: float) -> str:
-    """A duration for people: 45 s, 12 min, 5 h 3 min, 12.5 days."""
-    s = abs(seconds)
-    if s < 120:
-        return f"{s:.0f} s"
-    if s < 7200:
-        return f"{round(s / 60)} min"
-    if s < 172800:
-        minutes = round(s / 60)
-        return f"{minutes // 60} h {minutes % 60} min"
-    return f"{s / 86400:.1f} days"
-
-
 # -- one profile -------------------------------------------------------------------------------
 
 
@@ -141,14 +135,14 @@ def diagnose(profile: Any, *, timeout: float = 15.0, preset: Mapping[str, Any] |
     env = os.environ if env is None else env
     report = Report(profile.name, profile.broker)
     cls = profile.broker_class
-    required = tuple(cls.secret_fields(profile.settings))
-    optional = tuple(cls.optional_secret_fields(profile.settings))
+    spec: SecretFields = cls.secret_spec(profile.settings)
     report.add("config", True, _config_detail(profile))
     sources = Sources(profile.name, {} if preset is not None else env,
                       settings=profile.settings)
-    keyring_ok = _check_keyring(report, profile, required, sources, preset)
-    _check_secrets(report, profile, required, optional, sources, keyring_ok)
-    expiry_before = _token_expiry(sources)
+    keyring_ok = _check_keyring(report, profile, spec, sources, preset)
+    expiry_before = _token_expiry(sources, spec)
+    _check_secrets(report, profile, spec, sources, keyring_ok,
+                   None if expiry_before is None else expiry_before <= time.time())
     at = len(report.checks)
     if any(not c.ok for c in report.checks):
         # The request would only repeat the keyring's or the missing field's message.
@@ -157,26 +151,28 @@ def diagnose(profile: Any, *, timeout: float = 15.0, preset: Mapping[str, Any] |
         responses = _Seen()
     else:
         responses = _check_request(report, profile, timeout, preset, log, warn)
-    if required and profile.broker != "quantower":
+    if spec.expiry:
         # Listed before the request it may have renewed, judged with what it renewed.
-        _check_expiry(report, profile, sources, expiry_before, responses.written)
+        _check_expiry(report, profile, spec, sources, expiry_before, responses.written)
         report.checks.insert(at, report.checks.pop())
-    if profile.broker != "quantower":  # the bridge runs on this machine: no clock to compare
+    if cls.remote_clock:
         _check_clock(report, responses.dates)
-    if profile.broker == "quantower" and responses.as_of is not None:
-        _check_export_age(report, profile, responses.as_of)
+    for found in responses.findings:
+        report.add(found.name, found.ok, found.detail, found.kind, found.next_step)
     return report
 
 
 def _config_detail(profile: Any) -> str:
+    """``valid (api v3, auth oauth); https://...``: what the broker declares worth showing."""
     s = profile.settings
-    where = s.get("base_url") or s.get("source") or ""
-    keys = ("api", "auth") if where else ("environment", "api", "auth", "region")
-    parts = [f"{k} {s[k]}" for k in keys if s.get(k)]
+    declared = profile.broker_class.settings
+    where = next((str(s[k]) for k, d in declared.items() if d.where and s.get(k)), "")
+    parts = [f"{k} {s[k]}" for k, d in declared.items()
+             if d.shown and s.get(k) and not (d.overridden_by and s.get(d.overridden_by))]
     return "valid" + (f" ({', '.join(parts)})" if parts else "") + (f"; {where}" if where else "")
 
 
-def _check_keyring(report: Report, profile: Any, required: tuple[str, ...], sources: Sources,
+def _check_keyring(report: Report, profile: Any, spec: SecretFields, sources: Sources,
                    preset: Mapping[str, Any] | None) -> bool:
     from balancecli.credentials import env_suffices
 
@@ -184,11 +180,11 @@ def _check_keyring(report: Report, profile: Any, required: tuple[str, ...], sour
         sources.item, sources.item_source = {k.lower(): v for k, v in preset.items()}, "demo"
         report.add("keyring", True, "not used: --demo brings its own secrets")
         return True
-    if not required:
+    if not spec.required:
         report.add("keyring", True, "not needed: this profile has no secrets")
         return True
     try:  # the rule runs use: what works from cron is not reported as failing here
-        suffices = env_suffices(profile.name, required, sources.env)
+        suffices = env_suffices(profile.name, spec, sources.env)
     except ConfigError as exc:
         report.add("keyring", False, exc.message, "config", exc.next_step)
         return False
@@ -212,48 +208,41 @@ def _check_keyring(report: Report, profile: Any, required: tuple[str, ...], sour
     return True
 
 
-def _check_secrets(report: Report, profile: Any, required: tuple[str, ...],
-                   optional: tuple[str, ...], sources: Sources, keyring_ok: bool) -> None:
+def _check_secrets(report: Report, profile: Any, spec: SecretFields, sources: Sources,
+                   keyring_ok: bool, expired: bool | None) -> None:
+    """One line per field: where it comes from, or why its absence is fine (the one rule,
+    ``core.secretfields.unmet``), or that it is missing."""
     from balancecli.credentials import env_name
 
-    present = {f for f in (*required, *optional) if sources.where(f)}
+    present = [f for f in spec.fields if sources.where(f)]
+    excuses = {u.field: u.excuse for u in unmet(spec, present, expired=expired)}
     login = f"run: balancecli auth login {profile.name}"
-    for name in dict.fromkeys((*required, *optional)):
-        if name in NOT_SECRETS:
+    for name in spec.fields:
+        if name in spec.not_secret:
             continue
         where = sources.where(name)
         check = f"secret {name}"
         if where:
             report.add(check, True, f"from {where}")
-        elif name not in required:
+        elif name not in spec.required:
             report.add(check, True, "not set (optional)")
-        elif name == "ACCESS_TOKEN" and "REFRESH_TOKEN" in present:
-            report.add(check, True, "not stored yet: the next run gets one with the refresh token")
-        elif name == "REFRESH_TOKEN" and "ACCESS_TOKEN" in present:
-            report.add(check, True, "not set: the access token works until it expires")
-        elif name == "CLIENT_SECRET" and profile.broker == "tradestation":
-            report.add(check, True, "not set (a PKCE API key has none)")
+        elif excuses.get(name):
+            report.add(check, True, str(excuses[name]))
         else:
             why = "" if keyring_ok else ", and the keyring is not usable"
             report.add(check, False, f"missing: not in {env_name(profile.name, name)}{why}",
                        "auth", f"{login} (or set {env_name(profile.name, name)})")
 
 
-def _token_expiry(sources: Sources) -> float | None:
-    for name in EXPIRY_FIELDS:
-        when = expiry_epoch(sources.value(name))
-        if when is not None:
-            return when
-    return None
+def _token_expiry(sources: Sources, spec: SecretFields) -> float | None:
+    return expiry_epoch(sources.value(spec.expiry)) if spec.expiry else None
 
 
-def _check_expiry(report: Report, profile: Any, sources: Sources, before: float | None,
-                  written: Mapping[str, Any]) -> None:
-    renewed = next((expiry_epoch(written[k.lower()]) for k in EXPIRY_FIELDS
-                    if expiry_epoch(written.get(k.lower())) is not None), None)
+def _check_expiry(report: Report, profile: Any, spec: SecretFields, sources: Sources,
+                  before: float | None, written: Mapping[str, Any]) -> None:
+    renewed = expiry_epoch(written.get(str(spec.expiry).lower()))
     after = f"; this check got a new one, valid until {iso(renewed)}" if renewed else ""
-    token = sources.value("ACCESS_TOKEN") or sources.value("TOKEN")
-    can_renew = bool(sources.value("REFRESH_TOKEN") or sources.value("PASSWORD"))
+    token = sources.value(spec.token) if spec.token else None
     if before is None:
         what = "no expiry recorded" if token else "no token stored yet"
         report.add("token expiry", True, what + after)
@@ -261,7 +250,7 @@ def _check_expiry(report: Report, profile: Any, sources: Sources, before: float 
     left = before - time.time()
     if left > 0:
         report.add("token expiry", True, f"valid for {span(left)} (until {iso(before)}){after}")
-    elif can_renew or renewed:
+    elif renewable(spec, [f for f in spec.renewed_by if sources.value(f)]) or renewed:
         report.add("token expiry", True, f"expired {span(left)} ago ({iso(before)}); renewed at "
                    f"the next request{after}")
     else:
@@ -273,7 +262,7 @@ def _check_expiry(report: Report, profile: Any, sources: Sources, before: float 
 class _Seen:
     dates: list[tuple[float, str]] = field(default_factory=list)  # (local time, Date header)
     written: dict[str, Any] = field(default_factory=dict)  # tokens renewed during the request
-    as_of: str | None = None  # Quantower: the export's GeneratedAt
+    findings: list[Finding] = field(default_factory=list)  # the broker's own checks
 
 
 def _check_request(report: Report, profile: Any, timeout: float,
@@ -282,9 +271,6 @@ def _check_request(report: Report, profile: Any, timeout: float,
     from balancecli.service.fetch import Options, make_context, make_secrets
 
     seen = _Seen()
-    if profile.broker == "quantower":
-        # Judge the export's age here, against max_age, rather than fail the read on it.
-        profile = replace(profile, settings={**profile.settings, "max_age": 0})
     options = Options(command="accounts", timeout=timeout, log=log, warn=warn,
                       presets=None if preset is None else {profile.name: dict(preset)})
     secrets = make_secrets(profile, options)
@@ -302,16 +288,9 @@ def _check_request(report: Report, profile: Any, timeout: float,
     ctx.http.request = recorded  # type: ignore[method-assign]
     started = time.monotonic()
     try:
-        broker = profile.broker_class(ctx)
-        accounts = broker.accounts()
-        result = None
-        if ctx.http.request_count == 0 and profile.broker != "quantower" and accounts:
-            result = broker.balances(accounts[:1])  # LongPort: no account list to ask for
-        elif profile.broker == "quantower" and accounts:
-            result = broker.balances(accounts[:1])  # no request: the export is read once
-            seen.as_of = result.rows[0].as_of if result.rows else None
-        if result is not None and result.errors:
-            raise result.errors[0]
+        probe = profile.broker_class(ctx).probe()
+        if probe.errors:
+            raise probe.errors[0]
     except BalanceCliError as exc:
         ms = (time.monotonic() - started) * 1000
         status = f" (HTTP {exc.http_status})" if exc.http_status and \
@@ -324,10 +303,9 @@ def _check_request(report: Report, profile: Any, timeout: float,
         seen.written = secrets.written()
     ms = (time.monotonic() - started) * 1000
     count = ctx.http.request_count
-    via = f"{count} HTTP request(s)" if count else "no HTTP request"
-    if profile.broker == "quantower" and not str(profile.settings["source"]).startswith("http"):
-        via = "read from the export file"
-    report.add("request", True, f"{len(accounts)} account(s) in {ms:.0f} ms ({via})")
+    via = probe.via or (f"{count} HTTP request(s)" if count else "no HTTP request")
+    report.add("request", True, f"{len(probe.accounts)} account(s) in {ms:.0f} ms ({via})")
+    seen.findings = probe.findings
     return seen
 
 
@@ -353,17 +331,3 @@ def _check_clock(report: Report, dates: list[tuple[float, str]]) -> None:
         report.add("clock", False, detail + f"; more than {SKEW_LIMIT:.0f} s breaks signed "
                    "requests and token expiry", "auth",
                    "synchronise the clock (e.g. enable NTP: timedatectl set-ntp true)")
-
-
-def _check_export_age(report: Report, profile: Any, as_of: str) -> None:
-    age = time.time() - expiry_epoch(as_of)  # type: ignore[operator]
-    max_age = profile.settings.get("max_age")
-    detail = f"written {span(age)} ago (GeneratedAt {as_of}"
-    if not max_age:
-        report.add("export age", True, detail + "; max_age 0: not checked)")
-    elif age <= max_age:
-        report.add("export age", True, detail + f"; max_age {max_age:g} s)")
-    else:
-        report.add("export age", False, detail + f", older than max_age {max_age:g} s): the "
-                   "BalanceCliBridge Strategy may not be running", "stale",
-                   "start BalanceCliBridge in Quantower's Strategies manager")

@@ -54,8 +54,7 @@ class Outcome:
 
 
 def make_secrets(profile: Profile, options: Options) -> Secrets:
-    cls = profile.broker_class
-    required = cls.secret_fields(profile.settings)
+    required = profile.broker_class.secret_spec(profile.settings)
     if options.presets is not None:
         return Secrets(profile.name, required, env={},
                        preset=options.presets.get(profile.name, {}), warn=options.warn)
@@ -112,8 +111,11 @@ def fetch_profile(profile: Profile, options: Options) -> tuple[Result, bool, set
     try:
         found, rejected = broker.checked_accounts()
         accounts = [a for a in found if wanted(profile, a.account_id, options)]
-        rejected = [e for e in rejected if wanted(profile, e.account_id or "", options)]
-        ids = {a.account_id for a in accounts} | {e.account_id or "" for e in rejected}
+        # An error without an account id is about the profile's source as a whole (part of
+        # it is down), as when accounts() raises: no account filter can drop it.
+        rejected = [e for e in rejected
+                    if e.account_id is None or wanted(profile, e.account_id, options)]
+        ids = {a.account_id for a in accounts} | {e.account_id for e in rejected if e.account_id}
         if options.command == "accounts":
             result = Result(rows=list(accounts))
         elif not accounts:

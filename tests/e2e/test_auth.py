@@ -81,6 +81,40 @@ def test_tradestation_browser_login_stores_tokens_and_they_work(ts):
     assert exchange["grant_type"] == "authorization_code" and exchange["code_verifier"]
 
 
+@pytest.mark.parametrize("expires_in", ['"1e400"', "1e400", "-50", '"-50"', "null"])
+def test_browser_login_keeps_the_login_on_an_odd_expires_in(ts, expires_in):
+    # The one-time code is spent: the tokens are stored with the documented 20 minutes.
+    access, refresh = ts.issue()
+    ts.inject("body", "/oauth/token$", method="POST",
+              body=f'{{"access_token": "{access}", "refresh_token": "{refresh}", '
+                   f'"expires_in": {expires_in}, "token_type": "Bearer"}}')
+    cli = Cli("auth", "login", "ts", "--no-browser", "--browser-timeout", "20", "--with-token",
+              stdin=json.dumps({"client_secret": DEMO_CLIENT_SECRET}))
+    before = time.time()
+    assert follow(cli.url()).status_code == 200
+    code, out, err = cli.finish()
+    assert code == 0, err
+    assert "logged in (tradestation" in err and "Traceback" not in err
+    stored = item("ts")
+    assert (stored["access_token"], stored["refresh_token"]) == (access, refresh)
+    assert before + 1199 <= stored["access_token_expires_at"] <= time.time() + 1201
+
+
+def test_browser_login_answer_with_a_folded_token_is_refused(ts):
+    ts.inject("body", "/oauth/token$", method="POST", body=json.dumps(
+        {"access_token": "ts-at-folded\r\n X-Injected: yes", "expires_in": 1200}))
+    cli = Cli("auth", "login", "ts", "--no-browser", "--browser-timeout", "20", "--with-token",
+              stdin=json.dumps({"client_secret": DEMO_CLIENT_SECRET}))
+    follow(cli.url())
+    code, out, err = cli.finish()
+    assert code == 4, err
+    [line] = [x for x in err.splitlines() if x.startswith("error:")]
+    assert line.startswith("error: ts: the token endpoint answered an access token with a line "
+                           "break; nothing of it was used or stored")
+    assert "folded" not in err and "Injected" not in err and out == ""
+    assert ts.calls("/v3/") == [] and item("ts") == {}
+
+
 def test_browser_login_wrong_state_is_refused_and_the_login_goes_on(ts):
     # A stale tab's redirect used to end the login (exit 4); now it is refused and the login
     # still completes with the right one (more cases in test_oauth_loopback.py).
@@ -220,6 +254,82 @@ def test_with_token_rejected_credentials_are_not_stored(ts):
     assert item("ts") == {}
 
 
+@pytest.mark.parametrize(("payload", "problem"), [
+    ({"refresh_token": "rt-1\r\n X: y"}, "a line break"),
+    ({"refresh_token": "rt-2 with blank"}, "whitespace"),
+    ({"refresh_token": "rt-3", "client_secret": "cs-4\u0007bell"}, "a control character"),
+])
+def test_with_token_refuses_a_value_no_secret_can_have(ts, payload, problem):
+    payload = {"client_secret": DEMO_CLIENT_SECRET, **payload}
+    result = run_cli("auth", "login", "ts", "--with-token", input=json.dumps(payload))
+    assert result.returncode == 4, result.stderr
+    [line] = result.stderr.splitlines()
+    assert line.startswith("error: ts: --with-token: the ")
+    assert f"on stdin has {problem}; nothing was sent or stored" in line
+    for value in payload.values():
+        assert value[:5] not in line and value[-5:] not in line
+    assert ts.calls() == [] and item("ts") == {}
+
+
+def test_a_bare_token_on_stdin_with_a_line_break_inside_is_refused(store):
+    from balancecli.demo.etna import DEMO_APP_KEY, DEMO_USERNAME, FakeEtna
+
+    with FakeEtna() as fake:
+        write_config(store, {"etna": {"broker": "etna", "base_url": fake.url + "/api", **FAST}})
+        env = {"BALANCECLI_ETNA_APP_KEY": DEMO_APP_KEY, "BALANCECLI_ETNA_USERNAME": DEMO_USERNAME}
+        result = run_cli("auth", "login", "etna", "--with-token", input="pass\rword\n",
+                         env=env)
+        assert result.returncode == 4, result.stderr
+        assert result.stderr == ("error: etna: --with-token: the password on stdin has a line "
+                                 "break; nothing was sent or stored — pipe the bare value (a "
+                                 "JSON string escape such as \\n is a line break too)\n")
+        assert fake.requests == [] and item("etna") == {}
+
+
+def test_a_keyring_token_with_a_line_break_is_refused_before_the_wire(ts):
+    from balancecli.credentials import Keyring
+
+    access, refresh = ts.issue()
+    Keyring().save("ts", {"access_token": access + "\r\n X-Injected: yes",
+                          "refresh_token": refresh, "client_secret": DEMO_CLIENT_SECRET,
+                          "access_token_expires_at": int(time.time()) + 1000})
+    result = run_cli("balance", "-f", "json")
+    assert result.returncode == 4, result.stderr
+    assert result.stderr == ("error: ts: the keyring item holds an access token with a line "
+                             "break — run: balancecli auth login ts\n")
+    errors = json.loads(result.stdout)["errors"]
+    assert [e["kind"] for e in errors] == ["auth"] and access not in result.stdout
+    assert ts.calls() == []
+    status = run_cli("auth", "status", "ts", "-f", "json")
+    fields = {f["field"]: f["last4"] for f in json.loads(status.stdout)["profiles"][0]["fields"]}
+    assert fields["ACCESS_TOKEN"] is None  # no hint of a token that cannot be used
+    assert fields["REFRESH_TOKEN"] == refresh[-4:]
+
+
+def test_status_never_shows_a_password_or_secret_only_long_tokens_ends(store):
+    from balancecli.credentials import Keyring
+
+    write_config(store, {
+        "etna": {"broker": "etna", "base_url": "https://etna.example/api"},
+        "lp": {"broker": "longport", "auth": "apikey", "base_url": "https://lp.example"}})
+    Keyring().save("etna", {"app_key": "app-key-1234567890", "username": "someone@example.com",
+                            "password": "password-0000", "token": "t" * 30 + "WXYZ"})
+    Keyring().save("lp", {"app_key": "lp-app-key-abcdef", "app_secret": "app-secret-0000",
+                          "access_token": "m_" + "a" * 30 + "9876"})
+    text = run_cli("auth", "status").stdout
+    assert "PASSWORD        keyring ***" in text
+    assert "APP_SECRET      keyring ***" in text
+    assert "ACCESS_TOKEN    keyring …9876" in text
+    for hidden in ("0000", "7890", "cdef", ".com", "WXYZ"):
+        assert hidden not in text
+    doc = json.loads(run_cli("auth", "status", "-f", "json").stdout)
+    hints = {(p["profile"], f["field"]): f["last4"] for p in doc["profiles"] for f in p["fields"]}
+    assert hints == {("etna", "APP_KEY"): None, ("etna", "USERNAME"): None,
+                     ("etna", "PASSWORD"): None, ("etna", "TOKEN"): None,
+                     ("lp", "APP_KEY"): None, ("lp", "APP_SECRET"): None,
+                     ("lp", "ACCESS_TOKEN"): "9876"}
+
+
 def test_with_token_rejects_unknown_fields_and_bad_json(ts):
     bad = run_cli("auth", "login", "ts", "--with-token", input='{"pasword": "x"}')
     assert bad.returncode == 2 and "unknown field 'pasword'" in bad.stderr
@@ -248,8 +358,8 @@ def test_etna_single_fields_and_status(store):
         fields = {f["field"]: f for f in doc["profiles"][0]["fields"]}
         assert fields["APP_KEY"]["source"] == "env"
         assert fields["PASSWORD"]["source"] == "keyring"
-        # last4 is the last four characters (null for a secret of 8 or fewer)
-        assert fields["PASSWORD"]["last4"] in (DEMO_PASSWORD[-4:], None)
+        # No part of a password is ever shown: last4 is null, the text says ***
+        assert fields["PASSWORD"]["last4"] is None
         assert DEMO_PASSWORD not in status.stdout + status.stderr
         # without the env variables, the profile cannot authenticate: exit 4
         missing = run_cli("auth", "status", "etna")
@@ -274,8 +384,11 @@ def test_status_shows_expiry_and_refresh_token_presence(ts):
     assert row["access_token_expires_at"] == "2030-03-17T17:46:40Z"
     assert row["access_token_expired"] is False
     fields = {f["field"]: (f["source"], f["last4"]) for f in row["fields"]}
-    assert fields["CLIENT_ID"] == ("config", DEMO_CLIENT_ID[-4:])
+    # A last-four hint only for the long tokens, never for a client id or secret.
+    assert fields["CLIENT_ID"] == ("config", None)
+    assert fields["CLIENT_SECRET"] == ("keyring", None)
     assert fields["ACCESS_TOKEN"] == ("keyring", access[-4:])
+    assert fields["REFRESH_TOKEN"] == ("keyring", refresh[-4:])
     assert "\\u2026" not in result.stdout  # JSON keeps Unicode as it is
     for secret in (access, refresh, DEMO_CLIENT_SECRET):
         assert secret not in result.stdout + result.stderr
@@ -391,13 +504,18 @@ def test_dump_round_trips():
 
 
 def test_tradestation_revoke_url_is_derived_from_the_token_url():
-    from balancecli.credentials.oauth import provider_for
+    from balancecli.brokers.longport.broker import LongPort
+    from balancecli.brokers.tradestation.broker import TradeStation
 
-    p = provider_for("tradestation", {}, lambda f: None)
-    assert (p.authorize_url, p.token_url, p.revoke_url, p.port) == (
+    p = TradeStation.oauth_client({}, lambda f: None)
+    assert (p.authorize_url, p.token_url, p.revoke_url, p.redirect_port) == (
         "https://signin.tradestation.com/authorize",
         "https://signin.tradestation.com/oauth/token",
         "https://signin.tradestation.com/oauth/revoke", 31022)
-    lp = provider_for("longport", {"auth": "oauth", "region": "cn"}, lambda f: None)
+    assert p.has_client_secret and p.revoke_warning and "ALL refresh tokens" in p.revoke_warning
+    lp = LongPort.oauth_client({"auth": "oauth", "region": "cn"}, lambda f: None)
+    assert lp is not None
     assert lp.authorize_url == "https://openapi.longbridge.cn/oauth2/authorize"
-    assert provider_for("longport", {"auth": "apikey"}, lambda f: None) is None
+    assert (lp.revoke_url, lp.redirect_port, lp.redirect_path, lp.has_client_secret) == (
+        "https://openapi.longbridge.cn/oauth2/revoke", 60355, "/callback", False)
+    assert LongPort.oauth_client({"auth": "apikey"}, lambda f: None) is None

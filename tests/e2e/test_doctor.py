@@ -343,6 +343,58 @@ def test_a_reachable_keyring_and_its_latency(tmp_path, ts_fake, monkeypatch):
     assert access not in proc.stdout and refresh not in proc.stdout
 
 
+def plaintext_keyring(monkeypatch, profile: str, item: dict) -> str:
+    """A file keyring (no D-Bus needed) holding ``item`` for ``profile``."""
+    import keyring.core
+
+    backend = "keyrings.alt.file.PlaintextKeyring"
+    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", backend)
+    keyring.core._keyring_backend = None
+    keyring.get_keyring().set_password("balancecli", profile, json.dumps(item))
+    return backend
+
+
+def test_a_pkce_key_has_no_client_secret_and_doctor_and_auth_status_agree(
+        tmp_path, ts_fake, monkeypatch):
+    access, refresh = ts_fake.issue()
+    plaintext_keyring(monkeypatch, "ts", {
+        "access_token": access, "refresh_token": refresh, "client_id": DEMO_CLIENT_ID,
+        "access_token_expires_at": int(time.time()) + 1200})
+    env = config_env(tmp_path, {"ts": ts_settings(ts_fake)})
+    proc = run_cli("doctor", "-f", "json", env=env)
+    assert proc.returncode == 0, proc.stderr
+    found = checks(doc(proc)["profiles"][0])
+    assert found["secret CLIENT_SECRET"] == {"name": "secret CLIENT_SECRET", "ok": True,
+                                             "detail": "not set (a PKCE API key has none)"}
+    assert found["request"]["ok"] is True
+    status = run_cli("auth", "status", "ts", "-f", "json", env=env)
+    assert status.returncode == 0, status.stderr
+    profile, = json.loads(status.stdout)["profiles"]
+    assert (profile["ok"], profile["problem"]) == (True, None)
+
+
+def test_an_expired_access_token_without_a_refresh_token_is_missing_it_for_both(
+        tmp_path, ts_fake, monkeypatch):
+    access, _ = ts_fake.issue()
+    plaintext_keyring(monkeypatch, "ts", {
+        "access_token": access, "client_id": DEMO_CLIENT_ID,
+        "client_secret": DEMO_CLIENT_SECRET,
+        "access_token_expires_at": int(time.time()) - 3600})  # an hour ago
+    env = config_env(tmp_path, {"ts": ts_settings(ts_fake)})
+    proc = run_cli("doctor", "-f", "json", env=env)
+    assert proc.returncode == 4
+    found = checks(doc(proc)["profiles"][0])
+    assert found["secret REFRESH_TOKEN"]["ok"] is False
+    assert found["secret REFRESH_TOKEN"]["detail"] == "missing: not in BALANCECLI_TS_REFRESH_TOKEN"
+    assert found["request"]["detail"] == "not tried: credentials are missing (see above)"
+    assert found["token expiry"]["detail"].startswith("expired 60 min ago (")
+    assert found["token expiry"]["detail"].endswith(") and cannot be renewed")
+    assert ts_fake.requests == []
+    status = run_cli("auth", "status", "ts", "-f", "json", env=env)
+    assert status.returncode == 4
+    assert json.loads(status.stdout)["profiles"][0]["problem"] == "missing REFRESH_TOKEN"
+
+
 # -- selection and exit codes ------------------------------------------------------------------
 
 

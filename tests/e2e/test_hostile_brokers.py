@@ -8,8 +8,6 @@ import copy
 import json
 import os
 import subprocess
-import threading
-import time
 import tomllib
 from decimal import Decimal as D
 from pathlib import Path
@@ -17,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from balancecli.demo.tradestation import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, FakeTradeStation
-from tests.support.cli import balancecli_exe, run_cli
+from tests.support.cli import run_cli, run_measured
 from tests.support.config import FAST, write_config
 
 HEALTHY = ["11827391", "11827392", "210FUT01"]  # the 'ok' profile's accounts
@@ -40,30 +38,6 @@ def two_profiles(tmp_path, ts_fake):
     env["BALANCECLI_CONFIG"] = str(write_config(tmp_path / "config.toml", profiles))
     yield env, ts_fake, other
     other.stop()
-
-
-def run_measured(*args: str, env: dict, timeout: float = 30) -> tuple[
-        subprocess.CompletedProcess, float, float]:
-    """Run the installed command; returns (process, seconds, peak RSS of the child in MB)."""
-    if not hasattr(os, "wait4"):  # pragma: no cover - POSIX only
-        started = time.monotonic()
-        proc = run_cli(*args, env=env, timeout=timeout)
-        return proc, time.monotonic() - started, 0.0
-    out, err = Path(os.environ["HOME"]) / "out.txt", Path(os.environ["HOME"]) / "err.txt"
-    started = time.monotonic()
-    with out.open("wb") as o, err.open("wb") as e:
-        child = subprocess.Popen([balancecli_exe(), *args], stdout=o, stderr=e,
-                                 env={**os.environ, **env})
-        timer = threading.Timer(timeout, child.kill)
-        timer.start()
-        try:
-            _, status, usage = os.wait4(child.pid, 0)
-        finally:
-            timer.cancel()
-    child.returncode = os.waitstatus_to_exitcode(status)
-    seconds = time.monotonic() - started
-    proc = subprocess.CompletedProcess(args, child.returncode, out.read_text(), err.read_text())
-    return proc, seconds, usage.ru_maxrss / 1024
 
 
 def errors_of(proc: subprocess.CompletedProcess) -> list[str]:

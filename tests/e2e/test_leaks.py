@@ -135,3 +135,40 @@ def test_no_secret_in_any_output_log_traceback_file_or_argv(world):
         for line in seen:
             assert secret.encode() not in line
     assert len(seen) > 0 and os.getpid() > 0
+
+
+@pytest.mark.parametrize("broken", ["\r\n X-Injected: yes", "\n", " "])
+def test_a_broken_token_from_the_endpoint_reaches_no_output_wire_or_history(tmp_path, broken):
+    from balancecli.cli.commands.profile import dump
+    from tests.support.cli import run_cli
+
+    ts = FakeTradeStation().start()
+    try:
+        _, refresh = ts.issue()
+        cfg = tmp_path / "config.toml"
+        cfg.write_text(dump({"profiles": {"ts": {
+            "broker": "tradestation", "base_url": ts.url, "token_url": ts.url + "/oauth/token",
+            "client_id": DEMO_CLIENT_ID, **FAST}}}))
+        token = "ts-at-LEAKPREFIX-" + "k" * 90 + broken + "tail-" + "q" * 20
+        ts.inject("body", "/oauth/token$", method="POST", times=3,
+                  body=json.dumps({"access_token": token, "expires_in": 1200}))
+        env = {"BALANCECLI_CONFIG": str(cfg), "BALANCECLI_TS_REFRESH_TOKEN": refresh,
+               "BALANCECLI_TS_CLIENT_SECRET": DEMO_CLIENT_SECRET}
+        db = tmp_path / "h.db"
+        runs = [run_cli("balance", "-f", "json", env=env),
+                run_cli("-v", "--debug", "accounts", "-f", "json", env=env),
+                run_cli("snapshot", "--db", str(db), env=env)]
+        for proc in runs:
+            assert proc.returncode == 4, proc.stderr
+            assert "the token endpoint answered an access token with " in proc.stderr
+            for text in (proc.stdout, proc.stderr):
+                assert "LEAKPREFIX" not in text and "kkkkkkkk" not in text
+                assert "tail-" not in text and "Injected" not in text
+        assert json.loads(runs[0].stdout)["errors"][0]["kind"] == "auth"
+        assert [x for x in runs[0].stderr.splitlines() if x] == [
+            x for x in runs[0].stderr.splitlines() if x.startswith("error: ts: ")]
+        data = db.read_bytes() if db.exists() else b""
+        assert b"LEAKPREFIX" not in data and b"kkkkkkkk" not in data
+        assert ts.calls("/v3/") == []  # it never went on the wire
+    finally:
+        ts.stop()

@@ -124,6 +124,22 @@ def test_identifiers_echo_secrets_do_not(etna):
         DEMO_APP_KEY, DEMO_USERNAME, DEMO_PASSWORD)
 
 
+def test_an_answer_with_a_control_character_asks_again_without_showing_it(etna):
+    term = Terminal("auth", "login", "etna")
+    term.expect("etna APP_KEY: ")
+    term.type("\x1b[200~pasted-key\x1b[201~\r")  # a bracketed paste: escape sequences
+    shown = term.expect("etna APP_KEY: ")
+    assert "that APP_KEY has a control character; type or paste the bare value" in shown
+    term.type(DEMO_APP_KEY + "\r")
+    term.expect("etna USERNAME: ")
+    term.type(DEMO_USERNAME + "\r")
+    term.expect("etna PASSWORD: ")
+    term.type(DEMO_PASSWORD + "\r")
+    code, out, shown = term.finish()
+    assert code == 0, shown
+    assert item("etna")["app_key"] == DEMO_APP_KEY and logins(etna) == 1
+
+
 def test_an_empty_answer_asks_again(etna):
     term = Terminal("auth", "login", "etna")
     term.expect("etna APP_KEY: ")

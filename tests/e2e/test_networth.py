@@ -174,6 +174,20 @@ def test_broker_quotes_from_tradestation_and_quantower():
         ("JPY", "USD", Decimal("0.0095697442964323993262900015"))]
 
 
+def test_broker_quotes_are_the_broker_classes_own():
+    # The same raw fields under another broker are not read: each class reads its own rows.
+    details = {"CurrencyDetails": [{"Currency": "USD", "AccountConversionRate": "150"}]}
+    rows = [bal("lp", "lp", "longport", "JPY", extra=details),
+            bal("old", "9", "a-broker-no-longer-registered", "JPY", extra=details)]
+    coins = [Asset("lp", "longport", "lp", "BTC", total=Decimal("1"), value_usd=Decimal("9"))]
+    assert broker_quotes(rows, coins) == {}
+    ts = bal("ts", "22", "tradestation", "JPY", extra=details)
+    quotes = broker_quotes([ts], [])[("ts", "22")]
+    assert [(r.base, r.quote, r.num, r.source, r.how) for r in quotes] == [
+        ("USD", "JPY", Decimal("150"), "broker", "broker ts AccountConversionRate")]
+    assert quotes[0].day == SUNDAY  # the day of the balance row's as_of
+
+
 def test_asset_rows_in_the_target_currency(ecb):
     balances, assets = the_mix()
     rates = Rates(day=SUNDAY, ecb=ecb, broker=broker_quotes(balances, assets))

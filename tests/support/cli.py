@@ -137,3 +137,32 @@ class Terminal:
         if self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait()
+
+
+# A child's peak RSS as the kernel counts it includes what it inherited when it was forked, and
+# pytest itself grows to hundreds of MB over a whole run: so a small launcher process forks the
+# command and reports the command's own peak.
+_LAUNCHER = r"""
+import os, subprocess, sys, threading
+child = subprocess.Popen(sys.argv[2:])
+timer = threading.Timer(float(sys.argv[1]), child.kill)
+timer.start()
+_, status, usage = os.wait4(child.pid, 0)
+timer.cancel()
+sys.stderr.write(f"\n@@ {os.waitstatus_to_exitcode(status)} {usage.ru_maxrss}\n")
+"""
+
+
+def run_measured(*args: str, env: dict | None = None,
+                 timeout: float = 60) -> tuple[subprocess.CompletedProcess, float, float]:
+    """Run the installed command; returns (process, seconds, the command's peak RSS in MB)."""
+    started = time.monotonic()
+    launcher = subprocess.run([sys.executable, "-c", _LAUNCHER, str(timeout), balancecli_exe(),
+                               *args], capture_output=True, text=True,
+                              env={**os.environ, **(env or {})}, timeout=timeout + 30)
+    seconds = time.monotonic() - started
+    err, _, tail = launcher.stderr.rpartition("\n@@ ")
+    code, rss = tail.split()
+    proc = subprocess.CompletedProcess(list(args), int(code), launcher.stdout, err)
+    return proc, seconds, int(rss) / 1024
+

@@ -19,18 +19,18 @@ Sources: the "Get Account Balance" page, https://open.longportapp.com/docs/trade
   saved before anything else, under the profile lock. ``oauth``: Bearer tokens (30 days) from
   ``POST /oauth2/token`` (refresh-token grant, the refresh token rotates), refreshed when less
   than 300 s are left (the SDK's margin) or once after 401003/401004.
-- Envelope and signing: ``longport_sign.py``; the rate is ``limits`` below, kept by the
-  per-host limiter. 429s are retried with backoff by the HTTP client; a 403202 is signed again
-  at once.
+- Envelope and signing: ``sign.py``. Rate limits: the trade API allows at most 30 calls in 30 s,
+  0.02 s apart (the docs' "Rate Limit"; ``limits`` below, kept by the per-host limiter). 429s
+  are retried with backoff by the HTTP client; a 403202 is signed again at once.
 - Quirks: every value is a string and may be ``""`` (-> None); ``data.list`` may hold several
   entries, one per currency view, each with per-currency ``cash_infos``. There is no
-  account-list endpoint: one credential set is one account, labelled by ``account_id``.
+  account-list endpoint: one credential set is one account, labelled by ``account_id``. The
+  field mapping is the ``FieldMap`` declarations below, which the parsers read.
 """
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import quote, urlencode
@@ -40,7 +40,6 @@ from balancecli.brokers.longport.sign import (
     DUPLICATE_RETRIES,
     RATE_CODES,
     DuplicateRequest,
-    TokenRejected,
     code_of,
     dc_region,
     json_or_none,
@@ -50,27 +49,77 @@ from balancecli.brokers.longport.sign import (
     timestamp,
     token_error,
 )
-from balancecli.brokers.payload import (
-    blank_to_none,
-    expiry_epoch,
-    objects,
-    seconds_left,
-    token_fields,
-)
+from balancecli.brokers.mapping import FieldMap, From
+from balancecli.brokers.payload import blank_to_none, objects
 from balancecli.core.clock import utc_now
 from balancecli.core.errors import BadResponseError, BalanceCliError
-from balancecli.core.models import Account, Asset, Balance, extra_from
-from balancecli.core.numbers import to_decimal, to_text
+from balancecli.core.models import Account, Asset, Balance
+from balancecli.core.numbers import to_text
+from balancecli.core.secretfields import OAUTH_STAND_INS, SecretFields
+from balancecli.credentials.oauth_client import OAuthClient
+from balancecli.credentials.tokens import TokenAnswer, TokenLifecycle, TokenRules, TokenSlot
 from balancecli.net.limiter import RateLimit
 
 HOSTS = {"global": "https://openapi.longbridge.com", "cn": "https://openapi.longbridge.cn"}
 OAUTH_MARGIN = 300  # seconds; the SDK refreshes when less is left (oauth/src/token.rs)
 OAUTH_DEFAULT_LIFETIME = 3600  # the SDK's assumption when expires_in is missing
 LEGACY_LIFETIME = timedelta(days=90)
-BALANCE = {"cash": "total_cash", "equity": "net_assets", "buying_power": "buy_power",
-           "initial_margin": "init_margin", "maintenance_margin": "maintenance_margin"}
-CASH = {"available": "available_cash", "reserved": "frozen_cash", "settling": "settling_cash",
-        "withdrawable": "withdraw_cash"}
+
+# The tokens, declared for the lifecycle (credentials.tokens). OAuth: Bearer tokens from
+# /oauth2/token, renewed when less than the SDK's 300 s are left or once after 401003/401004;
+# an unusable expires_in means the SDK's 3600 s.
+OAUTH_TOKENS = TokenRules(answer=TokenAnswer(OAUTH_DEFAULT_LIFETIME), margin=OAUTH_MARGIN)
+# API key: the token is the credential (90 days). /v1/token/refresh answers {token, expired_at}
+# and kills the old token at once, so nothing renews it after a 401, and one that comes from
+# the environment is not renewed ahead of time: the variable would go on shadowing the new one
+# (https://github.com/longbridge/openapi/issues/288); the run warns instead. ``margin`` is the
+# profile's refresh_days; an unreadable expired_at means the 90 days asked for.
+API_KEY_TOKENS = TokenRules(
+    answer=TokenAnswer(LEGACY_LIFETIME.total_seconds(), access=("token",), refresh=(),
+                       expires_in=(), expires_at=("expired_at",)),
+    slot=TokenSlot(refresh=None), margin=7 * 86400.0, renew_on_reject=False,
+    spends_current=True)
+# Browser login (OAuth overview; the SDK's rust/crates/oauth/): a public client with PKCE,
+# scope 3, the SDK's callback http://localhost:60355/callback. URLs follow the profile's host.
+OAUTH = OAuthClient(
+    authorize_url=HOSTS["global"] + "/oauth2/authorize",
+    token_url=HOSTS["global"] + "/oauth2/token", revoke_url=HOSTS["global"] + "/oauth2/revoke",
+    scope="3", answer=OAUTH_TOKENS.answer, redirect_port=60355, redirect_path="/callback",
+    has_client_secret=False)
+ACCOUNT_PAGE = "https://open.longportapp.com/docs/trade/asset/account"
+CASH_INFOS = "cash_infos"  # each data.list entry's per-currency cash
+ACCOUNTS = FieldMap(
+    Account, "none: one credential set is one account (the API has no account list)",
+    ACCOUNT_PAGE, fields={
+        "account_id": From(setting="account_id", note="else the profile name"),
+        "type": From(value="securities"),
+    })
+BALANCES = FieldMap(
+    Balance, "GET /v1/asset/account[?currency=X]", ACCOUNT_PAGE, each="list",
+    rows="one per entry of data.list: a currency view of the account", fields={
+        "currency": "currency",
+        "as_of": From(note="the time of the fetch"),
+        "cash": "total_cash",
+        "available": From("available_cash", within=CASH_INFOS,
+                          note="the one in the entry's own currency"),
+        "withdrawable": From("withdraw_cash", within=CASH_INFOS,
+                             note="the one in the entry's own currency"),
+        "buying_power": "buy_power",
+        "equity": "net_assets",
+        "initial_margin": "init_margin",
+        "maintenance_margin": "maintenance_margin",
+    })
+ASSETS = FieldMap(
+    Asset, "GET /v1/asset/account[?currency=X]", ACCOUNT_PAGE, each=CASH_INFOS,
+    rows="one per cash_infos currency of the data.list entries (the first occurrence wins)",
+    fields={
+        "asset": "currency",
+        "total": From(note="not sent: null"),
+        "available": "available_cash",
+        "reserved": "frozen_cash",
+        "settling": "settling_cash",
+        "withdrawable": "withdraw_cash",
+    })
 
 
 class LongPort(Broker):
@@ -78,9 +127,10 @@ class LongPort(Broker):
     # Trade API: at most 30 calls per 30 s, 0.02 s apart (per host here).
     limits = RateLimit(start=2, ceiling=5, calls=30, period=30, gap=0.02)
     settings = {
-        "auth": Setting(str, "oauth", choices=("oauth", "apikey")),
-        "region": Setting(str, "global", choices=tuple(HOSTS)),
-        "base_url": Setting(str, None, help="overrides region"),
+        "auth": Setting(str, "oauth", choices=("oauth", "apikey"), shown=True),
+        "region": Setting(str, "global", choices=tuple(HOSTS), shown=True,
+                          overridden_by="base_url"),
+        "base_url": Setting(str, None, help="overrides region", where=True),
         "token_url": Setting(str, None, help="default: base_url + /oauth2/token"),
         "account_id": Setting(str, None, help="label of the account (default: profile name)"),
         "refresh_days": Setting((int, float), 7, help="legacy token: refresh window",
@@ -88,17 +138,26 @@ class LongPort(Broker):
         "client_id": Setting(str, None, help="OAuth client id (else the CLIENT_ID secret)"),
     }
 
-    @classmethod
-    def secret_fields(cls, settings: dict[str, Any]) -> tuple[str, ...]:
-        if settings.get("auth", "oauth") == "oauth":
-            return ("ACCESS_TOKEN", "REFRESH_TOKEN") + (() if settings.get("client_id")
-                                                         else ("CLIENT_ID",))
-        return ("APP_KEY", "APP_SECRET", "ACCESS_TOKEN")
+    # -- declarations: secrets, field mappings --------------------------------------------
+    title = "LongPort"
+    field_maps = (ACCOUNTS, BALANCES, ASSETS)
 
     @classmethod
-    def optional_secret_fields(cls, settings: dict[str, Any]) -> tuple[str, ...]:
-        extra = ("CLIENT_SECRET",) if settings.get("auth", "oauth") == "oauth" else ()
-        return (*extra, "ACCESS_TOKEN_EXPIRES_AT")
+    def secret_spec(cls, settings: dict[str, Any]) -> SecretFields:
+        if settings.get("auth", "oauth") == "oauth":
+            return SecretFields(
+                required=("ACCESS_TOKEN", "REFRESH_TOKEN") + (() if settings.get("client_id")
+                                                               else ("CLIENT_ID",)),
+                optional=("CLIENT_SECRET", "ACCESS_TOKEN_EXPIRES_AT"),
+                stand_ins=OAUTH_STAND_INS, token="ACCESS_TOKEN",
+                expiry="ACCESS_TOKEN_EXPIRES_AT", renewed_by=("REFRESH_TOKEN",),
+                not_secret=("ACCESS_TOKEN_EXPIRES_AT",))
+        # API-key mode: the access token is the credential (refreshed with itself before it
+        # expires, never after).
+        return SecretFields(
+            required=("APP_KEY", "APP_SECRET", "ACCESS_TOKEN"),
+            optional=("ACCESS_TOKEN_EXPIRES_AT",), token="ACCESS_TOKEN",
+            expiry="ACCESS_TOKEN_EXPIRES_AT", not_secret=("ACCESS_TOKEN_EXPIRES_AT",))
 
     def __init__(self, ctx: Any) -> None:
         super().__init__(ctx)
@@ -106,115 +165,66 @@ class LongPort(Broker):
         self.oauth = (s.get("auth") or "oauth") == "oauth"
         self.base = (s.get("base_url") or HOSTS[s.get("region") or "global"]).rstrip("/")
         self.token_url = s.get("token_url") or self.base + "/oauth2/token"
-        self._lock = threading.RLock()
-        self._token: str | None = None
+        if self.oauth:
+            rules, grant = OAUTH_TOKENS, self._oauth_grant
+        else:
+            window = float(s.get("refresh_days") or 7) * 86400
+            rules, grant = API_KEY_TOKENS._replace(margin=window), self._legacy_grant
+        self.tokens = TokenLifecycle(ctx.secrets, rules, grant, profile=self.profile,
+                                     warn=ctx.warn)
 
-    # -- tokens
+    # -- tokens (the lifecycle is credentials.tokens; what is LongPort's is declared here)
     def _client_id(self) -> str:
-        return self.ctx.settings.get("client_id") or self.ctx.secrets.require("CLIENT_ID")
+        return str(self.ctx.settings.get("client_id") or self.ctx.secrets.require("CLIENT_ID"))
 
-    def _current_token(self) -> str:
-        with self._lock:
-            if self._token:
-                return self._token
-            secrets = self.ctx.secrets
-            if self.oauth:
-                token = secrets.get("ACCESS_TOKEN")
-                left = seconds_left(secrets.get("ACCESS_TOKEN_EXPIRES_AT"))
-                if not token or (left is not None and left < OAUTH_MARGIN):
-                    return self._refresh_oauth(stale=token)
-            else:
-                token = secrets.require("ACCESS_TOKEN")
-                left = seconds_left(secrets.get("ACCESS_TOKEN_EXPIRES_AT"))
-                window = float(self.ctx.settings.get("refresh_days") or 7) * 86400
-                if left is not None and left < window:
-                    if secrets.source("ACCESS_TOKEN") != "env":
-                        return self._refresh_legacy(stale=token)
-                    # The refresh kills the old token at once and the env var would keep
-                    # shadowing the new one (https://github.com/longbridge/openapi/issues/288):
-                    # tell the user instead.
-                    self.ctx.warn(f"{self.profile}: the LongPort access token expires in "
-                                  f"{max(0, left) / 86400:.1f} days; run: balancecli auth "
-                                  f"refresh {self.profile}, then update the environment")
-            self._token = str(token)
-            return self._token
+    @classmethod
+    def oauth_client(cls, settings: dict[str, Any],
+                     secret: Callable[[str], Any]) -> OAuthClient | None:
+        if (settings.get("auth") or "oauth") != "oauth":
+            return None
+        base = (settings.get("base_url") or HOSTS[settings.get("region") or "global"])
+        base = base.rstrip("/")
+        return OAUTH._replace(
+            authorize_url=base + "/oauth2/authorize",
+            token_url=settings.get("token_url") or base + "/oauth2/token",
+            revoke_url=base + "/oauth2/revoke",
+            client_id=settings.get("client_id") or secret("CLIENT_ID"),
+            client_secret=secret("CLIENT_SECRET"))
 
     def refresh(self) -> None:
         """Forced refresh (``balancecli auth refresh``)."""
-        if self.oauth:
-            self._refresh_oauth(stale=None, force=True)
-        else:
-            self._refresh_legacy(stale=None, force=True)
+        self.tokens.renew()
 
-    def _refresh_legacy(self, stale: str | None, force: bool = False) -> str:
+    def _legacy_grant(self, current: str | None) -> dict[str, Any]:
+        """``GET /v1/token/refresh``, signed with the current token, which it kills at once:
+        the ``data`` of the answer, for the lifecycle to store before anything else."""
+        expires = datetime.now(UTC) + LEGACY_LIFETIME
+        query = urlencode({"expired_at": expires.strftime("%Y-%m-%dT%H:%M:%S.")
+                           + f"{expires.microsecond // 1000:03d}Z"}, quote_via=quote)
+        return self._send("/v1/token/refresh", query,
+                          current or self.ctx.secrets.require("ACCESS_TOKEN"), tolerant=True)
+
+    def _oauth_grant(self, current: str | None) -> dict[str, Any]:
+        """The refresh-token grant at ``/oauth2/token`` (the refresh token rotates)."""
         secrets = self.ctx.secrets
-        with self._lock, secrets.locked():
-            current = secrets.require("ACCESS_TOKEN")
-            if not force and current != stale:  # another process refreshed while we waited
-                self._token = current
-                return current
-            expires = datetime.now(UTC) + LEGACY_LIFETIME
-            query = urlencode({"expired_at": expires.strftime("%Y-%m-%dT%H:%M:%S.")
-                               + f"{expires.microsecond // 1000:03d}Z"}, quote_via=quote)
-            data = self._send("/v1/token/refresh", query, current, tolerant=True)
-            token = data.get("token")
-            if not isinstance(token, str) or not token:
-                raise BadResponseError("the LongPort token refresh returned no token")
-            # The old token is dead from now on: store the new one before anything else (Secrets
-            # warns when it cannot); an unreadable expired_at is replaced by the one we asked for.
-            expired_at = data.get("expired_at")
-            secrets.save(access_token=token,
-                         access_token_expires_at=expired_at if isinstance(expired_at, str)
-                         and expiry_epoch(expired_at) is not None
-                         else expires.strftime("%Y-%m-%dT%H:%M:%SZ"))
-            self._token = token
-            return token
-
-    def _refresh_oauth(self, stale: str | None, force: bool = False) -> str:
-        secrets = self.ctx.secrets
-        with self._lock, secrets.locked():
-            current = secrets.get("ACCESS_TOKEN")
-            left = seconds_left(secrets.get("ACCESS_TOKEN_EXPIRES_AT"))
-            if (not force and current and current != stale
-                    and (left is None or left >= OAUTH_MARGIN)):
-                self._token = str(current)
-                return self._token
-            refresh_token = secrets.require("REFRESH_TOKEN")
-            form = {"grant_type": "refresh_token", "client_id": self._client_id(),
-                    "refresh_token": refresh_token}
-            if secrets.get("CLIENT_SECRET"):
-                form["client_secret"] = str(secrets.get("CLIENT_SECRET"))
-            response = self.ctx.http.request("POST", self.token_url, data=form,
-                                             headers={"Accept": "application/json"})
-            body = json_or_none(response, tolerant=True)  # the tokens outweigh a bad number
-            if response.status != 200 or not isinstance(body, dict):
-                raise token_error(response, body, self.profile)
-            return self._store_oauth(body)
-
-    def _store_oauth(self, body: dict) -> str:
-        """Save the tokens before anything else in the answer is read: the old refresh token
-        is dead once a new one was issued. An unusable ``expires_in`` means the SDK's 3600 s."""
-        token, rotated = body.get("access_token"), body.get("refresh_token")
-        fields = token_fields(token, rotated, body.get("expires_in"), OAUTH_DEFAULT_LIFETIME)
-        if fields:
-            self.ctx.secrets.save(**fields)
-        if "access_token" not in fields:
-            raise BadResponseError("the LongPort token response has no access_token")
-        self._token = token
-        return token
+        form = {"grant_type": "refresh_token", "client_id": self._client_id(),
+                "refresh_token": secrets.require("REFRESH_TOKEN")}
+        if secrets.get("CLIENT_SECRET"):
+            form["client_secret"] = str(secrets.get("CLIENT_SECRET"))
+        response = self.ctx.http.request("POST", self.token_url, data=form,
+                                         headers={"Accept": "application/json"})
+        body = json_or_none(response, tolerant=True)  # the tokens outweigh a bad number
+        if response.status != 200 or not isinstance(body, dict):
+            raise token_error(response, body, self.profile)
+        return body
 
     # -- requests
-    def _get(self, path: str, params: dict[str, str]) -> dict:
+    def _get(self, path: str, params: dict[str, str]) -> dict[str, Any]:
         query = urlencode(params, quote_via=quote)
-        token = self._current_token()
-        try:
-            return self._send(path, query, token)
-        except TokenRejected:
-            if not self.oauth:
-                raise
-        return self._send(path, query, self._refresh_oauth(stale=token))
+        return self.tokens.call(lambda token: self._send(path, query, token))
 
-    def _send(self, path: str, query: str, token: str, tolerant: bool = False) -> dict:
+    def _send(self, path: str, query: str, token: str,
+              tolerant: bool = False) -> dict[str, Any]:
         secrets = self.ctx.secrets
         key = self._client_id() if self.oauth else secrets.require("APP_KEY")
         app_secret = None if self.oauth else secrets.require("APP_SECRET")
@@ -249,14 +259,14 @@ class LongPort(Broker):
 
     # -- accounts, balances, assets
     def accounts(self) -> list[Account]:
-        label = self.ctx.settings.get("account_id") or self.profile
-        return [self.account(label, type="securities")]
+        label = self.ctx.settings.get(str(ACCOUNTS.source("account_id").setting))
+        return [self.account(label or self.profile, type=ACCOUNTS.source("type").value)]
 
-    def _entries(self) -> tuple[list[dict], str]:
+    def _entries(self) -> tuple[list[dict[str, Any]], str]:
         params = {"currency": self.ctx.currency.upper()} if self.ctx.currency else {}
         data = self._get("/v1/asset/account", params)
         as_of = utc_now()
-        return objects(data.get("list") or [], "the LongPort data.list"), as_of
+        return objects(data.get(str(BALANCES.each)) or [], "the LongPort data.list"), as_of
 
     def balances(self, accounts: Iterable[Account]) -> Result:
         return self.snapshot(accounts)[0]
@@ -286,34 +296,32 @@ class LongPort(Broker):
             assets.errors.append(self.fail(exc, account.account_id))
         return balances, assets
 
-    def _parse_balance(self, account: Account, entry: dict, as_of: str) -> Balance:
-        currency = to_text(entry.get("currency"))
-        own = next((c for c in _cash_infos(entry) if to_text(c.get("currency")) == currency), {})
-        values = {k: to_decimal(entry.get(src), name=src) for k, src in BALANCE.items()}
+    def _parse_balance(self, account: Account, entry: dict[str, Any], as_of: str) -> Balance:
+        currency = to_text(entry.get(BALANCES.key("currency")))
+        own = next((c for c in _cash_infos(entry)
+                    if to_text(c.get(ASSETS.key("asset"))) == currency), {})
         return self.balance(
-            account, currency=currency, as_of=as_of, **values,
-            available=to_decimal(own.get("available_cash"), name="available_cash"),
-            withdrawable=to_decimal(own.get("withdraw_cash"), name="withdraw_cash"),
-            extra=blank_to_none(extra_from(entry, {*BALANCE.values(), "currency",
-                                                    "cash_infos"})),
+            account, currency=currency, as_of=as_of,
+            **BALANCES.amounts(entry, within={CASH_INFOS: own}),
+            extra=blank_to_none(BALANCES.extra(entry)),
         )
 
-    def _parse_assets(self, account: Account, entries: list[dict], as_of: str) -> list[Asset]:
+    def _parse_assets(self, account: Account, entries: list[dict[str, Any]],
+                      as_of: str) -> list[Asset]:
         rows: dict[str, Asset] = {}
         for entry in entries:
             for item in _cash_infos(entry):
-                currency = to_text(item.get("currency"))
+                currency = to_text(item.get(ASSETS.key("asset")))
                 if not currency:
-                    raise BadResponseError("a LongPort cash_infos item has no currency")
+                    raise BadResponseError(f"a LongPort {CASH_INFOS} item has no "
+                                           f"{ASSETS.key('asset')}")
                 if currency in rows:  # the first occurrence across entries wins
                     continue
-                values = {k: to_decimal(item.get(src), name=src) for k, src in CASH.items()}
-                rows[currency] = self.asset(
-                    account, currency, total=None, **values,
-                    extra=blank_to_none(extra_from(item, {*CASH.values(), "currency"})))
+                rows[currency] = self.asset(account, currency, **ASSETS.amounts(item),
+                                            extra=blank_to_none(ASSETS.extra(item)))
         wanted = (self.ctx.currency or "").upper()
         return [row for cur, row in rows.items() if not wanted or cur == wanted]
 
 
-def _cash_infos(entry: dict) -> list[dict]:
-    return objects(entry.get("cash_infos") or [], "the LongPort cash_infos")
+def _cash_infos(entry: dict[str, Any]) -> list[dict[str, Any]]:
+    return objects(entry.get(CASH_INFOS) or [], f"the LongPort {CASH_INFOS}")

@@ -38,6 +38,7 @@ from balancecli.core.errors import (
 )
 from balancecli.core.jsonread import loads
 from balancecli.core.redact import REDACTOR
+from balancecli.credentials.tokens import Rejected
 from balancecli.net.http import Response, status_error
 
 SIGNED_HEADERS = "authorization;x-api-key;x-timestamp"
@@ -104,8 +105,9 @@ def step_aside() -> None:
 
 # -- the answer: the {code, message, data} envelope
 
-class TokenRejected(AuthError):
-    """401003/401004: an OAuth token is refreshed once and the request retried."""
+class TokenRejected(Rejected):
+    """401003/401004: an OAuth token is refreshed once and the request retried (the token
+    lifecycle, ``credentials.tokens``); an API-key token is the profile's auth error."""
 
 
 class DuplicateRequest(UnavailableError):
@@ -114,7 +116,7 @@ class DuplicateRequest(UnavailableError):
 
 
 def read_envelope(response: Response, *, oauth: bool, profile: str,
-                  tolerant: bool = False) -> dict:
+                  tolerant: bool = False) -> dict[str, Any]:
     """The ``data`` of a ``{code, message, data}`` envelope; any other code is an error:
     ``code != 0`` fails whatever the HTTP status. ``tolerant``: see ``models.loads`` (token
     answers)."""
@@ -151,8 +153,8 @@ def read_envelope(response: Response, *, oauth: bool, profile: str,
             http_status=status,
             next_step="try again; if it persists, check that the system clock is right")
     if code in SIGNING_CODES:
-        fix = f"run: balancecli auth login {profile}" if code in (403201, 403203) else None
-        raise AuthError(SIGNING_CODES[code], http_status=status, next_step=fix)
+        step = f"run: balancecli auth login {profile}" if code in (403201, 403203) else None
+        raise AuthError(SIGNING_CODES[code], http_status=status, next_step=step)
     if code in RATE_CODES:
         raise RateLimitedError(f"LongPort rate limit: {detail}", http_status=status)
     if code == 500000 or status >= 500:

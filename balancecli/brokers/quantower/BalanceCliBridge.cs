@@ -1,25 +1,34 @@
 // BalanceCliBridge: a Quantower Strategy that exports the balances of every connected account
-// for balancecli, as the "balancecli.quantower/1" document.
+// for balancecli, as the "balancecli.quantower/1" document (revision 2).
 //
 // Quantower has no network API, only its in-process C# API. This Strategy reads
-// Core.Instance.Accounts (Account and CryptoAccount with its Balances) and writes one JSON
-// document:
+// Core.Instance.Connections.All and Core.Instance.Accounts (Account and CryptoAccount with its
+// Balances) and writes one JSON document:
 //   - to a file, atomically (temp file + File.Replace), every N seconds and shortly after an
 //     account or crypto balance update, and/or
 //   - over HTTP on http://127.0.0.1:PORT/ only, behind "Authorization: Bearer <token>".
 // It is read-only: it never places, changes or cancels orders.
 //
+// Connections lists every connection with its State; one that is not connected also lists the
+// accounts this Strategy saw on it while it was (null: never seen connected since it started),
+// because Quantower then leaves its accounts out of Core.Instance.Accounts.
+//
 // Balance is null when the connection does not maintain it: Quantower's own crypto integrations
 // never set Account.Balance and mark it with an AdditionalInfo item {Id = "Balance", Hidden =
-// true} (Quantower/Examples, Integrations/Bitfinex/BitfinexVendor/BitfinexTradingVendor.cs); the
-// 0 the property then holds is not a balance.
+// true} (Quantower/Examples, Integrations/Bitfinex/BitfinexVendor/BitfinexTradingVendor.cs), or
+// set no account currency either (Integrations/HitBTCVendor/TradingVendor.cs); the 0 the
+// property then holds is not a balance.
 //
-// Privacy: only AdditionalInfo items with numeric or short text values are exported, and never
-// personal data: an item whose Id or NameKey names an e-mail, login, user name, phone, address,
-// owner or other person's name, a secret or an identity document, nor a text value that looks
-// like an e-mail address or a phone number. Keys are matched on named markers ("username",
-// "owner", "phone", ...), not on "user" alone, so numbers such as "userPnl" or "userSwaps"
-// (Bitfinex's margin account) stay.
+// An account that cannot be read is exported with an "Error" text instead of its balances, never
+// left out.
+//
+// Privacy: the user's login (the connection's login settings, the personal AdditionalInfo
+// values, Bitfinex's user name) is cut out of account and connection names. Only AdditionalInfo
+// items with numeric or short text values are exported, and never personal data: an item whose
+// Id or NameKey names an e-mail, login, user name, phone, address, owner or other person's name,
+// a secret or an identity document, nor a text value that looks like an e-mail address or a
+// phone number. Keys are matched on named markers ("username", "owner", "phone", ...), not on
+// "user" alone, so numbers such as "userPnl" or "userSwaps" (Bitfinex's margin account) stay.
 //
 // Written in conservative C# (no string interpolation, records or tuples) so that it compiles in
 // Quantower (.NET 8) and with mono's mcs. No external JSON library: strings are escaped by hand.
@@ -37,6 +46,16 @@ namespace BalanceCli.Quantower
     public class BalanceCliBridge : Strategy
     {
         public const string FormatVersion = "balancecli.quantower/1";
+        // Revision 2 adds Connections and an account's Error; Format stays the same so that a
+        // balancecli that reads revision 1 still reads this one.
+        public const int Revision = 2;
+        private const int BalancesAttempts = 5;
+        private const int BalancesRetryMilliseconds = 10;
+        // Two letters ("US" in a Country setting) would cut ordinary words out of names.
+        private const int MinIdentityLength = 3;
+        private const string BitfinexVendor = "Bitfinex";
+        private static readonly char[] NameSeparators = new char[] {
+            ' ', '-', '\u2013', '\u2014', ':', '|', '/', '\\', ',', ';', '.', '_', '@', '#', '\t' };
         private const int MaxTextLength = 64;
         private const int MinTokenLength = 16;
         private const int UpdateDelayMilliseconds = 1000;
@@ -82,6 +101,8 @@ namespace BalanceCli.Quantower
 
         private readonly object exportLock = new object();
         private readonly object subscriptionLock = new object();
+        private readonly object memoryLock = new object();
+        private readonly Dictionary<string, List<string>> seenAccounts = new Dictionary<string, List<string>>();
         private readonly List<Account> subscribedAccounts = new List<Account>();
         private readonly List<CryptoAccount> subscribedCryptoAccounts = new List<CryptoAccount>();
         private Timer periodicTimer;
@@ -487,16 +508,11 @@ namespace BalanceCli.Quantower
             return difference == 0;
         }
 
-        // ---- the document ("balancecli.quantower/1")
+        // ---- the document ("balancecli.quantower/1", revision 2)
 
         public string BuildDocument()
         {
-            StringBuilder json = new StringBuilder(4096);
-            json.Append("{\"Format\": ");
-            AppendString(json, FormatVersion);
-            json.Append(", \"GeneratedAt\": ");
-            AppendString(json, DateTime.UtcNow.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture));
-            json.Append(", \"Accounts\": [");
+            Connection[] connections = ReadConnections();
             Account[] accounts = null;
             try
             {
@@ -506,31 +522,175 @@ namespace BalanceCli.Quantower
             {
                 Log("Cannot read the accounts: " + ex.Message, StrategyLoggingLevel.Error);
             }
-            bool first = true;
-            if (accounts != null)
+            StringBuilder json = new StringBuilder(4096);
+            json.Append("{\"Format\": ");
+            AppendString(json, FormatVersion);
+            json.Append(", \"Revision\": ").Append(Revision.ToString(CultureInfo.InvariantCulture));
+            json.Append(", \"GeneratedAt\": ");
+            AppendString(json, DateTime.UtcNow.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture));
+            lock (memoryLock)
             {
-                foreach (Account account in accounts)
+                Dictionary<string, List<string>> identities = new Dictionary<string, List<string>>();
+                List<string> entries = SerializeAccounts(connections, accounts, identities);
+                json.Append(", \"Connections\": [");
+                bool first = true;
+                foreach (Connection connection in connections)
                 {
-                    string entry = null;
-                    try
-                    {
-                        entry = SerializeAccount(account);
-                    }
-                    catch (Exception ex)
-                    {
-                        // One failing account is skipped, not the whole export.
-                        Log("Account " + SafeId(account) + " skipped: " + ex.Message, StrategyLoggingLevel.Error);
-                    }
+                    string entry = SerializeConnection(connection, identities);
                     if (entry == null)
                         continue;
-                    if (!first)
-                        json.Append(',');
-                    json.Append("\n  ").Append(entry);
+                    json.Append(first ? "\n  " : ",\n  ").Append(entry);
                     first = false;
                 }
+                json.Append(first ? "]" : "\n]");
+                json.Append(", \"Accounts\": [");
+                for (int i = 0; i < entries.Count; i++)
+                    json.Append(i == 0 ? "\n  " : ",\n  ").Append(entries[i]);
+                json.Append(entries.Count == 0 ? "]}\n" : "\n]}\n");
             }
-            json.Append(first ? "]}\n" : "\n]}\n");
             return json.ToString();
+        }
+
+        // Every connection, connected or not: Core.Instance.Accounts lists only the accounts of
+        // connected ones (Core.Accounts is Connections.Connected.SelectMany(...) in the
+        // decompiled TradingPlatform.BusinessLayer, McNultyyy/Quantower.TradingPlatform.
+        // BusinessLayer: TradingPlatform/BusinessLayer/Core.cs), so without this list a dropped
+        // connection would take its accounts out of a fresh export without a word.
+        private Connection[] ReadConnections()
+        {
+            try
+            {
+                Connection[] all = Core.Instance.Connections.All;
+                if (all != null)
+                    return all;
+            }
+            catch (Exception ex)
+            {
+                Log("Cannot read the connections: " + ex.Message, StrategyLoggingLevel.Error);
+            }
+            return new Connection[0];
+        }
+
+        // Called with memoryLock held: the entries, and what each connected connection holds.
+        // ``identities`` receives, per connection id, the user's texts found on its accounts.
+        private List<string> SerializeAccounts(Connection[] connections, Account[] accounts,
+            Dictionary<string, List<string>> identities)
+        {
+            foreach (Connection connection in connections)
+            {
+                try
+                {
+                    if (connection != null && connection.State == ConnectionState.Connected)
+                        Remember(connection.Id, null);
+                }
+                catch (Exception)
+                {
+                }
+            }
+            List<string> entries = new List<string>();
+            if (accounts == null)
+                return entries;
+            // First what identifies the user on each connection, from all its accounts: one
+            // account's AdditionalInfo may give the e-mail address another one's name holds.
+            foreach (Account account in accounts)
+            {
+                try
+                {
+                    Connection connection = account.Connection;
+                    List<string> found;
+                    if (!identities.TryGetValue(connection.Id, out found))
+                        identities[connection.Id] = found = new List<string>();
+                    foreach (string identity in Identities(connection, account.AdditionalInfo))
+                    {
+                        if (!found.Contains(identity))
+                            found.Add(identity);
+                    }
+                }
+                catch (Exception)
+                {
+                }
+            }
+            foreach (Account account in accounts)
+            {
+                string entry = null;
+                try
+                {
+                    entry = SerializeAccount(account, identities);
+                }
+                catch (Exception ex)
+                {
+                    // Never silently left out: the reader reports the account as unreadable.
+                    string reason = ex is BalancesChangingException ? ex.Message
+                        : "reading the account failed (" + ex.GetType().Name + ")";
+                    Log("Account " + SafeId(account) + " exported with an error: " + reason, StrategyLoggingLevel.Error);
+                    entry = ErrorEntry(account, reason);
+                }
+                if (entry == null)
+                    continue;
+                entries.Add(entry);
+                try
+                {
+                    Remember(account.Connection.Id, account.Id);
+                }
+                catch (Exception)
+                {
+                }
+            }
+            return entries;
+        }
+
+        // The accounts seen on each connection while it was connected (for as long as this
+        // Strategy runs), so that the export can name them once the connection is down.
+        private void Remember(string connectionId, string accountId)
+        {
+            if (connectionId == null)
+                return;
+            List<string> ids;
+            if (!seenAccounts.TryGetValue(connectionId, out ids))
+            {
+                ids = new List<string>();
+                seenAccounts[connectionId] = ids;
+            }
+            if (accountId != null && !ids.Contains(accountId))
+                ids.Add(accountId);
+        }
+
+        private string SerializeConnection(Connection connection, Dictionary<string, List<string>> identities)
+        {
+            try
+            {
+                if (connection == null || connection.Id == null)
+                    return null;
+                List<string> found;
+                if (!identities.TryGetValue(connection.Id, out found))
+                    found = Identities(connection, null);
+                StringBuilder json = new StringBuilder(256);
+                json.Append("{\"Id\": ");
+                AppendString(json, connection.Id);
+                json.Append(", \"Name\": ");
+                AppendString(json, WithoutIdentities(connection.Name, found));
+                json.Append(", \"State\": ");
+                AppendString(json, connection.State.ToString());
+                json.Append(", \"Type\": ");
+                AppendString(json, connection.Type.ToString());
+                if (connection.State != ConnectionState.Connected)
+                {
+                    // null: never seen connected since this Strategy started.
+                    json.Append(", \"Accounts\": ");
+                    List<string> ids;
+                    if (seenAccounts.TryGetValue(connection.Id, out ids))
+                        AppendStrings(json, ids);
+                    else
+                        json.Append("null");
+                }
+                json.Append('}');
+                return json.ToString();
+            }
+            catch (Exception ex)
+            {
+                Log("Connection skipped: " + ex.GetType().Name, StrategyLoggingLevel.Error);
+                return null;
+            }
         }
 
         private static string SafeId(Account account)
@@ -545,70 +705,272 @@ namespace BalanceCli.Quantower
             }
         }
 
-        private static string SerializeAccount(Account account)
+        // An account that could not be read: what identifies it, and why. Balance is null (not
+        // left out) so that a revision 1 reader still reads the document.
+        private static string ErrorEntry(Account account, string reason)
+        {
+            string id;
+            string connectionId = null;
+            string connectionName = null;
+            try
+            {
+                id = account.Id;
+            }
+            catch (Exception)
+            {
+                return null; // nothing to name it by
+            }
+            if (id == null)
+                return null;
+            try
+            {
+                connectionId = account.ConnectionId;
+                Connection connection = account.Connection;
+                if (connection != null)
+                    connectionName = WithoutIdentities(connection.Name, Identities(connection, null));
+            }
+            catch (Exception)
+            {
+            }
+            StringBuilder json = new StringBuilder(256);
+            json.Append("{\"Id\": ");
+            AppendString(json, id);
+            json.Append(", \"Name\": null, \"ConnectionId\": ");
+            AppendString(json, connectionId);
+            json.Append(", \"ConnectionName\": ");
+            AppendString(json, connectionName);
+            json.Append(", \"AccountCurrency\": null, \"Balance\": null, \"AdditionalInfo\": [], \"Error\": ");
+            AppendString(json, reason);
+            json.Append('}');
+            return json.ToString();
+        }
+
+        private static string SerializeAccount(Account account, Dictionary<string, List<string>> identitiesByConnection)
         {
             if (account == null)
                 return null;
             Connection connection = account.Connection;
             // Quantower lists only connected connections' accounts, but a connection can drop
-            // between the listing and this read.
+            // between the listing and this read (the Connections list then says so).
             if (connection == null || connection.State != ConnectionState.Connected)
                 return null;
+            AdditionalInfoCollection info = account.AdditionalInfo;
+            List<string> identities;
+            if (connection.Id == null || !identitiesByConnection.TryGetValue(connection.Id, out identities))
+                identities = Identities(connection, info);
+            CryptoAccount crypto = account as CryptoAccount;
+            CryptoAssetBalances[] balances = crypto == null ? null : CopyBalances(crypto);
             StringBuilder json = new StringBuilder(512);
             json.Append("{\"Id\": ");
             AppendString(json, account.Id);
             json.Append(", \"Name\": ");
-            AppendString(json, account.Name);
+            AppendString(json, AccountName(account.Name, connection, identities));
             json.Append(", \"ConnectionId\": ");
             AppendString(json, account.ConnectionId);
             json.Append(", \"ConnectionName\": ");
-            AppendString(json, connection.Name);
+            AppendString(json, WithoutIdentities(connection.Name, identities));
             json.Append(", \"AccountCurrency\": ");
             Asset currency = account.AccountCurrency;
             AppendString(json, currency == null ? null : (currency.Name ?? currency.Id));
-            AdditionalInfoCollection info = account.AdditionalInfo;
             json.Append(", \"Balance\": ");
-            if (BalanceHidden(info))
+            // A crypto account without an account currency has no Balance: Quantower's HitBTC
+            // integration sets neither (Quantower/Examples, Integrations/HitBTCVendor/
+            // TradingVendor.cs), and the 0 the property holds is not a balance.
+            if (BalanceHidden(info) || (crypto != null && currency == null))
                 json.Append("null");
             else
                 AppendNumber(json, account.Balance);
             json.Append(", \"AdditionalInfo\": [");
             AppendAdditionalInfo(json, info);
             json.Append(']');
-            CryptoAccount crypto = account as CryptoAccount;
             if (crypto != null)
             {
                 json.Append(", \"Balances\": [");
-                CryptoAssetBalances[] balances = crypto.Balances;
-                bool first = true;
-                if (balances != null)
-                {
-                    foreach (CryptoAssetBalances item in balances)
-                    {
-                        if (item == null)
-                            continue;
-                        if (!first)
-                            json.Append(", ");
-                        first = false;
-                        json.Append("{\"AssetId\": ");
-                        AppendString(json, item.AssetId);
-                        json.Append(", \"TotalBalance\": ");
-                        AppendNumber(json, item.TotalBalance);
-                        json.Append(", \"ReservedBalance\": ");
-                        AppendNumber(json, item.ReservedBalance);
-                        json.Append(", \"AvailableBalance\": ");
-                        AppendNumber(json, item.AvailableBalance);
-                        json.Append(", \"TotalInBTC\": ");
-                        AppendNumber(json, item.TotalInBTC);
-                        json.Append(", \"TotalInUSD\": ");
-                        AppendNumber(json, item.TotalInUSD);
-                        json.Append('}');
-                    }
-                }
+                AppendBalances(json, balances);
                 json.Append(']');
             }
             json.Append('}');
             return json.ToString();
+        }
+
+        private static void AppendBalances(StringBuilder json, CryptoAssetBalances[] balances)
+        {
+            if (balances == null)
+                return;
+            bool first = true;
+            foreach (CryptoAssetBalances item in balances)
+            {
+                if (item == null)
+                    continue;
+                if (!first)
+                    json.Append(", ");
+                first = false;
+                json.Append("{\"AssetId\": ");
+                AppendString(json, item.AssetId);
+                json.Append(", \"TotalBalance\": ");
+                AppendNumber(json, item.TotalBalance);
+                json.Append(", \"ReservedBalance\": ");
+                AppendNumber(json, item.ReservedBalance);
+                json.Append(", \"AvailableBalance\": ");
+                AppendNumber(json, item.AvailableBalance);
+                json.Append(", \"TotalInBTC\": ");
+                AppendNumber(json, item.TotalInBTC);
+                json.Append(", \"TotalInUSD\": ");
+                AppendNumber(json, item.TotalInUSD);
+                json.Append('}');
+            }
+        }
+
+        // CryptoAccount.Balances is Dictionary.Values.ToArray() without a lock (decompiled
+        // TradingPlatform/BusinessLayer/CryptoAccount.cs), while the vendor's thread adds and
+        // updates assets: the copy can throw InvalidOperationException (changed during the
+        // enumeration) or ArgumentException / IndexOutOfRangeException (it grew between the
+        // array's allocation and the copy). Try again a few times; then the account is
+        // exported with an Error, never left out.
+        private static CryptoAssetBalances[] CopyBalances(CryptoAccount crypto)
+        {
+            for (int attempt = 1; ; attempt++)
+            {
+                try
+                {
+                    return crypto.Balances;
+                }
+                catch (Exception ex)
+                {
+                    if (!(ex is InvalidOperationException || ex is ArgumentException || ex is IndexOutOfRangeException))
+                        throw;
+                    if (attempt >= BalancesAttempts)
+                        throw new BalancesChangingException(attempt, ex);
+                    Thread.Sleep(BalancesRetryMilliseconds * attempt);
+                }
+            }
+        }
+
+        private sealed class BalancesChangingException : Exception
+        {
+            public BalancesChangingException(int attempts, Exception inner)
+                : base("its crypto balances kept changing while being copied (" + inner.GetType().Name +
+                       ", " + attempts.ToString(CultureInfo.InvariantCulture) + " attempts)", inner)
+            {
+            }
+        }
+
+        // ---- names without the user's login
+
+        // The official Bitfinex integration names its accounts "{Username} - EXCHANGE" and
+        // "{Username} - MARGIN" with the Bitfinex user name, which it gets from the Bitfinex API,
+        // not from the connection's settings (Quantower/Examples, Integrations/Bitfinex/
+        // BitfinexVendor/BitfinexTradingVendor.cs: CreateExchangeAccount, CreateMarginAccount):
+        // only the wallet type is kept.
+        private static string AccountName(string name, Connection connection, List<string> identities)
+        {
+            if (name != null && connection.VendorName == BitfinexVendor)
+            {
+                int dash = name.LastIndexOf(" - ", StringComparison.Ordinal);
+                if (dash >= 0)
+                    name = name.Substring(dash + 3);
+            }
+            return WithoutIdentities(name, identities);
+        }
+
+        // What identifies the user: the text values of the connection's login settings (a
+        // "Login" or "User name" setting, at any depth of its groups) and of the personal
+        // AdditionalInfo items, which are not exported either.
+        private static List<string> Identities(Connection connection, AdditionalInfoCollection info)
+        {
+            List<string> found = new List<string>();
+            try
+            {
+                CollectLogins(connection.Settings, found, 0);
+            }
+            catch (Exception)
+            {
+            }
+            if (info != null)
+            {
+                foreach (AdditionalInfoItem item in info)
+                {
+                    string text = item == null ? null : item.Value as string;
+                    if (text != null && (LooksPersonal(item.Id) || LooksPersonal(item.NameKey) || LooksLikeContact(text)))
+                        AddIdentity(found, text);
+                }
+            }
+            return found;
+        }
+
+        private static void CollectLogins(IList<SettingItem> items, List<string> found, int depth)
+        {
+            if (items == null || depth > 4)
+                return;
+            foreach (SettingItem item in items)
+            {
+                if (item == null)
+                    continue;
+                object value = item.Value;
+                IList<SettingItem> group = value as IList<SettingItem>;
+                if (group != null)
+                    CollectLogins(group, found, depth + 1);
+                else if (value is string && LooksPersonal(item.Name))
+                    AddIdentity(found, (string)value);
+            }
+        }
+
+        private static void AddIdentity(List<string> found, string text)
+        {
+            string value = text.Trim();
+            if (value.Length >= MinIdentityLength && !found.Contains(value))
+                found.Add(value);
+        }
+
+        // The name without any identity found in it as a whole word (case-insensitive), and
+        // without the separators and brackets that then stand alone ("jroe - Futures" is
+        // "Futures", "Main (jroe)" is "Main"). Empty: null. A name without one is unchanged.
+        public static string WithoutIdentities(string name, List<string> identities)
+        {
+            if (string.IsNullOrEmpty(name) || identities == null || identities.Count == 0)
+                return name;
+            List<string> longestFirst = new List<string>(identities);
+            longestFirst.Sort(delegate (string a, string b) { return b.Length.CompareTo(a.Length); });
+            string result = name;
+            bool changed = false;
+            foreach (string identity in longestFirst)
+            {
+                if (identity == null || identity.Length < MinIdentityLength)
+                    continue;
+                int start = 0;
+                while (start < result.Length)
+                {
+                    int at = result.IndexOf(identity, start, StringComparison.OrdinalIgnoreCase);
+                    if (at < 0)
+                        break;
+                    int end = at + identity.Length;
+                    bool whole = (at == 0 || !char.IsLetterOrDigit(result[at - 1])) &&
+                        (end == result.Length || !char.IsLetterOrDigit(result[end]));
+                    if (!whole)
+                    {
+                        start = at + 1;
+                        continue;
+                    }
+                    result = result.Substring(0, at) + result.Substring(end);
+                    changed = true;
+                    start = at;
+                }
+            }
+            return changed ? Tidy(result) : name;
+        }
+
+        private static string Tidy(string name)
+        {
+            string result = name;
+            foreach (string empty in new string[] { "()", "[]", "{}", "<>", "( )", "[ ]" })
+                result = result.Replace(empty, " ");
+            while (result.IndexOf("  ", StringComparison.Ordinal) >= 0)
+                result = result.Replace("  ", " ");
+            result = result.Trim(NameSeparators);
+            if (result.Length > 2 && result[0] == '(' && result[result.Length - 1] == ')' &&
+                result.IndexOf('(', 1) < 0)
+                result = result.Substring(1, result.Length - 2).Trim(NameSeparators); // "(main)"
+            return result.Length == 0 ? null : result;
         }
 
         private static bool BalanceHidden(AdditionalInfoCollection items)
@@ -848,6 +1210,18 @@ namespace BalanceCli.Quantower
                 }
             }
             json.Append('"');
+        }
+
+        private static void AppendStrings(StringBuilder json, List<string> values)
+        {
+            json.Append('[');
+            for (int i = 0; i < values.Count; i++)
+            {
+                if (i > 0)
+                    json.Append(", ");
+                AppendString(json, values[i]);
+            }
+            json.Append(']');
         }
 
         private static void AppendEscaped(StringBuilder json, char c)

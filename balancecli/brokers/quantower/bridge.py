@@ -7,7 +7,7 @@ Quantower and exports ``Core.Instance.Accounts`` to a JSON document (a file and/
 
 from __future__ import annotations
 
-from importlib.resources import files
+from balancecli.brokers.shipped import Commands, ShippedFile
 
 SOURCE_FILE = "BalanceCliBridge.cs"
 DEFAULT_EXPORT = "~/quantower/balancecli-export.json"
@@ -15,6 +15,8 @@ DEFAULT_EXPORT = "~/quantower/balancecli-export.json"
 
 def bridge_source() -> str:
     """The C# source of the BalanceCliBridge Strategy."""
+    from importlib.resources import files  # here: --help lists this command, fast
+
     return files("balancecli.brokers.quantower").joinpath(SOURCE_FILE).read_text(
         encoding="utf-8")
 
@@ -47,3 +49,17 @@ Install the balancecli bridge in Quantower (Windows):
      (or set BALANCECLI_QT_TOKEN).
   5. Check: balancecli accounts -p qt
 """
+
+
+# ``balancecli quantower bridge``: the broker's own command (registered through the registry).
+COMMANDS = Commands(
+    help="Quantower: print the C# bridge Strategy that exports accounts for balancecli.",
+    examples=("balancecli quantower bridge -o BalanceCliBridge.cs",),
+    files=(ShippedFile(
+        name="bridge",
+        help="Print the BalanceCliBridge C# Strategy source (install steps go to stderr).",
+        what="the C# source",
+        examples=("balancecli quantower bridge > BalanceCliBridge.cs",
+                  "balancecli quantower bridge -o ~/Documents/BalanceCliBridge.cs"),
+        content=bridge_source, steps=install_steps),),
+)

@@ -1,12 +1,14 @@
-"""What the v2 and v3 dialects need of the TradeStation broker: requests, the account-list
-reader and the row builders. ``broker.TradeStation`` provides it; the dialect modules only
-describe paths and field mappings, so they depend on this protocol, not on the broker."""
+"""What the v2 and v3 dialects need of the TradeStation broker: requests, the readers of an
+account list and of a currency-details item, and the row builders. ``broker.TradeStation``
+provides it; the dialect modules only describe paths and field mappings, so they depend on
+this protocol, not on the broker."""
 
 from __future__ import annotations
 
 from typing import Any, Protocol
 
 from balancecli.brokers.base import Context
+from balancecli.brokers.mapping import FieldMap
 from balancecli.core.errors import BalanceCliError
 from balancecli.core.models import Account, Asset, Balance
 
@@ -17,9 +19,9 @@ class Session(Protocol):
 
     def _get(self, path: str, query: str = "") -> Any: ...
 
-    def accounts_from(self, items: list[Any], keys: frozenset[str], *, id: str, name: str,
-                      type: str, currency: str, status: str,
-                      default_currency: str | None = None) -> list[Account]: ...
+    def accounts_from(self, items: list[Any], mapping: FieldMap) -> list[Account]: ...
+
+    def asset_from(self, account: Account, item: Any, mapping: FieldMap) -> Asset: ...
 
     def repeated_errors(self, repeated: dict[str, int]) -> list[BalanceCliError]: ...
 
@@ -28,3 +30,18 @@ class Session(Protocol):
     def asset(self, account: Account, asset: str, **fields: Any) -> Asset: ...
 
     def fail(self, exc: BalanceCliError, account_id: str | None = None) -> BalanceCliError: ...
+
+
+class Dialect(Protocol):
+    """An API version's module (``v2``, ``v3``): its paths and field mapping."""
+
+    def accounts(self, ts: Session) -> list[Account]: ...
+
+    def fetch_batch(self, ts: Session, ids: str
+                    ) -> tuple[dict[str, dict[str, Any]], list[BalanceCliError]]: ...
+
+    def parse_balance(self, ts: Session, account: Account, item: dict[str, Any],
+                      as_of: str) -> Balance: ...
+
+    def parse_assets(self, ts: Session, account: Account,
+                     item: dict[str, Any]) -> list[Asset]: ...

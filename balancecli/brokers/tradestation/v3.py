@@ -9,42 +9,70 @@ Sources: the v3 OpenAPI spec TradeStation publishes, as shipped in
   HTTP 200 even when some accounts fail; an ``Errors`` entry's ``AccountID`` may list several
   ids, comma separated. Money values are strings; ``CurrencyDetails`` only for futures.
 
-Token handling, batching and error mapping are shared with v2 in ``tradestation.py``.
+Token handling, batching and error mapping are shared with v2 in ``broker.py``; the
+field mapping is the ``FieldMap`` declarations below, which the parsers read.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
+from balancecli.brokers.mapping import FieldMap, From
 from balancecli.brokers.payload import array, index_by, obj, one_line
 from balancecli.brokers.tradestation.api import Session
-from balancecli.core.errors import BadResponseError, BalanceCliError, BrokerError
-from balancecli.core.models import Account, Asset, Balance, extra_from
-from balancecli.core.numbers import to_decimal, to_text
+from balancecli.core.errors import BalanceCliError, BrokerError
+from balancecli.core.models import Account, Asset, Balance
+from balancecli.core.numbers import to_text
 
-V3_BALANCE = {
-    "cash": "CashBalance", "buying_power": "BuyingPower", "equity": "Equity",
-    "market_value": "MarketValue",
-}
-V3_CURRENCY = {"total": "CashBalance", "conversion_rate": "AccountConversionRate"}
-V3_DETAIL = {
-    "unrealized_pnl": "UnrealizedProfitLoss", "realized_pnl": "RealizedProfitLoss",
-    "initial_margin": "InitialMargin", "maintenance_margin": "MaintenanceMargin",
-}
-ACCOUNT_KEYS = {"AccountID", "Alias", "AccountType", "Currency", "Status"}
+SPEC = "mxcoppell/tradestation-api-ts:docs/tradestation-webapi-v3-openapi.json"
+ACCOUNTS = FieldMap(
+    Account, "GET /v3/brokerage/accounts", SPEC, each="Accounts", variant="v3", fields={
+        "account_id": "AccountID",
+        "name": From("Alias", fallback="AccountID"),
+        "type": From("AccountType", note="lower case"),
+        "currency": "Currency",
+        "status": "Status",
+    })
+BALANCES = FieldMap(
+    Balance, "GET /v3/brokerage/accounts/{ids}/balances", SPEC, each="Balances", variant="v3",
+    rows="one per account; 1 to 25 ids per request", fields={
+        "account_id": "AccountID",
+        "currency": From(note="the account's, from the account list"),
+        "as_of": From(note="the time of the fetch"),
+        "cash": "CashBalance",
+        "buying_power": "BuyingPower",
+        "equity": "Equity",
+        "market_value": "MarketValue",
+        "unrealized_pnl": "BalanceDetail.UnrealizedProfitLoss",
+        "realized_pnl": "BalanceDetail.RealizedProfitLoss",
+        "initial_margin": "BalanceDetail.InitialMargin",
+        "maintenance_margin": "BalanceDetail.MaintenanceMargin",
+    })
+CURRENCY_DETAILS = FieldMap(
+    Asset, "GET /v3/brokerage/accounts/{ids}/balances", SPEC, each="CurrencyDetails",
+    variant="v3", rows="one per CurrencyDetails item of the balance (futures accounts)",
+    fields={"asset": "Currency", "total": "CashBalance",
+            "conversion_rate": "AccountConversionRate"})
+CASH = FieldMap(
+    Asset, "GET /v3/brokerage/accounts/{ids}/balances", SPEC, variant="v3",
+    rows="one per balance without CurrencyDetails", fields={
+        "asset": From(note="the account's currency (USD when it has none)"),
+        "total": "CashBalance"})
+FIELD_MAPS = (ACCOUNTS, BALANCES, CURRENCY_DETAILS, CASH)
 
 
 def accounts(ts: Session) -> list[Account]:
     body = obj(ts._get("/v3/brokerage/accounts"), "accounts response")
-    items = array(body.get("Accounts"), "Accounts")
-    return ts.accounts_from(items, ACCOUNT_KEYS, id="AccountID", name="Alias",
-                            type="AccountType", currency="Currency", status="Status")
+    items = array(body.get(str(ACCOUNTS.each)), str(ACCOUNTS.each))
+    return ts.accounts_from(items, ACCOUNTS)
 
 
-def fetch_batch(ts: Session, ids: str) -> tuple[dict[str, dict], list[BalanceCliError]]:
+def fetch_batch(ts: Session, ids: str) -> tuple[dict[str, dict[str, Any]], list[BalanceCliError]]:
     """One balances call for up to 25 comma-separated ids: the raw objects by id, and the
     accounts TradeStation refused (``Errors``) or named more than once."""
     body = obj(ts._get(f"/v3/brokerage/accounts/{ids}/balances"), "balances response")
-    found, repeated = index_by(array(body.get("Balances") or [], "Balances"), "AccountID",
-                               "balance")
+    found, repeated = index_by(array(body.get(str(BALANCES.each)) or [], str(BALANCES.each)),
+                               BALANCES.key("account_id"), "balance")
     errors = ts.repeated_errors(repeated)
     for item in array(body.get("Errors") or [], "Errors"):
         item = obj(item, "error")
@@ -61,30 +89,15 @@ def fetch_batch(ts: Session, ids: str) -> tuple[dict[str, dict], list[BalanceCli
     return found, errors
 
 
-def parse_balance(ts: Session, account: Account, item: dict, as_of: str) -> Balance:
-    detail = item.get("BalanceDetail") or {}
-    detail = obj(detail, "BalanceDetail")
-    values = {k: to_decimal(item.get(src), name=src) for k, src in V3_BALANCE.items()}
-    values |= {k: to_decimal(detail.get(src), name=src) for k, src in V3_DETAIL.items()}
-    extra = extra_from(item, set(V3_BALANCE.values()) | {"AccountID", "BalanceDetail"})
-    rest = extra_from(detail, set(V3_DETAIL.values()))
-    if rest:
-        extra["BalanceDetail"] = rest
-    return ts.balance(account, as_of=as_of, extra=extra, **values)
+def parse_balance(ts: Session, account: Account, item: dict[str, Any], as_of: str) -> Balance:
+    values = BALANCES.amounts(item)
+    return ts.balance(account, as_of=as_of, extra=BALANCES.extra(item), **values)
 
 
-def parse_assets(ts: Session, account: Account, item: dict) -> list[Asset]:
-    details = item.get("CurrencyDetails")
+def parse_assets(ts: Session, account: Account, item: dict[str, Any]) -> list[Asset]:
+    details = item.get(str(CURRENCY_DETAILS.each))
     if not details:
-        return [ts.asset(account, account.currency or "USD",
-                           total=to_decimal(item.get("CashBalance"), name="CashBalance"))]
-    rows = []
-    for detail in array(details, "CurrencyDetails"):
-        detail = obj(detail, "CurrencyDetails item")
-        currency = to_text(detail.get("Currency"))
-        if not currency:
-            raise BadResponseError("a CurrencyDetails item has no Currency")
-        values = {k: to_decimal(detail.get(src), name=src) for k, src in V3_CURRENCY.items()}
-        extra = extra_from(detail, set(V3_CURRENCY.values()) | {"Currency"})
-        rows.append(ts.asset(account, currency, extra=extra, **values))
-    return rows
+        return [ts.asset(account, account.currency or "USD", **CASH.amounts(item))]
+    return [ts.asset_from(account, detail, CURRENCY_DETAILS)
+            for detail in array(details, str(CURRENCY_DETAILS.each))]
+

@@ -9,10 +9,19 @@ from __future__ import annotations
 
 import typer
 
-from balancecli.cli.commands import auth, data, doctor, history, profile, quantower, rates, schema
+from balancecli.cli.commands import (
+    auth,
+    broker_files,
+    data,
+    doctor,
+    history,
+    profile,
+    rates,
+    schema,
+)
 
 # The order of `balancecli --help`.
-GROUPS = (data, history, auth, profile, quantower, rates, doctor, schema)
+GROUPS = (data, history, auth, profile, broker_files, rates, doctor, schema)
 
 
 def register_all(app: typer.Typer) -> None:

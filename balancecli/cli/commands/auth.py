@@ -33,6 +33,7 @@ from balancecli.service.credential_status import env_value, fields_of
 if TYPE_CHECKING:
     from balancecli.cli.runtime import Runtime
     from balancecli.config import Profile
+    from balancecli.credentials.oauth_client import OAuthClient
 
 app = typer.Typer(help="Credentials in the OS keyring: login, status, refresh, logout.",
                   epilog=EXAMPLES["auth"], no_args_is_help=True)
@@ -67,7 +68,8 @@ def one_profile(rt: Runtime, name: str) -> Profile:
     profiles, errors, _ = rt.select([name])
     if errors:
         raise errors[0]
-    return profiles[0]
+    profile: Profile = profiles[0]
+    return profile
 
 
 def options(rt: Runtime, timeout: float = 15.0) -> Any:
@@ -82,8 +84,11 @@ def options(rt: Runtime, timeout: float = 15.0) -> Any:
 # -- login ---------------------------------------------------------------------------------
 
 
-def read_stdin_fields(rt: Runtime, allowed: tuple[str, ...], single: str | None) -> dict:
-    """``--with-token``: a JSON object of fields, or one bare token, from stdin."""
+def read_stdin_fields(rt: Runtime, allowed: tuple[str, ...],
+                      single: str | None) -> dict[str, Any]:
+    """``--with-token``: a JSON object of fields, or one bare token, from stdin. A value no
+    secret can have (a line break, a control character; for a token also whitespace or a
+    character outside ASCII) is refused here, exit 4, without showing any of it."""
     import json
 
     from balancecli.core.redact import REDACTOR
@@ -93,10 +98,11 @@ def read_stdin_fields(rt: Runtime, allowed: tuple[str, ...], single: str | None)
         usage(rt, "--with-token: nothing on stdin (pipe a JSON object of fields, or a token)")
     if not text.startswith("{"):
         REDACTOR.register(text)
-        if single is None:
-            usage(rt, "--with-token: this profile needs several fields; pipe a JSON object "
-                      f"with {', '.join(f.lower() for f in allowed)}")
-        return {single.lower(): text}
+        if single is not None:
+            _check_given(single, text)
+            return {single.lower(): text}
+        usage(rt, "--with-token: this profile needs several fields; pipe a JSON object "
+                  f"with {', '.join(f.lower() for f in allowed)}")
     try:
         data = json.loads(text)
     except ValueError:
@@ -111,9 +117,22 @@ def read_stdin_fields(rt: Runtime, allowed: tuple[str, ...], single: str | None)
                       f"{', '.join(f.lower() for f in allowed)}")
         if isinstance(value, bool) or not isinstance(value, (str, int, float)):
             usage(rt, f"--with-token: field {key!r} must be a string")
+        _check_given(str(key), value)
         if value != "":
             fields[str(key).lower()] = value
     return fields
+
+
+def _check_given(field: str, value: Any) -> None:
+    from balancecli.core.errors import AuthError
+    from balancecli.credentials.tokens import field_problem
+
+    problem = field_problem(field, value)
+    if problem:
+        raise AuthError(f"--with-token: the {field.lower()} on stdin has {problem}; nothing "
+                        "was sent or stored",
+                        next_step="pipe the bare value (a JSON string escape such as \\n "
+                                  "is a line break too)")
 
 
 @app.command(epilog=EXAMPLES["auth login"])
@@ -148,39 +167,20 @@ def login(
 
 def _login(rt: Runtime, name: str, *, with_token: bool, browser: bool, port: int | None,
            timeout: float, request_timeout: float) -> None:
-    from balancecli.core.errors import AuthError
-    from balancecli.credentials import Keyring, Secrets, oauth, prompts
-    from balancecli.service.fetch import make_context
+    from balancecli.credentials import Keyring, prompts
 
     profile = one_profile(rt, name)
     required, optional = fields_of(profile)
     if not required:
-        rt.err(f"{name}: this profile needs no credentials ({profile.broker} "
-               f"{profile.settings.get('source') or ''}); nothing to store".replace(" )", ")"))
+        rt.err(f"{name}: this profile needs no credentials ({profile.broker}); nothing to "
+               "store")
         return
     keyring = Keyring()
     existing = keyring.load(name)  # fails fast (exit 4) before anything is typed
     allowed = tuple(dict.fromkeys(required + optional))
-    missing_env = [f for f in required if not env_value(name, f)]
-
-    provider = oauth.provider_for(profile.broker, profile.settings, lambda f: None)
-    if provider is not None:
-        # OAuth: the client credentials are kept across logins; the tokens are not.
-        base = {k: v for k, v in existing.items() if k in ("client_id", "client_secret")}
-        to_ask = [f for f in ("CLIENT_ID", "CLIENT_SECRET")
-                  if f in allowed and not env_value(name, f) and f.lower() not in base
-                  and not (f == "CLIENT_ID" and profile.settings.get("client_id"))]
-        if profile.broker == "longport":
-            to_ask = [f for f in to_ask if f != "CLIENT_SECRET"]  # a public PKCE client
-        single = "REFRESH_TOKEN" if "REFRESH_TOKEN" in allowed else None
-    else:
-        base = {}
-        to_ask = missing_env
-        single = missing_env[0] if len(missing_env) == 1 else None
-
-    given: dict[str, Any] = {}
-    if with_token:
-        given = read_stdin_fields(rt, allowed, single)
+    client = profile.broker_class.oauth_client(profile.settings, lambda field: None)
+    base, to_ask, single = _what_to_ask(profile, client, existing, required, allowed)
+    given = read_stdin_fields(rt, allowed, single) if with_token else {}
     to_ask = [f for f in to_ask if f.lower() not in given]
     if to_ask:
         if with_token or not sys.stdin.isatty():
@@ -188,28 +188,55 @@ def _login(rt: Runtime, name: str, *, with_token: bool, browser: bool, port: int
                       f"--with-token, or set the BALANCECLI_{_env_profile(name)}_* variables "
                       "(secrets are never taken from arguments)")
         given.update(prompts.ask_fields(name, to_ask))
-    # A rejected login asks again for this field only, if it was typed here (ETNA's password).
-    again = prompts.ASKED_AGAIN.get(profile.broker)
-    again = again if again in to_ask else None
+    # A rejected login asks again for this field only, if it was typed here (a password).
+    again = profile.broker_class.asked_again
+    by_browser = client is not None and not ({"refresh_token", "access_token"} & set(given))
+    item, accounts = _check(rt, profile, required, {**base, **given},
+                            again=again if again in to_ask else None,
+                            browser=dict(open_browser=browser, port=port, timeout=timeout)
+                            if by_browser else None, request_timeout=request_timeout)
+    keyring.save(name, item)
+    rt.err(f"{name}: logged in ({profile.broker}, {accounts} account(s)); "
+           f"stored {', '.join(sorted(k for k in item if not k.endswith('_at')))} in the "
+           f"keyring ({keyring.backend_name()})")
 
-    item: dict[str, Any] = {**base, **given}
+
+def _what_to_ask(profile: Profile, client: OAuthClient | None, existing: dict[str, Any],
+                 required: tuple[str, ...], allowed: tuple[str, ...]
+                 ) -> tuple[dict[str, Any], list[str], str | None]:
+    """(what the keyring item keeps, the fields to ask for, the field a bare token on stdin
+    is). A browser login asks only for the client credentials, kept across logins."""
+    name = profile.name
+    if client is None:
+        missing = [f for f in required if not env_value(name, f)]
+        return {}, missing, missing[0] if len(missing) == 1 else None
+    base = {k: v for k, v in existing.items() if k in ("client_id", "client_secret")}
+    wanted = ("CLIENT_ID", "CLIENT_SECRET") if client.has_client_secret else ("CLIENT_ID",)
+    to_ask = [f for f in wanted
+              if f in allowed and not env_value(name, f) and f.lower() not in base
+              and not (f == "CLIENT_ID" and client.client_id)]
+    return base, to_ask, "REFRESH_TOKEN" if "REFRESH_TOKEN" in allowed else None
+
+
+def _check(rt: Runtime, profile: Profile, required: tuple[str, ...], item: dict[str, Any], *,
+           again: str | None, browser: dict[str, Any] | None,
+           request_timeout: float) -> tuple[dict[str, Any], int]:
+    """The browser login when there is one, then one real request (the account list) with
+    the fields, asking ``again`` for a refused one. (The item to store, accounts found.)"""
+    from balancecli.core.errors import AuthError
+    from balancecli.credentials import Secrets, prompts
+    from balancecli.service.fetch import make_context
+
+    name = profile.name
     item_secrets = Secrets(name, required, preset=item, warn=rt.warn)
     opts = options(rt, request_timeout)
     ctx = make_context(profile, opts, item_secrets)
     ctx.prompt = factor = prompts.SecondFactor()  # asked: the password passed, a code failed
     try:
-        if provider is not None and not ({"refresh_token", "access_token"} & set(given)):
-            provider = oauth.provider_for(profile.broker, profile.settings, item_secrets.get)
-            assert provider is not None
-            http = _single_shot(name, request_timeout, opts.log)
-            try:
-                tokens = oauth.browser_login(provider, http, say=rt.err, open_browser=browser,
-                                             timeout=timeout, port=port)
-            finally:
-                http.close()
-            item.update(tokens)
-            item_secrets = Secrets(name, required, preset=item, warn=rt.warn)
-            ctx.secrets = item_secrets
+        if browser is not None:
+            item.update(_browser_tokens(rt, profile, item_secrets, request_timeout, opts.log,
+                                        **browser))
+            item_secrets = ctx.secrets = Secrets(name, required, preset=item, warn=rt.warn)
         for attempt in range(1, prompts.TRIES + 1):
             factor.asked = False
             try:
@@ -225,11 +252,21 @@ def _login(rt: Runtime, name: str, *, with_token: bool, browser: bool, port: int
     finally:
         ctx.http.close()
     item.update(item_secrets.written())
-    item = {k: v for k, v in item.items() if v not in (None, "")}
-    keyring.save(name, item)
-    rt.err(f"{name}: logged in ({profile.broker}, {len(accounts)} account(s)); "
-           f"stored {', '.join(sorted(k for k in item if not k.endswith('_at')))} in the "
-           f"keyring ({keyring.backend_name()})")
+    return {k: v for k, v in item.items() if v not in (None, "")}, len(accounts)
+
+
+def _browser_tokens(rt: Runtime, profile: Profile, secrets: Any, request_timeout: float,
+                    log: Any, **login: Any) -> dict[str, Any]:
+    """The tokens of a browser login with the profile's OAuth client (``oauth.py``)."""
+    from balancecli.credentials import oauth
+
+    client = profile.broker_class.oauth_client(profile.settings, secrets.get)
+    assert client is not None
+    http = _single_shot(profile.name, request_timeout, log)
+    try:
+        return oauth.browser_login(client, http, say=rt.err, **login)
+    finally:
+        http.close()
 
 
 def _single_shot(profile: str, timeout: float, log: Any) -> Any:
@@ -330,8 +367,8 @@ def refresh(
 def logout(
     ctx: typer.Context, profile: ProfileArg,
     revoke: Annotated[bool, typer.Option(
-        "--revoke", help="Also revoke the refresh token at the broker (LongPort; TradeStation "
-        "revokes ALL refresh tokens of the API key).")] = False,
+        "--revoke", help="Also revoke the refresh token at the broker, where it offers that "
+        "(a broker that revokes every token of the API key with it asks first).")] = False,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
     request_timeout: RequestTimeoutOpt = 15.0,
     config: ConfigOpt = None, verbose: VerboseOpt = False, debug: DebugOpt = False,
@@ -354,16 +391,15 @@ def _logout(rt: Runtime, name: str, *, revoke: bool, yes: bool, request_timeout:
     failure = None
     if revoke:
         secrets = Secrets(name, required, keyring=keyring)
-        provider = oauth.provider_for(profile.broker, profile.settings, secrets.get)
-        if provider is None or not provider.revoke_url:
+        client = profile.broker_class.oauth_client(profile.settings, secrets.get)
+        if client is None or not client.revoke_url:
             usage(rt, f"{name}: {profile.broker} profiles have no token revocation; "
                       "run without --revoke")
         token = secrets.get("REFRESH_TOKEN")
         if not token:
             secrets.require("REFRESH_TOKEN")  # the keyring error, or "missing"
-        if provider.revoke_kills_all and not yes:
-            rt.warn("TradeStation revokes ALL refresh tokens of this API key: every other "
-                    "login and machine using this key must log in again")
+        if client.revoke_warning and not yes:
+            rt.warn(client.revoke_warning)
             if not (sys.stdin.isatty() and sys.stderr.isatty()):
                 usage(rt, "confirm with --yes to revoke (no terminal to ask on)")
             if not typer.confirm("Revoke them all?", default=False, err=True):
@@ -371,7 +407,7 @@ def _logout(rt: Runtime, name: str, *, revoke: bool, yes: bool, request_timeout:
                 raise typer.Exit(1)
         http = _single_shot(name, request_timeout, rt.log if rt.verbose else None)
         try:
-            oauth.revoke(provider, http, str(token))
+            oauth.revoke(client, http, str(token))
             rt.err(f"{name}: refresh token revoked at {profile.broker}")
         except Exception as exc:
             failure = exc

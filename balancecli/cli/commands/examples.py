@@ -30,10 +30,6 @@ EXAMPLES = {
     "profile list": examples("balancecli profile list", "balancecli profile list -f json"),
     "profile show": examples("balancecli profile show ts", "balancecli profile show ts -f json"),
     "profile path": examples("balancecli profile path", '$EDITOR "$(balancecli profile path)"'),
-    "quantower": examples("balancecli quantower bridge -o BalanceCliBridge.cs"),
-    "quantower bridge": examples(
-        "balancecli quantower bridge > BalanceCliBridge.cs",
-        "balancecli quantower bridge -o ~/Documents/BalanceCliBridge.cs"),
     "rates": examples("balancecli rates update", "balancecli rates show --in USD"),
     "rates update": examples("balancecli rates update",
                              "balancecli rates update -f json | jq .latest"),

@@ -60,14 +60,18 @@ def with_timelines(series: Iterable[Any], *, keep_points: bool) -> Iterator[Any]
 def trend(samples: Sequence[tuple[float, Decimal | None]], start: float, end: float,
           width: int = TREND_WIDTH) -> str:
     """A sparkline of ``width`` equal time slices from ``start`` to ``end``: each slice shows
-    the last value stored at or before its end (blank before the first point, or when that
-    value is missing), scaled between the series' own lowest and highest value."""
+    the last value stored at or before its end (blank before the first point, after the slice
+    of the last one, or when that value is missing), scaled between the series' own lowest
+    and highest value. A single point is a single character, not a bar to the end."""
     if not samples:
         return ""
     span = end - start
     slots: list[Decimal | None] = []
     index, current, seen = 0, None, False
     for i in range(width):
+        if index == len(samples):
+            slots.append(None)  # past the series' last point: nothing is known there
+            continue
         edge = end if span <= 0 or i == width - 1 else start + span * (i + 1) / width
         while index < len(samples) and samples[index][0] <= edge:
             current, seen = samples[index][1], True

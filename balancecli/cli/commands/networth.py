@@ -78,10 +78,11 @@ def complete_rows(command: str, rows: list[Any], selected: Sequence[Any], option
     from balancecli.service.fetch import run
 
     if command == "balance":
-        crypto = {r.account_id for r in rows if r.broker == "quantower" and r.equity is None
-                  and r.account_type == "crypto"}
-        wanted = [p for p in selected
-                  if p.broker == "quantower" and any(r.profile == p.name for r in rows)]
+        classes = {p.name: p.broker_class for p in selected}
+        crypto = {r.account_id for r in rows
+                  if r.profile in classes and classes[r.profile].valued_by_assets(r)}
+        wanted = [p for p in selected if any(r.profile == p.name and r.account_id in crypto
+                                             for r in rows)]
         if not crypto or not wanted:
             return rows, []
         extra = run(wanted, dataclasses.replace(options, command="assets", currency=None,

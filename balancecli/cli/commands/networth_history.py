@@ -82,8 +82,10 @@ def valued_runs(store: Any, target: str, settings: Any, *, since: datetime | Non
         return ecb
 
     previous = None
+    from balancecli.brokers import extra_for_rates
+
     for run in store.iter_run_rows(since=since, until=until, profiles=profiles,
-                                   account_ids=accounts):
+                                   account_ids=accounts, extra_of=extra_for_rates()):
         if not run.balances and not run.assets:
             continue  # a run that stored nothing for these accounts
         day = date.fromisoformat(run.taken_at[:10])

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from balancecli import brokers
 from balancecli.cli import complete
 from balancecli.cli.commands.examples import EXAMPLES
 from balancecli.cli.commands.options import ConfigOpt, DebugOpt, NoColorOpt, VerboseOpt, runtime
@@ -247,7 +248,7 @@ def add(
     ctx: typer.Context,
     name: NameArg,
     broker: Annotated[str, typer.Option("--broker", "-b", metavar="BROKER",
-                                        help="tradestation, longport, etna or quantower.",
+                                        help=f"{brokers.listed()}.",
                                         autocompletion=complete.complete_broker)],
     set_: Annotated[list[str] | None, typer.Option(
         "--set", "-s", metavar="KEY=VALUE", help="A setting, key=value (repeatable), e.g. "

@@ -278,24 +278,64 @@ def test_cached_token_without_expiry_is_used(fake):
 
 
 def test_401_on_data_call_one_relogin_then_success(fake):
-    etna = broker(fake)
+    etna = broker(fake, {**CREDS, "TOKEN": fake.issue()})  # a cached token: no login yet
     accounts = etna.accounts()
-    assert fake.logins == 1
+    assert fake.logins == 0
     fake.expire_all()  # the server forgets the token the client still believes in
     result = etna.balances(accounts)
     assert len(result.rows) == 3 and result.errors == []
     # Three accounts got 401 concurrently; they shared one fresh login.
-    assert fake.logins == 2
+    assert fake.logins == 1
 
 
 def test_401_after_relogin_is_an_auth_error(fake):
     fake.inject("status", "/users/@me/accounts", times=2, status=401, body=UNAUTHORIZED)
     with pytest.raises(AuthError) as info:
-        broker(fake).accounts()
+        broker(fake, {**CREDS, "TOKEN": fake.issue()}).accounts()
     assert info.value.exit_code == 4 and info.value.http_status == 401
     assert "Authorization has been denied for this request." in info.value.message
-    assert fake.logins == 2  # the first login and exactly one more
+    assert fake.logins == 1  # exactly one login
     assert_clean(fake, shown(info.value))
+
+
+def test_a_401_after_the_runs_login_is_an_auth_error_without_another_login(fake):
+    etna = broker(fake)
+    accounts = etna.accounts()
+    assert fake.logins == 1
+    fake.expire_all()  # the token of this run's login is refused: no second login
+    with pytest.raises(AuthError) as info:
+        etna.balances(accounts)
+    assert info.value.http_status == 401 and fake.logins == 1
+    assert "ETNA rejected a fresh token for the balance" in info.value.message
+
+
+def test_a_401_storm_over_60_accounts_costs_one_login(fake):
+    info = fake.infos["83267"]
+    fake.accounts = [{**fake.accounts[0], "Id": 100000 + i, "ClearingAccount": str(100000 + i)}
+                     for i in range(60)]
+    fake.infos = {str(100000 + i): info for i in range(60)}
+    fake.inject("status", "/info$", times=10**6, status=401, body=UNAUTHORIZED)
+    etna = broker(fake, {**CREDS, "TOKEN": fake.issue()})
+    accounts = etna.accounts()
+    assert len(accounts) == 60 and fake.logins == 0
+    with pytest.raises(AuthError) as error:
+        etna.balances(accounts)
+    assert error.value.message == ("ETNA rejected a fresh token for the balance "
+                                   "(Authorization has been denied for this request.)")
+    assert fake.logins == 1 and len(fake.calls("/api/token", "POST")) == 1
+    assert len(fake.calls("/info$")) <= 2 * etna.ctx.max_workers  # then nothing more was sent
+
+
+@pytest.mark.parametrize("token", ["etna-1\r\nX: y", "etna-2 3", "etna-3\u0000"])
+def test_a_login_answer_with_an_unsendable_token_is_refused(fake, token):
+    fake.inject("body", "/api/token$", method="POST",
+                body=json.dumps({"State": "Succeeded", "Token": token}))
+    etna = broker(fake)
+    with pytest.raises(AuthError) as error:
+        etna.accounts()
+    assert error.value.message.startswith("the token endpoint answered a token with ")
+    assert "etna-" not in error.value.message
+    assert fake.calls("/api/v1.0/") == [] and etna.ctx.secrets.get("TOKEN") is None
 
 
 def test_forced_refresh_logs_in(fake):

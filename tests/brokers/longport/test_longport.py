@@ -514,7 +514,8 @@ def test_legacy_token_near_expiry_is_refreshed_and_saved_before_use(fake, plaint
     item = plaintext_keyring.load("lp")
     new = item["access_token"]
     assert new != DEMO_ACCESS_TOKEN and new in fake.tokens and DEMO_ACCESS_TOKEN in fake.revoked
-    assert item["access_token_expires_at"] == expired_at
+    # Stored as epoch seconds, as every expiry is (the time the answer gave).
+    assert item["access_token_expires_at"] == int(datetime.fromisoformat(expired_at).timestamp())
     assert item["app_secret"] == DEMO_APP_SECRET  # the rest of the item is kept
     assert balance_call.header("authorization") == new
     assert fake.legacy_refreshes == 1
@@ -671,6 +672,24 @@ def test_oauth_rejected_twice_is_an_auth_error(oauth_fake):
     assert error.next_step == "run: balancecli auth login lpo"
     assert oauth_fake.oauth_refreshes == 1
     assert_clean([shown(error)], oauth_fake)
+
+
+def test_oauth_refresh_answer_with_a_folded_token_is_refused_but_its_refresh_token_kept(
+        oauth_fake):
+    lp, _ = oauth_broker(oauth_fake)
+    oauth_fake.fail_codes = [401004]
+    rotated = oauth_fake.issue_refresh_token()
+    oauth_fake.inject("body", "/oauth2/token$", method="POST", body=json.dumps(
+        {"access_token": "m_folded\r\n x-injected: 1", "refresh_token": rotated,
+         "expires_in": 3600}))
+    error = one_error(balances(lp))
+    assert isinstance(error, AuthError) and error.exit_code == 4
+    assert error.message == ("the token endpoint answered an access token with a line break; "
+                             "nothing of it was used or stored")
+    assert "folded" not in shown(error) and "injected" not in shown(error)
+    # The old refresh token is spent: the rotated one is kept; the broken token was never sent.
+    assert lp.ctx.secrets.get("REFRESH_TOKEN") == rotated
+    assert [r.path for r in oauth_fake.requests] == ["/v1/asset/account", "/oauth2/token"]
 
 
 def test_oauth_missing_access_token_and_kept_refresh_token(oauth_fake):

@@ -1,8 +1,10 @@
 """The C# bridge's export contract under mono: a Balance the connection hides is null, never 0,
-and no personal AdditionalInfo item reaches the export, the fetcher or the output.
+no personal AdditionalInfo item reaches the export, the fetcher or the output, and the user's
+login is not in any name.
 
 The harness's ``private`` mode adds accounts shaped like Quantower's official Bitfinex
-integration (Balance never set and hidden; the user's e-mail among the items) to the usual ones.
+integration (Balance never set and hidden; the user's e-mail among the items; named
+"{Username} - EXCHANGE") and e-mail addresses in names to the usual ones.
 """
 
 from __future__ import annotations
@@ -48,11 +50,12 @@ def accounts_by_id(export: Path) -> dict[str, dict]:
 
 
 def test_hidden_balance_is_exported_as_null(export):
-    text = export.read_text()
     accounts = accounts_by_id(export)
     assert accounts["bfx-exchange"]["Balance"] is None
     assert accounts["bfx-margin"]["Balance"] is None
-    assert text.count('"Balance": null') == 2
+    # Null besides: the accounts exported with an Error, and HitBTC's (no currency either).
+    assert sorted(i for i, a in accounts.items() if a["Balance"] is None) == [
+        "BROKEN", "HitBTC", "STUCK", "bfx-exchange", "bfx-margin"]
     # A Balance the connection maintains stays a number, 0 included.
     assert accounts["bfx-zero"]["Balance"] == 0
     assert accounts["A1"]["Balance"] == D("1250.75")
@@ -60,6 +63,22 @@ def test_hidden_balance_is_exported_as_null(export):
     ids = [i["Id"] for a in accounts.values() for i in a["AdditionalInfo"]]
     assert "Balance" not in ids and "AccountCurrency" not in ids
     assert accounts["bfx-exchange"]["AccountCurrency"] is None
+
+
+def test_logins_are_cut_out_of_names(export):
+    accounts = accounts_by_id(export)
+    # Bitfinex: "{Username} - EXCHANGE", the user name from the Bitfinex API.
+    assert (accounts["bfx-exchange"]["Name"], accounts["bfx-margin"]["Name"]) == (
+        "EXCHANGE", "MARGIN")
+    # A value of a personal AdditionalInfo item (of any account of the connection), in the
+    # account's and the connection's names; an e-mail address the bridge does not know stays
+    # for the reader to mask.
+    assert (accounts["mail-1"]["Name"], accounts["mail-1"]["ConnectionName"]) == (
+        "main", "Broker of")
+    assert (accounts["mail-2"]["Name"], accounts["mail-2"]["ConnectionName"]) == (
+        "Joint <j.doe+fx@example.net>", "Broker of")
+    names = {c["Id"]: c["Name"] for c in json.loads(export.read_text())["Connections"]}
+    assert (names["mailed"], names["rithmic"]) == ("Broker of", 'Rithmic "Paper"')
 
 
 def test_numbers_named_user_are_kept_and_personal_items_dropped(export):
@@ -112,9 +131,14 @@ def test_balance_command_shows_no_available_for_a_hidden_balance(export, tmp_pat
     config = write_config(tmp_path / "config.toml", {
         "qt": {"broker": "quantower", "source": export.as_posix(), "max_age": 0}})
     done = run_cli("balance", "-p", "qt", "-f", "json", "--config", str(config))
-    assert done.returncode == 0, done.stderr
+    assert done.returncode == 7, done.stderr  # the harness's broken and disconnected ones
     body = json.loads(done.stdout, parse_float=Decimal)
+    assert [(e["account_id"], e["kind"]) for e in body["errors"]] == [
+        ("BROKEN", "unavailable"), ("STUCK", "unavailable"), (None, "unavailable"),
+        ("cqg:F-100", "bad_response")]
     rows = {r["account_id"]: r for r in body["balances"]}
+    assert (rows["mail-1"]["account_name"], rows["mail-2"]["account_name"]) == (
+        "main", "Joint <***>")  # the reader masks what the bridge did not know
     assert rows["bfx-exchange"]["available"] is None
     assert rows["bfx-margin"]["available"] is None
     assert rows["bfx-zero"]["available"] == 0
@@ -123,7 +147,7 @@ def test_balance_command_shows_no_available_for_a_hidden_balance(export, tmp_pat
     assert usd["incomplete"] is True  # the margin account's null is not summed as 0
 
     table = run_cli("balance", "-p", "qt", "--config", str(config))
-    assert table.returncode == 0, table.stderr
+    assert table.returncode == 7, table.stderr
     lines = {line.split()[1]: line for line in table.stdout.splitlines()
              if "bfx-" in line}
     for hidden in ("bfx-exchange", "bfx-margin"):
@@ -131,9 +155,10 @@ def test_balance_command_shows_no_available_for_a_hidden_balance(export, tmp_pat
     assert "0.00" in lines["bfx-zero"]
 
     everything = run_cli("accounts", "-p", "qt", "-f", "json", "--config", str(config))
-    assert everything.returncode == 0, everything.stderr
-    for private in PERSONAL:
-        assert private not in everything.stdout + done.stdout + table.stdout, private
+    assert everything.returncode == 7, everything.stderr
+    for private in (*PERSONAL, "j.doe", "example.net"):
+        for text in (everything, done, table):
+            assert private not in text.stdout + text.stderr, private
 
 
 # The words of a key decide, not substrings: "user" in userPnl is no user name, "city" in
@@ -169,3 +194,20 @@ def test_personal_data_classification(harness, mode, table):
     assert done.returncode == 0, done.stderr
     got = dict(zip(given, done.stdout.splitlines(), strict=True))
     assert {v: [t for t in given if got[t] == v] for v in table} == table
+
+
+# What identifies the user (a login, an e-mail address) is cut out of a name as a whole word,
+# whatever its case, with the separators and brackets left standing alone.
+NAMES = {
+    "trader42 - Futures": "Futures", "Futures (TRADER42)": "Futures",
+    "(trader42)": "-", "trader42": "-", "Paper [trader42] #1": "Paper #1",
+    "trader421 Futures": "trader421 Futures", "xtrader42": "xtrader42",  # not the whole word
+    "jane.roe@example.org: Main": "Main", "Main": "Main", "Ünïcode trader42 ñ": "Ünïcode ñ",
+    "US Futures": "US Futures",  # two letters are never an identity
+}
+
+
+def test_identities_are_cut_out_of_names(harness):
+    done = mono(harness, "names", "trader42|jane.roe@example.org|US", *NAMES)
+    assert done.returncode == 0, done.stderr
+    assert dict(zip(NAMES, done.stdout.splitlines(), strict=True)) == NAMES

@@ -16,7 +16,6 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
 from balancecli.brokers.quantower.broker import Quantower
 from balancecli.core.errors import (
@@ -30,31 +29,15 @@ from balancecli.core.errors import (
 )
 from balancecli.core.models import row_dict
 from balancecli.demo.quantower import DEMO_TOKEN, EXPORT_PATH, FakeQuantowerBridge, demo_profile
-from tests.support import FIXTURES as ALL_FIXTURES
 from tests.support import REPO
 from tests.support.cli import run_cli
 from tests.support.config import make_ctx
 from tests.support.mono_harness import build_harness, mono
+from tests.support.quantower_exports import FIXTURES, stamp, write_export
 
-FIXTURES = ALL_FIXTURES / "quantower"
 BRIDGE_CS = REPO / "balancecli" / "brokers" / "quantower" / "BalanceCliBridge.cs"
-FIXTURE_TIME = '"GeneratedAt": "2026-11-21T19:00:00Z"'
 TOKEN = "qt-test-token-7c1d0b55e2a94f3b"
 FAST = {"max_retries": 0, "retry_backoff": 0.01, "timeout": 5}
-
-
-def stamp(when: datetime | None = None) -> str:
-    return (when or datetime.now(UTC)).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def write_export(tmp_path: Path, name: str, generated_at: str | None = None) -> tuple[Path, str]:
-    """A fixture export with GeneratedAt set (default: now); returns its path and the time."""
-    when = generated_at or stamp()
-    text = (FIXTURES / name).read_text()
-    assert FIXTURE_TIME in text
-    path = tmp_path / f"export-{name}"
-    path.write_text(text.replace(FIXTURE_TIME, f'"GeneratedAt": "{when}"'))
-    return path, when
 
 
 def broker(source: str, secrets: dict | None = None, **settings) -> Quantower:
@@ -163,18 +146,32 @@ def test_duplicate_ids_across_connections(tmp_path):
 
 
 def test_null_currency_and_empty_values(tmp_path):
+    # A row's currency is null only where it has no amount; an amount without a currency is
+    # that account's bad response; the 0 of a Balance nobody set (HitBTC) is null.
     path, when = write_export(tmp_path, "null_currency.json")
-    accounts, balances, assets = fetch(broker(str(path)))
+    b = broker(str(path))
+    accounts = b.accounts()
     x_extra = {"ConnectionId": "dx", "ConnectionName": "dxFeed Paper", "Note": "kept in extra"}
     c_extra = {"ConnectionId": "kraken", "ConnectionName": "Kraken"}
+    h_extra = {"ConnectionId": "hitbtc", "ConnectionName": "HitBTC"}
     assert [row_dict(a) for a in accounts] == [
-        acct("X-1", None, None, None, x_extra), acct("C-9", None, "crypto", None, c_extra)]
-    assert [row_dict(b) for b in balances] == [
+        acct("X-1", None, None, None, x_extra), acct("C-9", None, "crypto", None, c_extra),
+        acct("HitBTC", "HitBTC", "crypto", None, h_extra)]
+    balances = b.balances(accounts)
+    assert [row_dict(r) for r in balances.rows] == [
         bal("X-1", None, None, None, when, None, x_extra),
-        bal("C-9", None, "crypto", None, when, D("3.5"), c_extra)]
-    # No Balances items: one row of the account currency (null here) and Balance.
-    assert [row_dict(r) for r in assets] == [
-        asset("X-1", None, available=None), asset("C-9", None, available=D("3.5"))]
+        bal("HitBTC", "HitBTC", "crypto", None, when, None, h_extra)]
+    assets = b.assets(accounts)
+    # X-1 holds nothing that can be named; HitBTC's coins are its assets.
+    assert [row_dict(r) for r in assets.rows] == [
+        asset("HitBTC", "BTC", D("0.01"), D("0.01"), D("0"), D("960"), D("0.01"))]
+    for result in (balances, assets):
+        assert [(e.kind, e.account_id, e.exit_code) for e in result.errors] == [
+            ("bad_response", "C-9", 6)]
+        assert result.errors[0].message == (
+            "Quantower reports a Balance of 3.5 without an account currency, so its unit is "
+            "not known")
+        assert "does not say the account's currency" in result.errors[0].next_step
 
 
 def test_export_is_read_once_per_run(tmp_path):
@@ -429,24 +426,28 @@ def test_demo_profile_serves_a_fresh_export():
 
 def test_bridge_command_prints_the_source():
     from balancecli.brokers.quantower.bridge import bridge_source
-    from balancecli.cli.commands.quantower import app
 
-    result = CliRunner().invoke(app, ["bridge"])
-    assert result.exit_code == 0
+    result = run_cli("quantower", "bridge")
+    assert result.returncode == 0
     assert result.stdout == bridge_source() == BRIDGE_CS.read_text()
     assert "class BalanceCliBridge : Strategy" in result.stdout
     assert "Strategies manager" in result.stderr  # install steps go to stderr
 
 
 def test_bridge_command_writes_a_file(tmp_path):
-    from balancecli.cli.commands.quantower import app
-
     out = tmp_path / "BalanceCliBridge.cs"
-    result = CliRunner().invoke(app, ["bridge", "--output", str(out)])
-    assert result.exit_code == 0
+    result = run_cli("quantower", "bridge", "--output", str(out))
+    assert result.returncode == 0
     assert out.read_text() == BRIDGE_CS.read_text()
     assert result.stdout == ""
     assert f"wrote {out}" in result.stderr
+
+
+def test_bridge_command_cannot_write_is_a_usage_error(tmp_path):
+    out = tmp_path / "missing" / "BalanceCliBridge.cs"
+    result = run_cli("quantower", "bridge", "-o", str(out))
+    assert (result.returncode, result.stdout) == (2, "")
+    assert result.stderr == f"error: cannot write {out}: No such file or directory\n"
 
 
 # ---------------------------------------------------------------- the C# bridge under mono
@@ -462,18 +463,32 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def errors_of(b: Quantower) -> list[tuple[str, str | None, str]]:
+    """(kind, account id, message) of what checked_accounts() reports besides the accounts."""
+    return [(e.kind, e.account_id, e.message) for e in b.checked_accounts()[1]]
+
+
+IB_UNKNOWN = ("unavailable", None, "Quantower connection 'Interactive Brokers' (ib) is "
+              "Disconnected: its accounts are not in the export (which ones is not known: the "
+              "bridge has not seen it connected since it started)")
+UNREADABLE = "the Quantower bridge could not read this account: "
+
+
 @pytest.mark.mono
 def test_bridge_export_read_by_the_fetcher(harness, tmp_path):
     export = tmp_path / "out" / "balancecli-export.json"
     done = mono(harness, "once", str(export))
     assert done.returncode == 0, done.stderr
-    assert "Account binance:BROKEN skipped" in done.stderr  # one failing account, not the export
+    # One failing account is exported with an Error, not skipped, and not the whole export.
+    assert "Account binance:BROKEN exported with an error: reading the account failed " \
+           "(InvalidOperationException)" in done.stderr
     raw = export.read_bytes()
     raw.decode("ascii")  # non-ASCII is \u-escaped
     text = raw.decode()
     for private in ("trader@example.com", "joe@example.com", "Joe Trader", "555", "xxxxx",
-                    "hiddenMargin", "invisibleMargin", "U1234567", "ORPHAN"):
-        assert private not in text
+                    "hiddenMargin", "invisibleMargin", "U1234567", "ORPHAN", "trader42",
+                    "TRADER42", "s3cret-password", "paper.example.net"):
+        assert private not in text, private
     assert sorted(p.name for p in export.parent.iterdir()) == ["balancecli-export.json"]
     # "R" format, invariant culture (the harness runs under de-DE); NaN/Infinity as null.
     for written in ('"Balance": 1250.75', '"TotalBalance": 0.30000000000000004',
@@ -481,41 +496,114 @@ def test_bridge_export_read_by_the_fetcher(harness, tmp_path):
                     '"TotalInUSD": 48000}', '"Value": null', '"Balance": -12.5'):
         assert written in text
     document = json.loads(text)
+    assert (document["Format"], document["Revision"]) == ("balancecli.quantower/1", 2)
     assert [i["Id"] for i in document["Accounts"][0]["AdditionalInfo"]] == [
         "marginBalance", "leverage", "unrealizedPnl", "status", "creationTime"]
     assert document["Accounts"][0]["AdditionalInfo"][4]["Value"] == "2021-03-04T05:06:07Z"
+    by_id = {(a["ConnectionId"], a["Id"]): a for a in document["Accounts"]}
+    # HitBTC sets neither Balance nor a currency: null, not the property's 0.
+    assert (by_id["hitbtc", "HitBTC"]["Balance"], by_id["hitbtc", "HitBTC"]["AccountCurrency"]) \
+        == (None, None)
+    assert by_id["binance", "STUCK"] == {
+        "Id": "STUCK", "Name": None, "ConnectionId": "binance", "ConnectionName": "Binance",
+        "AccountCurrency": None, "Balance": None, "AdditionalInfo": [],
+        "Error": "its crypto balances kept changing while being copied "
+                 "(InvalidOperationException, 5 attempts)"}
+    assert document["Connections"] == [
+        {"Id": "binance", "Name": "Binance", "State": "Connected", "Type": "General"},
+        {"Id": "rithmic", "Name": 'Rithmic "Paper"', "State": "Connected", "Type": "General"},
+        {"Id": "cqg", "Name": "CQG", "State": "Connected", "Type": "General"},
+        {"Id": "ib", "Name": "Interactive Brokers", "State": "Disconnected", "Type": "General",
+         "Accounts": None},
+        {"Id": "ib-live", "Name": "IB live", "State": "Connected", "Type": "General"},
+        {"Id": "dxfeed", "Name": "dxFeed", "State": "Connected", "Type": "General"},
+        {"Id": "backtester", "Name": "Backtester", "State": "Disconnected",
+         "Type": "Backtester", "Accounts": None},
+        {"Id": "hitbtc", "Name": "HitBTC", "State": "Connected", "Type": "General"},
+        {"Id": "kraken", "Name": "Kraken", "State": "Connected", "Type": "General"},
+    ]
 
     b = broker(str(export))
-    accounts, balances, assets = fetch(b)
+    accounts = b.accounts()
     crypto_extra = {"ConnectionId": "binance", "ConnectionName": "Binance",
                     "marginBalance": D("1200.5"), "leverage": D("10")}
+    # The connection's login ("trader42" in its settings) is cut out of the names.
     futures_name = 'Futures "Main"\\\n\tMüller € \U0001F600'
     assert [row_dict(a) for a in accounts] == [
         acct("A1", "Main", "crypto", "USDT", crypto_extra),
+        acct("BUSY", "Busy", "crypto", "USDT", {"ConnectionId": "binance",
+                                                "ConnectionName": "Binance"}),
         acct("rithmic:F-100", futures_name, None, "USD",
              {"ConnectionId": "rithmic", "ConnectionName": 'Rithmic "Paper"'}),
         acct("cqg:F-100", "CQG eval", None, None, {"ConnectionId": "cqg", "ConnectionName": "CQG"}),
+        acct("HitBTC", "HitBTC", "crypto", None, {"ConnectionId": "hitbtc",
+                                                  "ConnectionName": "HitBTC"}),
+        acct("U7654321", "Live", None, "USD", {"ConnectionId": "ib-live",
+                                               "ConnectionName": "IB live"}),
+        acct("K-1", "Kraken spot", None, "EUR", {"ConnectionId": "kraken",
+                                                 "ConnectionName": "Kraken"}),
+    ]
+    assert errors_of(b) == [
+        ("unavailable", "BROKEN", UNREADABLE + "reading the account failed "
+                                               "(InvalidOperationException)"),
+        ("unavailable", "STUCK", UNREADABLE + "its crypto balances kept changing while being "
+                                              "copied (InvalidOperationException, 5 attempts)"),
+        IB_UNKNOWN,  # the backtester's connection is not reported
     ]
     as_of = document["GeneratedAt"]
     assert abs((datetime.now(UTC) - datetime.fromisoformat(as_of)).total_seconds()) < 60
-    assert [(r.account_id, r.available, r.currency, r.as_of) for r in balances] == [
-        ("A1", D("1250.75"), "USDT", as_of), ("rithmic:F-100", D("100000.25"), "USD", as_of),
-        ("cqg:F-100", D("-12.5"), None, as_of)]
-    assert [row_dict(r) for r in assets] == [
+    balances = b.balances(accounts)
+    assert [(r.account_id, r.available, r.currency, r.as_of) for r in balances.rows] == [
+        ("A1", D("1250.75"), "USDT", as_of), ("BUSY", D("10"), "USDT", as_of),
+        ("rithmic:F-100", D("100000.25"), "USD", as_of), ("HitBTC", None, None, as_of),
+        ("U7654321", D("5000"), "USD", as_of), ("K-1", D("75.5"), "EUR", as_of)]
+    assert [(e.kind, e.account_id) for e in balances.errors] == [("bad_response", "cqg:F-100")]
+    assets = b.assets(accounts)
+    assert [row_dict(r) for r in assets.rows] == [
         asset("A1", "BTC", D("0.5"), D("0.4"), D("0.1"), D("48000"), D("0.5")),
         asset("A1", "ETH", D("0.30000000000000004"), D("0.30000000000000004"), D("0"),
               D("1234.5678"), D("0.0123456789012345")),
         asset("A1", "SHIB", D("1E-08"), D("1E-08"), D("0"), None, D("1.5E-20")),
         asset("A1", "USDT", D("1250.75"), D("1250.75"), D("0"), D("1250.75"), None),
+        # Its Balances were read on the third try (the first two threw).
+        asset("BUSY", "BTC", D("0.125"), D("0.125"), D("0"), D("12000"), D("0.125")),
         asset("rithmic:F-100", "USD", available=D("100000.25")),
-        asset("cqg:F-100", None, available=D("-12.5")),
+        asset("HitBTC", "BTC", D("0.01"), D("0.01"), D("0"), D("960"), D("0.01")),
+        asset("U7654321", "USD", available=D("5000")),
+        asset("K-1", "EUR", available=D("75.5")),
     ]
-    assert str(assets[1].total) == "0.30000000000000004"
+    assert [(e.kind, e.account_id) for e in assets.errors] == [("bad_response", "cqg:F-100")]
+    assert str(assets.rows[1].total) == "0.30000000000000004"
 
     # A second run replaces the file in place (File.Replace) and leaves no temp file behind.
     assert mono(harness, "once", str(export)).returncode == 0
     assert sorted(p.name for p in export.parent.iterdir()) == ["balancecli-export.json"]
     assert json.loads(export.read_text())["Format"] == "balancecli.quantower/1"
+
+
+@pytest.mark.mono
+def test_bridge_names_the_accounts_of_connections_that_dropped(harness, tmp_path):
+    export = tmp_path / "balancecli-export.json"
+    done = mono(harness, "drop", str(export))
+    assert done.returncode == 0, f"exit {done.returncode}: {done.stderr}"
+    document = json.loads(export.read_text())
+    states = {c["Id"]: (c["State"], c.get("Accounts", "-")) for c in document["Connections"]}
+    assert states == {
+        "binance": ("Connected", "-"), "rithmic": ("Connected", "-"), "cqg": ("Connected", "-"),
+        "ib": ("Disconnected", None), "ib-live": ("ConnectionLost", ["U7654321"]),
+        "dxfeed": ("Disconnected", []), "backtester": ("Disconnected", None),
+        "hitbtc": ("Connected", "-"), "kraken": ("Disconnected", ["K-1"])}
+    ids = [a["Id"] for a in document["Accounts"]]
+    assert "U7654321" not in ids and "K-1" not in ids  # Quantower no longer lists them
+    b = broker(str(export))
+    assert errors_of(b)[2:] == [
+        IB_UNKNOWN,
+        ("unavailable", None, "Quantower connection 'IB live' (ib-live) is ConnectionLost: "
+                              "account U7654321 is not in the export"),
+        # dxFeed held no account: nothing is missing.
+        ("unavailable", None, "Quantower connection 'Kraken' (kraken) is Disconnected: "
+                              "account K-1 is not in the export"),
+    ]
 
 
 @pytest.mark.mono
@@ -525,7 +613,8 @@ def test_bridge_reexports_on_account_events(harness, tmp_path):
     assert done.returncode == 0, f"exit {done.returncode}: {done.stderr}"
     b = broker(str(export))
     accounts = b.accounts()
-    assert b.balances(accounts).rows[1].available == D("99999.5")
+    balances = {r.account_id: r.available for r in b.balances(accounts).rows}
+    assert balances["rithmic:F-100"] == D("99999.5")
     assert b.assets(accounts).rows[0].total == D("0.75")
 
 
@@ -552,10 +641,13 @@ def test_bridge_http_mode_requires_the_bearer(harness, tmp_path):
         assert reply.status_code == 405
 
         b = broker(url + "balancecli-export.json", {"TOKEN": token})
-        accounts, balances, assets = fetch(b)
-        assert [a.account_id for a in accounts] == ["A1", "rithmic:F-100", "cqg:F-100"]
-        assert [r.available for r in balances] == [D("1250.75"), D("100000.25"), D("-12.5")]
-        assert assets[2].total == D("1E-08")
+        accounts = b.accounts()
+        assert [a.account_id for a in accounts] == [
+            "A1", "BUSY", "rithmic:F-100", "cqg:F-100", "HitBTC", "U7654321", "K-1"]
+        assert [r.available for r in b.balances(accounts[:3]).rows] == [
+            D("1250.75"), D("10"), D("100000.25")]
+        assert b.assets(accounts[:1]).rows[2].total == D("1E-08")
+        assert errors_of(b)[-1] == IB_UNKNOWN
 
         with pytest.raises(AuthError) as info:
             broker(url, {"TOKEN": "not-the-bridge-token"}).accounts()

@@ -4,6 +4,7 @@ host of its environment."""
 
 from __future__ import annotations
 
+import json
 import time
 
 import keyring
@@ -11,7 +12,7 @@ import pytest
 from keyrings.alt.file import PlaintextKeyring
 
 from balancecli.brokers.tradestation.broker import TradeStation
-from balancecli.core.errors import BadResponseError
+from balancecli.core.errors import AuthError, BadResponseError
 from balancecli.credentials import Keyring
 from balancecli.demo.tradestation import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET
 from tests.support.cli import run_cli
@@ -100,3 +101,63 @@ def test_v3_refreshes_at_auth0_in_both_environments():
         b = TradeStation(make_ctx("ts", {"broker": "tradestation", "environment": environment},
                                   {}))
         assert b.token_url == "https://signin.tradestation.com/oauth/token"
+
+
+# -- a 401 storm: at most one refresh per profile and fetch
+
+def many_accounts(fake, n: int) -> None:
+    template = fake.v3["balances"]["11827391"]
+    ids = [f"T{i:05d}" for i in range(n)]
+    fake.v3["accounts"] = [{"AccountID": i, "AccountType": "Cash", "Currency": "USD",
+                            "Status": "Active"} for i in ids]
+    fake.v3["balances"] = {i: {**template, "AccountID": i} for i in ids}
+
+
+@pytest.mark.parametrize("n", [200, 1000])
+def test_a_401_storm_costs_one_refresh_and_is_one_auth_error(ts_fake, n):
+    many_accounts(ts_fake, n)
+    # Every balances call is refused, also with the token a good refresh just issued.
+    ts_fake.inject("status", "/balances$", times=10**6, status=401,
+                   body={"Error": "Unauthorized", "Message": "Token is expired or invalid."})
+    access, _ = ts_fake.issue()
+    b = broker(ts_fake, ACCESS_TOKEN=access)
+    accounts = b.accounts()
+    assert len(accounts) == n
+    with pytest.raises(AuthError) as info:
+        b.balances(accounts)
+    assert info.value.exit_code == 4 and info.value.http_status == 401
+    assert info.value.message == ("the access token was rejected after a refresh "
+                                  "(Unauthorized: Token is expired or invalid.)")
+    assert ts_fake.refresh_count == 1
+    assert len(ts_fake.calls("/oauth/token$", "POST")) == 1
+    # After the failure no more batches went out: at most the first window, twice.
+    assert len(ts_fake.calls("/balances$")) <= 2 * b.ctx.max_workers
+
+
+def test_a_refused_refresh_is_not_repeated_by_the_other_batches(ts_fake):
+    many_accounts(ts_fake, 300)
+    access, _ = ts_fake.issue()
+    b = broker(ts_fake, ACCESS_TOKEN=access)
+    accounts = b.accounts()
+    ts_fake.expire_all()
+    ts_fake.inject("status", "/oauth/token$", method="POST", status=403, times=10**6,
+                   body={"error": "invalid_grant", "error_description": "Unknown token."})
+    with pytest.raises(AuthError, match="the refresh token was rejected"):
+        b.balances(accounts)
+    assert len(ts_fake.calls("/oauth/token$", "POST")) == 1
+
+
+# -- tokens checked where they enter
+
+@pytest.mark.parametrize("token", ["ts-at-1\r\n X-Injected: yes", "ts-at-2\nfolded",
+                                   "ts-at-3 space", "ts-at-4\x00nul", "ts-at-5é"])
+def test_a_refresh_answer_with_an_unsendable_access_token_is_refused(ts_fake, token):
+    b = broker(ts_fake)
+    body = json.dumps({"access_token": token, "expires_in": 1200})
+    ts_fake.inject("body", "/oauth/token$", method="POST", body=body)
+    with pytest.raises(AuthError) as info:
+        b.accounts()
+    assert info.value.message.startswith("the token endpoint answered an access token with ")
+    assert "ts-at-" not in info.value.message + (info.value.next_step or "")
+    assert ts_fake.calls("/v3/") == []  # it never went on the wire
+    assert b.ctx.secrets.get("ACCESS_TOKEN") is None  # nor into the store

@@ -3,14 +3,19 @@
 //
 //   Harness.exe once   PATH               run once (the first export is synchronous), stop, exit
 //   Harness.exe private PATH              as once, plus Bitfinex-like accounts (hidden Balance,
-//                                         personal AdditionalInfo items)
+//                                         personal AdditionalInfo items, "{Username} - EXCHANGE"
+//                                         names) and e-mail addresses in names
+//   Harness.exe drop   PATH               as once, then three connections drop while the
+//                                         Strategy runs: wait for the re-export
 //   Harness.exe update PATH               run, raise Updated/BalanceUpdated, wait for the re-export
 //   Harness.exe serve  PATH|- PORT TOKEN  run with HTTP, print READY, stop when stdin closes
 //   Harness.exe keys   TEXT...            print "personal" or "kept" per AdditionalInfo key
 //   Harness.exe values TEXT...            print "contact" or "kept" per AdditionalInfo text
+//   Harness.exe names  IDS NAME...        print each NAME without the |-separated IDS ("-": null)
 //
 // Exit codes: 0 ok, 2 usage, 3 event subscriptions leaked after OnStop, 4 update not exported.
 using System;
+using System.Collections.Generic;
 using System.Globalization;
 using System.IO;
 using System.Threading;
@@ -24,8 +29,24 @@ public static class Harness
         Connection c = new Connection();
         c.Id = id;
         c.Name = name;
+        c.VendorName = name;
         c.State = state;
+        Core.Instance.Connections.Add(c);
         return c;
+    }
+
+    static IList<SettingItem> LoginSettings(string login)
+    {
+        PasswordHolder password = new PasswordHolder();
+        password.Password = "s3cret-password";
+        return new List<SettingItem> {
+            new SettingItemGroup("Login parameters", new List<SettingItem> {
+                new SettingItemString("Login", login),
+                new SettingItemPassword("Password", password),
+                new SettingItemString("Server", "paper.example.net"),
+                new SettingItemString("Country", "US"),
+            }),
+        };
     }
 
     static T Bind<T>(T account, Connection connection, string connectionId) where T : Account
@@ -66,13 +87,23 @@ public static class Harness
 
     static CryptoAccount crypto;
     static Account futures;
+    static Connection live;
+    static Connection dxfeed;
+    static Connection kraken;
 
     static void Populate()
     {
         Connection binance = Conn("binance", "Binance", ConnectionState.Connected);
-        Connection rithmic = Conn("rithmic", "Rithmic \"Paper\"", ConnectionState.Connected);
+        Connection rithmic = Conn("rithmic", "Rithmic \"Paper\" trader42", ConnectionState.Connected);
+        rithmic.Settings = LoginSettings("trader42");
         Connection cqg = Conn("cqg", "CQG", ConnectionState.Connected);
         Connection ib = Conn("ib", "Interactive Brokers", ConnectionState.Disconnected);
+        live = Conn("ib-live", "IB live", ConnectionState.Connected);
+        dxfeed = Conn("dxfeed", "dxFeed", ConnectionState.Connected); // market data: no accounts
+        Connection backtest = Conn("backtester", "Backtester", ConnectionState.Disconnected);
+        backtest.Type = ConnectionType.Backtester;
+        Connection hitbtc = Conn("hitbtc", "HitBTC", ConnectionState.Connected);
+        kraken = Conn("kraken", "Kraken", ConnectionState.Connected);
 
         AdditionalInfoItem hidden = Info("hiddenMargin", "Hidden margin", 5.0);
         hidden.Hidden = true;
@@ -106,7 +137,8 @@ public static class Harness
 
         futures = Bind(new Account(), rithmic, "rithmic");
         futures.Id = "F-100";
-        futures.Name = "Futures \"Main\"\\\n\tM\u00fcller \u20ac \U0001F600";
+        // The connection's login in the name, as Rithmic-style connections name accounts.
+        futures.Name = "TRADER42 - Futures \"Main\"\\\n\tM\u00fcller \u20ac \U0001F600";
         futures.AccountCurrency = Currency("USD");
         futures.Balance = 100000.25;
 
@@ -129,12 +161,55 @@ public static class Harness
         broken.Id = "BROKEN";
         broken.ThrowOnRead = true;
 
+        // Balances changed by the vendor thread during the first two copies: read on the third.
+        CryptoAccount busy = Bind(new CryptoAccount(), binance, "binance");
+        busy.Id = "BUSY";
+        busy.Name = "Busy";
+        busy.AccountCurrency = Currency("USDT");
+        busy.Balance = 10;
+        busy.Balances = new CryptoAssetBalances[] { Coin("BTC", 0.125, 0, 0.125, 0.125, 12000) };
+        busy.BalancesFailures = 2;
+
+        // ... and during every copy: exported with an Error.
+        CryptoAccount stuck = Bind(new CryptoAccount(), binance, "binance");
+        stuck.Id = "STUCK";
+        stuck.Name = "Stuck";
+        stuck.AccountCurrency = Currency("USDT");
+        stuck.Balance = 20;
+        stuck.Balances = new CryptoAssetBalances[] { Coin("ETH", 1, 0, 1, 0.05, 3000) };
+        stuck.BalancesFailures = int.MaxValue;
+
+        // Shaped like Quantower's HitBTC integration (Quantower/Examples,
+        // Integrations/HitBTCVendor/TradingVendor.cs: GetAccounts): neither Balance nor an
+        // account currency is ever set.
+        CryptoAccount hit = Bind(new CryptoAccount(), hitbtc, "hitbtc");
+        hit.Id = "HitBTC";
+        hit.Name = "HitBTC";
+        hit.Balances = new CryptoAssetBalances[] { Coin("BTC", 0.01, 0, 0.01, 0.01, 960) };
+
+        Account liveAccount = Bind(new Account(), live, "ib-live");
+        liveAccount.Id = "U7654321";
+        liveAccount.Name = "Live";
+        liveAccount.AccountCurrency = Currency("USD");
+        liveAccount.Balance = 5000;
+
+        Account gone = Bind(new Account(), kraken, "kraken");
+        gone.Id = "K-1";
+        gone.Name = "Kraken spot";
+        gone.AccountCurrency = Currency("EUR");
+        gone.Balance = 75.5;
+
         Core.Instance.AddAccount(crypto);
         Core.Instance.AddAccount(broken);
+        Core.Instance.AddAccount(busy);
+        Core.Instance.AddAccount(stuck);
         Core.Instance.AddAccount(futures);
         Core.Instance.AddAccount(duplicate);
         Core.Instance.AddAccount(offline);
-        Core.Instance.AddAccount(orphan);
+        Core.Instance.AddAccount(hit);
+        Core.Instance.AddAccount(liveAccount);
+        Core.Instance.AddAccount(gone);
+        Core.Instance.AddRacingAccount(orphan);
     }
 
     static AdditionalInfoItem Hide(string id)
@@ -155,7 +230,7 @@ public static class Harness
 
         CryptoAccount exchange = Bind(new CryptoAccount(), bitfinex, "bitfinex");
         exchange.Id = "bfx-exchange";
-        exchange.Name = "Exchange";
+        exchange.Name = "jroe - EXCHANGE";
         exchange.AdditionalInfo = new AdditionalInfoCollection(
             Hide("Balance"),
             Hide("AccountCurrency"),
@@ -171,7 +246,7 @@ public static class Harness
 
         CryptoAccount margin = Bind(new CryptoAccount(), bitfinex, "bitfinex");
         margin.Id = "bfx-margin";
-        margin.Name = "Margin";
+        margin.Name = "jroe - MARGIN";
         margin.AccountCurrency = Currency("USD");
         AdditionalInfoItem userPnl = Info("userPnl", "User profit & loss", -12.75);
         userPnl.DataType = ComparingType.Double;
@@ -205,9 +280,26 @@ public static class Harness
         zero.AccountCurrency = Currency("USD");
         zero.Balance = 0;
 
+        // E-mail addresses in names: one the connection also gives as an AdditionalInfo item
+        // (cut out by the bridge), one it does not (masked by the reader).
+        Connection mailed = Conn("mailed", "Broker of jane.roe@example.org", ConnectionState.Connected);
+        Account known = Bind(new Account(), mailed, "mailed");
+        known.Id = "mail-1";
+        known.Name = "jane.roe@example.org (main)";
+        known.AccountCurrency = Currency("USD");
+        known.Balance = 1;
+        known.AdditionalInfo = new AdditionalInfoCollection(Info("email", "Email", "jane.roe@example.org"));
+        Account unknown = Bind(new Account(), mailed, "mailed");
+        unknown.Id = "mail-2";
+        unknown.Name = "Joint <j.doe+fx@example.net>";
+        unknown.AccountCurrency = Currency("USD");
+        unknown.Balance = 2;
+
         Core.Instance.AddAccount(exchange);
         Core.Instance.AddAccount(margin);
         Core.Instance.AddAccount(zero);
+        Core.Instance.AddAccount(known);
+        Core.Instance.AddAccount(unknown);
     }
 
     static bool WaitFor(string path, string text, int milliseconds)
@@ -234,6 +326,13 @@ public static class Harness
         {
             Console.Error.WriteLine("usage: Harness.exe once|update|serve PATH [PORT TOKEN]");
             return 2;
+        }
+        if (args[0] == "names")
+        {
+            List<string> identities = new List<string>(args[1].Split('|'));
+            for (int i = 2; i < args.Length; i++)
+                Console.Out.WriteLine(BalanceCliBridge.WithoutIdentities(args[i], identities) ?? "-");
+            return 0;
         }
         if (args[0] == "keys" || args[0] == "values")
         {
@@ -292,6 +391,17 @@ public static class Harness
             while (Console.In.ReadLine() != null)
             {
             }
+        }
+        else if (mode == "drop")
+        {
+            // While the Strategy runs: IB live loses its connection, and the market data
+            // connection and Kraken's are disconnected by the user.
+            live.State = ConnectionState.ConnectionLost;
+            dxfeed.State = ConnectionState.Disconnected;
+            kraken.State = ConnectionState.Disconnected;
+            futures.RaiseUpdated();
+            if (!WaitFor(bridge.ExportPath, "\"State\": \"ConnectionLost\"", 5000))
+                code = 4;
         }
         else if (mode != "once" && mode != "private")
         {

@@ -13,17 +13,102 @@ using System.Collections.Generic;
 
 namespace TradingPlatform.BusinessLayer
 {
-    public enum ConnectionState { Connecting, Connected, Disconnecting, Disconnected, ConnectionLost, Fail }
+    // In Quantower's order (ConnectionState.cs, ConnectionType.cs of the decompiled DLL).
+    public enum ConnectionState { Connected, Connecting, Disconnected, Disconnecting, ConnectionLost, Fail }
+
+    public enum ConnectionType { General, TradingSimulator, HistoryPlayer, Backtester, Technical }
 
     public enum StrategyLoggingLevel { Trading, Info, Error }
 
     public enum AccountBalanceEventReason { New, Update }
 
+    // Connection settings: the real SettingItem has many more members (Text, SortIndex,
+    // Relation, ...); the bridge reads Name and Value. A group's Value is its IList<SettingItem>,
+    // a password's a PasswordHolder, a string setting's the string.
+    public abstract class SettingItem
+    {
+        public string Name { get; set; }
+        public virtual object Value { get; set; }
+    }
+
+    public sealed class SettingItemString : SettingItem
+    {
+        public SettingItemString(string name, string value)
+        {
+            Name = name;
+            Value = value;
+        }
+    }
+
+    public sealed class PasswordHolder
+    {
+        public string Password { get; set; }
+    }
+
+    public sealed class SettingItemPassword : SettingItem
+    {
+        public SettingItemPassword(string name, PasswordHolder holder)
+        {
+            Name = name;
+            Value = holder;
+        }
+    }
+
+    public sealed class SettingItemGroup : SettingItem
+    {
+        public SettingItemGroup(string name, IList<SettingItem> items)
+        {
+            Name = name;
+            Value = new List<SettingItem>(items);
+        }
+    }
+
     public sealed class Connection
     {
+        public Connection()
+        {
+            Settings = new List<SettingItem>();
+        }
+
         public string Id { get; set; }
         public string Name { get; set; }
+        public string VendorName { get; set; }
         public ConnectionState State { get; set; }
+        public ConnectionType Type { get; set; }
+        public IList<SettingItem> Settings { get; set; }
+    }
+
+    public sealed class ConnectionsManager
+    {
+        private readonly List<Connection> connections = new List<Connection>();
+
+        public Connection[] All
+        {
+            get { lock (connections) { return connections.ToArray(); } }
+        }
+
+        public Connection[] Connected
+        {
+            get
+            {
+                List<Connection> found = new List<Connection>();
+                foreach (Connection c in All)
+                {
+                    if (c.State == ConnectionState.Connected)
+                        found.Add(c);
+                }
+                return found.ToArray();
+            }
+        }
+
+        public void Add(Connection connection) // stub only (Quantower: CreateConnection)
+        {
+            lock (connections)
+            {
+                if (!connections.Contains(connection))
+                    connections.Add(connection);
+            }
+        }
     }
 
     public class Asset
@@ -227,7 +312,34 @@ namespace TradingPlatform.BusinessLayer
 
     public class CryptoAccount : Account
     {
-        public CryptoAssetBalances[] Balances { get; set; }
+        private CryptoAssetBalances[] balances;
+        private int balancesFailures;
+
+        // Quantower: Dictionary.Values.ToArray() without a lock, which throws when the vendor
+        // thread changes the dictionary meanwhile; here the next BalancesFailures reads throw.
+        public CryptoAssetBalances[] Balances
+        {
+            get
+            {
+                if (balancesFailures > 0)
+                {
+                    balancesFailures--;
+                    BalancesReads++;
+                    throw new InvalidOperationException("Collection was modified; enumeration operation may not execute.");
+                }
+                BalancesReads++;
+                return balances;
+            }
+            set { balances = value; }
+        }
+
+        public int BalancesFailures // stub only
+        {
+            get { return balancesFailures; }
+            set { balancesFailures = value; }
+        }
+
+        public int BalancesReads { get; set; } // stub only
 
         public event EventHandler<CryptoAccountEventArgs> BalanceUpdated;
 
@@ -248,18 +360,49 @@ namespace TradingPlatform.BusinessLayer
     {
         private static readonly Core instance = new Core();
         private readonly List<Account> accounts = new List<Account>();
+        private readonly List<Account> racing = new List<Account>();
+        private readonly ConnectionsManager connections = new ConnectionsManager();
 
         public static Core Instance { get { return instance; } }
 
-        // Quantower returns the accounts of connected connections as an array.
+        public ConnectionsManager Connections { get { return connections; } }
+
+        // Quantower returns the accounts of connected connections only, as an array
+        // (Connections.Connected.SelectMany(c => c.BusinessObjects.Accounts)).
         public Account[] Accounts
         {
-            get { lock (accounts) { return accounts.ToArray(); } }
+            get
+            {
+                List<Account> found = new List<Account>();
+                lock (accounts)
+                {
+                    foreach (Account account in accounts)
+                    {
+                        Connection c = account.Connection;
+                        if (c != null && c.State == ConnectionState.Connected)
+                            found.Add(account);
+                    }
+                    found.AddRange(racing);
+                }
+                return found.ToArray();
+            }
         }
 
         public void AddAccount(Account account) // stub only
         {
-            lock (accounts) { accounts.Add(account); }
+            lock (accounts)
+            {
+                accounts.Add(account);
+                if (account.Connection != null)
+                    connections.Add(account.Connection);
+            }
+        }
+
+        // Stub only: listed whatever its connection's state, as when the connection drops (or
+        // goes away) between Core.Accounts and the bridge's read of the account.
+        public void AddRacingAccount(Account account)
+        {
+            lock (accounts) { racing.Add(account); }
         }
     }
 

@@ -321,3 +321,21 @@ def test_the_limiter_converges_below_a_servers_concurrency_without_failing_reque
         assert host.decreases >= 1 and host.limit <= 12
     finally:
         server.stop()
+
+
+# -- the last guard on header values
+
+@pytest.mark.parametrize("value", ["Bearer at\r\n X-Injected: 1", "Bearer at\n", "a\x00b",
+                                   "Bearer €uro"])
+def test_a_header_value_that_could_fold_or_split_the_headers_is_never_sent(echo, value):
+    from balancecli.core.errors import AuthError
+
+    http = client()
+    for headers in ({"Authorization": value}, lambda: {"Authorization": value}):
+        with pytest.raises(AuthError) as info:
+            http.request("GET", echo.url + "/x", headers=headers)
+        assert info.value.message.startswith("refused to send the Authorization header")
+        assert "Bearer" not in info.value.message  # the header is named, its value never
+    assert echo.requests == []
+    assert http.request("GET", echo.url + "/x",
+                        headers={"Authorization": "Bearer ok\tok"}).status == 200

@@ -5,17 +5,12 @@ still print."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
-import tempfile
-import time
 from dataclasses import dataclass
 
 import pytest
 
 from balancecli.demo.etna import DEMO_APP_KEY, DEMO_PASSWORD, DEMO_USERNAME, FakeEtna
-from tests.support.cli import balancecli_exe
+from tests.support.cli import run_measured as measured
 from tests.support.config import FAST, write_config
 
 RSS_BOUND_MB = 150  # a small run peaks near 50 MB; a 1 GiB bomb inflated would be 1,000+
@@ -30,29 +25,10 @@ class Run:
     max_rss_mb: float
 
 
-# The child's peak RSS as the kernel counts it includes what it inherited when it was forked,
-# and pytest itself grows past the bound over a whole run: so a small launcher process forks
-# the command and reports the command's own peak.
-LAUNCHER = r"""
-import os, subprocess, sys
-proc = subprocess.Popen(sys.argv[1:])
-_, status, usage = os.wait4(proc.pid, 0)
-sys.stderr.write(f"\n@@ {os.waitstatus_to_exitcode(status)} {usage.ru_maxrss}\n")
-"""
-
-
 def run_measured(*args: str, env: dict) -> Run:
     """The installed command as a child: exit code, output, wall time and its peak RSS."""
-    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
-        started = time.monotonic()
-        subprocess.run([sys.executable, "-c", LAUNCHER, balancecli_exe(), *args], stdout=out,
-                       stderr=err, env={**os.environ, **env}, check=True, timeout=120)
-        seconds = time.monotonic() - started
-        out.seek(0)
-        err.seek(0)
-        text, _, tail = err.read().rpartition("\n@@ ")
-        code, rss = tail.split()
-        return Run(int(code), out.read(), text, seconds, int(rss) / 1024)
+    proc, seconds, peak = measured(*args, env=env)
+    return Run(proc.returncode, proc.stdout, proc.stderr, seconds, peak)
 
 
 @pytest.fixture

@@ -53,6 +53,34 @@ def test_rows_carry_every_model_field_and_nothing_else(kind):
     assert rowschema["additionalProperties"] is False
 
 
+@pytest.mark.parametrize("kind", ROW_FIELDS)
+def test_each_row_field_is_described_by_its_model_text(kind):
+    import dataclasses
+
+    from balancecli.core.models import Account, Asset, Balance, doc_of
+
+    model = {"account": Account, "balance": Balance, "asset": Asset}[kind]
+    properties = schemas.DEFS[kind]["properties"]
+    for f in dataclasses.fields(model):
+        assert doc_of(f), f"{model.__name__}.{f.name} has no description in core/models.py"
+        assert properties[f.name]["description"] == doc_of(f)
+
+
+def test_the_broker_is_one_of_the_registry():
+    from balancecli.brokers import NAMES
+
+    for kind in ROW_FIELDS:
+        assert schemas.DEFS[kind]["properties"]["broker"]["enum"] == list(NAMES)
+
+
+def test_the_printed_schema_carries_the_descriptions():
+    proc = run_cli("schema", "balance")
+    assert proc.returncode == 0 and proc.stderr == ""
+    balance = json.loads(proc.stdout)["$defs"]["balance"]["properties"]
+    assert balance["cash"] == {"description": "Cash balance.", "$ref": "#/$defs/amount"}
+    assert balance["as_of"]["description"].startswith("When the values held, ISO 8601 UTC")
+
+
 @pytest.fixture(scope="module")
 def balance_doc():
     proc = run_cli("--demo", "balance", "-f", "json")
