@@ -1,7 +1,7 @@
 """The root Typer app: global options and the wiring of the command modules.
 
-Commands live in ``balancecli/commands/`` (one module per group, each with ``register(app)``);
-errors are shown by ``runtime.boundary`` only.
+Commands live in ``cli/commands/`` (one module per group, each with ``register(app)``);
+errors are shown and exit codes decided by ``cli.boundary`` only.
 """
 
 from __future__ import annotations
@@ -98,12 +98,11 @@ def _with_quiet(command: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def _quiet_everywhere(group: typer.Typer) -> None:
-    for info in group.registered_commands:
+    from balancecli.cli.typer_internals import command_infos
+
+    for info in command_infos(group):
         if info.callback is not None:
             info.callback = _with_quiet(info.callback)
-    for sub in group.registered_groups:
-        if sub.typer_instance is not None:
-            _quiet_everywhere(sub.typer_instance)
 
 
 register_all(app)

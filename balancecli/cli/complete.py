@@ -46,10 +46,9 @@ def _option(ctx: Any, name: str) -> Any:
 
 
 def _typed(ctx: Any, name: str) -> bool:
-    try:
-        return getattr(ctx.get_parameter_source(name), "name", "") == "COMMANDLINE"
-    except Exception:  # noqa: BLE001 - an older context without sources: take the value
-        return True
+    from balancecli.cli.typer_internals import parameter_source
+
+    return parameter_source(ctx, name) in ("COMMANDLINE", "")  # unknown: take the value
 
 
 def _matching(candidates: Iterable[str], incomplete: str, *, fold: bool = False,
@@ -252,14 +251,14 @@ def use_bash_script() -> None:
     ``_BALANCECLI_COMP_LINE`` (an older script) it completes as Typer does."""
     import os
 
-    try:
-        from typer._click.shell_completion import add_completion_class
-        from typer._completion_classes import BashComplete
-        from typer._completion_shared import _completion_scripts
-    except ImportError:  # another Typer: its own script, colons and all
-        return
+    from balancecli.cli.typer_internals import bash_completion
 
-    class Bash(BashComplete):
+    found = bash_completion()
+    if found is None:  # another Typer: its own script, colons and all
+        return
+    BashComplete, add_completion_class, _, _completion_scripts = found  # noqa: N806
+
+    class Bash(BashComplete):  # type: ignore[valid-type, misc]  # a class from typer_internals
         source_template = BASH_SCRIPT
 
         def get_completion_args(self) -> tuple[list[str], str]:

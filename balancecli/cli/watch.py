@@ -5,8 +5,10 @@
 - At least ``MIN_INTERVAL`` seconds between fetches (a broker's rate limit is per minutes, and a
   balance does not change faster than that); fetches never overlap: the next one starts one
   interval after the previous one started, or as soon as it ended if it took longer.
-- Each refresh highlights (reverse video, with an arrow for numbers) the cells whose shown value
-  changed since the previous refresh, and says how many changed.
+- Each refresh draws the command's own table (the same printer as without ``--watch``:
+  fitted to the terminal, no number ever cut, the same note when columns are hidden) and
+  highlights the cells whose shown value changed since the previous refresh
+  (``output.live``).
 - Ctrl-C restores the terminal (cursor shown, the last table left on screen) and exits 130 at
   once, without waiting for requests in flight.
 
@@ -21,21 +23,23 @@ import signal
 import sys
 import time
 from collections.abc import Callable, Sequence
-from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
-import typer
-from typer.core import TyperCommand
+from balancecli.cli.typer_internals import command_rewriting_args
+
+if TYPE_CHECKING:
+    from balancecli.core.errors import BalanceCliError
+    from balancecli.output.console import Console
+    from balancecli.output.table import Table
 
 MIN_INTERVAL = 10.0
 DEFAULT_INTERVAL = 10.0
 TEST_MIN_ENV = "_BALANCECLI_WATCH_MIN_SECONDS"
-KEY_HEADERS = ("Profile", "Broker", "Account", "Ccy", "Currency", "Asset")
-EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
 
 
-def optional_value(args: list[str], option: str, default: float) -> list[str]:
+def optional_value(args: list[str], option: str = "--watch",
+                   default: float = DEFAULT_INTERVAL) -> list[str]:
     """``--watch`` given without a number means ``--watch=<default>``.
 
     Typer 0.29's parser has no options with an optional value, so the word after ``--watch``
@@ -62,11 +66,7 @@ def _is_number(text: str | None) -> bool:
     return True
 
 
-class WatchCommand(TyperCommand):
-    """A command whose ``--watch`` may be given without a value."""
-
-    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
-        return super().parse_args(ctx, optional_value(list(args), "--watch", DEFAULT_INTERVAL))
+WatchCommand = command_rewriting_args(optional_value)  # the class of balance and assets
 
 
 def minimum() -> float:
@@ -77,154 +77,107 @@ def minimum() -> float:
         return MIN_INTERVAL
 
 
-def refuse(rt: Any, message: str) -> None:
-    rt.err(f"error: {message}")
-    raise typer.Exit(EXIT_USAGE)
-
-
-def check(rt: Any, interval: float, fmt: str) -> None:
+def check(interval: float, fmt: str) -> None:
     """Usage errors before anything is fetched: interval, format, terminal."""
+    from balancecli.cli.boundary import UsageError
+
     if interval < minimum():
-        refuse(rt, f"--watch {interval:g}: the interval is at least {minimum():g} seconds "
-                   "(brokers limit how often balances may be asked for)")
+        raise UsageError(f"--watch {interval:g}: the interval is at least {minimum():g} seconds"
+                         " (brokers limit how often balances may be asked for)")
     if fmt != "table":
-        refuse(rt, f"--watch shows a table; it cannot be combined with -f {fmt} (for a record "
-                   "over time run: balancecli snapshot, from cron)")
+        raise UsageError(f"--watch shows a table; it cannot be combined with -f {fmt} (for a "
+                         "record over time run: balancecli snapshot, from cron)")
     if not sys.stdout.isatty():
-        refuse(rt, "--watch needs a terminal on stdout; for a record over time run "
-                   "balancecli snapshot from cron (see: balancecli history)")
+        raise UsageError("--watch needs a terminal on stdout; for a record over time run "
+                         "balancecli snapshot from cron (see: balancecli history)")
 
 
-# -- what changed ------------------------------------------------------------------------------
+Refresh = Callable[[], tuple[list["Table"], Sequence["BalanceCliError"]]]
 
 
-def _plain(cell: Any) -> str:
-    return cell.plain if hasattr(cell, "plain") else str(cell)
+def run(console: Console, *, title: str, interval: float, refresh: Refresh, wide: bool,
+        hint: str) -> NoReturn:
+    """Fetch, show, wait; until Ctrl-C (exit 130). ``refresh`` returns (tables, errors)."""
+    from balancecli.output.live import Screen, cells, mark_changes
 
-
-def cells(table: Any) -> dict[tuple[tuple[str, ...], str], str]:
-    """``{(row key, column header): shown text}`` of a Rich table; the row key is the text of
-    its identifying columns (profile, account, currency or asset)."""
-    columns = [(_plain(c.header), list(c.cells)) for c in table.columns]
-    keys = [cs for header, cs in columns if header in KEY_HEADERS]
-    rows = len(columns[0][1]) if columns else 0
-    found: dict[tuple[tuple[str, ...], str], str] = {}
-    for i in range(rows):
-        key = tuple(_plain(cs[i]) for cs in keys)
-        for header, cs in columns:
-            if header not in KEY_HEADERS:
-                found[(key, header)] = _plain(cs[i])
-    return found
-
-
-def _number(text: str) -> Decimal | None:
-    try:
-        return Decimal(text.replace(",", "").rstrip("*").strip())
-    except (InvalidOperation, ValueError):
-        return None
-
-
-def highlight(table: Any, previous: dict[tuple[tuple[str, ...], str], str]) -> int:
-    """Mark the cells of ``table`` whose text differs from ``previous``; return how many."""
-    from rich.text import Text
-
-    now = cells(table)
-    changed = {k for k, v in now.items() if k in previous and previous[k] != v}
-    if not changed:
-        return 0
-    key_columns = [c for c in table.columns if _plain(c.header) in KEY_HEADERS]
-    for column in table.columns:
-        header = _plain(column.header)
-        if header in KEY_HEADERS:
-            continue
-        for i, cell in enumerate(list(column.cells)):
-            key = (tuple(_plain(list(c.cells)[i]) for c in key_columns), header)
-            if key not in changed:
-                continue
-            old, new = _number(previous[key]), _number(_plain(cell))
-            arrow = "" if old is None or new is None else ("▲ " if new > old else "▼ ")
-            marked = Text(arrow) + (cell.copy() if isinstance(cell, Text) else Text(str(cell)))
-            marked.stylize("reverse")
-            column._cells[i] = marked  # Rich keeps a column's cells in this list
-    return len(changed)
-
-
-# -- the loop ----------------------------------------------------------------------------------
-
-
-def run(rt: Any, *, command: str, interval: float,
-        fetch: Callable[[], tuple[Sequence[Any], Sequence[Any]]],
-        render: Callable[[Sequence[Any]], Any]) -> None:
-    """Fetch, show, wait; until Ctrl-C (exit 130). ``fetch`` returns (rows, errors)."""
-    from rich.console import Console, Group
-    from rich.live import Live
-    from rich.text import Text
-
-    console = Console(file=sys.stdout, no_color=not rt.color, highlight=False)
-    previous: dict[tuple[tuple[str, ...], str], str] | None = None
-    last_time = ""
-    body: Any = Text("")
-    live = Live(body, console=console, auto_refresh=False, transient=False,
-                redirect_stdout=False, redirect_stderr=False)
+    screen = Screen()
 
     def stop(signum: int, frame: Any) -> None:
         # Requests may be in flight in worker threads: leave without waiting for them.
         try:
-            live.stop()
+            screen.stop()
         finally:
-            console.show_cursor(True)
-            sys.stdout.flush()
             sys.stderr.write("stopped\n")
             sys.stderr.flush()
             os._exit(EXIT_INTERRUPTED)
 
     signal.signal(signal.SIGINT, stop)
 
-    def header(state: str, refresh: int) -> Text:
-        return Text(f"Every {interval:g} s: balancecli {command}  ·  {state}  ·  refresh "
-                    f"#{refresh}  ·  Ctrl-C to stop", style="dim" if rt.color else "")
+    def header(text: str) -> str:
+        return "\n".join(_wrapped(text, console.width, "2", console.color))
 
-    refresh = 0
-    with live:
-        while True:
-            started = time.monotonic()
-            refresh += 1
-            live.update(Group(header("refreshing…", refresh), body), refresh=True)
-            rows, errors = fetch()
-            now = time.strftime("%H:%M:%S")
-            table = render(rows) if rows else None
-            parts: list[Any] = []
-            if table is not None:
-                if previous is None:
-                    note = ""
-                else:
-                    count = highlight(table, previous)
-                    note = (f"{count} value(s) changed since {last_time}" if count
-                            else f"no change since {last_time}")
-                previous = cells(table)
-                parts.append(table)
-                if note:
-                    parts.append(Text(note, style="bold" if rt.color and "changed" in note
-                                      else ""))
-            for error in errors:
-                parts.append(Text(_error_line(error), style="red" if rt.color else ""))
-            last_time = now
-            body = Group(*parts)
-            live.update(Group(header(f"updated {now}", refresh), body), refresh=True)
-            wait = started + interval - time.monotonic()
-            if wait > 0:
-                time.sleep(wait)
+    previous: dict[Any, str] | None = None
+    body, last, number = "", "", 0
+    while True:
+        started = time.monotonic()
+        number += 1
+        screen.show(header(_header(title, interval, "refreshing…", number)) + "\n" + body)
+        tables, errors = refresh()
+        now = time.strftime("%H:%M:%S")
+        change = None
+        if previous is not None and tables:
+            count = mark_changes(tables, previous)
+            change = (f"{count} value(s) changed since {last}" if count
+                      else f"no change since {last}")
+        previous = cells(tables) if tables else previous
+        body = _body(console, tables, errors, change, wide=wide, hint=hint)
+        last = now
+        screen.show(header(_header(title, interval, f"updated {now}", number)) + "\n" + body)
+        wait = started + interval - time.monotonic()
+        if wait > 0:
+            time.sleep(wait)
 
 
-def _error_line(error: Any) -> str:
-    """The one-line error report (profile, what happened, next step), shown in the frame (a
-    line on stderr would scroll it)."""
-    from balancecli.cli.runtime import NEXT_STEPS
+def _header(title: str, interval: float, state: str, number: int) -> str:
+    return (f"Every {interval:g} s: {title}  ·  {state}  ·  refresh #{number}  ·  Ctrl-C to "
+            "stop")
+
+
+def _wrapped(text: str, width: int | None, code: str, color: bool) -> list[str]:
+    """``text`` cut into lines of at most ``width`` cells at spaces (a line wider than the
+    terminal would throw the redraw off), each styled with the SGR ``code`` on a terminal."""
+    import textwrap
+
+    parts = textwrap.wrap(text, width, break_on_hyphens=False) if width else [text]
+    return [f"\x1b[{code}m{part}\x1b[0m" if color and code else part for part in parts or [""]]
+
+
+def _body(console: Console, tables: list[Table], errors: Sequence[BalanceCliError],
+          change: str | None, *, wide: bool, hint: str) -> str:
+    """The tables as the command draws them, then the notes and the errors of the refresh;
+    the text around the tables (captions, footers, notes) wrapped to the terminal."""
+    import dataclasses
+
     from balancecli.core.redact import REDACTOR
+    from balancecli.output.console import error_line, hidden_note
+    from balancecli.output.table import printable
 
-    where = error.profile or "balancecli"
-    if error.account_id:
-        where += f" account {error.account_id}"
-    step = error.next_step or NEXT_STEPS.get(error.kind, "").format(
-        profile=error.profile or "PROFILE")
-    return REDACTOR.redact(f"error: {where}: {error.message}" + (f" — {step}" if step else ""))
+    color, width = console.color, console.width
+    lines: list[str] = []
+    hidden: list[Any] = []
+    for table in tables:
+        text, gone, _ = console.draw(dataclasses.replace(table, caption=None, footer=[]),
+                                     wide=wide)
+        lines += text.rstrip("\n").split("\n") if text else []
+        hidden += [c for c in gone if c.title not in {h.title for h in hidden}]
+        if table.caption:
+            lines += _wrapped(printable(table.caption), width, "2", color)
+        for line in table.footer:
+            lines += _wrapped(printable(line), width, "", color)
+    if hidden:
+        lines += _wrapped(hidden_note(hidden, width, hint), width, "2", color)
+    if change:
+        lines += _wrapped(change, width, "1" if "changed" in change else "", color)
+    for error in errors:
+        lines += _wrapped(printable(REDACTOR.redact(error_line(error))), width, "31", color)
+    return "\n".join(lines)

@@ -1,7 +1,8 @@
 """Errors: each class carries its ``kind`` (as in the JSON ``errors``) and its exit code.
 
-Broker code raises these; only ``cli.py`` turns them into one line on stderr. A message never
-contains a secret (the CLI also runs every line through the redactor as a second guard).
+Broker code raises these; only ``cli/boundary.py`` turns them into one line on stderr. A
+message never contains a secret (the CLI also runs every line through the redactor as a second
+guard).
 """
 
 from __future__ import annotations

@@ -41,86 +41,99 @@ def _string(text: str) -> str:
 
 
 def dumps_exact(value: Any, number: Callable[[Decimal], str] | None = None, *,
-                indent: int | None = None, redact: Callable[[str], str] | None = None) -> str:
+                indent: int | None = None, redact: Callable[[str], str] | None = None,
+                level: int = 0) -> str:
     """JSON text for dicts/lists/str/int/bool/None/Decimal, Decimals digit for digit.
 
     ``number`` writes a finite Decimal (default ``number_text``); the history store passes its
     own so that ``Decimal("5")`` reads back as a Decimal, not an int. ``indent`` pretty-prints
-    (for a person at a terminal); without it the text is one line. ``redact`` is applied to
-    every string (keys included) before it is encoded.
+    (for a person at a terminal); without it the text is one line. ``level``: how deep the
+    value sits in an indented document (its inner lines are indented for that depth).
+    ``redact`` is applied to every string (keys included) before it is encoded.
     """
-    parts: list[str] = []
-    put = parts.append
-    strings: dict[str, str] = {}
-    write_number = number or (lambda d: number_text(d) if d.is_finite() else "null")
+    writer = _Writer(number, indent, redact)
+    writer.value(value, level)
+    return "".join(writer.parts)
 
-    def string(text: str) -> str:
-        encoded = strings.get(text)
+
+class _Writer:
+    """The text of one value, in parts; each distinct string escaped once."""
+
+    def __init__(self, number: Callable[[Decimal], str] | None, indent: int | None,
+                 redact: Callable[[str], str] | None) -> None:
+        self.parts: list[str] = []
+        self.indent = indent
+        self.redact = redact
+        self.strings: dict[str, str] = {}
+        self.number = number or (lambda d: number_text(d) if d.is_finite() else "null")
+
+    def string(self, text: str) -> str:
+        encoded = self.strings.get(text)
         if encoded is None:
-            encoded = strings[text] = _string(redact(text) if redact else text)
+            redact = self.redact
+            encoded = self.strings[text] = _string(redact(text) if redact else text)
         return encoded
 
-    def scalar(v: Any) -> bool:
+    def value(self, v: Any, level: int) -> None:
         cls = v.__class__
         if cls is str:
-            put(string(v))
+            self.parts.append(self.string(v))
         elif cls is Decimal:
-            put(write_number(v))
+            self.parts.append(self.number(v))
         elif v is None:
-            put("null")
-        else:
-            return False
-        return True
-
-    def enc(v: Any, level: int) -> None:
-        if scalar(v):
-            return
-        if isinstance(v, str):
-            put(string(v))
-        elif isinstance(v, Decimal):
-            put(write_number(v))
-        elif v is True:
-            put("true")
-        elif v is False:
-            put("false")
-        elif isinstance(v, int):
-            put(int.__repr__(v))
+            self.parts.append("null")
         elif isinstance(v, dict):
-            if not v:
-                put("{}")
-                return
-            put("{")
-            sep = ", " if indent is None else ",\n" + " " * (indent * (level + 1))
-            if indent is not None:
-                put(sep[1:])
-            first = True
-            for k, x in v.items():
-                if not first:
-                    put(sep)
-                first = False
-                put(string(k if k.__class__ is str else str(k)))
-                put(": ")
-                if not scalar(x):
-                    enc(x, level + 1)
-            put("}" if indent is None else "\n" + " " * (indent * level) + "}")
+            self.mapping(v, level)
         elif isinstance(v, (list, tuple)):
-            if not v:
-                put("[]")
-                return
-            put("[")
-            sep = ", " if indent is None else ",\n" + " " * (indent * (level + 1))
-            if indent is not None:
-                put(sep[1:])
-            for n, x in enumerate(v):
-                if n:
-                    put(sep)
-                if not scalar(x):
-                    enc(x, level + 1)
-            put("]" if indent is None else "\n" + " " * (indent * level) + "]")
-        elif isinstance(v, float):
-            put(float.__repr__(v) if v == v and abs(v) != float("inf") else "null")
+            self.sequence(v, level)
         else:
-            put(string(str(v)))
+            self.parts.append(self.other(v))
 
-    enc(value, 0)
-    return "".join(parts)
+    def other(self, v: Any) -> str:
+        if isinstance(v, str):
+            return self.string(v)
+        if isinstance(v, Decimal):
+            return self.number(v)
+        if v is True or v is False:
+            return "true" if v else "false"
+        if isinstance(v, int):
+            return int.__repr__(v)
+        if isinstance(v, float):
+            return float.__repr__(v) if v == v and abs(v) != float("inf") else "null"
+        return self.string(str(v))
+
+    def _separator(self, level: int) -> str:
+        return ", " if self.indent is None else ",\n" + " " * (self.indent * (level + 1))
+
+    def _close(self, bracket: str, level: int) -> str:
+        return bracket if self.indent is None else "\n" + " " * (self.indent * level) + bracket
+
+    def mapping(self, v: dict[Any, Any], level: int) -> None:
+        put = self.parts.append
+        if not v:
+            put("{}")
+            return
+        sep = self._separator(level)
+        put("{" if self.indent is None else "{" + sep[1:])
+        first = True
+        for k, x in v.items():
+            if not first:
+                put(sep)
+            first = False
+            put(self.string(k if k.__class__ is str else str(k)))
+            put(": ")
+            self.value(x, level + 1)
+        put(self._close("}", level))
+
+    def sequence(self, v: list[Any] | tuple[Any, ...], level: int) -> None:
+        put = self.parts.append
+        if not v:
+            put("[]")
+            return
+        sep = self._separator(level)
+        put("[" if self.indent is None else "[" + sep[1:])
+        for n, x in enumerate(v):
+            if n:
+                put(sep)
+            self.value(x, level + 1)
+        put(self._close("]", level))

@@ -2,7 +2,7 @@
 
 Python delivers SIGINT to the main thread only, as a KeyboardInterrupt; worker threads in the
 middle of a request or a backoff sleep never see it. So the handler installed by
-``runtime.boundary`` first sets ``CANCEL`` and runs the registered hooks (the HTTP client
+``cli.boundary`` first sets ``CANCEL`` and runs the registered hooks (the HTTP client
 registers one that shuts down every socket in flight and wakes the per-host limiters), then
 raises KeyboardInterrupt in the main thread. The HTTP client checks ``CANCEL`` before each
 attempt and sleeps its backoff on it, so no request or retry starts after Ctrl-C.

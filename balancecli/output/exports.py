@@ -185,7 +185,8 @@ def openmetrics(balances: Sequence[Balance], assets: Sequence[Asset], *,
     ``balancecli_up{profile}`` (1: every request of the profile succeeded), the run's wall
     time, ``# EOF``. Also valid Prometheus text format (node_exporter's textfile collector)."""
     lines: list[str] = []
-    families = [("balance", f, h, balances, "currency") for f, h in BALANCE_HELP.items()]
+    families: list[tuple[str, str, str, Sequence[Row], str]] = [
+        ("balance", f, h, balances, "currency") for f, h in BALANCE_HELP.items()]
     families += [("asset", f, h, assets, "asset") for f, h in ASSET_HELP.items()]
     for kind, field, help_text, rows, key in families:
         name = metric_name(kind, field)

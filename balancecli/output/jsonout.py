@@ -1,18 +1,18 @@
 """JSON and JSONL written as rows arrive, exact digits, fast.
 
-The text is the same as ``render.to_json`` / ``render.to_jsonl``: the same separators, the
-same exact numbers and string escaping (``exactjson``), every string masked before it is
-encoded. But each row is encoded with a per-model plan (field names encoded once, one encoder
-per value type, each distinct string masked and escaped once) and written out as soon as its
-profile is done, so 10,000 rows take well under 0.2 s and the first rows reach ``jq`` before the
-slowest broker has answered.
+The text is the same as ``render.to_json`` / ``render.to_jsonl`` (and, indented, as
+``dumps_exact(document, indent=2)``): the same separators, the same exact numbers and string
+escaping (``exactjson``), every string masked before it is encoded. But each row is encoded
+with a per-model plan (field names encoded once, one encoder per value type, each distinct
+string masked and escaped once) and written out as soon as its profile is done, so 10,000 rows
+take well under 0.2 s and the first rows reach ``jq`` before the slowest broker has answered.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import operator
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from decimal import Decimal
 from typing import IO, Any
 
@@ -54,8 +54,9 @@ class Encoder:
             return encoder(value)
         return dumps_exact(value, redact=self._redact)  # dicts, lists, subclasses
 
-    def row(self, row: Any) -> str:
-        """A model row as an object: every field in declaration order, nulls included."""
+    def row(self, row: Any, tail: Sequence[tuple[str, Any]] = ()) -> str:
+        """A model row as an object: every field in declaration order, nulls included, then
+        the ``tail`` fields (``--in``: ``value_in``, ``value``)."""
         plan = self._plans.get(row.__class__)
         if plan is None:
             names = [f.name for f in dataclasses.fields(row)]
@@ -68,6 +69,8 @@ class Encoder:
         for key, v in zip(keys, get(row), strict=True):
             encoder = encoders.get(v.__class__)
             parts.append(key + (encoder(v) if encoder is not None else value(v)))
+        for name, v in tail:
+            parts.append(f", {self.string(name)}: {value(v)}")
         parts.append("}")
         return "".join(parts)
 
@@ -76,7 +79,8 @@ class _Buffered:
     """Writes in blocks of about 64 KiB: one syscall per block, not per row."""
 
     def __init__(self, out: IO[str], size: int = 1 << 16) -> None:
-        self.out, self.size, self.parts, self.length = out, size, [], 0
+        self.out, self.size, self.length = out, size, 0
+        self.parts: list[str] = []
 
     def write(self, text: str) -> None:
         self.parts.append(text)
@@ -92,43 +96,96 @@ class _Buffered:
 
 
 class Stream:
-    """The rows of a data command written as they arrive, as ``-f json`` or ``-f jsonl``.
+    """The rows of a command written as they arrive, as ``-f json`` or ``-f jsonl``.
 
-    ``rows`` takes each profile's rows (``fetch.run``'s ``on_rows``), keeps those ``keep``
-    accepts and writes them at once; ``close`` ends the document: for json the ``blocks``
-    (name, value) in order, then ``errors``. The json head is written with the first row (or at
-    ``close``), so a run that ends in an error before any row prints nothing at all.
+    ``rows`` takes model rows (``values``: dicts; ``texts``: objects already encoded compactly)
+    and writes them at once; ``close`` ends the document: for json the ``blocks`` (name,
+    value) in order, then ``errors``. The json head (``schema``, ``generated_at``, the ``head``
+    fields, then the rows' ``key``) is written with the first row (or at ``close``), so a run
+    that ends in an error before any row prints nothing at all. ``indent`` (a person at a
+    terminal): every row and block indented as ``dumps_exact(..., indent=...)`` would.
     """
 
     def __init__(self, out: IO[str], fmt: str, *, schema: str, key: str,
-                 generated_at: Callable[[], str],
-                 keep: Callable[[Any], bool] | None = None,
-                 redact: Callable[[str], str] | None = None) -> None:
+                 generated_at: Callable[[], str], head: Sequence[tuple[str, Any]] = (),
+                 redact: Callable[[str], str] | None = None, indent: int | None = None) -> None:
         self._sink = _Buffered(out)
         self._encode = Encoder(redact)
-        self.fmt, self.schema, self.key = fmt, schema, key
+        self._redact = redact
+        self.fmt, self.schema, self.key, self.head = fmt, schema, key, list(head)
+        self.indent = indent if fmt == "json" else None
         self._generated_at = generated_at
-        self._keep = keep
         self._started = False
         self.count = 0
 
-    def _start(self) -> None:
-        if self.fmt == "json" and not self._started:
-            string = self._encode.string
-            self._sink.write(f'{{"schema": {string(self.schema)}, "generated_at": '
-                             f'{string(self._generated_at())}, {string(self.key)}: [')
-            self._started = True
+    def _gap(self, level: int) -> str:
+        return " " * ((self.indent or 0) * level)
 
-    def rows(self, rows: Iterable[Any]) -> None:
-        keep, row = self._keep, self._encode.row
-        texts = [row(r) for r in rows if keep is None or keep(r)]
+    def _field(self, name: str, value: str) -> str:
+        """``, "name": value`` at the top level of the document."""
+        if self.indent is None:
+            return f", {self._encode.string(name)}: {value}"
+        return f",\n{self._gap(1)}{self._encode.string(name)}: {value}"
+
+    def _block(self, value: Any) -> str:
+        if self.indent is None:
+            return self._encode.value(value)
+        return dumps_exact(value, indent=self.indent, redact=self._redact, level=1)
+
+    def _start(self) -> None:
+        if self.fmt != "json" or self._started:
+            return
+        string = self._encode.string
+        first = f"{string('schema')}: {string(self.schema)}"
+        text = "{" + (first if self.indent is None else f"\n{self._gap(1)}{first}")
+        fields = [("generated_at", self._generated_at()), *self.head]
+        text += "".join(self._field(name, self._block(v)) for name, v in fields)
+        self._sink.write(text + self._field(self.key, "["))
+        self._started = True
+
+    def rows(self, rows: Iterable[Any],
+             tails: Sequence[Sequence[tuple[str, Any]]] | None = None) -> None:
+        """Model rows; ``tails``: per row, the fields written after the model's."""
+        row = self._encode.row
+        if self.indent is not None:
+            from balancecli.core.models import row_dict
+
+            self.values([{**row_dict(r), **dict(t)} for r, t in _with(rows, tails)])
+            return
+        if tails is None:
+            self._write([row(r) for r in rows])
+        else:
+            self._write([row(r, t) for r, t in zip(rows, tails, strict=True)])
+
+    def values(self, values: Iterable[Any]) -> None:
+        """Plain values (dicts) as rows."""
+        if self.indent is None:
+            self._write([self._encode.value(v) for v in values])
+            return
+        self._write([dumps_exact(v, indent=self.indent, redact=self._redact, level=2)
+                     for v in values])
+
+    def texts(self, texts: list[str]) -> None:
+        """Rows already encoded (compact, masked); indented documents re-read them."""
+        if self.indent is None:
+            self._write(texts)
+            return
+        import json
+        from decimal import Decimal
+
+        self.values([json.loads(t, parse_float=Decimal) for t in texts])
+
+    def _write(self, texts: list[str]) -> None:
         if not texts:
             return
         self._start()
-        if self.fmt == "json":
+        if self.fmt != "json":
+            self._sink.write("\n".join(texts) + "\n")
+        elif self.indent is None:
             self._sink.write((", " if self.count else "") + ", ".join(texts))
         else:
-            self._sink.write("\n".join(texts) + "\n")
+            sep = ",\n" + self._gap(2)
+            self._sink.write((sep if self.count else "\n" + self._gap(2)) + sep.join(texts))
         self.count += len(texts)
         self._sink.flush()  # what is known is on its way to the reader
 
@@ -136,10 +193,16 @@ class Stream:
               blocks: Iterable[tuple[str, Any]] = ()) -> None:
         if self.fmt == "json":
             self._start()
-            value, string = self._encode.value, self._encode.string
-            tail = ["]"]
-            for name, block in blocks:
-                tail.append(f", {string(name)}: {value(block)}")
-            tail.append(f', "errors": {value([e.as_dict() for e in errors])}}}\n')
+            tail = [("\n" + self._gap(1) if self.indent is not None and self.count else "") + "]"]
+            tail += [self._field(name, self._block(block)) for name, block in blocks]
+            tail.append(self._field("errors", self._block([e.as_dict() for e in errors])))
+            tail.append("\n}\n" if self.indent is not None else "}\n")
             self._sink.write("".join(tail))
         self._sink.flush()
+
+
+def _with(rows: Iterable[Any], tails: Sequence[Sequence[tuple[str, Any]]] | None
+          ) -> Iterable[tuple[Any, Sequence[tuple[str, Any]]]]:
+    if tails is None:
+        return ((r, ()) for r in rows)
+    return zip(rows, tails, strict=True)

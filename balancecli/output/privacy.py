@@ -19,11 +19,10 @@ from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
-from balancecli.core.models import Asset, Balance
+from balancecli.output.specs import Shares, Spec
+from balancecli.output.table import KEEP, Cell, Column, Table
 
 MACHINE_FORMATS = ("json", "jsonl", "csv", "beancount", "ledger", "prometheus")
-BALANCE_BASIS = ("equity", "cash", "available")
-ASSET_BASIS = ("total", "available")
 EXACT = decimal.Context(prec=200)
 NULL = "—"
 
@@ -36,32 +35,28 @@ def refusal(fmt: str) -> str | None:
             "(add --force to print them anyway, or unset BALANCECLI_HIDE_AMOUNTS)")
 
 
-def basis(row: Balance | Asset) -> tuple[str | None, Decimal | None]:
+def basis(row: Any, spec: Shares) -> tuple[str | None, Decimal | None]:
     """(field used, value) of a row: the first non-null field of its basis."""
-    for name in BALANCE_BASIS if isinstance(row, Balance) else ASSET_BASIS:
+    for name in spec.basis:
         value = getattr(row, name)
         if value is not None:
             return name, value
     return None, None
 
 
-def group_key(row: Balance | Asset) -> str | None:
-    return row.currency if isinstance(row, Balance) else row.asset
-
-
-def shares(rows: Sequence[Balance | Asset]) -> list[tuple[str | None, Decimal | None]]:
+def shares(rows: Sequence[Any], spec: Shares) -> list[tuple[str | None, Decimal | None]]:
     """Per row: (field used, share of its group's total as a fraction), None when unknown
     (no value, or a group total of zero)."""
     totals: dict[str | None, Decimal] = {}
     for row in rows:
-        _, value = basis(row)
+        _, value = basis(row, spec)
         if value is not None:
-            key = group_key(row)
+            key = getattr(row, spec.group)
             totals[key] = EXACT.add(totals.get(key, Decimal(0)), value)
     result: list[tuple[str | None, Decimal | None]] = []
     for row in rows:
-        name, value = basis(row)
-        total = totals.get(group_key(row))
+        name, value = basis(row, spec)
+        total = totals.get(getattr(row, spec.group))
         if value is None or not total:
             result.append((name, None))
         else:
@@ -69,35 +64,44 @@ def shares(rows: Sequence[Balance | Asset]) -> list[tuple[str | None, Decimal | 
     return result
 
 
-def percent(fraction: Decimal | None) -> str:
+def fraction(part: Decimal | None, whole: Decimal | None) -> Decimal | None:
+    """``part / whole`` exactly enough for a percentage, None when either is unknown or the
+    whole is zero."""
+    if part is None or whole is None or not whole:
+        return None
+    return EXACT.divide(part, whole)
+
+
+def percent(fraction: Decimal | None, *, signed: bool = False) -> str:
+    """A fraction as a percentage, one decimal, half up (``signed``: ``+`` on a gain)."""
     if fraction is None:
         return NULL
     value = (fraction * 100).quantize(Decimal("0.1"), rounding=decimal.ROUND_HALF_UP)
     if value == 0:
         value = abs(value)  # no "-0.0%"
-    return f"{value}%"
+    return ("+" if signed and value > 0 else "") + f"{value}%"
 
 
-def table(command: str, rows: Sequence[Any], *, color: bool) -> Any:
-    """Identities and shares, no amounts (a ``balancecli.table.Table``: fits the terminal,
-    never cuts an id, a currency/asset or a share; ``--watch`` draws it via ``to_rich``).
-    ``accounts`` has no amounts and is rendered as usual by the caller. ``color`` is for
-    callers written against the Rich version: the renderer decides."""
-    from balancecli.output.table import KEEP, Column, Table
-
-    key, group = ("currency", "currency") if command == "balance" else ("asset", "asset")
+def table(spec: Spec, rows: Sequence[Any]) -> Table:
+    """Identities and shares, no amounts: fits the terminal, never cuts an id, a
+    currency/asset or a share. A spec without ``shares`` (accounts) has nothing to hide."""
+    share = spec.shares
+    assert share is not None
     columns = [Column("profile", "Profile", priority=2), Column("account_id", "Account"),
-               Column(key, "Ccy" if key == "currency" else "Asset"),
+               Column(share.group, share.title),
                Column("share", "Share", numeric=True, priority=KEEP),
                Column("of", "Of", priority=1)]
-    body: list[list[Any]] = []
+    body: list[list[Cell]] = []
     incomplete = False
-    for row, (name, fraction) in zip(rows, shares(rows), strict=True):
-        incomplete = incomplete or fraction is None
-        body.append([row.profile, row.account_id, group_key(row),
-                     None if fraction is None else percent(fraction), name])
-    basis_text = ("equity, else cash, else available" if command == "balance"
-                  else "total, else available")
-    caption = (f"amounts hidden: each row's share of its {group}'s total "
-               f"({basis_text})" + ("; — no value or a zero total" if incomplete else ""))
+    for row, (name, part) in zip(rows, shares(rows, share), strict=True):
+        incomplete = incomplete or part is None
+        body.append([row.profile, row.account_id, getattr(row, share.group),
+                     None if part is None else percent(part), name])
+    caption = (f"amounts hidden: each row's share of its {share.group}'s total "
+               f"({_basis_text(share.basis)})" + ("; — no value or a zero total"
+                                                  if incomplete else ""))
     return Table(columns, body, caption=caption)
+
+
+def _basis_text(basis: Sequence[str]) -> str:
+    return ", else ".join(basis)

@@ -2,7 +2,7 @@
 
 JSON numbers carry the exact digits the broker sent (``Decimal`` is written as its text), so
 ``19638.14545186560000000000`` stays so and ``jq '.balances[] | select(.equity > 1000)'`` works.
-Tables round for display only (``balancecli.precision``); totals are summed exactly first.
+Tables round for display only (``core.precision``); totals are summed exactly first.
 
 Every string value passes the secret mask before it is encoded: a secret a broker echoes back
 is masked whatever the format's quoting does to it (``"`` becomes ``\\"`` in JSON and ``""`` in
@@ -22,22 +22,16 @@ from typing import Any
 
 from balancecli.core.errors import BalanceCliError
 from balancecli.core.exactjson import dumps_exact, number_text
-from balancecli.core.models import Account, Asset, Balance
+from balancecli.output.specs import Col, Spec, Totals
 from balancecli.output.table import KEEP, NULL, Column, Table
 
-SCHEMAS = {
-    "accounts": ("balancecli.accounts/1", "accounts", Account),
-    "balance": ("balancecli.balance/1", "balances", Balance),
-    "assets": ("balancecli.assets/1", "assets", Asset),
-}
-TOTAL_FIELDS = ("cash", "equity", "buying_power")
 # Sums are exact: wide enough for any value a table can show (precision.MAX_DIGITS), and
 # bounded so that 1E+999999999 + 1E-999999999 cannot allocate a billion digits.
 EXACT = decimal.Context(prec=250_000, Emax=999_999_999_999_999_999,
                         Emin=-999_999_999_999_999_999)
 
-__all__ = ["NULL", "EXACT", "SCHEMAS", "TOTAL_FIELDS", "dumps_exact", "number_text", "totals",
-           "to_json", "to_jsonl", "to_csv", "table", "column_names", "mask"]
+__all__ = ["NULL", "EXACT", "dumps_exact", "number_text", "totals", "to_json", "to_jsonl",
+           "to_csv", "csv_value", "table", "mask", "row_dicts"]
 
 
 # -- masking and JSON
@@ -68,16 +62,18 @@ def _redactor() -> Callable[[str], str]:
     return REDACTOR.redact
 
 
-def totals(rows: Iterable[Balance]) -> list[dict[str, Any]]:
-    """Per currency: how many accounts, sums of the non-null values, and whether any was null."""
+def totals(rows: Iterable[Any], spec: Totals) -> list[dict[str, Any]]:
+    """Per group (currency): how many accounts, sums of the non-null values, and whether any
+    was null."""
     groups: dict[str | None, dict[str, Any]] = {}
     for row in rows:
-        group = groups.setdefault(row.currency, {
-            "currency": row.currency, "accounts": set(),
-            **{f: None for f in TOTAL_FIELDS}, "incomplete": False,
+        key = getattr(row, spec.group)
+        group = groups.setdefault(key, {
+            spec.group: key, "accounts": set(), **{f: None for f in spec.fields},
+            "incomplete": False,
         })
         group["accounts"].add((row.profile, row.account_id))
-        for name in TOTAL_FIELDS:
+        for name in spec.fields:
             value = getattr(row, name)
             if value is None:
                 group["incomplete"] = True
@@ -91,7 +87,7 @@ def totals(rows: Iterable[Balance]) -> list[dict[str, Any]]:
     return result
 
 
-def _row_dicts(rows: Sequence[Any]) -> list[dict[str, Any]]:
+def row_dicts(rows: Sequence[Any]) -> list[dict[str, Any]]:
     """``models.row_dict`` of each row, with the field list looked up once per model."""
     out: list[dict[str, Any]] = []
     getters: dict[type, tuple[list[str], Callable[[Any], tuple[Any, ...]]]] = {}
@@ -105,23 +101,33 @@ def _row_dicts(rows: Sequence[Any]) -> list[dict[str, Any]]:
     return out
 
 
-def to_json(command: str, rows: Sequence[Any], errors: Sequence[BalanceCliError],
+def blocks(spec: Spec, rows: Sequence[Any],
+           converted: dict[str, Any] | None = None) -> list[tuple[str, Any]]:
+    """What a JSON document has after its rows (before ``errors``): the totals, and with
+    ``--in`` the ``converted`` block."""
+    out: list[tuple[str, Any]] = []
+    if spec.totals is not None:
+        out.append(("totals", totals(rows, spec.totals)))
+    if converted is not None:
+        out.append(("converted", converted))
+    return out
+
+
+def to_json(spec: Spec, rows: Sequence[Any], errors: Sequence[BalanceCliError],
             generated_at: str, *, converted: dict[str, Any] | None = None,
             indent: int | None = None) -> str:
-    schema, key, _ = SCHEMAS[command]
-    doc: dict[str, Any] = {"schema": schema, "generated_at": generated_at,
-                           key: _row_dicts(rows)}
-    if command == "balance":
-        doc["totals"] = totals(rows)
-    if converted is not None:  # --in CUR
-        doc["converted"] = converted
+    """The whole document at once (``output.jsonout.Stream`` writes the same text as rows
+    arrive)."""
+    doc: dict[str, Any] = {"schema": spec.schema, "generated_at": generated_at,
+                           spec.key: row_dicts(rows)}
+    doc.update(blocks(spec, rows, converted))
     doc["errors"] = [e.as_dict() for e in errors]
     return dumps_exact(doc, indent=indent, redact=_redactor()) + "\n"
 
 
 def to_jsonl(rows: Sequence[Any]) -> str:
     redact = _redactor()
-    return "".join(dumps_exact(r, redact=redact) + "\n" for r in _row_dicts(rows))
+    return "".join(dumps_exact(r, redact=redact) + "\n" for r in row_dicts(rows))
 
 
 def csv_value(value: Any) -> Any:
@@ -135,92 +141,41 @@ def csv_value(value: Any) -> Any:
     return value
 
 
-def to_csv(command: str, rows: Sequence[Any], columns: Sequence[str] | None = None) -> str:
-    """A header and one line per row (``extra`` left out); ``columns`` picks and orders them."""
-    model = SCHEMAS[command][2]
-    names = list(columns) if columns else [f.name for f in fields(model) if f.name != "extra"]
+def csv_line(values: Iterable[Any]) -> str:
+    """One CSV line of cells (``csv_value``), secrets masked."""
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(names)
-    for row in rows:
-        writer.writerow(mask([csv_value(getattr(row, n)) for n in names]))
+    csv.writer(out, lineterminator="\n").writerow(mask([csv_value(v) for v in values]))
     return out.getvalue()
+
+
+def to_csv(spec: Spec, rows: Sequence[Any], columns: Sequence[str] | None = None) -> str:
+    """A header and one line per row (``extra`` left out); ``columns`` picks and orders them."""
+    names = list(columns) if columns else spec.field_names()
+    return csv_line(names) + "".join(csv_line(getattr(row, n) for n in names) for row in rows)
 
 
 # -- tables
 
-# (field, title, priority) in table order. Priority: the lowest goes first when the terminal
-# is too narrow; KEEP columns never go.
-NAME_FIELDS = {"name", "account_name"}
-TEXT_FIELDS = NAME_FIELDS | {"profile", "broker", "account_id", "currency", "asset", "type",
-                             "status", "account_type", "as_of"}
-TABLE_COLUMNS: dict[str, list[tuple[str, str, int]]] = {
-    "accounts": [("profile", "Profile", 4), ("broker", "Broker", 3),
-                 ("account_id", "Account", KEEP), ("name", "Name", 5), ("type", "Type", 2),
-                 ("currency", "Ccy", KEEP), ("status", "Status", 1)],
-    "balance": [("profile", "Profile", 10), ("account_id", "Account", KEEP),
-                ("account_name", "Name", 8), ("currency", "Ccy", KEEP), ("cash", "Cash", KEEP),
-                ("available", "Available", 6), ("withdrawable", "Withdrawable", 4),
-                ("buying_power", "Buying power", 9), ("equity", "Equity", KEEP),
-                ("market_value", "Market value", 5), ("initial_margin", "Init. margin", 2),
-                ("maintenance_margin", "Maint. margin", 3),
-                ("unrealized_pnl", "Unrealized P/L", 7), ("realized_pnl", "Realized P/L", 1)],
-    "assets": [("profile", "Profile", 8), ("account_id", "Account", KEEP),
-               ("asset", "Asset", KEEP), ("total", "Total", KEEP),
-               ("available", "Available", 9), ("reserved", "Reserved", 5),
-               ("settling", "Settling", 3), ("withdrawable", "Withdrawable", 4),
-               ("value_in_account_currency", "Value (acct ccy)", 6),
-               ("value_usd", "Value USD", 7), ("value_btc", "Value BTC", 2),
-               ("conversion_rate", "Rate", 1)],
-}
-# Columns only --columns shows, titled here.
-EXTRA_TITLES = {"broker": "Broker", "account_type": "Type", "as_of": "As of"}
-ALWAYS = {"profile", "account_id", "asset", "currency", "broker", "name"}  # shown even if null
+
+def _column(col: Col, priority: int | None = None) -> Column:
+    return Column(col.key, col.title, numeric=col.numeric,
+                  priority=col.priority if priority is None else priority, shrink=col.shrink)
 
 
-def column_names(command: str) -> list[str]:
-    """The field names ``--columns`` accepts for a command (its JSON/CSV row fields)."""
-    return [f.name for f in fields(SCHEMAS[command][2]) if f.name != "extra"]
-
-
-def _currency_of(command: str, name: str) -> Callable[[Any], str | None]:
-    """Which currency's precision an amount column uses."""
-    if command == "balance":
-        return lambda row: row.currency
-    if name == "value_usd":
-        return lambda row: "USD"
-    if name == "value_btc":
-        return lambda row: "BTC"
-    if name in ("conversion_rate", "value_in_account_currency"):
-        return lambda row: None  # a ratio, or a currency the row does not name
-    return lambda row: row.asset
-
-
-def _column(command: str, name: str, title: str, priority: int) -> Column:
-    return Column(name, title, numeric=name not in TEXT_FIELDS, priority=priority,
-                  shrink=name in NAME_FIELDS)
-
-
-def table(command: str, rows: Sequence[Any], *, exact: bool = False,
-          columns: Sequence[str] | None = None, color: bool | None = None) -> Table:
-    """The table of ``accounts``, ``balance`` or ``assets``, ready for ``table.render``.
+def table(spec: Spec, rows: Sequence[Any], *, exact: bool = False,
+          columns: Sequence[str] | None = None) -> Table:
+    """The table of ``rows``, ready for ``table.render``.
 
     Columns that are null in every row are left out (unless named in ``columns``, which also
-    picks and orders them and keeps them all); balances get a bold total row per currency that
-    several accounts share (``*``: some account did not report that value). Callers may add a
-    column (``Table.add_column``) or footer lines before rendering. ``color`` is ignored (the
-    renderer decides): it is accepted for callers written against the Rich version.
+    picks and orders them and keeps them all); with totals, a bold total row per group (a
+    currency) that several accounts share (``*``: some account did not report that value).
+    Callers may add a column (``Table.add_column``) or footer lines before rendering.
     """
-    catalogue = {name: (title, prio) for name, title, prio in TABLE_COLUMNS[command]}
     if columns:
-        chosen = [_column(command, n, *catalogue.get(n, (EXTRA_TITLES.get(n, n), KEEP)))
-                  for n in columns]
-        chosen = [Column(c.key, c.title, c.numeric, KEEP, c.shrink) for c in chosen]
+        chosen = [_column(spec.column(n), KEEP) for n in columns]
     else:
-        chosen = [
-            _column(command, name, title, prio) for name, title, prio in TABLE_COLUMNS[command]
-            if name in ALWAYS or any(getattr(r, name) is not None for r in rows)
-        ]
+        chosen = [_column(c) for c in spec.columns
+                  if c.key in spec.always or any(getattr(r, c.key) is not None for r in rows)]
     from balancecli.core.precision import formatter
     from balancecli.core.redact import REDACTOR
 
@@ -239,41 +194,41 @@ def table(command: str, rows: Sequence[Any], *, exact: bool = False,
     for col in chosen:
         values = [getattr(r, col.key) for r in rows]
         if col.numeric:
-            ccy = _currency_of(command, col.key)
-            currencies = [ccy(r) for r in rows]
-            by_column.append([None if v is None else fmt(v, c)
-                              for v, c in zip(values, currencies, strict=True)])
+            currency = spec.currency_of(col.key)
+            by_column.append([None if v is None else fmt(v, currency(r))
+                              for v, r in zip(values, rows, strict=True)])
         else:
             by_column.append([text(v) for v in values])
     out = Table(chosen, rows=[list(row) for row in zip(*by_column, strict=True)]
                 if chosen else [[] for _ in rows])
-    if command == "balance":
-        _add_totals(out, rows, exact=exact)
+    if spec.totals is not None:
+        _add_totals(out, rows, spec.totals, exact=exact)
     return out
 
 
-def _add_totals(out: Table, rows: Sequence[Balance], *, exact: bool) -> None:
+def _add_totals(out: Table, rows: Sequence[Any], spec: Totals, *, exact: bool) -> None:
     from balancecli.core.precision import display
 
-    shared = [g for g in totals(rows)
-              if g["accounts"] > 1 and any(g[f] is not None for f in TOTAL_FIELDS)]
+    shared = [g for g in totals(rows, spec)
+              if g["accounts"] > 1 and any(g[f] is not None for f in spec.fields)]
     keys = [c.key for c in out.columns]
-    label_at = 0 if keys and keys[0] not in TOTAL_FIELDS and keys[0] != "currency" else None
+    label_at = 0 if keys and keys[0] not in spec.fields and keys[0] != spec.group else None
     missing = False
     for group in shared:
+        ccy = group[spec.group]
         cells: list[Any] = ["" for _ in keys]
         if label_at is not None:
             cells[label_at] = f"Total ({group['accounts']} accounts)"
         for i, key in enumerate(keys):
-            if key == "currency":
-                cells[i] = group["currency"]
-            elif key in TOTAL_FIELDS:
+            if key == spec.group:
+                cells[i] = ccy
+            elif key in spec.fields:
                 value = group[key]
                 if value is None:
                     cells[i] = None
                     continue
-                cell = display(value, group["currency"], exact=exact)
-                if any(getattr(r, key) is None for r in rows if r.currency == group["currency"]):
+                cell = display(value, ccy, exact=exact)
+                if any(getattr(r, key) is None for r in rows if getattr(r, spec.group) == ccy):
                     cell += "*"
                     missing = True
                 cells[i] = cell

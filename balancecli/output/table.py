@@ -19,14 +19,13 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 NULL = "—"
 SEP = "   "  # what Rich's SIMPLE_HEAD puts between columns (padding 1 + edge + padding 1)
 KEEP = 1_000_000  # priority of columns that are never dropped
 ELLIPSIS = "…"
 
-BOLD, DIM, RED, GREEN = "1", "2", "31", "32"
+BOLD, DIM, REVERSE, RED, GREEN = "1", "2", "7", "31", "32"
 
 # C0 and C1 controls, DEL, and the bidirectional overrides/isolates that reorder what a
 # terminal shows (U+061C, U+200E/F, U+202A-U+202E, U+2066-U+2069).
@@ -101,6 +100,9 @@ class Table:
     title: str | None = None
     caption: str | None = None  # a dim line under the table (e.g. what "*" means)
     footer: list[str] = field(default_factory=list)  # lines after it (e.g. a converted total)
+    # (row, column) of cells shown in reverse video, colour or not (``--watch``: what changed);
+    # rows count the body rows first, then the total rows.
+    marks: set[tuple[int, int]] = field(default_factory=set)
 
     def add_column(self, column: Column, cells: Sequence[Cell],
                    totals: Sequence[Cell] | None = None, *, index: int | None = None) -> None:
@@ -187,7 +189,9 @@ def render(table: Table, *, width: int | None = None, color: bool = False,
         if col.shrink:
             column = [shorten(t, w) for t in column]
         styles = _styles(cells[i][:nbody]) if color else None
-        drawn[i] = _pad_column(column, w, col.numeric, styles, color=color, bold=False)
+        marks = [(r, i) in table.marks for r in range(nbody)] if table.marks else None
+        drawn[i] = _pad_column(column, w, col.numeric, styles, color=color, bold=False,
+                               marks=marks)
     lines: list[str] = []
     if table.title:
         lines.append(_sgr(printable(table.title), BOLD if color else ""))
@@ -203,7 +207,8 @@ def render(table: Table, *, width: int | None = None, color: bool = False,
         for f in range(len(table.totals)):
             r = nbody + f
             row = [(texts[i][r], _styles([cells[i][r]])[0]) for i in visible]
-            lines.append(_total_line(row, visible, columns, widths, color=color))
+            marks = [(r, i) in table.marks for i in visible]
+            lines.append(_total_line(row, visible, columns, widths, color=color, marks=marks))
     if table.caption:
         lines.append(_sgr(printable(table.caption), DIM if color else ""))
     lines += [printable(line) for line in table.footer]
@@ -259,23 +264,26 @@ def _shrink(columns: list[Column], visible: list[int], widths: dict[int, int],
 
 
 def _pad_column(texts: list[str], width: int, right: bool, styles: list[str] | None, *,
-                color: bool, bold: bool) -> list[str]:
-    """Cells padded to ``width`` (right- or left-aligned), styled when ``color``."""
+                color: bool, bold: bool, marks: list[bool] | None = None) -> list[str]:
+    """Cells padded to ``width`` (right- or left-aligned), styled when ``color``; ``marks``
+    in reverse video, colour or not."""
     if "".join(texts).isascii():
         padded = [t.rjust(width) if right else t.ljust(width) for t in texts]
     else:
         padded = [(" " * (width - width_of(t)) + t) if right else (t + " " * (width - width_of(t)))
                   for t in texts]
-    if not color:
+    if not color and not (marks and any(marks)):
         return padded
     out = []
-    for text, style in zip(padded, styles or [""] * len(padded), strict=True):
-        codes = [BOLD] if bold else []
+    for n, (text, style) in enumerate(zip(padded, styles or [""] * len(padded), strict=True)):
+        codes = [BOLD] if bold and color else []
         core = text.strip(" ")
-        if style:
+        if style and color:
             codes.append(style)
-        elif right and core.startswith("-") and not bold:
+        elif color and right and core.startswith("-") and not bold:
             codes.append(RED)
+        if marks and marks[n]:
+            codes.append(REVERSE)
         if codes and core:
             start = text.index(core)
             text = text[:start] + _sgr(core, *codes) + text[start + len(core):]
@@ -319,56 +327,14 @@ def _fit_labels(foot: list[list[str]], visible: list[int], widths: dict[int, int
 
 
 def _total_line(cells: list[tuple[str, str]], visible: list[int], columns: list[Column],
-                widths: dict[int, int], *, color: bool) -> str:
+                widths: dict[int, int], *, color: bool, marks: list[bool]) -> str:
     span = 0 if columns[visible[0]].numeric else _label_span([t for t, _ in cells])
     parts = []
     if span:
         label = cells[0][0]
         room = sum(widths[i] for i in visible[:span]) + len(SEP) * (span - 1)
         parts.append((_sgr(label, BOLD) if color else label) + " " * (room - width_of(label)))
-    for (text, style), i in zip(cells[span:], visible[span:], strict=True):
+    for n, ((text, style), i) in enumerate(zip(cells[span:], visible[span:], strict=True)):
         parts += _pad_column([text], widths[i], columns[i].numeric, [style], color=color,
-                             bold=True)
+                             bold=True, marks=[marks[span + n]])
     return SEP.join(parts)
-
-
-def to_rich(table: Table, *, width: int | None = None, color: bool = False,
-            wide: bool = False) -> Any:
-    """The same table as a Rich ``Table``, for Rich's live display (``--watch``): the columns
-    ``render`` would show at ``width``, numbers right-aligned with their points lined up and
-    never cut (each kept column is at least as wide as its widest cell)."""
-    from rich import box
-    from rich.table import Table as RichTable
-    from rich.text import Text
-
-    hidden = {id(c) for c in render(table, width=width, wide=wide).hidden}
-    keep = [i for i, c in enumerate(table.columns) if id(c) not in hidden]
-    every = table.rows + table.totals
-    out = RichTable(box=box.SIMPLE_HEAD, header_style="bold" if color else "", pad_edge=False,
-                    show_edge=False, caption=table.caption)
-    columns = {}
-    for i in keep:
-        col = table.columns[i]
-        cells = [row[i] for row in every]
-        texts = _texts(cells)
-        if col.numeric:
-            texts = _align_points(texts)
-        columns[i] = (texts, _styles(cells))
-        out.add_column(col.title, justify="right" if col.numeric else "left", no_wrap=True,
-                       min_width=None if col.shrink else max(map(width_of, texts), default=0),
-                       overflow="ellipsis" if col.shrink else "fold")
-    for r in range(len(every)):
-        if r == len(table.rows):
-            out.add_section()
-        row = []
-        for i in keep:
-            text, style = columns[i][0][r], columns[i][1][r]
-            col = table.columns[i]
-            if not style and col.numeric and text.startswith("-"):
-                style = RED
-            styles = ([BOLD] if r >= len(table.rows) else []) + ([style] if style else [])
-            names = {BOLD: "bold", DIM: "dim", RED: "red", GREEN: "green"}
-            row.append(Text(text, style=" ".join(names.get(s, "") for s in styles)
-                            if color else ""))
-        out.add_row(*row)
-    return out

@@ -268,10 +268,11 @@ class _Seen:
 def _check_request(report: Report, profile: Any, timeout: float,
                    preset: Mapping[str, Any] | None, log: Callable[[str], None] | None,
                    warn: Callable[[str], None]) -> _Seen:
-    from balancecli.service.fetch import Options, make_context, make_secrets
+    from balancecli.service.fetch import Options, Relay, make_context, make_secrets
 
     seen = _Seen()
-    options = Options(command="accounts", timeout=timeout, log=log, warn=warn,
+    options = Options(command="accounts", timeout=timeout, verbose=log is not None,
+                      listener=Relay(warn=warn, log_line=log),
                       presets=None if preset is None else {profile.name: dict(preset)})
     secrets = make_secrets(profile, options)
     ctx = make_context(profile, options, secrets)

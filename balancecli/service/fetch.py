@@ -3,26 +3,104 @@
 Profiles run in parallel threads; inside a profile the broker parallelises its independent
 requests (``Context.parallel``). Wall time is the longest chain of dependent requests of one
 profile, not the sum. A failing profile or account becomes an error entry; the rest still print.
+
+What happens during a fetch is told to one ``Listener`` (the presenter of the command, or a
+``Relay`` of plain functions): each profile's rows as soon as it and those before it are done,
+which profiles are still running, warnings, ``-v`` lines, and questions to the user.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from balancecli.brokers.base import Context, Result
 from balancecli.config import Profile
 from balancecli.core import interrupt
-from balancecli.core.errors import BadResponseError, BalanceCliError
+from balancecli.core.errors import AuthError, BadResponseError, BalanceCliError
 from balancecli.credentials import Keyring, Secrets
-from balancecli.net.http import MAX_RESPONSE_BYTES, HttpClient
+from balancecli.net.http import HttpClient
 from balancecli.net.limiter import RateLimit
+from balancecli.net.wire import MAX_RESPONSE_BYTES
 
 COMMANDS = ("accounts", "balance", "assets", "snapshot")
+
+
+@dataclass
+class Batch:
+    """One profile's part of a fetch: the rows of the command (accounts, balances or assets;
+    ``snapshot``: balances) and, for ``snapshot``, the asset rows from the same responses."""
+
+    profile: Profile
+    rows: list[Any] = field(default_factory=list)
+    assets: list[Any] = field(default_factory=list)
+    errors: list[BalanceCliError] = field(default_factory=list)
+    ok: bool = True  # no error at all
+
+
+class Listener(Protocol):
+    """Who is told what a fetch does. ``profile_done`` is called in the calling thread, in
+    profile order; the others from the worker threads, at any time."""
+
+    def profile_done(self, batch: Batch) -> None:
+        """A profile finished (and every profile before it): its rows, assets and errors."""
+
+    def pending(self, names: Sequence[str]) -> None:
+        """The profiles still running, after one finished."""
+
+    def warning(self, message: str) -> None:
+        """Something the user should know (an urgent one is a ``str`` with a ``key``)."""
+
+    def log(self, line: str) -> None:
+        """One ``-v`` line (an HTTP request); only called with ``Options.verbose``."""
+
+    def prompt(self, question: str) -> str:
+        """Ask the user (ETNA's second factor); only called with ``Options.interactive`` and
+        ``can_ask``."""
+
+    @property
+    def can_ask(self) -> bool:
+        """Whether ``prompt`` can put a question to someone."""
+
+
+@dataclass
+class Relay:
+    """A ``Listener`` made of plain functions, each optional (doctor, ``auth``, tests)."""
+
+    warn: Callable[[str], None] | None = None
+    log_line: Callable[[str], None] | None = None
+    ask: Callable[[str], str] | None = None
+    done: Callable[[Batch], None] | None = None
+    waiting: Callable[[Sequence[str]], None] | None = None
+
+    def profile_done(self, batch: Batch) -> None:
+        if self.done is not None:
+            self.done(batch)
+
+    def pending(self, names: Sequence[str]) -> None:
+        if self.waiting is not None:
+            self.waiting(names)
+
+    def warning(self, message: str) -> None:
+        if self.warn is not None:
+            self.warn(message)
+
+    def log(self, line: str) -> None:
+        if self.log_line is not None:
+            self.log_line(line)
+
+    def prompt(self, question: str) -> str:
+        if self.ask is None:
+            raise AuthError("a question to answer, and no terminal to ask on")
+        return self.ask(question)
+
+    @property
+    def can_ask(self) -> bool:
+        return self.ask is not None
 
 
 @dataclass
@@ -31,13 +109,16 @@ class Options:
     account_ids: list[str] = field(default_factory=list)
     currency: str | None = None
     timeout: float = 15.0
-    log: Callable[[str], None] | None = None
-    warn: Callable[[str], None] = lambda message: None
-    interactive: bool = False
-    prompt: Callable[[str], str] | None = None
+    listener: Listener = field(default_factory=Relay)
+    verbose: bool = False  # tell the listener each HTTP request
+    interactive: bool = False  # the listener may ask the user
     presets: dict[str, dict[str, Any]] | None = None  # demo mode: secrets without a keyring
     debug: bool = False
-    pending: Callable[[list[str]], None] | None = None  # profiles still running, as they finish
+
+    @property
+    def log(self) -> Callable[[str], None] | None:
+        """What an ``HttpClient`` takes as ``log``: the listener's, or None without -v."""
+        return self.listener.log if self.verbose else None
 
 
 @dataclass
@@ -55,10 +136,11 @@ class Outcome:
 
 def make_secrets(profile: Profile, options: Options) -> Secrets:
     required = profile.broker_class.secret_spec(profile.settings)
+    warn = options.listener.warning
     if options.presets is not None:
         return Secrets(profile.name, required, env={},
-                       preset=options.presets.get(profile.name, {}), warn=options.warn)
-    return Secrets(profile.name, required, keyring=Keyring(), warn=options.warn)
+                       preset=options.presets.get(profile.name, {}), warn=warn)
+    return Secrets(profile.name, required, keyring=Keyring(), warn=warn)
 
 
 def limits_of(profile: Profile) -> RateLimit:
@@ -90,8 +172,9 @@ def make_context(profile: Profile, options: Options, secrets: Secrets | None = N
         http=http,
         currency=options.currency,
         interactive=options.interactive,
-        prompt=options.prompt,
-        warn=options.warn,
+        prompt=(options.listener.prompt if options.interactive and options.listener.can_ask
+                else None),
+        warn=options.listener.warning,
         max_workers=limits.ceiling,
     )
 
@@ -137,54 +220,35 @@ def fetch_profile(profile: Profile, options: Options) -> tuple[Result, bool, set
         ctx.http.close()
 
 
-def run(profiles: list[Profile], options: Options,
-        on_rows: Callable[[list[Any]], None] | None = None) -> Outcome:
-    """Fetch every profile concurrently. ``on_rows`` receives each profile's rows as soon as
+def run(profiles: list[Profile], options: Options) -> Outcome:
+    """Fetch every profile concurrently; the listener gets each profile's ``Batch`` as soon as
     that profile and those before it are done (profile order), so output can stream."""
     outcome = Outcome()
     if not profiles:
         return outcome
-
+    listener = options.listener
     waiting = [p.name for p in profiles]
     waiting_lock = threading.Lock()
 
     def one(profile: Profile) -> tuple[Result, bool, set[str]]:
         try:
-            return _one(profile)
+            return _one(profile, options)
         finally:
-            if options.pending is not None:
-                with waiting_lock:
-                    waiting.remove(profile.name)
-                    options.pending(list(waiting))
-
-    def _one(profile: Profile) -> tuple[Result, bool, set[str]]:
-        try:
-            return fetch_profile(profile, options)
-        except BalanceCliError as exc:
-            exc.bind(profile=profile.name, broker=profile.broker)
-            return Result(errors=[exc]), False, set()
-        except (KeyError, TypeError, AttributeError, IndexError, ValueError, ArithmeticError,
-                RecursionError) as exc:
-            # A payload of an unexpected shape that a parser did not anticipate.
-            if options.debug:
-                raise
-            error = BadResponseError(
-                f"unexpected response shape ({type(exc).__name__}: {str(exc)[:80]})"
-            )
-            error.bind(profile=profile.name, broker=profile.broker)
-            return Result(errors=[error]), False, set()
+            with waiting_lock:
+                waiting.remove(profile.name)
+                left = list(waiting)
+            listener.pending(left)
 
     workers = min(16, len(profiles))
     pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="bc-prof")
     try:
-        for result, ok, ids in pool.map(one, profiles):
-            if on_rows is not None and result.rows:
-                on_rows(result.rows)
+        for profile, (result, ok, ids) in zip(profiles, pool.map(one, profiles), strict=True):
             outcome.rows.extend(result.rows)
             outcome.assets.extend(result.assets)
             outcome.errors.extend(result.errors)
             outcome.profiles_ok += int(ok)
             outcome.matched_accounts |= ids
+            listener.profile_done(Batch(profile, result.rows, result.assets, result.errors, ok))
     except BaseException as exc:
         # Ctrl-C, a reader gone (`| head`), --debug re-raising: never wait for requests in
         # flight; for the first two, stop them too (the process ends now).
@@ -194,3 +258,22 @@ def run(profiles: list[Profile], options: Options,
         raise
     pool.shutdown()
     return outcome
+
+
+def _one(profile: Profile, options: Options) -> tuple[Result, bool, set[str]]:
+    """``fetch_profile``, its failure an error of the profile rather than of the run."""
+    try:
+        return fetch_profile(profile, options)
+    except BalanceCliError as exc:
+        exc.bind(profile=profile.name, broker=profile.broker)
+        return Result(errors=[exc]), False, set()
+    except (KeyError, TypeError, AttributeError, IndexError, ValueError, ArithmeticError,
+            RecursionError) as exc:
+        # A payload of an unexpected shape that a parser did not anticipate.
+        if options.debug:
+            raise
+        error = BadResponseError(
+            f"unexpected response shape ({type(exc).__name__}: {str(exc)[:80]})"
+        )
+        error.bind(profile=profile.name, broker=profile.broker)
+        return Result(errors=[error]), False, set()

@@ -127,10 +127,10 @@ def _valued(store: Any, stamps: Any) -> list[tuple[str, Any]]:
     """Net worth in USD of each run of ``stamps``, with that run's rates (as history --in)."""
     from datetime import date
 
-    from balancecli.cli.commands.networth_history import _run_rates
     from balancecli.money.ecb import load_ecb
     from balancecli.money.rates import Settings
     from balancecli.money.valuation import value_accounts
+    from balancecli.service.networth import _run_rates
 
     settings, ecb = Settings(), load_ecb()
     out = []
@@ -236,7 +236,7 @@ def child(name: str, db: str) -> None:
 
     if name in ("networth-1w", "chart-networth", "networth-all"):
         # typer and the command modules: loaded by any real command before it gets here
-        import balancecli.cli.commands.networth_history  # noqa: F401
+        import balancecli.service.networth  # noqa: F401
     if name == "demo-seed":
         from tests.support.demo_rows import sample_rows
 

@@ -27,6 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from balancecli.core.models import Balance  # noqa: E402
 from balancecli.output import render  # noqa: E402
+from balancecli.output.specs import BALANCE  # noqa: E402
 from balancecli.output.table import render as draw  # noqa: E402
 
 N = 10_000
@@ -55,11 +56,11 @@ def in_process() -> None:
             wall = cpu = float("inf")
             for _ in range(5):
                 started, cpu_started = time.perf_counter(), time.process_time()
-                text = draw(render.table("balance", data), width=width, color=color).text
+                text = draw(render.table(BALANCE, data), width=width, color=color).text
                 wall = min(wall, time.perf_counter() - started)
                 cpu = min(cpu, time.process_time() - cpu_started)
             tracemalloc.start()
-            draw(render.table("balance", data), width=width, color=color)
+            draw(render.table(BALANCE, data), width=width, color=color)
             peak = tracemalloc.get_traced_memory()[1]
             tracemalloc.stop()
             print(f"render 10,000 balance rows x 10 amounts of {decimals:2d} decimals, "

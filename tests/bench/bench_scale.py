@@ -314,6 +314,7 @@ def json_rows() -> None:
 
     from balancecli.core.models import Balance
     from balancecli.output import jsonout, render
+    from balancecli.output.specs import BALANCE
 
     rows = [Balance(profile="ts", broker="tradestation", account_id=f"A{i:05d}",
                     account_name=f"Account {i}", account_type="margin", currency="USD",
@@ -328,10 +329,10 @@ def json_rows() -> None:
         stream = jsonout.Stream(out, "json", schema="balancecli.balance/1", key="balances",
                                 generated_at=lambda: "2026-11-21T19:00:00Z")
         stream.rows(rows)
-        stream.close([], [("totals", render.totals(rows))])
+        stream.close([], render.blocks(BALANCE, rows))
         runs.append(time.perf_counter() - started)
     started = time.perf_counter()
-    render.to_json("balance", rows, [], "2026-11-21T19:00:00Z")
+    render.to_json(BALANCE, rows, [], "2026-11-21T19:00:00Z")
     before = time.perf_counter() - started
     print(f"  10,000 rows -f json: streamed {statistics.median(runs):.3f} s (budget 0.2 s; "
           f"render.to_json {before:.3f} s)")

@@ -458,6 +458,34 @@ def test_usage_errors_are_one_line_in_our_words(args, env, line):
     assert (proc.returncode, proc.stdout, proc.stderr) == (2, "", line + "\n")
 
 
+@pytest.mark.parametrize("args,command,message", [
+    (["--demo", "balance", "--in", "USD", "-f", "ledger"], "balance",
+     "--in works with -f table, json, jsonl and csv, without --watch and --hide-amounts"),
+    (["--demo", "assets", "--watch", "30", "-f", "csv"], "assets",
+     "--watch shows a table; it cannot be combined with -f csv (for a record over time run: "
+     "balancecli snapshot, from cron)"),
+    (["--demo", "profile", "list"], "profile list",
+     "the profile commands edit the config file; they do not apply to --demo"),
+    (["--demo", "history", "--at", "1d", "--since", "2d"], "history",
+     "--at: --at excludes --since/--until"),
+    (["--demo", "history", "--field", "cashh"], "history",
+     "--field: 'cashh' is not a balance field (one of: cash, available, withdrawable, "
+     "buying_power, equity, market_value, initial_margin, maintenance_margin, unrealized_pnl, "
+     "realized_pnl)"),
+    (["--demo", "history", "--prune", "--keep", "3m", "--yes"], "history",
+     "--keep: '3m' is ambiguous: write 3min for minutes or 3mo for months"),
+    (["schema", "nope"], "schema",
+     "unknown schema 'nope' (valid: balancecli.accounts/1, balancecli.balance/1, "),
+])
+def test_our_usage_errors_are_the_same_one_line(args, command, message):
+    """Usage errors found by the commands themselves read like Typer's: one line, the help."""
+    proc = run_cli(*args)
+    assert (proc.returncode, proc.stdout) == (2, ""), proc.stderr
+    assert proc.stderr.startswith(f"error: {message}"), proc.stderr
+    assert proc.stderr.endswith(f" (run: balancecli {command} --help)\n")
+    assert proc.stderr.count("\n") == 1
+
+
 def test_columns_and_exact(tmp_path, ts_profile):
     settings, env = ts_profile
     env["BALANCECLI_CONFIG"] = str(write_config(tmp_path / "c.toml", {"ts": settings}))

@@ -646,3 +646,130 @@ def test_a_failed_profile_marks_the_total_incomplete(world):
     table = run_cli("balance", "--in", "USD", "-p", "ts", "-p", "nosuch", env=world)
     assert "Total in USD: 58,210.55 (2 accounts; incomplete: some accounts failed to fetch)" \
         in table.stdout.splitlines()
+
+
+# -- --in through the presenter: one fetch, streamed, indented on a terminal -----------------
+
+
+@pytest.fixture
+def four_brokers(tmp_path, ts_fake, ts_profile):
+    """A profile per broker at its fake (Quantower over HTTP), so every request is counted:
+    (environment for run_cli, the four fakes)."""
+    from balancecli.demo import etna, longport, quantower
+    from tests.support.config import FAST, write_config
+
+    et, lp = etna.FakeEtna().start(), longport.FakeLongPort().start()
+    qt = quantower.FakeQuantowerBridge().start()
+    ts_settings, ts_env = ts_profile
+    path = write_config(tmp_path / "config.toml", {
+        "ts": ts_settings,
+        "lp": {"broker": "longport", "auth": "apikey", "base_url": lp.url, **FAST},
+        "et": {"broker": "etna", "base_url": et.url + "/api", **FAST},
+        "qt": {"broker": "quantower", "source": qt.url + quantower.EXPORT_PATH, "max_age": 0}})
+    env = {"BALANCECLI_CONFIG": str(path), **ts_env,
+           "BALANCECLI_LP_APP_KEY": longport.DEMO_APP_KEY,
+           "BALANCECLI_LP_APP_SECRET": longport.DEMO_APP_SECRET,
+           "BALANCECLI_LP_ACCESS_TOKEN": longport.DEMO_ACCESS_TOKEN,
+           "BALANCECLI_ET_APP_KEY": etna.DEMO_APP_KEY, "BALANCECLI_ET_USERNAME": etna.DEMO_USERNAME,
+           "BALANCECLI_ET_PASSWORD": etna.DEMO_PASSWORD, "BALANCECLI_ET_TOKEN": et.issue(),
+           "BALANCECLI_QT_TOKEN": quantower.DEMO_TOKEN,
+           "BALANCECLI_DB": str(tmp_path / "history.sqlite3")}
+    yield env, {"ts": ts_fake, "lp": lp, "et": et, "qt": qt}
+    for fake in (et, lp, qt):
+        fake.stop()
+
+
+def _requests(fakes, *args, env) -> dict[str, int]:
+    """How many requests each fake got while the command ran (which must succeed)."""
+    from tests.support.cli import run_cli
+
+    before = {name: len(fake.requests) for name, fake in fakes.items()}
+    proc = run_cli(*args, env=env)
+    assert proc.returncode == 0, proc.stderr
+    return {name: len(fake.requests) - before[name] for name, fake in fakes.items()}
+
+
+def test_assets_in_usd_asks_no_more_than_snapshot(four_brokers):
+    env, fakes = four_brokers
+    snapshot = _requests(fakes, "snapshot", "-q", env=env)
+    valued = _requests(fakes, "assets", "--in", "USD", "-f", "json", env=env)
+    separately = {name: a + b for (name, a), b in zip(
+        _requests(fakes, "assets", "-f", "json", env=env).items(),
+        _requests(fakes, "balance", "-f", "json", env=env).values(), strict=True)}
+    assert valued == snapshot, (valued, snapshot)
+    assert sum(separately.values()) > sum(valued.values())  # what two fetches would send
+    # balance --in sends no more than balance alone, plus (Quantower) one export read.
+    assert _requests(fakes, "balance", "--in", "USD", env=env)["et"] == snapshot["et"]
+
+
+def test_json_in_usd_is_indented_on_a_terminal_and_compact_in_a_pipe(four_brokers):
+    import json as _json
+
+    from tests.support.cli import on_terminal, run_cli
+
+    env, _ = four_brokers
+    piped = run_cli("balance", "--in", "USD", "-f", "json", env=env)
+    assert piped.returncode == 0, piped.stderr
+    assert piped.stdout.count("\n") == 1 and piped.stdout.startswith('{"schema": ')
+    screen, err, code = on_terminal(["balance", "--in", "USD", "-f", "json"], 100, env)
+    assert code == 0, err
+    assert screen.startswith('{\n  "schema": "balancecli.balance/1",\n  "generated_at": ')
+    assert '\n  "converted": {\n    "currency": "USD",\n' in screen
+    on_screen, in_pipe = _json.loads(screen, parse_float=Decimal), jdoc(piped.stdout)
+    for doc in (on_screen, in_pipe):
+        del doc["generated_at"]
+        for row in doc["balances"]:
+            row.pop("as_of")
+    assert on_screen == in_pipe
+
+
+@pytest.mark.parametrize("fmt", ["json", "jsonl", "csv"])
+def test_in_usd_rows_are_written_as_each_profile_completes(tmp_path, fmt):
+    import os
+    import subprocess
+
+    from balancecli.demo.etna import DEMO_APP_KEY, DEMO_PASSWORD, DEMO_USERNAME, FakeEtna
+    from tests.support.cli import balancecli_exe
+    from tests.support.config import write_config
+
+    fast, slow = FakeEtna().start(), FakeEtna(latency=3).start()
+    try:
+        config = write_config(tmp_path / "config.toml", {
+            "a": {"broker": "etna", "base_url": fast.url + "/api"},
+            "b": {"broker": "etna", "base_url": slow.url + "/api"}})
+        env = {**os.environ, "BALANCECLI_CONFIG": str(config)}
+        for name, fake in (("A", fast), ("B", slow)):
+            env.update({f"BALANCECLI_{name}_APP_KEY": DEMO_APP_KEY,
+                        f"BALANCECLI_{name}_USERNAME": DEMO_USERNAME,
+                        f"BALANCECLI_{name}_PASSWORD": DEMO_PASSWORD,
+                        f"BALANCECLI_{name}_TOKEN": fake.issue()})
+        proc = subprocess.Popen([balancecli_exe(), "balance", "--in", "USD", "-f", fmt],
+                                env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                bufsize=0)
+        first = b""
+        while b"83269" not in first:  # profile a's last account; b answers 3 s later
+            chunk = os.read(proc.stdout.fileno(), 1 << 20)
+            if not chunk:
+                break
+            first += chunk
+        still_running = proc.poll() is None
+        rest, err = proc.communicate(timeout=60)
+    finally:
+        fast.stop()
+        slow.stop()
+    assert still_running, "the first rows came only at the end"
+    assert proc.returncode == 0, err
+    assert b"83267" in first and (b'"b"' if fmt != "csv" else b"\nb,") not in first
+    text = (first + rest).decode()
+    if fmt == "json":
+        doc = jdoc(text)
+        assert [b["profile"] for b in doc["balances"]] == ["a"] * 3 + ["b"] * 3
+        assert doc["converted"]["total"] == 2 * sum(b["equity"] for b in doc["balances"][:3])
+    elif fmt == "jsonl":
+        rows = [jdoc(line) for line in text.splitlines()]
+        assert [(r["profile"], r["value_in"]) for r in rows] == [("a", "USD")] * 3 + [
+            ("b", "USD")] * 3
+        assert all(r["value"] == r["equity"] for r in rows)  # USD accounts: identity
+    else:
+        lines = text.splitlines()
+        assert lines[0].endswith(",value_in,value") and len(lines) == 7

@@ -11,6 +11,7 @@ import pytest
 
 from balancecli.core.models import Balance
 from balancecli.output import privacy
+from balancecli.output.specs import BALANCE
 from tests.support.cli import on_terminal, run_cli
 
 # The account value rule: equity, else cash, else available; shares per currency.
@@ -75,7 +76,8 @@ def test_machine_formats_are_refused_without_force(fmt):
     assert proc.stdout == ""
     assert proc.stderr == (
         f"error: --hide-amounts masks tables only; -f {fmt} would print every amount (add "
-        "--force to print them anyway, or unset BALANCECLI_HIDE_AMOUNTS)\n")
+        "--force to print them anyway, or unset BALANCECLI_HIDE_AMOUNTS) "
+        "(run: balancecli balance --help)\n")
 
 
 def test_force_prints_the_real_amounts():
@@ -100,9 +102,91 @@ def test_shares_are_exact_and_unknowns_are_marked():
     rows = [row("a", equity=D("1")), row("b", cash=D("2")), row("c"),
             Balance(profile="p", broker="etna", account_id="z", currency="EUR",
                     equity=D("0"))]
-    got = privacy.shares(rows)
+    got = privacy.shares(rows, BALANCE.shares)
     assert got[0] == ("equity", privacy.EXACT.divide(D(1), D(3))) and got[1][0] == "cash"
     assert got[2] == (None, None)
     assert got[3] == ("equity", None)  # a zero total has no shares
     assert [privacy.percent(s) for _, s in got] == ["33.3%", "66.7%", "—", "—"]
     assert privacy.percent(D("-0.0001")) == "0.0%"
+
+
+# -- history --hide-amounts ----------------------------------------------------------------
+
+AMOUNT = re.compile(r"\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+\.\d+")
+
+
+@pytest.fixture
+def stored_runs():
+    """Three demo snapshots, pinned to three, two and one day ago."""
+    from datetime import UTC, datetime, timedelta
+
+    from tests.support.history import demo_db, pin_runs
+
+    for _ in range(3):
+        proc = run_cli("--demo", "snapshot", "-q")
+        assert proc.returncode == 0, proc.stderr
+    now = datetime.now(UTC).replace(microsecond=0)
+    pin_runs(demo_db(), [now - timedelta(days=d) for d in (3, 2, 1)])
+
+
+def _amounts(text: str) -> set[str]:
+    """Every amount a table shows (percentages and times excluded)."""
+    text = re.sub(r"\d+(?:\.\d+)?%", "", text)
+    text = re.sub(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2})?Z?", "", text)
+    return set(AMOUNT.findall(text))
+
+
+@pytest.mark.parametrize("args", [[], ["-a", "210FUT01"], ["--at", "now"], ["--in", "USD"]],
+                         ids=["series", "points", "at", "networth"])
+def test_history_hides_every_amount(stored_runs, args):
+    shown = run_cli("--demo", "history", *args)
+    hidden = run_cli("--demo", "history", "--hide-amounts", *args)
+    assert shown.returncode == hidden.returncode == 0, hidden.stderr
+    amounts = _amounts(shown.stdout)
+    assert amounts, shown.stdout  # the unmasked table shows amounts ...
+    assert _amounts(hidden.stdout) == set(), hidden.stdout  # ... the masked one none
+    assert "amounts hidden" in hidden.stdout and "%" in hidden.stdout
+    same = run_cli("--demo", "history", *args, env={"BALANCECLI_HIDE_AMOUNTS": "1"})
+    assert same.stdout == hidden.stdout
+
+
+def test_history_shares_and_percent_changes(stored_runs):
+    series = run_cli("--demo", "history", "--hide-amounts").stdout.splitlines()
+    assert series[0].split() == ["Profile", "Account", "Ccy", "Points", "From", "To", "Share",
+                                 "Change", "%", "Trend"]
+    row = next(line for line in series if " 210FUT01 " in line).split()
+    # 3,212,461.98 of the six USD accounts' 4,635,899.41 last equity; no change in the demo.
+    assert (row[3], row[-3], row[-2]) == ("3", "69.3%", "0.00%")
+    at = run_cli("--demo", "history", "--hide-amounts", "--at", "now").stdout
+    # The shares table of balance --hide-amounts (the store keeps its rows by profile).
+    assert sorted(at.splitlines()) == sorted(BALANCE_TABLE.splitlines())
+    worth = run_cli("--demo", "history", "--hide-amounts", "--in", "USD").stdout.splitlines()
+    assert worth[0].split() == ["Time", "Run", "Change", "%", "Accounts"]
+    summary = next(line for line in worth if line.startswith("First "))
+    assert summary.endswith("; change 0.00%") and worth[-1].startswith("Trend ")
+
+
+@pytest.mark.parametrize("fmt", ["json", "jsonl", "csv"])
+def test_history_machine_formats_are_refused_without_force(stored_runs, fmt):
+    proc = run_cli("--demo", "history", "-f", fmt, env={"BALANCECLI_HIDE_AMOUNTS": "1"})
+    assert (proc.returncode, proc.stdout) == (2, "")
+    assert proc.stderr == (
+        f"error: --hide-amounts masks tables only; -f {fmt} would print every amount (add "
+        "--force to print them anyway, or unset BALANCECLI_HIDE_AMOUNTS) "
+        "(run: balancecli history --help)\n")
+    forced = run_cli("--demo", "history", "-f", fmt, "--force",
+                     env={"BALANCECLI_HIDE_AMOUNTS": "1"})
+    plain = run_cli("--demo", "history", "-f", fmt)
+    assert forced.returncode == 0 and _undated(forced.stdout) == _undated(plain.stdout)
+
+
+def _undated(text: str) -> str:
+    """A document without its ``generated_at`` (two runs may fall in two seconds)."""
+    return re.sub(r'"generated_at": "[^"]+"', '"generated_at": ""', text)
+
+
+def test_pruning_has_no_amounts_to_hide(stored_runs):
+    proc = run_cli("--demo", "history", "--prune", "--keep", "1y", "--dry-run", "-f", "json",
+                   env={"BALANCECLI_HIDE_AMOUNTS": "1"})
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["matched_runs"] == 0

@@ -43,5 +43,6 @@ def test_json(tmp_path):
 def test_demo_and_bad_format_are_usage_errors():
     demo = run_cli("--demo", "profile", "path")
     assert (demo.returncode, demo.stdout) == (2, "")
-    assert demo.stderr == "error: --demo uses no config file (its profiles are built in)\n"
+    assert demo.stderr == ("error: --demo uses no config file (its profiles are built in) "
+                           "(run: balancecli profile path --help)\n")
     assert run_cli("profile", "path", "-f", "csv").returncode == 2

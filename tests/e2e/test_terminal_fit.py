@@ -49,7 +49,7 @@ def test_doctor_fits_and_never_cuts_a_diagnosis(cols):
 def test_rates_show_never_cuts_a_rate(cols):
     from decimal import Decimal
 
-    from balancecli.cli.commands.networth_table import rate_text
+    from balancecli.output.networth import rate_text
 
     out, err, code = on_terminal(["--demo", "rates", "show", "--in", "USD"], cols, {})
     assert code == 0, err

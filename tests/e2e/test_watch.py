@@ -8,6 +8,7 @@ The pty tests shorten the minimum interval with ``_BALANCECLI_WATCH_MIN_SECONDS`
 from __future__ import annotations
 
 import copy
+import re
 import threading
 from decimal import Decimal
 
@@ -28,7 +29,8 @@ def test_watch_is_refused_when_stdout_is_not_a_terminal():
     assert proc.returncode == 2
     assert proc.stdout == ""
     assert proc.stderr == ("error: --watch needs a terminal on stdout; for a record over time "
-                           "run balancecli snapshot from cron (see: balancecli history)\n")
+                           "run balancecli snapshot from cron (see: balancecli history) "
+                           "(run: balancecli balance --help)\n")
 
 
 @pytest.mark.parametrize("seconds", ["9.5", "0", "-1"])
@@ -150,3 +152,50 @@ def test_the_test_interval_variable_is_the_only_way_below_ten_seconds():
     proc = run_cli("--demo", "balance", "--watch", "3")
     assert proc.returncode == 2
     assert "at least 10 seconds" in proc.stderr
+
+
+# -- the same table as without --watch ---------------------------------------------------------
+
+SGR = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+AMOUNT = re.compile(r"-?\d{1,3}(?:,\d{3})*(?:\.\d+)?\*?")
+
+
+def last_frame(output: bytes, first: str) -> tuple[list[str], list[str]]:
+    """The header and the body lines (from the line ``first``) of the last frame drawn in
+    full (its header says "updated"), up to its "no change since" line."""
+    text = output.decode(errors="replace")
+    start = text.rindex("Every ", 0, text.rindex("updated "))
+    frame = text[start:text.index("no change since", start)]
+    lines = [SGR.sub("", line) for line in frame.replace("\r\n", "\n").split("\n")]
+    body = lines.index(first)
+    return lines[:body], lines[body:]
+
+
+@pytest.mark.parametrize("command", ["balance", "assets"])
+@pytest.mark.parametrize("cols", [80, 100, 120])
+def test_every_amount_of_the_watch_frame_is_the_plain_tables(cols, command, monkeypatch):
+    from tests.support.cli import on_terminal, table_lines
+
+    monkeypatch.delenv("COLUMNS", raising=False)  # the terminal's own width, as for a person
+    plain, err, code = on_terminal(["--demo", command], cols)
+    assert code == 0, err
+    table = [line for line in table_lines(plain) if line]
+    term = Terminal(["--demo", command, "--watch", "0.3"], SHORT, cols=cols)
+    try:
+        term.wait_for("no change since")
+        assert term.ctrl_c() == 130
+    finally:
+        term.close()
+    header, frame = last_frame(term.output, table[0])
+    assert " ".join(header).startswith("Every 0.3 s: balancecli ")
+    # The table, line for line: the same columns chosen, every number whole (never "3,21").
+    assert frame[:len(table)] == table
+    assert AMOUNT.findall("\n".join(frame[:len(table)])) == AMOUNT.findall("\n".join(table))
+    assert all(len(line) <= cols for line in header + frame)
+    notes = [line for line in err.splitlines() if "hidden to fit" in line]
+    if notes:  # the same note, in the frame (a line on stderr would scroll it away)
+        said = " ".join(frame[len(table):])
+        assert notes[0].split(" (show them with")[0] in said
+        assert "(show them with --wide or --columns NAME,...)" in said
+    else:
+        assert cols == 120 and command == "assets" or "hidden to fit" not in " ".join(frame)

@@ -1,8 +1,8 @@
 """The commands, one module per group; each module's ``register(app)`` adds its commands to
-the root app. ``cli.py`` only calls ``register_all``.
+the root app. ``cli/app.py`` only calls ``register_all``.
 
 A command module imports typer and ``commands.options`` at the top and everything else inside
-the command that runs, so ``--help`` and ``--version`` stay fast (tests/test_startup.py).
+the command that runs, so ``--help`` and ``--version`` stay fast (tests/e2e/test_startup.py).
 """
 
 from __future__ import annotations

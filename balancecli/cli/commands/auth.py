@@ -74,11 +74,11 @@ def one_profile(rt: Runtime, name: str) -> Profile:
 
 def options(rt: Runtime, timeout: float = 15.0) -> Any:
     from balancecli.credentials.prompts import ask_secret
-    from balancecli.service.fetch import Options
+    from balancecli.service.fetch import Options, Relay
 
-    return Options(command="accounts", timeout=timeout, log=rt.log if rt.verbose else None,
-                   warn=rt.warn, interactive=sys.stdin.isatty() and sys.stderr.isatty(),
-                   prompt=ask_secret, debug=rt.debug)
+    return Options(command="accounts", timeout=timeout, verbose=rt.verbose,
+                   listener=Relay(warn=rt.warn, log_line=rt.log, ask=ask_secret),
+                   interactive=sys.stdin.isatty() and sys.stderr.isatty(), debug=rt.debug)
 
 
 # -- login ---------------------------------------------------------------------------------

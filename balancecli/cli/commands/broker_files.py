@@ -20,27 +20,36 @@ from balancecli.brokers.shipped import ShippedFile
 from balancecli.cli.commands.options import examples
 
 
+def _write(shipped: ShippedFile, output: Path | None) -> None:
+    from balancecli.cli.boundary import UsageError
+
+    source = shipped.content()
+    if output is None:
+        sys.stdout.write(source)
+        sys.stdout.flush()
+        sys.stderr.write("\n" + shipped.steps(None) + "\n")
+        return
+    path = output.expanduser()
+    try:
+        path.write_text(source, encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(f"cannot write {path}: {exc.strerror}", option="--output") from None
+    sys.stderr.write(f"wrote {path}\n\n" + shipped.steps(str(path)) + "\n")
+
+
 def _command(shipped: ShippedFile) -> Callable[..., None]:
     def command(
+        ctx: typer.Context,
         output: Annotated[
             Path | None,
             typer.Option("--output", "-o", metavar="PATH", dir_okay=False,
                          help=f"Write {shipped.what} to this file instead of stdout."),
         ] = None,
     ) -> None:
-        source = shipped.content()
-        if output is None:
-            sys.stdout.write(source)
-            sys.stdout.flush()
-            sys.stderr.write("\n" + shipped.steps(None) + "\n")
-            return
-        path = output.expanduser()
-        try:
-            path.write_text(source, encoding="utf-8")
-        except OSError as exc:
-            sys.stderr.write(f"error: cannot write {path}: {exc.strerror}\n")
-            raise typer.Exit(2) from None
-        sys.stderr.write(f"wrote {path}\n\n" + shipped.steps(str(path)) + "\n")
+        from balancecli.cli.boundary import run
+        from balancecli.cli.runtime import Runtime
+
+        run(Runtime(command_path=ctx.command_path), lambda: _write(shipped, output))
 
     command.__doc__ = shipped.help
     command.__name__ = shipped.name

@@ -1,10 +1,15 @@
-"""``accounts``, ``balance`` and ``assets``: options -> fetch -> render -> exit code."""
+"""``accounts``, ``balance`` and ``assets``: their options, checked before anything is fetched,
+then the fetch reporting to the presenter of the command's spec (``output.presenter``).
+
+The three commands differ only in their spec (``output.specs``): which rows, which columns,
+whether amounts can be hidden or valued in one currency. Nothing here asks which command runs.
+"""
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Callable, Iterator
-from typing import Any
+import dataclasses
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import typer
 
@@ -29,174 +34,156 @@ from balancecli.cli.commands.options import (
     VerboseOpt,
     WatchOpt,
     WideOpt,
-    columns_option,
     examples,
     runtime,
 )
-from balancecli.cli.runtime import Runtime, boundary, no_currency_error, no_match_error
+
+if TYPE_CHECKING:
+    from balancecli.cli.boundary import Ending
+    from balancecli.cli.profiles import Selection
+    from balancecli.cli.runtime import Runtime
+    from balancecli.core.errors import BalanceCliError
+    from balancecli.output.presenter import Presenter, View
+    from balancecli.output.specs import Spec
+    from balancecli.service.fetch import Options
 
 
-def run_data_command(rt: Runtime, command: str, *, profiles: list[str] | None,
-                     accounts: list[str] | None, fmt: Format | DataFormat, timeout: float,
-                     currency: str | None, hide_amounts: bool = False,
-                     force: bool = False, watch: float | None = None,
-                     in_currency: str | None = None, wide: bool = False,
-                     columns: str | None = None, exact: bool = False) -> None:
-    """accounts / balance / assets: select profiles, fetch concurrently, render, exit."""
+@dataclass
+class Request:
+    """The command line of a data command, beyond how its rows are shown (``View``)."""
+
+    profiles: list[str] | None
+    accounts: list[str] | None
+    timeout: float
+    force: bool = False
+    watch: float | None = None
+    in_currency: str | None = None
+
+
+def show(rt: Runtime, spec: Spec, request: Request, view: View) -> Ending:
+    """Check the command line, fetch the selected profiles, present the rows; how it ended."""
     import sys
     import time
 
-    from balancecli.cli.commands import data_export
-    from balancecli.core.clock import utc_now
-    from balancecli.output import render
-    from balancecli.service.fetch import Options, run
+    from balancecli.cli.boundary import Ending
+    from balancecli.cli.commands import networth
+    from balancecli.output.presenter import EXPORTS, End
+    from balancecli.service import fetch
 
-    rt.wide, rt.exact = wide, exact
-    rt.columns = columns_option(rt, command, columns)  # a typo is exit 2 before any request
-    with boundary(rt):
-        data_export.refuse_masked(rt, fmt, hide_amounts=hide_amounts, force=force)
-        if watch is not None:
-            from balancecli.cli import watch as watching
+    refuse_masked(view, force=request.force)
+    if request.watch is not None:
+        from balancecli.cli import watch
 
-            watching.check(rt, watch, fmt.value)
-        selected, errors, presets = rt.select(profiles)
-        target = settings = None
-        if command != "accounts":
-            from balancecli.cli.commands.networth import target_currency
-
-            target, settings = target_currency(
-                rt, in_currency, applies=watch is None and not hide_amounts
-                and fmt not in data_export.FORMATS)
-        options = Options(
-            command=command, account_ids=list(accounts or []),
-            currency=currency.upper() if currency else None, timeout=timeout,
-            log=rt.log if rt.verbose else None, warn=rt.warn,
-            # --watch: a prompt would tear the live table; the error says what to run.
-            interactive=sys.stdin.isatty() and sys.stderr.isatty() and watch is None,
-            prompt=_prompter(rt), presets=presets, debug=rt.debug, pending=rt.pending,
-        )
-        if watch is not None:
-            def once() -> tuple[list, list]:
-                outcome = run(selected, options)
-                return _only_currency(command, outcome.rows, options.currency), [
-                    *errors, *outcome.errors]
-
-            watching.run(rt, command=command, interval=watch, fetch=once,
-                         render=lambda rows: _live_table(rt, command, rows, hide_amounts))
-        # json/jsonl: rows written as each profile completes
-        stream = (_stream(command, Format(fmt), options.currency)
-                  if watch is None and not target and fmt not in data_export.FORMATS else None)
-        started = time.monotonic()
-        with _cancellable(), rt.spinner(f"Fetching {len(selected)} profile(s)…"):
-            outcome = run(selected, options, on_rows=stream.rows if stream else None)
-        seconds = time.monotonic() - started
-        rows = _only_currency(command, outcome.rows, options.currency)
-        errors += outcome.errors
-        if options.account_ids and not outcome.matched_accounts and not errors:
-            raise no_match_error(options.account_ids)
-        if options.currency and command != "accounts" and not rows and not errors:
-            raise no_currency_error(options.currency, outcome.rows,
-                                    "asset" if command == "assets" else "currency")
-        if target:  # --in CUR
-            from balancecli.cli.commands import networth
-
-            networth.show(rt, command, Format(fmt).value, rows, errors, selected, options,
-                          target, settings)
-        elif fmt in data_export.FORMATS:  # beancount, ledger, prometheus
-            rt.out(data_export.text(fmt, command, rows, errors, selected, seconds, utc_now()))
-        elif stream is not None:
-            stream.close(errors, [("totals", render.totals(rows))] if command == "balance"
-                         else [])
-        elif (fmt := Format(fmt)) is Format.json:  # DataFormat's other values are Format's
-            rt.out(render.to_json(command, rows, errors, utc_now(), indent=rt.json_indent))
-        elif fmt is Format.jsonl:
-            rt.out(render.to_jsonl(rows))
-        elif fmt is Format.csv:
-            rt.out(render.to_csv(command, rows, rt.columns))
-        elif rows:
-            rt.print_table(_table(rt, command, rows, hide_amounts),
-                           show_with="--wide" if hide_amounts and command != "accounts"
-                           else "--wide, --columns NAME,... or -f csv")
-        code = rt.exit_code(errors, outcome.anything_succeeded)
-    raise typer.Exit(code)
+        watch.check(request.watch, view.fmt)
+    selection = rt.selection(request.profiles)
+    target = settings = None
+    if spec.converts:
+        target, settings = networth.target_currency(
+            rt, request.in_currency, applies=request.watch is None and not view.hide_amounts
+            and view.fmt not in EXPORTS)
+    valuing = (networth.valuing(target, settings, holdings=spec.holdings)
+               if target and settings else None)
+    options = fetch.Options(
+        command="snapshot" if valuing is not None and spec.holdings else spec.name,
+        account_ids=list(request.accounts or []), currency=None if valuing and spec.holdings
+        else view.currency, timeout=request.timeout, verbose=rt.verbose, presets=selection.presets,
+        # --watch: a prompt would tear the live table; the error says what to run.
+        interactive=sys.stdin.isatty() and sys.stderr.isatty() and request.watch is None,
+        debug=rt.debug)
+    if request.watch is not None:
+        return watched(rt, spec, view, selection, options, request.watch)
+    presenter = _presenter(rt, spec, view, valuing, options)
+    options.listener = presenter
+    started = time.monotonic()
+    with rt.console.spinner(f"Fetching {len(selection.profiles)} profile(s)…"):
+        outcome = fetch.run(selection.profiles, options)
+    errors = [*selection.errors, *presenter.errors]
+    _nothing_matched(spec, view, options, outcome, presenter, errors)
+    presenter.close(End(errors, selection.profiles, time.monotonic() - started, bool(errors)))
+    return Ending(errors, outcome.anything_succeeded)
 
 
-def _table(rt: Runtime, command: str, rows: list, hide_amounts: bool) -> Any:
-    """The table of the rows; with --hide-amounts, shares instead of amounts."""
-    if hide_amounts and command != "accounts":
-        from balancecli.output import privacy
-
-        return privacy.table(command, rows, color=rt.color)
-    from balancecli.output import render
-
-    return render.table(command, rows, exact=rt.exact, columns=rt.columns)
-
-
-def _live_table(rt: Runtime, command: str, rows: list, hide_amounts: bool) -> Any:
-    """--watch redraws a Rich table in place: the same table, its columns chosen to fit."""
-    table = _table(rt, command, rows, hide_amounts)
-    from balancecli.output.table import Table, to_rich
-
-    if not isinstance(table, Table):
-        return table
-    from balancecli.cli.runtime import terminal_width
-
-    return to_rich(table, width=terminal_width(), color=rt.color, wide=rt.wide)
-
-
-def _only_currency(command: str, rows: list, currency: str | None) -> list:
-    if not currency or command == "accounts":
-        return rows
-    key = "asset" if command == "assets" else "currency"
-    return [r for r in rows if (getattr(r, key) or "").upper() == currency]
-
-
-def _stream(command: str, fmt: Format, currency: str | None) -> Any:
-    """A jsonout.Stream on stdout for json/jsonl (the same text as render.to_json/to_jsonl),
-    written as rows arrive; None for other formats and for json on a terminal (people read
-    it whole)."""
-    import sys
-
-    if fmt is not Format.jsonl and (fmt is not Format.json or sys.stdout.isatty()):
-        return None
-    from balancecli.core.clock import utc_now
-    from balancecli.core.redact import REDACTOR
-    from balancecli.output.jsonout import Stream
-    from balancecli.output.render import SCHEMAS
-
-    schema, key, _ = SCHEMAS[command]
-    keep = None if not currency or command == "accounts" else (
-        lambda row: bool(_only_currency(command, [row], currency)))
-    return Stream(sys.stdout, fmt.value, schema=schema, key=key, generated_at=utc_now,
-                  keep=keep, redact=REDACTOR.redact)
-
-
-def _prompter(rt: Runtime) -> Callable[[str], str]:
-    """A broker's prompt during a run (ETNA's second factor): ``auth login``'s hidden prompt
-    (Ctrl-D cancels), one question at a time, the spinner paused while it waits."""
-    import threading
-
+def _presenter(rt: Runtime, spec: Spec, view: View, valuing: Any,
+               options: Options) -> Presenter:
+    from balancecli.cli.commands import networth
     from balancecli.credentials.prompts import ask_secret
+    from balancecli.output.presenter import Presenter, printer
 
-    lock = threading.Lock()  # two profiles may ask at once: one question at a time
-
-    def prompt(question: str) -> str:
-        with lock, rt.paused_spinner():
-            return ask_secret(question)
-
-    return prompt
+    presenter = Presenter(spec, view, rt.console, printer(spec, view, rt.console, valuing),
+                          valuing, ask=ask_secret)
+    if valuing is not None and not spec.holdings:
+        presenter.complete = networth.completer(dataclasses.replace(options, listener=presenter))
+    return presenter
 
 
-@contextlib.contextmanager
-def _cancellable() -> Iterator[None]:
-    """Ctrl-D at a prompt cancels the run: one line, exit 130 (as ``auth login``)."""
-    from balancecli.credentials.prompts import Cancelled
+def _nothing_matched(spec: Spec, view: View, options: Options, outcome: Any,
+                     presenter: Presenter, errors: list[BalanceCliError]) -> None:
+    """``-a`` or ``--currency`` that matched nothing (and nothing failed): exit 3, nothing
+    printed, naming what there is."""
+    if errors:
+        return
+    if options.account_ids and not outcome.matched_accounts:
+        from balancecli.cli.profiles import no_match_error
 
-    try:
-        yield
-    except Cancelled:
-        typer.echo("cancelled", err=True)
-        raise typer.Exit(130) from None
+        raise no_match_error(options.account_ids)
+    key = spec.currency_field
+    if view.currency and key and not presenter.shown:
+        from balancecli.core.errors import ConfigError
+
+        seen = sorted({str(getattr(r, key)).upper() for r in presenter.fetched
+                       if getattr(r, key, None)})
+        raise ConfigError(f"no {spec.row_noun} in {view.currency} "
+                          "(--currency); fetched: " + (", ".join(seen) or "nothing"),
+                          next_step="run again without --currency to see everything")
+
+
+def watched(rt: Runtime, spec: Spec, view: View, selection: Selection, options: Options,
+            interval: float) -> Ending:
+    """``--watch``: the same table as without it, fetched and drawn again every interval."""
+    from balancecli.cli import watch
+    from balancecli.output.presenter import Presenter, TablePrinter
+
+    def once() -> tuple[list[Any], list[BalanceCliError]]:
+        out = TablePrinter(spec, view, rt.console)
+        presenter = Presenter(spec, view, rt.console, out)
+        from balancecli.service.fetch import run
+
+        outcome = run(selection.profiles, dataclasses.replace(options, listener=presenter))
+        return out.tables(failed=bool(outcome.errors)), [*selection.errors, *presenter.errors]
+
+    hint = "--wide" if view.masked and spec.shares else "--wide or --columns NAME,..."
+    return watch.run(rt.console, title=f"balancecli {spec.name}", interval=interval,
+                     refresh=once, wide=view.wide, hint=hint)
+
+
+def refuse_masked(view: View, *, force: bool) -> None:
+    """--hide-amounts with a machine format: a usage error (exit 2) unless --force."""
+    from balancecli.cli.boundary import UsageError
+    from balancecli.output.privacy import refusal
+
+    message = refusal(view.fmt) if view.hide_amounts and not force else None
+    if message:
+        raise UsageError(message)
+
+
+def columns_option(spec: Spec, text: str | None) -> list[str] | None:
+    """``--columns a,b,c`` as a list of field names; an unknown name is a usage error (exit 2)
+    listing the valid ones."""
+    if text is None:
+        return None
+    from balancecli.cli.commands.options import check_columns
+
+    return check_columns(text, spec.field_names(), f"{spec.name} has")
+
+
+def view(spec: Spec, fmt: str, columns: str | None, currency: str | None = None, *,
+         hide_amounts: bool = False, wide: bool = False, exact: bool = False) -> View:
+    """How the rows are shown; a ``--columns`` typo is a usage error here."""
+    from balancecli.output.presenter import View
+
+    return View(fmt, hide_amounts=hide_amounts, wide=wide, exact=exact,
+                columns=columns_option(spec, columns),
+                currency=currency.upper() if currency else None)
 
 
 def accounts(
@@ -207,15 +194,18 @@ def accounts(
     debug: DebugOpt = False, no_color: NoColorOpt = False,
 ) -> None:
     """List the accounts of the selected profiles."""
+    from balancecli.cli.boundary import run
+    from balancecli.output.specs import ACCOUNTS
+
     rt = runtime(ctx, config=config, demo=demo, verbose=verbose, debug=debug, no_color=no_color)
-    run_data_command(rt, "accounts", profiles=profile, accounts=account, fmt=fmt,
-                     timeout=timeout, currency=None, wide=wide, columns=columns)
+    request = Request(profile, account, timeout)
+    run(rt, lambda: show(rt, ACCOUNTS, request, view(ACCOUNTS, fmt.value, columns, wide=wide)))
 
 
-def _currency_command(command: str) -> Callable[..., None]:
-    """balance and assets take the same options; only the rows differ."""
+def _currency_command(name: str) -> Any:
+    """balance and assets take the same options; only their spec differs."""
 
-    def run(
+    def command(
         ctx: typer.Context, profile: ProfileOpt = None, account: AccountOpt = None,
         fmt: DataFormatOpt = DataFormat.table, timeout: TimeoutOpt = 15.0,
         currency: CurrencyOpt = None, hide_amounts: HideAmountsOpt = False,
@@ -224,14 +214,18 @@ def _currency_command(command: str) -> Callable[..., None]:
         config: ConfigOpt = None, demo: DemoOpt = False, verbose: VerboseOpt = False,
         debug: DebugOpt = False, no_color: NoColorOpt = False,
     ) -> None:
+        from balancecli.cli.boundary import run
+        from balancecli.output.specs import DATA
+
+        spec = DATA[name]
         rt = runtime(ctx, config=config, demo=demo, verbose=verbose, debug=debug,
                      no_color=no_color)
-        run_data_command(rt, command, profiles=profile, accounts=account, fmt=fmt,
-                         timeout=timeout, currency=currency, hide_amounts=hide_amounts,
-                         force=force, watch=watch, in_currency=in_currency, wide=wide,
-                         columns=columns, exact=exact)
+        request = Request(profile, account, timeout, force, watch, in_currency)
+        run(rt, lambda: show(rt, spec, request, view(
+            spec, fmt.value, columns, currency, hide_amounts=hide_amounts, wide=wide,
+            exact=exact)))
 
-    return run
+    return command
 
 
 EXAMPLES = {

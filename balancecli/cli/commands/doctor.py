@@ -1,6 +1,6 @@
 """``balancecli doctor``: per profile, whether it will work and why not.
 
-The checks live in ``balancecli/doctor.py``; this module runs them for the selected profiles in
+The checks live in ``service/doctor.py``; this module runs them for the selected profiles in
 parallel, prints the table or the ``balancecli.doctor/1`` document and exits with the code of the
 worst failure (as ``auth status`` does: a diagnosis never reports "partial").
 """
@@ -25,7 +25,10 @@ from balancecli.cli.commands.options import (
 )
 
 if TYPE_CHECKING:
+    from balancecli.cli.boundary import Ending
+    from balancecli.cli.runtime import Runtime
     from balancecli.core.errors import BalanceCliError
+    from balancecli.output.table import Table
     from balancecli.service.doctor import Report
 
 EXAMPLES = """Examples:
@@ -55,28 +58,25 @@ def doctor(
 
     Config, secrets and where they come from, keyring, token expiry, clock skew, one light
     request and its latency, Quantower export age."""
-    import sys
-
-    from balancecli.cli.runtime import boundary
+    from balancecli.cli.boundary import run
 
     rt = runtime(ctx, config=config, demo=demo, verbose=verbose, debug=debug, no_color=no_color)
-    with boundary(rt):
-        selected, selection_errors, presets = rt.select(profile)
-        with rt.spinner(f"Checking {len(selected)} profile(s)…"):
-            reports = diagnose_all(selected, selection_errors, timeout=timeout, presets=presets,
-                                   log=rt.log if rt.verbose else None, warn=rt.warn,
-                                   order=list(dict.fromkeys(profile or
-                                                            [p.name for p in selected])))
-        if fmt is DoctorFormat.json:
-            rt.out(to_json(reports, indent=sys.stdout.isatty()))
-        else:
-            from balancecli.cli.runtime import terminal_width
+    run(rt, lambda: _doctor(rt, profile, fmt, timeout))
 
-            rt.print_table(table(reports, color=rt.color,
-                                 width=terminal_width() if sys.stdout.isatty() else None),
-                           show_with="-f json")
-        code = rt.exit_code(errors(reports), anything_succeeded=False)
-    raise typer.Exit(code)
+
+def _doctor(rt: Runtime, names: list[str] | None, fmt: DoctorFormat, timeout: float) -> Ending:
+    from balancecli.cli.boundary import Ending
+
+    selected, selection_errors, presets = rt.select(names)
+    with rt.console.spinner(f"Checking {len(selected)} profile(s)…"):
+        reports = diagnose_all(selected, selection_errors, timeout=timeout, presets=presets,
+                               log=rt.log if rt.verbose else None, warn=rt.warn,
+                               order=list(dict.fromkeys(names or [p.name for p in selected])))
+    if fmt is DoctorFormat.json:
+        rt.out(to_json(reports, indent=rt.console.is_terminal))
+    else:
+        rt.console.print_tables(table(reports, width=rt.console.width), show_with="-f json")
+    return Ending(errors(reports), anything_succeeded=False)
 
 
 def register(app: typer.Typer) -> None:
@@ -156,8 +156,8 @@ def to_json(reports: list[Report], *, indent: bool = False) -> str:
     return json.dumps(document, ensure_ascii=False, separators=(",", ":")) + "\n"
 
 
-def table(reports: list[Report], *, color: bool, width: int | None = None) -> Any:
-    """One line per check (a ``balancecli.table.Table``). The detail is the diagnosis: never
+def table(reports: list[Report], *, width: int | None = None) -> Table:
+    """One line per check (an ``output.table.Table``). The detail is the diagnosis: never
     cut, it is wrapped onto continuation lines to fit ``width`` (the terminal's); the broker
     column goes first when even that does not fit."""
     import textwrap
@@ -171,8 +171,8 @@ def table(reports: list[Report], *, color: bool, width: int | None = None) -> An
              for r in reports for i, c in enumerate(r.checks)]
     room = None
     if width is not None:
-        others = [max([width_of(col.title)] + [width_of(line[i] if isinstance(line[i], str)
-                                                          else line[i][0]) for line in lines])
+        texts = [(p, b, name, result[0]) for p, b, name, result, _ in lines]
+        others = [max([width_of(col.title)] + [width_of(line[i]) for line in texts])
                   for i, col in enumerate(columns[:4])]
         room = width - sum(others) - 3 * 4
         if room < 30:  # too narrow beside the broker: the renderer drops it, and says so

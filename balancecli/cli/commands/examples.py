@@ -1,6 +1,6 @@
 """The Examples section of each command's ``--help`` (one place; ``options.examples`` formats).
 
-Every command has one (tests/test_cli.py checks); the data commands keep theirs in
+Every command has one (tests/e2e/test_cli.py checks); the data commands keep theirs in
 ``commands/data.py`` next to their options.
 """
 

@@ -1,18 +1,20 @@
 """Option types shared by the command modules (one definition each).
 
-Command modules import from here; nothing here imports a command module or ``cli.py``, so the
-import graph stays a tree (tests/test_layout.py checks it). Only typer is imported at the top.
+Command modules import from here; nothing here imports a command module or ``cli/app.py``, so
+the import graph stays a tree (tests/test_layout.py checks it). Only typer is imported at the
+top.
 """
 
 from __future__ import annotations
 
 import enum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 
 from balancecli.cli import complete
+from balancecli.cli.typer_internals import plain_flags_in_help
 
 if TYPE_CHECKING:
     from balancecli.cli.runtime import Runtime
@@ -56,28 +58,7 @@ def unfit_env_format(command: str | None) -> str | None:
     return value
 
 
-def _flags_without_type() -> None:
-    """Flags show no ``<bool>`` in help (``--demo``, not ``--demo <bool>``), and an argument
-    with a placeholder no ``<str>`` after it: Typer labels every parameter with its type, which
-    there is noise."""
-    from typer import core
-
-    for cls, plain in ((core.TyperOption, lambda p: getattr(p, "is_flag", False)
-                        and p.metavar is None),
-                       (core.TyperArgument, lambda p: p.metavar is not None)):
-        original = getattr(cls, "display_type_rich", None)
-        if original is None or getattr(original, "_balancecli", False):
-            continue
-
-        def display_type_rich(self: Any, ctx: Any, _original: Any = original,
-                              _plain: Any = plain) -> Any:
-            return "" if _plain(self) else _original(self, ctx)
-
-        display_type_rich._balancecli = True  # type: ignore[attr-defined]
-        cls.display_type_rich = display_type_rich  # type: ignore[method-assign]
-
-
-_flags_without_type()
+plain_flags_in_help()  # --demo, not --demo <bool>, in every command's help
 
 
 def examples(*lines: str) -> str:
@@ -160,25 +141,22 @@ def runtime(ctx: typer.Context, **options: Any) -> Runtime:
     return Runtime.from_options(ctx, **options)
 
 
-def usage(rt: Runtime, message: str, command: str | None = None) -> None:
-    """A usage error: one line, exit 2; ``command`` ("balance") adds the hint to its help."""
-    hint = f" (run: balancecli {command} --help)" if command else ""
-    rt.err(f"error: {message}{hint}")
-    raise typer.Exit(2)
+def usage(rt: Runtime, message: str, command: str | None = None) -> NoReturn:
+    """A usage error: one line with the command's help hint, exit 2 (``cli.boundary``)."""
+    from balancecli.cli.boundary import UsageError
+
+    raise UsageError(message)
 
 
-def columns_option(rt: Runtime, command: str, text: str | None) -> list[str] | None:
-    """``--columns a,b,c`` as a list of field names; an unknown name is a usage error (exit 2)
-    listing the valid ones."""
-    if text is None:
-        return None
-    from balancecli.output.render import column_names
+def check_columns(text: str, valid: list[str], has: str) -> list[str]:
+    """``--columns a,b,c`` as a list of names; an unknown name is a usage error (exit 2)
+    listing the valid ones (``has``: "balance has")."""
+    from balancecli.cli.boundary import UsageError
 
-    valid = column_names(command)
     names = [n.strip() for n in text.split(",") if n.strip()]
     unknown = [n for n in names if n not in valid]
     if unknown or not names:
         what = (f"unknown column{'s' if len(unknown) > 1 else ''} {', '.join(unknown)}"
                 if unknown else "no column named")
-        usage(rt, f"--columns: {what}; {command} has: {', '.join(valid)}", command)
+        raise UsageError(f"--columns: {what}; {has}: {', '.join(valid)}")
     return names

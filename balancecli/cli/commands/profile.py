@@ -67,7 +67,7 @@ def toml_value(value: Any) -> str:
         return "{" + ", ".join(f"{toml_key(str(k))} = {toml_value(v)}"
                                for k, v in value.items()) + "}"
     if hasattr(value, "isoformat"):
-        return value.isoformat()
+        return str(value.isoformat())
     raise ValueError(f"{type(value).__name__} cannot be written to the config")
 
 
@@ -238,8 +238,10 @@ def _path(rt: Runtime) -> Path:
     from balancecli import config
 
     if rt.demo:
-        rt.err("error: the profile commands edit the config file; they do not apply to --demo")
-        raise typer.Exit(2)
+        from balancecli.cli.boundary import UsageError
+
+        raise UsageError("the profile commands edit the config file; they do not apply to "
+                         "--demo")
     return config.config_path(rt.config)
 
 
@@ -260,11 +262,11 @@ def add(
 ) -> None:
     """Add a profile (validated before it is written)."""
     from balancecli import config as cfg
-    from balancecli.cli.runtime import boundary
+    from balancecli.cli.boundary import guarded
     from balancecli.core.errors import ConfigError
 
     rt = runtime(ctx, config=config, verbose=verbose, debug=debug, no_color=no_color)
-    with boundary(rt):
+    with guarded(rt):
         path = _path(rt)
         raw = {"broker": broker, **parse_sets(name, broker, set_ or [])}
         cfg.validate_profile(name, raw)
@@ -293,11 +295,11 @@ def remove(
     no_color: NoColorOpt = False,
 ) -> None:
     """Remove a profile from the config file (its keyring item stays: auth logout)."""
-    from balancecli.cli.runtime import boundary
+    from balancecli.cli.boundary import guarded
     from balancecli.core.errors import ConfigError
 
     rt = runtime(ctx, config=config, verbose=verbose, debug=debug, no_color=no_color)
-    with boundary(rt):
+    with guarded(rt):
         path = _path(rt)
         text, data = _load(path)
         profiles = data.get("profiles", {})
@@ -323,11 +325,11 @@ def list_(
     import json
 
     from balancecli import config as cfg
-    from balancecli.cli.runtime import boundary
+    from balancecli.cli.boundary import guarded
     from balancecli.core.errors import ConfigError
 
     rt = runtime(ctx, config=config, verbose=verbose, debug=debug, no_color=no_color)
-    with boundary(rt):
+    with guarded(rt):
         path = _path(rt)
         rows = []
         for name, raw in cfg.load_profiles(path).items():
@@ -337,16 +339,16 @@ def list_(
             except ConfigError as exc:
                 problem = exc.message
             broker = raw.get("broker") if isinstance(raw, dict) else None
-            rows.append({"profile": name, "broker": broker, "valid": problem is None,
+            rows.append({"profile": str(name), "broker": broker, "valid": problem is None,
                          "problem": problem})
         if fmt is ListFormat.json:
             rt.out(json.dumps({"schema": "balancecli.profiles/1", "config": str(path),
-                               "profiles": rows}, indent=2) + "\n")
+                               "profiles": rows}, indent=rt.json_indent) + "\n")
         else:
-            width = max([len(r["profile"]) for r in rows] + [7])
+            width = max([len(str(r["profile"])) for r in rows] + [7])
             lines = [f"{'PROFILE':<{width}}  BROKER        STATUS"]
-            lines += [f"{r['profile']:<{width}}  {str(r['broker']):<12}  "
-                      f"{'ok' if r['valid'] else 'invalid: ' + r['problem']}" for r in rows]
+            lines += [f"{r['profile']!s:<{width}}  {r['broker']!s:<12}  "
+                      + ("ok" if r["valid"] else f"invalid: {r['problem']}") for r in rows]
             rt.out("\n".join(lines) + "\n")
 
 
@@ -363,11 +365,11 @@ def show(
     import json
 
     from balancecli import config as cfg
-    from balancecli.cli.runtime import boundary
+    from balancecli.cli.boundary import guarded
     from balancecli.core.errors import ConfigError
 
     rt = runtime(ctx, config=config, verbose=verbose, debug=debug, no_color=no_color)
-    with boundary(rt):
+    with guarded(rt):
         path = _path(rt)
         profiles = cfg.load_profiles(path)
         if name not in profiles:
@@ -378,7 +380,8 @@ def show(
         if fmt is ListFormat.json:
             rt.out(json.dumps({"schema": "balancecli.profile/1", "profile": name,
                                "config": str(path), "settings": raw,
-                               "effective": effective}, indent=2, default=str) + "\n")
+                               "effective": effective}, indent=rt.json_indent,
+                              default=str) + "\n")
         else:
             defaults = "".join(f"# {k} = {toml_value(v)}  (default)\n"
                                for k, v in effective.items() if k not in raw and v is not None)

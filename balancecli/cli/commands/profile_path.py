@@ -7,11 +7,14 @@ go to stderr. ``-f json`` prints all of it as ``balancecli.profile_path/1``.
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from balancecli.cli.commands.options import ConfigOpt, DebugOpt, NoColorOpt, VerboseOpt, runtime
+
+if TYPE_CHECKING:
+    from balancecli.cli.runtime import Runtime
 
 SCHEMA = "balancecli.profile_path/1"
 SOURCES = {"flag": "--config", "env": "BALANCECLI_CONFIG", "default": "the default location"}
@@ -20,13 +23,13 @@ SOURCES = {"flag": "--config", "env": "BALANCECLI_CONFIG", "default": "the defau
 def source_of(ctx: typer.Context, used: Any) -> str:
     """flag, env or default: how the value ``used`` reached the command (the option is
     accepted before the command and after it; click knows each one's source)."""
+    from balancecli.cli.typer_internals import parameter_source
+
     node: Any = ctx
     while node is not None:
         if "config" in node.params and node.params["config"] is not None \
                 and node.params["config"] == used:
-            found = node.get_parameter_source("config")
-            # By name: typer 0.29 vendors its own click (typer._click), so no class to import.
-            return "env" if getattr(found, "name", "") == "ENVIRONMENT" else "flag"
+            return "env" if parameter_source(node, "config") == "ENVIRONMENT" else "flag"
         node = node.parent
     return "default"
 
@@ -39,23 +42,29 @@ def path(
     no_color: NoColorOpt = False,
 ) -> None:
     """Print the config file in use (and, on stderr, where that came from)."""
+    from balancecli.cli.boundary import run
+
+    rt = runtime(ctx, config=config, verbose=verbose, debug=debug, no_color=no_color)
+    run(rt, lambda: _show(ctx, rt, fmt))
+
+
+def _show(ctx: typer.Context, rt: Runtime, fmt: str) -> None:
     import json
 
     from balancecli import config as cfg
+    from balancecli.cli.boundary import UsageError
 
     if fmt not in ("table", "json"):
-        raise typer.BadParameter(f"{fmt!r} is not one of 'table', 'json'", param_hint="--format")
-    rt = runtime(ctx, config=config, verbose=verbose, debug=debug, no_color=no_color)
+        raise UsageError(f"{fmt!r} is not one of 'table', 'json'", option="--format")
     if rt.demo:
-        rt.err("error: --demo uses no config file (its profiles are built in)")
-        raise typer.Exit(2)
+        raise UsageError("--demo uses no config file (its profiles are built in)")
     file = cfg.config_path(rt.config)
     source = source_of(ctx, rt.config) if rt.config else (
         "env" if _env_config() else "default")
     exists = file.is_file()
     if fmt == "json":
         rt.out(json.dumps({"schema": SCHEMA, "config": str(file), "source": source,
-                           "exists": exists}, indent=2) + "\n")
+                           "exists": exists}, indent=rt.json_indent) + "\n")
         return
     rt.out(f"{file}\n")
     rt.err(f"from {SOURCES[source]}" + ("" if exists else "; the file does not exist yet "

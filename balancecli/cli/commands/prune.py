@@ -21,58 +21,52 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import typer
-
 PRUNE_SCHEMA = "balancecli.prune/1"
 
 
 def run_prune(rt: Any, *, prune: bool, keep: str | None, dry_run: bool, yes: bool, fmt: str,
               db: Path | None, conflicts: list[str]) -> None:
     from balancecli import history
-    from balancecli.cli.runtime import boundary
+    from balancecli.cli.boundary import UsageError
 
     # Usage errors (exit 2) come first, before anything is opened.
     if not prune or keep is None:
-        raise typer.BadParameter(
-            "--prune and --keep go together (e.g. --prune --keep 365d); --dry-run and --yes "
-            "only with them", param_hint="--prune/--keep")
+        raise UsageError("--prune and --keep go together (e.g. --prune --keep 365d); --dry-run "
+                         "and --yes only with them", option="--prune/--keep")
     if conflicts:
-        raise typer.BadParameter(f"--prune deletes whole runs: it takes no {conflicts[0]}",
-                                 param_hint="--prune")
+        raise UsageError(f"--prune deletes whole runs: it takes no {conflicts[0]}",
+                         option="--prune")
     try:
         span = history.parse_duration(keep)
         now = datetime.now(UTC)
         cutoff = span.before(now)
     except ValueError as exc:
-        raise typer.BadParameter(str(exc), param_hint="--keep") from None
+        raise UsageError(str(exc), option="--keep") from None
     interactive = sys.stdin.isatty() and sys.stderr.isatty()
     if not (yes or dry_run or interactive):
-        raise typer.BadParameter(
-            "--prune deletes runs and there is no terminal to ask: add --yes (or see first "
-            "with --dry-run)", param_hint="--yes")
+        raise UsageError("--prune deletes runs and there is no terminal to ask: add --yes (or "
+                         "see first with --dry-run)", option="--yes")
 
-    with boundary(rt):
-        path = history.db_path(db, demo=rt.demo)
-        with history.Store.open(path, create=False, readonly=dry_run) as store:
-            count, first, last = store.runs_before(cutoff)
-            total = store.run_span()[0]
-            deleted = 0
-            if not dry_run and count:
-                if not yes and not _confirm(rt, count, total, first, last, cutoff):
-                    rt.err("nothing deleted")
-                    raise typer.Exit(0)
-                deleted = store.prune_before(cutoff)
-        if dry_run or not rt.quiet:
-            rt.out(_text(fmt, dry_run=dry_run, cutoff=history.format_time(cutoff),
-                         matched=count, deleted=deleted, first=first, last=last,
-                         kept=total - count))
-    raise typer.Exit(0)
+    path = history.db_path(db, demo=rt.demo)
+    with history.Store.open(path, create=False, readonly=dry_run) as store:
+        count, first, last = store.runs_before(cutoff)
+        total = store.run_span()[0]
+        deleted = 0
+        if not dry_run and count:
+            if not yes and not _confirm(rt, count, total, first, last, cutoff):
+                rt.err("nothing deleted")
+                return
+            deleted = store.prune_before(cutoff)
+    if dry_run or not rt.quiet:
+        rt.out(_text(fmt, dry_run=dry_run, cutoff=history.format_time(cutoff), matched=count,
+                     deleted=deleted, first=first, last=last, kept=total - count,
+                     indent=rt.json_indent))
 
 
 def _confirm(rt: Any, count: int, total: int, first: str | None, last: str | None,
              cutoff: datetime) -> bool:
     """Ask on the terminal; Ctrl-D or Ctrl-C cancels (exit 130), anything but y/yes declines."""
-    from balancecli.core.errors import EXIT_INTERRUPTED
+    from balancecli.cli.boundary import Interrupted
     from balancecli.history import format_time
 
     question = (f"Delete {count} of {total} run(s), taken {_day(first)} to {_day(last)} "
@@ -82,8 +76,7 @@ def _confirm(rt: Any, count: int, total: int, first: str | None, last: str | Non
     answer = sys.stdin.readline()
     if not answer:  # Ctrl-D
         sys.stderr.write("\n")
-        rt.err("cancelled: nothing deleted")
-        raise typer.Exit(EXIT_INTERRUPTED)
+        raise Interrupted("cancelled: nothing deleted")
     return answer.strip().lower() in ("y", "yes")
 
 
@@ -97,19 +90,20 @@ def _minute(stored: str) -> str:
 
 
 def _text(fmt: str, *, dry_run: bool, cutoff: str, matched: int, deleted: int,
-          first: str | None, last: str | None, kept: int) -> str:
-    from balancecli.cli.commands.history_view import _csv
+          first: str | None, last: str | None, kept: int, indent: int | None = None) -> str:
     from balancecli.core.clock import utc_now
     from balancecli.core.exactjson import dumps_exact
+    from balancecli.output.render import csv_line
 
     fields = {"cutoff": cutoff, "dry_run": dry_run, "matched_runs": matched,
               "deleted_runs": deleted, "first": first, "last": last, "kept_runs": kept}
     if fmt == "json":
-        return dumps_exact({"schema": PRUNE_SCHEMA, "generated_at": utc_now(), **fields}) + "\n"
+        return dumps_exact({"schema": PRUNE_SCHEMA, "generated_at": utc_now(), **fields},
+                           indent=indent) + "\n"
     if fmt == "jsonl":
         return dumps_exact(fields) + "\n"
     if fmt == "csv":
-        return _csv([tuple(fields), tuple(fields.values())])
+        return csv_line(fields) + csv_line(fields.values())
     before = f"started before {_minute(cutoff)}"
     if not matched:
         return f"nothing to prune: no run {before}; {kept} run(s) kept\n"

@@ -49,13 +49,13 @@ def update(
 
     Examples: balancecli rates update; balancecli rates update -f json
     """
-    from balancecli.cli.runtime import boundary
+    from balancecli.cli.boundary import guarded
     from balancecli.core.exactjson import dumps_exact
     from balancecli.money import ecb
     from balancecli.money.rates import load_settings
 
     rt = runtime(ctx, config=config, demo=demo, verbose=verbose, debug=debug, no_color=no_color)
-    with boundary(rt):
+    with guarded(rt):
         settings = load_settings(rt.config, demo=rt.demo)
         if rt.verbose:
             rt.log(f"GET {settings.ecb_url}")
@@ -64,7 +64,7 @@ def update(
         info = {"file": str(path), "url": settings.ecb_url, "latest": table.latest.isoformat(),
                 "currencies": len(table.known()), "in_use": str(in_use.path)}
         if fmt is Format.json:
-            rt.out(dumps_exact({"schema": UPDATE_SCHEMA, **info}) + "\n")
+            rt.out(dumps_exact({"schema": UPDATE_SCHEMA, **info}, indent=rt.json_indent) + "\n")
         elif fmt is Format.jsonl:
             rt.out(dumps_exact(info) + "\n")
         elif fmt is Format.csv:
@@ -74,7 +74,6 @@ def update(
                    f"{path}\n")
         if in_use.path != path:
             rt.warn(f"the bundled ECB file is newer ({in_use.latest}); it stays in use")
-    raise typer.Exit(0)
 
 
 @app.command("show", epilog=EXAMPLES["rates show"])
@@ -84,18 +83,17 @@ def show(
     debug: DebugOpt = False, no_color: NoColorOpt = False,
 ) -> None:
     """List the rates the next --in CUR run would use, with their sources and dates."""
+    from balancecli.cli.boundary import guarded
     from balancecli.cli.commands.networth import target_currency
-    from balancecli.cli.runtime import boundary
 
     rt = runtime(ctx, config=config, demo=demo, verbose=verbose, debug=debug, no_color=no_color)
-    with boundary(rt):
+    with guarded(rt):
         target, settings = target_currency(rt, in_currency)
         if settings is None:
             from balancecli.money.rates import load_settings
 
             settings = load_settings(rt.config, demo=rt.demo)
         _show(rt, target or "USD", settings, fmt)
-    raise typer.Exit(0)
 
 
 def _show(rt: Any, target: str, settings: Any, fmt: Format) -> None:
@@ -138,7 +136,8 @@ def _print(rt: Any, fmt: Format, target: str, file_info: dict[str, Any] | None,
 
     if fmt is Format.json:
         rt.out(dumps_exact({"schema": SHOW_SCHEMA, "generated_at": utc_now(),
-                            "currency": target, "ecb": file_info, "rates": rows}) + "\n")
+                            "currency": target, "ecb": file_info, "rates": rows},
+                           indent=rt.json_indent) + "\n")
         return
     if fmt is Format.jsonl:
         rt.out("".join(dumps_exact(r) + "\n" for r in rows))
@@ -157,7 +156,7 @@ def _print(rt: Any, fmt: Format, target: str, file_info: dict[str, Any] | None,
                             else str(r[n]).lower() if n == "stale" else r[n] for n in names)
         rt.out(out.getvalue())
         return
-    from balancecli.cli.commands.networth_table import rate_text
+    from balancecli.output.networth import rate_text
     from balancecli.output.table import Column, Table
 
     t = Table([Column("from", "From"), Column("rate", f"1 unit in {target}", numeric=True),
@@ -173,7 +172,7 @@ def _print(rt: Any, fmt: Format, target: str, file_info: dict[str, Any] | None,
                f"old{'; run: balancecli rates update' if file_info['stale'] else ''})\n")
     else:
         rt.out("ECB file: none (run: balancecli rates update)\n")
-    rt.print_table(t, show_with="-f csv or -f json")
+    rt.console.print_tables(t, show_with="-f csv or -f json")
     rt.out("Broker rates (TradeStation CurrencyDetails, Quantower TotalInUSD) come with each "
            "run's balances and win over these.\n")
 

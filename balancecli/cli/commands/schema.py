@@ -5,11 +5,14 @@ is short for ``balancecli.balance/1``.
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from balancecli.cli.commands.options import DebugOpt, NoColorOpt, VerboseOpt, runtime
+
+if TYPE_CHECKING:
+    from balancecli.cli.runtime import Runtime
 
 
 def schema(
@@ -29,11 +32,18 @@ def schema(
 
       balancecli balance -f json | check-jsonschema --schemafile balance.schema.json -
     """
-    import json
-
-    from balancecli.output import schemas
+    from balancecli.cli.boundary import run
 
     rt = runtime(ctx, verbose=verbose, debug=debug, no_color=no_color)
+    run(rt, lambda: _show(rt, name))
+
+
+def _show(rt: Runtime, name: str | None) -> None:
+    import json
+
+    from balancecli.cli.boundary import UsageError
+    from balancecli.output import schemas
+
     if name is None:
         width = max(len(n) for n in schemas.NAMES)
         rt.out("".join(f"{n:<{width}}  {schemas.SCHEMAS[n]['description']}\n"
@@ -41,8 +51,7 @@ def schema(
         return
     found = schemas.get(name)
     if found is None:
-        rt.err(f"error: unknown schema {name!r} (valid: {', '.join(schemas.NAMES)})")
-        raise typer.Exit(2)
+        raise UsageError(f"unknown schema {name!r} (valid: {', '.join(schemas.NAMES)})")
     rt.out(json.dumps(found, indent=2, ensure_ascii=False) + "\n")
 
 

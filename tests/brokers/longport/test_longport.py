@@ -40,7 +40,7 @@ from balancecli.demo.longport import (
     FakeLongPort,
     envelope_error,
 )
-from balancecli.service.fetch import Options, make_context
+from balancecli.service.fetch import Options, Relay, make_context
 from tests.support.cli import run_cli
 from tests.support.config import FAST, make_ctx, write_config
 
@@ -573,7 +573,7 @@ def test_env_token_near_expiry_is_not_spent_but_warned_about(fake):
     env["BALANCECLI_LP_ACCESS_TOKEN_EXPIRES_AT"] = iso(timedelta(days=3))
     sec = Secrets("lp", prof.broker_class.secret_fields(prof.settings), env=env,
                   keyring=Keyring())
-    lp = LongPort(make_context(prof, Options(warn=warnings.append), sec))
+    lp = LongPort(make_context(prof, Options(listener=Relay(warn=warnings.append)), sec))
     assert len(balances(lp).rows) == 1
     assert fake.legacy_refreshes == 0
     assert len(warnings) == 1 and "expires in 3.0 days" in warnings[0]
@@ -597,7 +597,7 @@ def test_forced_refresh_of_an_env_token_warns_that_the_variable_is_now_dead(fake
     env = {f"BALANCECLI_LP_{k}": v for k, v in CREDS.items()}
     sec = Secrets("lp", prof.broker_class.secret_fields(prof.settings), env=env,
                   keyring=Keyring(), warn=warnings.append)
-    lp = LongPort(make_context(prof, Options(warn=warnings.append), sec))
+    lp = LongPort(make_context(prof, Options(listener=Relay(warn=warnings.append)), sec))
     lp.refresh()
     new = plaintext_keyring.load("lp")["access_token"]
     assert new in fake.tokens and DEMO_ACCESS_TOKEN in fake.revoked

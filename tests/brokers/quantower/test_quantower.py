@@ -447,7 +447,8 @@ def test_bridge_command_cannot_write_is_a_usage_error(tmp_path):
     out = tmp_path / "missing" / "BalanceCliBridge.cs"
     result = run_cli("quantower", "bridge", "-o", str(out))
     assert (result.returncode, result.stdout) == (2, "")
-    assert result.stderr == f"error: cannot write {out}: No such file or directory\n"
+    assert result.stderr == (f"error: --output: cannot write {out}: No such file or directory "
+                             "(run: balancecli quantower bridge --help)\n")
 
 
 # ---------------------------------------------------------------- the C# bridge under mono

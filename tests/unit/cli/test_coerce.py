@@ -1,4 +1,5 @@
-"""commands/coerce.py: option values without pydantic give exactly what Typer's coercion gives."""
+"""cli/typer_internals.py: option values without pydantic give exactly what Typer's coercion
+gives."""
 
 from __future__ import annotations
 
@@ -13,7 +14,8 @@ from typer._click.exceptions import BadParameter
 from typer.core import _TyperParameter
 
 from balancecli.cli.app import app
-from balancecli.cli.coerce import _kind, install
+from balancecli.cli.typer_internals import install_coercion as install
+from balancecli.cli.typer_internals import value_kind as _kind
 from tests.support.cli import balancecli_exe
 
 SAMPLES = {
@@ -51,7 +53,7 @@ def outcome(command, param, value):
 def test_every_option_of_ours_gets_the_fast_converter():
     command = typer.main.get_command(app)
     kinds = {_kind(param.type_descriptor) for _, param in params(command)}
-    assert None not in kinds, "an option type coerce.py does not know: it would load pydantic"
+    assert None not in kinds, "an option type value_kind does not know: it would load pydantic"
     assert install(command) == sum(1 for _ in params(command))
 
 

@@ -47,11 +47,11 @@ def typer_command() -> Any:
     import typer
 
     from balancecli.cli.app import app
-    from balancecli.cli.coerce import install
     from balancecli.cli.complete import use_bash_script
+    from balancecli.cli.typer_internals import install_coercion
 
     command = typer.main.get_command(app)
-    install(command)
+    install_coercion(command)
     use_bash_script()
     # Click names the help option from a set (Command.get_help_option_names), so whether Tab
     # offers "--help" before "-h" changes from one process to the next; the table holds the

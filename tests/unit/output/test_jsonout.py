@@ -16,6 +16,7 @@ from balancecli.core.errors import UnavailableError
 from balancecli.core.models import Account, Asset, Balance
 from balancecli.demo.etna import DEMO_APP_KEY, DEMO_PASSWORD, DEMO_USERNAME, FakeEtna
 from balancecli.output import jsonout, render
+from balancecli.output.specs import DATA
 from tests.support.cli import balancecli_exe
 from tests.support.config import write_config
 
@@ -31,15 +32,15 @@ ASSETS = [Asset(profile="qt", broker="quantower", account_id="A", asset="BTC", t
 ACCOUNTS = [Account(profile="e", broker="etna", account_id="9", name=None, extra={})]
 
 
-def streamed(fmt: str, command: str, rows: list, errors: list, batches: int = 2) -> str:
-    schema, key, _ = render.SCHEMAS[command]
+def streamed(fmt: str, command: str, rows: list, errors: list, batches: int = 2,
+             indent: int | None = None) -> str:
+    spec = DATA[command]
     out = io.StringIO()
-    stream = jsonout.Stream(out, fmt, schema=schema, key=key,
-                            generated_at=lambda: "2026-11-21T19:00:00Z")
+    stream = jsonout.Stream(out, fmt, schema=spec.schema, key=spec.key,
+                            generated_at=lambda: "2026-11-21T19:00:00Z", indent=indent)
     for i in range(batches):
         stream.rows(rows[i::batches])
-    blocks = [("totals", render.totals(rows))] if command == "balance" and fmt == "json" else []
-    stream.close(errors, blocks)
+    stream.close(errors, render.blocks(spec, rows) if fmt == "json" else [])
     return out.getvalue()
 
 
@@ -49,8 +50,11 @@ def test_streamed_text_is_exactly_renders(command, rows):
     error = UnavailableError("x timed out", profile="lp", broker="longport")
     interleaved = rows[0::2] + rows[1::2]  # the order two batches produce
     assert streamed("json", command, rows, [error]) == render.to_json(
-        command, interleaved, [error], "2026-11-21T19:00:00Z")
+        DATA[command], interleaved, [error], "2026-11-21T19:00:00Z")
     assert streamed("jsonl", command, rows, []) == render.to_jsonl(interleaved)
+    # On a terminal: indented as the whole document would be, still written as rows arrive.
+    assert streamed("json", command, rows, [error], indent=2) == render.to_json(
+        DATA[command], interleaved, [error], "2026-11-21T19:00:00Z", indent=2)
 
 
 def test_exact_digits_and_nulls_survive_a_round_trip():

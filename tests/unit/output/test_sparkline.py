@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from decimal import Decimal as D
 
-from balancecli.cli.commands.history_tables import trend
 from balancecli.history import sparkline
+from balancecli.output.series import trend
 
 HOUR = 3600.0
 

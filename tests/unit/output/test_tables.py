@@ -17,6 +17,7 @@ import pytest
 from balancecli.core import precision
 from balancecli.core.models import Asset, Balance
 from balancecli.output import render
+from balancecli.output.specs import ASSETS, BALANCE
 from balancecli.output.table import KEEP, Column, Table, printable, width_of
 from balancecli.output.table import render as draw
 
@@ -231,7 +232,7 @@ def _balances():
 
 
 def test_balance_table_totals_are_summed_exactly_then_rounded():
-    t = render.table("balance", _balances())
+    t = render.table(BALANCE, _balances())
     assert [c.key for c in t.columns] == ["profile", "account_id", "account_name", "currency",
                                            "cash", "buying_power", "equity"]
     assert t.rows[0][4:] == ["25,731.18", "1.00", "48,210.56"]
@@ -240,17 +241,17 @@ def test_balance_table_totals_are_summed_exactly_then_rounded():
     assert t.totals == [["Total (2 accounts)", "", "", "USD", "25,731.19", "3.00",
                          "48,210.56*"]]
     assert t.caption == "* some accounts did not report this value"
-    exact = render.table("balance", _balances(), exact=True)
+    exact = render.table(BALANCE, _balances(), exact=True)
     assert exact.totals[0][4] == "25,731.185"
 
 
 def test_columns_option_picks_and_orders_any_row_field():
-    t = render.table("balance", _balances(), columns=["currency", "account_id", "as_of"])
+    t = render.table(BALANCE, _balances(), columns=["currency", "account_id", "as_of"])
     assert [c.title for c in t.columns] == ["Ccy", "Account", "As of"]
     assert all(c.priority == KEEP for c in t.columns)
     assert t.rows[0] == ["USD", "1", None]
-    assert render.column_names("assets")[:4] == ["profile", "broker", "account_id", "asset"]
-    assert "extra" not in render.column_names("balance")
+    assert ASSETS.field_names()[:4] == ["profile", "broker", "account_id", "asset"]
+    assert "extra" not in BALANCE.field_names()
 
 
 def test_asset_amounts_use_the_asset_precision():
@@ -259,7 +260,7 @@ def test_asset_amounts_use_the_asset_precision():
                   conversion_rate=D("0.0095697442964323993262900015")),
             Asset(profile="q", broker="quantower", account_id="A", asset="JPY",
                   total=D("-188750.00"))]
-    t = render.table("assets", rows)
+    t = render.table(ASSETS, rows)
     keys = [c.key for c in t.columns]
     row = dict(zip(keys, t.rows[0], strict=True))
     assert row["total"] == "0.5" and row["value_usd"] == "48,000.00"
@@ -270,12 +271,12 @@ def test_asset_amounts_use_the_asset_precision():
 def test_huge_values_in_every_format():
     big = D("9" * 10_000)
     rows = [Balance(profile="p", broker="etna", account_id="1", currency="USD", cash=big)]
-    assert ("9,999," in draw(render.table("balance", rows), width=80).text)
-    doc = json.loads(render.to_json("balance", rows, [], "2026-01-01T00:00:00Z"),
+    assert ("9,999," in draw(render.table(BALANCE, rows), width=80).text)
+    doc = json.loads(render.to_json(BALANCE, rows, [], "2026-01-01T00:00:00Z"),
                      parse_float=D, parse_int=D)
     assert doc["balances"][0]["cash"] == big
     assert render.to_jsonl(rows).count("9") >= 10_000
-    assert "9" * 10_000 in render.to_csv("balance", rows)
+    assert "9" * 10_000 in render.to_csv(BALANCE, rows)
 
 
 # -- JSON and CSV
@@ -283,7 +284,7 @@ def test_huge_values_in_every_format():
 def test_json_escapes_control_characters_and_keeps_unicode():
     rows = [Balance(profile="p", broker="etna", account_id="\x1b[2J1\u009b\u202e",
                     account_name="Swing IRA …", currency="USD")]
-    text = render.to_json("balance", rows, [], "2026-01-01T00:00:00Z")
+    text = render.to_json(BALANCE, rows, [], "2026-01-01T00:00:00Z")
     assert '"account_id": "\\u001b[2J1\\u009b\\u202e"' in text
     assert '"Swing IRA …"' in text  # not \\u2026
     assert json.loads(text)["balances"][0]["account_id"] == "\x1b[2J1\u009b\u202e"
@@ -291,8 +292,8 @@ def test_json_escapes_control_characters_and_keeps_unicode():
 
 def test_json_is_indented_on_request_with_the_same_content():
     rows = _balances()
-    compact = render.to_json("balance", rows, [], "2026-01-01T00:00:00Z")
-    pretty = render.to_json("balance", rows, [], "2026-01-01T00:00:00Z", indent=2)
+    compact = render.to_json(BALANCE, rows, [], "2026-01-01T00:00:00Z")
+    pretty = render.to_json(BALANCE, rows, [], "2026-01-01T00:00:00Z", indent=2)
     assert compact.count("\n") == 1 and pretty.count("\n") > 50
     assert json.loads(compact, parse_float=D) == json.loads(pretty, parse_float=D)
     assert '"equity": 48210.555' in pretty
@@ -307,9 +308,9 @@ def test_secrets_are_masked_before_encoding_in_every_format():
     error = BrokerError(f"login failed for {secret}", profile="p")
     rows = [Balance(profile="p", broker="etna", account_id="1", account_name=secret,
                     currency="USD")]
-    outputs = [render.to_json("balance", rows, [error], "2026-01-01T00:00:00Z"),
-               render.to_jsonl(rows), render.to_csv("balance", rows),
-               draw(render.table("balance", rows), width=None).text]
+    outputs = [render.to_json(BALANCE, rows, [error], "2026-01-01T00:00:00Z"),
+               render.to_jsonl(rows), render.to_csv(BALANCE, rows),
+               draw(render.table(BALANCE, rows), width=None).text]
     for text in outputs:
         assert "pa" + '"' not in text and "ss\\" not in text and "word-xyz" not in text, text
         assert "***" in text
@@ -317,14 +318,14 @@ def test_secrets_are_masked_before_encoding_in_every_format():
 
 def test_csv_booleans_and_column_choice():
     assert render.csv_value(True) == "true" and render.csv_value(False) == "false"
-    text = render.to_csv("balance", _balances(), columns=["account_id", "cash"])
+    text = render.to_csv(BALANCE, _balances(), columns=["account_id", "cash"])
     assert text.splitlines() == ["account_id,cash", "1,25731.18", "2,0.005", "3,-188750.5"]
 
 
 # -- history tables
 
 def test_trend_is_scaled_over_time_not_over_points():
-    from balancecli.cli.commands.history_tables import trend
+    from balancecli.output.series import trend
 
     hour = 3600.0
     # Ten snapshots in the first hour, then one a day later: the burst takes one slice.
@@ -341,7 +342,7 @@ def test_trend_is_scaled_over_time_not_over_points():
 def test_history_times_are_local_and_compact(monkeypatch):
     import time as _time
 
-    from balancecli.cli.commands.history_tables import when
+    from balancecli.output.series import when
 
     monkeypatch.setenv("TZ", "Asia/Hong_Kong")
     _time.tzset()
@@ -354,7 +355,7 @@ def test_history_times_are_local_and_compact(monkeypatch):
 
 
 def test_percent_change():
-    from balancecli.cli.commands.history_tables import percent
+    from balancecli.output.series import percent
 
     assert percent(D("-9.75"), D("100.00")) == D("-9.7500")
     assert percent(D("10"), D("-50")) == D("20")  # of the size of the first value

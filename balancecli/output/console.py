@@ -1,0 +1,214 @@
+"""The terminal of one run: data on stdout, everything else on stderr, one line at a time.
+
+- ``out`` writes data (secrets masked; on a terminal, control characters other than line
+  breaks and tabs escaped, so a CSV or JSONL cell cannot drive the terminal either).
+- ``err`` writes one line on stderr (masked and escaped); ``warn`` and ``note`` are lines that
+  ``-q`` drops (but an urgent warning: the next run fails without action, said once);
+  ``log`` is a ``-v`` line; ``report`` is the one line of an error: the profile, what
+  happened, the next step.
+- ``print_tables`` draws tables that fit the terminal (``output.table``) and says once on
+  stderr which columns were hidden; off a terminal nothing is hidden or coloured.
+- ``spinner`` shows progress on stderr (only on a terminal), naming the profiles still being
+  fetched; it pauses while a prompt waits.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+import threading
+from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from balancecli.core.errors import BalanceCliError
+    from balancecli.output.table import Column, Table
+
+NEXT_STEPS = {
+    "auth": "run: balancecli auth login {profile}",
+    "config": "check the config file (run: balancecli profile show {profile})",
+    "unavailable": "check the network and try again (add -v to see each request)",
+    "rate_limited": "wait a few minutes and try again",
+    "stale": "check that the balancecli bridge Strategy is running in Quantower",
+    "bad_response": "try again; if it persists, report it with the output of --debug -v",
+    "broker_error": "check the account at the broker (add -v to see each request)",
+}
+TABLE_HINT = "--wide, --columns NAME,... or -f csv"  # how to see hidden columns
+
+
+def error_line(error: BalanceCliError) -> str:
+    """``error: PROFILE [account ID]: what happened (HTTP n) — the next step`` (unmasked)."""
+    where = error.profile or "balancecli"
+    if error.account_id:
+        where += f" account {error.account_id}"
+    status = f" (HTTP {error.http_status})" if error.http_status and \
+        f"HTTP {error.http_status}" not in error.message else ""
+    step = error.next_step or NEXT_STEPS.get(error.kind, "").format(
+        profile=error.profile or "PROFILE")
+    return f"error: {where}: {error.message}{status}" + (f" — {step}" if step else "")
+
+
+def terminal_width() -> int:
+    """Columns of the terminal on stdout (``COLUMNS`` wins, as for every Unix tool)."""
+    import shutil
+
+    return max(shutil.get_terminal_size((80, 24)).columns, 20)
+
+
+def hidden_note(hidden: Sequence[Column], width: int | None, show_with: str) -> str:
+    """``note: 2 columns hidden to fit 80 columns: A, B (show them with ...)``."""
+    names = ", ".join(c.title for c in hidden)
+    return (f"note: {len(hidden)} column{'s' if len(hidden) > 1 else ''} hidden to fit "
+            f"{width} columns: {names} (show them with {show_with})")
+
+
+class Console:
+    """stdout and stderr of a run; safe to call from worker threads."""
+
+    def __init__(self, *, no_color: bool = False, quiet: bool = False,
+                 verbose: bool = False) -> None:
+        self.no_color = no_color
+        self.quiet = quiet  # -q: no summaries, warnings (but urgent ones) or notes
+        self.verbose = verbose  # -v: a line per request (and no spinner to fight them)
+        self._lock = threading.Lock()
+        self._said: set[str] = set()  # keys of the urgent warnings given
+        self._status: Any = None  # the spinner shown, paused while a prompt waits
+
+    # -- what the terminal is
+    @property
+    def is_terminal(self) -> bool:
+        return sys.stdout.isatty()
+
+    @property
+    def color(self) -> bool:
+        return (not self.no_color and "NO_COLOR" not in os.environ
+                and os.environ.get("TERM") != "dumb" and self.is_terminal)
+
+    @property
+    def width(self) -> int | None:
+        """The terminal's width on stdout, None off a terminal (no limit)."""
+        return terminal_width() if self.is_terminal else None
+
+    @property
+    def json_indent(self) -> int | None:
+        """``-f json`` is indented for a person at a terminal, compact in a pipe."""
+        return 2 if self.is_terminal else None
+
+    # -- stderr
+    def err(self, line: str, *, block: bool = False) -> None:
+        """One line on stderr, secrets masked, control characters escaped (a broker's text
+        cannot drive the terminal). ``block``: a multi-line text (a traceback), each line so."""
+        from balancecli.core.redact import REDACTOR
+        from balancecli.output.table import printable
+
+        text = REDACTOR.redact(line)
+        text = "\n".join(map(printable, text.split("\n"))) if block else printable(text)
+        with self._lock:
+            sys.stderr.write(text + "\n")
+            sys.stderr.flush()
+
+    def warn(self, message: str) -> None:
+        """A warning; ``-q`` drops it unless it is urgent (a ``str`` with a ``key``: without
+        action the next run fails), which is said once per run."""
+        key = getattr(message, "key", None)
+        if key is not None:
+            with self._lock:
+                if key in self._said:
+                    return
+                self._said.add(key)
+        elif self.quiet:
+            return
+        self.err(f"warning: {message}")
+
+    def note(self, message: str) -> None:
+        """A remark about what was shown (not a problem); ``-q`` drops it."""
+        if not self.quiet:
+            self.err(message)
+
+    def log(self, line: str) -> None:
+        self.err(line)
+
+    def report(self, error: BalanceCliError) -> None:
+        self.err(error_line(error))
+
+    # -- stdout
+    def out(self, text: str) -> None:
+        """Data on stdout, secrets masked; escaped on a terminal (tabs and line breaks kept)."""
+        from balancecli.core.redact import REDACTOR
+
+        text = REDACTOR.redact(text)
+        if self.is_terminal:
+            from balancecli.output.table import printable
+
+            text = "\n".join(
+                "\t".join(map(printable, line.split("\t"))) for line in text.split("\n"))
+        self.write(text)
+
+    def write(self, text: str) -> None:
+        """Text on stdout as it is (already masked and escaped by its printer)."""
+        sys.stdout.write(text)
+        sys.stdout.flush()
+
+    def print_tables(self, *tables: Table | None, wide: bool = False,
+                     show_with: str = TABLE_HINT) -> list[Column]:
+        """Draw tables one after the other, blank-line apart; on a terminal they fit its width
+        and one note on stderr names the columns hidden (returned). Off a terminal: no width
+        limit, no colour, no trailing spaces."""
+        text, hidden, width = self.draw(*tables, wide=wide)
+        self.write(text)
+        if hidden:  # -q drops it, like every note
+            self.note(hidden_note(hidden, width, show_with))
+        return hidden
+
+    def draw(self, *tables: Table | None, wide: bool = False,
+             width: int | None = None) -> tuple[str, list[Column], int | None]:
+        """(the text of the tables, the columns hidden, the width they fit)."""
+        from balancecli.core.redact import REDACTOR
+        from balancecli.output.table import render
+
+        width = width or self.width
+        hidden: list[Column] = []
+        parts = []
+        for table in tables:
+            if table is None:
+                continue
+            rendered = render(table, width=width, color=self.color, wide=wide)
+            parts.append(rendered.text)
+            hidden += [c for c in rendered.hidden if c.title not in {h.title for h in hidden}]
+        return REDACTOR.redact("\n".join(p for p in parts if p)), hidden, width
+
+    # -- progress
+    @contextlib.contextmanager
+    def spinner(self, message: str) -> Iterator[None]:
+        """A spinner on stderr while the block runs (only on a terminal, not with -q or -v)."""
+        if not sys.stderr.isatty() or self.quiet or self.verbose:
+            yield
+            return
+        from rich.console import Console as RichConsole
+
+        with RichConsole(stderr=True).status(message) as status:
+            self._status = status
+            try:
+                yield
+            finally:
+                self._status = None
+
+    def pending(self, names: Sequence[str]) -> None:
+        """The spinner names the profiles still being fetched (who is slow)."""
+        status = self._status
+        if status is not None and names:
+            shown = ", ".join(names[:4]) + (f" and {len(names) - 4} more" if len(names) > 4
+                                             else "")
+            status.update(f"Waiting for {shown}…")
+
+    @contextlib.contextmanager
+    def paused_spinner(self) -> Iterator[None]:
+        """No spinner while a prompt waits for the user (it would redraw over the question)."""
+        status = self._status
+        if status is None:
+            yield
+            return
+        status.stop()
+        yield  # not drawn again when the prompt was cancelled: the run is ending
+        status.start()
