@@ -18,7 +18,7 @@ from tests.support import REPO
 from tests.support.cli import balancecli_exe, run_cli
 from tests.support.config import write_config
 
-HEAVY = ("typer", "click", "rich", "pydantic", "requests", "keyring", "sqlite3")
+HEAVY = ("typer", "click", "rich", "pydantic", "requests", "keyring", "sqlite3", "inspect")
 # The console script, reporting (on stderr, as JSON) its exit code and which HEAVY modules it
 # had imported when it exited.
 PROBE = f"""
