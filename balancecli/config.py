@@ -6,31 +6,16 @@ Secrets never go in this file. Location: ``--config``, else ``BALANCECLI_CONFIG`
 
 from __future__ import annotations
 
-import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from balancecli.core.errors import ConfigError
+from balancecli.core.paths import config_path as config_path
 from balancecli.net.urls import check_url
 
 PROFILE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
-
-
-def default_path() -> Path:
-    import platformdirs
-
-    return Path(platformdirs.user_config_dir("balancecli")) / "config.toml"
-
-
-def config_path(explicit: str | os.PathLike[str] | None = None) -> Path:
-    if explicit:
-        return Path(explicit).expanduser()
-    env = os.environ.get("BALANCECLI_CONFIG")
-    if env:
-        return Path(env).expanduser()
-    return default_path()
 
 
 @dataclass(frozen=True)

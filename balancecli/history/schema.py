@@ -35,6 +35,8 @@ from typing import Self
 
 from balancecli.core.errors import ConfigError, UnavailableError
 from balancecli.core.models import MONEY_FIELDS, Asset, Balance
+from balancecli.core.paths import ENV_DB as ENV_DB
+from balancecli.core.paths import db_path as db_path
 
 SCHEMA_VERSION = 3
 # ``history`` reads (read-only, never upgrading) from this version on: 3 only added ``rates``,
@@ -45,7 +47,6 @@ READABLE_FROM = 2
 APPLICATION_ID = 0x424C4E43
 OUR_TABLES = frozenset({"runs", "balances", "assets"})
 BUSY_TIMEOUT = 30.0
-ENV_DB = "BALANCECLI_DB"
 
 BALANCE_FIELDS: tuple[str, ...] = MONEY_FIELDS[Balance]
 ASSET_FIELDS: tuple[str, ...] = MONEY_FIELDS[Asset]
@@ -123,20 +124,6 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     ),
 )
 assert len(MIGRATIONS) == SCHEMA_VERSION
-
-
-def db_path(explicit: str | os.PathLike[str] | None = None, *, demo: bool = False) -> Path:
-    """``--db``, else ``BALANCECLI_DB``, else the user data dir's ``history.sqlite3``; with
-    ``--demo`` the default is ``history-demo.sqlite3`` so demo data never mixes with yours."""
-    if explicit:
-        return Path(explicit).expanduser()
-    env = os.environ.get(ENV_DB)
-    if env:
-        return Path(env).expanduser()
-    import platformdirs
-
-    name = "history-demo.sqlite3" if demo else "history.sqlite3"
-    return Path(platformdirs.user_data_dir("balancecli")) / name
 
 
 @contextlib.contextmanager
