@@ -36,12 +36,15 @@ from balancecli.core.errors import (
     AuthError,
     BalanceCliError,
     BrokerError,
+    ConfigError,
     RateLimitedError,
     UnavailableError,
 )
 from balancecli.core.interrupt import CANCEL
 from balancecli.core.redact import REDACTOR
+from balancecli.net.deadline import RUN, OutOfTime
 from balancecli.net.limiter import CONGESTED, NEUTRAL, OK, Interrupted, RateLimit
+from balancecli.net.urls import BadUrl, Url, shown, split
 from balancecli.net.wire import MAX_RESPONSE_BYTES, Failure, Host, Response, Wire, resolve_host
 
 _UNSENDABLE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
@@ -98,15 +101,27 @@ class HttpClient:
         self._lock = threading.Lock()
         self.request_count = 0
 
-    def _host(self, url: str) -> Host:
-        scheme, _, rest = url.partition("://")
-        base = f"{scheme.lower()}://{rest.split('/', 1)[0].split('?', 1)[0]}"
+    def _split(self, url: str) -> Url:
+        """``url`` read by ``urls.split``, the parser that checked the config: the host it
+        names is the host connected to. A URL it refuses is a config error (exit 3)."""
+        try:
+            parts = split(url)
+        except BadUrl as exc:
+            raise ConfigError(f"cannot request {shown(url)}: {exc.reason}",
+                              profile=self.profile,
+                              next_step=f"fix the URL settings of [profiles.{self.profile}] "
+                                        "in the config file") from None
+        if parts.scheme not in ("http", "https"):
+            raise ConfigError(f"cannot fetch {parts.scheme}:// URLs (only https and http)",
+                              profile=self.profile)
+        return parts
+
+    def _host(self, url: Url) -> Host:
+        base = url.origin
         host = self._hosts.get(base)
         if host is None:
-            if scheme.lower() not in ("http", "https"):
-                raise UnavailableError(f"cannot fetch {scheme}:// URLs (only https and http)")
             with self._lock:
-                host = self._hosts.get(base) or resolve_host(base, self.limits)
+                host = self._hosts.get(base) or resolve_host(url, self.limits)
                 self._hosts[base] = host
         return host
 
@@ -132,7 +147,8 @@ class HttpClient:
         """
         method = method.upper()
         full_url = f"{url}?{query}" if query else url
-        host = self._host(url)
+        target = self._split(full_url)
+        host = self._host(target)
         timeout = self.timeout if timeout is None else float(timeout)
         body, content_type = _encode_body(data)
         waited = 0.0
@@ -140,16 +156,20 @@ class HttpClient:
         while True:
             if CANCEL.is_set():
                 raise Interrupted()
-            epoch = host.limiter.acquire(self.retry_budget - waited)
+            epoch = self._acquire(host, waited)
             outcome, wait = NEUTRAL, None
             try:
+                if RUN.passed():
+                    raise OutOfTime()
                 hdrs = checked_headers(headers() if callable(headers) else headers)
                 started = time.monotonic()
                 try:
-                    response = self.wire.attempt(method, full_url, hdrs, body, content_type,
-                                                 host, started + timeout, timeout)
+                    response = self.wire.attempt(method, target, hdrs, body, content_type,
+                                                 host, RUN.bound(started + timeout), timeout)
                 except Failure as failure:
                     self._log(method, full_url, failure.outcome, started)
+                    if failure.outcome == "timeout" and RUN.passed():
+                        raise OutOfTime() from None  # the run's deadline cut it short
                     error, retryable = failure.error, failure.retryable and method in IDEMPOTENT
                 else:
                     self.request_count += 1
@@ -166,6 +186,16 @@ class HttpClient:
                 raise Interrupted()
             waited += wait
             attempt += 1
+
+    def _acquire(self, host: Host, waited: float) -> int:
+        """A slot of the host's limiter within the retry budget and the run's deadline."""
+        budget, left = self.retry_budget - waited, RUN.left()
+        try:
+            return host.limiter.acquire(min(budget, left))
+        except RateLimitedError:
+            if left < budget:
+                raise OutOfTime() from None
+            raise
 
     @staticmethod
     def _judge(method: str, host: Host, response: Response,
@@ -195,6 +225,9 @@ class HttpClient:
             error.message += (
                 f"; the server asks to wait {wait:.0f} s, more than the retry budget"
             )
+            raise error
+        if wait >= RUN.left():
+            error.message += f"; no time left for a retry within {RUN.describe()}"
             raise error
         return wait
 
