@@ -46,11 +46,23 @@ class Profile:
         return broker_class(self.broker, profile=self.name)
 
 
+MAX_CONFIG_BYTES = 1024 * 1024  # a config of many profiles is a few KiB
+
+
 def read_toml(path: Path) -> dict[str, Any]:
+    """The config file, parsed. Only a regular file of at most 1 MiB is read, and on POSIX only
+    one no other user can write (``core.files``): whoever can write it decides where tokens
+    are sent. Each refusal is a ConfigError (exit 3), at once."""
     import tomllib
 
+    from balancecli.core.files import read_private
+
     try:
-        text = path.read_bytes()
+        text = read_private(path, what="the config file", cap=MAX_CONFIG_BYTES,
+                            next_step="point --config or BALANCECLI_CONFIG at the config file")
+    except ValueError:  # a NUL byte in the path
+        raise ConfigError(f"the config file path {str(path)!r} is not a valid path",
+                          next_step="fix --config or BALANCECLI_CONFIG") from None
     except FileNotFoundError:
         raise ConfigError(
             f"no config file at {path}",

@@ -67,6 +67,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from balancecli.brokers.mapping import FieldMap
+from balancecli.core.clock import MAX_SECONDS
 from balancecli.core.errors import BadResponseError, BalanceCliError, ConfigError
 from balancecli.core.models import Account, Asset, Balance
 from balancecli.core.secretfields import SecretFields
@@ -100,12 +101,14 @@ class Setting:
 COMMON_SETTINGS: dict[str, Setting] = {
     "broker": Setting(str, required=True),
     "accounts": Setting(list, None, help="only these account ids"),
-    "timeout": Setting((int, float), None, help="seconds per request", minimum=0, above=True),
-    "max_retries": Setting(int, 3, help="retries on 429/5xx/network errors", minimum=0),
+    "timeout": Setting((int, float), None, help="seconds per request", minimum=0, above=True,
+                       maximum=MAX_SECONDS),
+    "max_retries": Setting(int, 3, help="retries on 429/5xx/network errors", minimum=0,
+                           maximum=100),
     "retry_backoff": Setting((int, float), 0.5, help="first backoff in seconds, doubled",
-                             minimum=0),
+                             minimum=0, maximum=MAX_SECONDS),
     "retry_budget": Setting((int, float), 30, help="most seconds spent waiting between retries",
-                            minimum=0),
+                            minimum=0, maximum=MAX_SECONDS),
     "max_response_bytes": Setting(int, None, help="largest response accepted, in bytes "
                                                   "(default 16 MiB)", minimum=1),
     "max_concurrency": Setting(int, None, help="most requests in flight per host "

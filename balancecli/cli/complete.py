@@ -81,11 +81,10 @@ def profile_names(ctx: Any) -> list[str]:
             from balancecli.demo import _DEMOS
 
             return list(_DEMOS)
-        import tomllib
+        from balancecli.config import config_path, read_toml
 
-        from balancecli.config import config_path
-
-        data = tomllib.loads(config_path(_option(ctx, "config")).read_text(encoding="utf-8"))
+        # read_toml: never a FIFO (Tab would hang the shell) or another user's file.
+        data = read_toml(config_path(_option(ctx, "config")))
         profiles = data.get("profiles")
         return [str(name) for name in profiles] if isinstance(profiles, dict) else []
     except Exception:  # noqa: BLE001 - completion must never fail loudly

@@ -266,7 +266,8 @@ class FakeBroker:
             h.close_connection = True
             getattr(h, "bc_leave", lambda: None)()
             try:
-                h.wfile.write(fault.body)
+                body = fault.body
+                h.wfile.write(body if isinstance(body, bytes) else str(body).encode())
                 h.wfile.flush()
             except OSError:
                 pass

@@ -119,9 +119,6 @@ class Watchdog:
 WATCHDOG = Watchdog()
 on_cancel(WATCHDOG.abort_all)
 
-MAX_SECONDS = 86400.0  # the most --timeout, --max-time or a profile's timeout may be: a day
-
-
 class RunDeadline:
     """The whole run's deadline (``--max-time``), process-wide like Ctrl-C's ``CANCEL``."""
 

@@ -86,6 +86,7 @@ class HttpClient:
         pool_size: int | None = None,
         limits: RateLimit | None = None,
         max_response_bytes: int = MAX_RESPONSE_BYTES,
+        size_note: str = "setting max_response_bytes",
     ) -> None:
         self.profile = profile
         self.timeout = float(timeout)
@@ -96,7 +97,7 @@ class HttpClient:
         self.limits = limits or RateLimit()
         self.pool_size = pool_size or max(self.limits.ceiling, 1)
         self.max_response_bytes = int(max_response_bytes)
-        self.wire = Wire(self.pool_size, self.max_response_bytes)
+        self.wire = Wire(self.pool_size, self.max_response_bytes, size_note)
         self._hosts: dict[str, Host] = {}
         self._lock = threading.Lock()
         self.request_count = 0

@@ -92,9 +92,11 @@ class Failure(Exception):
 class Wire:
     """The connection side of one ``HttpClient``: its adapter, CA bundle and pools."""
 
-    def __init__(self, pool_size: int, max_response_bytes: int) -> None:
+    def __init__(self, pool_size: int, max_response_bytes: int,
+                 size_note: str = "setting max_response_bytes") -> None:
         self.pool_size = pool_size
         self.max_response_bytes = max_response_bytes
+        self.size_note = size_note  # what the size cap's message says in brackets
         self.adapter: Any = None
         self.verify: Any = True
         self.timeouts: dict[float, Any] = {}  # urllib3 Timeout objects (urlopen copies them)
@@ -118,6 +120,7 @@ class Wire:
         """The adapter's connection pool for ``host`` (through its proxy, if any), set up once
         as ``HTTPAdapter.send`` would on every call: TLS settings, and the URL form."""
         from requests.models import PreparedRequest
+        from requests.structures import CaseInsensitiveDict
 
         pool = host.pool
         if pool is not None and pool.pool is not None:  # a pool the manager closed is replaced
@@ -125,7 +128,8 @@ class Wire:
         adapter = self.adapter or self.setup()
         with self._lock:
             probe = PreparedRequest()
-            probe.method, probe.url, probe.headers, probe.body = "GET", host.origin + "/", {}, None
+            probe.method, probe.url, probe.body = "GET", host.origin + "/", None
+            probe.headers = CaseInsensitiveDict()
             pool = adapter.get_connection_with_tls_context(probe, self.verify,
                                                            proxies=host.proxies)
             adapter.cert_verify(pool, probe.url, self.verify, None)
@@ -236,10 +240,9 @@ class Wire:
             raise self.broken(exc, host, guard, timeout, connect=False) from None
         return b"".join(chunks)
 
-    @staticmethod
-    def too_big(host: Host, cap: int) -> BadResponseError:
+    def too_big(self, host: Host, cap: int) -> BadResponseError:
         return BadResponseError(
-            f"{host.name} sent a response larger than {_size(cap)} (setting max_response_bytes)")
+            f"{host.name} sent a response larger than {_size(cap)} ({self.size_note})")
 
     @staticmethod
     def timed_out(host: Host, timeout: float) -> Failure:
