@@ -70,17 +70,17 @@ def read_private(path: Path, *, what: str, cap: int, next_step: str) -> bytes:
 
 
 def _check_writers(path: Path, st: os.stat_result, what: str) -> None:
-    checks = [(f"{what} {path} can be written by {{}}, so it cannot be trusted", path, st)]
+    checks = [(f"{what} {path}", ", so it cannot be trusted", path, st)]
     try:
         parent = os.stat(path.parent)
         if not parent.st_mode & stat.S_ISVTX:
-            checks.append((f"the directory {path.parent} of {what} can be written by {{}}, "
-                           "who could replace the file", path.parent, parent))
+            checks.append((f"the directory {path.parent} of {what}",
+                           ", who could replace the file", path.parent, parent))
     except OSError:
         pass
-    for message, target, found in checks:
+    for subject, why, target, found in checks:
         who = who_else_writes(found)
         if who is not None:
             fix = (f"make it yours (run: sudo chown $USER {target}), then: chmod go-w {target}"
                    if who.startswith("its owner") else f"run: chmod go-w {target}")
-            raise ConfigError(message.format(who), next_step=fix)
+            raise ConfigError(f"{subject} can be written by {who}{why}", next_step=fix)
