@@ -108,6 +108,8 @@ def validate_profile(name: str, raw: Any) -> Profile:
 
     cls = broker_class(broker, profile=name)
     settings = cls.validate(name, raw)
+    if settings.get("accounts") is not None:
+        _check_account_filter(name, settings["accounts"])
     if settings.get("ledger_account") is not None:
         from balancecli.core.ledgernames import check_ledger_account
 
@@ -116,6 +118,21 @@ def validate_profile(name: str, raw: Any) -> Profile:
         if isinstance(value, str) and (key.endswith("_url") or key == "base_url"):
             check_url(name, key, value)
     return Profile(name, broker, settings)
+
+
+def _check_account_filter(profile: str, ids: list[Any]) -> None:
+    """``accounts = [...]``: ids are text. ``accounts = [111]`` (TOML integers) would match no
+    id, ever, and every run would print nothing without a word."""
+    fix = f"fix accounts in [profiles.{profile}] of the config file"
+    for value in ids:
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            quoted = ", ".join(f'"{v}"' if isinstance(v, int | float) else repr(v) for v in ids)
+            raise ConfigError(
+                f"setting 'accounts' lists the number {value!r}; account ids are text",
+                profile=profile, next_step=f"quote the ids: accounts = [{quoted}]")
+        if not isinstance(value, str) or not value.strip():
+            raise ConfigError(f"setting 'accounts' must list account ids as text, got {value!r}",
+                              profile=profile, next_step=fix)
 
 
 def load_profiles(path: Path) -> dict[str, dict[str, Any]]:

@@ -342,15 +342,21 @@ class Broker:
     def checked_accounts(self) -> tuple[list[Account], list[BalanceCliError]]:
         """``accounts()`` with the contract enforced for every broker: an id that occurs more
         than once in one response is a bad_response of that account (which row would be right
-        cannot be known), never "last one wins"."""
+        cannot be known), never "last one wins"; so is an id of ``.`` or ``..``, which no
+        percent-encoding keeps a server from reading as a step of the URL path
+        (``/accounts/../info``)."""
         accounts = self.accounts()
         counts = Counter(a.account_id for a in accounts)
-        if all(n == 1 for n in counts.values()):
+        if all(n == 1 and i not in (".", "..") for i, n in counts.items()):
             return accounts, []
         errors = [self.fail(BadResponseError(
             f"the account list names this account {n} times"), account_id)
             for account_id, n in counts.items() if n > 1]
-        return [a for a in accounts if counts[a.account_id] == 1], errors
+        errors += [self.fail(BadResponseError(
+            f"the account id {account_id!r} cannot be used in a URL path"), account_id)
+            for account_id, n in counts.items() if n == 1 and account_id in (".", "..")]
+        return [a for a in accounts if counts[a.account_id] == 1
+                and a.account_id not in (".", "..")], errors
 
     def probe(self) -> Probe:
         """``doctor``'s request: the account list; when that cost no request (an API without

@@ -22,7 +22,7 @@ from typing import Any, Protocol
 from balancecli.brokers.base import Context, Result
 from balancecli.config import Profile
 from balancecli.core import interrupt
-from balancecli.core.errors import AuthError, BadResponseError, BalanceCliError
+from balancecli.core.errors import AuthError, BadResponseError, BalanceCliError, ConfigError
 from balancecli.credentials import Keyring, Secrets
 from balancecli.net.deadline import RUN, OutOfTime
 from balancecli.net.http import HttpClient
@@ -188,6 +188,20 @@ def wanted(profile: Profile, account_id: str, options: Options) -> bool:
     return not options.account_ids or account_id in options.account_ids
 
 
+def _check_filter_matches(profile: Profile, found: list[Any]) -> None:
+    """The profile's ``accounts`` setting names no account the broker lists: a config error
+    naming the ids there are (a silent empty run would look like an empty account)."""
+    allowed = profile.settings.get("accounts")
+    if not allowed or any(a.account_id in allowed for a in found):
+        return
+    ids = [a.account_id for a in found]
+    listed = ", ".join(ids[:20]) + (f" and {len(ids) - 20} more" if len(ids) > 20 else "")
+    raise ConfigError(
+        f"no account matches setting 'accounts' ({', '.join(map(str, allowed))}); the "
+        f"broker lists: {listed or 'none'}",
+        next_step=f"fix accounts in [profiles.{profile.name}] of the config file")
+
+
 def fetch_profile(profile: Profile, options: Options) -> tuple[Result, bool, set[str]]:
     """One profile: accounts, filtered, then balances or assets (or both, from one set of
     responses, for ``snapshot``). Returns (result, ok, ids)."""
@@ -200,6 +214,8 @@ def fetch_profile(profile: Profile, options: Options) -> tuple[Result, bool, set
         # it is down), as when accounts() raises: no account filter can drop it.
         rejected = [e for e in rejected
                     if e.account_id is None or wanted(profile, e.account_id, options)]
+        if not accounts and not rejected:
+            _check_filter_matches(profile, found)
         ids = {a.account_id for a in accounts} | {e.account_id for e in rejected if e.account_id}
         if options.command == "accounts":
             result = Result(rows=list(accounts))
