@@ -247,7 +247,7 @@ def _download(url: str, timeout: float, log: Callable[[str], None] | None) -> by
     from urllib.parse import urljoin
 
     from balancecli.net.http import HttpClient
-    from balancecli.net.limiter import RateLimit
+    from balancecli.net.limiter import Interrupted, RateLimit
     from balancecli.net.urls import BadUrl, shown, split
 
     http = HttpClient("ecb", timeout=timeout, max_retries=2, log=log,
@@ -259,10 +259,16 @@ def _download(url: str, timeout: float, log: Callable[[str], None] | None) -> by
             try:
                 response = http.request("GET", where, headers={
                     "User-Agent": "balancecli (rates update)"})
-            except (UnavailableError, RateLimitedError) as exc:
-                exc.message = f"cannot download the ECB rates from {shown(where)}: {exc.message}"
-                exc.next_step = exc.next_step or "check the network and try again"
+            except Interrupted:
                 raise
+            except BadResponseError as exc:
+                exc.next_step = exc.next_step or "check [ecb] url: it names the ECB's file"
+                raise
+            except (UnavailableError, RateLimitedError) as exc:
+                kind = RateLimitedError if isinstance(exc, RateLimitedError) else UnavailableError
+                raise kind(f"cannot download the ECB rates from {shown(where)}: {exc.message}",
+                           http_status=exc.http_status,
+                           next_step=exc.next_step or "check the network and try again") from None
             if response.status not in (301, 302, 303, 307, 308):
                 break
             location = urljoin(where, response.headers.get("Location", ""))

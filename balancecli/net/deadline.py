@@ -191,7 +191,8 @@ def adapter_class() -> type:
 class OutOfTime(UnavailableError):
     """The run's deadline passed: what was still running stops (exit 5, or 7 beside rows)."""
 
-    def __init__(self, seconds: float | None = None) -> None:
-        shown = RUN.seconds if seconds is None else seconds
-        super().__init__(f"did not finish within --max-time {shown or 0:g} s",
-                         next_step="raise --max-time, or see which requests are slow with -v")
+    def __init__(self, message: str | None = None, **fields: Any) -> None:
+        fields.setdefault("next_step", "raise --max-time, or see which requests are slow "
+                                       "with -v")
+        super().__init__(message or f"did not finish within --max-time {RUN.seconds or 0:g} s",
+                         **fields)

@@ -97,7 +97,7 @@ class Url:
 _OUTSIDE = re.compile(r"[^A-Za-z0-9\-._~!$&'()*+,;=:@/?%\[\]]")
 _URL = re.compile(r"([A-Za-z][A-Za-z0-9+.\-]*)://([^/?]*)([^?]*)(?:\?(.*))?\Z", re.S)
 _BAD_PERCENT = re.compile(r"%(?![0-9A-Fa-f]{2})")
-_HOST = re.compile(r"(?:\[([0-9A-Fa-f:.]+)\]|([A-Za-z0-9.\-]+))(?::([0-9]*))?\Z")
+_HOST = re.compile(r"(?:\[([0-9A-Fa-f:.]+)\]|([A-Za-z0-9._\-]+))(?::([0-9]*))?\Z")
 _DOT_SEGMENT = re.compile(r"(?:^|/)(?:\.|%2[eE]){1,2}(?:/|$)")
 _NUMERIC_LABEL = re.compile(r"(?:0[xX][0-9A-Fa-f]*|[0-9]+)\Z")
 
@@ -128,10 +128,11 @@ def _authority(authority: str) -> tuple[str, int | None]:
         raise BadUrl("it has a user name or password (user info before an '@')")
     if "%" in authority:
         raise BadUrl("its host has a '%'")
+    if authority == "" or authority.startswith(":"):
+        raise BadUrl("its host is empty")
     match = _HOST.match(authority)
     if match is None:
-        raise BadUrl("its host is empty or not a host name" if not authority.strip(":")
-                     else "its host is not a host name, an IPv4 or a bracketed IPv6 address")
+        raise BadUrl("its host is not a host name, an IPv4 or a bracketed IPv6 address")
     v6, name, port_text = match.groups()
     if v6 is not None:
         try:
