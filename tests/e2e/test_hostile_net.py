@@ -243,6 +243,15 @@ def test_max_time_bounds_doctor(profiles):
     assert line.startswith("error: slow: request: did not finish within --max-time 1.5 s")
 
 
+def test_the_readme_recipes_bound_a_cron_run_with_max_time():
+    from tests.support import REPO
+
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    assert readme.count("balancecli snapshot -q --max-time 300") == 3  # two cron, one systemd
+    proc = run_cli("--demo", "snapshot", "-q", "--max-time", "300")
+    assert (proc.returncode, proc.stdout, proc.stderr) == (0, "", "")
+
+
 @pytest.mark.parametrize(("args", "message"), [
     (["--max-time", "inf"], "--max-time: must be at most 86400.0 seconds, got inf"),
     (["--max-time", "0"], "--max-time: must be at least 0.1 seconds, got 0"),
