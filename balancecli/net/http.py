@@ -1,8 +1,14 @@
 """One HTTP client per profile: pooled connections, a total deadline, a size cap, bounded retries.
 
+- URLs: each request URL is read by ``net.urls.split``, the parser that checked the config,
+  and the connection goes to the host it read: a URL that parsers could read apart (a
+  fragment, user info, a backslash, ...) is a ConfigError, never requested. Loopback is never
+  proxied (``wire.resolve_host``).
 - Deadline: ``timeout`` bounds the whole attempt (connect, headers and body), not each socket
   read: a server trickling a byte a second cannot hold a run. A watchdog thread shuts the
   socket down at the deadline; the body is read in chunks against the same monotonic deadline.
+  The run's deadline (``--max-time``, ``deadline.RUN``) caps every attempt's, and no attempt,
+  retry or backoff sleep starts that it would cut: ``OutOfTime`` (unavailable) instead.
 - Size: the decoded body is capped (``max_response_bytes``, 16 MiB by default) while it is read
   and while it is decompressed (urllib3 >= 2.6 inflates at most what is asked for), so a gzip
   bomb or a 50 MB page fails as ``bad_response`` with little memory used.
@@ -10,6 +16,8 @@
   through ``retry_if``, e.g. TradeStation v2's "403 Quota Exceeded" HTML page) are retried with
   exponential backoff, honouring ``Retry-After``, bounded in count (``max_retries``) and in total
   waiting (``retry_budget``). Any other status goes back to the broker, which knows its errors.
+  An answer that is not HTTP (an endless header line, 10,000 headers, an SSH banner, two
+  different Content-Lengths) is a BadResponseError, not retried: the connection worked.
 - Concurrency: every attempt takes a slot of the host's process-wide ``HostLimiter``
   (balancecli.limiter), which adapts to the broker within its documented rate limit.
 - Ctrl-C: no attempt or retry starts after it (``interrupt.CANCEL``), sockets in flight are shut.

@@ -102,8 +102,10 @@ _DOT_SEGMENT = re.compile(r"(?:^|/)(?:\.|%2[eE]){1,2}(?:/|$)")
 _NUMERIC_LABEL = re.compile(r"(?:0[xX][0-9A-Fa-f]*|[0-9]+)\Z")
 
 
+@lru_cache(maxsize=1024)
 def split(url: str) -> Url:
-    """``url`` read the one way every parser reads it, or ``BadUrl``."""
+    """``url`` read the one way every parser reads it, or ``BadUrl``. Cached: a run requests
+    the same URLs again and again (the account list, a batch of balances)."""
     bad = _OUTSIDE.search(url)
     if bad is not None:
         raise BadUrl(_why_character(bad.group()))
