@@ -179,7 +179,7 @@ class Wire:
                     body=body, headers=dict(hdrs.values()), redirect=False,
                     assert_same_host=False, preload_content=False, decode_content=False,
                     retries=self.adapter.max_retries, chunked=False,
-                    timeout=self.timeout_for(min(timeout, max(0.001, deadline - started))))
+                    timeout=self.timeout_for(_socket_timeout(timeout, deadline - started)))
             except u3.TimeoutError as exc:  # a read or connect timeout, not a refusal
                 if not isinstance(exc, u3.NewConnectionError):
                     raise self.timed_out(host, timeout) from None
@@ -281,6 +281,11 @@ def _merge_headers(content_type: str | None,
         for name, value in headers.items():
             merged[name.lower()] = (name, value)
     return merged
+
+
+def _socket_timeout(timeout: float, left: float) -> float:
+    """The sockets' timeout: ``timeout``, or less when the run's deadline comes first."""
+    return timeout if left > timeout - 0.05 else max(0.001, left)
 
 
 def _malformed(exc: BaseException) -> str | None:
