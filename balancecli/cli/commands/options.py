@@ -94,12 +94,12 @@ FormatOpt = Annotated[Format, typer.Option(
     help="Output format: table, json, jsonl or csv.", show_envvar=True)]
 TimeoutOpt = Annotated[float, typer.Option(
     "--timeout", min=0.1, max=MAX_SECONDS, metavar="SECONDS",
-    help="Seconds per request attempt (at most 86400).")]
+    help="Seconds per request attempt: connect, headers and body.")]
 MaxTimeOpt = Annotated[float | None, typer.Option(
     "--max-time", envvar="BALANCECLI_MAX_TIME", show_envvar=True, min=0.1, max=MAX_SECONDS,
-    metavar="SECONDS", help="Seconds for the whole run, retries included (at most 86400): "
-    "then every request in flight stops, what finished is shown (or stored) and each "
-    "unfinished profile gets one error line (exit 5, or 7 beside results).")]
+    metavar="SECONDS", help="Seconds for the whole run, retries included: then every "
+    "request in flight stops, what finished is shown (or stored) and each unfinished profile "
+    "gets one error line (exit 5, or 7 beside results).")]
 CurrencyOpt = Annotated[str | None, typer.Option(
     "--currency", metavar="CUR", help="Only this currency (LongPort filters server-side).",
     autocompletion=complete.complete_currency)]

@@ -45,7 +45,7 @@ def update(
     ctx: typer.Context, fmt: FormatOpt = Format.table,
     timeout: Annotated[float, typer.Option(
         "--timeout", min=0.1, max=MAX_SECONDS, metavar="SECONDS",
-        help="Seconds per download attempt (at most 86400).")] = 30.0,
+        help="Seconds per download attempt.")] = 30.0,
     max_time: MaxTimeOpt = None, config: ConfigOpt = None, demo: DemoOpt = False,
     verbose: VerboseOpt = False, debug: DebugOpt = False, no_color: NoColorOpt = False,
 ) -> None:
