@@ -71,6 +71,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from balancecli.brokers.mapping import FieldMap
+from balancecli.core.clock import MAX_SECONDS
 from balancecli.core.errors import BadResponseError, BalanceCliError, ConfigError
 from balancecli.core.models import Account, Asset, Balance
 from balancecli.core.secretfields import SecretFields
@@ -104,12 +105,14 @@ class Setting:
 COMMON_SETTINGS: dict[str, Setting] = {
     "broker": Setting(str, required=True),
     "accounts": Setting(list, None, help="only these account ids"),
-    "timeout": Setting((int, float), None, help="seconds per request", minimum=0, above=True),
-    "max_retries": Setting(int, 3, help="retries on 429/5xx/network errors", minimum=0),
+    "timeout": Setting((int, float), None, help="seconds per request", minimum=0, above=True,
+                       maximum=MAX_SECONDS),
+    "max_retries": Setting(int, 3, help="retries on 429/5xx/network errors", minimum=0,
+                           maximum=100),
     "retry_backoff": Setting((int, float), 0.5, help="first backoff in seconds, doubled",
-                             minimum=0),
+                             minimum=0, maximum=MAX_SECONDS),
     "retry_budget": Setting((int, float), 30, help="most seconds spent waiting between retries",
-                            minimum=0),
+                            minimum=0, maximum=MAX_SECONDS),
     "max_response_bytes": Setting(int, None, help="largest response accepted, in bytes "
                                                   "(default 16 MiB)", minimum=1),
     "max_concurrency": Setting(int, None, help="most requests in flight per host "
@@ -364,15 +367,21 @@ class Broker:
     def checked_accounts(self) -> tuple[list[Account], list[BalanceCliError]]:
         """``accounts()`` with the contract enforced for every broker: an id that occurs more
         than once in one response is a bad_response of that account (which row would be right
-        cannot be known), never "last one wins"."""
+        cannot be known), never "last one wins"; so is an id of ``.`` or ``..``, which no
+        percent-encoding keeps a server from reading as a step of the URL path
+        (``/accounts/../info``)."""
         accounts = self.accounts()
         counts = Counter(a.account_id for a in accounts)
-        if all(n == 1 for n in counts.values()):
+        if all(n == 1 and i not in (".", "..") for i, n in counts.items()):
             return accounts, []
         errors = [self.fail(BadResponseError(
             f"the account list names this account {n} times"), account_id)
             for account_id, n in counts.items() if n > 1]
-        return [a for a in accounts if counts[a.account_id] == 1], errors
+        errors += [self.fail(BadResponseError(
+            f"the account id {account_id!r} cannot be used in a URL path"), account_id)
+            for account_id, n in counts.items() if n == 1 and account_id in (".", "..")]
+        return [a for a in accounts if counts[a.account_id] == 1
+                and a.account_id not in (".", "..")], errors
 
     def probe(self) -> Probe:
         """``doctor``'s request: the account list; when that cost no request (an API without

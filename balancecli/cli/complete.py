@@ -83,9 +83,14 @@ def profile_names(ctx: Any) -> list[str]:
             return list(_DEMOS)
         import tomllib
 
-        from balancecli.core.paths import config_path
+        from balancecli.core.files import read_private
+        from balancecli.core.paths import MAX_CONFIG_BYTES, config_path
 
-        data = tomllib.loads(config_path(_option(ctx, "config")).read_text(encoding="utf-8"))
+        # read_private: never a FIFO (Tab would hang the shell) or another user's file; not
+        # config.read_toml, whose imports every Tab press would pay for.
+        raw = read_private(config_path(_option(ctx, "config")), what="the config file",
+                           cap=MAX_CONFIG_BYTES, next_step="")
+        data = tomllib.loads(raw.decode("utf-8"))
         profiles = data.get("profiles")
         return [str(name) for name in profiles] if isinstance(profiles, dict) else []
     except Exception:  # noqa: BLE001 - completion must never fail loudly

@@ -12,6 +12,7 @@ from pathlib import Path
 
 ENV_CONFIG = "BALANCECLI_CONFIG"
 ENV_DB = "BALANCECLI_DB"
+MAX_CONFIG_BYTES = 1024 * 1024  # a config of many profiles is a few KiB
 
 
 def default_config_path() -> Path:

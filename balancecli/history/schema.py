@@ -176,6 +176,7 @@ class Database:
                     next_step="run: balancecli snapshot (or pass --db PATH)",
                 )
             create_file(path)
+        _check_regular(path)
         with sqlite_errors(path):
             conn = _connect(path, readonly)
             store = cls(path, conn, readonly=readonly)
@@ -302,6 +303,23 @@ class Database:
 
     def integrity_check(self) -> str:
         return ";".join(r[0] for r in self._conn.execute("PRAGMA integrity_check"))
+
+
+def _check_regular(path: Path) -> None:
+    """Only a regular file is opened: SQLite would wait forever on a FIFO (its first read
+    never returns) and read a device as if it were a database."""
+    import stat
+
+    from balancecli.core.files import not_regular
+
+    try:
+        mode = os.stat(path).st_mode
+    except (OSError, ValueError):
+        return  # SQLite says what is wrong with it
+    if not stat.S_ISREG(mode):
+        raise not_regular(path, "the history database", mode,
+                          "pass --db (or BALANCECLI_DB) the path of a database file, or of "
+                          "one to create")
 
 
 def _connect(path: Path, readonly: bool) -> sqlite3.Connection:

@@ -42,7 +42,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
-from urllib.parse import quote
 
 from balancecli.brokers.base import Broker, ReportedRate, Result, Setting, Skipped
 from balancecli.brokers.mapping import FieldMap
@@ -58,6 +57,7 @@ from balancecli.credentials.oauth_client import OAuthClient
 from balancecli.credentials.tokens import Rejected, TokenAnswer, TokenLifecycle, TokenRules
 from balancecli.net.http import Response, status_error
 from balancecli.net.limiter import RateLimit
+from balancecli.net.urls import segment
 
 HOSTS = {"live": "https://api.tradestation.com", "sim": "https://sim-api.tradestation.com"}
 TOKEN_URL_V3 = "https://signin.tradestation.com/oauth/token"  # Auth0, live and sim alike
@@ -295,7 +295,7 @@ class TradeStation(Broker):
 
     def _fetch_batch(self, batch: list[Account]
                      ) -> tuple[dict[str, dict[str, Any]], list[BalanceCliError]]:
-        ids = ",".join(quote(a.account_id, safe="") for a in batch)
+        ids = ",".join(segment(a.account_id) for a in batch)  # "," stays the separator
         return self.dialect.fetch_batch(self, ids)
 
     def repeated_errors(self, repeated: dict[str, int]) -> list[BalanceCliError]:

@@ -28,6 +28,7 @@ from balancecli.cli.commands.options import (
     FormatOpt,
     HideAmountsOpt,
     InOpt,
+    MaxTimeOpt,
     NoColorOpt,
     ProfileOpt,
     TimeoutOpt,
@@ -36,6 +37,7 @@ from balancecli.cli.commands.options import (
     WideOpt,
     examples,
     runtime,
+    start_clock,
 )
 
 if TYPE_CHECKING:
@@ -58,6 +60,7 @@ class Request:
     force: bool = False
     watch: float | None = None
     in_currency: str | None = None
+    max_time: float | None = None  # --max-time: the run's deadline (each refresh's, --watch)
 
 
 def show(rt: Runtime, spec: Spec, request: Request, view: View) -> Ending:
@@ -70,6 +73,7 @@ def show(rt: Runtime, spec: Spec, request: Request, view: View) -> Ending:
     from balancecli.output.presenter import EXPORTS, End
     from balancecli.service import fetch
 
+    start_clock(request.max_time)
     refuse_masked(view, force=request.force)
     if request.watch is not None:
         from balancecli.cli import watch
@@ -95,7 +99,7 @@ def show(rt: Runtime, spec: Spec, request: Request, view: View) -> Ending:
         interactive=sys.stdin.isatty() and sys.stderr.isatty() and request.watch is None,
         debug=rt.debug)
     if request.watch is not None:
-        return watched(rt, spec, view, selection, options, request.watch)
+        return watched(rt, spec, view, selection, options, request.watch, request.max_time)
     presenter = _presenter(rt, spec, view, valuing, options)
     options.listener = presenter
     started = time.monotonic()
@@ -143,12 +147,13 @@ def _nothing_matched(spec: Spec, view: View, options: Options, outcome: Any,
 
 
 def watched(rt: Runtime, spec: Spec, view: View, selection: Selection, options: Options,
-            interval: float) -> Ending:
+            interval: float, max_time: float | None = None) -> Ending:
     """``--watch``: the same table as without it, fetched and drawn again every interval."""
     from balancecli.cli import watch
     from balancecli.output.presenter import Presenter, TablePrinter
 
     def once() -> tuple[list[Any], list[BalanceCliError]]:
+        start_clock(max_time)
         out = TablePrinter(spec, view, rt.console)
         presenter = Presenter(spec, view, rt.console, out)
         from balancecli.service.fetch import run
@@ -193,7 +198,7 @@ def view(spec: Spec, fmt: str, columns: str | None, currency: str | None = None,
 
 def accounts(
     ctx: typer.Context, profile: ProfileOpt = None, account: AccountOpt = None,
-    fmt: FormatOpt = Format.table, timeout: TimeoutOpt = 15.0,
+    fmt: FormatOpt = Format.table, timeout: TimeoutOpt = 15.0, max_time: MaxTimeOpt = None,
     wide: WideOpt = False, columns: ColumnsOpt = None,
     config: ConfigOpt = None, demo: DemoOpt = False, verbose: VerboseOpt = False,
     debug: DebugOpt = False, no_color: NoColorOpt = False,
@@ -203,7 +208,7 @@ def accounts(
     from balancecli.output.specs import ACCOUNTS
 
     rt = runtime(ctx, config=config, demo=demo, verbose=verbose, debug=debug, no_color=no_color)
-    request = Request(profile, account, timeout)
+    request = Request(profile, account, timeout, max_time=max_time)
     run(rt, lambda: show(rt, ACCOUNTS, request, view(ACCOUNTS, fmt.value, columns, wide=wide)))
 
 
@@ -213,7 +218,8 @@ def _currency_command(name: str) -> Any:
     def command(
         ctx: typer.Context, profile: ProfileOpt = None, account: AccountOpt = None,
         fmt: DataFormatOpt = DataFormat.table, timeout: TimeoutOpt = 15.0,
-        currency: CurrencyOpt = None, hide_amounts: HideAmountsOpt = False,
+        max_time: MaxTimeOpt = None, currency: CurrencyOpt = None,
+        hide_amounts: HideAmountsOpt = False,
         force: ForceOpt = False, watch: WatchOpt = None, in_currency: InOpt = None,
         wide: WideOpt = False, columns: ColumnsOpt = None, exact: ExactOpt = False,
         config: ConfigOpt = None, demo: DemoOpt = False, verbose: VerboseOpt = False,
@@ -225,7 +231,7 @@ def _currency_command(name: str) -> Any:
         spec = DATA[name]
         rt = runtime(ctx, config=config, demo=demo, verbose=verbose, debug=debug,
                      no_color=no_color)
-        request = Request(profile, account, timeout, force, watch, in_currency)
+        request = Request(profile, account, timeout, force, watch, in_currency, max_time)
         run(rt, lambda: show(rt, spec, request, view(
             spec, fmt.value, columns, currency, hide_amounts=hide_amounts, wide=wide,
             exact=exact)))
