@@ -134,10 +134,11 @@ class Console:
 
     # -- stdout
     def out(self, text: str) -> None:
-        """Data on stdout, secrets masked; escaped on a terminal (tabs and line breaks kept)."""
+        """Data on stdout, secrets masked (never a number in it: its strings were masked one
+        by one by its printer); escaped on a terminal (tabs and line breaks kept)."""
         from balancecli.core.redact import REDACTOR
 
-        text = REDACTOR.redact(text)
+        text = REDACTOR.redact_rendered(text)
         if self.is_terminal:
             from balancecli.output.table import printable
 
@@ -176,7 +177,7 @@ class Console:
             rendered = render(table, width=width, color=self.color, wide=wide)
             parts.append(rendered.text)
             hidden += [c for c in rendered.hidden if c.title not in {h.title for h in hidden}]
-        return REDACTOR.redact("\n".join(p for p in parts if p)), hidden, width
+        return REDACTOR.redact_rendered("\n".join(p for p in parts if p)), hidden, width
 
     # -- progress
     @contextlib.contextmanager
