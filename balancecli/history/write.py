@@ -89,7 +89,7 @@ class Writer(Database):
             self._conn.executemany(
                 "INSERT OR IGNORE INTO accounts (account_id, profile, broker) VALUES (?, ?, ?)",
                 {(masked(r.account_id), masked(r.profile), masked(r.broker))
-                 for r in (*balances, *assets)},
+                 for rows in (balances, assets) for r in rows},
             )
             self._conn.executemany(
                 "INSERT INTO rates (run_id, taken_at, profile, account_id, base, quote, num,"
