@@ -9,7 +9,10 @@ Exit codes are decided here and nowhere else:
 - 3 to 6: a ``BalanceCliError``, its ``exit_code`` (config, auth, temporary, bad response);
 - 7: some profiles or accounts failed and the rest were shown (``Ending``);
 - 130: Ctrl-C, or Ctrl-D at a question (``Interrupted``);
-- 141: the reader of stdout went away (``| head``); nothing more is said.
+- 141: the reader of stdout went away (``| head``); nothing more is said;
+- a write on stdout that fails otherwise (``output.console.StdoutError``, from whatever wrote,
+  up to the last flush before exit): one line, 5 (the disk is full, an I/O error: free space
+  and run again), or 2 when stdout is closed or not open for writing (how it was started).
 
 Commands run their body through ``run``; the body returns an ``Ending`` (the errors of the
 profiles and whether anything succeeded) or None, and raises for everything else. Typer's own
@@ -28,6 +31,7 @@ from typing import TYPE_CHECKING, Any, NoReturn, Protocol
 from balancecli.core.errors import (
     EXIT_INTERNAL,
     EXIT_INTERRUPTED,
+    EXIT_TEMPORARY,
     EXIT_USAGE,
     BalanceCliError,
     exit_code_for,
@@ -161,6 +165,10 @@ def code_of(rt: Run, exc: Exception) -> int:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())  # nothing more to flush at exit
         return EXIT_BROKEN_PIPE
+    from balancecli.output.console import StdoutError
+
+    if isinstance(exc, StdoutError):
+        return stdout_failed(exc, rt.console.err)
     if not _traceback(rt, exc):
         rt.console.err(f"error: internal error ({type(exc).__name__}); this is a bug — run "
                        "again with --debug for the traceback and report it")
@@ -191,7 +199,20 @@ def _interrupted(rt: Run) -> NoReturn:
 
 
 def entry(command: Any) -> int:
-    """Run the root command as the console script does; the exit code of what happened."""
+    """Run the root command as the console script does; the exit code of what happened,
+    stdout flushed (a write that fails, up to that last flush, is one line: ``stdout_failed``)."""
+    from balancecli.output.console import StdoutError, guard_stdio
+
+    guard_stdio()
+    try:
+        code = _entry(command)
+        sys.stdout.flush()
+    except StdoutError as exc:  # --help, --version: before a command's boundary, or the last
+        return stdout_failed(exc, _say)
+    return code
+
+
+def _entry(command: Any) -> int:
     import typer
 
     try:
@@ -200,14 +221,46 @@ def entry(command: Any) -> int:
         from balancecli.cli.typer_internals import usage_error_kind
 
         if usage_error_kind(exc) != "no_args_help":  # else the help is already printed
-            sys.stderr.write(describe(exc) + "\n")
+            _say(describe(exc))
         return EXIT_USAGE
     except (typer.Abort, KeyboardInterrupt):
         # Click turns a Ctrl-C (or Ctrl-D at one of its prompts) before a command's own
         # boundary into Abort: still an interruption (exit 130), not an internal error.
-        sys.stderr.write("interrupted\n")
+        _say("interrupted")
         return EXIT_INTERRUPTED
     return code if isinstance(code, int) else 0
+
+
+def _say(line: str) -> None:
+    with contextlib.suppress(OSError, ValueError):  # a stderr that cannot be written
+        sys.stderr.write(line + "\n")
+        sys.stderr.flush()
+
+
+def stdout_failed(exc: Any, say: Callable[[str], None]) -> int:
+    """The one line and exit code of a failed write on stdout (an ``output.console.
+    StdoutError``): a reader gone is 141 and silent; a closed stdout is 2 (how the command was
+    started); anything else, a full disk first, 5: free space and run again. Requests still in
+    flight are stopped, and what is still buffered is dropped (the flush at exit is silent)."""
+    import errno
+
+    from balancecli.core import interrupt
+    from balancecli.output.console import discard_stdout
+
+    interrupt.cancel()
+    discard_stdout()
+    if exc.errno == errno.EPIPE:
+        return EXIT_BROKEN_PIPE
+    if exc.errno == errno.EBADF:
+        say("error: balancecli: stdout is closed (or not open for writing), so the output has "
+            "nowhere to go — run it with stdout open: > FILE, or > /dev/null to discard it")
+        return EXIT_USAGE
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        step = "free some disk space (or write somewhere else) and run again"
+    else:
+        step = "check where stdout goes and run again"
+    say(f"error: balancecli: cannot write the output to stdout: {exc.strerror} — {step}")
+    return EXIT_TEMPORARY
 
 
 def describe(exc: Any) -> str:

@@ -81,10 +81,26 @@ def printable_short(text: str) -> str:
     return "".join(c if c.isprintable() else "?" for c in text)
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+REPLACEMENT = "\ufffd"  # what a character that is not text becomes (Unicode's own choice)
+
+
+def without_surrogates(text: str) -> str:
+    """``text`` with each lone UTF-16 surrogate replaced by U+FFFD.
+
+    JSON may carry one (``"\\ud800"``), but no encoder can write it: UTF-8 output, CSV, the
+    terminal and SQLite all raise on it, so one such character would end the whole run."""
+    if text.isascii():
+        return text
+    return _SURROGATE.sub(REPLACEMENT, text)
+
+
 def to_text(value: Any) -> str | None:
     """Ids and names as strings (TradeStation v2 keys are JSON numbers); ``""`` becomes None.
 
-    An object or a list where text is expected is a BadResponseError, not its Python repr."""
+    An object or a list where text is expected is a BadResponseError, not its Python repr.
+    A lone surrogate becomes U+FFFD (``without_surrogates``): every text field of the model
+    can be written by every output and stored."""
     if value is None:
         return None
     if isinstance(value, bool):
@@ -93,4 +109,4 @@ def to_text(value: Any) -> str | None:
         got = "an object" if isinstance(value, dict) else "a list"
         raise BadResponseError(f"expected text, got {got}")
     text = str(value).strip() if not isinstance(value, Decimal) else format(value, "f")
-    return text or None
+    return without_surrogates(text) or None
