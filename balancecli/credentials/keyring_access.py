@@ -24,9 +24,19 @@ SERVICE = "balancecli"
 
 
 class KeyringUnavailable(AuthError):
-    """The keyring backend failed, is locked, or did not answer in time."""
+    """The keyring backend failed, is locked, or did not answer in time. ``unset``: the
+    environment variables that would have made the keyring unnecessary."""
 
     reason: str = ""
+    unset: Sequence[str] = ()
+
+
+def listed(names: Sequence[str], most: int = 3) -> str:
+    """``A``, ``A and B``, ``A, B and C``, ``A, B, C and 2 more``."""
+    if len(names) > most:
+        return f"{', '.join(names[:most])} and {len(names) - most} more"
+    return " and ".join([", ".join(names[:-1]), names[-1]]) if len(names) > 1 else \
+        "".join(names)
 
 
 def keyring_help(reason: str, profiles: Sequence[str]) -> str:
@@ -55,8 +65,11 @@ def merge_keyring_errors(errors: Sequence[BalanceCliError]) -> list[BalanceCliEr
             out.append(error)
         elif error is group[0]:
             names = list(dict.fromkeys(e.profile for e in group if e.profile))
+            unset = list(dict.fromkeys(v for e in group for v in e.unset))
+            first = f"{listed(unset)} {'is' if len(unset) == 1 else 'are'} not set, and " \
+                if unset else ""
             out.append(KeyringUnavailable(
-                keyring_help(error.reason, names), profile=", ".join(names),
+                first + keyring_help(error.reason, names), profile=", ".join(names),
                 next_step="details per profile: balancecli auth status"))
     return out
 
