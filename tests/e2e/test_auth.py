@@ -141,8 +141,10 @@ def test_browser_login_times_out(ts):
     # The hint names auth login's own option (--timeout is the per-request one elsewhere).
     assert "(--browser-timeout SECONDS for more time)" in result.stderr
     # The URL on a line of its own (a "\n" inside one stderr line would show as an escape).
+    # --no-browser opens none: nothing about one that "does not open".
     lines = result.stderr.splitlines()
-    at = lines.index("Log in in your browser. If it does not open, visit:")
+    assert "If it does not open" not in result.stderr
+    at = lines.index("Open this URL in a browser and log in:")
     assert lines[at + 1].startswith("  http://") and "/authorize?" in lines[at + 1]
     assert "\\n" not in result.stderr
     assert "(--timeout" not in result.stderr
@@ -415,11 +417,12 @@ def test_refresh_forces_a_refresh_and_stores_the_rotated_token(ts):
     assert "ts: token refreshed and stored; valid until" in result.stderr
 
 
-def test_refresh_on_a_broker_without_refresh_is_a_clear_error(store):
+def test_refresh_on_a_broker_without_refresh_is_a_usage_error(store):
     write_config(store, {"qt": {"broker": "quantower", "source": "http://127.0.0.1:9/x"}})
     result = run_cli("auth", "refresh", "qt", env={"BALANCECLI_QT_TOKEN": "t" * 12})
-    assert result.returncode == 3
-    assert "has no token refresh" in result.stderr
+    assert (result.returncode, result.stdout, result.stderr) == (
+        2, "", "error: qt: Quantower profiles have no token to refresh "
+               "(run: balancecli auth refresh --help)\n")
 
 
 def test_unknown_profile_is_a_config_error(ts):
@@ -492,7 +495,10 @@ def test_profile_add_validates_and_refuses_secrets(store):
 def test_profile_remove_unknown(store):
     store.write_text('[profiles.a]\nbroker = "etna"\nbase_url = "https://e.example/api"\n')
     result = run_cli("profile", "remove", "b")
-    assert result.returncode == 3 and "no profile named 'b'" in result.stderr
+    assert result.returncode == 3
+    assert result.stderr.startswith("error: b: unknown profile (profiles in "), result.stderr
+    close = run_cli("profile", "remove", "aa")
+    assert close.returncode == 3 and "unknown profile; did you mean 'a'?" in close.stderr
 
 
 def test_dump_round_trips():

@@ -373,13 +373,14 @@ def _check(rt: Runtime, profile: Profile, required: tuple[str, ...], item: dict[
 def _browser_tokens(rt: Runtime, profile: Profile, secrets: Any, request_timeout: float,
                     log: Any, **login: Any) -> dict[str, Any]:
     """The tokens of a browser login with the profile's OAuth client (``oauth.py``)."""
-    from balancecli.credentials import oauth
+    from balancecli.credentials import oauth, prompts
 
     client = profile.broker_class.oauth_client(profile.settings, secrets.get)
     assert client is not None
     http = _single_shot(profile.name, request_timeout, log)
+    paste = prompts.read_line if sys.stdin.isatty() else None  # the address the browser shows
     try:
-        return oauth.browser_login(client, http, say=rt.err, **login)
+        return oauth.browser_login(client, http, say=rt.err, paste=paste, **login)
     finally:
         http.close()
 
