@@ -138,12 +138,14 @@ def check_profile(name: str, raw: Any) -> Profile:
 
 def check_broker(profile: str, broker: str) -> None:
     """A SettingError for a broker name that is not registered (with the close one)."""
-    from balancecli.brokers import NAMES, listed
+    from balancecli.brokers import NAMES
 
     if broker not in NAMES:
+        near = closest(broker, NAMES)
         raise SettingError(
-            f"unknown broker {broker!r}{did_you_mean(broker, NAMES)} (brokers: {listed()})",
-            profile=profile, setting="broker", suggestion=closest(broker, NAMES))
+            f"unknown broker {broker!r}; " + (f"did you mean {near!r}?" if near else
+                                              f"valid brokers: {', '.join(NAMES)}"),
+            profile=profile, setting="broker", suggestion=near or "BROKER")
 
 
 # -- how to fix a setting ---------------------------------------------------------------------

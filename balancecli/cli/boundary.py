@@ -128,6 +128,8 @@ def with_flags(text: str, flags: Flags) -> str:
 
     def insert(match: re.Match[str]) -> str:
         rest = re.split(r"[();]| && | — |, or |balancecli ", text[match.end():], maxsplit=1)[0]
+        if "--help" in rest:
+            return match.group(0)  # the same page whatever the flags: as it is
         added = []
         if flags.demo and "--demo" not in rest:
             added.append("--demo")
@@ -238,8 +240,8 @@ def code_of(rt: Run, exc: Exception) -> int:
         os.dup2(devnull, sys.stdout.fileno())  # nothing more to flush at exit
         return EXIT_BROKEN_PIPE
     if not _traceback(rt, exc):
-        rt.console.err(f"error: internal error ({type(exc).__name__}); this is a bug — run "
-                       "again with --debug for the traceback and report it")
+        rt.console.err("error: internal error; this is a bug — run again with --debug for the "
+                       "traceback and report it")
     return EXIT_INTERNAL
 
 

@@ -163,8 +163,8 @@ def _reason(exc: BaseException) -> str:
     if isinstance(exc, OSError) or name in ("SecretServiceNotAvailableException",
                                             "DBusErrorResponse"):
         bus = os.environ.get("DBUS_SESSION_BUS_ADDRESS") or "unset"
-        return (f"cannot reach the Secret Service on the D-Bus session bus ({bus}): "
-                f"{name}: {detail}")
+        return (f"cannot reach the Secret Service on the D-Bus session bus ({bus})"
+                + (f": {detail}" if detail else ""))
     if name == "RuntimeError" and "SecretService" in detail:
         bus = os.environ.get("DBUS_SESSION_BUS_ADDRESS") or "unset"
         return f"cannot reach the Secret Service on the D-Bus session bus ({bus}): {detail}"
@@ -174,7 +174,7 @@ def _reason(exc: BaseException) -> str:
         return "wrong keyring password (" + detail + ")"
     if name == "EOFError":
         return "the keyring asked for a password but there is no terminal"
-    return f"{name}: {detail}" if detail else name
+    return f"the keyring backend failed: {detail}" if detail else "the keyring backend failed"
 
 
 class Keyring:
@@ -187,8 +187,8 @@ class Keyring:
             return f"{type(backend).__module__}.{type(backend).__name__}"
         except KeyringUnavailable:
             return "unavailable (did not answer)"
-        except Exception as exc:  # noqa: BLE001
-            return f"unavailable ({type(exc).__name__})"
+        except Exception:  # noqa: BLE001 - the calls themselves say why
+            return "unavailable"
 
     def _call(self, profile: str, op: str, *args: Any) -> Any:
         def call() -> Any:

@@ -236,8 +236,10 @@ def update(url: str, *, timeout: float = 30.0) -> tuple[EcbTable, Path]:
                                            f"{MAX_DOWNLOAD // 2**20} MB; not an ECB rates file")
                 chunks.append(chunk)
     except requests.RequestException as exc:
-        raise UnavailableError(f"cannot download the ECB rates from {url}: "
-                               f"{type(exc).__name__}",
+        why = "it timed out" if isinstance(exc, requests.Timeout) else (
+            "could not connect" if isinstance(exc, requests.ConnectionError)
+            else "the download failed")
+        raise UnavailableError(f"cannot download the ECB rates from {url}: {why}",
                                next_step="check the network and try again") from None
     data = b"".join(chunks)
     table = EcbTable.from_zip_bytes(data, "downloaded")

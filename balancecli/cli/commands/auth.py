@@ -147,11 +147,11 @@ def login(
     profile: ProfileArg,
     with_token: Annotated[bool, typer.Option(
         "--with-token", help="Read the fields from stdin: a JSON object "
-        '({"refresh_token": "...", ...}) or a single token. Never pass secrets as arguments.')
+        '({"refresh_token": "...", ...}) or one token (never from arguments).')
     ] = False,
-    browser: Annotated[bool, typer.Option(
-        "--browser/--no-browser", help="OAuth: open the browser (the URL is printed "
-        "anyway).")] = True,
+    no_browser: Annotated[bool, typer.Option(
+        "--no-browser", help="OAuth: do not open a browser (over SSH): open the printed "
+        "URL elsewhere.")] = False,
     port: Annotated[int | None, typer.Option(
         "--port", metavar="PORT", help="OAuth: the local callback port, 0 to 65535 (0: any "
         "free one; default: the broker's registered one).")] = None,
@@ -177,7 +177,7 @@ def login(
         _in_range(port, "--port", 0, 65535)
         _in_range(timeout, "--browser-timeout", 0.1, None, " seconds")
         store = Store(print_env or output is not None, output)
-        _login(rt, profile, with_token=with_token, browser=browser, port=port,
+        _login(rt, profile, with_token=with_token, browser=not no_browser, port=port,
                timeout=timeout, request_timeout=request_timeout, store=store)
 
 

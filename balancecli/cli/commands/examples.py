@@ -11,10 +11,10 @@ from balancecli.cli.commands.options import examples
 EXAMPLES = {
     "auth": examples("balancecli auth login ts", "balancecli auth status"),
     "auth login": examples(
-        "balancecli auth login ts               # browser login, tokens to the keyring",
-        "balancecli auth login ts --no-browser  # over SSH: open the URL, paste where it led",
+        "balancecli auth login ts               # browser login, to the keyring",
+        "balancecli auth login ts --no-browser  # over SSH: paste where it ends",
         "balancecli auth login etna             # asks for each field",
-        "balancecli auth login etna -o ~/.config/balancecli/etna.env   # no keyring (cron)",
+        "balancecli auth login lp -o ~/.config/balancecli/lp.env  # no keyring (cron)",
         "echo '{\"refresh_token\": \"...\"}' | balancecli auth login ts --with-token"),
     "auth status": examples("balancecli auth status", "balancecli auth status ts -f json"),
     "auth refresh": examples("balancecli auth refresh ts"),
@@ -41,5 +41,12 @@ EXAMPLES = {
                              "balancecli rates update -f json | jq .latest"),
     "rates show": examples("balancecli rates show --in USD",
                            "balancecli rates show -f json | jq .rates"),
-    "schema": examples("balancecli schema", "balancecli schema balancecli.balance/1 > b.json"),
+    "doctor": examples("balancecli doctor                 # every profile of the config",
+                       "balancecli doctor -p ts -f json  # one profile, as JSON",
+                       "balancecli --demo doctor         # the demo brokers"),
+    "schema": examples(
+        "balancecli schema",
+        "balancecli schema balance > balance.schema.json",
+        "balancecli balance -f json > balance.json",
+        "check-jsonschema --schemafile balance.schema.json balance.json"),
 }
