@@ -95,10 +95,12 @@ def report(run: Run, errors: Sequence[BalanceCliError]) -> None:
 # every line through ``with_flags`` (``cli.runtime``), so that a suggested command repeats the
 # global options that change what it sees, and works when pasted as printed.
 
-# The top-level commands (a broker's own command groups are added from the registry);
-# tests/unit/cli/test_next_steps.py checks the list against the app.
+# The top-level commands but a broker's own (which print its files: nothing to repeat for
+# them); tests/unit/cli/test_next_steps.py checks the list against the app.
 COMMANDS = frozenset({"accounts", "balance", "assets", "snapshot", "history", "doctor", "schema",
                       "auth", "profile", "rates", "help"})
+# Commands that read neither the config nor the demo (nor do a broker's own files): as they are.
+UNCONFIGURED = frozenset({"schema", "help"})
 
 
 @dataclass(frozen=True)
@@ -123,8 +125,10 @@ def with_flags(text: str, flags: Flags) -> str:
     import re
     import shlex
 
-    names = "|".join(sorted(_command_names(), key=len, reverse=True))
-    pattern = re.compile(rf"(?<![\w./-])balancecli (?=(?:{names})(?![\w-]))")
+    names = "|".join(sorted(COMMANDS - UNCONFIGURED, key=len, reverse=True))
+    # "is not a balancecli history database" names no command: not after an article.
+    pattern = re.compile(rf"(?<![\w./-])(?<!\ba )(?<!\ban )(?<!\bthe )balancecli "
+                         rf"(?=(?:{names})(?![\w-]))")
 
     def insert(match: re.Match[str]) -> str:
         rest = re.split(r"[();]| && | — |, or |balancecli ", text[match.end():], maxsplit=1)[0]
@@ -138,12 +142,6 @@ def with_flags(text: str, flags: Flags) -> str:
         return "balancecli " + "".join(f"{word} " for word in added)
 
     return pattern.sub(insert, text)
-
-
-def _command_names() -> frozenset[str]:
-    from balancecli import brokers
-
-    return COMMANDS | {name for name, _ in brokers.commands()}
 
 
 def correct(error: BalanceCliError) -> None:

@@ -264,11 +264,12 @@ def _keyring_item(rt: Runtime, name: str, store: Store) -> dict[str, Any]:
         path = default_env_file(name)
         reason = exc.reason or "it did not answer"
         if not (sys.stdin.isatty() and sys.stderr.isatty()):
+            from balancecli.credentials import keyring_help
+
             raise KeyringUnavailable(
-                f"the OS keyring is not usable ({reason}); nothing was asked or stored",
-                profile=name, next_step=f"run: balancecli auth login {name} --output "
-                f"{_quoted(path)} (export lines in a file only you can read), or make the "
-                "keyring usable") from None
+                f"{keyring_help(reason, [name])}; nothing was asked or stored", profile=name,
+                next_step=f"run: balancecli auth login {name} --output {_quoted(path)} (export "
+                          "lines in a file only you can read)") from None
         from balancecli.credentials import prompts
 
         rt.err(f"{name}: the OS keyring is not usable ({reason}).")
