@@ -227,6 +227,7 @@ def code_of(rt: Run, exc: Exception) -> int:
         return EXIT_USAGE
     if isinstance(exc, BalanceCliError):
         _traceback(rt, exc)
+        correct(exc)
         rt.console.report(exc)
         return exc.exit_code
     if isinstance(exc, (Interrupted, Cancelled)):

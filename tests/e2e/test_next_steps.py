@@ -111,7 +111,7 @@ def test_a_demo_profile_typo_suggests_the_demo_name():
 def test_a_broker_typo_in_the_file_is_fixed_by_the_suggested_command(tmp_path):
     export = tmp_path / "export.json"
     export.write_text(QT_EXPORT)
-    config = write_config(tmp_path / "c.toml", {"qt": {"broker": "quantowr",
+    config = write_config(tmp_path / "c.toml", {"qt": {"broker": "quantowr", "max_age": 0,
                                                        "source": str(export)}})
     proc = run_cli("--config", str(config), "accounts")
     assert proc.returncode == 3

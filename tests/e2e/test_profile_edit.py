@@ -142,8 +142,7 @@ def test_logout_of_a_removed_profile_deletes_its_item(store):
     Keyring().save("ts", {"refresh_token": "rt-1234567890abcdefghij"})
     removed = run_cli("profile", "remove", "ts")
     assert removed.returncode == 0
-    assert step_of(removed.stderr.replace("(run: ", "— run: ").replace(")", "")) == [
-        ["balancecli", "auth", "logout", "ts"]]
+    assert "its keyring item, if any, stays (run: balancecli auth logout ts)" in removed.stderr
     proc = run_cli("auth", "logout", "ts")
     assert (proc.returncode, proc.stderr) == (0, "ts: keyring item deleted\n")
     assert item("ts") == {}
