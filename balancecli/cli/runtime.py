@@ -98,11 +98,12 @@ class Runtime:
         quiet = bool(local.get("quiet") or g.quiet)
         verbose = bool(local.get("verbose") or g.verbose)
         no_color = bool(local.get("no_color") or g.no_color)
-        rt = cls(config=config or g.config, demo=bool(local.get("demo") or g.demo),
-                 verbose=verbose, debug=bool(local.get("debug") or g.debug), no_color=no_color,
-                 quiet=quiet, command_path=getattr(ctx, "command_path", "") or "balancecli")
-        rt.console = RunConsole(flags=given_flags(ctx, rt.demo, rt.config), no_color=no_color,
-                                quiet=quiet, verbose=verbose)
+        config, demo = config or g.config, bool(local.get("demo") or g.demo)
+        console = RunConsole(flags=given_flags(ctx, demo, config), no_color=no_color,
+                             quiet=quiet, verbose=verbose)
+        rt = cls(config=config, demo=demo, verbose=verbose,
+                 debug=bool(local.get("debug") or g.debug), no_color=no_color, quiet=quiet,
+                 command_path=getattr(ctx, "command_path", "") or "balancecli", console=console)
         if g.ignored_format:
             rt._note_ignored_format(ctx, g.ignored_format)
         return rt

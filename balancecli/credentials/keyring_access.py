@@ -184,6 +184,7 @@ class Keyring:
         """The backend in use, e.g. ``keyring.backends.SecretService.Keyring``."""
         try:
             backend = _timeboxed(_backend, what="the keyring", timeout=keyring_timeout())
+            # not a message: the backend's name, as PYTHON_KEYRING_BACKEND takes it
             return f"{type(backend).__module__}.{type(backend).__name__}"
         except KeyringUnavailable:
             return "unavailable (did not answer)"

@@ -9,7 +9,9 @@ fake authorization server (302) and follows the Location to the CLI's loopback l
 from __future__ import annotations
 
 import json
+import os
 import re
+import subprocess
 import time
 import tomllib
 
@@ -525,3 +527,67 @@ def test_tradestation_revoke_url_is_derived_from_the_token_url():
     assert (lp.revoke_url, lp.redirect_port, lp.redirect_path, lp.has_client_secret) == (
         "https://openapi.longbridge.cn/oauth2/revoke", 60355, "/callback", False)
     assert LongPort.oauth_client({"auth": "apikey"}, lambda f: None) is None
+
+
+# -- no keyring: export lines ---------------------------------------------------------------
+
+
+@pytest.fixture
+def etna(store):
+    from balancecli.demo.etna import FakeEtna
+
+    fake = FakeEtna().start()
+    write_config(store, {"etna": {"broker": "etna", "base_url": fake.url + "/api", **FAST}})
+    yield fake
+    fake.stop()
+
+
+def _etna_fields() -> str:
+    from balancecli.demo.etna import DEMO_APP_KEY, DEMO_PASSWORD, DEMO_USERNAME
+
+    return json.dumps({"app_key": DEMO_APP_KEY, "username": DEMO_USERNAME,
+                       "password": DEMO_PASSWORD})
+
+
+def test_without_a_keyring_login_says_how_to_write_the_file_instead(etna, monkeypatch,
+                                                                     isolated):
+    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyring.backends.fail.Keyring")
+    result = run_cli("auth", "login", "etna", "--with-token", input=_etna_fields())
+    assert (result.returncode, result.stdout) == (4, "")
+    path = isolated / "config" / "balancecli" / "etna.env"
+    assert result.stderr.endswith(
+        f"; nothing was asked or stored — run: balancecli auth login etna --output {path} "
+        "(export lines in a file only you can read)\n")
+    assert etna.calls("/api/token") == []
+
+
+def test_print_env_prints_the_lines_on_stdout_only_and_stores_nothing(etna):
+    from balancecli.demo.etna import DEMO_PASSWORD
+
+    result = run_cli("auth", "login", "etna", "--with-token", "--print-env",
+                     input=_etna_fields())
+    assert result.returncode == 0, result.stderr
+    names = ["BALANCECLI_ETNA_APP_KEY", "BALANCECLI_ETNA_USERNAME", "BALANCECLI_ETNA_PASSWORD"]
+    assert [line.split("=", 1)[0] for line in result.stdout.splitlines()] == [
+        f"export {name}" for name in names]
+    assert DEMO_PASSWORD in result.stdout and DEMO_PASSWORD not in result.stderr
+    assert item("etna") == {}
+
+
+def test_output_writes_a_private_file_that_a_cron_job_can_source(etna, tmp_path):
+    from balancecli.demo.etna import DEMO_PASSWORD
+    from tests.support.cli import balancecli_exe
+
+    path = tmp_path / "secrets" / "balancecli.env"
+    result = run_cli("auth", "login", "etna", "--with-token", "--output", str(path),
+                     input=_etna_fields())
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "" and DEMO_PASSWORD not in result.stderr
+    assert oct(path.stat().st_mode & 0o777) == "0o600"
+    assert item("etna") == {}
+    cron = subprocess.run(["sh", "-c", f". {path} && exec {balancecli_exe()} accounts -q"],
+                          capture_output=True, text=True, timeout=60,
+                          env={"PATH": os.environ["PATH"], "HOME": str(tmp_path),
+                               "BALANCECLI_CONFIG": os.environ["BALANCECLI_CONFIG"]})
+    assert cron.returncode == 0, cron.stderr
+    assert "83267" in cron.stdout
