@@ -8,7 +8,8 @@
   bomb or a 50 MB page fails as ``bad_response`` with little memory used.
 - Retries: transport failures and retryable statuses (429, 5xx, and whatever a broker adds
   through ``retry_if``, e.g. TradeStation v2's "403 Quota Exceeded" HTML page) are retried with
-  exponential backoff, honouring ``Retry-After``, bounded in count (``max_retries``) and in total
+  exponential backoff, honouring ``Retry-After`` and an exhausted ``X-RateLimit-Remaining``
+  (``limiter.pause_seconds``), bounded in count (``max_retries``) and in total
   waiting (``retry_budget``). Any other status goes back to the broker, which knows its errors.
 - Concurrency: every attempt takes a slot of the host's process-wide ``HostLimiter``
   (balancecli.limiter), which adapts to the broker within its documented rate limit.
@@ -30,7 +31,6 @@ import re
 import threading
 import time
 from collections.abc import Callable, Mapping
-from email.utils import parsedate_to_datetime
 
 from balancecli.core.errors import (
     AuthError,
@@ -41,7 +41,15 @@ from balancecli.core.errors import (
 )
 from balancecli.core.interrupt import CANCEL
 from balancecli.core.redact import REDACTOR
-from balancecli.net.limiter import CONGESTED, NEUTRAL, OK, Interrupted, RateLimit
+from balancecli.net.limiter import (
+    CONGESTED,
+    NEUTRAL,
+    OK,
+    Interrupted,
+    RateLimit,
+    pause_seconds,
+    retry_after_seconds,
+)
 from balancecli.net.wire import MAX_RESPONSE_BYTES, Failure, Host, Response, Wire, resolve_host
 
 _UNSENDABLE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
@@ -50,22 +58,6 @@ __all__ = ["MAX_RESPONSE_BYTES", "HttpClient", "Response", "checked_headers",
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS"})
-
-
-def retry_after_seconds(value: str | None) -> float | None:
-    """``Retry-After`` as seconds: delta-seconds or an HTTP date (RFC 9110 §10.2.3)."""
-    if not value:
-        return None
-    value = value.strip()
-    try:
-        seconds = float(value)
-    except ValueError:
-        try:
-            when = parsedate_to_datetime(value)
-        except (TypeError, ValueError, IndexError, OverflowError):
-            return None
-        return max(0.0, when.timestamp() - time.time())
-    return max(0.0, seconds) if seconds == seconds else None  # NaN: ignore
 
 
 class HttpClient:
@@ -154,7 +146,7 @@ class HttpClient:
                 else:
                     self.request_count += 1
                     self._log(method, full_url, str(response.status), started)
-                    wait = retry_after_seconds(response.headers.get("Retry-After"))
+                    wait = pause_seconds(response.headers)
                     outcome, judged, retryable = self._judge(method, host, response, retry_if)
                     if judged is None:
                         return response

@@ -18,7 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from balancecli.brokers.base import Context, Result
+from balancecli.brokers.base import Context, Result, Skipped
 from balancecli.config import Profile
 from balancecli.core import interrupt
 from balancecli.core.errors import AuthError, BadResponseError, BalanceCliError
@@ -40,6 +40,7 @@ class Batch:
     assets: list[Any] = field(default_factory=list)
     errors: list[BalanceCliError] = field(default_factory=list)
     ok: bool = True  # no error at all
+    skipped: list[Skipped] = field(default_factory=list)  # accounts the broker serves no data for
 
 
 class Listener(Protocol):
@@ -128,6 +129,7 @@ class Outcome:
     profiles_ok: int = 0
     matched_accounts: set[str] = field(default_factory=set)
     assets: list[Any] = field(default_factory=list)  # command "snapshot": the asset rows
+    skipped: list[Skipped] = field(default_factory=list)  # accounts the broker serves no data for
 
     @property
     def anything_succeeded(self) -> bool:
@@ -209,15 +211,28 @@ def fetch_profile(profile: Profile, options: Options) -> tuple[Result, bool, set
             balances, assets = broker.snapshot(accounts)
             seen = {(e.account_id, e.kind, e.message) for e in balances.errors}
             result = Result(rows=balances.rows, assets=assets.rows, errors=balances.errors + [
-                e for e in assets.errors if (e.account_id, e.kind, e.message) not in seen])
+                e for e in assets.errors if (e.account_id, e.kind, e.message) not in seen],
+                skipped=balances.skipped)
         else:
             result = broker.assets(accounts)
+        _log_skipped(profile.name, result.skipped, options)
         result.errors[:0] = rejected
         for error in result.errors:
             error.bind(profile=profile.name, broker=profile.broker)
         return result, not result.errors, ids
     finally:
         ctx.http.close()
+
+
+def _log_skipped(profile: str, skipped: list[Skipped], options: Options) -> None:
+    """One ``-v`` line per reason: the accounts left out (they are no error)."""
+    if options.log is None or not skipped:
+        return
+    reasons: dict[str, list[str]] = {}
+    for entry in skipped:
+        reasons.setdefault(entry.reason, []).append(entry.account_id)
+    for reason, ids in reasons.items():
+        options.log(f"{profile}: left out {', '.join(ids)}: {reason}")
 
 
 def run(profiles: list[Profile], options: Options) -> Outcome:
@@ -245,10 +260,12 @@ def run(profiles: list[Profile], options: Options) -> Outcome:
         for profile, (result, ok, ids) in zip(profiles, pool.map(one, profiles), strict=True):
             outcome.rows.extend(result.rows)
             outcome.assets.extend(result.assets)
+            outcome.skipped.extend(result.skipped)
             outcome.errors.extend(result.errors)
             outcome.profiles_ok += int(ok)
             outcome.matched_accounts |= ids
-            listener.profile_done(Batch(profile, result.rows, result.assets, result.errors, ok))
+            listener.profile_done(Batch(profile, result.rows, result.assets, result.errors, ok,
+                                        result.skipped))
     except BaseException as exc:
         # Ctrl-C, a reader gone (`| head`), --debug re-raising: never wait for requests in
         # flight; for the first two, stop them too (the process ends now).

@@ -83,8 +83,12 @@ def show(rt: Runtime, spec: Spec, request: Request, view: View) -> Ending:
             and view.fmt not in EXPORTS)
     valuing = (networth.valuing(target, settings, holdings=spec.holdings)
                if target and settings else None)
+    # --in on assets values each holding with its balances; beancount/ledger of balances
+    # assert the holdings: both fetch the asset rows with the balances (Broker.snapshot).
+    with_assets = (valuing is not None and spec.holdings) or (
+        spec.asserts_assets and view.fmt in ("beancount", "ledger"))
     options = fetch.Options(
-        command="snapshot" if valuing is not None and spec.holdings else spec.name,
+        command="snapshot" if with_assets else spec.name,
         account_ids=list(request.accounts or []), currency=None if valuing and spec.holdings
         else view.currency, timeout=request.timeout, verbose=rt.verbose, presets=selection.presets,
         # --watch: a prompt would tear the live table; the error says what to run.
@@ -99,7 +103,8 @@ def show(rt: Runtime, spec: Spec, request: Request, view: View) -> Ending:
         outcome = fetch.run(selection.profiles, options)
     errors = [*selection.errors, *presenter.errors]
     _nothing_matched(spec, view, options, outcome, presenter, errors)
-    presenter.close(End(errors, selection.profiles, time.monotonic() - started, bool(errors)))
+    presenter.close(End(errors, selection.profiles, time.monotonic() - started, bool(errors),
+                        outcome.skipped))
     return Ending(errors, outcome.anything_succeeded)
 
 

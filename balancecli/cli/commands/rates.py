@@ -129,7 +129,7 @@ def _print(rt: Any, fmt: Format, target: str, file_info: dict[str, Any] | None,
            rows: list[dict[str, Any]]) -> None:
     from balancecli.core.clock import utc_now
     from balancecli.core.exactjson import dumps_exact
-    from balancecli.output.render import number_text
+    from balancecli.output.render import csv_value
 
     if fmt is Format.json:
         rt.out(dumps_exact({"schema": SHOW_SCHEMA, "generated_at": utc_now(),
@@ -149,8 +149,7 @@ def _print(rt: Any, fmt: Format, target: str, file_info: dict[str, Any] | None,
                                             "stale", "how"]
         writer.writerow(names)
         for r in rows:
-            writer.writerow("" if r[n] is None else number_text(r[n]) if n == "rate"
-                            else str(r[n]).lower() if n == "stale" else r[n] for n in names)
+            writer.writerow(csv_value(r[n]) for n in names)
         rt.out(out.getvalue())
         return
     from balancecli.output.networth import rate_text

@@ -339,3 +339,38 @@ def test_a_header_value_that_could_fold_or_split_the_headers_is_never_sent(echo,
     assert echo.requests == []
     assert http.request("GET", echo.url + "/x",
                         headers={"Authorization": "Bearer ok\tok"}).status == 200
+
+
+@pytest.mark.parametrize("headers, pause", [
+    ({}, None),
+    ({"Retry-After": "7"}, 7.0),
+    ({"Retry-After": "nan"}, None),
+    ({"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": "42"}, 42.0),
+    ({"X-RateLimit-Remaining": "3", "X-RateLimit-Reset": "42"}, None),  # quota left
+    ({"X-RateLimit-Remaining": "0"}, None),  # no reset: nothing to wait for
+    ({"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": "inf"}, None),
+    ({"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": "-5"}, 0.0),
+    ({"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": "30", "Retry-After": "60"}, 60.0),
+    ({"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": "1e12"}, limiter.LONGEST_PAUSE),
+])
+def test_what_an_answer_asks_to_wait(headers, pause):
+    assert limiter.pause_seconds(headers) == pause
+
+
+def test_a_quota_reset_given_as_an_epoch_time_is_read_as_one():
+    ahead = time.time() + 90
+    wait = limiter.pause_seconds({"X-RateLimit-Remaining": "0",
+                                  "X-RateLimit-Reset": f"{ahead:.0f}"})
+    assert wait is not None and 88 <= wait <= 91
+
+
+def test_an_exhausted_quota_on_a_200_pauses_the_whole_host(echo):
+    echo.inject("status", "/quota", status=200, body={"ok": True},
+                headers={"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": "600"})
+    client = HttpClient("p", retry_budget=2, max_retries=0)
+    assert client.request("GET", echo.url + "/quota").status == 200
+    started = time.monotonic()
+    with pytest.raises(RateLimitedError) as caught:
+        client.request("GET", echo.url + "/next")
+    assert time.monotonic() - started < 1
+    assert "it asked to wait" in caught.value.message
