@@ -169,7 +169,7 @@ def login(
     config: ConfigOpt = None, verbose: VerboseOpt = False, debug: DebugOpt = False,
     no_color: NoColorOpt = False,
 ) -> None:
-    """Ask for the profile's credentials, check them with one request, store them."""
+    """Log in: ask for a profile's credentials, check them, store them."""
     from balancecli.cli.runtime import boundary
 
     rt = runtime(ctx, config=config, verbose=verbose, debug=debug, no_color=no_color)
@@ -414,7 +414,7 @@ def status(
     config: ConfigOpt = None, verbose: VerboseOpt = False, debug: DebugOpt = False,
     no_color: NoColorOpt = False,
 ) -> None:
-    """Which fields each profile has and where from; token expiry; never a secret."""
+    """Each profile's fields, where from, token expiry (never a secret)."""
     from balancecli.cli.runtime import boundary
     from balancecli.core.errors import AuthError
     from balancecli.credentials import Keyring
@@ -496,7 +496,7 @@ def logout(
     config: ConfigOpt = None, verbose: VerboseOpt = False, debug: DebugOpt = False,
     no_color: NoColorOpt = False,
 ) -> None:
-    """Delete the profile's keyring item (and revoke its refresh token with --revoke)."""
+    """Delete a profile's keyring item (--revoke: its refresh token too)."""
     from balancecli.cli.runtime import boundary
 
     rt = runtime(ctx, config=config, verbose=verbose, debug=debug, no_color=no_color)

@@ -24,7 +24,7 @@ def register(root: typer.Typer) -> None:
             metavar="COMMAND", help="A command, e.g. balance or auth login.",
             show_default=False)] = None,
     ) -> None:
-        """Show the help of balancecli or of a command (the same page as COMMAND --help)."""
+        """Show the help of balancecli or of a command (as COMMAND --help)."""
         from balancecli.cli.boundary import run
         from balancecli.cli.runtime import Runtime
 

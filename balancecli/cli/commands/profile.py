@@ -302,7 +302,7 @@ def set_(
     config: ConfigOpt = None, verbose: VerboseOpt = False, debug: DebugOpt = False,
     no_color: NoColorOpt = False,
 ) -> None:
-    """Change settings of a profile, in place (checked before the file is written)."""
+    """Change settings of a profile in place (each checked first)."""
     from balancecli.cli.boundary import guarded
 
     rt = runtime(ctx, config=config, verbose=verbose, debug=debug, no_color=no_color)
@@ -381,7 +381,7 @@ def unset(
     config: ConfigOpt = None, verbose: VerboseOpt = False, debug: DebugOpt = False,
     no_color: NoColorOpt = False,
 ) -> None:
-    """Remove settings from a profile, in place (each goes back to its default)."""
+    """Remove settings of a profile (each goes back to its default)."""
     from balancecli.cli.boundary import guarded
 
     rt = runtime(ctx, config=config, verbose=verbose, debug=debug, no_color=no_color)
@@ -459,7 +459,7 @@ def remove(
     config: ConfigOpt = None, verbose: VerboseOpt = False, debug: DebugOpt = False,
     no_color: NoColorOpt = False,
 ) -> None:
-    """Remove a profile from the config file (and its keyring item with --logout)."""
+    """Remove a profile (with --logout: its keyring item too)."""
     from balancecli.cli.boundary import guarded
 
     rt = runtime(ctx, config=config, verbose=verbose, debug=debug, no_color=no_color)
@@ -537,7 +537,7 @@ def show(
     config: ConfigOpt = None, verbose: VerboseOpt = False, debug: DebugOpt = False,
     no_color: NoColorOpt = False,
 ) -> None:
-    """Show one profile's settings (as written, and with defaults); an invalid one too."""
+    """Show a profile's settings and defaults (an invalid one too)."""
     from balancecli.cli.boundary import guarded
 
     rt = runtime(ctx, config=config, verbose=verbose, debug=debug, no_color=no_color)

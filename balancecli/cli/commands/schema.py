@@ -23,7 +23,7 @@ def schema(
     ] = None,
     verbose: VerboseOpt = False, debug: DebugOpt = False, no_color: NoColorOpt = False,
 ) -> None:
-    """Print the JSON Schema of a JSON document (without NAME: list them)."""
+    """Print the JSON Schema of a JSON document (no NAME: list them)."""
     from balancecli.cli.boundary import run
 
     rt = runtime(ctx, verbose=verbose, debug=debug, no_color=no_color)
