@@ -88,7 +88,83 @@ def report(run: Run, errors: Sequence[BalanceCliError]) -> None:
 
         shown = merge_keyring_errors(errors)
     for error in shown:
+        correct(error)
         run.console.report(error)
+
+
+# -- next steps: a command to run, as it works from where the user is ----------------------------
+#
+# Next steps are written where an error is raised, as plain commands (``run: balancecli auth
+# status work``); that code does not know how the run was started. The run's console passes
+# every line through ``with_flags`` (``cli.runtime``), so that a suggested command repeats the
+# global options that change what it sees, and works when pasted as printed.
+
+# The top-level commands but a broker's own (which print its files: nothing to repeat for
+# them); tests/unit/cli/test_next_steps.py checks the list against the app.
+COMMANDS = frozenset({"accounts", "balance", "assets", "snapshot", "history", "doctor", "schema",
+                      "auth", "profile", "rates", "help"})
+# Commands that read neither the config nor the demo (nor do a broker's own files): as they are.
+UNCONFIGURED = frozenset({"schema", "help"})
+
+
+@dataclass(frozen=True)
+class Flags:
+    """The global options given on the command line that a suggested command must repeat:
+    ``--demo`` and ``--config PATH`` (a config from ``BALANCECLI_CONFIG`` is still in the
+    environment of the next command, so it is not repeated)."""
+
+    demo: bool = False
+    config: str | None = None
+
+    def __bool__(self) -> bool:
+        return self.demo or self.config is not None
+
+
+def with_flags(text: str, flags: Flags) -> str:
+    """``text`` with the run's global flags after each ``balancecli COMMAND`` it names,
+    unless that command already has them: ``run: balancecli --config other.toml auth status
+    work``. Paths are quoted for a shell (``shlex.quote``)."""
+    if not flags or "balancecli " not in text:
+        return text
+    import re
+    import shlex
+
+    names = "|".join(sorted(COMMANDS - UNCONFIGURED, key=len, reverse=True))
+    # "is not a balancecli history database" names no command: not after an article.
+    pattern = re.compile(rf"(?<![\w./-])(?<!\ba )(?<!\ban )(?<!\bthe )balancecli "
+                         rf"(?=(?:{names})(?![\w-]))")
+
+    def insert(match: re.Match[str]) -> str:
+        rest = re.split(r"[();]| && | — |, or |balancecli ", text[match.end():], maxsplit=1)[0]
+        if "--help" in rest:
+            return match.group(0)  # the same page whatever the flags: as it is
+        added = []
+        if flags.demo and "--demo" not in rest:
+            added.append("--demo")
+        if flags.config is not None and "--config" not in rest and "--demo" not in rest:
+            added += ["--config", shlex.quote(flags.config)]
+        return "balancecli " + "".join(f"{word} " for word in added)
+
+    return pattern.sub(insert, text)
+
+
+def correct(error: BalanceCliError) -> None:
+    """A name typed close to a known one (``-p tss``): the next step is the command as typed
+    with the name corrected (``run: balancecli balance -p ts``), when argv holds it."""
+    if error.retry_with is None:
+        return
+    import shlex
+
+    typed, meant = error.retry_with
+    argv, changed = [], 0
+    for arg in sys.argv[1:]:
+        for form in ("{}", "--profile={}", "-p{}"):
+            if arg == form.format(typed):
+                arg, changed = form.format(meant), changed + 1
+                break
+        argv.append(arg)
+    if changed:
+        error.next_step = "run: " + shlex.join(["balancecli", *argv])
 
 
 def finish(run: Run, ending: Ending | None) -> int:
@@ -155,6 +231,7 @@ def code_of(rt: Run, exc: Exception) -> int:
         return EXIT_USAGE
     if isinstance(exc, BalanceCliError):
         _traceback(rt, exc)
+        correct(exc)
         rt.console.report(exc)
         return exc.exit_code
     if isinstance(exc, (Interrupted, Cancelled)):
@@ -170,8 +247,8 @@ def code_of(rt: Run, exc: Exception) -> int:
     if isinstance(exc, StdoutError):
         return stdout_failed(exc, rt.console.err)
     if not _traceback(rt, exc):
-        rt.console.err(f"error: internal error ({type(exc).__name__}); this is a bug — run "
-                       "again with --debug for the traceback and report it")
+        rt.console.err("error: internal error; this is a bug — run again with --debug for the "
+                       "traceback and report it")
     return EXIT_INTERNAL
 
 

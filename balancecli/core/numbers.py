@@ -23,6 +23,11 @@ DOUBLE_EXPONENT = 324
 NUMBER_TEXT = re.compile(r"[+-]?[0-9]+(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?", re.ASCII)
 
 
+# What a JSON value that is not a number is, for a message (never a Python class name).
+_JSON_KINDS = {bool: "a boolean", str: "text", list: "a list", dict: "an object",
+               type(None): "null"}
+
+
 def to_decimal(value: Any, *, name: str = "value",
                max_exponent: int = MAX_EXPONENT) -> Decimal | None:
     """Return ``value`` as an exact Decimal, or None when the broker sent nothing.
@@ -55,7 +60,8 @@ def to_decimal(value: Any, *, name: str = "value",
             raise BadResponseError(f"{name} is not a number: {printable_short(value[:40])!r}")
         result = Decimal(text)
     else:
-        raise BadResponseError(f"{name} has type {type(value).__name__}, expected a number")
+        raise BadResponseError(f"{name} is {_JSON_KINDS.get(type(value), 'not a number')}, "
+                               "expected a number")
     if not result.is_finite():
         raise BadResponseError(f"{name} is {result}, expected a finite number")
     problem = out_of_bounds(result, max_exponent)
