@@ -292,3 +292,19 @@ def test_print_env_prints_export_lines_for_a_file(machine):
     assert [line.split("=")[0] for line in proc.stdout.splitlines()] == [
         "export BALANCECLI_LP_APP_KEY", "export BALANCECLI_LP_APP_SECRET",
         "export BALANCECLI_LP_ACCESS_TOKEN"]
+
+
+def test_the_units_execstart_with_the_env_file(machine):
+    """The commented ExecStart of the unit, %h being the HOME (systemd's specifier)."""
+    import shlex
+
+    [line] = [line.lstrip("# ") for line in section(RECORDING).splitlines()
+              if line.startswith("# ExecStart=/bin/sh -c ")]
+    argv = shlex.split(line.removeprefix("ExecStart=").replace("%h", str(machine.home)))
+    assert argv[:2] == ["/bin/sh", "-c"] and "--max-time" in argv[2]
+    machine.write_config()
+    machine.write_env_file([f"{k}={v}" for k, v in machine.secrets().items()])
+    proc = cron(machine, argv[2])
+    assert (proc.returncode, proc.stdout, proc.stderr) == (0, "", "")
+    [run] = stored_runs(machine)
+    assert run.ok
