@@ -36,6 +36,9 @@ def isolated(tmp_path, monkeypatch):
         if name.startswith("BALANCECLI_"):
             monkeypatch.delenv(name)
     monkeypatch.setenv("PYTHON_KEYRING_BACKEND", FAIL_BACKEND)
+    # The demo as its sample data (no motion, no generated past), so that tests of --demo
+    # output stay exact; the tests of the demo's motion and past fix its clock instead.
+    monkeypatch.setenv("_BALANCECLI_DEMO_CLOCK", "still")
     monkeypatch.setenv("COLUMNS", "200")
     monkeypatch.delenv("NO_COLOR", raising=False)
     import keyring.core

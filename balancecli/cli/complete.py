@@ -115,6 +115,16 @@ def complete_field(incomplete: str) -> list[str]:
     return _matching(MONEY_FIELDS[Balance], incomplete)
 
 
+def complete_period(incomplete: str) -> list[str]:
+    """``history --every``: the periods."""
+    return _matching(("1h", "1d", "1w", "1mo", "1y"), incomplete)
+
+
+def complete_group(incomplete: str) -> list[str]:
+    """``--by``: what the values can be grouped by (balance and assets together)."""
+    return _matching(("broker", "profile", "currency", "account", "asset"), incomplete)
+
+
 # -- the history store -------------------------------------------------------------------------
 
 

@@ -113,6 +113,9 @@ class TablePrinter:
         """The tables of the rows so far (none when there is nothing to show)."""
         from balancecli.output import render
 
+        if self.valuing is not None and self.valuing.by:  # --by: the groups instead
+            return self.valuing.group_tables(self.valuing.converted(failed=failed),
+                                             masked=self.view.hide_amounts)
         if self.masked:
             from balancecli.output import privacy
 
@@ -166,7 +169,7 @@ class StreamPrinter:
         converted = None
         if self.valuing is not None:
             found = self.valuing.converted(failed=end.failed)
-            converted = found.as_dict()
+            converted = self.valuing.as_dict(found)
             self.valuing.warnings(found, self.console.warn)
         self.stream.close(end.errors, render.blocks(self.spec, self.shown, converted))
 
