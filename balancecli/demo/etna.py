@@ -143,7 +143,8 @@ class FakeEtna(FakeBroker):
                                    "Reason": "Invalid pin" if code_header == "PinCode"
                                    else "Invalid verification code"}, 401)
             with self.lock:
-                self.interim.pop(interim, None)
+                if interim is not None:
+                    self.interim.pop(interim, None)
         with self.lock:
             self.logins += 1
         return json_reply({"State": "Succeeded", "Token": self.issue()})

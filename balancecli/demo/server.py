@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import cache
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Self
 from urllib.parse import parse_qs, urlsplit
 
 from balancecli.core.exactjson import dumps_exact
@@ -121,7 +121,7 @@ class FakeBroker:
         self.rejected = 0
 
     # -- lifecycle
-    def start(self) -> FakeBroker:
+    def start(self) -> Self:
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -211,7 +211,7 @@ class FakeBroker:
             self.peak = max(self.peak, self.in_flight)
             over = self.max_concurrent is not None and self.in_flight > self.max_concurrent
             self.rejected += over
-        left = []
+        left: list[bool] = []
 
         def leave() -> None:
             # The answer is ready: the request stops counting as in flight before its bytes go

@@ -271,7 +271,8 @@ class Database:
             time.sleep(0.05)
 
     def user_version(self) -> int:
-        return self._conn.execute("PRAGMA user_version").fetchone()[0]
+        version: int = self._conn.execute("PRAGMA user_version").fetchone()[0]
+        return version
 
     def _migrate(self) -> None:
         with self.transaction():

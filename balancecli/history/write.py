@@ -94,7 +94,7 @@ class Writer(Database):
               dumps_extra(a.extra) if a.extra else None) for a in assets))
         self._conn.executemany(
             "INSERT OR IGNORE INTO accounts (account_id, profile, broker) VALUES (?, ?, ?)",
-            {(r.account_id, r.profile, r.broker) for r in (*balances, *assets)})
+            {(r.account_id, r.profile, r.broker) for rows in (balances, assets) for r in rows})
         self._conn.executemany(
             "INSERT INTO rates (run_id, taken_at, profile, account_id, base, quote, num,"
             " den, source, rate_date) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",

@@ -124,10 +124,10 @@ class EcbTable:
             return Decimal(1), day
         if currency not in self.currencies:
             return None
-        found = self._found.get((currency, day), False)
-        if found is False:
-            found = self._found[(currency, day)] = self._lookup(currency, day)
-        return found
+        key = (currency, day)
+        if key not in self._found:
+            self._found[key] = self._lookup(currency, day)
+        return self._found[key]
 
     def _lookup(self, currency: str, day: date) -> tuple[Decimal, date] | None:
         # Index of the newest row at or before the day, in the newest-first list.

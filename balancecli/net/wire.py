@@ -116,6 +116,7 @@ class Wire:
         """The adapter's connection pool for ``host`` (through its proxy, if any), set up once
         as ``HTTPAdapter.send`` would on every call: TLS settings, and the URL form."""
         from requests.models import PreparedRequest
+        from requests.structures import CaseInsensitiveDict
 
         pool = host.pool
         if pool is not None and pool.pool is not None:  # a pool the manager closed is replaced
@@ -123,7 +124,8 @@ class Wire:
         adapter = self.adapter or self.setup()
         with self._lock:
             probe = PreparedRequest()
-            probe.method, probe.url, probe.headers, probe.body = "GET", host.origin + "/", {}, None
+            probe.method, probe.url, probe.body = "GET", host.origin + "/", None
+            probe.headers = CaseInsensitiveDict()
             pool = adapter.get_connection_with_tls_context(probe, self.verify,
                                                            proxies=host.proxies)
             adapter.cert_verify(pool, probe.url, self.verify, None)
