@@ -511,4 +511,17 @@ def _check_at(store: Any, when: datetime, utc: bool) -> None:
         raise ConfigError(
             f"no snapshot at or before {shown(format_time(when), utc=utc)}: the {count} stored "
             f"run(s) go from {shown(first, utc=utc)} to {shown(last, utc=utc)}",
-            next_step=f"try: --at {shown(first, utc=utc)} or later")
+            next_step=f'try: --at "{shown(_minute_after(first), utc=utc)}" or later')
+
+
+def _minute_after(stored: str) -> str:
+    """The stored time rounded up to the minute (what a table shows of it, and at or after
+    it, so that ``--at`` with it finds that run)."""
+    from datetime import timedelta
+
+    from balancecli.history import format_time
+
+    moment = datetime.fromisoformat(stored.replace("Z", "+00:00"))
+    if moment.second or moment.microsecond:
+        moment = moment.replace(second=0, microsecond=0) + timedelta(minutes=1)
+    return format_time(moment)
