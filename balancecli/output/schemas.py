@@ -148,8 +148,9 @@ def _point() -> dict[str, Any]:
 PERIOD = {"enum": ["1h", "1d", "1w", "1mo", "1y", None],
           "description": "--every: the last run of each local hour, day, ISO week, month or "
                          "year was kept (a close); null: every run."}
-LAST = {"type": ["integer", "null"], "minimum": 1,
-        "description": "--last N: only the N newest points of each series (runs) were kept."}
+NEWEST = {"type": ["integer", "null"], "minimum": 1,
+          "description": "--last N: only the N newest points of each series (runs) were "
+                         "kept; null: all."}
 
 
 def _run_point() -> dict[str, Any]:
@@ -188,7 +189,7 @@ def _data_documents() -> list[dict[str, Any]]:
 def _history_documents() -> list[dict[str, Any]]:
     """What ``history`` prints: series, net worth over time, one moment, pruning."""
     since_until = {"since": {"anyOf": [TIME, {"type": "null"}]},
-                   "until": {"anyOf": [TIME, {"type": "null"}]}, "every": PERIOD, "last": LAST}
+                   "until": {"anyOf": [TIME, {"type": "null"}]}, "every": PERIOD, "newest": NEWEST}
     field = {"enum": list(BALANCE_FIELDS)}
     at_row = dict(row(Balance))
     at_row["properties"] = {**at_row["properties"], "snapshot_at": TIME, "run_id": COUNT}

@@ -14,6 +14,7 @@ creates, migrates or changes a file. What it shows is ``output.series`` (series)
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -273,12 +274,12 @@ def _masked(rt: Runtime, q: Query) -> bool:
 
 
 def _head(wanted: Any) -> list[tuple[str, Any]]:
-    """What the JSON documents say of the range: since, until, every, last."""
+    """What the JSON documents say of the range: since, until, every, newest (--last)."""
     from balancecli.history import format_time
 
     return [("since", wanted.since and format_time(wanted.since)),
             ("until", wanted.until and format_time(wanted.until)),
-            ("every", wanted.every), ("last", wanted.last)]
+            ("every", wanted.every), ("newest", wanted.last)]
 
 
 def _nothing(rt: Runtime, store: Any, wanted: Any) -> Ending | None:
@@ -324,6 +325,10 @@ def _series(rt: Runtime, store: Any, q: Query, wanted: Any) -> Ending | None:
         wanted = _fitting(rt, q, wanted, lambda rows: point_period(store, wanted, rows),
                           "points")
     points = series_points(store, wanted)
+    first = next(points, None)
+    if first is None:  # nothing printed, not even an empty document
+        return _nothing(rt, store, wanted)
+    points = itertools.chain([first], points)
     if q.fmt == "json":
         found = shown.stream_json(rt.console, points, q.field, _head(wanted))
     elif q.fmt in ("jsonl", "csv"):
