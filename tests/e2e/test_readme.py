@@ -112,7 +112,7 @@ def demo_history():
     ("balancecli history --since 30d ", "Trend"),
     ("balancecli history -a 11827392 --field cash ", "-4,210.07"),
     ("balancecli history --at 1d -f json ", '"schema": "balancecli.history.at/1"'),
-    ("balancecli history --since 30d -f jsonl | jq 'select(.equity > 1000)'", '"equity": '),
+    ("balancecli history --since 30d -f jsonl | jq 'select(.value > 1000)'", '"value": '),
     ("balancecli history --prune --keep 1y --dry-run ", "nothing to prune"),
     ("balancecli history --prune --keep 6mo --yes ", "2 run(s) kept"),
 ])

@@ -207,9 +207,11 @@ def _checked(rt: Runtime, q: Query) -> None:
             q.every = check_period(q.every)
         except ValueError as exc:
             raise UsageError(str(exc), option="--every") from None
-    if q.at and (q.since or q.until or q.every or q.last or q.chart):
-        raise UsageError("--at shows one moment: it takes no --since, --until, --every, "
-                         "--last or --chart", option="--at")
+    if q.at and (q.since or q.until):
+        raise UsageError("--at excludes --since/--until", option="--at")
+    if q.at and (q.every or q.last or q.chart):
+        raise UsageError("--at shows one moment: it takes no --every, --last or --chart",
+                         option="--at")
     if q.chart and q.fmt != "table":
         raise UsageError(f"--chart draws text for people; it cannot be combined with -f "
                          f"{q.fmt} (drop --chart for the data)", option="--chart")
@@ -471,8 +473,8 @@ def _chart(rt: Runtime, store: Any, q: Query, wanted: Any) -> Ending | None:
     else:
         wanted = _chart_period(rt, q, wanted, lambda n: run_period(store, wanted, n))
         totals = currency_totals(store, wanted, run_stamps(store, wanted))
-        series = [Series(f"Total {' / '.join(sorted(fields))} ({ccy or 'no currency'})", ccy,
-                         points)
+        series = [Series(f"Total in {ccy or 'no currency'} ({' or '.join(sorted(fields))})",
+                         ccy, points)
                   for ccy, (fields, points) in sorted(totals.items(), key=lambda i: str(i[0]))]
     if not series:
         return _nothing(rt, store, wanted)
