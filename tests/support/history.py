@@ -10,7 +10,7 @@ from pathlib import Path
 
 import platformdirs
 
-from balancecli.core.models import Asset, Balance
+from balancecli.core.models import Balance
 from balancecli.history import Store
 from balancecli.history.formats import format_time
 
