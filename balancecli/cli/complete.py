@@ -120,9 +120,14 @@ def complete_period(incomplete: str) -> list[str]:
     return _matching(("1h", "1d", "1w", "1mo", "1y"), incomplete)
 
 
-def complete_group(incomplete: str) -> list[str]:
-    """``--by``: what the values can be grouped by (balance and assets together)."""
-    return _matching(("broker", "profile", "currency", "account", "asset"), incomplete)
+GROUPS = {"balance": ("broker", "profile", "currency", "account"),  # output.specs' groups
+          "assets": ("asset", "broker", "profile", "account")}
+
+
+def complete_group(ctx: Any, incomplete: str) -> list[str]:
+    """``--by``: what the command's values can be grouped by."""
+    command = getattr(getattr(ctx, "command", None), "name", None)
+    return _matching(GROUPS.get(command or "", GROUPS["balance"]), incomplete)
 
 
 # -- the history store -------------------------------------------------------------------------
