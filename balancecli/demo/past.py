@@ -23,18 +23,21 @@ Because motion depends on absolute time only, ``moved_rows(rows, t)`` is what th
 two calls share the runs they have in common, and a later ``--demo snapshot`` whose rows were
 moved with the same function continues the past without a step.
 
-How the wiring uses it (the store, the fetch and ``snapshot_rates`` are the CLI's):
+How it is wired (the store, the fetch and ``snapshot_rates`` are the CLI's):
 
 1. The demo's store is ``history-demo.sqlite3`` (``history.db_path(demo=True)``), separate from
-   the user's. Only that default store is seeded: never a ``--db`` or ``BALANCECLI_DB`` file.
-2. A ``--demo`` fetch gets the sample rows from the fakes, then shows and stores
-   ``moved_rows(balances, assets, now)`` instead: each demo fetch varies a little around the
-   sample data, seeded.
+   the user's. Only that default store is seeded: never a ``--db`` or ``BALANCECLI_DB`` file
+   (``cli.demo_store``).
+2. A ``--demo`` fetch gets the sample rows from the fakes, then shows and stores them moved to
+   the moment of the fetch (``Motion``, handed to ``service.fetch`` as ``Options.moved``): each
+   demo fetch varies a little around the sample data, seeded.
 3. When ``--demo history`` or ``--demo snapshot`` opens the demo store and finds no run, it
-   records ``past_runs(sample balances, sample assets, end=now)`` (the unmoved rows of that
+   records ``past_runs(sample balances, sample assets, end=now)`` (the unmoved rows of a
    fetch), each run with ``rates=snapshot_rates(...)`` of its rows, as ``snapshot`` would, in
    one transaction; when the newest stored run is older than ``every``, it records
    ``past_runs(..., end=now, after=newest)`` first, so the history has no hole.
+4. "now" is ``demo_clock()``: the real clock, or for tests the time ``CLOCK_ENV`` fixes, or
+   ``still`` (no motion and no past: the sample data exactly, what most tests compare).
 """
 
 from __future__ import annotations

@@ -8,6 +8,14 @@
   ``total`` in that currency (or its broker USD value).
 - Accounts left out of the total are named on stderr in one line; an ECB file older than
   ``[ecb] max_age_days`` is one warning line.
+- ``--by GROUP``: a table of one row per group (its value, its share, a bar) instead of the
+  rows, what was not valued listed apart; JSON gains ``by`` and ``groups`` in ``converted``.
+  Shares are apportioned by the largest remainder method: exact Decimals that sum to exactly
+  1 (12 decimals in JSON) and to 100.0 % as shown (one decimal).
+- ``--watch --in``: each refresh's table gains the change of the net worth since the watch
+  began (``WorthSince``).
+- ``history --in``: net worth per stored run (``RunsPrinter``), as a table, streamed, or as a
+  chart's line.
 
 Each profile's rows are valued as soon as they arrive: an account's value depends only on its
 own rows and the rates (the broker's quotes for that account, the config, the ECB file).

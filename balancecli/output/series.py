@@ -6,12 +6,16 @@ currency, and (with ``--account``) each stored point.
   and compact (``2026-11-23 10:15``; ``--utc``: ``09:15Z``); amounts use the series currency's
   display precision (``--exact``: every digit). The trend is drawn on one time axis shared by
   every row: each character is an equal slice of time (not of points), so an account first
-  stored last week starts late, and a burst of snapshots in one afternoon does not fill it.
+  stored last week starts late, and a burst of snapshots in one afternoon does not fill it; a
+  single point is one character. The trend is the first column dropped on a narrow terminal,
+  before any number. Each series follows its own field when none was asked for (equity, else
+  cash, else available): an "Of" column names it, or the First/Last titles when all agree.
   A total counts only the accounts that had a value in the range.
 - ``--hide-amounts``: the same tables without an amount: each series' share of its currency's
   total (its last value's), and changes in percent only.
-- JSON (``balancecli.history/1``) streams one series at a time; JSONL and CSV stream the points
-  (constant memory over a million points).
+- JSON (``balancecli.history/1``) streams one series at a time, each naming its ``field``;
+  JSONL and CSV stream the points (constant memory over a million points), the value under the
+  field's name with ``--field``, else as ``field`` and ``value``.
 """
 
 from __future__ import annotations

@@ -1,15 +1,22 @@
 """``history``: balances over time from the history store that ``snapshot`` fills.
 
-One balance field over time per account (``--field``, default ``equity``) with the change
-from the first to the last known value, a sparkline and per-currency totals (sums of each
-account's first and last value in the range); ``--at`` shows the balances as stored at the
-last snapshot at or before a time; ``--in CUR`` the net worth of each stored run;
-``--hide-amounts`` shows shares and changes in percent instead of amounts; ``--prune --keep
-365d`` deletes older runs (``commands/prune.py``). Times: ``30d`` (that long ago; units s, min,
-h, d, w, mo, y), ``2026-11-01`` (00:00 UTC; as ``--until``/``--at`` the end of that day) or ISO
-8601 (UTC unless it has an offset). ``history`` opens the database read-only: it never
-creates, migrates or changes a file. What it shows is ``output.series`` (series),
-``output.networth`` (net worth) and the data commands' printers (``--at``).
+Per account one balance field over time (``--field``; by default each account follows its
+equity, else cash, else available) with the change from the first to the last value, a
+sparkline and per-currency totals; ``--every 1h|1d|1w|1mo|1y`` keeps the last run of each
+local period and ``--last N`` the N newest points; ``--chart`` draws the series instead
+(``output.chart``); ``--at`` shows the balances as stored at the last snapshot at or before a
+time; ``--in CUR`` the net worth of each stored (or kept) run; ``--hide-amounts`` shares and
+changes in percent instead of amounts; ``--prune --keep 365d`` deletes older runs
+(``commands/prune.py``).
+
+One time zone: tables and charts show local time (``--utc``: UTC), and ``--since``,
+``--until`` and ``--at`` read ``2026-11-01`` or an ISO time without an offset in that zone.
+Without ``--every`` or ``--last``, a table longer than the terminal picks the period that fits
+(one note says so). A filter that matches nothing is exit 3 naming what is stored.
+``history`` opens the database read-only: it never creates, migrates or changes a file, but
+for the demo's own store, which is given its generated past first (``cli.demo_store``). What is
+read is ``service.history``; what is shown ``output.series`` (series), ``output.networth``
+(net worth), ``output.chart`` (charts) and the data commands' printers (``--at``).
 """
 
 from __future__ import annotations
