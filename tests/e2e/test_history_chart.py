@@ -162,3 +162,12 @@ def test_what_a_chart_cannot_do_is_a_usage_error(db, args, message):
     proc = run_cli("history", "--db", db, "--every", "1d", *args, env=NY)
     assert (proc.returncode, proc.stdout) == (2, "")
     assert proc.stderr.startswith(message), proc.stderr
+
+
+def test_a_terminal_too_short_for_every_panel_gets_a_taller_chart(db):
+    proc = run_cli("history", "--db", db, "--chart", "--every", "1w",
+                   env={**NY, "COLUMNS": "60", "LINES": "20"})
+    assert proc.returncode == 0, proc.stderr
+    [note] = proc.stderr.splitlines()
+    needed = int(re.fullmatch(r"note: the chart needs (\d+) lines; the terminal has 20", note)[1])
+    assert proc.stdout.count("\n") == needed and len(read_chart(proc.stdout).panels) == 2

@@ -210,3 +210,13 @@ def test_a_filter_that_matches_nothing_is_exit_3_naming_what_is_stored(db, args,
     proc = run_cli("history", "--db", db, "-f", fmt, *args, env=NY)
     assert (proc.returncode, proc.stdout) == (3, "")
     assert proc.stderr == f"error: balancecli: {message}\n"
+
+
+def test_at_in_csv_carries_the_snapshot_time_as_json_does(db):
+    args = ["history", "--db", db, "--at", "2026-11-01", "-a", "A1"]
+    doc = json.loads(run_cli(*args, "-f", "json", env=NY).stdout)
+    [row] = doc["balances"]
+    assert (row["snapshot_at"], row["run_id"]) == ("2026-11-02T04:30:00.000000Z", 10)
+    header, line = run_cli(*args, "-f", "csv", env=NY).stdout.splitlines()
+    assert header.endswith(",realized_pnl,snapshot_at,run_id")
+    assert line.endswith(",2026-11-02T04:30:00.000000Z,10")  # UTC, to the microsecond

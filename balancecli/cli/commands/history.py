@@ -496,9 +496,21 @@ def _draw(rt: Runtime, q: Query, series: Any) -> None:
     from balancecli.output.chart import ChartError, draw
 
     width, height = _chart_size(q)
-    try:
-        text = draw(series, width=width, height=height, hide_amounts=q.hide_amounts,
+
+    def drawn(lines: int) -> str:
+        return draw(series, width=width, height=lines, hide_amounts=q.hide_amounts,
                     color=rt.console.color, tz=UTC if rt.utc else None)
+
+    try:
+        try:
+            text = drawn(height)
+        except ChartError as exc:
+            if exc.lines is None or q.height is not None:
+                raise
+            # The terminal's height is too small for every panel: taller than the screen
+            # (it scrolls) rather than nothing; --height asks for exactly that many lines.
+            rt.note(f"note: the chart needs {exc.lines} lines; the terminal has {height + 1}")
+            text = drawn(exc.lines)
     except ChartError as exc:
         if "nothing to draw" in str(exc):
             from balancecli.core.errors import ConfigError
