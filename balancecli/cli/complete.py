@@ -10,9 +10,9 @@ printing an error into the user's command line.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any  # at run time: Typer evaluates the callbacks' annotations
 
 # Active ISO 4217 codes, without fund, metal and testing codes (XAU, XTS, ...).
 ISO_4217 = tuple("""
@@ -83,9 +83,14 @@ def profile_names(ctx: Any) -> list[str]:
             return list(_DEMOS)
         import tomllib
 
-        from balancecli.config import config_path
+        from balancecli.core.files import read_private
+        from balancecli.core.paths import MAX_CONFIG_BYTES, config_path
 
-        data = tomllib.loads(config_path(_option(ctx, "config")).read_text(encoding="utf-8"))
+        # read_private: never a FIFO (Tab would hang the shell) or another user's file; not
+        # config.read_toml, whose imports every Tab press would pay for.
+        raw = read_private(config_path(_option(ctx, "config")), what="the config file",
+                           cap=MAX_CONFIG_BYTES, next_step="")
+        data = tomllib.loads(raw.decode("utf-8"))
         profiles = data.get("profiles")
         return [str(name) for name in profiles] if isinstance(profiles, dict) else []
     except Exception:  # noqa: BLE001 - completion must never fail loudly
@@ -102,17 +107,37 @@ def complete_profile_arg(ctx: Any, incomplete: str) -> list[str]:
     return _matching(profile_names(ctx), incomplete)
 
 
-def complete_broker(incomplete: str) -> list[str]:
+def broker_names() -> list[str]:
     from balancecli.brokers import NAMES
 
-    return _matching(NAMES, incomplete)
+    return list(NAMES)
+
+
+def field_names() -> list[str]:
+    """The balance amounts (``history --field``)."""
+    from balancecli.core.models import MONEY_FIELDS, Balance
+
+    return list(MONEY_FIELDS[Balance])
+
+
+def complete_broker(incomplete: str) -> list[str]:
+    return static(broker_names(), incomplete)
 
 
 def complete_field(incomplete: str) -> list[str]:
     """``history --field``: the balance amounts."""
-    from balancecli.core.models import MONEY_FIELDS, Balance
+    return static(field_names(), incomplete)
 
-    return _matching(MONEY_FIELDS[Balance], incomplete)
+
+def static(candidates: Iterable[str], incomplete: str) -> list[str]:
+    """What a completer of candidates fixed by the code answers."""
+    return _matching(candidates, incomplete)
+
+
+# Completers whose candidates the code fixes: the completion table (completion_table.py,
+# generated) holds the candidates, and a Tab press answers ``static(candidates, incomplete)``
+# without importing the brokers or the model.
+STATIC = {"complete_broker": broker_names, "complete_field": field_names}
 
 
 def complete_period(incomplete: str) -> list[str]:
@@ -126,7 +151,7 @@ GROUPS = {"balance": ("broker", "profile", "currency", "account"),  # output.spe
 
 def complete_group(ctx: Any, incomplete: str) -> list[str]:
     """``--by``: what the command's values can be grouped by."""
-    command = getattr(getattr(ctx, "command", None), "name", None)
+    command = getattr(ctx, "info_name", None)  # Click's context and fastcomplete's Level
     return _matching(GROUPS.get(command or "", GROUPS["balance"]), incomplete)
 
 
@@ -139,7 +164,7 @@ def _store_rows(ctx: Any, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[
     from urllib.parse import quote
 
     try:
-        from balancecli.history import db_path
+        from balancecli.core.paths import db_path
 
         path = Path(db_path(_option(ctx, "db"), demo=bool(_option(ctx, "demo"))))
         if not path.is_file():
@@ -204,6 +229,43 @@ complete -o default -F %(complete_func)s %(prog_name)s
 """
 
 
+def split_arg_string(string: str) -> list[str]:
+    """Words as a shell would split them, an unfinished quote or escape kept as typed (Click's
+    ``shell_completion.split_arg_string``)."""
+    import shlex
+
+    lex = shlex.shlex(string, posix=True)
+    lex.whitespace_split = True
+    lex.commenters = ""
+    out = []
+    try:
+        for token in lex:
+            out.append(token)
+    except ValueError:
+        out.append(lex.token)
+    return out
+
+
+def bash_words(environ: Mapping[str, str]) -> tuple[list[str], str] | None:
+    """The words before the one being completed, and that one, from the line BASH_SCRIPT
+    passes; None without it (an older script: COMP_WORDS as Typer reads them)."""
+    line = environ.get("_BALANCECLI_COMP_LINE")
+    if not line:
+        return None
+    words = split_arg_string(line)
+    if line[-1].isspace() or not words:
+        return words[1:], ""
+    return words[1:-1], words[-1]
+
+
+def bash_reply(values: Iterable[str], incomplete: str, wordbreaks: str) -> str:
+    """The candidates as bash replaces them: only the part after the last word break (":")
+    of the word being completed."""
+    breaks = set(wordbreaks) - set(" \t\n\"'")
+    kept = max((incomplete.rfind(c) for c in breaks), default=-1) + 1
+    return "\n".join(v[kept:] if v[:kept] == incomplete[:kept] else v for v in values)
+
+
 def use_bash_script() -> None:
     """Make ``--show-completion bash`` and ``complete_bash`` ours (see BASH_SCRIPT); without
     ``_BALANCECLI_COMP_LINE`` (an older script) it completes as Typer does."""
@@ -214,27 +276,19 @@ def use_bash_script() -> None:
     found = bash_completion()
     if found is None:  # another Typer: its own script, colons and all
         return
-    BashComplete, add_completion_class, split_arg_string, _completion_scripts = found  # noqa: N806
+    BashComplete, add_completion_class, _, _completion_scripts = found  # noqa: N806
 
     class Bash(BashComplete):  # type: ignore[valid-type, misc]  # a class from typer_internals
         source_template = BASH_SCRIPT
 
         def get_completion_args(self) -> tuple[list[str], str]:
-            line = os.environ.get("_BALANCECLI_COMP_LINE")
-            if not line:
-                return super().get_completion_args()  # type: ignore[no-any-return]
-            words = split_arg_string(line)
-            if line[-1].isspace() or not words:
-                return words[1:], ""
-            return words[1:-1], words[-1]
+            return bash_words(os.environ) or super().get_completion_args()
 
         def complete(self) -> str:
             args, incomplete = self.get_completion_args()
-            breaks = set(os.environ.get("_BALANCECLI_COMP_WORDBREAKS", "")) - set(" \t\n\"'")
-            kept = max((incomplete.rfind(c) for c in breaks), default=-1) + 1
             values = (self.format_completion(item)
                       for item in self.get_completions(args, incomplete))
-            return "\n".join(v[kept:] if v[:kept] == incomplete[:kept] else v for v in values)
+            return bash_reply(values, incomplete, os.environ.get("_BALANCECLI_COMP_WORDBREAKS", ""))
 
     add_completion_class(Bash, "bash")  # what the script calls back
     _completion_scripts["bash"] = BASH_SCRIPT  # what --show/--install-completion write

@@ -67,6 +67,9 @@ class Spec:
     holdings: bool = False  # --in: each row valued on its own (fetched with the balances)
     groups: tuple[str, ...] = ()  # --in CUR --by GROUP: what the values can be grouped by
     metrics: str | None = None  # -f prometheus: "balances" or "assets"
+    # -f beancount|ledger assert what accounts hold: the asset rows, fetched with these rows
+    # from the same answers (``Broker.snapshot``), not these rows (``output.exports``).
+    asserts_assets: bool = False
 
     def field_names(self) -> list[str]:
         """The row fields of JSONL/CSV rows and ``--columns`` (``extra`` only in JSON)."""
@@ -114,7 +117,7 @@ BALANCE = Spec(
     totals=Totals("currency", ("cash", "equity", "buying_power")),
     shares=Shares("currency", "Ccy", ("equity", "cash", "available")),
     currency_field="currency", converts=True, value_after="equity", metrics="balances",
-    groups=("broker", "profile", "currency", "account"),
+    groups=("broker", "profile", "currency", "account"), asserts_assets=True,
 )
 
 ASSETS = Spec(

@@ -33,7 +33,10 @@ class Session(Protocol):
 
 
 class Dialect(Protocol):
-    """An API version's module (``v2``, ``v3``): its paths and field mapping."""
+    """An API version's module (``v2``, ``v3``): its paths and field mapping, and the account
+    types its balances endpoint serves (``None``: every type)."""
+
+    BALANCE_TYPES: tuple[str, ...] | None
 
     def accounts(self, ts: Session) -> list[Account]: ...
 

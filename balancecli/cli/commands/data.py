@@ -29,6 +29,7 @@ from balancecli.cli.commands.options import (
     FormatOpt,
     HideAmountsOpt,
     InOpt,
+    MaxTimeOpt,
     NoColorOpt,
     ProfileOpt,
     TimeoutOpt,
@@ -37,6 +38,7 @@ from balancecli.cli.commands.options import (
     WideOpt,
     examples,
     runtime,
+    start_clock,
 )
 
 if TYPE_CHECKING:
@@ -60,6 +62,7 @@ class Request:
     watch: float | None = None
     in_currency: str | None = None
     by: str | None = None
+    max_time: float | None = None  # --max-time: the run's deadline (each refresh's, --watch)
 
 
 def show(rt: Runtime, spec: Spec, request: Request, view: View) -> Ending:
@@ -72,6 +75,7 @@ def show(rt: Runtime, spec: Spec, request: Request, view: View) -> Ending:
     from balancecli.output.presenter import EXPORTS, End
     from balancecli.service import fetch
 
+    start_clock(request.max_time)
     refuse_masked(view, force=request.force)
     if request.watch is not None:
         from balancecli.cli import watch
@@ -91,8 +95,12 @@ def show(rt: Runtime, spec: Spec, request: Request, view: View) -> Ending:
                          option="--by")
     valuing = (networth.valuing(target, settings, holdings=spec.holdings, by=request.by)
                if target and settings else None)
+    # --in on assets values each holding with its balances; beancount/ledger of balances
+    # assert the holdings: both fetch the asset rows with the balances (Broker.snapshot).
+    with_assets = (valuing is not None and spec.holdings) or (
+        spec.asserts_assets and view.fmt in ("beancount", "ledger"))
     options = fetch.Options(
-        command="snapshot" if valuing is not None and spec.holdings else spec.name,
+        command="snapshot" if with_assets else spec.name,
         account_ids=list(request.accounts or []), currency=None if valuing and spec.holdings
         else view.currency, timeout=request.timeout, verbose=rt.verbose, presets=selection.presets,
         # --watch: a prompt would tear the live table; the error says what to run.
@@ -100,7 +108,7 @@ def show(rt: Runtime, spec: Spec, request: Request, view: View) -> Ending:
         debug=rt.debug, moved=selection.moved)
     if request.watch is not None:
         return watched(rt, spec, view, selection, options, request.watch,
-                       (target, settings, request.by) if target else None)
+                       (target, settings, request.by) if target else None, request.max_time)
     presenter = _presenter(rt, spec, view, valuing, options)
     options.listener = presenter
     started = time.monotonic()
@@ -108,7 +116,8 @@ def show(rt: Runtime, spec: Spec, request: Request, view: View) -> Ending:
         outcome = fetch.run(selection.profiles, options)
     errors = [*selection.errors, *presenter.errors]
     _nothing_matched(spec, view, options, outcome, presenter, errors)
-    presenter.close(End(errors, selection.profiles, time.monotonic() - started, bool(errors)))
+    presenter.close(End(errors, selection.profiles, time.monotonic() - started, bool(errors),
+                        outcome.skipped))
     return Ending(errors, outcome.anything_succeeded)
 
 
@@ -147,10 +156,12 @@ def _nothing_matched(spec: Spec, view: View, options: Options, outcome: Any,
 
 
 def watched(rt: Runtime, spec: Spec, view: View, selection: Selection, options: Options,
-            interval: float, valued: tuple[str, Any, str | None] | None = None) -> Ending:
+            interval: float, valued: tuple[str, Any, str | None] | None = None,
+            max_time: float | None = None) -> Ending:
     """``--watch``: the same table as without it, fetched and drawn again every interval;
     ``valued`` (``--in``: target, rate settings, ``--by``): each refresh valued anew, with
-    the net worth's change since the watch began under the table."""
+    the net worth's change since the watch began under the table; ``max_time``: each
+    refresh's deadline."""
     from balancecli.cli import watch
     from balancecli.cli.commands import networth
     from balancecli.output.networth import WorthSince
@@ -159,6 +170,7 @@ def watched(rt: Runtime, spec: Spec, view: View, selection: Selection, options: 
     since = WorthSince(valued[0], masked=view.hide_amounts) if valued else None
 
     def once() -> tuple[list[Any], list[BalanceCliError]]:
+        start_clock(max_time)
         valuing = (networth.valuing(valued[0], valued[1], holdings=spec.holdings, by=valued[2])
                    if valued else None)
         out = TablePrinter(spec, view, rt.console, valuing)
@@ -226,7 +238,7 @@ def view(spec: Spec, fmt: str, columns: str | None, currency: str | None = None,
 
 def accounts(
     ctx: typer.Context, profile: ProfileOpt = None, account: AccountOpt = None,
-    fmt: FormatOpt = Format.table, timeout: TimeoutOpt = 15.0,
+    fmt: FormatOpt = Format.table, timeout: TimeoutOpt = 15.0, max_time: MaxTimeOpt = None,
     wide: WideOpt = False, columns: ColumnsOpt = None,
     config: ConfigOpt = None, demo: DemoOpt = False, verbose: VerboseOpt = False,
     debug: DebugOpt = False, no_color: NoColorOpt = False,
@@ -236,7 +248,7 @@ def accounts(
     from balancecli.output.specs import ACCOUNTS
 
     rt = runtime(ctx, config=config, demo=demo, verbose=verbose, debug=debug, no_color=no_color)
-    request = Request(profile, account, timeout)
+    request = Request(profile, account, timeout, max_time=max_time)
     run(rt, lambda: show(rt, ACCOUNTS, request, view(ACCOUNTS, fmt.value, columns, wide=wide)))
 
 
@@ -246,7 +258,8 @@ def _currency_command(name: str) -> Any:
     def command(
         ctx: typer.Context, profile: ProfileOpt = None, account: AccountOpt = None,
         fmt: DataFormatOpt = DataFormat.table, timeout: TimeoutOpt = 15.0,
-        currency: CurrencyOpt = None, hide_amounts: HideAmountsOpt = False,
+        max_time: MaxTimeOpt = None, currency: CurrencyOpt = None,
+        hide_amounts: HideAmountsOpt = False,
         force: ForceOpt = False, watch: WatchOpt = None, in_currency: InOpt = None,
         by: ByOpt = None,
         wide: WideOpt = False, columns: ColumnsOpt = None, exact: ExactOpt = False,
@@ -259,7 +272,7 @@ def _currency_command(name: str) -> Any:
         spec = DATA[name]
         rt = runtime(ctx, config=config, demo=demo, verbose=verbose, debug=debug,
                      no_color=no_color)
-        request = Request(profile, account, timeout, force, watch, in_currency, by)
+        request = Request(profile, account, timeout, force, watch, in_currency, by, max_time)
         run(rt, lambda: show(rt, spec, request, view(
             spec, fmt.value, columns, currency, hide_amounts=hide_amounts, wide=wide,
             exact=exact)))
