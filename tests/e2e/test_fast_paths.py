@@ -105,7 +105,8 @@ def test_fish_is_answered_too(action, code):
     env = {"_BALANCECLI_COMPLETE": "complete_fish", "_TYPER_COMPLETE_FISH_ACTION": action,
            "_TYPER_COMPLETE_ARGS": "balancecli balance --ti"}
     stdout, exit_code, loaded = probe(env=env)
-    expected = "" if action == "is-args" else "--timeout\tSeconds per request.\n"
+    expected = ("" if action == "is-args"
+                else "--timeout\tSeconds per request attempt: connect, headers and body.\n")
     assert (stdout, exit_code, loaded) == (expected, code, [])
 
 
