@@ -40,7 +40,7 @@ def select(names: list[str] | None, *, demo: bool, config: Path | None,
     if demo:
         demos = open_demo(stack)
         raw = {name: d.settings for name, d in demos.items()}
-        profiles, errors = cfg.select(raw, names, Path("<demo>"))
+        profiles, errors = cfg.select(raw, names, Path("<demo>"), demo=True)
         from balancecli.demo.past import Motion, demo_clock
 
         return Selection(profiles, list(errors), {name: d.secrets for name, d in demos.items()},

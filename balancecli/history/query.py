@@ -11,14 +11,14 @@ import contextlib
 import dataclasses
 import gc
 import itertools
-import json
 from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, NamedTuple
 
 from balancecli.core.models import Asset, Balance
-from balancecli.history.formats import decimal_or_none, format_time, loads_extra
+from balancecli.history.damage import Damaged, Times, amount, json_value, time_text
+from balancecli.history.formats import format_time
 from balancecli.history.schema import (
     ASSET_FIELDS,
     ASSET_TEXT,
@@ -86,12 +86,17 @@ class Reader(Database):
             params = (limit,)
         with sqlite_errors(self.path):
             rows = self._conn.execute(sql, params).fetchall()
-        return [
-            Run(id=r[0], started_at=r[1], finished_at=r[2], profiles=json.loads(r[3]),
-                ok=bool(r[4]), error_count=r[5], errors=json.loads(r[6]), balance_count=r[7],
-                asset_count=r[8])
-            for r in rows
-        ]
+        runs = []
+        for r in rows:
+            try:
+                runs.append(Run(
+                    id=r[0], started_at=r[1], finished_at=r[2],
+                    profiles=json_value(r[3], "runs.profiles_json", list), ok=bool(r[4]),
+                    error_count=r[5], errors=json_value(r[6], "runs.errors_json", list),
+                    balance_count=r[7], asset_count=r[8]))
+            except Damaged as exc:
+                self.damage.note(r[0], exc)
+        return runs
 
     def runs_before(self, when: datetime) -> tuple[int, str | None, str | None]:
         """(how many runs started before ``when``, the first's and the last's start): what a
@@ -188,7 +193,7 @@ class Reader(Database):
                 while batch := cursor.fetchmany(4096):
                     yield from batch
 
-        yield from _series_points(rows(), names, outer=_ACCOUNT)
+        yield from _series_points(rows(), names, outer=_ACCOUNT, damage=self.damage)
 
     def explain(self, sql: str, params: Sequence[Any] = ()) -> list[str]:
         """The ``EXPLAIN QUERY PLAN`` details of a query, one string per step."""
@@ -228,12 +233,10 @@ class Reader(Database):
                 for row in rows:
                     if row[0] != rows[0][0]:
                         break
-                    values = dict(zip(text, row[2:2 + len(text)], strict=True))
-                    amounts = row[2 + len(text):2 + len(text) + len(money)]
-                    values.update(
-                        {n: decimal_or_none(v) for n, v in zip(money, amounts, strict=True)})
-                    values["extra"] = loads_extra(row[-1])
-                    out.append(Stored(row[0], row[1], model(**values)))
+                    try:
+                        out.append(_stored(row, table, text, money, model))
+                    except Damaged as exc:
+                        self.damage.note(row[0], exc)
         return out
 
 
@@ -259,8 +262,18 @@ class Reader(Database):
         with sqlite_errors(self.path):
             cursor = self._conn.execute(sql, params)
             while rows_ := cursor.fetchmany(4096):
-                for taken_at, run_id, ok in rows_:
-                    yield RunStamp(taken_at, run_id, bool(ok))
+                yield from self._stamps(rows_)
+
+    def _stamps(self, rows: Iterable[tuple[Any, ...]]) -> Iterator[RunStamp]:
+        """RunStamps of ``(started_at, id, ok)`` rows; a run whose time is damaged is left
+        out (its rows cannot be told apart from another run's)."""
+        for taken_at, run_id, ok in rows:
+            try:
+                time_text(taken_at, "runs.started_at")
+            except Damaged as exc:
+                self.damage.note(run_id, exc)
+                continue
+            yield RunStamp(taken_at, run_id, bool(ok))
 
     def iter_rows_of_runs(self, stamps: Iterable[RunStamp], *,
                           profiles: Sequence[str] | None = None,
@@ -297,18 +310,19 @@ class Reader(Database):
                 streams = [
                     _Group(self._conn.execute(
                         f"{_balance_sql(extra_of)} WHERE taken_at IN ({marks}) AND {rows}{ORDER}",
-                        [*extra_of, *times, *row_params]), _balance),
+                        [*extra_of, *times, *row_params]), _balance, "balances"),
                     _Group(self._conn.execute(
                         f"{ASSET_SQL} WHERE taken_at IN ({marks}) AND {rows}{ORDER}",
-                        [*times, *row_params]), _asset),
+                        [*times, *row_params]), _asset, "assets"),
                     _Group(self._conn.execute(
                         f"{RATE_SQL} WHERE taken_at IN ({marks}){ORDER}", times)
-                        if self.user_version() >= 3 else iter(()), _rate),
+                        if self.user_version() >= 3 else iter(()), _rate, "rates"),
                 ]
                 for s in sorted(batch):
                     key = (s.taken_at, s.run_id)
-                    balances, assets, rates = (g.take(key) for g in streams)
-                    yield RunRows(s.run_id, s.taken_at, s.ok, balances, assets, rates)
+                    balances, assets, rates = (g.take(key, self.damage) for g in streams)
+                    if all(g.whole for g in streams):  # a damaged run is left out whole
+                        yield RunRows(s.run_id, s.taken_at, s.ok, balances, assets, rates)
             batch = []
 
     def iter_points_by_run(self, field: Fields, *, profiles: Sequence[str] | None = None,
@@ -344,10 +358,17 @@ class Reader(Database):
                         [*params, *row_params, *times]).fetchall()
                     yield from (r for r in batch if (r[0], r[1]) in wanted)
 
+        checked = Times()
         for row, index in _followed(fetched(), len(names), key=_RUN_SERIES, outer=None):
-            v = row[7 + index]
-            yield RunPoint(row[0], row[1], bool(row[2]), row[3], row[4], row[5], row[6],
-                           None if v is None else Decimal(v), names[index])
+            try:
+                point = RunPoint(checked.check(row[0], "balances.taken_at"), row[1],
+                                 bool(row[2]), row[3], row[4], row[5], row[6],
+                                 amount(row[7 + index], f"balances.{names[index]}"),
+                                 names[index])
+            except Damaged as exc:
+                self.damage.note(row[1], exc)
+                continue
+            yield point
 
     # -- closes in SQL: the last run of each period, found by index seeks ------------------
     # ``edges`` are local periods as stored text, ``[(start, stop), ...]`` in time order
@@ -385,7 +406,7 @@ class Reader(Database):
                                 yield row
 
         # (accounts are sorted by id, then profile and broker: one account id at a time)
-        yield from _series_points(rows(), names, outer=_ACCOUNT)
+        yield from _series_points(rows(), names, outer=_ACCOUNT, damage=self.damage)
 
     def iter_run_closes(self, edges: Sequence[tuple[str, str]], *,
                         profiles: Sequence[str] | None = None,
@@ -404,10 +425,9 @@ class Reader(Database):
         with sqlite_errors(self.path):
             ids = self._per_edge(seek, edges, row_params)
             for chunk in _chunks(ids, _BATCH):
-                for taken_at, run_id, ok in self._conn.execute(
-                        "SELECT started_at, id, ok FROM runs WHERE id IN"
-                        f" ({', '.join('?' * len(chunk))}) ORDER BY started_at, id", chunk):
-                    yield RunStamp(taken_at, run_id, bool(ok))
+                yield from self._stamps(self._conn.execute(
+                    "SELECT started_at, id, ok FROM runs WHERE id IN"
+                    f" ({', '.join('?' * len(chunk))}) ORDER BY started_at, id", chunk))
 
     def periods_with_rows(self, edges: Sequence[tuple[str, str]], *,
                           account_ids: Sequence[str] | None = None,
@@ -443,6 +463,16 @@ class Reader(Database):
             flat = [x for edge in chunk for x in edge]
             out.extend(v for (v,) in self._conn.execute(sql, [*flat, *params]) if v is not None)
         return out
+
+
+def _stored(row: Sequence[Any], table: str, text: Sequence[str], money: Sequence[str],
+            model: type) -> Stored:
+    """A row of ``_rows_at`` (run id, time, text, amounts, extra) as Stored; Damaged else."""
+    values: dict[str, Any] = dict(zip(text, row[2:2 + len(text)], strict=True))
+    amounts = row[2 + len(text):2 + len(text) + len(money)]
+    values.update({n: amount(v, f"{table}.{n}") for n, v in zip(money, amounts, strict=True)})
+    values["extra"] = {} if row[-1] is None else json_value(row[-1], f"{table}.extra_json")
+    return Stored(row[0], Times().check(row[1], f"{table}.taken_at"), model(**values))
 
 
 class RunStamp(NamedTuple):
@@ -522,16 +552,21 @@ def _followed(rows: Iterable[Sequence[Any]], count: int, *, key: _Key,
 
 
 def _series_points(rows: Iterable[Sequence[Any]], names: tuple[str, ...], *,
-                   outer: _Key) -> Iterator[Point]:
-    if len(names) == 1:  # the common case, a million rows: no detour
-        name = names[0]
-        for t, run, prof, brk, acct, cur, v in rows:
-            yield Point(t, run, prof, brk, acct, cur, None if v is None else Decimal(v), name)
-        return
-    for row, index in _followed(rows, len(names), key=_SERIES, outer=outer):
-        v = row[6 + index]
-        yield Point(row[0], row[1], row[2], row[3], row[4], row[5],
-                    None if v is None else Decimal(v), names[index])
+                   outer: _Key, damage: Any) -> Iterator[Point]:
+    """Points of raw series rows, each with the field its series follows; a row whose time or
+    value is damaged is noted in ``damage`` and left out."""
+    checked = Times()
+    chosen = ((row, 0) for row in rows) if len(names) == 1 else _followed(
+        rows, len(names), key=_SERIES, outer=outer)
+    for row, index in chosen:
+        try:
+            point = Point(checked.check(row[0], "balances.taken_at"), row[1], row[2], row[3],
+                          row[4], row[5], amount(row[6 + index], f"balances.{names[index]}"),
+                          names[index])
+        except Damaged as exc:
+            damage.note(row[1], exc)
+            continue
+        yield point
 
 
 def _chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:

@@ -269,13 +269,26 @@ def run_history(rt: Runtime, q: Query) -> Ending | None:
     with history.Store.open(path, create=False, readonly=True) as store:
         check_filters(store, wanted)
         if target:
-            return _networth(rt, store, q, wanted, target, settings)
-        if at is not None:
+            ending = _networth(rt, store, q, wanted, target, settings)
+        elif at is not None:
             _check_at(store, at, rt.utc)
-            return _at(rt, store, q, at)
-        if q.chart:
-            return _chart(rt, store, q, wanted)
-        return _series(rt, store, q, wanted)
+            ending = _at(rt, store, q, at)
+        elif q.chart:
+            ending = _chart(rt, store, q, wanted)
+        else:
+            ending = _series(rt, store, q, wanted)
+        return _with_damage(ending, store)
+
+
+def _with_damage(ending: Ending | None, store: Any) -> Ending | None:
+    """Rows of the store that could not be read were left out of what was shown: one line
+    per damaged column naming its runs, exit 3 (``history.damage``)."""
+    from balancecli.cli.boundary import Ending
+
+    damaged = store.damage.errors(store.path)
+    if not damaged:
+        return ending
+    return Ending([*(ending.errors if ending else ()), *damaged], anything_succeeded=False)
 
 
 def _masked(rt: Runtime, q: Query) -> bool:
