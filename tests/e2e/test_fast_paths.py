@@ -79,7 +79,7 @@ def config(tmp_path):
 
 
 @pytest.mark.parametrize("line,answer", [
-    ("balancecli ", "accounts\nbalance\nassets\nsnapshot\nhistory\ndoctor\nschema\nauth\n"
+    ("balancecli ", "accounts\nbalance\nassets\nsnapshot\nhistory\ndoctor\nschema\nhelp\nauth\n"
                     "profile\nquantower\nrates\n"),
     ("balancecli bal", "balance\n"),
     ("balancecli balance --fo", "--format\n--force\n"),
