@@ -62,9 +62,11 @@ def test_a_config_that_is_not_a_regular_file_is_refused_at_once(tmp_path, kind, 
         proc, seconds, peak = run_measured(*command, *args, env=env, timeout=20)
         assert proc.returncode == 3, (command, proc.stderr)
         assert seconds < 10 and peak < PEAK_RSS_MB, (command, seconds, peak)
-        assert errors_of(proc) == [f"error: balancecli: the config file {path} is {called}, not "
-                                   "a regular file — point --config or BALANCECLI_CONFIG at the "
-                                   "config file"], command
+        expected = (f"is a directory — name the file itself, e.g. {path}/config.toml"
+                    if kind == "directory" else f"is {called}, not a regular file — point "
+                    "--config or BALANCECLI_CONFIG at the config file")
+        assert errors_of(proc) == [f"error: balancecli: the config file {path} {expected}"], \
+            command
 
 
 def test_a_config_over_one_mib_is_refused(tmp_path):
