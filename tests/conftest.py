@@ -21,6 +21,11 @@ import pytest
 from tests.support.config import FAST, make_ctx
 
 FAIL_BACKEND = "keyring.backends.fail.Keyring"
+# The demo as its sample data (no motion, no generated past), so that tests of --demo output
+# stay exact, module-scoped fixtures included; the tests of the demo's motion and past fix
+# its clock instead (a time in _BALANCECLI_DEMO_CLOCK), or unset it to see the real clock.
+DEMO_STILL = {"_BALANCECLI_DEMO_CLOCK": "still"}
+os.environ.update(DEMO_STILL)
 
 
 @pytest.fixture(autouse=True)
@@ -36,6 +41,8 @@ def isolated(tmp_path, monkeypatch):
         if name.startswith("BALANCECLI_"):
             monkeypatch.delenv(name)
     monkeypatch.setenv("PYTHON_KEYRING_BACKEND", FAIL_BACKEND)
+    for name, value in DEMO_STILL.items():
+        monkeypatch.setenv(name, value)
     monkeypatch.setenv("COLUMNS", "200")
     monkeypatch.delenv("NO_COLOR", raising=False)
     import keyring.core

@@ -140,6 +140,21 @@ def static(candidates: Iterable[str], incomplete: str) -> list[str]:
 STATIC = {"complete_broker": broker_names, "complete_field": field_names}
 
 
+def complete_period(incomplete: str) -> list[str]:
+    """``history --every``: the periods."""
+    return _matching(("1h", "1d", "1w", "1mo", "1y"), incomplete)
+
+
+GROUPS = {"balance": ("broker", "profile", "currency", "account"),  # output.specs' groups
+          "assets": ("asset", "broker", "profile", "account")}
+
+
+def complete_group(ctx: Any, incomplete: str) -> list[str]:
+    """``--by``: what the command's values can be grouped by."""
+    command = getattr(ctx, "info_name", None)  # Click's context and fastcomplete's Level
+    return _matching(GROUPS.get(command or "", GROUPS["balance"]), incomplete)
+
+
 # -- the history store -------------------------------------------------------------------------
 
 

@@ -8,8 +8,8 @@ what Typer's completion would answer: it walks the words as Typer's vendored Cli
 in resilient mode (``typer/_click/parser.py``, ``shell_completion._resolve_context`` and
 ``_resolve_incomplete``: long and short options, ``--opt=value``, clustered short flags, ``--``,
 a group stopping at its first argument, an unknown option ending the parse of its level) and
-hands the callbacks a stand-in for the Click context with the same ``params``, ``parent`` and
-``get_parameter_source``.
+hands the callbacks a stand-in for the Click context with the same ``params``, ``parent``,
+``info_name`` and ``get_parameter_source``.
 
 Whenever it meets something it does not model, it raises ``Fallback`` and Typer answers as
 before, only slower. ``tests/unit/cli/test_fastcomplete.py`` runs a corpus of command lines
@@ -64,9 +64,11 @@ COMMANDLINE, ENVIRONMENT, DEFAULT = Source("COMMANDLINE"), Source("ENVIRONMENT")
 class Level:
     """One command level of the line: what a completion callback gets as its ``ctx``."""
 
-    def __init__(self, node: dict[str, Any], parent: Level | None) -> None:
+    def __init__(self, node: dict[str, Any], parent: Level | None,
+                 info_name: str | None = None) -> None:
         self.node = node
         self.parent = parent
+        self.info_name = info_name  # the command's name, as Click's ``ctx.info_name``
         self.params: dict[str, Any] = {}
         self.sources: dict[str, Source] = {}
         self.protected: list[str] = []
@@ -113,14 +115,14 @@ def resolve(root: dict[str, Any], args: list[str], environ: Mapping[str, str]) -
         sub = dict(level.node["commands"]).get(rest[0])
         if sub is None:
             return level
-        level = _make_level(sub, rest[1:], level, environ)
+        level = _make_level(sub, rest[1:], level, environ, rest[0])
         rest = level.protected + level.args
     return level
 
 
 def _make_level(node: dict[str, Any], args: list[str], parent: Level | None,
-                environ: Mapping[str, str]) -> Level:
-    level = Level(node, parent)
+                environ: Mapping[str, str], info_name: str | None = None) -> Level:
+    level = Level(node, parent, info_name)
     for option, default in node.get("optional_values", {}).items():
         args = _optional_value(args, option, default)
     params = list(params_of(node))

@@ -19,6 +19,7 @@ class Selection:
     profiles: list[Profile] = field(default_factory=list)
     errors: list[BalanceCliError] = field(default_factory=list)  # unknown or invalid profiles
     presets: dict[str, Any] | None = None  # --demo: each profile's secrets, no keyring
+    moved: Any = None  # --demo: the demo's motion (service.fetch.Options.moved), or None
 
 
 def open_demo(stack: contextlib.ExitStack, latency: float = 0.0) -> dict[str, Any]:
@@ -40,7 +41,10 @@ def select(names: list[str] | None, *, demo: bool, config: Path | None,
         demos = open_demo(stack)
         raw = {name: d.settings for name, d in demos.items()}
         profiles, errors = cfg.select(raw, names, Path("<demo>"), demo=True)
-        return Selection(profiles, list(errors), {name: d.secrets for name, d in demos.items()})
+        from balancecli.demo.past import Motion, demo_clock
+
+        return Selection(profiles, list(errors), {name: d.secrets for name, d in demos.items()},
+                         Motion() if demo_clock() is not None else None)
     path = cfg.config_path(config)
     profiles, errors = cfg.select(cfg.load_profiles(path), names, path)
     return Selection(profiles, list(errors), None)

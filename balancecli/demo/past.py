@@ -23,18 +23,21 @@ Because motion depends on absolute time only, ``moved_rows(rows, t)`` is what th
 two calls share the runs they have in common, and a later ``--demo snapshot`` whose rows were
 moved with the same function continues the past without a step.
 
-How the wiring uses it (the store, the fetch and ``snapshot_rates`` are the CLI's):
+How it is wired (the store, the fetch and ``snapshot_rates`` are the CLI's):
 
 1. The demo's store is ``history-demo.sqlite3`` (``history.db_path(demo=True)``), separate from
-   the user's. Only that default store is seeded: never a ``--db`` or ``BALANCECLI_DB`` file.
-2. A ``--demo`` fetch gets the sample rows from the fakes, then shows and stores
-   ``moved_rows(balances, assets, now)`` instead: each demo fetch varies a little around the
-   sample data, seeded.
+   the user's. Only that default store is seeded: never a ``--db`` or ``BALANCECLI_DB`` file
+   (``cli.demo_store``).
+2. A ``--demo`` fetch gets the sample rows from the fakes, then shows and stores them moved to
+   the moment of the fetch (``Motion``, handed to ``service.fetch`` as ``Options.moved``): each
+   demo fetch varies a little around the sample data, seeded.
 3. When ``--demo history`` or ``--demo snapshot`` opens the demo store and finds no run, it
-   records ``past_runs(sample balances, sample assets, end=now)`` (the unmoved rows of that
+   records ``past_runs(sample balances, sample assets, end=now)`` (the unmoved rows of a
    fetch), each run with ``rates=snapshot_rates(...)`` of its rows, as ``snapshot`` would, in
    one transaction; when the newest stored run is older than ``every``, it records
    ``past_runs(..., end=now, after=newest)`` first, so the history has no hole.
+4. "now" is ``demo_clock()``: the real clock, or for tests the time ``CLOCK_ENV`` fixes, or
+   ``still`` (no motion and no past: the sample data exactly, what most tests compare).
 """
 
 from __future__ import annotations
@@ -48,6 +51,12 @@ from typing import Any, NamedTuple
 from balancecli.core.models import MONEY_FIELDS, Asset, Balance
 from balancecli.core.precision import minor_units
 from balancecli.demo.motion import _PRODUCT, DAILY, SEED, apply, factor
+
+# The demo's clock, for tests only (like _BALANCECLI_WATCH_MIN_SECONDS; not a user setting):
+# "still" shows the sample data as it is and gives the demo no past; an ISO 8601 time fixes
+# the demo's "now" (its motion and the end of its past), so a test is exact without
+# depending on today's date. Unset: the real clock.
+CLOCK_ENV = "_BALANCECLI_DEMO_CLOCK"
 
 DAYS = 90
 # Six snapshots a day: 540 runs in 90 days. record_run writes a demo run in about 2 ms (4 ms
@@ -101,6 +110,53 @@ def moved_rows(balances: Sequence[Balance], assets: Sequence[Asset], when: datet
                seed: str = SEED) -> tuple[list[Balance], list[Asset]]:
     """The sample rows as the demo has them at ``when`` (see the module's docstring)."""
     return _Plan(balances, assets, seed).at(when)
+
+
+def demo_clock() -> datetime | None:
+    """The demo's "now": the real time, the time ``CLOCK_ENV`` fixes, or None when it says
+    ``still`` (no motion, no past). A value that is not a time is the real clock."""
+    import os
+
+    text = os.environ.get(CLOCK_ENV, "").strip()
+    if text.lower() == "still":
+        return None
+    if text:
+        try:
+            fixed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        except ValueError:
+            fixed = None
+        if fixed is not None and fixed.tzinfo is not None:
+            return fixed.astimezone(UTC)
+    return datetime.now(UTC)
+
+
+def clock_is_fixed() -> bool:
+    import os
+
+    return bool(os.environ.get(CLOCK_ENV, "").strip())
+
+
+class Motion:
+    """A demo fetch's rows moved to the demo's clock at the moment of the fetch (each fetch
+    of ``--watch`` at its own moment): what ``--demo`` shows and stores instead of the sample
+    data. Rows that are neither balances nor assets (accounts) pass unchanged."""
+
+    def __init__(self, seed: str = SEED) -> None:
+        self.seed = seed
+
+    def __call__(self, rows: Sequence[Any], assets: Sequence[Any],
+                 when: datetime | None = None) -> tuple[list[Any], list[Any]]:
+        when = when or demo_clock()
+        if when is None:
+            return list(rows), list(assets)
+        everything = [*rows, *assets]
+        balances = [r for r in everything if isinstance(r, Balance)]
+        holdings = [r for r in everything if isinstance(r, Asset)]
+        moved_b, moved_a = moved_rows(balances, holdings, when, seed=self.seed)
+        replaced: dict[int, Any] = dict(zip(map(id, balances), moved_b, strict=True))
+        replaced.update(zip(map(id, holdings), moved_a, strict=True))
+        return ([replaced.get(id(r), r) for r in rows],
+                [replaced.get(id(r), r) for r in assets])
 
 
 def _fiat(code: str | None) -> bool:

@@ -25,9 +25,15 @@ API
   rates=()) -> int``:
   the whole run in ONE ``BEGIN IMMEDIATE`` transaction; a process killed at any point leaves the
   whole run or nothing. Failed runs are recorded too (with their errors).
+  ``Store.record_runs(runs) -> list[int]``: many runs (dicts of those arguments) in one
+  transaction (the demo's generated past).
 - ``Store.series(field, account_ids=None, profiles=None, since=None, until=None)
   -> list[Point]``: one balance field over time, ordered by account id then time;
-  ``Store.iter_series(...)`` streams the same points in constant memory.
+  ``Store.iter_series(...)`` streams the same points in constant memory. ``field`` may be a
+  tuple (``query.FOLLOWED``: equity, cash, available): each series (profile, broker, account,
+  currency) then follows the first of them it has a value of in the rows read, and each
+  ``Point.field`` says which (the same for ``iter_series_closes`` and
+  ``iter_points_by_run``).
 - ``Store.balances_at(when)`` / ``Store.assets_at(when) -> list[Stored]``: for each account, the
   rows of the last run at or before ``when`` that stored that account (``Stored.row`` is the
   Balance/Asset, ``Stored.run_id`` and ``Stored.taken_at`` say which run).
@@ -51,7 +57,8 @@ API
   ``(profile, broker, account_id)`` stored.
 - ``Store.series_query(...)`` / ``Store.explain(sql, params)``: the SQL of ``series`` and its
   ``EXPLAIN QUERY PLAN`` (tests assert the indexes are used).
-- helpers: ``parse_when("30d" | "2026-11-01" | ISO 8601, end_of_day=False) -> datetime``,
+- helpers: ``parse_when("30d" | "2026-11-01" | ISO 8601, end_of_day=False, tz=UTC)
+  -> datetime`` (dates and times without an offset in ``tz``; None: the local zone),
   ``parse_duration("365d" | "6mo" | "1y") -> Span`` (a bare ``m`` is ambiguous: ValueError),
   ``sparkline(values, width)``, ``exact_sum(values)``.
 

@@ -13,8 +13,9 @@ import calendar
 import decimal
 import json
 import re
+import time as _time
 from collections.abc import Iterable, Sequence
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, tzinfo
 from decimal import Decimal
 from typing import Any, NamedTuple
 
@@ -85,11 +86,25 @@ def parse_duration(text: str) -> Span:
         raise ValueError(f"{text!r} reaches back before the year 1") from None
 
 
-def parse_when(text: str, *, end_of_day: bool = False, now: datetime | None = None) -> datetime:
+def midnight(day: date, tz: tzinfo | None = None) -> datetime:
+    """The first instant of a date in ``tz`` (None: the process's local zone, ``TZ``
+    included), as an aware UTC datetime. With a ``zoneinfo`` zone, midnight in a gap (clocks
+    jump at 00:00) resolves to the jump itself; for the local zone the C library's ``mktime``
+    answers, as ``astimezone()`` does."""
+    if tz is not None:
+        return datetime(day.year, day.month, day.day, tzinfo=tz).astimezone(UTC)
+    stamp = _time.mktime((day.year, day.month, day.day, 0, 0, 0, 0, 0, -1))
+    return datetime.fromtimestamp(stamp, UTC)
+
+
+def parse_when(text: str, *, end_of_day: bool = False, now: datetime | None = None,
+               tz: tzinfo | None = UTC) -> datetime:
     """A point in time (aware, UTC) from ``30d`` (that long ago), ``now``, a date or ISO 8601.
 
-    A date alone is 00:00 UTC of that day, or with ``end_of_day`` its last microsecond (so
-    ``--until 2026-11-30`` includes that day). An ISO time without an offset is UTC.
+    A date alone is 00:00 of that day in ``tz`` (None: the local zone), or with
+    ``end_of_day`` the last microsecond before the next day starts (so ``--until 2026-11-30``
+    includes that day, 23 or 25 hours long when clocks change). An ISO time without an offset
+    is in ``tz`` too; one with an offset or ``Z`` is what it says.
     """
     text = text.strip()
     now = now or datetime.now(UTC)
@@ -103,8 +118,9 @@ def parse_when(text: str, *, end_of_day: bool = False, now: datetime | None = No
                 day = date.fromisoformat(text)
             except ValueError:
                 raise ValueError(f"{text!r} is not a valid date") from None
-            start = datetime(day.year, day.month, day.day, tzinfo=UTC)
-            return start + timedelta(days=1, microseconds=-1) if end_of_day else start
+            if not end_of_day:
+                return midnight(day, tz)
+            return midnight(day + timedelta(days=1), tz) - timedelta(microseconds=1)
         try:
             when = datetime.fromisoformat(text)
         except ValueError:
@@ -112,7 +128,7 @@ def parse_when(text: str, *, end_of_day: bool = False, now: datetime | None = No
                 f"{text!r} is not a time (use e.g. 30d, 2026-11-01 or 2026-11-01T12:00:00Z)"
             ) from None
         if when.tzinfo is None:
-            when = when.replace(tzinfo=UTC)
+            when = when.replace(tzinfo=tz) if tz is not None else when.astimezone()
         return when.astimezone(UTC)
     except OverflowError:
         raise ValueError(f"{text!r} is outside the calendar (years 1 to 9999)") from None

@@ -11,7 +11,7 @@ import contextlib
 import dataclasses
 import gc
 import itertools
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, NamedTuple
@@ -34,8 +34,15 @@ LATEST_SQL = ("SELECT taken_at FROM {table} WHERE account_id = ? AND taken_at <=
               " AND profile = ? AND broker = ? ORDER BY taken_at DESC LIMIT 1")
 
 
+# A balance field, or several to follow: per series (profile, broker, account, currency) the
+# first of them that has a value in the rows read ("equity, else cash, else available").
+Fields = str | tuple[str, ...]
+FOLLOWED: tuple[str, ...] = ("equity", "cash", "available")
+
+
 class Point(NamedTuple):
-    """One value of a series: the run's time and id, the account and the field's value."""
+    """One value of a series: the run's time and id, the account, the field's value and the
+    field it is of."""
 
     taken_at: str
     run_id: int
@@ -44,6 +51,7 @@ class Point(NamedTuple):
     account_id: str
     currency: str | None
     value: Decimal | None
+    field: str = ""
 
 
 class Stored(NamedTuple):
@@ -114,15 +122,14 @@ class Reader(Database):
 
     def series_query(
         self,
-        field: str,
+        field: Fields,
         account_ids: Sequence[str] | None = None,
         profiles: Sequence[str] | None = None,
         since: datetime | None = None,
         until: datetime | None = None,
     ) -> tuple[str, list[Any]]:
         """The SQL and parameters of ``series`` (exposed for EXPLAIN QUERY PLAN)."""
-        if field not in BALANCE_FIELDS:
-            raise ValueError(f"unknown field {field!r} (one of: {', '.join(BALANCE_FIELDS)})")
+        columns = ", ".join(_fields(field))
         where: list[str] = []
         params: list[Any] = []
         if account_ids:
@@ -147,7 +154,7 @@ class Reader(Database):
         else:
             source = "balances NOT INDEXED"
         sql = (
-            f"SELECT taken_at, run_id, profile, broker, account_id, currency, {field}"
+            f"SELECT taken_at, run_id, profile, broker, account_id, currency, {columns}"
             f" FROM {source}"
             + (" WHERE " + " AND ".join(where) if where else "")
             + " ORDER BY account_id, taken_at"
@@ -156,40 +163,37 @@ class Reader(Database):
 
     def series(
         self,
-        field: str,
+        field: Fields,
         account_ids: Sequence[str] | None = None,
         profiles: Sequence[str] | None = None,
         since: datetime | None = None,
         until: datetime | None = None,
     ) -> list[Point]:
-        """One balance field over time, ordered by account id, then time (then insertion)."""
+        """One balance field over time, ordered by account id, then time (then insertion);
+        with several fields, each series follows the first of them it has a value of."""
         with _no_gc():
             return list(self.iter_series(field, account_ids, profiles, since, until))
 
     def iter_series(
         self,
-        field: str,
+        field: Fields,
         account_ids: Sequence[str] | None = None,
         profiles: Sequence[str] | None = None,
         since: datetime | None = None,
         until: datetime | None = None,
     ) -> Iterator[Point]:
-        """``series`` streamed in the same order, in constant memory."""
+        """``series`` streamed in the same order, in constant memory (with several fields:
+        one account's rows at a time)."""
         sql, params = self.series_query(field, account_ids, profiles, since, until)
-        times: set[str] = set()  # checked once each (a run's)
-        column = f"balances.{field}"
-        with sqlite_errors(self.path):
-            cursor = self._conn.execute(sql, params)
-            while rows := cursor.fetchmany(4096):
-                for t, run, prof, brk, acct, cur, v in rows:
-                    try:
-                        if t not in times:
-                            times.add(time_text(t, "balances.taken_at"))
-                        point = Point(t, run, prof, brk, acct, cur, amount(v, column))
-                    except Damaged as exc:
-                        self.damage.note(run, exc)
-                        continue
-                    yield point
+        names = _fields(field)
+
+        def rows() -> Iterator[tuple[Any, ...]]:
+            with sqlite_errors(self.path):
+                cursor = self._conn.execute(sql, params)
+                while batch := cursor.fetchmany(4096):
+                    yield from batch
+
+        yield from _series_points(rows(), names, outer=_ACCOUNT, damage=self.damage)
 
     def explain(self, sql: str, params: Sequence[Any] = ()) -> list[str]:
         """The ``EXPLAIN QUERY PLAN`` details of a query, one string per step."""
@@ -321,74 +325,88 @@ class Reader(Database):
                         yield RunRows(s.run_id, s.taken_at, s.ok, balances, assets, rates)
             batch = []
 
-    def iter_points_by_run(self, field: str, *, profiles: Sequence[str] | None = None,
+    def iter_points_by_run(self, field: Fields, *, profiles: Sequence[str] | None = None,
                            account_ids: Sequence[str] | None = None,
                            since: datetime | None = None, until: datetime | None = None,
                            stamps: Iterable[RunStamp] | None = None) -> Iterator[RunPoint]:
         """One balance field of every stored row (of just the runs ``stamps``, when given),
         ordered by run (time, then id) rather than by account: per-run totals per currency
-        (``resample.run_totals``) stream from it."""
-        if field not in BALANCE_FIELDS:
-            raise ValueError(f"unknown field {field!r} (one of: {', '.join(BALANCE_FIELDS)})")
+        (``resample.run_totals``) stream from it. With several fields every row is read
+        before the first is yielded (which field a series follows depends on all its rows):
+        pass ``stamps`` to keep that small."""
+        names = _fields(field)
         where, params = _time_where("b.taken_at", since, until)
         rows, row_params = _row_where(profiles, account_ids, prefix="b.")
         select = (f"SELECT b.taken_at, b.run_id, r.ok, b.profile, b.broker, b.account_id,"
-                  f" b.currency, b.{field} FROM balances AS b INDEXED BY balances_time"
+                  f" b.currency, {', '.join('b.' + n for n in names)}"
+                  " FROM balances AS b INDEXED BY balances_time"
                   f" JOIN runs AS r ON r.id = b.run_id WHERE {' AND '.join([*where, rows])}")
         order = " ORDER BY b.taken_at, b.run_id"
-        points = _RunPoints(field, self.damage)
-        with sqlite_errors(self.path):
-            if stamps is None:
-                cursor = self._conn.execute(select + order, [*params, *row_params])
-                while batch := cursor.fetchmany(4096):
-                    yield from points.read(batch)
-                return
-            for chunk in _chunks(list(stamps), _BATCH):
-                wanted = {(s.taken_at, s.run_id) for s in chunk}
-                times = sorted({t for t, _ in wanted})
-                batch = self._conn.execute(
-                    f"{select} AND b.taken_at IN ({', '.join('?' * len(times))}){order}",
-                    [*params, *row_params, *times]).fetchall()
-                yield from points.read(r for r in batch if (r[0], r[1]) in wanted)
+
+        def fetched() -> Iterator[tuple[Any, ...]]:
+            with sqlite_errors(self.path):
+                if stamps is None:
+                    cursor = self._conn.execute(select + order, [*params, *row_params])
+                    while batch := cursor.fetchmany(4096):
+                        yield from batch
+                    return
+                for chunk in _chunks(list(stamps), _BATCH):
+                    wanted = {(s.taken_at, s.run_id) for s in chunk}
+                    times = sorted({t for t, _ in wanted})
+                    batch = self._conn.execute(
+                        f"{select} AND b.taken_at IN ({', '.join('?' * len(times))}){order}",
+                        [*params, *row_params, *times]).fetchall()
+                    yield from (r for r in batch if (r[0], r[1]) in wanted)
+
+        checked = Times()
+        for row, index in _followed(fetched(), len(names), key=_RUN_SERIES, outer=None):
+            try:
+                point = RunPoint(checked.check(row[0], "balances.taken_at"), row[1],
+                                 bool(row[2]), row[3], row[4], row[5], row[6],
+                                 amount(row[7 + index], f"balances.{names[index]}"),
+                                 names[index])
+            except Damaged as exc:
+                self.damage.note(row[1], exc)
+                continue
+            yield point
 
     # -- closes in SQL: the last run of each period, found by index seeks ------------------
     # ``edges`` are local periods as stored text, ``[(start, stop), ...]`` in time order
     # (``resample.period_edges``). Each period costs one backwards index seek, so a year of
     # 15-minute runs resampled to days reads 365 rows per account, not 35,040.
 
-    def iter_series_closes(self, field: str, edges: Sequence[tuple[str, str]],
+    def iter_series_closes(self, field: Fields, edges: Sequence[tuple[str, str]],
                            account_ids: Sequence[str] | None = None,
                            profiles: Sequence[str] | None = None) -> Iterator[Point]:
         """``iter_series`` resampled: for each stored account (profile, broker, id) and each
         period, the rows (one per currency) of the last run in that period that stored the
         account. Ordered as ``iter_series``: by account id, then time."""
-        if field not in BALANCE_FIELDS:
-            raise ValueError(f"unknown field {field!r} (one of: {', '.join(BALANCE_FIELDS)})")
+        names = _fields(field)
         accounts = sorted((a, p, b) for p, b, a in self.accounts()
                           if (not account_ids or a in account_ids)
                           and (not profiles or p in profiles))
         seek = ("SELECT taken_at FROM balances WHERE account_id = ? AND taken_at >= e.a"
                 " AND taken_at < e.b AND profile = ? AND broker = ?"
                 " ORDER BY taken_at DESC LIMIT 1")
-        with sqlite_errors(self.path):
-            for account_id, profile, broker in accounts:
-                times = self._per_edge(seek, edges, [account_id, profile, broker])
-                for chunk in _chunks(times, _BATCH):
-                    rows = self._conn.execute(
-                        f"SELECT taken_at, run_id, profile, broker, account_id, currency,"
-                        f" {field} FROM balances WHERE account_id = ? AND profile = ?"
-                        f" AND broker = ? AND taken_at IN ({', '.join('?' * len(chunk))})"
-                        " ORDER BY taken_at, run_id DESC, rowid",
-                        [account_id, profile, broker, *chunk]).fetchall()
-                    run_of: dict[str, int] = {}
-                    for t, run, prof, brk, acct, cur, v in rows:
-                        if run_of.setdefault(t, run) == run:  # the last run at that time
-                            try:
-                                value = amount(v, f"balances.{field}")
-                            except Damaged as exc:
-                                self.damage.note(run, exc)
-                                continue
-                            yield Point(t, run, prof, brk, acct, cur, value)
+        def rows() -> Iterator[tuple[Any, ...]]:
+            with sqlite_errors(self.path):
+                for account_id, profile, broker in accounts:
+                    times = self._per_edge(seek, edges, [account_id, profile, broker])
+                    for chunk in _chunks(times, _BATCH):
+                        found = self._conn.execute(
+                            f"SELECT taken_at, run_id, profile, broker, account_id, currency,"
+                            f" {', '.join(names)} FROM balances WHERE account_id = ?"
+                            " AND profile = ? AND broker = ?"
+                            f" AND taken_at IN ({', '.join('?' * len(chunk))})"
+                            " ORDER BY taken_at, run_id DESC, rowid",
+                            [account_id, profile, broker, *chunk]).fetchall()
+                        run_of: dict[str, int] = {}
+                        for row in found:
+                            if run_of.setdefault(row[0], row[1]) == row[1]:  # the last run
+                                yield row
+
+        # (accounts are sorted by id, then profile and broker: one account id at a time)
+        yield from _series_points(rows(), names, outer=_ACCOUNT, damage=self.damage)
 
     def iter_run_closes(self, edges: Sequence[tuple[str, str]], *,
                         profiles: Sequence[str] | None = None,
@@ -476,27 +494,79 @@ class RunPoint(NamedTuple):
     account_id: str
     currency: str | None
     value: Decimal | None
+    field: str = ""
 
 
 _BATCH = 500  # runs per query of iter_rows_of_runs (SQLite allows 32,766 parameters)
 _EDGES = 4000  # periods per seek query (two parameters each)
 
 
-class _RunPoints:
-    """RunPoints of ``iter_points_by_run``'s rows; a damaged one is noted and left out."""
+def _fields(field: Fields) -> tuple[str, ...]:
+    names = (field,) if isinstance(field, str) else tuple(field)
+    unknown = [n for n in names if n not in BALANCE_FIELDS]
+    if unknown or not names:
+        raise ValueError(f"unknown field {', '.join(map(repr, unknown))} "
+                         f"(one of: {', '.join(BALANCE_FIELDS)})")
+    return names
 
-    def __init__(self, field: str, damage: Any) -> None:
-        self.column, self.damage, self.times = f"balances.{field}", damage, Times()
 
-    def read(self, rows: Iterable[tuple[Any, ...]]) -> Iterator[RunPoint]:
-        for t, run, ok, prof, brk, acct, cur, v in rows:
-            try:
-                point = RunPoint(self.times.check(t, "balances.taken_at"), run, bool(ok), prof,
-                                 brk, acct, cur, amount(v, self.column))
-            except Damaged as exc:
-                self.damage.note(run, exc)
-                continue
-            yield point
+# Where a raw row's series and account are: (taken_at, run_id, profile, broker, account_id,
+# currency, *values) for series, with ``ok`` after run_id for points by run.
+_Key = Callable[[Sequence[Any]], Hashable]
+_SERIES: _Key = lambda r: (r[2], r[3], r[4], r[5])  # noqa: E731
+_ACCOUNT: _Key = lambda r: r[4]  # noqa: E731
+_RUN_SERIES: _Key = lambda r: (r[3], r[4], r[5], r[6])  # noqa: E731
+_NOTHING = object()
+
+
+def _followed(rows: Iterable[Sequence[Any]], count: int, *, key: _Key,
+              outer: _Key | None) -> Iterator[tuple[Sequence[Any], int]]:
+    """Each raw row with the index of the field its series follows: of ``count`` values at
+    the end of the row, the first that some row of the series has. Rows are buffered until
+    ``outer`` changes (every row when None); one field needs no buffer."""
+    if count == 1:
+        for row in rows:
+            yield row, 0
+        return
+    buffer: list[Sequence[Any]] = []
+    current: object = _NOTHING
+
+    def flush() -> Iterator[tuple[Sequence[Any], int]]:
+        best: dict[Hashable, int] = {}
+        for row in buffer:
+            first = next((i for i, v in enumerate(row[len(row) - count:]) if v is not None),
+                         count)
+            k = key(row)
+            if first < best.get(k, count + 1):
+                best[k] = first
+        for row in buffer:
+            index = best[key(row)]
+            yield row, 0 if index == count else index  # no value at all: the first field
+
+    for row in rows:
+        if outer is not None and outer(row) != current:
+            yield from flush()
+            buffer, current = [], outer(row)
+        buffer.append(row)
+    yield from flush()
+
+
+def _series_points(rows: Iterable[Sequence[Any]], names: tuple[str, ...], *,
+                   outer: _Key, damage: Any) -> Iterator[Point]:
+    """Points of raw series rows, each with the field its series follows; a row whose time or
+    value is damaged is noted in ``damage`` and left out."""
+    checked = Times()
+    chosen = ((row, 0) for row in rows) if len(names) == 1 else _followed(
+        rows, len(names), key=_SERIES, outer=outer)
+    for row, index in chosen:
+        try:
+            point = Point(checked.check(row[0], "balances.taken_at"), row[1], row[2], row[3],
+                          row[4], row[5], amount(row[6 + index], f"balances.{names[index]}"),
+                          names[index])
+        except Damaged as exc:
+            damage.note(row[1], exc)
+            continue
+        yield point
 
 
 def _chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:

@@ -45,7 +45,6 @@ API
 
 from __future__ import annotations
 
-import time as _time
 from collections import deque
 from collections.abc import Callable, Hashable, Iterable, Iterator
 from datetime import UTC, date, datetime, timedelta, tzinfo
@@ -53,7 +52,7 @@ from decimal import Decimal
 from operator import attrgetter
 from typing import Any, NamedTuple, TypeVar
 
-from balancecli.history.formats import exact_sum, format_time
+from balancecli.history.formats import exact_sum, format_time, midnight
 
 T = TypeVar("T")
 TimeOf = Callable[[Any], "str | datetime"]
@@ -84,16 +83,6 @@ def _as_utc(moment: str | datetime) -> datetime:
 
 def _local(moment: datetime, tz: tzinfo | None) -> datetime:
     return moment.astimezone(tz) if tz is not None else moment.astimezone()
-
-
-def _midnight(day: date, tz: tzinfo | None) -> datetime:
-    """The first instant of a local date, in UTC. With ``tz`` (a ``zoneinfo`` zone) midnight
-    in a gap (clocks jump at 00:00) resolves to the jump itself; without, the C library's
-    ``mktime`` answers for the process's zone (``TZ`` included), as ``astimezone()`` does."""
-    if tz is not None:
-        return datetime(day.year, day.month, day.day, tzinfo=tz).astimezone(UTC)
-    stamp = _time.mktime((day.year, day.month, day.day, 0, 0, 0, 0, 0, -1))
-    return datetime.fromtimestamp(stamp, UTC)
 
 
 def _start_day(local: date, period: str) -> date:
@@ -131,7 +120,7 @@ def period_bounds(when: str | datetime, period: str,
     if period not in PERIODS:
         check_period(period)
     first = _start_day(local.date(), period)
-    return _midnight(first, tz), _midnight(_next_day(first, period), tz)
+    return midnight(first, tz), midnight(_next_day(first, period), tz)
 
 
 class _Edge:

@@ -65,7 +65,12 @@ class Series:
 
 
 class ChartError(ValueError):
-    """Nothing to draw, or no room to draw it (the message says which and what it needs)."""
+    """Nothing to draw, or no room to draw it (the message says which and what it needs;
+    ``lines``: the height it needs, when that is what is short)."""
+
+    def __init__(self, message: str, *, lines: int | None = None) -> None:
+        super().__init__(message)
+        self.lines = lines
 
 
 def draw(series: Sequence[Series], *, width: int, height: int, hide_amounts: bool = False,
@@ -85,8 +90,9 @@ def draw(series: Sequence[Series], *, width: int, height: int, hide_amounts: boo
     fixed = sum(1 for s, _ in parsed if s.label) + 2 + sum(map(len, summaries))
     rows = (height - fixed) // len(parsed)
     if rows < MIN_PANEL_ROWS:
-        raise ChartError(f"a chart of {len(parsed)} series needs at least "
-                         f"{fixed + MIN_PANEL_ROWS * len(parsed)} lines; {height} given")
+        needed = fixed + MIN_PANEL_ROWS * len(parsed)
+        raise ChartError(f"a chart of {len(parsed)} series needs at least {needed} lines; "
+                         f"{height} given", lines=needed)
     scales = [_Scale.fit(v, rows, _quantum(s.currency, hide_amounts))
               for (s, _), v in zip(parsed, values, strict=True)]
     labels = [[_label(x, s.currency, sc.step, hide_amounts) for x in sc.tick_values()]

@@ -8,6 +8,14 @@
   ``total`` in that currency (or its broker USD value).
 - Accounts left out of the total are named on stderr in one line; an ECB file older than
   ``[ecb] max_age_days`` is one warning line.
+- ``--by GROUP``: a table of one row per group (its value, its share, a bar) instead of the
+  rows, what was not valued listed apart; JSON gains ``by`` and ``groups`` in ``converted``.
+  Shares are apportioned by the largest remainder method: exact Decimals that sum to exactly
+  1 (12 decimals in JSON) and to 100.0 % as shown (one decimal).
+- ``--watch --in``: each refresh's table gains the change of the net worth since the watch
+  began (``WorthSince``).
+- ``history --in``: net worth per stored run (``RunsPrinter``), as a table, streamed, or as a
+  chart's line.
 
 Each profile's rows are valued as soon as they arrive: an account's value depends only on its
 own rows and the rates (the broker's quotes for that account, the config, the ECB file).
@@ -16,6 +24,7 @@ own rows and the rates (the broker's quotes for that account, the config, the EC
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -81,15 +90,19 @@ class Valuing:
     ``converted`` block of the whole run at the end (``converted``).
 
     ``holdings``: each row is an asset valued on its own (``assets``); else each account is
-    valued once, on the balance view ``money.valuation`` chooses (``balance``)."""
+    valued once, on the balance view ``money.valuation`` chooses (``balance``). ``by``: the
+    values are also shown grouped (``--by``, ``groups``)."""
 
-    def __init__(self, target: str, rates: Rates, *, holdings: bool) -> None:
+    def __init__(self, target: str, rates: Rates, *, holdings: bool,
+                 by: str | None = None) -> None:
         self.target = target
         self.rates = rates
         self.holdings = holdings
+        self.by = by
         self.balances: list[Any] = []
         self.assets: list[Any] = []
         self.asset_rates: list[Rate] = []
+        self.valued_assets: list[tuple[Any, Decimal | None]] = []  # holdings: each row shown
         self._converted: tuple[tuple[bool, int, int], Converted] | None = None
 
     def cells(self, shown: Sequence[Any], balances: Sequence[Any],
@@ -103,7 +116,9 @@ class Valuing:
         if self.holdings:
             values = [value_asset(r, self.rates, self.target) for r in shown]
             self.asset_rates += [v[1] for v in values if v and v[1].source != "identity"]
-            return [v[0] if v else None for v in values]
+            cells = [v[0] if v else None for v in values]
+            self.valued_assets += zip(shown, cells, strict=True)
+            return cells
         converted = value_accounts(balances, assets, self.rates, self.target)
         return [converted.value_of(r) for r in shown]
 
@@ -120,6 +135,46 @@ class Valuing:
     def used(self, converted: Converted) -> list[Rate]:
         """Each rate used once: the accounts' and (assets) each row's."""
         return unique(converted.rates_used() + self.asset_rates)
+
+    def as_dict(self, converted: Converted) -> dict[str, Any]:
+        """The ``converted`` block, with its ``groups`` under ``--by``."""
+        block = converted.as_dict()
+        if self.by:
+            found = self.groups(converted)
+            block["by"] = self.by
+            block["groups"] = [{"key": g.key, "value": g.value, "share": g.share}
+                               for g in found.groups]
+        return block
+
+    def groups(self, converted: Converted) -> Grouped:
+        """The values summed per ``by`` key (``grouped``)."""
+        assert self.by is not None
+        if self.holdings:
+            return grouped([(_asset_key(row, self.by), value)
+                            for row, value in self.valued_assets if value is not None],
+                           [(row.profile, row.account_id, row.asset, _no_value(row))
+                            for row, value in self.valued_assets if value is None])
+        brokers = {(r.profile, r.account_id): r.broker for r in (*self.balances, *self.assets)}
+        return grouped([(_account_key(a, self.by, brokers), a.value)
+                        for a in converted.accounts],
+                       [(u.profile, u.account_id, u.currency, u.reason)
+                        for u in converted.unconverted])
+
+    def group_tables(self, converted: Converted, *, masked: bool) -> list[Table]:
+        """``--by``: one row per group (its value, its share, a bar), the footer, and the
+        accounts (assets) left out, apart; ``masked``: only the shares and bars."""
+        found = self.groups(converted)
+        table = groups_table(found, self.by or "", self.target, masked=masked)
+        if masked:
+            table.footer.append(f"Shares of the total in {self.target} of "
+                                f"{len(converted.accounts)} account(s)")
+            used = self.used(converted)
+            if used:
+                table.footer.append("Rates: " + "; ".join(rate_line(r) for r in used))
+        else:
+            table.footer.extend(footer(converted, self.used(converted)) if not self.holdings
+                                else holdings_footer(found, self.target, self.used(converted)))
+        return [table, *([apart_table(found, holdings=self.holdings)] if found.apart else [])]
 
     def tails(self, cells: Sequence[Decimal | None]) -> list[list[tuple[str, Any]]]:
         """The fields JSONL and CSV rows gain."""
@@ -156,6 +211,166 @@ class Valuing:
                  "update)")
 
 
+# -- --watch --in CUR: the net worth of each refresh ----------------------------------------
+
+
+class WorthSince:
+    """``--watch --in CUR``: the change of the net worth since the watch began (the first
+    refresh with a complete total), a line under each refresh's table (whose footer has the
+    total); ``masked``: in percent only."""
+
+    def __init__(self, target: str, *, masked: bool) -> None:
+        self.target, self.masked = target, masked
+        self.first: Decimal | None = None
+        self.began = ""
+
+    def line(self, converted: Converted) -> str:
+        import time
+
+        from balancecli.money.rates import EXACT
+        from balancecli.output.series import percent
+
+        total = None if converted.incomplete else converted.total
+        if self.first is None and total is not None:
+            self.first, self.began = total, time.strftime("%H:%M:%S")
+        if self.first is None or total is None:
+            return "Change since the watch began: — (the total is incomplete)"
+        change = EXACT.subtract(total, self.first)
+        pct = percent(change, self.first)
+        pct_text = "—" if pct is None else _signed_pct(pct)
+        what = pct_text if self.masked else \
+            f"{_signed(change, self.target)} {self.target} ({pct_text})"
+        return f"Change since the watch began ({self.began}): {what}"
+
+
+# -- --by: where the money is -------------------------------------------------------------------
+
+GROUP_TITLES = {"broker": "Broker", "profile": "Profile", "currency": "Ccy",
+                "account": "Account", "asset": "Asset"}
+SHARE_PLACES = 12  # JSON shares: fractions of 1 to 12 decimals, summing to exactly 1
+BAR_WIDTH = 20
+_EIGHTHS = " ▏▎▍▌▋▊▉"
+
+
+@dataclass
+class Group:
+    key: str
+    value: Decimal
+    share: Decimal | None  # of the groups' total, SHARE_PLACES decimals (None: total 0)
+    shown: Decimal | None  # the share in percent as shown, one decimal
+
+
+@dataclass
+class Grouped:
+    groups: list[Group]
+    total: Decimal
+    apart: list[tuple[str, str, str | None, str]]  # (profile, account, currency, reason)
+
+
+def _account_key(valued: Any, by: str, brokers: dict[tuple[str, str], str]) -> str:
+    if by == "profile":
+        return str(valued.profile)
+    if by == "broker":
+        return brokers.get((valued.profile, valued.account_id), "")
+    if by == "currency":
+        return str(valued.from_currency)
+    return f"{valued.profile} {valued.account_id}"
+
+
+def _asset_key(row: Any, by: str) -> str:
+    if by == "broker":
+        return str(row.broker)
+    if by == "asset":
+        return str(row.asset).upper()
+    if by == "profile":
+        return str(row.profile)
+    return f"{row.profile} {row.account_id}"
+
+
+def _no_value(row: Any) -> str:
+    return "no rate" if row.total is not None or row.value_usd is not None else "no value"
+
+
+def apportion(values: Sequence[Decimal], total: Decimal, quantum: Decimal) -> list[Decimal]:
+    """Each ``value / total`` to a multiple of ``quantum``, summing to exactly 1: each is
+    rounded down and the units left are given to the largest remainders (the largest
+    remainder method; ties go to the earlier value). Exact Decimal arithmetic throughout."""
+    from decimal import ROUND_FLOOR, Context
+
+    ctx = Context(prec=max(60, total.adjusted() + 40), rounding=ROUND_FLOOR)
+    exact = [ctx.divide(v, total) for v in values]
+    floors = [e.quantize(quantum, rounding=ROUND_FLOOR, context=ctx) for e in exact]
+    left = int(ctx.divide(ctx.subtract(Decimal(1), sum(floors, Decimal(0))), quantum))
+    order = sorted(range(len(values)), key=lambda i: (-(exact[i] - floors[i]), i))
+    for i in order[:max(0, left)]:
+        floors[i] = ctx.add(floors[i], quantum)
+    return floors
+
+
+def grouped(pairs: Sequence[tuple[str, Decimal]],
+            apart: Sequence[tuple[str, str, str | None, str]]) -> Grouped:
+    """Exact sums per key, largest first, with their shares of the sum of all of them."""
+    from balancecli.money.rates import EXACT
+
+    sums: dict[str, Decimal] = {}
+    for key, value in pairs:
+        sums[key] = EXACT.add(sums.get(key, Decimal(0)), value)
+    keys = sorted(sums, key=lambda k: (-sums[k], k))
+    total = Decimal(0)
+    for key in keys:
+        total = EXACT.add(total, sums[key])
+    values = [sums[k] for k in keys]
+    if not total:
+        return Grouped([Group(k, v, None, None) for k, v in zip(keys, values, strict=True)],
+                       total, list(apart))
+    shares = apportion(values, total, Decimal(1).scaleb(-SHARE_PLACES))
+    shown = apportion(values, total, Decimal("0.001"))  # 0.1 %: 100.0 % in all
+    return Grouped([Group(k, v, s, d * 100) for k, v, s, d in
+                    zip(keys, values, shares, shown, strict=True)], total, list(apart))
+
+
+def bar(share: Decimal | None, width: int = BAR_WIDTH) -> str:
+    """A share of 1 as ``width`` full blocks, in eighths of a cell; nothing below zero."""
+    if share is None or share <= 0:
+        return ""
+    eighths = int(min(share, Decimal(1)) * width * 8)
+    return "█" * (eighths // 8) + (_EIGHTHS[eighths % 8].strip())
+
+
+def groups_table(found: Grouped, by: str, target: str, *, masked: bool) -> Table:
+    from balancecli.output.table import Column, Table
+
+    columns = [Column("key", GROUP_TITLES.get(by, by.title()))]
+    if not masked:
+        columns.append(Column("value", f"Value ({target})", numeric=True))
+    columns += [Column("share", "Share", numeric=True), Column("bar", "Bar", priority=1)]
+    rows: list[list[Any]] = []
+    for g in found.groups:
+        share = None if g.shown is None else f"{g.shown:.1f}%"
+        rows.append([g.key, *([] if masked else [money(g.value, target)]), share, bar(g.share)])
+    return Table(columns, rows)
+
+
+def holdings_footer(found: Grouped, target: str, used: Sequence[Rate]) -> list[str]:
+    """``assets --by``: the total of the assets valued (not the accounts' net worth)."""
+    lines = [f"Total of the assets valued in {target}: {money(found.total, target)}"
+             + (f" ({len(found.apart)} not valued, listed below)" if found.apart else "")]
+    if used:
+        lines.append("Rates: " + "; ".join(rate_line(r) for r in used))
+    return lines
+
+
+def apart_table(found: Grouped, *, holdings: bool) -> Table:
+    """What is not in the groups: each account (asset row) with why."""
+    from balancecli.output.table import Column, Table
+
+    columns = [Column("profile", "Profile"), Column("account_id", "Account"),
+               Column("asset" if holdings else "currency", "Asset" if holdings else "Ccy"),
+               Column("reason", "Not counted")]
+    return Table(columns, [[p, a, c, why] for p, a, c, why in found.apart],
+                 title="Not in the total")
+
+
 # -- net worth over stored runs (history --in CUR) ---------------------------------------------
 
 RUNS_SCHEMA = "balancecli.history.networth/1"
@@ -165,12 +380,15 @@ RUN_FIELDS = ("run_id", "taken_at", "currency", "total", "incomplete", "accounts
 
 class RunsPrinter:
     """Each stored run's net worth, written as it is valued (json, jsonl, csv) or, for a
-    table, once all are in: one line per run, then first / last / change and the trend.
-    ``masked`` (``--hide-amounts``): no amount, changes in percent only."""
+    table, once all are in: one line per run, then first / last / change and the trend
+    (times local, ``utc``: UTC). ``masked`` (``--hide-amounts``): no amount, changes in
+    percent only. ``fmt`` "chart" only collects the runs (``chart_series``)."""
 
     def __init__(self, console: Console, fmt: str, target: str,
-                 head: Sequence[tuple[str, Any]], *, masked: bool = False) -> None:
+                 head: Sequence[tuple[str, Any]], *, masked: bool = False,
+                 utc: bool = False) -> None:
         self.console, self.fmt, self.target, self.masked = console, fmt, target, masked
+        self.utc = utc
         self.stream: Any = None
         self.rows: list[dict[str, Any]] = []
         if fmt == "json":
@@ -207,15 +425,31 @@ class RunsPrinter:
         elif self.fmt == "csv" and not self.rows:
             self.console.out(csv_line(RUN_FIELDS))
         elif self.fmt == "table" and self.rows:
-            self.console.print_tables(runs_table(self.rows, self.target, masked=self.masked))
+            self.console.print_tables(runs_table(self.rows, self.target, masked=self.masked,
+                                                 utc=self.utc))
             self.console.out("\n".join(summary_lines(self.rows, summary, self.target,
-                                                      masked=self.masked)) + "\n")
+                                                      masked=self.masked, utc=self.utc))
+                             + "\n")
+
+    def chart_series(self) -> list[Any]:
+        """The net worth of the runs as one chart line (``output.chart``)."""
+        from balancecli.output.chart import Series
+
+        return [Series(f"Net worth ({self.target})", self.target,
+                       [(r["taken_at"], r["total"]) for r in self.rows])]
 
 
-def runs_table(rows: Sequence[dict[str, Any]], target: str, *, masked: bool) -> Table:
+def _time(stored: str, utc: bool) -> str:
+    from balancecli.output.series import when
+
+    return when(stored, utc=utc) or stored
+
+
+def runs_table(rows: Sequence[dict[str, Any]], target: str, *, masked: bool,
+               utc: bool = False) -> Table:
     """One line per run: its time, id, net worth (masked: none) and change, accounts."""
-    from balancecli.history import short_time
     from balancecli.output.table import Column, Table
+
 
     columns = [Column("time", "Time"), Column("run_id", "Run", numeric=True)]
     columns += [Column("change_pct", "Change %", numeric=True)] if masked else [
@@ -228,29 +462,28 @@ def runs_table(rows: Sequence[dict[str, Any]], target: str, *, masked: bool) -> 
         amounts: list[Any] = [_percent(r["change"], before)] if masked else [
             ("—" if r["total"] is None else money(r["total"], target))
             + ("*" if r["incomplete"] else ""), _signed(r["change"], target)]
-        body.append([short_time(r["taken_at"]), str(r["run_id"]), *amounts, str(r["accounts"])])
+        body.append([_time(r["taken_at"], utc), str(r["run_id"]), *amounts, str(r["accounts"])])
         before = r["total"] if r["total"] is not None else before
     caption = "amounts hidden: the change of each run's net worth in percent" if masked else None
     return Table(columns, body, caption=caption)
 
 
 def summary_lines(rows: Sequence[dict[str, Any]], summ: dict[str, Any], target: str, *,
-                  masked: bool) -> list[str]:
+                  masked: bool, utc: bool = False) -> list[str]:
     """``First … ; last … ; change …``, ``Trend ▁▃█`` and what ``*`` means."""
-    from balancecli.history import short_time
 
     first, last = summ["first"], summ["last"]
     lines = []
     if first and last:
         pct = summ["change_pct"]
         if masked:
-            lines.append(f"First {short_time(first['taken_at'])}; last "
-                         f"{short_time(last['taken_at'])}; change "
+            lines.append(f"First {_time(first['taken_at'], utc)}; last "
+                         f"{_time(last['taken_at'], utc)}; change "
                          + (_signed_pct(pct) if pct is not None else "—"))
         else:
             lines.append(
-                f"First {short_time(first['taken_at'])} {money(first['total'], target)}; "
-                f"last {short_time(last['taken_at'])} {money(last['total'], target)}; change "
+                f"First {_time(first['taken_at'], utc)} {money(first['total'], target)}; "
+                f"last {_time(last['taken_at'], utc)} {money(last['total'], target)}; change "
                 f"{_signed(summ['change'], target)} {target}"
                 + (f" ({_signed_pct(pct)})" if pct is not None else ""))
     lines.append(f"Trend {summ['sparkline']}")

@@ -114,6 +114,9 @@ class TablePrinter:
         """The tables of the rows so far (none when there is nothing to show)."""
         from balancecli.output import render
 
+        if self.valuing is not None and self.valuing.by:  # --by: the groups instead
+            return self.valuing.group_tables(self.valuing.converted(failed=failed),
+                                             masked=self.view.hide_amounts)
         if self.masked:
             from balancecli.output import privacy
 
@@ -167,7 +170,7 @@ class StreamPrinter:
         converted = None
         if self.valuing is not None:
             found = self.valuing.converted(failed=end.failed)
-            converted = found.as_dict()
+            converted = self.valuing.as_dict(found)
             self.valuing.warnings(found, self.console.warn)
         self.stream.close(end.errors, render.blocks(self.spec, self.shown, converted,
                                                     end.skipped))
@@ -175,19 +178,23 @@ class StreamPrinter:
 
 class CsvPrinter:
     """``-f csv``: the header with the first rows (or at the end), each profile's rows as soon
-    as they arrive; ``--columns`` picks and orders them."""
+    as they arrive; ``--columns`` picks and orders them. The fields JSON rows carry after the
+    model's (``tails``: ``history --at``'s snapshot time and run) end each row, unless
+    ``--columns`` picked."""
 
     def __init__(self, spec: Spec, view: View, console: Console,
                  valuing: Valuing | None = None) -> None:
         self.console, self.valuing = console, valuing
         self.names = list(view.columns) if view.columns else spec.field_names()
+        self.picked = view.columns is not None
+        self.tail_names: list[str] = []
         self.started = False
 
     def _start(self) -> None:
         from balancecli.output.render import csv_line
 
         if not self.started:
-            tail = ["value_in", "value"] if self.valuing is not None else []
+            tail = ["value_in", "value"] if self.valuing is not None else self.tail_names
             self.console.out(csv_line([*self.names, *tail]))
             self.started = True
 
@@ -197,9 +204,11 @@ class CsvPrinter:
 
         if not rows:
             return
+        if tails and self.valuing is None and not self.picked and not self.started:
+            self.tail_names = [name for name, _ in tails[0]]
         self._start()
         tails = (self.valuing.tails(cells or []) if self.valuing is not None
-                 else [[] for _ in rows])
+                 else tails if tails and self.tail_names else [[] for _ in rows])
         self.console.out("".join(  # out: escaped on a terminal, a cell cannot drive it
             csv_line([*(getattr(r, n) for n in self.names), *(v for _, v in tail)])
             for r, tail in zip(rows, tails, strict=True)))

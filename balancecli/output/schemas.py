@@ -16,7 +16,9 @@ import dataclasses
 from typing import Any
 
 from balancecli.brokers import NAMES as BROKERS
-from balancecli.core.models import Account, Asset, Balance, doc_of
+from balancecli.core.models import MONEY_FIELDS, Account, Asset, Balance, doc_of
+
+BALANCE_FIELDS = MONEY_FIELDS[Balance]
 
 DRAFT = "https://json-schema.org/draft/2020-12/schema"
 ERROR_KINDS = ("config", "auth", "unavailable", "rate_limited", "stale", "bad_response",
@@ -89,7 +91,24 @@ CONVERTED = obj({
     "unconverted": {"type": "array", "items": obj({
         "profile": {"type": "string"}, "account_id": {"type": "string"}, "currency": TEXT,
         "reason": {"type": "string"}})},
-})
+    "by": {"enum": ["broker", "profile", "currency", "account", "asset"],
+           "description": "--by GROUP: what the groups are of."},
+    "groups": {
+        "type": "array",
+        "description": "--by GROUP: the values summed per group, largest first. balance: "
+                       "the converted accounts (key: a broker name, a profile, the "
+                       "currency an account was valued from, or \"PROFILE ACCOUNT\"), so "
+                       "the values sum to total; assets: the asset rows valued (key: the "
+                       "asset code, a broker, a profile or \"PROFILE ACCOUNT\"), which sum "
+                       "to the total of those rows, not to the accounts' total.",
+        "items": obj({
+            "key": {"type": "string"}, "value": {"type": "number"},
+            "share": {"type": ["number", "null"],
+                      "description": "The group's value over the sum of all groups' "
+                                     "values, a fraction of 1 with 12 decimals; the shares "
+                                     "sum to exactly 1 (rounded down, the units left given "
+                                     "to the largest remainders); null when the sum is 0."}})},
+}, optional=("by", "groups"))
 
 AMOUNT = {**NUMBER, "description": "An amount with the digits the broker sent, or null when "
                                     "it sent none (never 0 in its place)."}
@@ -135,6 +154,14 @@ def _point() -> dict[str, Any]:
     return obj({"time": TIME, "run_id": COUNT, "value": NUMBER})
 
 
+PERIOD = {"enum": ["1h", "1d", "1w", "1mo", "1y", None],
+          "description": "--every: the last run of each local hour, day, ISO week, month or "
+                         "year was kept (a close); null: every run."}
+NEWEST = {"type": ["integer", "null"], "minimum": 1,
+          "description": "--last N: only the N newest points of each series (runs) were "
+                         "kept; null: all."}
+
+
 def _run_point() -> dict[str, Any]:
     return obj({"run_id": COUNT, "taken_at": TIME, "total": NUMBER,
                 "incomplete": {"type": "boolean"}})
@@ -171,16 +198,22 @@ def _data_documents() -> list[dict[str, Any]]:
 def _history_documents() -> list[dict[str, Any]]:
     """What ``history`` prints: series, net worth over time, one moment, pruning."""
     since_until = {"since": {"anyOf": [TIME, {"type": "null"}]},
-                   "until": {"anyOf": [TIME, {"type": "null"}]}}
+                   "until": {"anyOf": [TIME, {"type": "null"}]}, "every": PERIOD, "newest": NEWEST}
+    field = {"enum": list(BALANCE_FIELDS)}
     at_row = dict(row(Balance))
     at_row["properties"] = {**at_row["properties"], "snapshot_at": TIME, "run_id": COUNT}
     at_row["required"] = list(at_row["properties"])
     return [
         document("balancecli.history/1", {
-            "generated_at": TIME, "field": {"type": "string"}, **since_until,
+            "generated_at": TIME,
+            "field": {"anyOf": [field, {"type": "null"}],
+                      "description": "--field; null: each series follows equity, else cash, "
+                                     "else available (its own field)."}, **since_until,
             "series": {"type": "array", "items": obj({
                 "profile": {"type": "string"}, "broker": {"enum": list(BROKERS)},
-                "account_id": {"type": "string"}, "currency": TEXT, "points": COUNT,
+                "account_id": {"type": "string"}, "currency": TEXT,
+                "field": {**field, "description": "The balance field of the values."},
+                "points": COUNT,
                 "first": {"anyOf": [_point(), {"type": "null"}]},
                 "last": {"anyOf": [_point(), {"type": "null"}]},
                 "change": NUMBER, "values": {"type": "array", "items": _point()}})},

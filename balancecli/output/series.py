@@ -6,12 +6,16 @@ currency, and (with ``--account``) each stored point.
   and compact (``2026-11-23 10:15``; ``--utc``: ``09:15Z``); amounts use the series currency's
   display precision (``--exact``: every digit). The trend is drawn on one time axis shared by
   every row: each character is an equal slice of time (not of points), so an account first
-  stored last week starts late, and a burst of snapshots in one afternoon does not fill it.
+  stored last week starts late, and a burst of snapshots in one afternoon does not fill it; a
+  single point is one character. The trend is the first column dropped on a narrow terminal,
+  before any number. Each series follows its own field when none was asked for (equity, else
+  cash, else available): an "Of" column names it, or the First/Last titles when all agree.
   A total counts only the accounts that had a value in the range.
 - ``--hide-amounts``: the same tables without an amount: each series' share of its currency's
   total (its last value's), and changes in percent only.
-- JSON (``balancecli.history/1``) streams one series at a time; JSONL and CSV stream the points
-  (constant memory over a million points).
+- JSON (``balancecli.history/1``) streams one series at a time, each naming its ``field``;
+  JSONL and CSV stream the points (constant memory over a million points), the value under the
+  field's name with ``--field``, else as ``field`` and ``value``.
 """
 
 from __future__ import annotations
@@ -34,6 +38,8 @@ TREND_WIDTH = 24
 SAMPLES = 480  # points kept per series for its trend (by time, whatever the series' length)
 CHUNK = 2000  # lines per write when streaming
 HIDDEN = "amounts hidden: each series' share of its currency's last total, changes in percent"
+PERIOD_NAMES = {"1h": "hourly closes", "1d": "daily closes", "1w": "weekly closes",
+                "1mo": "monthly closes", "1y": "yearly closes"}
 
 
 @dataclasses.dataclass
@@ -45,6 +51,7 @@ class Series:
     account_id: str
     currency: str | None
     points: list[Any]
+    field: str = ""  # the balance field followed
     count: int = 0
     first: Any = None  # the first and last points with a value
     last: Any = None
@@ -82,7 +89,8 @@ def iter_groups(points: Iterable[Any], *, keep_points: bool = True) -> Iterator[
             buffer, current = {}, p.account_id
         key = (p.profile, p.broker, p.currency)
         if key not in buffer:
-            buffer[key] = Series(p.profile, p.broker, p.account_id, p.currency, [])
+            buffer[key] = Series(p.profile, p.broker, p.account_id, p.currency, [],
+                                 getattr(p, "field", ""))
         buffer[key].points.append(p)
     yield from flush()
 
@@ -213,12 +221,12 @@ def percent_cell(change: Decimal | None, first: Decimal | None) -> Cell:
 
 # -- tables ------------------------------------------------------------------------------------
 
-SERIES_COLUMNS = [  # (key, title, numeric, priority)
+SERIES_COLUMNS = [  # (key, title, numeric, priority); the trend goes first, never a number
     ("profile", "Profile", False, 6), ("account_id", "Account", False, KEEP),
-    ("currency", "Ccy", False, KEEP), ("points", "Points", True, 1),
-    ("from", "From", False, 3), ("to", "To", False, 5), ("first", "First", True, 4),
-    ("last", "Last", True, KEEP), ("change", "Change", True, 8),
-    ("change_pct", "Change %", True, 7), ("trend", "Trend", False, 2),
+    ("currency", "Ccy", False, KEEP), ("field", "Of", False, 3), ("points", "Points", True, 2),
+    ("from", "From", False, 4), ("to", "To", False, 5), ("first", "First", True, 7),
+    ("last", "Last", True, KEEP), ("change", "Change", True, 9),
+    ("change_pct", "Change %", True, 8), ("trend", "Trend", False, 1),
 ]
 MASKED_OUT = frozenset({"first", "last", "change"})  # the amounts --hide-amounts leaves out
 
@@ -241,14 +249,19 @@ def _shares(series: Sequence[Series]) -> list[Decimal | None]:
 
 def series_table(series: Sequence[Series], field: str, *, exact: bool, utc: bool,
                  masked: bool = False) -> Table:
+    """One row per series. ``field``: the field asked for ("" when each series follows its
+    own: then an "Of" column names it, unless they all follow the same)."""
     from balancecli.core.precision import formatter
     from balancecli.output.privacy import percent as share_text
 
     fmt = formatter(exact=exact)
-    specs = [c for c in SERIES_COLUMNS if not (masked and c[0] in MASKED_OUT)]
+    followed = {s.field for s in series}
+    one = field or (followed.pop() if len(followed) == 1 else "")
+    specs = [c for c in SERIES_COLUMNS if not (masked and c[0] in MASKED_OUT)
+             and not (one and c[0] == "field")]
     if masked:
-        specs.insert(6, ("share", "Share", True, KEEP))
-    columns = [Column(key, f"{title} {field}" if key in ("first", "last") else title,
+        specs.insert(6 if one else 7, ("share", "Share", True, KEEP))
+    columns = [Column(key, f"{title} {one}".rstrip() if key in ("first", "last") else title,
                       numeric=numeric, priority=prio) for key, title, numeric, prio in specs]
     start, end = _span(series)
     shares = _shares(series) if masked else [None] * len(series)
@@ -261,7 +274,8 @@ def series_table(series: Sequence[Series], field: str, *, exact: bool, utc: bool
         first, last = s.first, s.last
         cells: dict[str, Cell] = {
             "profile": s.profile, "account_id": s.account_id, "currency": s.currency,
-            "points": str(s.count), "from": when(first.taken_at, utc=utc) if first else None,
+            "field": s.field, "points": str(s.count),
+            "from": when(first.taken_at, utc=utc) if first else None,
             "to": when(last.taken_at, utc=utc) if last else None,
             "first": money(first.value if first else None, s.currency),
             "last": money(last.value if last else None, s.currency),
@@ -323,7 +337,8 @@ def points_table(s: Series, field: str, *, exact: bool, utc: bool,
     fmt = formatter(exact=exact)
     columns = [Column("time", "Time"), Column("run_id", "Run", numeric=True, priority=1)]
     columns += [Column("change_pct", "Change %", numeric=True)] if masked else [
-        Column("value", field, numeric=True), Column("change", "Change", numeric=True)]
+        Column("value", s.field or field, numeric=True),
+        Column("change", "Change", numeric=True)]
     rows: list[list[Cell]] = []
     previous = None
     for p in s.points:
@@ -339,6 +354,8 @@ def points_table(s: Series, field: str, *, exact: bool, utc: bool,
         if p.value is not None:
             previous = p.value
     title = f"{s.profile} {s.account_id} {s.currency or ''}".rstrip()
+    if masked and s.field:
+        title += f" ({s.field})"
     return Table(columns, rows, title=title)
 
 
@@ -390,8 +407,8 @@ def series_json(s: Series) -> str:
 
     head = dumps_exact({
         "profile": s.profile, "broker": s.broker, "account_id": s.account_id,
-        "currency": s.currency, "points": s.count, "first": _point(s.first),
-        "last": _point(s.last), "change": s.change})
+        "currency": s.currency, "field": s.field, "points": s.count,
+        "first": _point(s.first), "last": _point(s.last), "change": s.change})
     # Hand-formatted: the generic encoder is the bottleneck at a million points. taken_at is
     # the store's own fixed-format text, safe to write unescaped.
     values = ", ".join(
@@ -400,9 +417,10 @@ def series_json(s: Series) -> str:
     return head[:-1] + f', "values": [{values}]}}'
 
 
-def stream_json(console: Console, points: Iterable[Any], field: str,
+def stream_json(console: Console, points: Iterable[Any], field: str | None,
                 head: Sequence[tuple[str, Any]]) -> int:
-    """``balancecli.history/1``, one series at a time; returns how many series."""
+    """``balancecli.history/1``, one series at a time; returns how many series. ``field``:
+    the field asked for (None: each series names the one it follows)."""
     import sys
 
     from balancecli.core.clock import utc_now
@@ -421,9 +439,11 @@ def stream_json(console: Console, points: Iterable[Any], field: str,
     return len(summaries)
 
 
-def stream_points(console: Console, points: Iterable[Any], field: str, fmt: str,
+def stream_points(console: Console, points: Iterable[Any], field: str | None, fmt: str,
                   columns: list[str] | None = None) -> int:
-    """Every point as a JSONL line or a CSV row (``columns``: these, in this order)."""
+    """Every point as a JSONL line or a CSV row (``columns``: these, in this order). With
+    ``field`` the value is under that field's name; without, each point has ``field`` (the
+    one its series follows) and ``value``."""
     import csv
     import io
     import json
@@ -447,24 +467,33 @@ def stream_points(console: Console, points: Iterable[Any], field: str, fmt: str,
     count = 0
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    header = (*POINT_FIELDS, field)
+    header = point_header(field)
     at = [header.index(n) for n in columns] if columns else None  # --columns
     if fmt == "csv":
         writer.writerow(header if at is None else [header[i] for i in at])
+    value_key = q(field) if field else '"value"'
     for p in points:
         count += 1
         if fmt == "csv":
-            row = (p.taken_at, p.run_id, cell(p.profile), p.broker, cell(p.account_id),
-                   cell(p.currency or ""), "" if p.value is None else _num(p.value))
+            row: tuple[Any, ...] = (p.taken_at, p.run_id, cell(p.profile), p.broker,
+                                    cell(p.account_id), cell(p.currency or ""),
+                                    *(() if field else (p.field,)),
+                                    "" if p.value is None else _num(p.value))
             writer.writerow(row if at is None else [row[i] for i in at])
         else:
+            named = "" if field else f'"field": {q(p.field)}, '
             out.write(f'{{"time": "{p.taken_at}", "run_id": {p.run_id}, '
                       f'"profile": {q(p.profile)}, "broker": {q(p.broker)}, '
                       f'"account_id": {q(p.account_id)}, "currency": {q(p.currency)}, '
-                      f'{q(field)}: {_num(p.value)}}}\n')
+                      f'{named}{value_key}: {_num(p.value)}}}\n')
         if count % CHUNK == 0:
             console.out(out.getvalue())
             out.seek(0)
             out.truncate()
     console.out(out.getvalue())
     return count
+
+
+def point_header(field: str | None) -> tuple[str, ...]:
+    """The CSV header of the points (and what ``--columns`` takes with ``-f csv``)."""
+    return (*POINT_FIELDS, field) if field else (*POINT_FIELDS, "field", "value")

@@ -65,6 +65,7 @@ class Spec:
     converts: bool = False  # takes --in CUR
     value_after: str | None = None  # --in: the Value column goes after this column (or last)
     holdings: bool = False  # --in: each row valued on its own (fetched with the balances)
+    groups: tuple[str, ...] = ()  # --in CUR --by GROUP: what the values can be grouped by
     metrics: str | None = None  # -f prometheus: "balances" or "assets"
     # -f beancount|ledger assert what accounts hold: the asset rows, fetched with these rows
     # from the same answers (``Broker.snapshot``), not these rows (``output.exports``).
@@ -116,7 +117,7 @@ BALANCE = Spec(
     totals=Totals("currency", ("cash", "equity", "buying_power")),
     shares=Shares("currency", "Ccy", ("equity", "cash", "available")),
     currency_field="currency", converts=True, value_after="equity", metrics="balances",
-    asserts_assets=True,
+    groups=("broker", "profile", "currency", "account"), asserts_assets=True,
 )
 
 ASSETS = Spec(
@@ -134,6 +135,7 @@ ASSETS = Spec(
                      "value_in_account_currency": None},
     shares=Shares("asset", "Asset", ("total", "available")),
     currency_field="asset", converts=True, holdings=True, metrics="assets",
+    groups=("asset", "broker", "profile", "account"),
 )
 
 DATA = {spec.name: spec for spec in (ACCOUNTS, BALANCE, ASSETS)}

@@ -117,6 +117,9 @@ class Options:
     interactive: bool = False  # the listener may ask the user
     presets: dict[str, dict[str, Any]] | None = None  # demo mode: secrets without a keyring
     debug: bool = False
+    # --demo: (balances-or-rows, assets) as fetched -> as shown, the demo's amounts moved to
+    # this moment (demo.past.Motion); it needs an account's balances and assets together.
+    moved: Callable[[list[Any], list[Any]], tuple[list[Any], list[Any]]] | None = None
 
     @property
     def log(self) -> Callable[[str], None] | None:
@@ -223,14 +226,12 @@ def fetch_profile(profile: Profile, options: Options) -> tuple[Result, bool, set
             result = Result(rows=list(accounts))
         elif not accounts:
             result = Result()
+        elif options.moved is not None:
+            result = _moved(broker, accounts, options)
         elif options.command == "balance":
             result = broker.balances(accounts)
         elif options.command == "snapshot":
-            balances, assets = broker.snapshot(accounts)
-            seen = {(e.account_id, e.kind, e.message) for e in balances.errors}
-            result = Result(rows=balances.rows, assets=assets.rows, errors=balances.errors + [
-                e for e in assets.errors if (e.account_id, e.kind, e.message) not in seen],
-                skipped=balances.skipped)
+            result = _snapshot(broker, accounts)
         else:
             result = broker.assets(accounts)
         _log_skipped(profile.name, result.skipped, options)
@@ -240,6 +241,27 @@ def fetch_profile(profile: Profile, options: Options) -> tuple[Result, bool, set
         return result, not result.errors, ids
     finally:
         ctx.http.close()
+
+
+def _snapshot(broker: Any, accounts: list[Any]) -> Result:
+    """Balances (``rows``) and assets from one set of responses, each error once."""
+    balances, assets = broker.snapshot(accounts)
+    seen = {(e.account_id, e.kind, e.message) for e in balances.errors}
+    return Result(rows=balances.rows, assets=assets.rows, errors=balances.errors + [
+        e for e in assets.errors if (e.account_id, e.kind, e.message) not in seen],
+        skipped=balances.skipped)
+
+
+def _moved(broker: Any, accounts: list[Any], options: Options) -> Result:
+    """A demo fetch: balances and assets fetched and moved together (a cash account stays
+    still only when its balance is seen), then the command's part of them."""
+    both = _snapshot(broker, accounts)
+    assert options.moved is not None
+    rows, held = options.moved(both.rows, both.assets)
+    if options.command == "snapshot":
+        return Result(rows=rows, assets=held, errors=both.errors, skipped=both.skipped)
+    return Result(rows=held if options.command == "assets" else rows, errors=both.errors,
+                  skipped=both.skipped)
 
 
 def _log_skipped(profile: str, skipped: list[Skipped], options: Options) -> None:

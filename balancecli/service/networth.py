@@ -14,7 +14,7 @@ sparkline``.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -67,8 +67,11 @@ def _run_rates(run: Any, settings: Any, ecb: Any, day: date) -> Any:
 
 def valued_runs(store: Any, target: str, settings: Any, *, since: datetime | None,
                 until: datetime | None, profiles: list[str] | None,
-                accounts: list[str] | None) -> Iterator[tuple[dict[str, Any], Any]]:
-    """(the run's fields, its Converted) for each run, oldest first."""
+                accounts: list[str] | None, stamps: Iterable[Any] | None = None,
+                ) -> Iterator[tuple[dict[str, Any], Any]]:
+    """(the run's fields, its Converted) for each run, oldest first; ``stamps``: only these
+    runs (closes, ``--last``), whose rows alone are read. ``change`` is from the previous
+    run shown with a total."""
     from balancecli.money.ecb import load_ecb
     from balancecli.money.rates import EXACT
     from balancecli.money.valuation import value_accounts
@@ -85,8 +88,12 @@ def valued_runs(store: Any, target: str, settings: Any, *, since: datetime | Non
     previous = None
     from balancecli.brokers import extra_for_rates
 
-    for run in store.iter_run_rows(since=since, until=until, profiles=profiles,
-                                   account_ids=accounts, extra_of=extra_for_rates()):
+    runs = (store.iter_run_rows(since=since, until=until, profiles=profiles,
+                                account_ids=accounts, extra_of=extra_for_rates())
+            if stamps is None else
+            store.iter_rows_of_runs(stamps, profiles=profiles, account_ids=accounts,
+                                    extra_of=extra_for_rates()))
+    for run in runs:
         if not run.balances and not run.assets:
             continue  # a run that stored nothing for these accounts
         day = date.fromisoformat(run.taken_at[:10])

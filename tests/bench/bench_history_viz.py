@@ -1,7 +1,12 @@
-"""Benchmark of the history pictures' pieces on a year of 15-minute snapshots of 10 accounts
-(35,040 runs; not a pytest test).
+"""Benchmark of the history pictures on a year of 15-minute snapshots of 10 accounts (35,040
+runs; not a pytest test): the whole installed commands (``--commands``), and their pieces.
 
     .venv/bin/python tests/bench/bench_history_viz.py [--keep DB] [--repeat 5] [--only NAME]
+    .venv/bin/python tests/bench/bench_history_viz.py --keep DB --commands [--repeat 9]
+
+``--commands`` runs the installed ``balancecli history`` as a user does (a fresh process each
+time, stdout to a pipe; the chart 120 x 40 through ``COLUMNS``/``LINES``) and prints the median
+wall time and the peak RSS of each: the figures of the README's performance notes.
 
 The store is built once (``--keep DB`` reuses it): the demo's sample rows (10 balances and 15
 assets, the brokers' own ``extra``) moved by ``demo.past`` to every 15 minutes of a year and
@@ -303,12 +308,52 @@ print(json.dumps({"elapsed": time.perf_counter() - t0, "peak_kb": usage.ru_maxrs
           f"{max(r['peak_kb'] for r in runs) / 1024:.0f} MB (exit {runs[0]['code']})")
 
 
+COMMANDS = {
+    "every-1d": ("history --every 1d (every account, daily closes)", ["--every", "1d"]),
+    "in-usd-1w": ("history --in USD --every 1w (net worth, weekly)", ["--in", "USD", "--every",
+                                                                      "1w"]),
+    "chart": ("history --chart (each currency's total, 120 x 40)", ["--chart"]),
+    "chart-in": ("history --in USD --chart (net worth, 120 x 40)", ["--in", "USD", "--chart"]),
+    "chart-account": ("history -a ACC --chart (one account, 120 x 40)", ["-a", ACCOUNT,
+                                                                        "--chart"]),
+    "account-1d": ("history -a ACC --every 1d (one account's points table)",
+                   ["-a", ACCOUNT, "--every", "1d"]),
+}
+
+
+def commands(db: Path, repeat: int, only: list[str] | None) -> None:
+    """Each command as a whole: median wall time and peak RSS of ``repeat`` processes."""
+    exe = Path(sys.executable).with_name("balancecli")
+    timing = """
+import json, os, subprocess, sys, time
+t0 = time.perf_counter()
+child = subprocess.Popen(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+err = child.stderr.read()
+_, status, usage = os.wait4(child.pid, 0)
+print(json.dumps({"elapsed": time.perf_counter() - t0, "peak_kb": usage.ru_maxrss,
+                  "code": os.waitstatus_to_exitcode(status), "err": err.decode()[-300:]}))
+"""
+    env = {**os.environ, "COLUMNS": str(WIDTH), "LINES": str(HEIGHT), "TZ": "UTC"}
+    for name in only or COMMANDS:
+        title, args = COMMANDS[name]
+        runs = [json.loads(subprocess.run(
+            [sys.executable, "-c", timing, str(exe), "history", "--db", str(db), *args],
+            check=True, capture_output=True, text=True, env=env).stdout) for _ in range(repeat)]
+        assert all(r["code"] == 0 for r in runs), runs[0]["err"]
+        times = sorted(r["elapsed"] for r in runs)
+        print(f"  {title:<58} {statistics.median(times) * 1000:6.0f} ms "
+              f"({times[0] * 1000:.0f}-{times[-1] * 1000:.0f}), peak RSS "
+              f"{max(r['peak_kb'] for r in runs) / 1024:4.0f} MB", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--keep", type=Path, help="build the store here, or reuse it")
     parser.add_argument("--days", type=int, default=365)
     parser.add_argument("--repeat", type=int, default=5)
-    parser.add_argument("--only", action="append", choices=list(PIECES))
+    parser.add_argument("--only", action="append", choices=[*PIECES, *COMMANDS])
+    parser.add_argument("--commands", action="store_true",
+                        help="the whole installed commands instead of the pieces")
     parser.add_argument("--child")
     parser.add_argument("--db")
     args = parser.parse_args()
@@ -327,6 +372,10 @@ def main() -> None:
     print(f"load: {os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f} "
           f"{os.getloadavg()[2]:.2f} (1/5/15 min) on {os.cpu_count()} cores; medians of "
           f"{args.repeat} processes")
+    if args.commands:
+        commands(path, args.repeat, args.only)
+        tmp.cleanup()
+        return
     for name in args.only or PIECES:
         measure(name, path, args.repeat)
     if not args.only:

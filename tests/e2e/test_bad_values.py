@@ -55,13 +55,22 @@ def test_times_beyond_the_calendar_are_usage_errors(db, args):
 
 
 def test_history_at_before_the_first_run_names_the_stored_runs(db):
-    result = run_cli("history", "--at", "2020-01-01", env={"BALANCECLI_DB": str(db)})
+    # Times read and written in the local zone, as the history tables show them.
+    env = {"BALANCECLI_DB": str(db), "TZ": "America/New_York"}
+    result = run_cli("history", "--at", "2020-01-01", env=env)
     one_error_line(result, 3)
     assert result.stdout == ""
     assert result.stderr == (
-        "error: balancecli: no snapshot at or before 2020-01-01T23:59:59Z: the 2 stored run(s) "
-        "go from 2026-11-01T12:00:00Z to 2026-11-02T12:00:00Z — try: --at 2026-11-01T12:00:00Z "
+        "error: balancecli: no snapshot at or before 2020-01-01 23:59: the 2 stored run(s) "
+        'go from 2026-11-01 07:00 to 2026-11-02 07:00 — try: --at "2026-11-01 07:00" '
         "or later\n")
+    # The suggested --at is read in the same zone, and finds the first run.
+    suggested = run_cli("history", "--at", "2026-11-01 07:00", "-f", "json", env=env)
+    assert suggested.returncode == 0, suggested.stderr
+    assert {r["snapshot_at"] for r in json.loads(suggested.stdout)["balances"]} == {
+        "2026-11-01T12:00:00.000000Z"}
+    utc = run_cli("history", "--at", "2020-01-01", "--utc", env=env)
+    assert "go from 2026-11-01 12:00Z to 2026-11-02 12:00Z" in utc.stderr, utc.stderr
 
 
 def test_history_currency_that_matches_nothing_names_the_stored_ones(db):

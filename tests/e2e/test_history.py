@@ -704,7 +704,9 @@ def test_history_at_shows_the_snapshot_stored_before_that_time(db):
     with Store.open(db) as store:
         record(store, T0, [bal("etna", "A1", currency="USD", equity=BIG)])
         record(store, T0 + timedelta(days=1), [bal("etna", "A1", currency="USD", equity=NEG)])
-    env = _cli_env(db)
+    # Dates and times are read and written in the local zone (New York left summer time
+    # at 06:00 UTC on 2026-11-01: T0, 12:00 UTC, is 07:00 there).
+    env = {**_cli_env(db), "TZ": "America/New_York"}
 
     def at(when):
         result = run_cli("history", "--at", when, "-f", "json", env=env)
@@ -712,17 +714,24 @@ def test_history_at_shows_the_snapshot_stored_before_that_time(db):
         return [(r["run_id"], str(r["equity"])) for r in jload(result.stdout)["balances"]]
 
     assert at("2026-11-01T12:00:00Z") == [(1, str(BIG))]
-    assert at("2026-11-01") == [(1, str(BIG))]  # a date: the end of that day
+    assert at("2026-11-01") == [(1, str(BIG))]  # a date: the end of that (local) day
+    assert at("2026-11-02T06:59") == [(1, str(BIG))]  # local: 11:59 UTC
     assert at("2026-11-02T11:59:59Z") == [(1, str(BIG))]
     assert at("2026-11-02T12:00:00Z") == [(2, str(NEG))]
-    # Before the first run: an error naming what is stored, exit 3 as for -a.
+    assert at("2026-11-02 07:00") == [(2, str(NEG))]
+    # Before the first run: an error naming what is stored, exit 3 as for -a, and a next
+    # step that works as written.
     early = run_cli("history", "--at", "2026-10-31", "-f", "json", env=env)
     assert (early.returncode, early.stdout) == (3, "")
-    assert ("no snapshot at or before 2026-10-31T23:59:59Z: the 2 stored run(s) go from "
-            "2026-11-01T12:00:00Z to 2026-11-02T12:00:00Z") in early.stderr
+    assert early.stderr == (
+        "error: balancecli: no snapshot at or before 2026-10-31 23:59: the 2 stored run(s) go "
+        'from 2026-11-01 07:00 to 2026-11-02 07:00 — try: --at "2026-11-01 07:00" or later\n')
+    assert at("2026-11-01 07:00") == [(1, str(BIG))]
+    utc = run_cli("history", "--at", "2026-10-31", "--utc", env=env)
+    assert "the 2 stored run(s) go from 2026-11-01 12:00Z to 2026-11-02 12:00Z" in utc.stderr
     table = run_cli("history", "--at", "2026-11-01", env=env)
     assert "19,638.15" in table.stdout  # the table shows USD's display precision...
-    assert "as stored by snapshot 1 (2026-11-01T12:00:00Z)" in table.stderr
+    assert "as stored by snapshot 1 (2026-11-01 07:00)" in table.stderr
     table = run_cli("history", "--at", "2026-11-01", "--exact", env=env)
     assert "19,638.1454518656" in table.stdout  # ...and with --exact every digit
 
@@ -762,8 +771,8 @@ def test_history_currency_and_profile_filters(db):
             bal("etna", "L1", currency="USD", equity=Decimal("3"))])
     env = _cli_env(db)
     hkd = run_cli("history", "--currency", "hkd", "-f", "jsonl", env=env)
-    assert [(r["profile"], r["currency"], str(r["equity"])) for r in
-            map(jload, hkd.stdout.splitlines())] == [("lp", "HKD", "8000.10")]
+    assert [(r["profile"], r["currency"], r["field"], str(r["value"])) for r in
+            map(jload, hkd.stdout.splitlines())] == [("lp", "HKD", "equity", "8000.10")]
     doc = jload(run_cli("history", "-p", "lp", "-f", "json", env=env).stdout)
     assert [(s["currency"], s["points"], str(s["last"]["value"])) for s in doc["series"]] == [
         ("HKD", 1, "8000.10"), ("USD", 1, "1000.5")]
@@ -793,9 +802,11 @@ def test_history_without_a_database_is_a_config_error(db):
     with Store.open(db) as store:
         record(store, T0, [bal("etna", "A1")])
     nomatch = run_cli("history", "-a", "ZZZ", env=_cli_env(db))
-    assert nomatch.returncode == 3 and "no account matches --account ZZZ" in nomatch.stderr
+    assert (nomatch.returncode, nomatch.stdout) == (3, "")
+    assert nomatch.stderr == ("error: balancecli: no stored balance of account ZZZ (--account); "
+                              "stored: A1 — run: balancecli history (without --account)\n")
     empty = run_cli("history", "-a", "ZZZ", "-f", "json", env=_cli_env(db))
-    assert empty.returncode == 3 and jload(empty.stdout)["series"] == []
+    assert (empty.returncode, empty.stdout) == (3, "")  # nothing printed, as for balance -a
 
 
 def test_twenty_concurrent_snapshot_commands(db):
@@ -830,7 +841,8 @@ def test_snapshot_in_a_minimal_cron_environment(tmp_path):
     assert snap.returncode == 0, snap.stderr
     # --demo keeps its own database: demo data never lands in the user's history.
     db = home / ".local" / "share" / "balancecli" / "history-demo.sqlite3"
-    assert snap.stdout.startswith("snapshot 1 at ") and snap.stdout.endswith(f" -> {db}\n")
+    # The demo's own store starts with its generated past: 90 days, a run every 4 hours.
+    assert snap.stdout.startswith("snapshot 541 at ") and snap.stdout.endswith(f" -> {db}\n")
     assert snap.stdout.count("\n") == 1 and "\x1b" not in snap.stdout + snap.stderr
     assert stat.S_IMODE(db.stat().st_mode) == 0o600
     assert stat.S_IMODE(db.parent.stat().st_mode) == 0o700

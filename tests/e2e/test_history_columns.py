@@ -23,14 +23,27 @@ def test_columns_pick_and_order_the_series_table(db):
     proc = run_cli("history", "--db", db, "--columns", "account_id,currency,last")
     assert proc.returncode == 0, proc.stderr
     lines = proc.stdout.splitlines()
-    assert lines[0].split() == ["Account", "Ccy", "Last", "equity"]
+    # Each series follows its own field (Quantower's: available), so "Last" names none ...
+    assert lines[0].split() == ["Account", "Ccy", "Last"]
     assert any(line.split() == ["11827391", "USD", "48,210.55"] for line in lines)
     total = lines[lines.index("") + 1]  # the totals table: its label and the columns it has
     assert total.split() == ["Total", "Ccy", "Last"]
+    # ... and "field" (Of) says which; one field asked for is in the title.
+    proc = run_cli("history", "--db", db, "--columns", "account_id,field,last")
+    assert any(line.split() == ["BN-SPOT-01", "available", "1,250.75"]
+               for line in proc.stdout.splitlines())
+    proc = run_cli("history", "--db", db, "--field", "cash", "--columns", "account_id,last")
+    assert proc.stdout.splitlines()[0].split() == ["Account", "Last", "cash"]
 
 
 def test_columns_pick_the_csv_columns(db):
-    proc = run_cli("history", "--db", db, "--columns", "account_id,equity", "-f", "csv")
+    proc = run_cli("history", "--db", db, "--columns", "account_id,field,value", "-f", "csv")
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert lines[0] == "account_id,field,value"
+    assert "11827391,equity,48210.55" in lines and "BN-SPOT-01,available,1250.75" in lines
+    proc = run_cli("history", "--db", db, "--field", "equity", "--columns", "account_id,equity",
+                   "-f", "csv")
     assert proc.returncode == 0, proc.stderr
     lines = proc.stdout.splitlines()
     assert lines[0] == "account_id,equity"
@@ -48,7 +61,7 @@ def test_an_unknown_column_is_a_usage_error_naming_the_valid_ones(db):
     proc = run_cli("history", "--db", db, "--columns", "qwerty")  # no column is close
     assert (proc.returncode, proc.stdout) == (2, "")
     assert proc.stderr == ("error: --columns: unknown column qwerty; history has: profile, "
-                           "account_id, currency, points, from, to, first, last, change, "
+                           "account_id, currency, field, points, from, to, first, last, change, "
                            "change_pct, trend (run: balancecli history --help)\n")
 
 

@@ -532,15 +532,15 @@ def test_history_in_usd_values_each_run_with_its_own_rates(tmp_path, runs_db):
 def test_history_in_usd_table_jsonl_and_csv_carry_the_same_fields(tmp_path, runs_db):
     from tests.support.cli import run_cli
 
-    env = history_env(tmp_path, runs_db)
+    env = {**history_env(tmp_path, runs_db), "TZ": "Asia/Tokyo"}  # tables: local time
     table = run_cli("history", "--in", "USD", env=env)
     assert table.returncode == 0, table.stderr
     assert table.stdout.splitlines()[2:] == [
         # decimal points lined up (the * of an incomplete run after them)
-        "2026-11-19T12:00:00Z     1         2,090.00      —             3",
-        "2026-11-20T12:00:00Z     2         2,057.50*   -32.50          3",
-        "2026-11-22T12:00:00Z     3         2,120.00    +62.50          3",
-        "First 2026-11-19T12:00:00Z 2,090.00; last 2026-11-22T12:00:00Z 2,120.00; change "
+        "2026-11-19 21:00     1         2,090.00      —             3",
+        "2026-11-20 21:00     2         2,057.50*   -32.50          3",
+        "2026-11-22 21:00     3         2,120.00    +62.50          3",
+        "First 2026-11-19 21:00 2,090.00; last 2026-11-22 21:00 2,120.00; change "
         "+30.00 USD (+1.44%)",
         "Trend ▄▁█",
         "* incomplete: an account was not converted or a profile failed"]
@@ -557,6 +557,13 @@ def test_history_in_usd_table_jsonl_and_csv_carry_the_same_fields(tmp_path, runs
         "2,2026-11-20T12:00:00.000000Z,USD,2057.5,true,3,1,-32.50",
         "3,2026-11-22T12:00:00.000000Z,USD,2120.00,false,3,0,62.50"]
     since = run_cli("history", "--in", "USD", "-f", "jsonl", "--since", "2026-11-20", env=env)
+    assert [jdoc(line)["run_id"] for line in since.stdout.splitlines()] == [2, 3]
+    # --since reads local time as the tables show it (20:00 in Tokyo is 11:00 UTC)
+    since = run_cli("history", "--in", "USD", "-f", "jsonl", "--since", "2026-11-19T20:00",
+                    env=env)
+    assert [jdoc(line)["run_id"] for line in since.stdout.splitlines()] == [1, 2, 3]
+    since = run_cli("history", "--in", "USD", "-f", "jsonl", "--since", "2026-11-19T20:00",
+                    "--utc", env=env)
     assert [jdoc(line)["run_id"] for line in since.stdout.splitlines()] == [2, 3]
     misuse = run_cli("history", "--in", "USD", "--at", "2026-11-20", env=env)
     assert misuse.returncode == 2 and "--in excludes --at" in misuse.stderr

@@ -152,11 +152,12 @@ def test_history_hides_every_amount(stored_runs, args):
 
 def test_history_shares_and_percent_changes(stored_runs):
     series = run_cli("--demo", "history", "--hide-amounts").stdout.splitlines()
-    assert series[0].split() == ["Profile", "Account", "Ccy", "Points", "From", "To", "Share",
-                                 "Change", "%", "Trend"]
+    assert series[0].split() == ["Profile", "Account", "Ccy", "Of", "Points", "From", "To",
+                                 "Share", "Change", "%", "Trend"]
     row = next(line for line in series if " 210FUT01 " in line).split()
-    # 3,212,461.98 of the six USD accounts' 4,635,899.41 last equity; no change in the demo.
-    assert (row[3], row[-3], row[-2]) == ("3", "69.3%", "0.00%")
+    # 3,212,461.98 of the eight USD accounts' 4,785,775.16 (six equities and the Quantower
+    # accounts' available, the value each follows); no change in the demo.
+    assert (row[3], row[4], row[-3], row[-2]) == ("equity", "3", "67.1%", "0.00%")
     at = run_cli("--demo", "history", "--hide-amounts", "--at", "now").stdout
     # The shares table of balance --hide-amounts (the store keeps its rows by profile).
     assert sorted(at.splitlines()) == sorted(BALANCE_TABLE.splitlines())

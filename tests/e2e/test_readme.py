@@ -112,7 +112,7 @@ def demo_history():
     ("balancecli history --since 30d ", "Trend"),
     ("balancecli history -a 11827392 --field cash ", "-4,210.07"),
     ("balancecli history --at 1d -f json ", '"schema": "balancecli.history.at/1"'),
-    ("balancecli history --since 30d -f jsonl | jq 'select(.equity > 1000)'", '"equity": '),
+    ("balancecli history --since 30d -f jsonl | jq 'select(.value > 1000)'", '"value": '),
     ("balancecli history --prune --keep 1y --dry-run ", "nothing to prune"),
     ("balancecli history --prune --keep 6mo --yes ", "2 run(s) kept"),
 ])
@@ -120,6 +120,22 @@ def test_history_recipes(demo_history, recipe, expect):
     proc = shell(recipe.strip())
     assert proc.returncode == 0, proc.stderr
     assert expect in proc.stdout, proc.stdout
+
+
+# The demo's clock fixed where the README's samples of moving demo numbers were taken.
+DEMO_AT = {"_BALANCECLI_DEMO_CLOCK": "2026-11-20T10:30:00Z", "TZ": "UTC"}
+
+
+@pytest.mark.parametrize(("command", "size"), [
+    ("balancecli --demo history --in USD --chart", ("80", "24")),
+    ("balancecli --demo history --in USD --every 1w --last 5", ("100", "24")),
+    ("balancecli --demo balance --in USD --by broker", ("100", "24")),
+])
+def test_samples_of_the_moving_demo_are_the_real_output(command, size):
+    env = {**DEMO_AT, "COLUMNS": size[0], "LINES": size[1]}
+    proc = run_cli(*command.split()[1:], env=env)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == sample(command)
 
 
 # -- the README's structure: the user's path, the Reference complete ------------------------

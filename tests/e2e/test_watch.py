@@ -119,6 +119,36 @@ def test_watch_refreshes_in_place_and_highlights_the_change(tmp_path, bridge):
     assert "\x1b[?25l" in out and out.count("\x1b[2K") > 3  # lines redrawn, not scrolled
 
 
+def test_watch_in_shows_the_net_worth_and_its_change_since_the_watch_began(tmp_path, bridge):
+    env = qt_config(tmp_path, bridge)
+    term = Terminal(["balance", "--watch", "0.5", "--no-color", "--in", "USD"], env)
+    try:
+        first = term.wait_for("Change since the watch began (")
+        # 57,163.10 (BN-SPOT-01's assets in USD) + 100,000.25 + 49,875.50
+        assert "Total in USD: 207,038.85 (3 accounts)" in first
+        assert "0.00 USD (0.00%)" in first
+        term.wait_for("no change since")
+        changed = copy.deepcopy(bridge.export)
+        changed["Accounts"][1]["Balance"] = Decimal("102070.65")  # +2,070.40
+        with bridge.lock:
+            bridge.export = changed
+        screen = term.wait_for("+2,070.40 USD (+1.00%)")
+        assert "Total in USD: 209,109.25 (3 accounts)" in screen.rsplit("refresh #", 1)[-1]
+        code = term.ctrl_c()
+    finally:
+        term.close()
+    assert code == 130
+    masked = Terminal(["balance", "--watch", "0.5", "--no-color", "--in", "USD",
+                       "--hide-amounts"], env)
+    try:
+        screen = masked.wait_for("Change since the watch began (")
+        screen = masked.wait_for("): 0.00%")  # in percent only
+        assert "207,038.85" not in screen and "USD" in screen and "Share" in screen
+        assert masked.ctrl_c() == 130
+    finally:
+        masked.close()
+
+
 def test_watch_fetches_never_overlap(tmp_path):
     # Each fetch takes 0.6 s and the interval is 0.2 s: the next fetch waits for the previous.
     fake = CountingBridge(latency=0.6).start()

@@ -1,14 +1,17 @@
 """The history store as tests need it: runs taken by the real ``snapshot`` command, moved to
-times the test chooses, so that no assertion depends on when the suite happens to run."""
+times the test chooses, so that no assertion depends on when the suite happens to run; and
+runs of rows a test writes itself (``balance``, ``record``)."""
 
 from __future__ import annotations
 
 import sqlite3
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import platformdirs
 
+from balancecli.core.models import Balance
+from balancecli.history import Store
 from balancecli.history.formats import format_time
 
 
@@ -33,3 +36,17 @@ def pin_runs(db: Path, times: list[datetime]) -> None:
                                  (text, run_id))
     finally:
         conn.close()
+
+
+def balance(profile: str, account: str, **fields):
+    """A balance row of ``profile`` (broker ``etna`` unless given)."""
+    broker = fields.pop("broker", "etna")
+    return Balance(profile=profile, broker=broker, account_id=account, **fields)
+
+
+def record(store: Store, when: datetime, balances=(), assets=(), errors=(), rates=()) -> int:
+    """One stored run at ``when`` (it took two seconds) of these rows."""
+    profiles = sorted({b.profile for b in balances} | {a.profile for a in assets})
+    return store.record_run(started_at=when, finished_at=when + timedelta(seconds=2),
+                            profiles=profiles, balances=list(balances), assets=list(assets),
+                            errors=list(errors), rates=list(rates))

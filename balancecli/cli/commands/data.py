@@ -15,6 +15,7 @@ import typer
 
 from balancecli.cli.commands.options import (
     AccountOpt,
+    ByOpt,
     ColumnsOpt,
     ConfigOpt,
     CurrencyOpt,
@@ -60,6 +61,7 @@ class Request:
     force: bool = False
     watch: float | None = None
     in_currency: str | None = None
+    by: str | None = None
     max_time: float | None = None  # --max-time: the run's deadline (each refresh's, --watch)
 
 
@@ -79,13 +81,19 @@ def show(rt: Runtime, spec: Spec, request: Request, view: View) -> Ending:
         from balancecli.cli import watch
 
         watch.check(request.watch, view.fmt)
+    _check_by(spec, request, view)
     selection = rt.selection(request.profiles)
     target = settings = None
     if spec.converts:
         target, settings = networth.target_currency(
-            rt, request.in_currency, applies=request.watch is None and not view.hide_amounts
-            and view.fmt not in EXPORTS)
-    valuing = (networth.valuing(target, settings, holdings=spec.holdings)
+            rt, request.in_currency, applies=view.fmt not in EXPORTS and (
+                not view.hide_amounts or request.by is not None or request.watch is not None))
+    if request.by and not target:
+        from balancecli.cli.boundary import UsageError
+
+        raise UsageError("--by groups the values in one currency: add --in CUR (e.g. --in USD)",
+                         option="--by")
+    valuing = (networth.valuing(target, settings, holdings=spec.holdings, by=request.by)
                if target and settings else None)
     # --in on assets values each holding with its balances; beancount/ledger of balances
     # assert the holdings: both fetch the asset rows with the balances (Broker.snapshot).
@@ -97,9 +105,10 @@ def show(rt: Runtime, spec: Spec, request: Request, view: View) -> Ending:
         else view.currency, timeout=request.timeout, verbose=rt.verbose, presets=selection.presets,
         # --watch: a prompt would tear the live table; the error says what to run.
         interactive=sys.stdin.isatty() and sys.stderr.isatty() and request.watch is None,
-        debug=rt.debug)
+        debug=rt.debug, moved=selection.moved)
     if request.watch is not None:
-        return watched(rt, spec, view, selection, options, request.watch, request.max_time)
+        return watched(rt, spec, view, selection, options, request.watch,
+                       (target, settings, request.by) if target else None, request.max_time)
     presenter = _presenter(rt, spec, view, valuing, options)
     options.listener = presenter
     started = time.monotonic()
@@ -147,23 +156,54 @@ def _nothing_matched(spec: Spec, view: View, options: Options, outcome: Any,
 
 
 def watched(rt: Runtime, spec: Spec, view: View, selection: Selection, options: Options,
-            interval: float, max_time: float | None = None) -> Ending:
-    """``--watch``: the same table as without it, fetched and drawn again every interval."""
+            interval: float, valued: tuple[str, Any, str | None] | None = None,
+            max_time: float | None = None) -> Ending:
+    """``--watch``: the same table as without it, fetched and drawn again every interval;
+    ``valued`` (``--in``: target, rate settings, ``--by``): each refresh valued anew, with
+    the net worth's change since the watch began under the table; ``max_time``: each
+    refresh's deadline."""
     from balancecli.cli import watch
+    from balancecli.cli.commands import networth
+    from balancecli.output.networth import WorthSince
     from balancecli.output.presenter import Presenter, TablePrinter
+
+    since = WorthSince(valued[0], masked=view.hide_amounts) if valued else None
 
     def once() -> tuple[list[Any], list[BalanceCliError]]:
         start_clock(max_time)
-        out = TablePrinter(spec, view, rt.console)
-        presenter = Presenter(spec, view, rt.console, out)
+        valuing = (networth.valuing(valued[0], valued[1], holdings=spec.holdings, by=valued[2])
+                   if valued else None)
+        out = TablePrinter(spec, view, rt.console, valuing)
+        presenter = Presenter(spec, view, rt.console, out, valuing)
+        if valuing is not None and not spec.holdings:
+            presenter.complete = networth.completer(
+                dataclasses.replace(options, listener=presenter))
         from balancecli.service.fetch import run
 
         outcome = run(selection.profiles, dataclasses.replace(options, listener=presenter))
-        return out.tables(failed=bool(outcome.errors)), [*selection.errors, *presenter.errors]
+        tables = out.tables(failed=bool(outcome.errors))
+        if valuing is not None and since is not None and tables:
+            tables[0].footer.append(since.line(valuing.converted(failed=bool(outcome.errors))))
+        return tables, [*selection.errors, *presenter.errors]
 
     hint = "--wide" if view.masked and spec.shares else "--wide or --columns NAME,..."
     return watch.run(rt.console, title=f"balancecli {spec.name}", interval=interval,
                      refresh=once, wide=view.wide, hint=hint)
+
+
+def _check_by(spec: Spec, request: Request, view: View) -> None:
+    """``--by``: one of the spec's groups, for a table or ``-f json`` (exit 2 otherwise)."""
+    if request.by is None:
+        return
+    from balancecli.cli.boundary import UsageError
+
+    request.by = request.by.strip().lower()
+    if request.by not in spec.groups:
+        raise UsageError(f"{spec.name} groups by {', '.join(spec.groups)}, not "
+                         f"{request.by!r}", option="--by")
+    if view.fmt not in ("table", "json"):
+        raise UsageError(f"the groups show in tables and in -f json (converted.groups), not "
+                         f"in -f {view.fmt}", option="--by")
 
 
 def refuse_masked(view: View, *, force: bool) -> None:
@@ -221,6 +261,7 @@ def _currency_command(name: str) -> Any:
         max_time: MaxTimeOpt = None, currency: CurrencyOpt = None,
         hide_amounts: HideAmountsOpt = False,
         force: ForceOpt = False, watch: WatchOpt = None, in_currency: InOpt = None,
+        by: ByOpt = None,
         wide: WideOpt = False, columns: ColumnsOpt = None, exact: ExactOpt = False,
         config: ConfigOpt = None, demo: DemoOpt = False, verbose: VerboseOpt = False,
         debug: DebugOpt = False, no_color: NoColorOpt = False,
@@ -231,7 +272,7 @@ def _currency_command(name: str) -> Any:
         spec = DATA[name]
         rt = runtime(ctx, config=config, demo=demo, verbose=verbose, debug=debug,
                      no_color=no_color)
-        request = Request(profile, account, timeout, force, watch, in_currency, max_time)
+        request = Request(profile, account, timeout, force, watch, in_currency, by, max_time)
         run(rt, lambda: show(rt, spec, request, view(
             spec, fmt.value, columns, currency, hide_amounts=hide_amounts, wide=wide,
             exact=exact)))

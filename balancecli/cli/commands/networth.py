@@ -71,11 +71,13 @@ def make_rates(settings: Settings, quotes: dict[Any, Any], day: Any = None) -> R
                  max_age_days=settings.max_age_days)
 
 
-def valuing(target: str, settings: Settings, *, holdings: bool) -> Valuing:
-    """The valuation of a run in ``target`` (its broker quotes learnt as profiles finish)."""
+def valuing(target: str, settings: Settings, *, holdings: bool,
+            by: str | None = None) -> Valuing:
+    """The valuation of a run in ``target`` (its broker quotes learnt as profiles finish);
+    ``by``: also grouped (``--by``)."""
     from balancecli.output.networth import Valuing
 
-    return Valuing(target, make_rates(settings, {}), holdings=holdings)
+    return Valuing(target, make_rates(settings, {}), holdings=holdings, by=by)
 
 
 def complete_rows(rows: list[Any], selected: Sequence[Any], options: Options,

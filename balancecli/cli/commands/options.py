@@ -107,6 +107,11 @@ InOpt = Annotated[str | None, typer.Option(
     "--in", metavar="CUR", autocompletion=complete.complete_currency,
     help="Value every account in this currency, with the rates' sources (config default: "
          "in = \"USD\"; --in none turns it off).")]
+ByOpt = Annotated[str | None, typer.Option(
+    "--by", metavar="GROUP", autocompletion=complete.complete_group,
+    help="With --in: the values grouped, each group's share of the total and a bar: balance "
+         "by broker, profile, currency or account; assets by asset, broker, profile or "
+         "account.")]
 WatchOpt = Annotated[float | None, typer.Option(
     "--watch", metavar="[SECONDS]", help="On a terminal: refresh in place every SECONDS "
     "(default and minimum 10), highlighting what changed; Ctrl-C stops.")]

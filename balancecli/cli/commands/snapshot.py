@@ -10,7 +10,7 @@ is stored and exits 7; a run where everything failed is stored too (its errors s
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -81,7 +81,7 @@ def run_snapshot(rt: Runtime, *, profiles: list[str] | None, accounts: list[str]
     selection = rt.selection(profiles)
     # Open (create, migrate) before fetching: a bad --db fails before any broker is asked.
     with history.Store.open(path) as store:
-        started = datetime.now(UTC)
+        started = _demo_now(rt) or datetime.now(UTC)
         options = Options(command="snapshot", account_ids=list(accounts or []), timeout=timeout,
                           listener=Relay(warn=rt.warn, log_line=rt.log,
                                          waiting=rt.console.pending), verbose=rt.verbose,
@@ -92,7 +92,10 @@ def run_snapshot(rt: Runtime, *, profiles: list[str] | None, accounts: list[str]
         errors = [*selection.errors, *fetched.errors]
         if options.account_ids and not fetched.matched_accounts and not errors:
             raise no_match_error(options.account_ids)  # a typo, not a run: nothing stored
-        finished = datetime.now(UTC)
+        finished = started + (datetime.now(UTC) - started if not _demo_now(rt) else RUN_TIME)
+        if selection.moved is not None:
+            fetched.rows, fetched.assets = _demo_run(rt, db, path, selection, fetched,
+                                                     started, whole=not (profiles or accounts))
         names = [p.name for p in selection.profiles]
         run_id = store.record_run(
             started_at=started, finished_at=finished, profiles=names, balances=fetched.rows,
@@ -109,6 +112,32 @@ def run_snapshot(rt: Runtime, *, profiles: list[str] | None, accounts: list[str]
     if not rt.quiet:  # -q: cron mails only the error lines
         rt.out(_text(summary, errors, path, fmt, rt.json_indent))
     return Ending([*errors, *failed], fetched.anything_succeeded or bool(fetched.assets))
+
+
+RUN_TIME = timedelta(milliseconds=350)  # how long a demo run "took" on a fixed demo clock
+
+
+def _demo_now(rt: Runtime) -> datetime | None:
+    """The demo's fixed clock (tests), else None: the run's own time."""
+    if not rt.demo:
+        return None
+    from balancecli.demo.past import clock_is_fixed, demo_clock
+
+    return demo_clock() if clock_is_fixed() else None
+
+
+def _demo_run(rt: Runtime, db: Path | None, path: Path, selection: Any, fetched: Any,
+              started: datetime, *, whole: bool) -> tuple[list[Any], list[Any]]:
+    """A demo snapshot: the demo store's past first (up to just before this run; from these
+    sample rows when they are every demo account's), then this run's rows moved to its
+    time, continuing that past."""
+    from balancecli.cli.demo_store import with_past
+
+    with_past(rt, path, explicit=db, sample=(fetched.rows, fetched.assets) if whole else None,
+              end=started - timedelta(microseconds=1))
+    moved: tuple[list[Any], list[Any]] = selection.moved(fetched.rows, fetched.assets,
+                                                         when=started)
+    return moved
 
 
 def _textfile(directory: Path | None, fetched: Any, names: list[str],

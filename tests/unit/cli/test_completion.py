@@ -115,6 +115,17 @@ def test_history_field_completes_balance_amounts():
     assert complete("balancecli history --field m") == ["market_value", "maintenance_margin"]
 
 
+def test_periods_and_groups_complete():
+    assert complete("balancecli history --every ") == ["1h", "1d", "1w", "1mo", "1y"]
+    assert complete("balancecli history --every 1m") == ["1mo"]
+    assert complete("balancecli balance --in USD --by a") == ["account"]
+    assert complete("balancecli assets --in USD --by a") == ["asset", "account"]
+    from balancecli.cli.complete import GROUPS
+    from balancecli.output.specs import DATA
+
+    assert GROUPS == {name: DATA[name].groups for name in GROUPS}  # one list, said twice
+
+
 def test_currency_completes_iso_codes_in_the_case_typed():
     assert complete("balancecli balance --currency HK") == ["HKD"]
     assert complete("balancecli assets --currency us") == ["usd"]

@@ -229,6 +229,8 @@ def corpus() -> Iterator[tuple[list[str], bool]]:
         yield [*words, "--currency", "us"], False
         yield [*words, "--in", "EU"], False
         yield [*words, "--field", "m"], False
+        yield [*words, "--by", "a"], False  # each command's own groups
+        yield [*words, "--every", "1"], False
 
 
 CORPUS = list(corpus())

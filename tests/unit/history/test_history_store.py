@@ -211,7 +211,8 @@ def test_history_reads_a_database_on_read_only_media(tmp_path, leftovers):
     media.chmod(0o555)
     try:
         cmd = [*_without_file_permissions_bypass(), balancecli_exe(), "history", "--db", str(path)]
-        result = subprocess.run([*cmd, "-f", "jsonl"], capture_output=True, text=True, timeout=60)
+        result = subprocess.run([*cmd, "--field", "equity", "-f", "jsonl"], capture_output=True,
+                                text=True, timeout=60)
         at = subprocess.run([*cmd, "--at", "now", "-f", "csv"], capture_output=True, text=True,
                             timeout=60)
         snap = subprocess.run([*cmd[:-3], "--demo", "snapshot", "--db", str(path)],
