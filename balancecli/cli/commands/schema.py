@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from balancecli.cli import complete
 from balancecli.cli.commands.options import DebugOpt, NoColorOpt, VerboseOpt, runtime
 
 if TYPE_CHECKING:
@@ -18,8 +19,8 @@ if TYPE_CHECKING:
 def schema(
     ctx: typer.Context,
     name: Annotated[str | None, typer.Argument(
-        metavar="[NAME]", help="Document name, e.g. balancecli.balance/1 (or just: balance).")
-    ] = None,
+        metavar="[NAME]", help="Document name, e.g. balancecli.balance/1 (or just: balance).",
+        autocompletion=complete.complete_schema)] = None,
     verbose: VerboseOpt = False, debug: DebugOpt = False, no_color: NoColorOpt = False,
 ) -> None:
     """Print the JSON Schema of a JSON document (without NAME: list them).
