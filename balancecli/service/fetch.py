@@ -40,6 +40,7 @@ class Batch:
     assets: list[Any] = field(default_factory=list)
     errors: list[BalanceCliError] = field(default_factory=list)
     ok: bool = True  # no error at all
+    stale: dict[str, float] = field(default_factory=dict)  # account id -> age (--allow-stale)
 
 
 class Listener(Protocol):
@@ -114,6 +115,7 @@ class Options:
     interactive: bool = False  # the listener may ask the user
     presets: dict[str, dict[str, Any]] | None = None  # demo mode: secrets without a keyring
     debug: bool = False
+    allow_stale: bool | None = None  # Context.allow_stale
 
     @property
     def log(self) -> Callable[[str], None] | None:
@@ -176,6 +178,7 @@ def make_context(profile: Profile, options: Options, secrets: Secrets | None = N
                 else None),
         warn=options.listener.warning,
         max_workers=limits.ceiling,
+        allow_stale=options.allow_stale,
     )
 
 
@@ -215,6 +218,7 @@ def fetch_profile(profile: Profile, options: Options) -> tuple[Result, bool, set
         result.errors[:0] = rejected
         for error in result.errors:
             error.bind(profile=profile.name, broker=profile.broker)
+        result.stale = {k: v for k, v in broker.stale.items() if k in ids}
         return result, not result.errors, ids
     finally:
         ctx.http.close()
@@ -248,7 +252,8 @@ def run(profiles: list[Profile], options: Options) -> Outcome:
             outcome.errors.extend(result.errors)
             outcome.profiles_ok += int(ok)
             outcome.matched_accounts |= ids
-            listener.profile_done(Batch(profile, result.rows, result.assets, result.errors, ok))
+            listener.profile_done(Batch(profile, result.rows, result.assets, result.errors, ok,
+                                        result.stale))
     except BaseException as exc:
         # Ctrl-C, a reader gone (`| head`), --debug re-raising: never wait for requests in
         # flight; for the first two, stop them too (the process ends now).
