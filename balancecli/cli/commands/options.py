@@ -114,6 +114,10 @@ ForceOpt = Annotated[bool, typer.Option(
     "--force", help="With --hide-amounts: print a machine format (json, csv, ...) anyway, "
                     "with every amount.")]
 
+AllowStaleOpt = Annotated[bool, typer.Option(
+    "--allow-stale", help="Show data older than its profile's max_age, marked stale with its "
+                          "age, instead of failing (exit 5).")]
+
 # Table options of the data commands.
 WideOpt = Annotated[bool, typer.Option(
     "--wide", help="Tables: show every column, even past the terminal width.")]
