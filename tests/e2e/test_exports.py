@@ -110,7 +110,7 @@ def test_beancount_balance_output_is_exact(demo):
     day = tomorrow(balances[0].as_of)
     assert f"{day} balance Assets:TradeStation:11827391  25731.18 USD" in lines
     assert f"{day} balance Assets:TradeStation:210FUT01  4995774.4804 USD" in lines
-    assert f"{tomorrow(balances[3].as_of)} balance Assets:LongPort:LP-DEMO  1759070010.72 HKD" \
+    assert f"{tomorrow(balances[3].as_of)} balance Assets:LongPort:LP-DEMO  353100.20 HKD" \
         in lines
     # Quantower reports no cash: a comment, never a made-up 0.
     assert "; demo-qt BN-SPOT-01 USDT: the broker sent no cash; no assertion" in lines
