@@ -1,3 +1,3 @@
-from balancecli.cli.app import main
+from balancecli.cli.entry import main
 
 main()

@@ -6,31 +6,17 @@ Secrets never go in this file. Location: ``--config``, else ``BALANCECLI_CONFIG`
 
 from __future__ import annotations
 
-import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from balancecli.core.errors import ConfigError
+from balancecli.core.paths import MAX_CONFIG_BYTES as MAX_CONFIG_BYTES
+from balancecli.core.paths import config_path as config_path
 from balancecli.net.urls import check_url
 
 PROFILE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
-
-
-def default_path() -> Path:
-    import platformdirs
-
-    return Path(platformdirs.user_config_dir("balancecli")) / "config.toml"
-
-
-def config_path(explicit: str | os.PathLike[str] | None = None) -> Path:
-    if explicit:
-        return Path(explicit).expanduser()
-    env = os.environ.get("BALANCECLI_CONFIG")
-    if env:
-        return Path(env).expanduser()
-    return default_path()
 
 
 @dataclass(frozen=True)
@@ -46,11 +32,22 @@ class Profile:
         return broker_class(self.broker, profile=self.name)
 
 
+
+
 def read_toml(path: Path) -> dict[str, Any]:
+    """The config file, parsed. Only a regular file of at most 1 MiB is read, and on POSIX only
+    one no other user can write (``core.files``): whoever can write it decides where tokens
+    are sent. Each refusal is a ConfigError (exit 3), at once."""
     import tomllib
 
+    from balancecli.core.files import read_private
+
     try:
-        text = path.read_bytes()
+        text = read_private(path, what="the config file", cap=MAX_CONFIG_BYTES,
+                            next_step="point --config or BALANCECLI_CONFIG at the config file")
+    except ValueError:  # a NUL byte in the path
+        raise ConfigError(f"the config file path {str(path)!r} is not a valid path",
+                          next_step="fix --config or BALANCECLI_CONFIG") from None
     except FileNotFoundError:
         raise ConfigError(
             f"no config file at {path}",
@@ -96,6 +93,8 @@ def validate_profile(name: str, raw: Any) -> Profile:
 
     cls = broker_class(broker, profile=name)
     settings = cls.validate(name, raw)
+    if settings.get("accounts") is not None:
+        _check_account_filter(name, settings["accounts"])
     if settings.get("ledger_account") is not None:
         from balancecli.core.ledgernames import check_ledger_account
 
@@ -104,6 +103,21 @@ def validate_profile(name: str, raw: Any) -> Profile:
         if isinstance(value, str) and (key.endswith("_url") or key == "base_url"):
             check_url(name, key, value)
     return Profile(name, broker, settings)
+
+
+def _check_account_filter(profile: str, ids: list[Any]) -> None:
+    """``accounts = [...]``: ids are text. ``accounts = [111]`` (TOML integers) would match no
+    id, ever, and every run would print nothing without a word."""
+    fix = f"fix accounts in [profiles.{profile}] of the config file"
+    for value in ids:
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            quoted = ", ".join(f'"{v}"' if isinstance(v, int | float) else repr(v) for v in ids)
+            raise ConfigError(
+                f"setting 'accounts' lists the number {value!r}; account ids are text",
+                profile=profile, next_step=f"quote the ids: accounts = [{quoted}]")
+        if not isinstance(value, str) or not value.strip():
+            raise ConfigError(f"setting 'accounts' must list account ids as text, got {value!r}",
+                              profile=profile, next_step=fix)
 
 
 def load_profiles(path: Path) -> dict[str, dict[str, Any]]:

@@ -17,6 +17,8 @@ Declared as data (class attributes and class methods, read without an instance o
 - ``valued_by_assets(balance) -> bool``: the account's value is the sum of its asset rows'
   values, so the assets must be fetched to value it;
 - ``remote_clock``: the broker answers from a clock of its own (``doctor`` compares it);
+- ``significant_digits``: how many significant digits the broker's amounts carry when it
+  sends binary floating point (a C# double: 15); accounting exports round to it, JSON never;
 - ``asked_again`` and ``oauth_client(settings, secret)``: what ``auth login`` asks for again
   after a refused login, and the browser login's client (``credentials.oauth_client``). A
   broker with tokens declares its ``TokenRules`` and hands its grant to the one token
@@ -27,6 +29,8 @@ Implemented per broker (instance methods, given a ``Context``):
 - ``accounts() -> list[Account]``: every account the credentials give access to.
 - ``balances(accounts) -> Result``: a ``Balance`` per account (or per currency view of one).
 - ``assets(accounts) -> Result``: an ``Asset`` per asset or currency an account holds.
+- Either may leave out an account whose balances the broker's API does not serve (an account
+  type its balances endpoint refuses): a ``Skipped`` entry in ``Result.skipped``, not an error.
 - ``snapshot(accounts) -> (Result, Result)``: both from one set of responses where the API
   allows it (it must not fetch twice); the default calls ``balances`` then ``assets``.
 - ``stale``: after a fetch, the accounts whose data is older than the profile allows, with
@@ -69,6 +73,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from balancecli.brokers.mapping import FieldMap
+from balancecli.core.clock import MAX_SECONDS
 from balancecli.core.errors import BadResponseError, BalanceCliError, ConfigError
 from balancecli.core.models import Account, Asset, Balance
 from balancecli.core.secretfields import SecretFields
@@ -102,12 +107,14 @@ class Setting:
 COMMON_SETTINGS: dict[str, Setting] = {
     "broker": Setting(str, required=True),
     "accounts": Setting(list, None, help="only these account ids"),
-    "timeout": Setting((int, float), None, help="seconds per request", minimum=0, above=True),
-    "max_retries": Setting(int, 3, help="retries on 429/5xx/network errors", minimum=0),
+    "timeout": Setting((int, float), None, help="seconds per request", minimum=0, above=True,
+                       maximum=MAX_SECONDS),
+    "max_retries": Setting(int, 3, help="retries on 429/5xx/network errors", minimum=0,
+                           maximum=100),
     "retry_backoff": Setting((int, float), 0.5, help="first backoff in seconds, doubled",
-                             minimum=0),
+                             minimum=0, maximum=MAX_SECONDS),
     "retry_budget": Setting((int, float), 30, help="most seconds spent waiting between retries",
-                            minimum=0),
+                            minimum=0, maximum=MAX_SECONDS),
     "max_response_bytes": Setting(int, None, help="largest response accepted, in bytes "
                                                   "(default 16 MiB)", minimum=1),
     "max_concurrency": Setting(int, None, help="most requests in flight per host "
@@ -118,19 +125,37 @@ COMMON_SETTINGS: dict[str, Setting] = {
 }
 
 
+@dataclass(frozen=True)
+class Skipped:
+    """An account the broker lists but whose balances its API does not serve (an account type
+    its balances endpoint refuses): left out of balance, assets and snapshot, never an error;
+    ``-v`` says so and JSON lists it under ``skipped``."""
+
+    profile: str
+    broker: str
+    account_id: str
+    reason: str
+
+    def as_dict(self) -> dict[str, str]:
+        return {"profile": self.profile, "broker": self.broker, "account_id": self.account_id,
+                "reason": self.reason}
+
+
 @dataclass
 class Result:
-    """Rows fetched plus the errors of the accounts that failed."""
+    """Rows fetched plus the errors of the accounts that failed (and the accounts left out)."""
 
     rows: list[Any] = field(default_factory=list)
     errors: list[BalanceCliError] = field(default_factory=list)
     assets: list[Any] = field(default_factory=list)  # snapshot: asset rows fetched alongside
+    skipped: list[Skipped] = field(default_factory=list)
     stale: dict[str, float] = field(default_factory=dict)  # the fetch: ``Broker.stale``
 
     def extend(self, other: Result) -> None:
         self.rows.extend(other.rows)
         self.errors.extend(other.errors)
         self.assets.extend(other.assets)
+        self.skipped.extend(other.skipped)
 
 
 @dataclass
@@ -234,6 +259,9 @@ class Broker:
     rates_need_extra: ClassVar[bool] = False
     # The broker's answers carry its own clock (a Date header worth comparing with ours).
     remote_clock: ClassVar[bool] = True
+    # The significant digits its amounts really carry, when they are binary floating point
+    # written out in full (None: every digit sent is the broker's).
+    significant_digits: ClassVar[int | None] = None
 
     @classmethod
     def secret_spec(cls, settings: dict[str, Any]) -> SecretFields:
@@ -349,15 +377,21 @@ class Broker:
     def checked_accounts(self) -> tuple[list[Account], list[BalanceCliError]]:
         """``accounts()`` with the contract enforced for every broker: an id that occurs more
         than once in one response is a bad_response of that account (which row would be right
-        cannot be known), never "last one wins"."""
+        cannot be known), never "last one wins"; so is an id of ``.`` or ``..``, which no
+        percent-encoding keeps a server from reading as a step of the URL path
+        (``/accounts/../info``)."""
         accounts = self.accounts()
         counts = Counter(a.account_id for a in accounts)
-        if all(n == 1 for n in counts.values()):
+        if all(n == 1 and i not in (".", "..") for i, n in counts.items()):
             return accounts, []
         errors = [self.fail(BadResponseError(
             f"the account list names this account {n} times"), account_id)
             for account_id, n in counts.items() if n > 1]
-        return [a for a in accounts if counts[a.account_id] == 1], errors
+        errors += [self.fail(BadResponseError(
+            f"the account id {account_id!r} cannot be used in a URL path"), account_id)
+            for account_id, n in counts.items() if n == 1 and account_id in (".", "..")]
+        return [a for a in accounts if counts[a.account_id] == 1
+                and a.account_id not in (".", "..")], errors
 
     def probe(self) -> Probe:
         """``doctor``'s request: the account list; when that cost no request (an API without
@@ -419,6 +453,9 @@ class Broker:
 
     def fail(self, exc: BalanceCliError, account_id: str | None = None) -> BalanceCliError:
         return exc.bind(profile=self.profile, broker=self.name, account_id=account_id)
+
+    def skip(self, account: Account, reason: str) -> Skipped:
+        return Skipped(self.profile, self.name, account.account_id, reason)
 
 
 def _check_range(profile: str, key: str, value: Any, setting: Setting) -> None:

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from typing import Any
-from urllib.parse import quote
 
 from balancecli.brokers.base import Broker, Result, Setting
 from balancecli.brokers.mapping import FieldMap, From
@@ -55,6 +54,7 @@ from balancecli.credentials.tokens import (
 )
 from balancecli.net.http import Response
 from balancecli.net.limiter import RateLimit
+from balancecli.net.urls import segment
 
 TOKEN_LIFETIME = 24 * 3600  # "The authorization token lifetime is 24 hours" (requesting-tokens)
 EXPIRY_MARGIN = 300  # seconds: log in again this close to the expiry
@@ -289,7 +289,7 @@ class Etna(Broker):
         accounts = [a for a in accounts if not wanted or (a.currency or "") == wanted.upper()]
 
         def fetch(account: Account) -> tuple[Account, dict[str, Any], str]:
-            path = f"/accounts/{quote(account.account_id, safe='')}/info"
+            path = f"/accounts/{segment(account.account_id)}/info"
             return account, obj(self._get(path, "balance"), "ETNA balance response"), utc_now()
 
         found, failed = [], Result()

@@ -59,11 +59,12 @@ def objects(value: Any, what: str) -> list[dict[str, Any]]:
     return items
 
 
-def index_by(items: list[Any], key: str, what: str) -> tuple[dict[str, dict], dict[str, int]]:
+def index_by(items: list[Any], key: str,
+             what: str) -> tuple[dict[str, dict[str, Any]], dict[str, int]]:
     """The objects of ``items`` by their ``key`` field (as text; items without one are
     skipped). An id that occurs more than once is left out and returned with its count: a
     bad_response for that account, never "last one wins"."""
-    found: dict[str, dict] = {}
+    found: dict[str, dict[str, Any]] = {}
     repeated: dict[str, int] = {}
     for item in items:
         item = obj(item, what)

@@ -39,8 +39,8 @@ app = typer.Typer(
 )
 
 
-def _version(value: bool) -> None:
-    if value:
+def _version(ctx: typer.Context, value: bool) -> None:
+    if value and not ctx.resilient_parsing:  # not while a completion script asks
         typer.echo(f"balancecli {__version__}")
         raise typer.Exit()
 
@@ -55,7 +55,8 @@ def main_options(
     no_color: NoColorOpt = False,
     quiet: QuietOpt = False,
     version: Annotated[bool, typer.Option(
-        "--version", callback=_version, is_eager=True, help="Show the version and exit.")] = False,
+        "--version", "-V", callback=_version, is_eager=True,
+        help="Show the version and exit.")] = False,
 ) -> None:
     """Read-only balance inspector for TradeStation, LongPort, ETNA Trader and Quantower."""
     ctx.obj = Globals(config, demo, verbose, debug, no_color, quiet,

@@ -15,9 +15,9 @@ zsh ``_files``, fish's default).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any  # at run time: Typer evaluates the callbacks' annotations
 
 # Active ISO 4217 codes, without fund, metal and testing codes (XAU, XTS, ...).
 ISO_4217 = tuple("""
@@ -88,9 +88,14 @@ def profile_names(ctx: Any) -> list[str]:
             return list(_DEMOS)
         import tomllib
 
-        from balancecli.config import config_path
+        from balancecli.core.files import read_private
+        from balancecli.core.paths import MAX_CONFIG_BYTES, config_path
 
-        data = tomllib.loads(config_path(_option(ctx, "config")).read_text(encoding="utf-8"))
+        # read_private: never a FIFO (Tab would hang the shell) or another user's file; not
+        # config.read_toml, whose imports every Tab press would pay for.
+        raw = read_private(config_path(_option(ctx, "config")), what="the config file",
+                           cap=MAX_CONFIG_BYTES, next_step="")
+        data = tomllib.loads(raw.decode("utf-8"))
         profiles = data.get("profiles")
         return [str(name) for name in profiles] if isinstance(profiles, dict) else []
     except Exception:  # noqa: BLE001 - completion must never fail loudly
@@ -107,17 +112,37 @@ def complete_profile_arg(ctx: Any, incomplete: str) -> list[str]:
     return _matching(profile_names(ctx), incomplete)
 
 
-def complete_broker(incomplete: str) -> list[str]:
+def broker_names() -> list[str]:
     from balancecli.brokers import NAMES
 
-    return _matching(NAMES, incomplete)
+    return list(NAMES)
+
+
+def field_names() -> list[str]:
+    """The balance amounts (``history --field``)."""
+    from balancecli.core.models import MONEY_FIELDS, Balance
+
+    return list(MONEY_FIELDS[Balance])
+
+
+def complete_broker(incomplete: str) -> list[str]:
+    return static(broker_names(), incomplete)
 
 
 def complete_field(incomplete: str) -> list[str]:
     """``history --field``: the balance amounts."""
-    from balancecli.core.models import MONEY_FIELDS, Balance
+    return static(field_names(), incomplete)
 
-    return _matching(MONEY_FIELDS[Balance], incomplete)
+
+def static(candidates: Iterable[str], incomplete: str) -> list[str]:
+    """What a completer of candidates fixed by the code answers."""
+    return _matching(candidates, incomplete)
+
+
+# Completers whose candidates the code fixes: the completion table (completion_table.py,
+# generated) holds the candidates, and a Tab press answers ``static(candidates, incomplete)``
+# without importing the brokers or the model.
+STATIC = {"complete_broker": broker_names, "complete_field": field_names}
 
 
 def complete_columns(ctx: Any, incomplete: str) -> list[str]:
@@ -125,7 +150,7 @@ def complete_columns(ctx: Any, incomplete: str) -> list[str]:
     typed (``value_in`` and ``value`` are offered too, for ``--in``)."""
     from balancecli.output.specs import DATA
 
-    spec = DATA.get(getattr(getattr(ctx, "command", None), "name", None) or "")
+    spec = DATA.get(getattr(ctx, "info_name", None) or "")  # the command's name
     if spec is None:
         return []
     head, _, last = incomplete.rpartition(",")
@@ -155,7 +180,7 @@ def _store_rows(ctx: Any, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[
     from urllib.parse import quote
 
     try:
-        from balancecli.history import db_path
+        from balancecli.core.paths import db_path
 
         path = Path(db_path(_option(ctx, "db"), demo=bool(_option(ctx, "demo"))))
         if not path.is_file():
@@ -229,7 +254,55 @@ complete -F %(complete_func)s %(prog_name)s
 """
 
 
+def split_arg_string(string: str) -> list[str]:
+    """Words as a shell would split them, an unfinished quote or escape kept as typed (Click's
+    ``shell_completion.split_arg_string``)."""
+    import shlex
+
+    lex = shlex.shlex(string, posix=True)
+    lex.whitespace_split = True
+    lex.commenters = ""
+    out = []
+    try:
+        for token in lex:
+            out.append(token)
+    except ValueError:
+        out.append(lex.token)
+    return out
+
+
+def bash_words(environ: Mapping[str, str]) -> tuple[list[str], str] | None:
+    """The words before the one being completed, and that one, from the line BASH_SCRIPT
+    passes; None without it (an older script: COMP_WORDS as Typer reads them)."""
+    line = environ.get("_BALANCECLI_COMP_LINE")
+    if not line:
+        return None
+    words = split_arg_string(line)
+    if line[-1].isspace() or not words:
+        return words[1:], ""
+    return words[1:-1], words[-1]
+
+
+def bash_reply(values: Iterable[str], incomplete: str, wordbreaks: str) -> str:
+    """The candidates as bash replaces them: only the part after the last word break (":")
+    of the word being completed."""
+    breaks = set(wordbreaks) - set(" \t\n\"'")
+    kept = max((incomplete.rfind(c) for c in breaks), default=-1) + 1
+    return "\n".join(v[kept:] if v[:kept] == incomplete[:kept] else v for v in values)
+
+
 MARKS = {"file": "-:files:-", "dir": "-:dirs:-"}  # what the bash script turns into file names
+
+
+def path_mark(kind: str | None) -> str:
+    """bash's reply when nothing matched: the mark BASH_SCRIPT turns into the shell's own
+    file (or directory) names where a path is asked for, else nothing."""
+    return MARKS[kind] if kind else ""
+
+
+def zsh_empty(kind: str | None) -> str:
+    """zsh's reply when nothing matched: its own file names only where a path is asked for."""
+    return {"file": "_files", "dir": "_files -/"}.get(kind or "", "")
 
 
 def use_bash_script() -> None:
@@ -245,30 +318,21 @@ def use_bash_script() -> None:
     found = bash_completion()
     if found is None:  # another Typer: its own script, colons and all
         return
-    BashComplete, add_completion_class, split_arg_string, _completion_scripts = found  # noqa: N806
+    BashComplete, add_completion_class, _, _completion_scripts = found  # noqa: N806
 
     class Bash(BashComplete):  # type: ignore[valid-type, misc]  # a class from typer_internals
         source_template = BASH_SCRIPT
 
         def get_completion_args(self) -> tuple[list[str], str]:
-            line = os.environ.get("_BALANCECLI_COMP_LINE")
-            if not line:
-                return super().get_completion_args()  # type: ignore[no-any-return]
-            words = split_arg_string(line)
-            if line[-1].isspace() or not words:
-                return words[1:], ""
-            return words[1:-1], words[-1]
+            return bash_words(os.environ) or super().get_completion_args()
 
         def complete(self) -> str:
             args, incomplete = self.get_completion_args()
-            breaks = set(os.environ.get("_BALANCECLI_COMP_WORDBREAKS", "")) - set(" \t\n\"'")
-            kept = max((incomplete.rfind(c) for c in breaks), default=-1) + 1
             values = [self.format_completion(item)
                       for item in self.get_completions(args, incomplete)]
             if not values:
-                kind = path_kind(self, args, incomplete)
-                return MARKS[kind] if kind else ""
-            return "\n".join(v[kept:] if v[:kept] == incomplete[:kept] else v for v in values)
+                return path_mark(path_kind(self, args, incomplete))
+            return bash_reply(values, incomplete, os.environ.get("_BALANCECLI_COMP_WORDBREAKS", ""))
 
     add_completion_class(Bash, "bash")  # what the script calls back
     _completion_scripts["bash"] = BASH_SCRIPT  # what --show/--install-completion write
@@ -292,8 +356,7 @@ def use_other_shells() -> None:
             args, incomplete = self.get_completion_args()
             if self.get_completions(args, incomplete):
                 return super().complete()  # type: ignore[no-any-return]
-            kind = path_kind(self, args, incomplete)
-            return {"file": "_files", "dir": "_files -/"}.get(kind or "", "")
+            return zsh_empty(path_kind(self, args, incomplete))
 
     class Fish(FishComplete):  # type: ignore[valid-type, misc]  # a class from typer_internals
         def complete(self) -> str:

@@ -39,7 +39,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
 from typing import Any
@@ -260,6 +259,8 @@ def _converter_class() -> type:
     """A ``typer._coercion.RuntimeParam`` (a frozen dataclass with ``parameter_info`` and
     ``annotation``, whose ``_coerce_value(value, param, ctx)`` converts) that tries the plain
     path first and ``build_runtime_param(descriptor)``'s converter, Typer's own, otherwise."""
+    from dataclasses import dataclass  # here: Tab imports this module (complete._typed)
+
     from typer._coercion import RuntimeParam, build_runtime_param
 
     @dataclass(frozen=True)

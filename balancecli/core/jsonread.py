@@ -1,8 +1,12 @@
-"""Bounded JSON reading: broker JSON with every number exact and bounded, nesting bounded.
+"""Bounded JSON reading: broker JSON with every number exact and bounded, nesting bounded, and
+no key repeated within an object.
 
 ``json.loads`` with floats would round money; with plain Decimals it would accept a number of a
 billion digits or a document nested 100,000 levels deep. ``loads`` keeps every digit and refuses
-both while parsing, as a ``BadResponseError`` naming the field.
+both while parsing, as a ``BadResponseError`` naming the field. An object that names a key
+twice (``{"CashBalance": "1", "CashBalance": "1000000"}``) is refused the same way, naming the
+key: ``json.loads`` keeps the last, other parsers the first (RFC 8259 §4 leaves it open), so
+which value the broker meant cannot be known.
 """
 
 from __future__ import annotations
@@ -64,6 +68,25 @@ def _parse_int_tolerant(text: str) -> int | None:
     return None if len(text.lstrip("-")) > MAX_DIGITS else int(text)
 
 
+class _Repeated(Exception):
+    """A key named twice in one object, raised from inside the JSON parser."""
+
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key
+
+
+def _object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise _Repeated(key)
+            seen.add(key)
+    return obj
+
+
 def _reject_constant(constant: str) -> Any:
     raise BadResponseError(f"the response contains {constant}, which is not a number")
 
@@ -103,9 +126,12 @@ def loads(text: str | bytes, *, max_exponent: int = MAX_EXPONENT, tolerant: bool
                        or _float_parser(max_exponent, tolerant))
         return json.loads(data, parse_float=parse_float,
                           parse_int=_parse_int_tolerant if tolerant else _parse_int,
-                          parse_constant=_reject_constant)
+                          parse_constant=_reject_constant, object_pairs_hook=_object)
     except BadResponseError:
         raise
+    except _Repeated as exc:
+        raise BadResponseError(f"the response names the key {printable_short(exc.key)[:80]!r} "
+                               "twice in one object") from None
     except _Oversized as exc:
         field = _field_of(data, exc.text)
         raise BadResponseError(

@@ -57,7 +57,7 @@ def _load_minor_units() -> dict[str, int]:
 
     for code, entry in iso4217.raw_table.items():
         units = entry.get("CcyMnrUnts") or ""
-        if code and units.isdigit():
+        if code and isinstance(units, str) and units.isdigit():
             table[code] = int(units)
     return table
 

@@ -18,6 +18,7 @@ import secrets
 import time
 from contextlib import ExitStack
 from typing import Any
+from urllib.parse import unquote
 
 from balancecli.demo.server import FakeBroker, Reply, Request, json_reply, load_fixture
 
@@ -99,7 +100,7 @@ class FakeEtna(FakeBroker):
             return json_reply(copy.deepcopy(self.accounts))
         match = re.fullmatch(r"/accounts/([^/]+)/info", route)
         if match:
-            account_id = match.group(1)
+            account_id = unquote(match.group(1))  # one path segment, decoded as servers do
             if account_id in self.fail_info:
                 status = self.fail_info[account_id]
                 if status >= 500:
@@ -143,7 +144,8 @@ class FakeEtna(FakeBroker):
                                    "Reason": "Invalid pin" if code_header == "PinCode"
                                    else "Invalid verification code"}, 401)
             with self.lock:
-                self.interim.pop(interim, None)
+                if interim is not None:
+                    self.interim.pop(interim, None)
         with self.lock:
             self.logins += 1
         return json_reply({"State": "Succeeded", "Token": self.issue()})

@@ -11,9 +11,9 @@
   ``/oauth2/authorize`` (redirects to ``redirect_uri`` with ``code`` and ``state``),
   ``/oauth2/revoke`` (RFC 7009) and the discovery document.
 - ``GET /v1/asset/account`` serves ``variant`` ("example" = the API docs' example, "multi",
-  "empty" = empty strings, "demo" = what ``--demo`` shows: the docs' shape with the numbers of
-  one plausible account, its cash a part of its net assets) filtered by the ``currency``
-  query parameter.
+  "empty" = empty strings, "no_list" = ``{"code": 0, "data": {}}``, an answer the SDK
+  refuses, "demo" = what ``--demo`` shows: the docs' shape with the numbers of one plausible
+  account, its cash a part of its net assets) filtered by the ``currency`` query parameter.
 - ``GET /v1/token/refresh`` (legacy) issues a new token and revokes the old one at once.
 - ``fail_codes``: envelope error codes returned (with their HTTP status) by the next API calls.
 """
@@ -37,7 +37,8 @@ DEMO_ACCESS_TOKEN = "m_demo-lp-access-token-5a4b3c"
 DEMO_CLIENT_ID = "demo-lp-client"
 
 FIXTURES = {"example": "longport_account.json", "multi": "longport_account_multi.json",
-            "empty": "longport_account_empty.json", "demo": "longport_account_demo.json"}
+            "empty": "longport_account_empty.json", "no_list": "longport_account_no_list.json",
+            "demo": "longport_account_demo.json"}
 MESSAGES = {401003: "token expired", 401004: "token invalid", 403201: "signature invalid",
             403202: "duplicate request", 403203: "apikey illegal", 403205: "ip is not allowed",
             429001: "ip request ratelimit", 429002: "api request is limited",
@@ -130,7 +131,7 @@ class FakeLongPort(FakeBroker):
             # (httpclient request.rs), so the live service sends it.
             body = {"code": body["code"], "message": "success", **body}
         currency = request.params.get("currency")
-        if currency:
+        if currency and "list" in body["data"]:
             body["data"]["list"] = [e for e in body["data"]["list"]
                                     if e.get("currency") == currency]
         return json_reply(body)

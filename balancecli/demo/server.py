@@ -14,6 +14,8 @@ queued with ``inject()`` and apply to the next matching requests before the brok
 - ``gzip_bomb``: a gzip body (about 1 MB per GiB) inflating to ``size`` bytes of JSON whitespace
 - ``huge``: a valid JSON object of ``size`` bytes, streamed without being built in memory and
   without a Content-Length (it ends when the connection closes)
+- ``raw``: ``body`` (bytes) as the whole answer, status line and headers included, then the
+  connection closes: what a service that is not the broker's API, or a broken proxy, sends
 
 ``max_concurrent`` makes the server answer 429 (``Retry-After`` when ``retry_after`` is set) to
 any request beyond that many in flight, as a rate-limiting gateway would; ``rejected`` counts
@@ -34,7 +36,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import cache
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Self
 from urllib.parse import parse_qs, urlsplit
 
 from balancecli.core.exactjson import dumps_exact
@@ -121,7 +123,7 @@ class FakeBroker:
         self.rejected = 0
 
     # -- lifecycle
-    def start(self) -> FakeBroker:
+    def start(self) -> Self:
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -211,7 +213,7 @@ class FakeBroker:
             self.peak = max(self.peak, self.in_flight)
             over = self.max_concurrent is not None and self.in_flight > self.max_concurrent
             self.rejected += over
-        left = []
+        left: list[bool] = []
 
         def leave() -> None:
             # The answer is ready: the request stops counting as in flight before its bytes go
@@ -259,6 +261,16 @@ class FakeBroker:
             return
         elif fault is not None and fault.kind in ("gzip_bomb", "huge"):
             _stream_big(h, fault)
+            return
+        elif fault is not None and fault.kind == "raw":
+            h.close_connection = True
+            getattr(h, "bc_leave", lambda: None)()
+            try:
+                body = fault.body
+                h.wfile.write(body if isinstance(body, bytes) else str(body).encode())
+                h.wfile.flush()
+            except OSError:
+                pass
             return
         elif fault is not None and fault.kind == "body":
             reply = Reply(fault.status if fault.status != 500 else 200, fault.body,

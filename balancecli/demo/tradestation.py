@@ -2,8 +2,17 @@
 
 It checks what TradeStation checks: a known, unexpired bearer token on every data call, the
 client id/secret and refresh token at the token endpoint (rotating refresh tokens when
-``rotate`` is set), at most 25 ids per balances request. It also runs the authorization-code
-flow (with PKCE S256 when a challenge is sent) for browser-login tests.
+``rotate`` is set), at most 25 ids per balances request, and that balances are asked only for
+the account types the endpoint serves (Cash, Margin, Futures, DVP: another type gets the v3
+spec's own ``Errors`` example, ``Forbidden`` / ``Request not supported for account type.``).
+It also runs the authorization-code flow (with PKCE S256 when a challenge is sent) for
+browser-login tests.
+
+``quota`` (off by default, as the older rate-limit page describes it) meters requests per
+resource category (Accounts, Balances) in a fixed window of ``quota_period`` seconds from the
+first request, as the rate-limiting pages describe, and sends the newer page's headers on every
+v3 answer: ``X-RateLimit-Limit``, ``X-RateLimit-Remaining`` and ``X-RateLimit-Reset`` (seconds
+until the window resets); past the quota, HTTP 429 with the spec's ``ErrorResponse``.
 """
 
 from __future__ import annotations
@@ -11,8 +20,10 @@ from __future__ import annotations
 import base64
 import copy
 import hashlib
+import math
 import secrets
 import time
+from collections.abc import Callable
 from contextlib import ExitStack
 from typing import Any
 from urllib.parse import unquote, urlencode
@@ -21,6 +32,7 @@ from balancecli.demo.server import FakeBroker, Reply, Request, json_reply, load_
 
 DEMO_CLIENT_ID = "demo-ts-client"
 DEMO_CLIENT_SECRET = "demo-ts-client-secret-0000"
+SERVED_TYPES = ("Cash", "Margin", "Futures", "DVP")  # "Request valid for" (the v3 spec)
 
 
 def _token(prefix: str) -> str:
@@ -43,7 +55,11 @@ class FakeTradeStation(FakeBroker):
         self.refresh_tokens: set[str] = set()
         self.codes: dict[str, dict[str, str]] = {}
         self.refresh_count = 0
-        self.include_error_account = False
+        self.include_error_account = False  # a Cash account the balances answer refuses
+        self.include_unsupported_account = False  # a Crypto account: not a balances type
+        self.quota: int | None = None  # requests per resource category and window
+        self.quota_period = 300.0
+        self._windows: dict[str, tuple[float, int]] = {}  # category -> (start, count)
 
     # -- token helpers for tests and the demo
     def issue(self, lifetime: int | None = None) -> tuple[str, str]:
@@ -78,13 +94,10 @@ class FakeTradeStation(FakeBroker):
                                "Message": "Token is expired or invalid."}, 401)
         parts = [unquote(p) for p in path.strip("/").split("/")]
         if parts == ["v3", "brokerage", "accounts"]:
-            accounts = copy.deepcopy(self.v3["accounts"])
-            if self.include_error_account:
-                accounts += copy.deepcopy(self.v3["error_accounts"])
-            return json_reply({"Accounts": accounts})
+            return self._metered("Accounts", lambda: json_reply({"Accounts": self._v3_accounts()}))
         if len(parts) == 5 and parts[:3] == ["v3", "brokerage", "accounts"] and \
                 parts[4] == "balances":
-            return self._v3_balances(parts[3].split(","))
+            return self._metered("Balances", lambda: self._v3_balances(parts[3].split(",")))
         if len(parts) == 4 and parts[:2] == ["v2", "users"] and parts[3] == "accounts":
             if parts[2] != self.user_id:
                 return json_reply({"StatusCode": 403, "Message": "Forbidden"}, 403)
@@ -93,13 +106,48 @@ class FakeTradeStation(FakeBroker):
             return self._v2_balances(parts[2].split(","))
         return json_reply({"Error": "NotFound", "Message": f"no route {path}"}, 404)
 
+    def _v3_accounts(self) -> list[dict[str, Any]]:
+        accounts: list[dict[str, Any]] = copy.deepcopy(self.v3["accounts"])
+        if self.include_error_account:
+            accounts += copy.deepcopy(self.v3["error_accounts"])
+        if self.include_unsupported_account:
+            accounts += copy.deepcopy(self.v3["unsupported_accounts"])
+        return accounts
+
+    def _metered(self, category: str, answer: Callable[[], Reply]) -> Reply:
+        """The answer with the rate-limit headers of ``category``; 429 past the quota."""
+        if self.quota is None:
+            return answer()
+        now = time.monotonic()
+        with self.lock:
+            start, count = self._windows.get(category, (now, 0))
+            if now - start >= self.quota_period:
+                start, count = now, 0
+            count += 1
+            self._windows[category] = (start, count)
+        reset = max(0, math.ceil(start + self.quota_period - now))
+        headers = {"X-RateLimit-Limit": str(self.quota),
+                   "X-RateLimit-Remaining": str(max(0, self.quota - count)),
+                   "X-RateLimit-Reset": str(reset)}
+        if count > self.quota:
+            return json_reply({"Error": "TooManyRequests",
+                               "Message": "Rate limit exceeded for this resource."}, 429,
+                              **headers)
+        reply = answer()
+        reply.headers.update(headers)
+        return reply
+
     def _v3_balances(self, ids: list[str]) -> Reply:
         if not 1 <= len(ids) <= 25:
             return json_reply({"Error": "BadRequest",
                                "Message": "1 to 25 account ids are allowed"}, 400)
+        types = {a["AccountID"]: a.get("AccountType") for a in self._v3_accounts()}
         balances, errors = [], []
         for account_id in ids:
-            if account_id in self.v3["balances"]:
+            if types.get(account_id, "Cash") not in SERVED_TYPES:
+                errors.append({"AccountID": account_id, "Error": "Forbidden",
+                               "Message": "Request not supported for account type."})
+            elif account_id in self.v3["balances"]:
                 balances.append(copy.deepcopy(self.v3["balances"][account_id]))
             elif account_id in self.v3["errors"]:
                 errors.append(copy.deepcopy(self.v3["errors"][account_id]))

@@ -97,8 +97,9 @@ class Reader(Database):
     def run_span(self) -> tuple[int, str | None, str | None]:
         """(how many runs are stored, the first's and the last's start)."""
         with sqlite_errors(self.path):
-            return self._conn.execute(
+            count, first, last = self._conn.execute(
                 "SELECT count(*), min(started_at), max(started_at) FROM runs").fetchone()
+        return int(count), first, last
 
     def currencies(self) -> list[str]:
         """Every currency of a stored balance row, sorted (a scan: for error messages)."""
@@ -117,7 +118,8 @@ class Reader(Database):
         """The SQL and parameters of ``series`` (exposed for EXPLAIN QUERY PLAN)."""
         if field not in BALANCE_FIELDS:
             raise ValueError(f"unknown field {field!r} (one of: {', '.join(BALANCE_FIELDS)})")
-        where, params = [], []
+        where: list[str] = []
+        params: list[Any] = []
         if account_ids:
             where.append(f"account_id IN ({', '.join('?' * len(account_ids))})")
             params.extend(account_ids)

@@ -35,6 +35,8 @@ from typing import Self
 
 from balancecli.core.errors import ConfigError, UnavailableError
 from balancecli.core.models import MONEY_FIELDS, Asset, Balance
+from balancecli.core.paths import ENV_DB as ENV_DB
+from balancecli.core.paths import db_path as db_path
 
 SCHEMA_VERSION = 3
 # ``history`` reads (read-only, never upgrading) from this version on: 3 only added ``rates``,
@@ -45,7 +47,6 @@ READABLE_FROM = 2
 APPLICATION_ID = 0x424C4E43
 OUR_TABLES = frozenset({"runs", "balances", "assets"})
 BUSY_TIMEOUT = 30.0
-ENV_DB = "BALANCECLI_DB"
 
 BALANCE_FIELDS: tuple[str, ...] = MONEY_FIELDS[Balance]
 ASSET_FIELDS: tuple[str, ...] = MONEY_FIELDS[Asset]
@@ -125,20 +126,6 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
 assert len(MIGRATIONS) == SCHEMA_VERSION
 
 
-def db_path(explicit: str | os.PathLike[str] | None = None, *, demo: bool = False) -> Path:
-    """``--db``, else ``BALANCECLI_DB``, else the user data dir's ``history.sqlite3``; with
-    ``--demo`` the default is ``history-demo.sqlite3`` so demo data never mixes with yours."""
-    if explicit:
-        return Path(explicit).expanduser()
-    env = os.environ.get(ENV_DB)
-    if env:
-        return Path(env).expanduser()
-    import platformdirs
-
-    name = "history-demo.sqlite3" if demo else "history.sqlite3"
-    return Path(platformdirs.user_data_dir("balancecli")) / name
-
-
 @contextlib.contextmanager
 def sqlite_errors(path: Path) -> Iterator[None]:
     """SQLite failures as the CLI's error kinds (busy -> 5, anything else -> 3)."""
@@ -189,6 +176,7 @@ class Database:
                     next_step="run: balancecli snapshot (or pass --db PATH)",
                 )
             create_file(path)
+        _check_regular(path)
         with sqlite_errors(path):
             conn = _connect(path, readonly)
             store = cls(path, conn, readonly=readonly)
@@ -271,7 +259,8 @@ class Database:
             time.sleep(0.05)
 
     def user_version(self) -> int:
-        return self._conn.execute("PRAGMA user_version").fetchone()[0]
+        version: int = self._conn.execute("PRAGMA user_version").fetchone()[0]
+        return version
 
     def _migrate(self) -> None:
         with self.transaction():
@@ -314,6 +303,23 @@ class Database:
 
     def integrity_check(self) -> str:
         return ";".join(r[0] for r in self._conn.execute("PRAGMA integrity_check"))
+
+
+def _check_regular(path: Path) -> None:
+    """Only a regular file is opened: SQLite would wait forever on a FIFO (its first read
+    never returns) and read a device as if it were a database."""
+    import stat
+
+    from balancecli.core.files import not_regular
+
+    try:
+        mode = os.stat(path).st_mode
+    except (OSError, ValueError):
+        return  # SQLite says what is wrong with it
+    if not stat.S_ISREG(mode):
+        raise not_regular(path, "the history database", mode,
+                          "pass --db (or BALANCECLI_DB) the path of a database file, or of "
+                          "one to create")
 
 
 def _connect(path: Path, readonly: bool) -> sqlite3.Connection:

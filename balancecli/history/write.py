@@ -88,7 +88,7 @@ class Writer(Database):
             )
             self._conn.executemany(
                 "INSERT OR IGNORE INTO accounts (account_id, profile, broker) VALUES (?, ?, ?)",
-                {(r.account_id, r.profile, r.broker) for r in (*balances, *assets)},
+                {(r.account_id, r.profile, r.broker) for rows in (balances, assets) for r in rows},
             )
             self._conn.executemany(
                 "INSERT INTO rates (run_id, taken_at, profile, account_id, base, quote, num,"

@@ -19,12 +19,18 @@ import contextlib
 import decimal
 import os
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
-from balancecli.core.errors import BadResponseError, ConfigError, UnavailableError
+from balancecli.core.errors import (
+    BadResponseError,
+    ConfigError,
+    RateLimitedError,
+    UnavailableError,
+)
 
 DEFAULT_URL = "https://www.ecb.europa.eu/stats/eurofxref/eurofxref-hist.zip"
 FILE_NAME = "eurofxref-hist.zip"
@@ -124,10 +130,10 @@ class EcbTable:
             return Decimal(1), day
         if currency not in self.currencies:
             return None
-        found = self._found.get((currency, day), False)
-        if found is False:
-            found = self._found[(currency, day)] = self._lookup(currency, day)
-        return found
+        key = (currency, day)
+        if key not in self._found:
+            self._found[key] = self._lookup(currency, day)
+        return self._found[key]
 
     def _lookup(self, currency: str, day: date) -> tuple[Decimal, date] | None:
         # Index of the newest row at or before the day, in the newest-first list.
@@ -216,35 +222,77 @@ def load_ecb() -> EcbTable | None:
     return EcbTable.load(files[0].path, files[0].origin)
 
 
-def update(url: str, *, timeout: float = 30.0) -> tuple[EcbTable, Path]:
-    """Download the ECB history file, check that it parses, then replace the cached copy
-    atomically (a temp file in the same directory, then ``os.replace``)."""
-    import requests
+MAX_REDIRECTS = 5
 
-    try:
-        with requests.get(url, timeout=timeout, stream=True,
-                          headers={"User-Agent": "balancecli (rates update)"}) as response:
-            if response.status_code != 200:
-                raise UnavailableError(f"downloading the ECB rates from {url} failed: "
-                                       f"HTTP {response.status_code}",
-                                       next_step="try again later, or check [ecb] url")
-            chunks, size = [], 0
-            for chunk in response.iter_content(65536):
-                size += len(chunk)
-                if size > MAX_DOWNLOAD:
-                    raise BadResponseError(f"the file at {url} is larger than "
-                                           f"{MAX_DOWNLOAD // 2**20} MB; not an ECB rates file")
-                chunks.append(chunk)
-    except requests.RequestException as exc:
-        raise UnavailableError(f"cannot download the ECB rates from {url}: "
-                               f"{type(exc).__name__}",
-                               next_step="check the network and try again") from None
-    data = b"".join(chunks)
+
+def update(url: str, *, timeout: float = 30.0,
+           log: Callable[[str], None] | None = None) -> tuple[EcbTable, Path]:
+    """Download the ECB history file, check that it parses, then replace the cached copy
+    atomically (a temp file in the same directory, then ``os.replace``).
+
+    The download is a request like a broker's (``net.http``): the URL read by the one URL
+    parser that checked ``[ecb] url``, the total deadline per attempt and the run's
+    ``--max-time``, a size cap, retries of 5xx and network errors. A redirect is followed only
+    to the same scheme, host and port (at most five): one to another host or to plain http
+    would bypass the URL rule."""
+    data = _download(url, timeout, log)
     table = EcbTable.from_zip_bytes(data, "downloaded")
     target = cache_path()
     _atomic_write(target, data)
     table.path = target
     return table, target
+
+
+def _download(url: str, timeout: float, log: Callable[[str], None] | None) -> bytes:
+    from urllib.parse import urljoin
+
+    from balancecli.net.http import HttpClient
+    from balancecli.net.limiter import Interrupted, RateLimit
+    from balancecli.net.urls import BadUrl, shown, split
+
+    http = HttpClient("ecb", timeout=timeout, max_retries=2, log=log,
+                      limits=RateLimit(start=1, ceiling=1), max_response_bytes=MAX_DOWNLOAD,
+                      size_note="not an ECB rates file")
+    try:
+        where = url
+        for _ in range(MAX_REDIRECTS + 1):
+            try:
+                response = http.request("GET", where, headers={
+                    "User-Agent": "balancecli (rates update)"})
+            except Interrupted:
+                raise
+            except BadResponseError as exc:
+                exc.next_step = exc.next_step or "check [ecb] url: it names the ECB's file"
+                raise
+            except (UnavailableError, RateLimitedError) as exc:
+                kind = RateLimitedError if isinstance(exc, RateLimitedError) else UnavailableError
+                raise kind(f"cannot download the ECB rates from {shown(where)}: {exc.message}",
+                           http_status=exc.http_status,
+                           next_step=exc.next_step or "check the network and try again") from None
+            if response.status not in (301, 302, 303, 307, 308):
+                break
+            location = urljoin(where, response.headers.get("Location", ""))
+            try:
+                same = split(location).origin == split(where).origin
+            except BadUrl:
+                same = False
+            if not same:
+                raise BadResponseError(
+                    f"the ECB server at {shown(where)} redirects to {shown(location)}: not "
+                    "followed, it is another host or plain http",
+                    next_step="set [ecb] url in the config file to the file's address, if "
+                              "you trust it")
+            where = location
+        else:
+            raise BadResponseError(f"the ECB server at {shown(url)} redirects more than "
+                                   f"{MAX_REDIRECTS} times")
+    finally:
+        http.close()
+    if response.status != 200:
+        raise UnavailableError(f"downloading the ECB rates from {shown(where)} failed: "
+                               f"HTTP {response.status}",
+                               next_step="try again later, or check [ecb] url")
+    return response.content
 
 
 def _atomic_write(path: Path, data: bytes) -> None:

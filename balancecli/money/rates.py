@@ -146,17 +146,18 @@ def _config_rate(value: Any, where: str) -> Decimal:
 
 
 def _check_url(url: str, path: Path | str) -> None:
-    from urllib.parse import urlsplit
+    """The ``[ecb] url`` read by the one URL parser the download uses (``net.urls.split``)."""
+    from balancecli.net.urls import BadUrl, secure, shown, split
 
-    from balancecli.net.urls import is_loopback
-
-    parts = urlsplit(url)
-    if parts.scheme == "https" and parts.netloc:
-        return
-    if parts.scheme == "http" and is_loopback(parts.hostname):
-        return
-    raise ConfigError(f"[ecb] url in {path} must be an https:// URL (plain http only on "
-                      f"127.0.0.1), got {url!r}")
+    fix = f"fix [ecb] url in {path}"
+    try:
+        parts = split(url)
+    except BadUrl as exc:
+        raise ConfigError(f"[ecb] url in {path} is not a valid URL: {exc.reason}: {shown(url)}",
+                          next_step=fix) from None
+    if not secure(parts):
+        raise ConfigError(f"[ecb] url in {path} must be an https:// URL (plain http only on "
+                          f"127.0.0.1), got {shown(url)}", next_step=fix)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -1,10 +1,15 @@
-"""The total deadline of a request: connect, headers and body within ``timeout``, together.
+"""The total deadline of a request: connect, headers and body within ``timeout``, together;
+and the deadline of the whole run (``--max-time``), which bounds every request and wait.
 
 A socket timeout bounds each read, not their sum: a server trickling one byte a second never
 trips it. So the request thread arms a guard with its deadline, the connection attaches its
 socket to the thread's guard once the request is sent (``getresponse``), and one watchdog
 thread shuts that socket down if the deadline passes first; the blocked read returns at once
 and the HTTP client reports a timeout. Ctrl-C shuts every socket in flight the same way.
+
+``RUN`` is the run's deadline: every attempt's deadline is at most it, so when it passes the
+watchdog shuts every socket still in flight; the HTTP client starts no attempt, retry or
+backoff sleep that would end after it, and the fetch stops waiting for profiles then.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ import time
 from functools import cache
 from typing import Any
 
+from balancecli.core.errors import UnavailableError
 from balancecli.core.interrupt import on_cancel
 
 
@@ -113,6 +119,35 @@ class Watchdog:
 WATCHDOG = Watchdog()
 on_cancel(WATCHDOG.abort_all)
 
+class RunDeadline:
+    """The whole run's deadline (``--max-time``), process-wide like Ctrl-C's ``CANCEL``."""
+
+    def __init__(self) -> None:
+        self.at: float | None = None  # time.monotonic() when the run must end
+        self.seconds: float | None = None
+
+    def start(self, seconds: float | None) -> None:
+        """From now, ``seconds`` for the run (None: no deadline)."""
+        self.seconds = seconds
+        self.at = None if seconds is None else time.monotonic() + seconds
+
+    def left(self) -> float:
+        """Seconds until the deadline (infinite without one, 0 once it passed)."""
+        return float("inf") if self.at is None else max(0.0, self.at - time.monotonic())
+
+    def passed(self) -> bool:
+        return self.at is not None and time.monotonic() >= self.at
+
+    def bound(self, deadline: float) -> float:
+        """``deadline`` (a time.monotonic() value), at most the run's."""
+        return deadline if self.at is None else min(deadline, self.at)
+
+    def describe(self) -> str:
+        return f"--max-time {self.seconds:g} s"
+
+
+RUN = RunDeadline()
+
 
 @cache
 def adapter_class() -> type:
@@ -151,3 +186,13 @@ def adapter_class() -> type:
             return manager
 
     return Adapter
+
+
+class OutOfTime(UnavailableError):
+    """The run's deadline passed: what was still running stops (exit 5, or 7 beside rows)."""
+
+    def __init__(self, message: str | None = None, **fields: Any) -> None:
+        fields.setdefault("next_step", "raise --max-time, or see which requests are slow "
+                                       "with -v")
+        super().__init__(message or f"did not finish within --max-time {RUN.seconds or 0:g} s",
+                         **fields)

@@ -1,15 +1,24 @@
 """One HTTP client per profile: pooled connections, a total deadline, a size cap, bounded retries.
 
+- URLs: each request URL is read by ``net.urls.split``, the parser that checked the config,
+  and the connection goes to the host it read: a URL that parsers could read apart (a
+  fragment, user info, a backslash, ...) is a ConfigError, never requested. Loopback is never
+  proxied (``wire.resolve_host``).
 - Deadline: ``timeout`` bounds the whole attempt (connect, headers and body), not each socket
   read: a server trickling a byte a second cannot hold a run. A watchdog thread shuts the
   socket down at the deadline; the body is read in chunks against the same monotonic deadline.
+  The run's deadline (``--max-time``, ``deadline.RUN``) caps every attempt's, and no attempt,
+  retry or backoff sleep starts that it would cut: ``OutOfTime`` (unavailable) instead.
 - Size: the decoded body is capped (``max_response_bytes``, 16 MiB by default) while it is read
   and while it is decompressed (urllib3 >= 2.6 inflates at most what is asked for), so a gzip
   bomb or a 50 MB page fails as ``bad_response`` with little memory used.
 - Retries: transport failures and retryable statuses (429, 5xx, and whatever a broker adds
   through ``retry_if``, e.g. TradeStation v2's "403 Quota Exceeded" HTML page) are retried with
-  exponential backoff, honouring ``Retry-After``, bounded in count (``max_retries``) and in total
+  exponential backoff, honouring ``Retry-After`` and an exhausted ``X-RateLimit-Remaining``
+  (``limiter.pause_seconds``), bounded in count (``max_retries``) and in total
   waiting (``retry_budget``). Any other status goes back to the broker, which knows its errors.
+  An answer that is not HTTP (an endless header line, 10,000 headers, an SSH banner, two
+  different Content-Lengths) is a BadResponseError, not retried: the connection worked.
 - Concurrency: every attempt takes a slot of the host's process-wide ``HostLimiter``
   (balancecli.limiter), which adapts to the broker within its documented rate limit.
 - Ctrl-C: no attempt or retry starts after it (``interrupt.CANCEL``), sockets in flight are shut.
@@ -30,18 +39,28 @@ import re
 import threading
 import time
 from collections.abc import Callable, Mapping
-from email.utils import parsedate_to_datetime
 
 from balancecli.core.errors import (
     AuthError,
     BalanceCliError,
     BrokerError,
+    ConfigError,
     RateLimitedError,
     UnavailableError,
 )
 from balancecli.core.interrupt import CANCEL
 from balancecli.core.redact import REDACTOR
-from balancecli.net.limiter import CONGESTED, NEUTRAL, OK, Interrupted, RateLimit
+from balancecli.net.deadline import RUN, OutOfTime
+from balancecli.net.limiter import (
+    CONGESTED,
+    NEUTRAL,
+    OK,
+    Interrupted,
+    RateLimit,
+    pause_seconds,
+    retry_after_seconds,
+)
+from balancecli.net.urls import BadUrl, Url, shown, split
 from balancecli.net.wire import MAX_RESPONSE_BYTES, Failure, Host, Response, Wire, resolve_host
 
 _UNSENDABLE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
@@ -50,22 +69,6 @@ __all__ = ["MAX_RESPONSE_BYTES", "HttpClient", "Response", "checked_headers",
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS"})
-
-
-def retry_after_seconds(value: str | None) -> float | None:
-    """``Retry-After`` as seconds: delta-seconds or an HTTP date (RFC 9110 §10.2.3)."""
-    if not value:
-        return None
-    value = value.strip()
-    try:
-        seconds = float(value)
-    except ValueError:
-        try:
-            when = parsedate_to_datetime(value)
-        except (TypeError, ValueError, IndexError, OverflowError):
-            return None
-        return max(0.0, when.timestamp() - time.time())
-    return max(0.0, seconds) if seconds == seconds else None  # NaN: ignore
 
 
 class HttpClient:
@@ -83,6 +86,7 @@ class HttpClient:
         pool_size: int | None = None,
         limits: RateLimit | None = None,
         max_response_bytes: int = MAX_RESPONSE_BYTES,
+        size_note: str = "setting max_response_bytes",
     ) -> None:
         self.profile = profile
         self.timeout = float(timeout)
@@ -93,20 +97,32 @@ class HttpClient:
         self.limits = limits or RateLimit()
         self.pool_size = pool_size or max(self.limits.ceiling, 1)
         self.max_response_bytes = int(max_response_bytes)
-        self.wire = Wire(self.pool_size, self.max_response_bytes)
+        self.wire = Wire(self.pool_size, self.max_response_bytes, size_note)
         self._hosts: dict[str, Host] = {}
         self._lock = threading.Lock()
         self.request_count = 0
 
-    def _host(self, url: str) -> Host:
-        scheme, _, rest = url.partition("://")
-        base = f"{scheme.lower()}://{rest.split('/', 1)[0].split('?', 1)[0]}"
+    def _split(self, url: str) -> Url:
+        """``url`` read by ``urls.split``, the parser that checked the config: the host it
+        names is the host connected to. A URL it refuses is a config error (exit 3)."""
+        try:
+            parts = split(url)
+        except BadUrl as exc:
+            raise ConfigError(f"cannot request {shown(url)}: {exc.reason}",
+                              profile=self.profile,
+                              next_step=f"fix the URL settings of [profiles.{self.profile}] "
+                                        "in the config file") from None
+        if parts.scheme not in ("http", "https"):
+            raise ConfigError(f"cannot fetch {parts.scheme}:// URLs (only https and http)",
+                              profile=self.profile)
+        return parts
+
+    def _host(self, url: Url) -> Host:
+        base = url.origin
         host = self._hosts.get(base)
         if host is None:
-            if scheme.lower() not in ("http", "https"):
-                raise UnavailableError(f"cannot fetch {scheme}:// URLs (only https and http)")
             with self._lock:
-                host = self._hosts.get(base) or resolve_host(base, self.limits)
+                host = self._hosts.get(base) or resolve_host(url, self.limits)
                 self._hosts[base] = host
         return host
 
@@ -132,7 +148,8 @@ class HttpClient:
         """
         method = method.upper()
         full_url = f"{url}?{query}" if query else url
-        host = self._host(url)
+        target = self._split(full_url)
+        host = self._host(target)
         timeout = self.timeout if timeout is None else float(timeout)
         body, content_type = _encode_body(data)
         waited = 0.0
@@ -140,21 +157,25 @@ class HttpClient:
         while True:
             if CANCEL.is_set():
                 raise Interrupted()
-            epoch = host.limiter.acquire(self.retry_budget - waited)
+            epoch = self._acquire(host, waited)
             outcome, wait = NEUTRAL, None
             try:
+                if RUN.passed():
+                    raise OutOfTime()
                 hdrs = checked_headers(headers() if callable(headers) else headers)
                 started = time.monotonic()
                 try:
-                    response = self.wire.attempt(method, full_url, hdrs, body, content_type,
-                                                 host, started + timeout, timeout)
+                    response = self.wire.attempt(method, target, hdrs, body, content_type,
+                                                 host, RUN.bound(started + timeout), timeout)
                 except Failure as failure:
                     self._log(method, full_url, failure.outcome, started)
+                    if failure.outcome == "timeout" and RUN.passed():
+                        raise OutOfTime() from None  # the run's deadline cut it short
                     error, retryable = failure.error, failure.retryable and method in IDEMPOTENT
                 else:
                     self.request_count += 1
                     self._log(method, full_url, str(response.status), started)
-                    wait = retry_after_seconds(response.headers.get("Retry-After"))
+                    wait = pause_seconds(response.headers)
                     outcome, judged, retryable = self._judge(method, host, response, retry_if)
                     if judged is None:
                         return response
@@ -166,6 +187,16 @@ class HttpClient:
                 raise Interrupted()
             waited += wait
             attempt += 1
+
+    def _acquire(self, host: Host, waited: float) -> int:
+        """A slot of the host's limiter within the retry budget and the run's deadline."""
+        budget, left = self.retry_budget - waited, RUN.left()
+        try:
+            return host.limiter.acquire(min(budget, left))
+        except RateLimitedError:
+            if left < budget:
+                raise OutOfTime() from None
+            raise
 
     @staticmethod
     def _judge(method: str, host: Host, response: Response,
@@ -195,6 +226,9 @@ class HttpClient:
             error.message += (
                 f"; the server asks to wait {wait:.0f} s, more than the retry budget"
             )
+            raise error
+        if wait >= RUN.left():
+            error.message += f"; no time left for a retry within {RUN.describe()}"
             raise error
         return wait
 

@@ -12,13 +12,26 @@ or a ``Retry-After`` halves it, once per window (answers to requests sent before
 decrease do not halve it again), and ``Retry-After`` pauses the whole host. Every wait is
 bounded: a rate window that would not open within the caller's budget is a RateLimitedError at
 once, not a sleep of minutes.
+
+What an answer says about waiting (``pause_seconds``): ``Retry-After`` (RFC 9110 §10.2.3), and
+the quota headers ``X-RateLimit-Remaining`` / ``X-RateLimit-Reset`` that TradeStation's newer
+rate-limiting page describes
+(https://api.tradestation.com/docs/fundamentals/rate-limiting/rate-limiting-overview/): when
+no request is left in the window, the host is paused until it resets, on a 200 as on a 429,
+so the next request waits (or fails at once as rate limited) instead of spending a retry on a
+429. The reset is seconds until the window resets (QuantConnect's reading of that page,
+https://github.com/QuantConnect/Lean.Brokerages.TradeStation/issues/98); a value that can only
+be an epoch time is read as one. Each quota is per resource category, but a paused host waits
+for all: the stricter reading.
 """
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections import deque
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from balancecli.core.errors import RateLimitedError, UnavailableError
@@ -42,6 +55,56 @@ class RateLimit:
         if self.gap:
             text += (", " if text else "") + f"{self.gap:g} s apart"
         return text or "no documented rate limit"
+
+
+LONGEST_PAUSE = 86400.0  # seconds; a header asking for more is read as this (then refused)
+EPOCH_AFTER = 1e9  # a reset above this many seconds is an epoch time (2001-09-09 onwards)
+
+
+def retry_after_seconds(value: str | None) -> float | None:
+    """``Retry-After`` as seconds: delta-seconds or an HTTP date (RFC 9110 §10.2.3)."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        seconds = float(value)
+    except ValueError:
+        from email.utils import parsedate_to_datetime
+
+        try:
+            when = parsedate_to_datetime(value)
+        except (TypeError, ValueError, IndexError, OverflowError):
+            return None
+        return max(0.0, when.timestamp() - time.time())
+    return max(0.0, seconds) if seconds == seconds else None  # NaN: ignore
+
+
+def _number(value: str | None) -> float | None:
+    try:
+        number = float((value or "").strip())
+    except ValueError:
+        return None
+    return number if math.isfinite(number) else None
+
+
+def quota_reset_seconds(headers: Mapping[str, str]) -> float | None:
+    """Seconds until the quota window resets when the answer says no request is left in it
+    (``X-RateLimit-Remaining: 0`` with ``X-RateLimit-Reset``), else None."""
+    remaining = _number(headers.get("X-RateLimit-Remaining"))
+    reset = _number(headers.get("X-RateLimit-Reset"))
+    if remaining is None or remaining > 0 or reset is None:
+        return None
+    if reset > EPOCH_AFTER:
+        reset -= time.time()
+    return max(0.0, reset)
+
+
+def pause_seconds(headers: Mapping[str, str]) -> float | None:
+    """How long the host asks not to be sent anything: the longer of ``Retry-After`` and an
+    exhausted quota's reset, at most ``LONGEST_PAUSE``; None when it asks nothing."""
+    waits = [w for w in (retry_after_seconds(headers.get("Retry-After")),
+                         quota_reset_seconds(headers)) if w is not None]
+    return min(max(waits), LONGEST_PAUSE) if waits else None
 
 
 class Interrupted(UnavailableError):

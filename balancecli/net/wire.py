@@ -19,6 +19,7 @@ from balancecli.core.interrupt import CANCEL
 from balancecli.core.jsonread import loads
 from balancecli.net.deadline import WATCHDOG, Guard, adapter_class
 from balancecli.net.limiter import HostLimiter, Interrupted, RateLimit, limiter_for
+from balancecli.net.urls import Url
 
 USER_AGENT = "balancecli/0.1 (+read-only balance inspector)"
 MAX_RESPONSE_BYTES = 16 * 1024 * 1024
@@ -65,18 +66,19 @@ class Host:
     absolute: bool = False  # plain HTTP through a proxy: the full URL on the request line
 
 
-def resolve_host(base: str, limits: RateLimit) -> Host:
+def resolve_host(url: Url, limits: RateLimit) -> Host:
     """Read the environment once for this host, the way ``requests`` would on every call
-    (HTTP(S)_PROXY / ALL_PROXY honouring NO_PROXY, and ~/.netrc)."""
+    (HTTP(S)_PROXY / ALL_PROXY honouring NO_PROXY, and ~/.netrc), for the host ``urls.split``
+    read: the one the config check saw. Loopback is never proxied, NO_PROXY or not: a
+    request to 127.0.0.1 (the Quantower bridge, with its bearer token) must not leave the
+    machine, and in plain http at that."""
     from requests.auth import _basic_auth_str
     from requests.utils import get_environ_proxies, get_netrc_auth
 
-    scheme, _, netloc = base.partition("://")
-    netloc = netloc.rpartition("@")[2]  # user info never reaches a message or a limiter key
-    proxies = get_environ_proxies(f"{scheme}://{netloc}/") or {}
-    auth = get_netrc_auth(f"{scheme}://{netloc}/")
-    origin = f"{scheme}://{netloc}"
-    return Host(netloc, limiter_for(origin, limits), dict(proxies),
+    origin = url.origin
+    proxies = {} if url.is_loopback else get_environ_proxies(origin + "/") or {}
+    auth = get_netrc_auth(origin + "/")
+    return Host(url.netloc, limiter_for(origin, limits), dict(proxies),
                  _basic_auth_str(*auth) if auth else None, origin)
 
 
@@ -90,9 +92,11 @@ class Failure(Exception):
 class Wire:
     """The connection side of one ``HttpClient``: its adapter, CA bundle and pools."""
 
-    def __init__(self, pool_size: int, max_response_bytes: int) -> None:
+    def __init__(self, pool_size: int, max_response_bytes: int,
+                 size_note: str = "setting max_response_bytes") -> None:
         self.pool_size = pool_size
         self.max_response_bytes = max_response_bytes
+        self.size_note = size_note  # what the size cap's message says in brackets
         self.adapter: Any = None
         self.verify: Any = True
         self.timeouts: dict[float, Any] = {}  # urllib3 Timeout objects (urlopen copies them)
@@ -116,6 +120,7 @@ class Wire:
         """The adapter's connection pool for ``host`` (through its proxy, if any), set up once
         as ``HTTPAdapter.send`` would on every call: TLS settings, and the URL form."""
         from requests.models import PreparedRequest
+        from requests.structures import CaseInsensitiveDict
 
         pool = host.pool
         if pool is not None and pool.pool is not None:  # a pool the manager closed is replaced
@@ -123,7 +128,8 @@ class Wire:
         adapter = self.adapter or self.setup()
         with self._lock:
             probe = PreparedRequest()
-            probe.method, probe.url, probe.headers, probe.body = "GET", host.origin + "/", {}, None
+            probe.method, probe.url, probe.body = "GET", host.origin + "/", None
+            probe.headers = CaseInsensitiveDict()
             pool = adapter.get_connection_with_tls_context(probe, self.verify,
                                                            proxies=host.proxies)
             adapter.cert_verify(pool, probe.url, self.verify, None)
@@ -132,12 +138,18 @@ class Wire:
         return pool, absolute
 
     def timeout_for(self, seconds: float) -> Any:
-        from urllib3.util import Timeout
+        """urllib3's Timeout of ``seconds`` (urlopen copies it): one per value of --timeout,
+        and a new one for an attempt cut short by the run's deadline."""
+        timeout = self.timeouts.get(seconds)
+        if timeout is None:
+            from urllib3.util import Timeout
 
-        timeout = self.timeouts[seconds] = Timeout(connect=seconds, read=seconds)
+            timeout = Timeout(connect=seconds, read=seconds)
+            if len(self.timeouts) < 8:
+                self.timeouts[seconds] = timeout
         return timeout
 
-    def attempt(self, method: str, url: str, headers: Mapping[str, str] | None,
+    def attempt(self, method: str, url: Url, headers: Mapping[str, str] | None,
                  body: bytes | None, content_type: str | None, host: Host, deadline: float,
                  timeout: float) -> Response:
         """One exchange within ``deadline``; a Failure says what went wrong.
@@ -156,17 +168,18 @@ class Wire:
         elif method not in ("GET", "HEAD"):
             hdrs["content-length"] = ("Content-Length", "0")
         guard = WATCHDOG.arm(deadline)
+        started = time.monotonic()
         raw = None
         complete = False
         try:
             try:
                 pool, absolute = self.pool(host)
                 raw = pool.urlopen(
-                    method=method, url=url if absolute else _path_of(url),
+                    method=method, url=url.geturl() if absolute else url.target,
                     body=body, headers=dict(hdrs.values()), redirect=False,
                     assert_same_host=False, preload_content=False, decode_content=False,
                     retries=self.adapter.max_retries, chunked=False,
-                    timeout=self.timeouts.get(timeout) or self.timeout_for(timeout))
+                    timeout=self.timeout_for(_socket_timeout(timeout, deadline - started)))
             except u3.TimeoutError as exc:  # a read or connect timeout, not a refusal
                 if not isinstance(exc, u3.NewConnectionError):
                     raise self.timed_out(host, timeout) from None
@@ -184,7 +197,7 @@ class Wire:
                 raise self.broken(exc, host, guard, timeout, connect=True) from None
             content = self.read(raw, host, guard, deadline, timeout)
             complete = True
-            return Response(raw.status, raw.headers, content, url)
+            return Response(raw.status, raw.headers, content, url.geturl())
         finally:
             WATCHDOG.disarm(guard)
             if raw is not None:
@@ -227,10 +240,9 @@ class Wire:
             raise self.broken(exc, host, guard, timeout, connect=False) from None
         return b"".join(chunks)
 
-    @staticmethod
-    def too_big(host: Host, cap: int) -> BadResponseError:
+    def too_big(self, host: Host, cap: int) -> BadResponseError:
         return BadResponseError(
-            f"{host.name} sent a response larger than {_size(cap)} (setting max_response_bytes)")
+            f"{host.name} sent a response larger than {_size(cap)} ({self.size_note})")
 
     @staticmethod
     def timed_out(host: Host, timeout: float) -> Failure:
@@ -243,6 +255,14 @@ class Wire:
             return Failure(Interrupted(), "interrupted", retryable=False)
         if guard.fired or "timed out" in str(exc).lower():
             return self.timed_out(host, timeout)
+        malformed = _malformed(exc)
+        if malformed is not None:
+            # The connection worked and something answered, not HTTP as it must be: asking
+            # again gets the same, and "check the network" would send the user astray.
+            return Failure(BadResponseError(
+                f"{host.name} sent an answer that is not valid HTTP ({malformed})",
+                next_step="check that the profile's URL points at the broker's API"),
+                "malformed", retryable=False)
         if connect:
             return Failure(UnavailableError(f"could not connect to {host.name} ({_reason(exc)})"),
                             "connection error")
@@ -263,11 +283,37 @@ def _merge_headers(content_type: str | None,
     return merged
 
 
-def _path_of(url: str) -> str:
-    """What follows scheme://host on the request line ("/" at least), as requests sends it."""
-    rest = url.partition("://")[2]
-    path = rest[len(rest.split("/", 1)[0].split("?", 1)[0]):]
-    return path if path.startswith("/") else "/" + path
+def _socket_timeout(timeout: float, left: float) -> float:
+    """The sockets' timeout: ``timeout``, or less when the run's deadline comes first."""
+    return timeout if left > timeout - 0.05 else max(0.001, left)
+
+
+def _malformed(exc: BaseException) -> str | None:
+    """What is wrong with an answer that is not HTTP (an endless header line, 10,000 headers, an
+    SSH banner, two different Content-Length headers), or None for a transport failure (a
+    reset, a connection closed before any answer, a body cut short)."""
+    import http.client
+
+    from urllib3 import exceptions as u3
+
+    if isinstance(exc, u3.InvalidHeader):
+        return str(exc)[:120]
+    cause = exc.args[1] if isinstance(exc, u3.ProtocolError) and len(exc.args) > 1 else None
+    if not isinstance(cause, http.client.HTTPException) or isinstance(
+            cause, (OSError, http.client.IncompleteRead)):
+        return None  # RemoteDisconnected is an OSError: the server hung up, nothing was sent
+    if type(cause) in (http.client.LineTooLong, http.client.HTTPException):
+        return str(cause)[:120]  # http.client's own words: "got more than 100 headers"
+    text = _printable(str(cause.args[0] if cause.args else ""))
+    if type(cause) is http.client.BadStatusLine:
+        return f"its status line is {text}"
+    return f"{type(cause).__name__} {text}"
+
+
+def _printable(text: str, limit: int = 60) -> str:
+    """Text a server sent, for a message: control characters escaped, at most ``limit``."""
+    shown = repr(text[:limit])
+    return shown if len(text) <= limit else shown + "…"
 
 
 def _size(n: int) -> str:

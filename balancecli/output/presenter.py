@@ -61,6 +61,7 @@ class End:
     profiles: Sequence[Any] = ()  # the profiles selected (exports: names and settings)
     seconds: float = 0.0  # the fetch's wall time (OpenMetrics)
     failed: bool = False  # some profile or account failed (--in: the total is incomplete)
+    skipped: Sequence[Any] = ()  # accounts the brokers serve no balances for (JSON lists them)
 
 
 Tails = Sequence[Sequence[tuple[str, Any]]]  # per row: JSON fields after the model's
@@ -201,7 +202,8 @@ class StreamPrinter(Unmarked):
             converted = self.valuing.converted(failed=end.failed).as_dict()
             if self.held:
                 self.stream.rows(self.shown, self.valuing.tails(self.valuing.values(self.shown)))
-        self.stream.close(end.errors, render.blocks(self.spec, self.shown, converted))
+        self.stream.close(end.errors, render.blocks(self.spec, self.shown, converted,
+                                                    end.skipped))
 
 
 class CsvPrinter(Unmarked):
@@ -323,7 +325,9 @@ class Presenter:
         self.shown += len(rows)
         if self.valuing is None:
             self.errors += batch.errors
-            self.out.rows(rows, None)
+            # -f beancount|ledger of balances: the holdings fetched alongside are asserted
+            # (``Spec.asserts_assets``); no other view of balances fetches asset rows.
+            self.out.rows(rows + self.only_assets(batch.assets), None)
             return
         # assets (a snapshot): every balance and asset of the profile values its accounts;
         # balances: the rows shown, and the assets ``complete`` adds for some of them.
@@ -332,6 +336,11 @@ class Presenter:
             assets = assets + self.complete(batch, rows)
         self.errors += batch.errors
         self.out.rows(rows, self.valuing.cells(rows, balances, assets))
+
+    def only_assets(self, assets: Sequence[Any]) -> list[Any]:
+        """Asset rows in ``--currency`` (their ``asset``)."""
+        wanted = self.view.currency
+        return [r for r in assets if not wanted or (r.asset or "").upper() == wanted]
 
     def only_currency(self, rows: Sequence[Any]) -> list[Any]:
         """The rows in ``--currency`` (all of them for a spec without currencies)."""

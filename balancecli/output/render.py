@@ -22,6 +22,7 @@ from typing import Any
 
 from balancecli.core.errors import BalanceCliError
 from balancecli.core.exactjson import dumps_exact, number_text
+from balancecli.output.exports import spreadsheet_safe
 from balancecli.output.specs import Col, Spec, Totals
 from balancecli.output.table import KEEP, NULL, Column, Table
 
@@ -101,15 +102,18 @@ def row_dicts(rows: Sequence[Any]) -> list[dict[str, Any]]:
     return out
 
 
-def blocks(spec: Spec, rows: Sequence[Any],
-           converted: dict[str, Any] | None = None) -> list[tuple[str, Any]]:
-    """What a JSON document has after its rows (before ``errors``): the totals, and with
-    ``--in`` the ``converted`` block."""
+def blocks(spec: Spec, rows: Sequence[Any], converted: dict[str, Any] | None = None,
+           skipped: Sequence[Any] = ()) -> list[tuple[str, Any]]:
+    """What a JSON document has after its rows (before ``errors``): the totals, with ``--in``
+    the ``converted`` block, and the accounts the brokers serve no balances for
+    (``brokers.base.Skipped``), when there are some."""
     out: list[tuple[str, Any]] = []
     if spec.totals is not None:
         out.append(("totals", totals(rows, spec.totals)))
     if converted is not None:
         out.append(("converted", converted))
+    if skipped:
+        out.append(("skipped", [s.as_dict() for s in skipped]))
     return out
 
 
@@ -131,14 +135,15 @@ def to_jsonl(rows: Sequence[Any]) -> str:
 
 
 def csv_value(value: Any) -> Any:
-    """A CSV cell: exact digits for amounts, ``true``/``false`` like JSON, empty for null."""
+    """A CSV cell: exact digits for amounts, ``true``/``false`` like JSON, empty for null,
+    text a spreadsheet would run as a formula as text (``exports.spreadsheet_safe``)."""
     if value is None:
         return ""
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, Decimal):
         return number_text(value)
-    return value
+    return spreadsheet_safe(value) if isinstance(value, str) else value
 
 
 def csv_line(values: Iterable[Any]) -> str:

@@ -66,6 +66,15 @@ ERROR = obj({"profile": TEXT, "broker": TEXT, "account_id": TEXT,
              "kind": {"enum": list(ERROR_KINDS)}, "message": {"type": "string"},
              "http_status": {"type": ["integer", "null"]}})
 
+# An account the broker lists but serves no balances for (brokers.base.Skipped): left out of
+# the rows, not an error.
+SKIPPED = {"type": "array", "items": obj({
+    "profile": {"type": "string"}, "broker": {"enum": list(BROKERS)},
+    "account_id": {"type": "string"}, "reason": {"type": "string"}}),
+    "description": "Accounts left out: the broker lists them but its API serves no balances "
+                   "for them (an account type its balances endpoint refuses). "
+                   "Present only when there are some; not errors."}
+
 BALANCE_TOTAL = obj({"currency": TEXT, "accounts": COUNT, "cash": NUMBER, "equity": NUMBER,
                      "buying_power": NUMBER, "incomplete": {"type": "boolean"}})
 
@@ -148,13 +157,13 @@ def _data_documents() -> list[dict[str, Any]]:
         document("balancecli.balance/1", {
             "generated_at": TIME, "balances": rows_of("balance"),
             "totals": {"type": "array", "items": BALANCE_TOTAL},
-            "converted": converted, "errors": errors()},
-            optional=("converted",),
+            "converted": converted, "skipped": SKIPPED, "errors": errors()},
+            optional=("converted", "skipped"),
             description="balancecli balance -f json (converted: with --in CUR)"),
         document("balancecli.assets/1", {
             "generated_at": TIME, "assets": rows_of("asset"),
-            "converted": converted, "errors": errors()},
-            optional=("converted",),
+            "converted": converted, "skipped": SKIPPED, "errors": errors()},
+            optional=("converted", "skipped"),
             description="balancecli assets -f json (converted: with --in CUR)"),
         document("balancecli.snapshot/1", {
             "generated_at": TIME, "db": {"type": "string"},

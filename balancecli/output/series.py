@@ -435,6 +435,15 @@ def stream_points(console: Console, points: Iterable[Any], field: str, fmt: str,
             quoted[text] = json.dumps(text, ensure_ascii=False)
         return quoted[text]
 
+    from balancecli.output.exports import spreadsheet_safe
+
+    safe: dict[str, str] = {}
+
+    def cell(text: str) -> str:  # text a spreadsheet would run, once per distinct value
+        if text not in safe:
+            safe[text] = spreadsheet_safe(text)
+        return safe[text]
+
     count = 0
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
@@ -445,8 +454,8 @@ def stream_points(console: Console, points: Iterable[Any], field: str, fmt: str,
     for p in points:
         count += 1
         if fmt == "csv":
-            row = (p.taken_at, p.run_id, p.profile, p.broker, p.account_id,
-                   p.currency or "", "" if p.value is None else _num(p.value))
+            row = (p.taken_at, p.run_id, cell(p.profile), p.broker, cell(p.account_id),
+                   cell(p.currency or ""), "" if p.value is None else _num(p.value))
             writer.writerow(row if at is None else [row[i] for i in at])
         else:
             out.write(f'{{"time": "{p.taken_at}", "run_id": {p.run_id}, '

@@ -66,6 +66,9 @@ class Spec:
     value_after: str | None = None  # --in: the Value column goes after this column (or last)
     holdings: bool = False  # --in: each row valued on its own (fetched with the balances)
     metrics: str | None = None  # -f prometheus: "balances" or "assets"
+    # -f beancount|ledger assert what accounts hold: the asset rows, fetched with these rows
+    # from the same answers (``Broker.snapshot``), not these rows (``output.exports``).
+    asserts_assets: bool = False
 
     def field_names(self) -> list[str]:
         """The row fields of JSONL/CSV rows and ``--columns`` (``extra`` only in JSON)."""
@@ -140,6 +143,7 @@ BALANCE = Spec(
     totals=Totals("currency", ("cash", "equity", "buying_power")),
     shares=Shares("currency", "Ccy", ("equity", "cash", "available")),
     currency_field="currency", converts=True, value_after="equity", metrics="balances",
+    asserts_assets=True,
 )
 
 ASSETS = Spec(

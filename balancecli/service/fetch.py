@@ -14,15 +14,17 @@ from __future__ import annotations
 import dataclasses
 import threading
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from balancecli.brokers.base import Context, Result
+from balancecli.brokers.base import Context, Result, Skipped
 from balancecli.config import Profile
 from balancecli.core import interrupt
-from balancecli.core.errors import AuthError, BadResponseError, BalanceCliError
+from balancecli.core.errors import AuthError, BadResponseError, BalanceCliError, ConfigError
 from balancecli.credentials import Keyring, Secrets
+from balancecli.net.deadline import RUN, OutOfTime
 from balancecli.net.http import HttpClient
 from balancecli.net.limiter import RateLimit
 from balancecli.net.wire import MAX_RESPONSE_BYTES
@@ -40,6 +42,7 @@ class Batch:
     assets: list[Any] = field(default_factory=list)
     errors: list[BalanceCliError] = field(default_factory=list)
     ok: bool = True  # no error at all
+    skipped: list[Skipped] = field(default_factory=list)  # accounts the broker serves no data for
     stale: dict[str, float] = field(default_factory=dict)  # account id -> age (--allow-stale)
 
 
@@ -130,6 +133,7 @@ class Outcome:
     profiles_ok: int = 0
     matched_accounts: set[str] = field(default_factory=set)
     assets: list[Any] = field(default_factory=list)  # command "snapshot": the asset rows
+    skipped: list[Skipped] = field(default_factory=list)  # accounts the broker serves no data for
 
     @property
     def anything_succeeded(self) -> bool:
@@ -189,6 +193,20 @@ def wanted(profile: Profile, account_id: str, options: Options) -> bool:
     return not options.account_ids or account_id in options.account_ids
 
 
+def _check_filter_matches(profile: Profile, found: list[Any]) -> None:
+    """The profile's ``accounts`` setting names no account the broker lists: a config error
+    naming the ids there are (a silent empty run would look like an empty account)."""
+    allowed = profile.settings.get("accounts")
+    if not allowed or any(a.account_id in allowed for a in found):
+        return
+    ids = [a.account_id for a in found]
+    listed = ", ".join(ids[:20]) + (f" and {len(ids) - 20} more" if len(ids) > 20 else "")
+    raise ConfigError(
+        f"no account matches setting 'accounts' ({', '.join(map(str, allowed))}); the "
+        f"broker lists: {listed or 'none'}",
+        next_step=f"fix accounts in [profiles.{profile.name}] of the config file")
+
+
 def fetch_profile(profile: Profile, options: Options) -> tuple[Result, bool, set[str]]:
     """One profile: accounts, filtered, then balances or assets (or both, from one set of
     responses, for ``snapshot``). Returns (result, ok, ids)."""
@@ -201,6 +219,8 @@ def fetch_profile(profile: Profile, options: Options) -> tuple[Result, bool, set
         # it is down), as when accounts() raises: no account filter can drop it.
         rejected = [e for e in rejected
                     if e.account_id is None or wanted(profile, e.account_id, options)]
+        if not accounts and not rejected:
+            _check_filter_matches(profile, found)
         ids = {a.account_id for a in accounts} | {e.account_id for e in rejected if e.account_id}
         if options.command == "accounts":
             result = Result(rows=list(accounts))
@@ -212,9 +232,11 @@ def fetch_profile(profile: Profile, options: Options) -> tuple[Result, bool, set
             balances, assets = broker.snapshot(accounts)
             seen = {(e.account_id, e.kind, e.message) for e in balances.errors}
             result = Result(rows=balances.rows, assets=assets.rows, errors=balances.errors + [
-                e for e in assets.errors if (e.account_id, e.kind, e.message) not in seen])
+                e for e in assets.errors if (e.account_id, e.kind, e.message) not in seen],
+                skipped=balances.skipped)
         else:
             result = broker.assets(accounts)
+        _log_skipped(profile.name, result.skipped, options)
         result.errors[:0] = rejected
         for error in result.errors:
             error.bind(profile=profile.name, broker=profile.broker)
@@ -224,15 +246,72 @@ def fetch_profile(profile: Profile, options: Options) -> tuple[Result, bool, set
         ctx.http.close()
 
 
+def _log_skipped(profile: str, skipped: list[Skipped], options: Options) -> None:
+    """One ``-v`` line per reason: the accounts left out (they are no error)."""
+    if options.log is None or not skipped:
+        return
+    reasons: dict[str, list[str]] = {}
+    for entry in skipped:
+        reasons.setdefault(entry.reason, []).append(entry.account_id)
+    for reason, ids in reasons.items():
+        options.log(f"{profile}: left out {', '.join(ids)}: {reason}")
+
+
+# After --max-time passes, how long a profile's requests (stopped at that moment) have to
+# report what they fetched before the profile counts as unfinished.
+GRACE = 1.0
+
+
+def in_threads(fn: Callable[[Any], Any], items: Sequence[Any], *, workers: int,
+               name: str) -> list[Future[Any]]:
+    """``fn(item)`` for each item, at most ``workers`` at once, in daemon threads: a run whose
+    ``--max-time`` passed ends without waiting for a thread blocked outside HTTP (a keyring
+    call, the profile lock, both bounded but long), which a ThreadPoolExecutor would join at
+    exit."""
+    futures: list[Future[Any]] = [Future() for _ in items]
+    queue = iter(list(zip(items, futures, strict=True)))
+    lock = threading.Lock()
+
+    def work() -> None:
+        while True:
+            with lock:
+                item, future = next(queue, (None, None))
+            if future is None:
+                return
+            if not future.set_running_or_notify_cancel():
+                continue
+            try:
+                future.set_result(fn(item))
+            except BaseException as exc:  # noqa: BLE001 - handed to the waiting thread
+                future.set_exception(exc)
+
+    for _ in range(min(workers, len(items))):
+        threading.Thread(target=work, name=name, daemon=True).start()
+    return futures
+
+
+def by_deadline(future: Future[Any]) -> tuple[bool, Any]:
+    """(True, its result) once ``future`` is done, or (False, None) when the run's
+    ``--max-time`` (and ``GRACE``) passed first; a pending one is cancelled then."""
+    left = RUN.left()
+    try:
+        return True, future.result(timeout=None if left == float("inf") else left + GRACE)
+    except FutureTimeout:
+        future.cancel()
+        return False, None
+
+
 def run(profiles: list[Profile], options: Options) -> Outcome:
     """Fetch every profile concurrently; the listener gets each profile's ``Batch`` as soon as
-    that profile and those before it are done (profile order), so output can stream."""
+    that profile and those before it are done (profile order), so output can stream. When the
+    run's ``--max-time`` passes, each profile not done by then is one ``unavailable`` error."""
     outcome = Outcome()
     if not profiles:
         return outcome
     listener = options.listener
     waiting = [p.name for p in profiles]
     waiting_lock = threading.Lock()
+    gave_up = threading.Event()
 
     def one(profile: Profile) -> tuple[Result, bool, set[str]]:
         try:
@@ -241,28 +320,47 @@ def run(profiles: list[Profile], options: Options) -> Outcome:
             with waiting_lock:
                 waiting.remove(profile.name)
                 left = list(waiting)
-            listener.pending(left)
+            if not gave_up.is_set():
+                listener.pending(left)
 
-    workers = min(16, len(profiles))
-    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="bc-prof")
+    futures = in_threads(one, profiles, workers=16, name="bc-prof")
     try:
-        for profile, (result, ok, ids) in zip(profiles, pool.map(one, profiles), strict=True):
+        for profile, future in zip(profiles, futures, strict=True):
+            done, found = by_deadline(future)
+            result, ok, ids = found if done else (Result(errors=[OutOfTime()]), False, set())
+            if RUN.passed():
+                result = _one_line_for_the_deadline(result)
+                gave_up.set()
+            for error in result.errors:
+                error.bind(profile=profile.name, broker=profile.broker)
             outcome.rows.extend(result.rows)
             outcome.assets.extend(result.assets)
+            outcome.skipped.extend(result.skipped)
             outcome.errors.extend(result.errors)
             outcome.profiles_ok += int(ok)
             outcome.matched_accounts |= ids
             listener.profile_done(Batch(profile, result.rows, result.assets, result.errors, ok,
-                                        result.stale))
+                                        result.skipped, result.stale))
     except BaseException as exc:
         # Ctrl-C, a reader gone (`| head`), --debug re-raising: never wait for requests in
         # flight; for the first two, stop them too (the process ends now).
+        gave_up.set()
         if isinstance(exc, (KeyboardInterrupt, BrokenPipeError)):
             interrupt.cancel()
-        pool.shutdown(wait=False, cancel_futures=True)
+        for future in futures:
+            future.cancel()
         raise
-    pool.shutdown()
     return outcome
+
+
+def _one_line_for_the_deadline(result: Result) -> Result:
+    """A profile's result after --max-time: its requests that the deadline stopped (each
+    account's, each batch's) make one error of the profile; its rows stay."""
+    stopped = [e for e in result.errors if isinstance(e, OutOfTime)]
+    if not stopped:
+        return result
+    others = [e for e in result.errors if not isinstance(e, OutOfTime)]
+    return dataclasses.replace(result, errors=[*others, OutOfTime()])
 
 
 def _one(profile: Profile, options: Options) -> tuple[Result, bool, set[str]]:

@@ -13,7 +13,10 @@ python tests/bench/bench_cli.py
    client CPU per request (whole command, marginal; and the HTTP client alone against bare
    requests), and 10,000 rows written as JSON.
 
-Run: python tests/bench/bench_cli.py [startup] [fetch] [memory] [scale] [http] [json]
+5. Feel: Tab, --version, --help and 10 accounts against the plain script, side by side
+   (tests/bench/bench_feel.py).
+
+Run: python tests/bench/bench_cli.py [startup] [fetch] [memory] [scale] [http] [json] [feel]
 (default: all)
 """
 
@@ -215,10 +218,11 @@ def memory() -> None:
                   "(budget 80 MB)")
 
 
+from bench_feel import main as feel  # noqa: E402
 from bench_scale import json_rows, scale, transport_cpu  # noqa: E402
 
 PARTS = {"startup": startup, "fetch": fetch_timing, "memory": memory, "scale": scale,
-         "http": transport_cpu, "json": json_rows}
+         "http": transport_cpu, "json": json_rows, "feel": feel}
 
 if __name__ == "__main__":
     for name in sys.argv[1:] or list(PARTS):

@@ -170,7 +170,7 @@ def test_the_broker_own_words_for_type_and_status_stay_in_extra():
                                    "Status": "Closing Transaction Only"}], v3.ACCOUNTS)
     assert (account.type, account.status) == ("dvp", "restricted")
     assert account.extra == {"AccountType": "DVP", "Status": "Closing Transaction Only"}
-    [odd] = ts.accounts_from([{"AccountID": "2", "AccountType": "Crypto", "Status": "Frozen"}],
+    [odd] = ts.accounts_from([{"AccountID": "2", "AccountType": "Joint", "Status": "Frozen"}],
                              v3.ACCOUNTS)
     assert (odd.type, odd.status) == (None, None)  # never guessed
-    assert odd.extra == {"AccountType": "Crypto", "Status": "Frozen"}
+    assert odd.extra == {"AccountType": "Joint", "Status": "Frozen"}

@@ -23,9 +23,15 @@ Sources: the "Get Account Balance" page, https://open.longportapp.com/docs/trade
   0.02 s apart (the docs' "Rate Limit"; ``limits`` below, kept by the per-host limiter). 429s
   are retried with backoff by the HTTP client; a 403202 is signed again at once.
 - Quirks: every value is a string and may be ``""`` (-> None); ``data.list`` may hold several
-  entries, one per currency view, each with per-currency ``cash_infos``. There is no
-  account-list endpoint: one credential set is one account, labelled by ``account_id``. The
-  field mapping is the ``FieldMap`` declarations below, which the parsers read.
+  entries, one per currency view, each with per-currency ``cash_infos``. ``list`` is required:
+  the SDK deserializes the answer into ``struct Response { list: Vec<AccountBalance> }``
+  without a default (``longbridge/openapi``, ``rust/src/trade/context.rs``,
+  ``account_balance``), so ``{"code": 0, "data": {}}`` is a bad response, not an account
+  without balances; so is an empty list when no ``currency`` was asked (a credential set is
+  one account, and an account always has a balance). With ``currency`` an empty list means
+  the account has no view in that currency: no rows, and ``--currency`` says what was
+  fetched. There is no account-list endpoint: one credential set is one account, labelled by
+  ``account_id``. The field mapping is the ``FieldMap`` declarations below, which the parsers read.
 """
 
 from __future__ import annotations
@@ -266,7 +272,17 @@ class LongPort(Broker):
         params = {"currency": self.ctx.currency.upper()} if self.ctx.currency else {}
         data = self._get("/v1/asset/account", params)
         as_of = utc_now()
-        return objects(data.get(str(BALANCES.each)) or [], "the LongPort data.list"), as_of
+        key = str(BALANCES.each)
+        if data.get(key) is None:
+            raise BadResponseError(
+                f"the account balance answer has no data.{key} (the SDK requires it)",
+                next_step="try again later; if it persists, report it to LongPort")
+        entries = objects(data[key], f"the LongPort data.{key}")
+        if not entries and not params:
+            raise BadResponseError(
+                f"the account balance answer has an empty data.{key}: no balance for the "
+                "account", next_step="try again later; if it persists, report it to LongPort")
+        return entries, as_of
 
     def balances(self, accounts: Iterable[Account]) -> Result:
         return self.snapshot(accounts)[0]

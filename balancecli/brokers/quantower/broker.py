@@ -188,6 +188,9 @@ class Quantower(Broker):
     title = "Quantower"
     field_maps = (ACCOUNTS, BALANCES, COINS, PLAIN)
     remote_clock = False  # the bridge runs on this machine: no clock of its own to compare
+    # Amounts are C# doubles written with round-trip precision ("R": 2.3000000000000003): a
+    # double carries 15 significant decimal digits (IEEE 754 binary64, DBL_DIG).
+    significant_digits = 15
 
     @classmethod
     def secret_spec(cls, settings: dict[str, Any]) -> SecretFields:

@@ -16,9 +16,11 @@ from balancecli.core.models import Account, Asset, Balance
 # normalized values (``brokers.mapping``); the broker's own value stays in ``extra``.
 # v3 ``AccountType`` is Cash|Margin|Futures|DVP and ``Status`` one of the eight below
 # (``components.schemas.Account`` of the v3 OpenAPI document); v2 ``TypeDescription`` adds
-# Forex (``en/objects/account-info.md`` in ``tradestation/webapi-docs``).
+# Forex (``en/objects/account-info.md`` in ``tradestation/webapi-docs``). Crypto is not in
+# that enum but is listed for TradeStation Crypto accounts, a type the balances endpoint
+# refuses (``v3.BALANCE_TYPES``): named, it is skipped rather than asked.
 TYPES = {"Cash": "cash", "Margin": "margin", "Futures": "futures", "DVP": "dvp",
-         "Forex": "forex"}
+         "Forex": "forex", "Crypto": "crypto"}
 STATUSES = {
     "Active": "active",
     "Closed": "closed",
@@ -52,7 +54,10 @@ class Session(Protocol):
 
 
 class Dialect(Protocol):
-    """An API version's module (``v2``, ``v3``): its paths and field mapping."""
+    """An API version's module (``v2``, ``v3``): its paths and field mapping, and the account
+    types its balances endpoint serves (``None``: every type)."""
+
+    BALANCE_TYPES: tuple[str, ...] | None
 
     def accounts(self, ts: Session) -> list[Account]: ...
 

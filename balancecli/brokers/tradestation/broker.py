@@ -23,11 +23,17 @@ examples) and the v2 swagger (``spec/swagger.yaml`` in ``tradestation/api-docs``
   is read) or the next run fails. We refresh only when the token is known to be expired or was
   rejected, because TradeStation asks for that.
 - Rate limits: 250 requests per 5 minutes per resource (Accounts, Balances; a newer page
-  says 320, rolling), HTTP 429 in v3; v2 signals throttling with "HTTP 403 Quota Exceeded"
-  and an HTML body, treated as rate limiting. Concurrency is not documented.
+  says 320, rolling), HTTP 429 in v3; the newer page's answers carry ``X-RateLimit-Remaining``
+  and ``X-RateLimit-Reset``, which pause the host when the quota is spent (``net.limiter``);
+  v2 signals throttling with "HTTP 403 Quota Exceeded" and an HTML body, treated as rate
+  limiting. Concurrency is not documented. Error bodies: ``{"Error", "Message"}`` (the spec's
+  ``ErrorResponse``), a lower-case ``message`` read too.
 - Quirks: v3 balances take 1-25 comma-separated ids and answer HTTP 200 with ``Errors`` for
-  the accounts that failed (partial success). Money values are strings in v3, JSON numbers with
-  up to 28 digits in v2; both are kept exact. v2 answers balances as a bare object or an array.
+  the accounts that failed (partial success). They serve Cash, Margin, Futures and DVP accounts
+  only: accounts of other types are listed but skipped (``Result.skipped``), never asked, so a
+  crypto account is not an error on every run; an ``Errors`` entry for a served type stays
+  one. Money values are strings in v3, JSON numbers with up to 28 digits in v2; both are kept
+  exact. v2 answers balances as a bare object or an array.
   Futures balances carry ``CurrencyDetails``: the asset rows, and the rates to the account's
   currency that ``reported_rates`` hands to ``--in``.
 """
@@ -36,9 +42,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
-from urllib.parse import quote
 
-from balancecli.brokers.base import Broker, ReportedRate, Result, Setting
+from balancecli.brokers.base import Broker, ReportedRate, Result, Setting, Skipped
 from balancecli.brokers.mapping import FieldMap
 from balancecli.brokers.payload import obj
 from balancecli.brokers.tradestation import v2, v3
@@ -52,6 +57,7 @@ from balancecli.credentials.oauth_client import OAuthClient
 from balancecli.credentials.tokens import Rejected, TokenAnswer, TokenLifecycle, TokenRules
 from balancecli.net.http import Response, status_error
 from balancecli.net.limiter import RateLimit
+from balancecli.net.urls import segment
 
 HOSTS = {"live": "https://api.tradestation.com", "sim": "https://sim-api.tradestation.com"}
 TOKEN_URL_V3 = "https://signin.tradestation.com/oauth/token"  # Auth0, live and sim alike
@@ -289,7 +295,7 @@ class TradeStation(Broker):
 
     def _fetch_batch(self, batch: list[Account]
                      ) -> tuple[dict[str, dict[str, Any]], list[BalanceCliError]]:
-        ids = ",".join(quote(a.account_id, safe="") for a in batch)
+        ids = ",".join(segment(a.account_id) for a in batch)  # "," stays the separator
         return self.dialect.fetch_batch(self, ids)
 
     def repeated_errors(self, repeated: dict[str, int]) -> list[BalanceCliError]:
@@ -297,22 +303,41 @@ class TradeStation(Broker):
             f"the balances response names this account {n} times"), account_id)
             for account_id, n in repeated.items()]
 
+    def served(self, accounts: Iterable[Account]) -> tuple[list[Account], list[Skipped]]:
+        """The accounts the dialect's balances endpoint serves, and the others, skipped (an
+        account without a type is asked: only the answer can tell)."""
+        types = self.dialect.BALANCE_TYPES
+        served: list[Account] = []
+        skipped: list[Skipped] = []
+        for account in accounts:
+            if types is None or account.type is None or account.type in types:
+                served.append(account)
+            else:
+                listed = ", ".join(types[:-1]) + f" and {types[-1]}"
+                skipped.append(self.skip(account, (
+                    f"a {account.type} account: TradeStation serves balances for {listed} "
+                    "accounts only")))
+        return served, skipped
+
     def balances(self, accounts: Iterable[Account]) -> Result:
-        accounts = list(accounts)
-        raw, result = self._raw_balances(accounts)
-        return self._parse_each(accounts, raw, result, self._balance_parser())
+        served, skipped = self.served(accounts)
+        raw, result = self._raw_balances(served)
+        result.skipped = skipped
+        return self._parse_each(served, raw, result, self._balance_parser())
 
     def assets(self, accounts: Iterable[Account]) -> Result:
-        accounts = list(accounts)
-        raw, result = self._raw_balances(accounts)
-        return self._parse_each(accounts, raw, result, self._parse_assets)
+        served, skipped = self.served(accounts)
+        raw, result = self._raw_balances(served)
+        result.skipped = skipped
+        return self._parse_each(served, raw, result, self._parse_assets)
 
     def snapshot(self, accounts: Iterable[Account]) -> tuple[Result, Result]:
         """One round of balance calls yields both: the assets are the CurrencyDetails."""
-        accounts = list(accounts)
-        raw, result = self._raw_balances(accounts)
-        return (self._parse_each(accounts, raw, result, self._balance_parser()),
-                self._parse_each(accounts, raw, Result(), self._parse_assets))
+        served, skipped = self.served(accounts)
+        raw, result = self._raw_balances(served)
+        result.skipped = skipped
+        return (self._parse_each(served, raw, result, self._balance_parser()),
+                self._parse_each(served, raw, Result(skipped=list(skipped)), self._parse_assets))
 
     def _balance_parser(self) -> Callable[[Account, dict[str, Any]], list[Any]]:
         as_of = utc_now()
@@ -366,7 +391,9 @@ def _error_detail(response: Response) -> str:
             return "an HTML page instead of JSON"
         return text[:120] or "empty body"
     if isinstance(body, dict):
-        parts = [body.get(k) for k in ("Error", "error", "Message", "error_description")]
+        # ``message`` in lower case too: some error bodies spell it so.
+        parts = [body.get(k) for k in ("Error", "error", "Message", "message",
+                                       "error_description")]
         joined = ": ".join(str(p) for p in parts if p)
         if joined:
             return joined[:200]

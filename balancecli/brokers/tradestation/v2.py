@@ -34,6 +34,8 @@ API_VERSION = "APIVersion=20160101"
 TOKEN_PATH = "/v2/security/authorize"
 SWAGGER = "tradestation/api-docs:spec/swagger.yaml"
 BALANCES_PAGE = "tradestation/webapi-docs:en/accounts/balances.md"
+# v2 documents no account type its balances refuse: every account is asked.
+BALANCE_TYPES: tuple[str, ...] | None = None
 ACCOUNTS = FieldMap(
     Account, "GET /v2/users/{user_id}/accounts", SWAGGER, variant='v2: api = "v2"',
     fields={

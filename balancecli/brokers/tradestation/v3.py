@@ -8,6 +8,17 @@ Sources: the v3 OpenAPI spec TradeStation publishes, as shipped in
 - ``GET /v3/brokerage/accounts/{ids}/balances`` (1-25 ids) -> ``{"Balances", "Errors"}`` with
   HTTP 200 even when some accounts fail; an ``Errors`` entry's ``AccountID`` may list several
   ids, comma separated. Money values are strings; ``CurrencyDetails`` only for futures.
+- The balances endpoint is "valid for ``Cash``, ``Margin``, ``Futures``, and ``DVP`` account
+  types" (its description); the spec's own example answers another type with an ``Errors``
+  entry ``Forbidden: Request not supported for account type.`` Accounts of other types are
+  listed by ``accounts`` but not asked for balances (``BALANCE_TYPES``): they are skipped, not
+  failed.
+- ``BalanceDetail`` varies with the account type: ``InitialMargin`` and ``MaintenanceMargin``
+  are "(Futures)" fields; an equities margin account sends ``RequiredMargin`` ("(Equities)
+  Total required margin for all held positions") and ``MaintenanceRate`` instead (the spec's
+  Margin example). A margin account's ``initial_margin`` is its ``RequiredMargin``
+  (``MARGIN_BALANCES``); ``MaintenanceRate`` ("Maintenance Margin Rate") stays in ``extra``:
+  nothing says it is the maintenance requirement, so ``maintenance_margin`` is null there.
 
 Token handling, batching and error mapping are shared with v2 in ``broker.py``; the
 field mapping is the ``FieldMap`` declarations below, which the parsers read.
@@ -18,13 +29,16 @@ from __future__ import annotations
 from typing import Any
 
 from balancecli.brokers.mapping import FieldMap, From
-from balancecli.brokers.payload import array, index_by, obj, one_line
+from balancecli.brokers.payload import array, index_by, lower, obj, one_line
 from balancecli.brokers.tradestation.api import STATUSES, TYPES, Session
 from balancecli.core.errors import BalanceCliError, BrokerError
 from balancecli.core.models import Account, Asset, Balance
 from balancecli.core.numbers import to_text
 
 SPEC = "mxcoppell/tradestation-api-ts:docs/tradestation-webapi-v3-openapi.json"
+# The account types the balances endpoint serves (lower case, as Account.type), from its
+# description in the spec: "Request valid for Cash, Margin, Futures, and DVP account types."
+BALANCE_TYPES: tuple[str, ...] | None = ("cash", "margin", "futures", "dvp")
 ACCOUNTS = FieldMap(
     Account, "GET /v3/brokerage/accounts", SPEC, each="Accounts", variant="v3", fields={
         "account_id": "AccountID",
@@ -35,7 +49,7 @@ ACCOUNTS = FieldMap(
     })
 BALANCES = FieldMap(
     Balance, "GET /v3/brokerage/accounts/{ids}/balances", SPEC, each="Balances", variant="v3",
-    rows="one per account; 1 to 25 ids per request", fields={
+    rows="one per Cash, Futures or DVP account; 1 to 25 ids per request", fields={
         "account_id": "AccountID",
         "currency": From(note="the account's, from the account list"),
         "as_of": From(note="the time of the fetch"),
@@ -45,8 +59,19 @@ BALANCES = FieldMap(
         "market_value": "MarketValue",
         "unrealized_pnl": "BalanceDetail.UnrealizedProfitLoss",
         "realized_pnl": "BalanceDetail.RealizedProfitLoss",
-        "initial_margin": "BalanceDetail.InitialMargin",
-        "maintenance_margin": "BalanceDetail.MaintenanceMargin",
+        "initial_margin": From("BalanceDetail.InitialMargin", note="futures"),
+        "maintenance_margin": From("BalanceDetail.MaintenanceMargin", note="futures"),
+    })
+MARGIN_BALANCES = FieldMap(
+    Balance, "GET /v3/brokerage/accounts/{ids}/balances", SPEC, each="Balances",
+    variant="v3, AccountType Margin",
+    rows="one per equities margin account; BalanceDetail.MaintenanceRate stays in extra",
+    fields={
+        **{k: v for k, v in BALANCES.fields.items()
+           if k not in ("initial_margin", "maintenance_margin")},
+        "initial_margin": From("BalanceDetail.RequiredMargin",
+                               note="the equities margin requirement: a margin account "
+                                    "sends no InitialMargin, a futures field"),
     })
 CURRENCY_DETAILS = FieldMap(
     Asset, "GET /v3/brokerage/accounts/{ids}/balances", SPEC, each="CurrencyDetails",
@@ -58,7 +83,7 @@ CASH = FieldMap(
     rows="one per balance without CurrencyDetails", fields={
         "asset": From(note="the account's currency (USD when it has none)"),
         "total": "CashBalance"})
-FIELD_MAPS = (ACCOUNTS, BALANCES, CURRENCY_DETAILS, CASH)
+FIELD_MAPS = (ACCOUNTS, BALANCES, MARGIN_BALANCES, CURRENCY_DETAILS, CASH)
 
 
 def accounts(ts: Session) -> list[Account]:
@@ -77,7 +102,7 @@ def fetch_batch(ts: Session, ids: str) -> tuple[dict[str, dict[str, Any]], list[
     for item in array(body.get("Errors") or [], "Errors"):
         item = obj(item, "error")
         message = one_line(" ".join(
-            str(x) for x in (item.get("Error"), item.get("Message")) if x
+            str(x) for x in (item.get("Error"), item.get("Message") or item.get("message")) if x
         )) or "no details"
         # "AccountID may contain multiple Account IDs in comma separated format".
         for account_id in (to_text(item.get("AccountID")) or "").split(","):
@@ -90,8 +115,9 @@ def fetch_batch(ts: Session, ids: str) -> tuple[dict[str, dict[str, Any]], list[
 
 
 def parse_balance(ts: Session, account: Account, item: dict[str, Any], as_of: str) -> Balance:
-    values = BALANCES.amounts(item)
-    return ts.balance(account, as_of=as_of, extra=BALANCES.extra(item), **values)
+    kind = lower(item.get("AccountType")) or account.type
+    mapping = MARGIN_BALANCES if kind == "margin" else BALANCES
+    return ts.balance(account, as_of=as_of, extra=mapping.extra(item), **mapping.amounts(item))
 
 
 def parse_assets(ts: Session, account: Account, item: dict[str, Any]) -> list[Asset]:

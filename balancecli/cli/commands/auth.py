@@ -28,6 +28,7 @@ from balancecli.cli.commands.options import (
     runtime,
     usage,
 )
+from balancecli.core.clock import MAX_SECONDS
 from balancecli.service.credential_status import env_value, fields_of
 
 if TYPE_CHECKING:
@@ -150,7 +151,7 @@ def login(
         "--port", min=0, max=65535, metavar="PORT", help="OAuth login: local callback port "
         "(0 = any free port; default: the broker's registered one).")] = None,
     timeout: Annotated[float, typer.Option(
-        "--browser-timeout", min=0.1, metavar="SECONDS",
+        "--browser-timeout", min=0.1, max=MAX_SECONDS, metavar="SECONDS",
         help="OAuth login: how long to wait for the browser login.")] = 300.0,
     request_timeout: RequestTimeoutOpt = 15.0,
     config: ConfigOpt = None, verbose: VerboseOpt = False, debug: DebugOpt = False,

@@ -29,6 +29,7 @@ from balancecli.cli.commands.options import (
     FormatOpt,
     HideAmountsOpt,
     InOpt,
+    MaxTimeOpt,
     NoColorOpt,
     ProfileOpt,
     TimeoutOpt,
@@ -37,6 +38,7 @@ from balancecli.cli.commands.options import (
     WideOpt,
     examples,
     runtime,
+    start_clock,
 )
 
 if TYPE_CHECKING:
@@ -59,6 +61,7 @@ class Request:
     force: bool = False
     watch: float | None = None
     in_currency: str | None = None
+    max_time: float | None = None  # --max-time: the run's deadline (each refresh's, --watch)
     allow_stale: bool = False  # --allow-stale: data older than max_age shown, marked
 
 
@@ -72,6 +75,7 @@ def show(rt: Runtime, spec: Spec, request: Request, view: View) -> Ending:
     from balancecli.output.presenter import EXPORTS, End
     from balancecli.service import fetch
 
+    start_clock(request.max_time)
     refuse_masked(view, force=request.force)
     if request.watch is not None:
         from balancecli.cli import watch
@@ -86,15 +90,19 @@ def show(rt: Runtime, spec: Spec, request: Request, view: View) -> Ending:
     valuing = (networth.valuing(target, settings, holdings=spec.holdings)
                if target and settings else None)
     check_value_columns(view, valuing is not None)
+    # --in on assets values each holding with its balances; beancount/ledger of balances
+    # assert the holdings: both fetch the asset rows with the balances (Broker.snapshot).
+    with_assets = (valuing is not None and spec.holdings) or (
+        spec.asserts_assets and view.fmt in ("beancount", "ledger"))
     options = fetch.Options(
-        command="snapshot" if valuing is not None and spec.holdings else spec.name,
+        command="snapshot" if with_assets else spec.name,
         account_ids=list(request.accounts or []), currency=None if valuing and spec.holdings
         else view.currency, timeout=request.timeout, verbose=rt.verbose, presets=selection.presets,
         # --watch: a prompt would tear the live table; the error says what to run.
         interactive=sys.stdin.isatty() and sys.stderr.isatty() and request.watch is None,
         debug=rt.debug, allow_stale=request.allow_stale)
     if request.watch is not None:
-        return watched(rt, spec, view, selection, options, request.watch)
+        return watched(rt, spec, view, selection, options, request.watch, request.max_time)
     presenter = _presenter(rt, spec, view, valuing, options)
     options.listener = presenter
     started = time.monotonic()
@@ -102,7 +110,8 @@ def show(rt: Runtime, spec: Spec, request: Request, view: View) -> Ending:
         outcome = fetch.run(selection.profiles, options)
     errors = [*selection.errors, *presenter.errors]
     _nothing_matched(spec, view, options, outcome, presenter, errors)
-    presenter.close(End(errors, selection.profiles, time.monotonic() - started, bool(errors)))
+    presenter.close(End(errors, selection.profiles, time.monotonic() - started, bool(errors),
+                        outcome.skipped))
     # --in: a net worth that left an account out is partial (its one line is on stderr).
     return Ending(errors, outcome.anything_succeeded, partial=presenter.incomplete)
 
@@ -142,12 +151,13 @@ def _nothing_matched(spec: Spec, view: View, options: Options, outcome: Any,
 
 
 def watched(rt: Runtime, spec: Spec, view: View, selection: Selection, options: Options,
-            interval: float) -> Ending:
+            interval: float, max_time: float | None = None) -> Ending:
     """``--watch``: the same table as without it, fetched and drawn again every interval."""
     from balancecli.cli import watch
     from balancecli.output.presenter import Presenter, TablePrinter
 
     def once() -> tuple[list[Any], list[BalanceCliError]]:
+        start_clock(max_time)
         out = TablePrinter(spec, view, rt.console)
         presenter = Presenter(spec, view, rt.console, out)
         from balancecli.service.fetch import run
@@ -219,7 +229,7 @@ def view(spec: Spec, fmt: str, columns: str | None, currency: str | None = None,
 
 def accounts(
     ctx: typer.Context, profile: ProfileOpt = None, account: AccountOpt = None,
-    fmt: FormatOpt = Format.table, timeout: TimeoutOpt = 15.0,
+    fmt: FormatOpt = Format.table, timeout: TimeoutOpt = 15.0, max_time: MaxTimeOpt = None,
     wide: WideOpt = False, columns: ColumnsOpt = None, allow_stale: AllowStaleOpt = False,
     config: ConfigOpt = None, demo: DemoOpt = False, verbose: VerboseOpt = False,
     debug: DebugOpt = False, no_color: NoColorOpt = False,
@@ -229,7 +239,7 @@ def accounts(
     from balancecli.output.specs import ACCOUNTS
 
     rt = runtime(ctx, config=config, demo=demo, verbose=verbose, debug=debug, no_color=no_color)
-    request = Request(profile, account, timeout, allow_stale=allow_stale)
+    request = Request(profile, account, timeout, max_time=max_time, allow_stale=allow_stale)
     run(rt, lambda: show(rt, ACCOUNTS, request, view(ACCOUNTS, fmt.value, columns, wide=wide)))
 
 
@@ -239,7 +249,8 @@ def _currency_command(name: str) -> Any:
     def command(
         ctx: typer.Context, profile: ProfileOpt = None, account: AccountOpt = None,
         fmt: DataFormatOpt = DataFormat.table, timeout: TimeoutOpt = 15.0,
-        currency: CurrencyOpt = None, hide_amounts: HideAmountsOpt = False,
+        max_time: MaxTimeOpt = None, currency: CurrencyOpt = None,
+        hide_amounts: HideAmountsOpt = False,
         force: ForceOpt = False, watch: WatchOpt = None, in_currency: InOpt = None,
         wide: WideOpt = False, columns: ColumnsOpt = None, exact: ExactOpt = False,
         allow_stale: AllowStaleOpt = False,
@@ -252,7 +263,8 @@ def _currency_command(name: str) -> Any:
         spec = DATA[name]
         rt = runtime(ctx, config=config, demo=demo, verbose=verbose, debug=debug,
                      no_color=no_color)
-        request = Request(profile, account, timeout, force, watch, in_currency, allow_stale)
+        request = Request(profile, account, timeout, force, watch, in_currency, max_time,
+                          allow_stale)
         run(rt, lambda: show(rt, spec, request, view(
             spec, fmt.value, columns, currency, hide_amounts=hide_amounts, wide=wide,
             exact=exact)))

@@ -17,11 +17,13 @@ from balancecli.cli.commands.options import (
     ConfigOpt,
     DebugOpt,
     DemoOpt,
+    MaxTimeOpt,
     NoColorOpt,
     ProfileOpt,
     TimeoutOpt,
     VerboseOpt,
     runtime,
+    start_clock,
 )
 
 if TYPE_CHECKING:
@@ -50,7 +52,7 @@ def doctor(
     ctx: typer.Context, profile: ProfileOpt = None,
     fmt: Annotated[DoctorFormat, typer.Option(
         "--format", "-f", help="Output format.")] = DoctorFormat.table,
-    timeout: TimeoutOpt = 15.0,
+    timeout: TimeoutOpt = 15.0, max_time: MaxTimeOpt = None,
     config: ConfigOpt = None, demo: DemoOpt = False, verbose: VerboseOpt = False,
     debug: DebugOpt = False, no_color: NoColorOpt = False,
 ) -> None:
@@ -61,6 +63,7 @@ def doctor(
     from balancecli.cli.boundary import run
 
     rt = runtime(ctx, config=config, demo=demo, verbose=verbose, debug=debug, no_color=no_color)
+    start_clock(max_time)
     run(rt, lambda: _doctor(rt, profile, fmt, timeout))
 
 
@@ -91,11 +94,12 @@ def diagnose_all(profiles: list[Any], selection_errors: list[BalanceCliError], *
                  log: Callable[[str], None] | None = None,
                  warn: Callable[[str], None] = lambda message: None,
                  order: list[str] | None = None) -> list[Report]:
-    """Profiles in parallel (like a data command); selection errors become failed reports."""
-    from concurrent.futures import ThreadPoolExecutor
-
+    """Profiles in parallel (like a data command); selection errors become failed reports, and
+    so does each profile still running when the run's --max-time passes."""
     from balancecli.core.errors import BalanceCliError
+    from balancecli.net.deadline import OutOfTime
     from balancecli.service.doctor import Check, Report, diagnose
+    from balancecli.service.fetch import by_deadline, in_threads
 
     reports = [
         Report(e.profile or "?", None, [Check("config", False, e.message, e.kind, e.next_step)])
@@ -110,9 +114,14 @@ def diagnose_all(profiles: list[Any], selection_errors: list[BalanceCliError], *
             report.add("doctor", False, exc.message, exc.kind, exc.next_step)
             return report
 
-    if profiles:
-        with ThreadPoolExecutor(min(16, len(profiles)), thread_name_prefix="bc-doc") as pool:
-            reports += list(pool.map(one, profiles))
+    for profile, future in zip(profiles, in_threads(one, profiles, workers=16, name="bc-doc"),
+                               strict=True):
+        done, report = by_deadline(future)
+        if not done:
+            stopped = OutOfTime()
+            report = Report(profile.name, profile.broker, [Check(
+                "doctor", False, stopped.message, stopped.kind, stopped.next_step)])
+        reports.append(report)
     if order:
         rank = {name: i for i, name in enumerate(order)}
         reports.sort(key=lambda r: rank.get(r.profile, len(rank)))

@@ -15,6 +15,7 @@ import typer
 
 from balancecli.cli import complete
 from balancecli.cli.typer_internals import plain_flags_in_help
+from balancecli.core.clock import MAX_SECONDS
 
 if TYPE_CHECKING:
     from balancecli.cli.runtime import Runtime
@@ -92,7 +93,13 @@ FormatOpt = Annotated[Format, typer.Option(
     "--format", "-f", envvar="BALANCECLI_FORMAT", metavar="FORMAT",
     help="Output format: table, json, jsonl or csv.", show_envvar=True)]
 TimeoutOpt = Annotated[float, typer.Option(
-    "--timeout", min=0.1, metavar="SECONDS", help="Seconds per request.")]
+    "--timeout", min=0.1, max=MAX_SECONDS, metavar="SECONDS",
+    help="Seconds per request attempt: connect, headers and body.")]
+MaxTimeOpt = Annotated[float | None, typer.Option(
+    "--max-time", envvar="BALANCECLI_MAX_TIME", show_envvar=True, min=0.1, max=MAX_SECONDS,
+    metavar="SECONDS", help="Seconds for the whole run, retries included: then every "
+    "request in flight stops, what finished is shown (or stored) and each unfinished profile "
+    "gets one error line (exit 5, or 7 beside results).")]
 CurrencyOpt = Annotated[str | None, typer.Option(
     "--currency", metavar="CUR", help="Only this currency (LongPort filters server-side).",
     autocompletion=complete.complete_currency)]
@@ -137,6 +144,13 @@ ProfileArg = Annotated[str, typer.Argument(
     metavar="PROFILE", help="Profile name (from the config file).",
     autocompletion=complete.complete_profile_arg)]
 RequestTimeoutOpt = TimeoutOpt  # --timeout means per request everywhere (auth login too)
+
+
+def start_clock(max_time: float | None) -> None:
+    """``--max-time``: the run's deadline starts now (``net.deadline.RUN``)."""
+    from balancecli.net.deadline import RUN
+
+    RUN.start(max_time)
 
 
 def runtime(ctx: typer.Context, **options: Any) -> Runtime:

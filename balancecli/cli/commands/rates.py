@@ -25,10 +25,13 @@ from balancecli.cli.commands.options import (
     Format,
     FormatOpt,
     InOpt,
+    MaxTimeOpt,
     NoColorOpt,
     VerboseOpt,
     runtime,
+    start_clock,
 )
+from balancecli.core.clock import MAX_SECONDS
 
 UPDATE_SCHEMA = "balancecli.rates.update/1"
 SHOW_SCHEMA = "balancecli.rates/1"
@@ -40,10 +43,11 @@ app = typer.Typer(help="Exchange rates for --in CUR: the ECB file and the config
 @app.command("update", epilog=EXAMPLES["rates update"])
 def update(
     ctx: typer.Context, fmt: FormatOpt = Format.table,
-    timeout: Annotated[float, typer.Option("--timeout", min=0.1, metavar="SECONDS",
-                                           help="Seconds for the download.")] = 30.0,
-    config: ConfigOpt = None, demo: DemoOpt = False, verbose: VerboseOpt = False,
-    debug: DebugOpt = False, no_color: NoColorOpt = False,
+    timeout: Annotated[float, typer.Option(
+        "--timeout", min=0.1, max=MAX_SECONDS, metavar="SECONDS",
+        help="Seconds per download attempt.")] = 30.0,
+    max_time: MaxTimeOpt = None, config: ConfigOpt = None, demo: DemoOpt = False,
+    verbose: VerboseOpt = False, debug: DebugOpt = False, no_color: NoColorOpt = False,
 ) -> None:
     """Download the current ECB euro reference rates into the cache (atomic replace).
 
@@ -55,14 +59,14 @@ def update(
     from balancecli.money.rates import load_settings
 
     rt = runtime(ctx, config=config, demo=demo, verbose=verbose, debug=debug, no_color=no_color)
+    start_clock(max_time)
     with guarded(rt):
         settings = load_settings(rt.config, demo=rt.demo)
         if rt.demo:
             table, path = _demo_file(rt)
         else:
-            if rt.verbose:
-                rt.log(f"GET {settings.ecb_url}")
-            table, path = ecb.update(settings.ecb_url, timeout=timeout)
+            table, path = ecb.update(settings.ecb_url, timeout=timeout,
+                                     log=rt.log if rt.verbose else None)
         in_use = ecb.ecb_files()[0]
         info = {"file": str(path), "url": settings.ecb_url, "latest": table.latest.isoformat(),
                 "currencies": len(table.known()), "in_use": str(in_use.path)}
@@ -151,7 +155,7 @@ def _print(rt: Any, fmt: Format, target: str, file_info: dict[str, Any] | None,
            rows: list[dict[str, Any]]) -> None:
     from balancecli.core.clock import utc_now
     from balancecli.core.exactjson import dumps_exact
-    from balancecli.output.render import number_text
+    from balancecli.output.render import csv_value
 
     if fmt is Format.json:
         rt.out(dumps_exact({"schema": SHOW_SCHEMA, "generated_at": utc_now(),
@@ -171,8 +175,7 @@ def _print(rt: Any, fmt: Format, target: str, file_info: dict[str, Any] | None,
                                             "stale", "how"]
         writer.writerow(names)
         for r in rows:
-            writer.writerow("" if r[n] is None else number_text(r[n]) if n == "rate"
-                            else str(r[n]).lower() if n == "stale" else r[n] for n in names)
+            writer.writerow(csv_value(r[n]) for n in names)
         rt.out(out.getvalue())
         return
     from balancecli.output.networth import rate_text

@@ -25,12 +25,14 @@ from balancecli.cli.commands.options import (
     DemoOpt,
     Format,
     FormatOpt,
+    MaxTimeOpt,
     NoColorOpt,
     ProfileOpt,
     TimeoutOpt,
     VerboseOpt,
     examples,
     runtime,
+    start_clock,
 )
 
 if TYPE_CHECKING:
@@ -54,8 +56,8 @@ EXAMPLES = examples("balancecli --demo snapshot", "balancecli snapshot -p ts -a 
 
 def snapshot(
     ctx: typer.Context, profile: ProfileOpt = None, account: AccountOpt = None,
-    fmt: FormatOpt = Format.table, timeout: TimeoutOpt = 15.0, db: DbOpt = None,
-    textfile: TextfileOpt = None,
+    fmt: FormatOpt = Format.table, timeout: TimeoutOpt = 15.0, max_time: MaxTimeOpt = None,
+    db: DbOpt = None, textfile: TextfileOpt = None,
     config: ConfigOpt = None, demo: DemoOpt = False, verbose: VerboseOpt = False,
     debug: DebugOpt = False, no_color: NoColorOpt = False,
 ) -> None:
@@ -63,6 +65,7 @@ def snapshot(
     from balancecli.cli.boundary import run
 
     rt = runtime(ctx, config=config, demo=demo, verbose=verbose, debug=debug, no_color=no_color)
+    start_clock(max_time)
     run(rt, lambda: run_snapshot(rt, profiles=profile, accounts=account, fmt=fmt.value,
                                  timeout=timeout, db=db, textfile=textfile))
 

@@ -255,9 +255,26 @@ def test_wrong_types_and_shapes_are_bad_responses(fake):
         assert (error.profile, error.broker, error.account_id) == ("lp", "longport", "lp")
 
 
-def test_empty_list_is_no_rows_and_no_error(fake):
+@pytest.mark.parametrize("data, fragment", [
+    ({}, "has no data.list (the SDK requires it)"),
+    ({"list": None}, "has no data.list (the SDK requires it)"),
+    ({"list": []}, "has an empty data.list: no balance for the account"),
+])
+def test_an_answer_without_balances_is_a_bad_response(fake, data, fragment):
+    """The SDK requires ``list``, and one account always has a balance: never 'no rows'."""
+    lp = broker(fake)
+    for fetch in (balances, lambda b: b.assets(b.accounts())):
+        fake.inject("body", "/v1/asset/account", body={"code": 0, "message": "success",
+                                                      "data": data})
+        error = one_error(fetch(lp))
+        assert isinstance(error, BadResponseError) and fragment in error.message
+        assert (error.profile, error.account_id) == ("lp", "lp")
+
+
+def test_an_empty_list_for_a_currency_is_no_rows(fake):
+    """With ?currency= an empty list is an account without a view in that currency."""
     fake.inject("body", "/v1/asset/account", body={"code": 0, "data": {"list": []}})
-    result = balances(broker(fake))
+    result = balances(broker(fake, currency="CNH"))
     assert (result.rows, result.errors) == ([], [])
 
 
@@ -871,3 +888,22 @@ def test_cli_config_profile_with_env_secrets(tmp_path, fake):
     assert "check APP_SECRET" in proc.stderr
     for value in (DEMO_APP_SECRET, DEMO_ACCESS_TOKEN, "wrong-secret-value"):
         assert value not in proc.stdout + proc.stderr
+
+
+def test_cli_an_answer_without_data_list_is_exit_6_and_down(tmp_path, fake):
+    """``{"code": 0, "data": {}}`` through the installed command: one bad_response line
+    naming the missing field, exit 6, ``balancecli_up 0``; never an empty success."""
+    fake.variant = "no_list"
+    config = write_config(tmp_path / "config.toml", {"lp": {
+        "broker": "longport", "auth": "apikey", "base_url": fake.url, **FAST}})
+    env = {"BALANCECLI_CONFIG": str(config), "BALANCECLI_LP_APP_KEY": DEMO_APP_KEY,
+           "BALANCECLI_LP_APP_SECRET": DEMO_APP_SECRET,
+           "BALANCECLI_LP_ACCESS_TOKEN": DEMO_ACCESS_TOKEN}
+    proc = run_cli("balance", env=env)
+    assert (proc.returncode, proc.stdout) == (6, "")
+    assert proc.stderr.splitlines() == [
+        "error: lp account lp: the account balance answer has no data.list (the SDK requires "
+        "it) — try again later; if it persists, report it to LongPort"]
+    prom = run_cli("balance", "-f", "prometheus", env=env)
+    assert prom.returncode == 6
+    assert 'balancecli_up{profile="lp"} 0' in prom.stdout.splitlines()

@@ -8,7 +8,13 @@ from decimal import Decimal as D
 import pytest
 
 from balancecli.brokers.tradestation.broker import TradeStation
-from balancecli.core.errors import AuthError, BadResponseError, BrokerError, RateLimitedError
+from balancecli.core.errors import (
+    AuthError,
+    BadResponseError,
+    BalanceCliError,
+    BrokerError,
+    RateLimitedError,
+)
 from balancecli.demo.tradestation import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, FakeTradeStation
 from tests.support.config import FAST, make_ctx
 
@@ -128,17 +134,65 @@ def test_v3_accounts_and_balances(ts_fake):
     margin = result.rows[1]
     assert margin.cash == D("-4210.07")
     assert margin.buying_power == D("183012.44")
-    assert margin.initial_margin == D("50356.13")
-    assert margin.maintenance_margin == D("25178.07")
     assert str(margin.unrealized_pnl) == "23138.3992000534"
     assert margin.realized_pnl == D("-120.5")
     assert margin.extra["TodaysProfitLoss"] == "812.9"
     assert margin.extra["BalanceDetail"]["DayTrades"] == "2"
     cash = result.rows[0]
     assert cash.initial_margin is None  # not in the cash account's BalanceDetail
+    assert result.skipped == []
+
+
+def test_v3_margin_account_reads_the_equities_fields(ts_fake):
+    """The spec's Margin example: RequiredMargin and MaintenanceRate, no futures margins."""
+    b = broker(ts_fake)
+    margin = b.balances(b.accounts()).rows[1]
+    assert margin.account_type == "margin"
+    assert margin.initial_margin == D("50356.13")  # BalanceDetail.RequiredMargin
+    assert margin.maintenance_margin is None  # no MaintenanceMargin: null, never a guess
+    detail = margin.extra["BalanceDetail"]
+    assert detail["MaintenanceRate"] == "25178.07"  # kept as the broker sent it
+    assert "RequiredMargin" not in detail and "InitialMargin" not in detail
+    # A futures account still reads its futures fields; RequiredMargin there stays in extra.
+    ts_fake.v3["balances"]["210FUT01"]["BalanceDetail"]["RequiredMargin"] = "1"
+    futures = b.balances(b.accounts()).rows[2]
+    assert (futures.initial_margin, futures.maintenance_margin) == (D("2018050"), D("1495500"))
+    assert futures.extra["BalanceDetail"]["RequiredMargin"] == "1"
+
+
+def test_v3_unsupported_account_type_is_listed_but_never_asked(ts_fake):
+    ts_fake.include_unsupported_account = True
+    b = broker(ts_fake)
+    accounts = b.accounts()
+    assert [(a.account_id, a.type) for a in accounts][-1] == ("123456790C", "crypto")
+    for fetch in (b.balances, b.assets, lambda a: b.snapshot(a)[0],
+                  lambda a: b.snapshot(a)[1]):
+        result = fetch(accounts)
+        assert result.errors == []
+        assert "123456790C" not in {r.account_id for r in result.rows}
+        [skipped] = result.skipped
+        assert (skipped.profile, skipped.broker, skipped.account_id) == (
+            "ts", "tradestation", "123456790C")
+        assert skipped.reason == ("a crypto account: TradeStation serves balances for cash, "
+                                  "margin, futures and dvp accounts only")
+    assert not any("123456790C" in c.path for c in ts_fake.calls("/balances$"))
+
+
+def test_v3_unsupported_type_asked_anyway_gets_the_spec_error(ts_fake):
+    """What the fake answers when a client does ask (the v3 spec's Errors example)."""
+    import requests
+
+    ts_fake.include_unsupported_account = True
+    access, _ = ts_fake.issue()
+    body = requests.get(ts_fake.url + "/v3/brokerage/accounts/123456790C,11827391/balances",
+                        headers={"Authorization": f"Bearer {access}"}, timeout=5).json()
+    assert [b["AccountID"] for b in body["Balances"]] == ["11827391"]
+    assert body["Errors"] == [{"AccountID": "123456790C", "Error": "Forbidden",
+                               "Message": "Request not supported for account type."}]
 
 
 def test_v3_account_in_errors_fails_alone(ts_fake):
+    """An Errors entry for a type the endpoint serves (Cash here) stays an error."""
     ts_fake.include_error_account = True
     b = broker(ts_fake)
     result = b.balances(b.accounts())
@@ -146,6 +200,7 @@ def test_v3_account_in_errors_fails_alone(ts_fake):
     [error] = result.errors
     assert isinstance(error, BrokerError) and error.account_id == "123456789C"
     assert "Request not supported for account type" in error.message
+    assert result.skipped == []
 
 
 def test_v3_batches_of_at_most_25_ids(ts_fake):
@@ -174,6 +229,55 @@ def test_v3_assets_from_currency_details(ts_fake):
                    ("EUR", D("12500.25"), D("1.0531"))]
     cash = [r for r in result.rows if r.account_id == "11827391"]
     assert [(r.asset, r.total, r.available) for r in cash] == [("USD", D("25731.18"), None)]
+
+
+# -- rate limits
+
+def test_a_spent_quota_pauses_the_host_until_its_reset(ts_fake):
+    """X-RateLimit-Remaining: 0 on a 200: the next request waits for X-RateLimit-Reset
+    instead of spending a request on a 429."""
+    ts_fake.quota, ts_fake.quota_period = 1, 1.0
+    b = broker(ts_fake)
+    accounts = b.accounts()
+    [answer] = ts_fake.calls("/v3/brokerage/accounts$")
+    started = time.monotonic()
+    result = b.balances(accounts)  # another category, the same host: it waits for the reset
+    assert time.monotonic() - started >= 0.9
+    assert [r.account_id for r in result.rows] == ["11827391", "11827392", "210FUT01"]
+    assert (answer.path, ts_fake.quota) == ("/v3/brokerage/accounts", 1)
+
+
+def test_a_reset_beyond_the_budget_is_rate_limited_at_once(ts_fake):
+    ts_fake.quota = 1  # a 300 s window
+    b = broker(ts_fake, retry_budget=5)
+    accounts = b.accounts()
+    started = time.monotonic()
+    result = b.balances(accounts)
+    assert time.monotonic() - started < 2
+    assert result.rows == [] and len(result.errors) == 3
+    assert all(isinstance(e, RateLimitedError) and "it asked to wait" in e.message
+               for e in result.errors)
+    assert ts_fake.calls("/balances$") == []  # nothing spent on a certain 429
+
+
+def test_a_429_waits_for_the_quota_reset(ts_fake):
+    b = broker(ts_fake, max_retries=2)
+    ts_fake.inject("status", "/v3/brokerage/accounts$", status=429,
+                   body={"Error": "TooManyRequests", "Message": "Rate limit exceeded."},
+                   headers={"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": "1"})
+    started = time.monotonic()
+    assert len(b.accounts()) == 3
+    assert time.monotonic() - started >= 0.9
+    assert len(ts_fake.calls("/v3/brokerage/accounts$")) == 2
+
+
+def test_a_lower_case_message_in_an_error_body_is_read(ts_fake):
+    b = broker(ts_fake)
+    ts_fake.inject("status", "/v3/brokerage/accounts$", status=400,
+                   body={"message": "Invalid request: account list unavailable"})
+    with pytest.raises(BalanceCliError) as caught:
+        b.accounts()
+    assert "Invalid request: account list unavailable" in caught.value.message
 
 
 # -- tokens

@@ -167,21 +167,38 @@ def test_one_connection_serves_sequential_requests(echo):
     assert [pool.num_connections for pool in pools] == [1]
 
 
-def test_proxies_come_from_the_environment_once_per_host(echo, monkeypatch):
-    proxy = Echo().start()
+def test_proxies_come_from_the_environment_once_per_host(monkeypatch):
+    proxy, second = Echo().start(), Echo().start()
+    remote = "http://broker.example:8080"  # never resolved: the proxy answers for it
     try:
         monkeypatch.setenv("HTTP_PROXY", proxy.url)
         monkeypatch.setenv("NO_PROXY", "")
         http = client()
-        http.request("GET", echo.url + "/via-proxy")
-        assert [r.path for r in proxy.requests] == ["/via-proxy"] and not echo.requests
-        assert proxy.requests[0].target == echo.url + "/via-proxy"  # absolute, as proxies need
-        monkeypatch.setenv("NO_PROXY", "127.0.0.1")  # read once per host: no effect now
-        http.request("GET", echo.url + "/again")
-        assert len(proxy.requests) == 2
-        direct = client()  # a new client reads the environment again
-        direct.request("GET", echo.url + "/direct")
-        assert [r.path for r in echo.requests] == ["/direct"]
+        http.request("GET", remote + "/via-proxy")
+        assert [r.path for r in proxy.requests] == ["/via-proxy"]
+        assert proxy.requests[0].target == remote + "/via-proxy"  # absolute, as proxies need
+        monkeypatch.setenv("HTTP_PROXY", second.url)  # read once per host: no effect now
+        http.request("GET", remote + "/again")
+        assert len(proxy.requests) == 2 and not second.requests
+        client().request("GET", remote + "/new")  # a new client reads the environment again
+        assert [r.path for r in second.requests] == ["/new"]
+    finally:
+        proxy.stop()
+        second.stop()
+
+
+@pytest.mark.parametrize("variable", ["HTTP_PROXY", "ALL_PROXY"])
+def test_loopback_is_never_proxied(echo, monkeypatch, variable):
+    proxy = Echo().start()
+    try:
+        monkeypatch.setenv(variable, proxy.url)
+        monkeypatch.delenv("NO_PROXY", raising=False)
+        monkeypatch.delenv("no_proxy", raising=False)
+        for host in ("127.0.0.1", "localhost"):
+            url = echo.url.replace("127.0.0.1", host)
+            client().request("GET", url + "/direct", headers={"Authorization": "Bearer t"})
+        assert [r.path for r in echo.requests] == ["/direct", "/direct"]
+        assert proxy.requests == []
     finally:
         proxy.stop()
 
@@ -196,13 +213,24 @@ def test_netrc_credentials_apply_only_without_the_brokers_own(echo, isolated):
     assert bearer.json()["authorization"] == "Bearer t"
 
 
-def test_user_info_in_a_url_is_neither_sent_nor_shown(echo):
+def test_user_info_in_a_url_is_refused_neither_sent_nor_shown(echo):
+    from balancecli.core.errors import ConfigError
+
     url = echo.url.replace("http://", "http://user:s3cr3t-pw@") + "/x"
-    got = client().request("GET", url, headers={"Authorization": "Bearer t"}).json()
-    assert got["authorization"] == "Bearer t"
-    echo.inject("status", status=503)
-    error = timed(lambda: client().request("GET", url))[0]
-    assert error.message == f"127.0.0.1:{echo.port} answered HTTP 503"
+    error = timed(lambda: client().request("GET", url, headers={"Authorization": "Bearer t"}))[0]
+    assert isinstance(error, ConfigError)
+    assert error.message == (f"cannot request 'http://127.0.0.1:{echo.port}/x': it has a user "
+                             "name or password (user info before an '@')")
+    assert echo.requests == []
+
+
+@pytest.mark.parametrize("tail", ["#@[::1]:9/x", "\\@[::1]:9/x", "/a b", "/%zz", "/x/../y"])
+def test_a_url_two_parsers_could_read_apart_is_never_requested(echo, tail):
+    from balancecli.core.errors import ConfigError
+
+    error = timed(lambda: client().request("GET", echo.url + tail))[0]
+    assert isinstance(error, ConfigError) and error.message.startswith("cannot request ")
+    assert echo.requests == []
 
 
 # -- retries and Ctrl-C
@@ -339,3 +367,103 @@ def test_a_header_value_that_could_fold_or_split_the_headers_is_never_sent(echo,
     assert echo.requests == []
     assert http.request("GET", echo.url + "/x",
                         headers={"Authorization": "Bearer ok\tok"}).status == 200
+
+
+@pytest.mark.parametrize("headers, pause", [
+    ({}, None),
+    ({"Retry-After": "7"}, 7.0),
+    ({"Retry-After": "nan"}, None),
+    ({"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": "42"}, 42.0),
+    ({"X-RateLimit-Remaining": "3", "X-RateLimit-Reset": "42"}, None),  # quota left
+    ({"X-RateLimit-Remaining": "0"}, None),  # no reset: nothing to wait for
+    ({"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": "inf"}, None),
+    ({"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": "-5"}, 0.0),
+    ({"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": "30", "Retry-After": "60"}, 60.0),
+    ({"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": "1e12"}, limiter.LONGEST_PAUSE),
+])
+def test_what_an_answer_asks_to_wait(headers, pause):
+    assert limiter.pause_seconds(headers) == pause
+
+
+def test_a_quota_reset_given_as_an_epoch_time_is_read_as_one():
+    ahead = time.time() + 90
+    wait = limiter.pause_seconds({"X-RateLimit-Remaining": "0",
+                                  "X-RateLimit-Reset": f"{ahead:.0f}"})
+    assert wait is not None and 88 <= wait <= 91
+
+
+def test_an_exhausted_quota_on_a_200_pauses_the_whole_host(echo):
+    echo.inject("status", "/quota", status=200, body={"ok": True},
+                headers={"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": "600"})
+    client = HttpClient("p", retry_budget=2, max_retries=0)
+    assert client.request("GET", echo.url + "/quota").status == 200
+    started = time.monotonic()
+    with pytest.raises(RateLimitedError) as caught:
+        client.request("GET", echo.url + "/next")
+    assert time.monotonic() - started < 1
+    assert "it asked to wait" in caught.value.message
+
+
+# -- answers that are not HTTP: the connection worked, so bad_response, never retried
+
+MALFORMED = {
+    "a 1 MiB header line": (b"HTTP/1.1 200 OK\r\nX-Pad: " + b"a" * (1 << 20) + b"\r\n\r\n{}",
+                            "got more than 65536 bytes when reading header line"),
+    "10,000 headers": (b"HTTP/1.1 200 OK\r\n" + b"".join(b"X-%d: 1\r\n" % i
+                                                        for i in range(10_000)) + b"\r\n{}",
+                       "got more than 100 headers"),
+    "an SSH banner": (b"SSH-2.0-OpenSSH_9.6\r\n", "its status line is 'SSH-2.0-OpenSSH_9.6\\r\\n'"),
+    "two Content-Lengths": (b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 5\r\n\r\n"
+                            b"{}abc", "Content-Length contained multiple unmatching values (2, 5)"),
+}
+
+
+@pytest.mark.parametrize("case", MALFORMED)
+def test_an_answer_that_is_not_http_is_a_bad_response_without_retries(echo, case):
+    raw, reason = MALFORMED[case]
+    echo.inject("raw", body=raw, times=5)
+    error, elapsed = timed(lambda: client(max_retries=3).request("GET", echo.url + "/x"))
+    assert isinstance(error, BadResponseError), error
+    assert error.message == (f"127.0.0.1:{echo.port} sent an answer that is not valid HTTP "
+                             f"({reason})")
+    assert len(echo.requests) == 1 and elapsed < 2
+
+
+def test_a_connection_closed_without_an_answer_is_still_retried(echo):
+    echo.inject("raw", body=b"", times=1)
+    assert client(max_retries=1).request("GET", echo.url + "/x").status == 200
+    assert len(echo.requests) == 2
+
+
+# -- the run's deadline (--max-time)
+
+@pytest.fixture
+def run_deadline():
+    from balancecli.net.deadline import RUN
+
+    yield RUN
+    RUN.start(None)
+
+
+def test_the_run_deadline_stops_a_request_in_flight_and_no_retry_starts(echo, run_deadline):
+    from balancecli.net.deadline import OutOfTime
+
+    echo.inject("trickle_body", seconds=0.1, times=5)
+    run_deadline.start(1.0)
+    error, elapsed = timed(lambda: client(timeout=10, max_retries=3).request("GET", echo.url))
+    assert isinstance(error, OutOfTime) and error.kind == "unavailable"
+    assert error.message == "did not finish within --max-time 1 s"
+    assert 0.9 < elapsed < 1.6 and len(echo.requests) == 1
+    error, elapsed = timed(lambda: client().request("GET", echo.url + "/later"))
+    assert isinstance(error, OutOfTime) and elapsed < 0.1
+    assert len(echo.requests) == 1  # nothing is sent once it passed
+
+
+def test_no_backoff_sleep_runs_past_the_run_deadline(echo, run_deadline):
+    echo.inject("status", status=503, times=5)
+    run_deadline.start(1.0)
+    http = client(max_retries=3, retry_backoff=5, retry_budget=100)
+    error, elapsed = timed(lambda: http.request("GET", echo.url + "/x"))
+    assert isinstance(error, UnavailableError) and elapsed < 0.5
+    assert error.message == (f"127.0.0.1:{echo.port} answered HTTP 503; no time left for a "
+                             "retry within --max-time 1 s")
