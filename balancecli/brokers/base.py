@@ -74,7 +74,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from balancecli.brokers.mapping import FieldMap
 from balancecli.core.clock import MAX_SECONDS
-from balancecli.core.errors import BadResponseError, BalanceCliError, ConfigError
+from balancecli.core.errors import BadResponseError, BalanceCliError, ConfigError, SettingError
 from balancecli.core.models import Account, Asset, Balance
 from balancecli.core.secretfields import SecretFields
 from balancecli.net.limiter import RateLimit
@@ -102,6 +102,8 @@ class Setting:
     where: bool = False
     shown: bool = False
     overridden_by: str | None = None
+    # A value of the documented form, for a message about a missing one (``https://HOST/api``).
+    example: str | None = None
 
 
 COMMON_SETTINGS: dict[str, Setting] = {
@@ -306,45 +308,28 @@ class Broker:
         spec = {**COMMON_SETTINGS, **cls.settings}
         unknown = sorted(set(raw) - set(spec))
         if unknown:
-            raise ConfigError(
-                f"unknown setting {unknown[0]!r} for broker {cls.name}; "
-                f"valid: {', '.join(sorted(spec))}",
-                profile=profile,
+            from balancecli.core.suggest import closest
+
+            near = closest(unknown[0], spec)
+            known = f"did you mean {near!r}?" if near else f"valid: {', '.join(sorted(spec))}"
+            raise SettingError(
+                f"unknown setting {unknown[0]!r} for broker {cls.name}; {known}",
+                profile=profile, setting=unknown[0], suggestion=near, unknown=True,
                 next_step=f"edit profile {profile!r} in the config file",
             )
         result: dict[str, Any] = {}
         for key, setting in spec.items():
             if key not in raw:
                 if setting.required:
-                    raise ConfigError(
+                    raise SettingError(
                         f"missing setting {key!r} (broker {cls.name})",
-                        profile=profile,
+                        profile=profile, setting=key, missing=True,
+                        suggestion=setting.example or (setting.choices or (None,))[0],
                         next_step=f"add {key} = ... to [profiles.{profile}] in the config file",
                     )
                 result[key] = setting.default
                 continue
-            value = raw[key]
-            if not isinstance(value, setting.type) or isinstance(value, bool) and setting.type in (
-                int, (int, float)
-            ):
-                kind = (
-                    setting.type.__name__
-                    if isinstance(setting.type, type)
-                    else " or ".join(t.__name__ for t in setting.type)
-                )
-                raise ConfigError(
-                    f"setting {key!r} must be a {kind}, got {value!r}",
-                    profile=profile,
-                    next_step=f"fix {key} in [profiles.{profile}] of the config file",
-                )
-            _check_range(profile, key, value, setting)
-            if setting.choices and value not in setting.choices:
-                raise ConfigError(
-                    f"setting {key!r} must be one of {', '.join(setting.choices)}, got {value!r}",
-                    profile=profile,
-                    next_step=f"fix {key} in [profiles.{profile}] of the config file",
-                )
-            result[key] = value
+            result[key] = _checked(profile, key, raw[key], setting)
         return result
 
     def __init__(self, ctx: Context) -> None:
@@ -458,6 +443,43 @@ class Broker:
         return Skipped(self.profile, self.name, account.account_id, reason)
 
 
+def _checked(profile: str, key: str, value: Any, setting: Setting) -> Any:
+    """``value`` when ``setting`` takes it; else a SettingError saying what it takes."""
+    if not isinstance(value, setting.type) or isinstance(value, bool) and setting.type in (
+        int, (int, float)
+    ):
+        kinds = setting.type if isinstance(setting.type, tuple) else (setting.type,)
+        raise SettingError(
+            f"setting {key!r} must be {in_words(kinds)}, got {value!r}",
+            profile=profile, setting=key,
+            next_step=f"fix {key} in [profiles.{profile}] of the config file",
+        )
+    _check_range(profile, key, value, setting)
+    if setting.choices and value not in setting.choices:
+        from balancecli.core.suggest import closest
+
+        raise SettingError(
+            f"setting {key!r} must be one of {', '.join(setting.choices)}, got {value!r}",
+            profile=profile, setting=key,
+            suggestion=closest(str(value), setting.choices) or setting.choices[0],
+            next_step=f"fix {key} in [profiles.{profile}] of the config file",
+        )
+    return value
+
+
+# The types of settings, in words: a message never names a Python class.
+_KINDS: dict[type, str] = {str: "text", int: "a whole number", float: "a number",
+                           bool: "true or false", list: "a list", dict: "a table"}
+
+
+def in_words(kinds: tuple[type, ...]) -> str:
+    """``a whole number or a number`` for the types a setting takes (``(int, float)``: "a
+    number")."""
+    if set(kinds) == {int, float}:
+        return "a number"
+    return " or ".join(_KINDS.get(kind, "a value") for kind in kinds)
+
+
 def _check_range(profile: str, key: str, value: Any, setting: Setting) -> None:
     """Numbers must be finite and within the setting's range (``timeout = -1``, ``nan`` and
     ``inf`` are TOML numbers, and each breaks the run in its own obscure way)."""
@@ -472,9 +494,9 @@ def _check_range(profile: str, key: str, value: Any, setting: Setting) -> None:
     elif setting.maximum is not None and value > setting.maximum:
         problem = f"at most {setting.maximum:g}"
     if problem:
-        raise ConfigError(
+        raise SettingError(
             f"setting {key!r} must be {problem}, got {value!r}"
             + (f" ({setting.help})" if setting.help else ""),
-            profile=profile,
+            profile=profile, setting=key,
             next_step=f"fix {key} in [profiles.{profile}] of the config file",
         )

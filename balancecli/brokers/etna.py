@@ -102,6 +102,17 @@ TOKENS = TokenRules(
     margin=EXPIRY_MARGIN, unreadable_expiry_is_expired=True)
 
 
+# Where a user finds what ``auth login`` asks for. The app key is the broker's company key, in
+# its back office ("BO Companies" widget, WebApi tab: the requesting-tokens page of ETNA's
+# Trader API docs); the user name and password are the trader's own login.
+FOUND_AT = {
+    "APP_KEY": "the API key your broker issued for its ETNA Trader API (its back office: BO "
+               "Companies, WebApi tab; ask the broker)",
+    "USERNAME": "your login at the broker's ETNA trading platform",
+    "PASSWORD": "the password of that login",
+}
+
+
 class Etna(Broker):
     name = "etna"
     asked_again = "PASSWORD"  # auth login: a refused login asks for the password again
@@ -109,7 +120,8 @@ class Etna(Broker):
     # profile's max_concurrency).
     limits = RateLimit(start=8, ceiling=32)
     settings = {
-        "base_url": Setting(str, required=True, help="e.g. https://HOST/api", where=True),
+        "base_url": Setting(str, required=True, help="e.g. https://HOST/api", where=True,
+                            example="https://HOST/api"),
         "api_version": Setting((str, int, float), "1.0"),
         "currency": Setting(str, "USD", help="the balance response has no currency"),
     }
@@ -124,7 +136,7 @@ class Etna(Broker):
         return SecretFields(
             required=("APP_KEY", "USERNAME", "PASSWORD"), optional=("TOKEN", "TOKEN_EXPIRES_AT"),
             token="TOKEN", expiry="TOKEN_EXPIRES_AT", renewed_by=("PASSWORD",),
-            not_secret=("TOKEN_EXPIRES_AT",))
+            not_secret=("TOKEN_EXPIRES_AT",), found_at=FOUND_AT)
 
     def __init__(self, ctx: Any) -> None:
         super().__init__(ctx)

@@ -32,7 +32,7 @@ KINDS = {bool: "a boolean", int: "a number", float: "a number", Decimal: "a numb
 
 def kind(value: Any) -> str:
     """``value``'s JSON kind for messages ("a string", "an object", "null")."""
-    return KINDS.get(type(value), type(value).__name__)
+    return KINDS.get(type(value), "a value of another kind")
 
 
 # -- shapes

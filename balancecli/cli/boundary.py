@@ -10,7 +10,10 @@ Exit codes are decided here and nowhere else:
 - 7: some profiles or accounts failed and the rest were shown, or what was shown is
   incomplete (an ``--in`` total that misses an account) (``Ending``);
 - 130: Ctrl-C, or Ctrl-D at a question (``Interrupted``);
-- 141: the reader of stdout went away (``| head``); nothing more is said.
+- 141: the reader of stdout went away (``| head``); nothing more is said;
+- a write on stdout that fails otherwise (``output.console.StdoutError``, from whatever wrote,
+  up to the last flush before exit): one line, 5 (the disk is full, an I/O error: free space
+  and run again), or 2 when stdout is closed or not open for writing (how it was started).
 
 Commands run their body through ``run``; the body returns an ``Ending`` (the errors of the
 profiles and whether anything succeeded) or None, and raises for everything else. Typer's own
@@ -30,6 +33,7 @@ from balancecli.core.errors import (
     EXIT_INTERNAL,
     EXIT_INTERRUPTED,
     EXIT_PARTIAL,
+    EXIT_TEMPORARY,
     EXIT_USAGE,
     BalanceCliError,
     exit_code_for,
@@ -88,7 +92,83 @@ def report(run: Run, errors: Sequence[BalanceCliError]) -> None:
 
         shown = merge_keyring_errors(errors)
     for error in shown:
+        correct(error)
         run.console.report(error)
+
+
+# -- next steps: a command to run, as it works from where the user is ----------------------------
+#
+# Next steps are written where an error is raised, as plain commands (``run: balancecli auth
+# status work``); that code does not know how the run was started. The run's console passes
+# every line through ``with_flags`` (``cli.runtime``), so that a suggested command repeats the
+# global options that change what it sees, and works when pasted as printed.
+
+# The top-level commands but a broker's own (which print its files: nothing to repeat for
+# them); tests/unit/cli/test_next_steps.py checks the list against the app.
+COMMANDS = frozenset({"accounts", "balance", "assets", "snapshot", "history", "doctor", "schema",
+                      "auth", "profile", "rates", "help"})
+# Commands that read neither the config nor the demo (nor do a broker's own files): as they are.
+UNCONFIGURED = frozenset({"schema", "help"})
+
+
+@dataclass(frozen=True)
+class Flags:
+    """The global options given on the command line that a suggested command must repeat:
+    ``--demo`` and ``--config PATH`` (a config from ``BALANCECLI_CONFIG`` is still in the
+    environment of the next command, so it is not repeated)."""
+
+    demo: bool = False
+    config: str | None = None
+
+    def __bool__(self) -> bool:
+        return self.demo or self.config is not None
+
+
+def with_flags(text: str, flags: Flags) -> str:
+    """``text`` with the run's global flags after each ``balancecli COMMAND`` it names,
+    unless that command already has them: ``run: balancecli --config other.toml auth status
+    work``. Paths are quoted for a shell (``shlex.quote``)."""
+    if not flags or "balancecli " not in text:
+        return text
+    import re
+    import shlex
+
+    names = "|".join(sorted(COMMANDS - UNCONFIGURED, key=len, reverse=True))
+    # "is not a balancecli history database" names no command: not after an article.
+    pattern = re.compile(rf"(?<![\w./-])(?<!\ba )(?<!\ban )(?<!\bthe )balancecli "
+                         rf"(?=(?:{names})(?![\w-]))")
+
+    def insert(match: re.Match[str]) -> str:
+        rest = re.split(r"[();]| && | — |, or |balancecli ", text[match.end():], maxsplit=1)[0]
+        if "--help" in rest:
+            return match.group(0)  # the same page whatever the flags: as it is
+        added = []
+        if flags.demo and "--demo" not in rest:
+            added.append("--demo")
+        if flags.config is not None and "--config" not in rest and "--demo" not in rest:
+            added += ["--config", shlex.quote(flags.config)]
+        return "balancecli " + "".join(f"{word} " for word in added)
+
+    return pattern.sub(insert, text)
+
+
+def correct(error: BalanceCliError) -> None:
+    """A name typed close to a known one (``-p tss``): the next step is the command as typed
+    with the name corrected (``run: balancecli balance -p ts``), when argv holds it."""
+    if error.retry_with is None:
+        return
+    import shlex
+
+    typed, meant = error.retry_with
+    argv, changed = [], 0
+    for arg in sys.argv[1:]:
+        for form in ("{}", "--profile={}", "-p{}"):
+            if arg == form.format(typed):
+                arg, changed = form.format(meant), changed + 1
+                break
+        argv.append(arg)
+    if changed:
+        error.next_step = "run: " + shlex.join(["balancecli", *argv])
 
 
 def finish(run: Run, ending: Ending | None) -> int:
@@ -156,6 +236,7 @@ def code_of(rt: Run, exc: Exception) -> int:
         return EXIT_USAGE
     if isinstance(exc, BalanceCliError):
         _traceback(rt, exc)
+        correct(exc)
         rt.console.report(exc)
         return exc.exit_code
     if isinstance(exc, (Interrupted, Cancelled)):
@@ -166,9 +247,13 @@ def code_of(rt: Run, exc: Exception) -> int:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())  # nothing more to flush at exit
         return EXIT_BROKEN_PIPE
+    from balancecli.output.console import StdoutError
+
+    if isinstance(exc, StdoutError):
+        return stdout_failed(exc, rt.console.err)
     if not _traceback(rt, exc):
-        rt.console.err(f"error: internal error ({type(exc).__name__}); this is a bug — run "
-                       "again with --debug for the traceback and report it")
+        rt.console.err("error: internal error; this is a bug — run again with --debug for the "
+                       "traceback and report it")
     return EXIT_INTERNAL
 
 
@@ -196,7 +281,20 @@ def _interrupted(rt: Run) -> NoReturn:
 
 
 def entry(command: Any) -> int:
-    """Run the root command as the console script does; the exit code of what happened."""
+    """Run the root command as the console script does; the exit code of what happened,
+    stdout flushed (a write that fails, up to that last flush, is one line: ``stdout_failed``)."""
+    from balancecli.output.console import StdoutError, guard_stdio
+
+    guard_stdio()
+    try:
+        code = _entry(command)
+        sys.stdout.flush()
+    except StdoutError as exc:  # --help, --version: before a command's boundary, or the last
+        return stdout_failed(exc, _say)
+    return code
+
+
+def _entry(command: Any) -> int:
     import typer
 
     try:
@@ -205,14 +303,46 @@ def entry(command: Any) -> int:
         from balancecli.cli.typer_internals import usage_error_kind
 
         if usage_error_kind(exc) != "no_args_help":  # else the help is already printed
-            sys.stderr.write(describe(exc) + "\n")
+            _say(describe(exc))
         return EXIT_USAGE
     except (typer.Abort, KeyboardInterrupt):
         # Click turns a Ctrl-C (or Ctrl-D at one of its prompts) before a command's own
         # boundary into Abort: still an interruption (exit 130), not an internal error.
-        sys.stderr.write("interrupted\n")
+        _say("interrupted")
         return EXIT_INTERRUPTED
     return code if isinstance(code, int) else 0
+
+
+def _say(line: str) -> None:
+    with contextlib.suppress(OSError, ValueError):  # a stderr that cannot be written
+        sys.stderr.write(line + "\n")
+        sys.stderr.flush()
+
+
+def stdout_failed(exc: Any, say: Callable[[str], None]) -> int:
+    """The one line and exit code of a failed write on stdout (an ``output.console.
+    StdoutError``): a reader gone is 141 and silent; a closed stdout is 2 (how the command was
+    started); anything else, a full disk first, 5: free space and run again. Requests still in
+    flight are stopped, and what is still buffered is dropped (the flush at exit is silent)."""
+    import errno
+
+    from balancecli.core import interrupt
+    from balancecli.output.console import discard_stdout
+
+    interrupt.cancel()
+    discard_stdout()
+    if exc.errno == errno.EPIPE:
+        return EXIT_BROKEN_PIPE
+    if exc.errno == errno.EBADF:
+        say("error: balancecli: stdout is closed (or not open for writing), so the output has "
+            "nowhere to go — run it with stdout open: > FILE, or > /dev/null to discard it")
+        return EXIT_USAGE
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        step = "free some disk space (or write somewhere else) and run again"
+    else:
+        step = "check where stdout goes and run again"
+    say(f"error: balancecli: cannot write the output to stdout: {exc.strerror} — {step}")
+    return EXIT_TEMPORARY
 
 
 def describe(exc: Any) -> str:

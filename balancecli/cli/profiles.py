@@ -39,7 +39,7 @@ def select(names: list[str] | None, *, demo: bool, config: Path | None,
     if demo:
         demos = open_demo(stack)
         raw = {name: d.settings for name, d in demos.items()}
-        profiles, errors = cfg.select(raw, names, Path("<demo>"))
+        profiles, errors = cfg.select(raw, names, Path("<demo>"), demo=True)
         return Selection(profiles, list(errors), {name: d.secrets for name, d in demos.items()})
     path = cfg.config_path(config)
     profiles, errors = cfg.select(cfg.load_profiles(path), names, path)

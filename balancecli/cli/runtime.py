@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from balancecli.cli.boundary import Flags, with_flags
 from balancecli.cli.boundary import guarded as boundary  # the boundary as a with-block
 from balancecli.output.console import Console
 
@@ -36,6 +37,35 @@ class Globals:
     no_color: bool = False
     quiet: bool = False
     ignored_format: str | None = None  # BALANCECLI_FORMAT naming an export this command lacks
+
+
+class RunConsole(Console):
+    """The console of a run: a command named on stderr (a next step, a hint) repeats the global
+    flags the run was given (``cli.boundary.with_flags``), so that it works as printed."""
+
+    def __init__(self, *, flags: Flags = Flags(), no_color: bool = False, quiet: bool = False,
+                 verbose: bool = False) -> None:
+        super().__init__(no_color=no_color, quiet=quiet, verbose=verbose)
+        self.flags = flags
+
+    def err(self, line: str, *, block: bool = False) -> None:
+        super().err(with_flags(line, self.flags), block=block)
+
+
+def given_flags(ctx: Any, demo: bool, config: Path | None) -> Flags:
+    """The global flags of this run that came from the command line (before the command or
+    after it), as a next step must repeat them."""
+    from balancecli.cli.typer_internals import parameter_source
+
+    given = None
+    node = ctx
+    while node is not None and config is not None:
+        params = getattr(node, "params", {}) or {}
+        if params.get("config") == config and parameter_source(node, "config") == "COMMANDLINE":
+            given = str(config)
+            break
+        node = node.parent
+    return Flags(demo=demo, config=given)
 
 
 @dataclass
@@ -68,10 +98,12 @@ class Runtime:
         quiet = bool(local.get("quiet") or g.quiet)
         verbose = bool(local.get("verbose") or g.verbose)
         no_color = bool(local.get("no_color") or g.no_color)
-        rt = cls(config=config or g.config, demo=bool(local.get("demo") or g.demo),
-                 verbose=verbose, debug=bool(local.get("debug") or g.debug), no_color=no_color,
-                 quiet=quiet, command_path=getattr(ctx, "command_path", "") or "balancecli",
-                 console=Console(no_color=no_color, quiet=quiet, verbose=verbose))
+        config, demo = config or g.config, bool(local.get("demo") or g.demo)
+        console = RunConsole(flags=given_flags(ctx, demo, config), no_color=no_color,
+                             quiet=quiet, verbose=verbose)
+        rt = cls(config=config, demo=demo, verbose=verbose,
+                 debug=bool(local.get("debug") or g.debug), no_color=no_color, quiet=quiet,
+                 command_path=getattr(ctx, "command_path", "") or "balancecli", console=console)
         if g.ignored_format:
             rt._note_ignored_format(ctx, g.ignored_format)
         return rt

@@ -15,7 +15,11 @@ What is used, and for what:
 - ``--watch`` with or without a value (``command_rewriting_args``, for ``cli.watch``):
   ``typer.core.TyperCommand.parse_args``;
 - no ``<bool>`` after flags in ``--help`` (``plain_flags_in_help``, for ``commands.options``):
-  ``typer.core.TyperOption`` / ``TyperArgument.display_type_rich``;
+  ``typer.core.TyperOption`` / ``TyperArgument.display_type_rich``; arguments in usage lines
+  as ``PROFILE`` and ``[NAME]``, not ``{PROFILE}`` and ``[[NAME]]``, and no ``[x>=0.1]``
+  column of ranges that squeezes the descriptions at 80 columns (the same function):
+  ``TyperArgument._usage_display_name`` and ``display_name_raw``,
+  ``TyperOption`` / ``TyperArgument._get_number_range_help_str``;
 - usage errors in our words (``usage_error_kind``, ``choices_of``, for ``cli.boundary``): the
   classes of ``typer._click.exceptions``, ``TypeDescriptor.choices``;
 - where an option's value came from (``parameter_source``, for ``cli.runtime``,
@@ -155,6 +159,44 @@ def plain_flags_in_help() -> None:
 
         display_type_rich._balancecli = True  # type: ignore[attr-defined]
         cls.display_type_rich = display_type_rich  # type: ignore[method-assign]
+    _plain_usage_names(core.TyperArgument)
+    for parameter in (core.TyperArgument, core.TyperOption):
+        _no_range_column(parameter)
+
+
+def _no_range_column(cls: Any) -> None:
+    """No ``[x>=0.1]`` after an option's placeholder in help: it takes a column of its own
+    at the cost of every description, and a value out of range is a usage error that says
+    the range. Relies on ``_get_number_range_help_str(self)`` of the class."""
+    original = getattr(cls, "_get_number_range_help_str", None)
+    if original is None or getattr(original, "_balancecli", False):
+        return
+
+    def _get_number_range_help_str(self: Any) -> None:
+        return None
+
+    _get_number_range_help_str._balancecli = True  # type: ignore[attr-defined]
+    cls._get_number_range_help_str = _get_number_range_help_str
+
+
+def _plain_usage_names(cls: Any) -> None:
+    """Usage lines show a required argument as ``PROFILE`` (Typer 0.29: ``{PROFILE}``), an
+    optional one as ``[NAME]``, repeated ones with ``...``; a placeholder that already says it
+    (``[COMMAND]...``, ``KEY=VALUE...``) as it is. Relies on
+    ``TyperArgument._usage_display_name(self)`` and ``display_name_raw``."""
+    original = getattr(cls, "_usage_display_name", None)
+    if original is None or getattr(original, "_balancecli", False):
+        return
+
+    def _usage_display_name(self: Any) -> str:
+        name = str(self.display_name_raw)
+        if name.startswith("[") or name.endswith("..."):
+            return name
+        name = name if self.required else f"[{name}]"
+        return name + ("..." if self.nargs != 1 else "")
+
+    _usage_display_name._balancecli = True  # type: ignore[attr-defined]
+    cls._usage_display_name = _usage_display_name
 
 
 # -- option values without pydantic ------------------------------------------------------------

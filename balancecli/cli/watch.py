@@ -158,6 +158,7 @@ def _body(console: Console, tables: list[Table], errors: Sequence[BalanceCliErro
     the text around the tables (captions, footers, notes) wrapped to the terminal."""
     import dataclasses
 
+    from balancecli.cli.boundary import with_flags
     from balancecli.core.redact import REDACTOR
     from balancecli.output.console import error_line, hidden_note
     from balancecli.output.table import printable
@@ -178,6 +179,8 @@ def _body(console: Console, tables: list[Table], errors: Sequence[BalanceCliErro
         lines += _wrapped(hidden_note(hidden, width, hint), width, "2", color)
     if change:
         lines += _wrapped(change, width, "1" if "changed" in change else "", color)
+    flags = getattr(console, "flags", None)  # the run's console: steps repeat its flags
     for error in errors:
-        lines += _wrapped(printable(REDACTOR.redact(error_line(error))), width, "31", color)
+        line = error_line(error) if flags is None else with_flags(error_line(error), flags)
+        lines += _wrapped(printable(REDACTOR.redact(line)), width, "31", color)
     return "\n".join(lines)

@@ -26,6 +26,9 @@ class BalanceCliError(Exception):
 
     kind = "broker_error"
     exit_code = EXIT_BAD_RESPONSE
+    # (typed, meant): a name on the command line that is close to a known one (``-p tss``:
+    # ``("tss", "ts")``), so the next step can be the same command with it corrected.
+    retry_with: tuple[str, str] | None = None
 
     def __init__(
         self,
@@ -67,6 +70,26 @@ class BalanceCliError(Exception):
 class ConfigError(BalanceCliError):
     kind = "config"
     exit_code = EXIT_CONFIG
+
+
+class SettingError(ConfigError):
+    """One setting of a profile is unknown, missing or has a value it cannot take.
+
+    It says which (``setting``), and what would fix it where that is known: ``suggestion``, a
+    value that the setting takes (a close choice, the documented form: ``https://HOST/api``),
+    or for an unknown key the setting it is close to. Where the profile came from decides how
+    the fix is worded (the config file: ``profile set``; ``profile add``: ``--set``), so the
+    code that knows that (``config``, the profile commands) writes the next step."""
+
+    def __init__(self, message: str, *, setting: str, suggestion: str | None = None,
+                 unknown: bool = False, missing: bool = False, secret: bool = False,
+                 profile: str | None = None, next_step: str | None = None) -> None:
+        super().__init__(message, profile=profile, next_step=next_step)
+        self.setting = setting
+        self.suggestion = suggestion
+        self.unknown = unknown  # the key itself is not a setting of the broker
+        self.missing = missing  # a required setting that is not there
+        self.secret = secret  # an unknown key that names a secret field
 
 
 class AuthError(BalanceCliError):

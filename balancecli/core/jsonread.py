@@ -7,6 +7,11 @@ both while parsing, as a ``BadResponseError`` naming the field. An object that n
 twice (``{"CashBalance": "1", "CashBalance": "1000000"}``) is refused the same way, naming the
 key: ``json.loads`` keeps the last, other parsers the first (RFC 8259 §4 leaves it open), so
 which value the broker meant cannot be known.
+
+Text that is not text is replaced where it enters, never passed on: a lone UTF-16 surrogate
+(``"\\ud800"`` without its pair, valid JSON but no character, RFC 8259 section 8.2) and bytes
+that are not UTF-8 each become U+FFFD. Otherwise one such character in an account name would
+stop every encoder after it (JSON, CSV, the terminal, SQLite) and with them the whole run.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ from balancecli.core.numbers import (
     MAX_EXPONENT,
     out_of_bounds,
     printable_short,
+    without_surrogates,
 )
 
 MAX_DEPTH = 64  # JSON nesting; brokers send 3-5 levels, 100,000 would exhaust the stack
@@ -124,9 +130,9 @@ def loads(text: str | bytes, *, max_exponent: int = MAX_EXPONENT, tolerant: bool
     try:
         parse_float = (_PARSE_FLOAT.get((max_exponent, tolerant))
                        or _float_parser(max_exponent, tolerant))
-        return json.loads(data, parse_float=parse_float,
-                          parse_int=_parse_int_tolerant if tolerant else _parse_int,
-                          parse_constant=_reject_constant, object_pairs_hook=_object)
+        return _decoded(data, parse_float=parse_float,
+                        parse_int=_parse_int_tolerant if tolerant else _parse_int,
+                        parse_constant=_reject_constant, object_pairs_hook=_object)
     except BadResponseError:
         raise
     except _Repeated as exc:
@@ -140,6 +146,44 @@ def loads(text: str | bytes, *, max_exponent: int = MAX_EXPONENT, tolerant: bool
         raise BadResponseError("the response is nested too deeply") from None
     except (ValueError, UnicodeDecodeError, decimal.InvalidOperation) as exc:
         raise BadResponseError(f"the response is not valid JSON ({_short(exc)})") from None
+
+
+# Where a lone surrogate can come from: a \uD800-\uDFFF escape (a pair is joined by the
+# parser, a lone one is kept), or its raw UTF-8 form ED A0-BF xx, which json.loads decodes with
+# "surrogatepass". A document with neither (nearly all) is not walked.
+_MAY_HOLD_SURROGATE = re.compile(rb"\\u[dD][89abcdefABCDEF]|\xed[\xa0-\xbf]")
+
+
+def _decoded(data: bytes, **hooks: Any) -> Any:
+    """``json.loads`` of ``data`` with every string (keys too) valid text."""
+    try:
+        value = json.loads(data, **hooks)
+    except UnicodeDecodeError:
+        # Not UTF-8 (a Latin-1 name, a multi-byte character cut in two): each bad byte becomes
+        # U+FFFD, as a text decoder's "replace" does, rather than losing the whole answer.
+        value = json.loads(data.decode(json.detect_encoding(data), "replace"), **hooks)
+    if (b"\\" in data or b"\xed" in data) and _MAY_HOLD_SURROGATE.search(data):
+        value = _replaced(value)
+    return value
+
+
+def _replaced(value: Any) -> Any:
+    """``value`` with each lone surrogate in its strings and keys replaced by U+FFFD."""
+    if isinstance(value, str):
+        return without_surrogates(value)
+    if isinstance(value, list):
+        return [_replaced(v) for v in value]
+    if isinstance(value, dict):
+        out: dict[str, Any] = {}
+        for key, item in value.items():
+            text = without_surrogates(key)
+            if text in out:  # two keys that differ only in unreadable characters
+                raise BadResponseError(
+                    f"the response has the key {printable_short(text[:40])!r} twice once its "
+                    "unreadable characters are replaced")
+            out[text] = _replaced(item)
+        return out
+    return value
 
 
 _KEY_BEFORE = re.compile(rb'"((?:[^"\\]|\\.){1,80})"\s*:\s*$')

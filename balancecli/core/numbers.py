@@ -23,6 +23,11 @@ DOUBLE_EXPONENT = 324
 NUMBER_TEXT = re.compile(r"[+-]?[0-9]+(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?", re.ASCII)
 
 
+# What a JSON value that is not a number is, for a message (never a Python class name).
+_JSON_KINDS = {bool: "a boolean", str: "text", list: "a list", dict: "an object",
+               type(None): "null"}
+
+
 def to_decimal(value: Any, *, name: str = "value",
                max_exponent: int = MAX_EXPONENT) -> Decimal | None:
     """Return ``value`` as an exact Decimal, or None when the broker sent nothing.
@@ -55,7 +60,8 @@ def to_decimal(value: Any, *, name: str = "value",
             raise BadResponseError(f"{name} is not a number: {printable_short(value[:40])!r}")
         result = Decimal(text)
     else:
-        raise BadResponseError(f"{name} has type {type(value).__name__}, expected a number")
+        raise BadResponseError(f"{name} is {_JSON_KINDS.get(type(value), 'not a number')}, "
+                               "expected a number")
     if not result.is_finite():
         raise BadResponseError(f"{name} is {result}, expected a finite number")
     problem = out_of_bounds(result, max_exponent)
@@ -81,10 +87,26 @@ def printable_short(text: str) -> str:
     return "".join(c if c.isprintable() else "?" for c in text)
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+REPLACEMENT = "\ufffd"  # what a character that is not text becomes (Unicode's own choice)
+
+
+def without_surrogates(text: str) -> str:
+    """``text`` with each lone UTF-16 surrogate replaced by U+FFFD.
+
+    JSON may carry one (``"\\ud800"``), but no encoder can write it: UTF-8 output, CSV, the
+    terminal and SQLite all raise on it, so one such character would end the whole run."""
+    if text.isascii():
+        return text
+    return _SURROGATE.sub(REPLACEMENT, text)
+
+
 def to_text(value: Any) -> str | None:
     """Ids and names as strings (TradeStation v2 keys are JSON numbers); ``""`` becomes None.
 
-    An object or a list where text is expected is a BadResponseError, not its Python repr."""
+    An object or a list where text is expected is a BadResponseError, not its Python repr.
+    A lone surrogate becomes U+FFFD (``without_surrogates``): every text field of the model
+    can be written by every output and stored."""
     if value is None:
         return None
     if isinstance(value, bool):
@@ -93,4 +115,4 @@ def to_text(value: Any) -> str | None:
         got = "an object" if isinstance(value, dict) else "a list"
         raise BadResponseError(f"expected text, got {got}")
     text = str(value).strip() if not isinstance(value, Decimal) else format(value, "f")
-    return text or None
+    return without_surrogates(text) or None

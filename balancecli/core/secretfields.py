@@ -42,6 +42,8 @@ class SecretFields:
     expiry: str | None = None  # the field holding that token's expiry time
     renewed_by: tuple[str, ...] = ()  # fields that get a new token once it expired
     not_secret: tuple[str, ...] = ()  # times and identifiers: kept with the secrets, not secret
+    # field -> where the broker shows it to its user, said by ``auth login`` before it asks
+    found_at: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def fields(self) -> tuple[str, ...]:

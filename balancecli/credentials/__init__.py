@@ -48,6 +48,7 @@ from balancecli.credentials.keyring_access import (
     Keyring,
     KeyringUnavailable,
     keyring_help,
+    listed,
     merge_keyring_errors,
 )
 from balancecli.credentials.lock import lock_dir, profile_lock
@@ -56,8 +57,8 @@ from balancecli.credentials.tokens import field_problem, spoken
 __all__ = [
     "ENV_PREFIX", "NOT_SECRET", "REDACTOR", "SERVICE", "_BROKEN", "_REPLACED", "Keyring",
     "KeyringUnavailable", "Redactor", "Secrets", "Urgent", "check_environment", "env_name",
-    "env_suffices",
-    "keyring_help", "lock_dir", "mask", "merge_keyring_errors", "profile_lock",
+    "env_suffices", "keyring_help", "listed", "lock_dir", "mask", "merge_keyring_errors",
+    "profile_lock", "unset_fields",
 ]
 
 
@@ -73,6 +74,21 @@ def env_suffices(profile: str, required: SecretFields | tuple[str, ...],
     fields = as_fields(required)
     asked = dict.fromkeys((*fields.required, *(s.by for s in fields.stand_ins.values())))
     return settled(fields, [f for f in asked if secret_from_env(source, profile, f)])
+
+
+def unset_fields(fields: SecretFields, present: list[str], needed: str | None = None,
+                 ) -> list[str]:
+    """The fields the environment must add to make the profile complete (an access token is
+    left out when the refresh token that replaces it is listed), and ``needed``."""
+    from balancecli.core.secretfields import unmet
+
+    wanted = [u.field for u in unmet(fields, present) if u.excuse is None]
+    wanted = [f for f in wanted if not (
+        f in fields.stand_ins and fields.stand_ins[f].by in wanted
+        and not fields.stand_ins[f].until_expiry)]
+    if needed and needed.upper() not in present and needed.upper() not in wanted:
+        wanted.append(needed.upper())
+    return wanted
 
 
 class Urgent(str):
@@ -183,7 +199,7 @@ class Secrets:
         value = self.get(field)
         if not value:
             if self.keyring_error is not None:
-                raise self.keyring_error
+                raise self._not_set(field, self.keyring_error)
             raise AuthError(
                 f"missing credential {field.upper()}",
                 profile=self.profile,
@@ -193,6 +209,18 @@ class Secrets:
                 ),
             )
         return str(value)
+
+    def _not_set(self, field: str, error: AuthError) -> AuthError:
+        """The keyring is unusable and the environment lacks fields: the variables first
+        (what a cron job's environment file is missing), then the keyring's options."""
+        present = [f for f in self.fields.fields if self._from_env(f)]
+        names = [env_name(self.profile, f) for f in unset_fields(self.fields, present, field)]
+        found = KeyringUnavailable(
+            f"{listed(names)} {'is' if len(names) == 1 else 'are'} not set, and "
+            f"{error.message}", profile=self.profile, next_step=error.next_step)
+        found.reason = getattr(error, "reason", "")
+        found.unset = names
+        return found
 
     def reload(self) -> None:
         """Forget the cached keyring item (another process may have refreshed a token)."""

@@ -24,9 +24,19 @@ SERVICE = "balancecli"
 
 
 class KeyringUnavailable(AuthError):
-    """The keyring backend failed, is locked, or did not answer in time."""
+    """The keyring backend failed, is locked, or did not answer in time. ``unset``: the
+    environment variables that would have made the keyring unnecessary."""
 
     reason: str = ""
+    unset: Sequence[str] = ()
+
+
+def listed(names: Sequence[str], most: int = 3) -> str:
+    """``A``, ``A and B``, ``A, B and C``, ``A, B, C and 2 more``."""
+    if len(names) > most:
+        return f"{', '.join(names[:most])} and {len(names) - most} more"
+    return " and ".join([", ".join(names[:-1]), names[-1]]) if len(names) > 1 else \
+        "".join(names)
 
 
 def keyring_help(reason: str, profiles: Sequence[str]) -> str:
@@ -55,8 +65,11 @@ def merge_keyring_errors(errors: Sequence[BalanceCliError]) -> list[BalanceCliEr
             out.append(error)
         elif error is group[0]:
             names = list(dict.fromkeys(e.profile for e in group if e.profile))
+            unset = list(dict.fromkeys(v for e in group for v in e.unset))
+            first = f"{listed(unset)} {'is' if len(unset) == 1 else 'are'} not set, and " \
+                if unset else ""
             out.append(KeyringUnavailable(
-                keyring_help(error.reason, names), profile=", ".join(names),
+                first + keyring_help(error.reason, names), profile=", ".join(names),
                 next_step="details per profile: balancecli auth status"))
     return out
 
@@ -150,8 +163,8 @@ def _reason(exc: BaseException) -> str:
     if isinstance(exc, OSError) or name in ("SecretServiceNotAvailableException",
                                             "DBusErrorResponse"):
         bus = os.environ.get("DBUS_SESSION_BUS_ADDRESS") or "unset"
-        return (f"cannot reach the Secret Service on the D-Bus session bus ({bus}): "
-                f"{name}: {detail}")
+        return (f"cannot reach the Secret Service on the D-Bus session bus ({bus})"
+                + (f": {detail}" if detail else ""))
     if name == "RuntimeError" and "SecretService" in detail:
         bus = os.environ.get("DBUS_SESSION_BUS_ADDRESS") or "unset"
         return f"cannot reach the Secret Service on the D-Bus session bus ({bus}): {detail}"
@@ -161,7 +174,7 @@ def _reason(exc: BaseException) -> str:
         return "wrong keyring password (" + detail + ")"
     if name == "EOFError":
         return "the keyring asked for a password but there is no terminal"
-    return f"{name}: {detail}" if detail else name
+    return f"the keyring backend failed: {detail}" if detail else "the keyring backend failed"
 
 
 class Keyring:
@@ -171,11 +184,12 @@ class Keyring:
         """The backend in use, e.g. ``keyring.backends.SecretService.Keyring``."""
         try:
             backend = _timeboxed(_backend, what="the keyring", timeout=keyring_timeout())
+            # not a message: the backend's name, as PYTHON_KEYRING_BACKEND takes it
             return f"{type(backend).__module__}.{type(backend).__name__}"
         except KeyringUnavailable:
             return "unavailable (did not answer)"
-        except Exception as exc:  # noqa: BLE001
-            return f"unavailable ({type(exc).__name__})"
+        except Exception:  # noqa: BLE001 - the calls themselves say why
+            return "unavailable"
 
     def _call(self, profile: str, op: str, *args: Any) -> Any:
         def call() -> Any:

@@ -12,6 +12,12 @@ listener waits for the redirect that carries this login's ``state`` and the code
 (no retries: a code is single-use). Any other request (another local process, a web page's
 ``<img src=http://localhost:PORT/?code=x>``, a stale tab) is answered 400 and the wait goes on
 until the timeout: it cannot end, or fail, a pending login. Nothing here prints a token.
+
+When the browser cannot reach the listener (it runs on another machine than balancecli: SSH,
+a container), it ends on an error page whose address holds the code. At a terminal that address
+may be pasted instead, as rclone and gcloud allow: it must be an address of the redirect (the
+loopback host, the port and path listened on) and carry this login's state and a code, else it
+is refused with the reason and another may be pasted; the redirect itself still counts.
 """
 
 from __future__ import annotations
@@ -67,6 +73,9 @@ PAGE = (
 def _same(given: str, expected: str) -> bool:
     """Constant-time comparison; bytes, since compare_digest refuses non-ASCII text."""
     return secrets.compare_digest(given.encode("utf-8", "replace"), expected.encode("utf-8"))
+
+
+LOOPBACK = frozenset({"localhost", "127.0.0.1", "::1"})
 
 
 class _Listener:
@@ -128,6 +137,44 @@ class _Listener:
         if "error" in params:
             return 400, "Login failed", "Return to the terminal for details."
         return 200, "Logged in", "balancecli received the authorization; you can close this tab."
+
+    def pasted(self, address: str) -> str | None:
+        """Take an address pasted from the browser as if the browser had been redirected to
+        this listener: None when it was taken (or the redirect came first), else why not."""
+        parts = urlsplit(address.strip())
+        try:
+            port = parts.port
+        except ValueError:
+            port = None
+        if parts.scheme not in ("http", "https") or port != self.port or (
+                parts.hostname or "") not in LOOPBACK or (parts.path or "/") != self.path:
+            return "that is not an address of the redirect"
+        _, title, _ = self.offer({k: v[-1] for k, v in parse_qs(parts.query).items()})
+        if title == "Wrong state":
+            return "that address is of another login (its state is not this one's)"
+        if title == "Missing code":
+            return "that address has no authorization code"
+        self.done.set()
+        return None
+
+    def read_pastes(self, paste: Callable[[], str | None], redirect_uri: str,
+                    say: Callable[[str], None]) -> None:
+        """Read pasted addresses (``paste``: a line, None at the end of input) in a thread
+        of its own while the listener waits; the end of input only ends the pasting."""
+        def read() -> None:
+            while not self.done.is_set():
+                line = paste()
+                if line is None or self.done.is_set():
+                    return
+                if not line.strip():
+                    continue
+                problem = self.pasted(line)
+                if problem is None:
+                    return
+                say(f"{problem}: paste the whole address the browser shows, starting with "
+                    f"{redirect_uri}")
+
+        threading.Thread(target=read, daemon=True, name="balancecli-paste").start()
 
     def wait(self, timeout: float) -> dict[str, str] | None:
         """The redirect's parameters, or None when none came within ``timeout`` seconds."""
@@ -210,8 +257,10 @@ def _cannot_listen(host: str, port: int, exc: OSError) -> ConfigError:
 
 def browser_login(client: OAuthClient, http: Any, *, say: Callable[[str], None],
                   open_browser: bool = True, timeout: float = 300.0,
-                  port: int | None = None) -> dict[str, Any]:
-    """Run the whole flow; returns the fields to store (lower-case names)."""
+                  port: int | None = None,
+                  paste: Callable[[], str | None] | None = None) -> dict[str, Any]:
+    """Run the whole flow; returns the fields to store (lower-case names). ``paste``: read a
+    line from the terminal, to take the address the browser ended on (None: no terminal)."""
     if not client.client_id:
         raise AuthError("no OAuth client id (CLIENT_ID)",
                         next_step="give CLIENT_ID when asked, with --with-token, or set "
@@ -224,9 +273,15 @@ def browser_login(client: OAuthClient, http: Any, *, say: Callable[[str], None],
         path = "" if client.redirect_path == "/" else client.redirect_path
         redirect_uri = f"http://localhost:{listener.port}{path}"
         url = authorization_url(client, redirect_uri, state, challenge)
-        say("Log in in your browser. If it does not open, visit:")  # one call per line: a
-        say(f"  {url}")  # line break inside one would show as an escape (runtime.err)
+        # One call per line: a line break inside one would show as an escape (console.err).
+        say("Log in in your browser. If it does not open, visit:" if open_browser
+            else "Open this URL in a browser and log in:")
+        say(f"  {url}")
         say(f"Waiting up to {timeout:g} s for the redirect to {redirect_uri} …")
+        if paste is not None:
+            say("If the browser cannot reach this machine (over SSH), paste here the address "
+                "it ends on:")
+            listener.read_pastes(paste, redirect_uri, say)
         if open_browser:
             _open(url)
         params = listener.wait(timeout)

@@ -9,11 +9,16 @@
   line "cancelled", with nothing stored. Ctrl-C stays an interrupt (exit 130, "interrupted").
 - When the broker rejects a login, only the field its broker class names (``asked_again``: a
   password) is asked again, up to ``TRIES`` times in all.
+- Before a field is asked, one line says where the broker shows it (``SecretFields.found_at``,
+  declared by each broker class).
+- ``read_line`` reads a line that is not a question (the address pasted during a browser
+  login); end of input is None there, not a cancel.
 """
 
 from __future__ import annotations
 
 import sys
+from collections.abc import Mapping
 
 VISIBLE = frozenset({"USERNAME", "CLIENT_ID", "APP_KEY"})
 MAY_BE_EMPTY = {"CLIENT_SECRET": " (empty for a PKCE key)"}  # TradeStation PKCE keys have none
@@ -54,10 +59,24 @@ def ask_field(profile: str, field: str) -> str:
         sys.stderr.flush()
 
 
-def ask_fields(profile: str, fields: list[str]) -> dict[str, str]:
-    """The answers by lower-case field name, in order; a field left empty is left out."""
-    answers = {field.lower(): ask_field(profile, field) for field in fields}
+def ask_fields(profile: str, fields: list[str],
+               found_at: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The answers by lower-case field name, in order; a field left empty is left out.
+    ``found_at``: where the broker shows each field, said before it is asked."""
+    answers = {}
+    for field in fields:
+        where = (found_at or {}).get(field)
+        if where:
+            sys.stderr.write(f"{field}: {where}\n")
+            sys.stderr.flush()
+        answers[field.lower()] = ask_field(profile, field)
     return {field: value for field, value in answers.items() if value}
+
+
+def read_line() -> str | None:
+    """One line typed (without its line end), or None at the end of input."""
+    line = sys.stdin.readline()
+    return line.rstrip("\r\n") if line else None
 
 
 def ask_secret(question: str) -> str:

@@ -5,7 +5,9 @@
 
 Modules: ``schema`` (where the file lives, migrations, opening; the ``Database`` base),
 ``write`` (``record_run``, ``prune``), ``query`` (``runs``, ``series``, ``balances_at``, ...),
-``formats`` (how times, durations and amounts are written; sparklines), ``resample`` (closes
+``formats`` (how times, durations and amounts are written; sparklines), ``damage`` (stored
+values that cannot be read back: left out, noted in ``Store.damage``, named by ``history`` in
+one line per column, exit 3), ``resample`` (closes
 per local hour/day/week/month/year, ``--last``, the period that fits a terminal; pure functions
 over the queries' streams). ``Store`` joins them;
 import the public names from here.

@@ -11,14 +11,14 @@ import contextlib
 import dataclasses
 import gc
 import itertools
-import json
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, NamedTuple
 
 from balancecli.core.models import Asset, Balance
-from balancecli.history.formats import decimal_or_none, format_time, loads_extra
+from balancecli.history.damage import Damaged, Times, amount, json_value, time_text
+from balancecli.history.formats import format_time
 from balancecli.history.schema import (
     ASSET_FIELDS,
     ASSET_TEXT,
@@ -78,12 +78,17 @@ class Reader(Database):
             params = (limit,)
         with sqlite_errors(self.path):
             rows = self._conn.execute(sql, params).fetchall()
-        return [
-            Run(id=r[0], started_at=r[1], finished_at=r[2], profiles=json.loads(r[3]),
-                ok=bool(r[4]), error_count=r[5], errors=json.loads(r[6]), balance_count=r[7],
-                asset_count=r[8])
-            for r in rows
-        ]
+        runs = []
+        for r in rows:
+            try:
+                runs.append(Run(
+                    id=r[0], started_at=r[1], finished_at=r[2],
+                    profiles=json_value(r[3], "runs.profiles_json", list), ok=bool(r[4]),
+                    error_count=r[5], errors=json_value(r[6], "runs.errors_json", list),
+                    balance_count=r[7], asset_count=r[8]))
+            except Damaged as exc:
+                self.damage.note(r[0], exc)
+        return runs
 
     def runs_before(self, when: datetime) -> tuple[int, str | None, str | None]:
         """(how many runs started before ``when``, the first's and the last's start): what a
@@ -171,11 +176,20 @@ class Reader(Database):
     ) -> Iterator[Point]:
         """``series`` streamed in the same order, in constant memory."""
         sql, params = self.series_query(field, account_ids, profiles, since, until)
+        times: set[str] = set()  # checked once each (a run's)
+        column = f"balances.{field}"
         with sqlite_errors(self.path):
             cursor = self._conn.execute(sql, params)
             while rows := cursor.fetchmany(4096):
                 for t, run, prof, brk, acct, cur, v in rows:
-                    yield Point(t, run, prof, brk, acct, cur, None if v is None else Decimal(v))
+                    try:
+                        if t not in times:
+                            times.add(time_text(t, "balances.taken_at"))
+                        point = Point(t, run, prof, brk, acct, cur, amount(v, column))
+                    except Damaged as exc:
+                        self.damage.note(run, exc)
+                        continue
+                    yield point
 
     def explain(self, sql: str, params: Sequence[Any] = ()) -> list[str]:
         """The ``EXPLAIN QUERY PLAN`` details of a query, one string per step."""
@@ -215,12 +229,10 @@ class Reader(Database):
                 for row in rows:
                     if row[0] != rows[0][0]:
                         break
-                    values = dict(zip(text, row[2:2 + len(text)], strict=True))
-                    amounts = row[2 + len(text):2 + len(text) + len(money)]
-                    values.update(
-                        {n: decimal_or_none(v) for n, v in zip(money, amounts, strict=True)})
-                    values["extra"] = loads_extra(row[-1])
-                    out.append(Stored(row[0], row[1], model(**values)))
+                    try:
+                        out.append(_stored(row, table, text, money, model))
+                    except Damaged as exc:
+                        self.damage.note(row[0], exc)
         return out
 
 
@@ -246,8 +258,18 @@ class Reader(Database):
         with sqlite_errors(self.path):
             cursor = self._conn.execute(sql, params)
             while rows_ := cursor.fetchmany(4096):
-                for taken_at, run_id, ok in rows_:
-                    yield RunStamp(taken_at, run_id, bool(ok))
+                yield from self._stamps(rows_)
+
+    def _stamps(self, rows: Iterable[tuple[Any, ...]]) -> Iterator[RunStamp]:
+        """RunStamps of ``(started_at, id, ok)`` rows; a run whose time is damaged is left
+        out (its rows cannot be told apart from another run's)."""
+        for taken_at, run_id, ok in rows:
+            try:
+                time_text(taken_at, "runs.started_at")
+            except Damaged as exc:
+                self.damage.note(run_id, exc)
+                continue
+            yield RunStamp(taken_at, run_id, bool(ok))
 
     def iter_rows_of_runs(self, stamps: Iterable[RunStamp], *,
                           profiles: Sequence[str] | None = None,
@@ -284,18 +306,19 @@ class Reader(Database):
                 streams = [
                     _Group(self._conn.execute(
                         f"{_balance_sql(extra_of)} WHERE taken_at IN ({marks}) AND {rows}{ORDER}",
-                        [*extra_of, *times, *row_params]), _balance),
+                        [*extra_of, *times, *row_params]), _balance, "balances"),
                     _Group(self._conn.execute(
                         f"{ASSET_SQL} WHERE taken_at IN ({marks}) AND {rows}{ORDER}",
-                        [*times, *row_params]), _asset),
+                        [*times, *row_params]), _asset, "assets"),
                     _Group(self._conn.execute(
                         f"{RATE_SQL} WHERE taken_at IN ({marks}){ORDER}", times)
-                        if self.user_version() >= 3 else iter(()), _rate),
+                        if self.user_version() >= 3 else iter(()), _rate, "rates"),
                 ]
                 for s in sorted(batch):
                     key = (s.taken_at, s.run_id)
-                    balances, assets, rates = (g.take(key) for g in streams)
-                    yield RunRows(s.run_id, s.taken_at, s.ok, balances, assets, rates)
+                    balances, assets, rates = (g.take(key, self.damage) for g in streams)
+                    if all(g.whole for g in streams):  # a damaged run is left out whole
+                        yield RunRows(s.run_id, s.taken_at, s.ok, balances, assets, rates)
             batch = []
 
     def iter_points_by_run(self, field: str, *, profiles: Sequence[str] | None = None,
@@ -313,11 +336,12 @@ class Reader(Database):
                   f" b.currency, b.{field} FROM balances AS b INDEXED BY balances_time"
                   f" JOIN runs AS r ON r.id = b.run_id WHERE {' AND '.join([*where, rows])}")
         order = " ORDER BY b.taken_at, b.run_id"
+        points = _RunPoints(field, self.damage)
         with sqlite_errors(self.path):
             if stamps is None:
                 cursor = self._conn.execute(select + order, [*params, *row_params])
                 while batch := cursor.fetchmany(4096):
-                    yield from _run_points(batch)
+                    yield from points.read(batch)
                 return
             for chunk in _chunks(list(stamps), _BATCH):
                 wanted = {(s.taken_at, s.run_id) for s in chunk}
@@ -325,7 +349,7 @@ class Reader(Database):
                 batch = self._conn.execute(
                     f"{select} AND b.taken_at IN ({', '.join('?' * len(times))}){order}",
                     [*params, *row_params, *times]).fetchall()
-                yield from _run_points(r for r in batch if (r[0], r[1]) in wanted)
+                yield from points.read(r for r in batch if (r[0], r[1]) in wanted)
 
     # -- closes in SQL: the last run of each period, found by index seeks ------------------
     # ``edges`` are local periods as stored text, ``[(start, stop), ...]`` in time order
@@ -359,8 +383,12 @@ class Reader(Database):
                     run_of: dict[str, int] = {}
                     for t, run, prof, brk, acct, cur, v in rows:
                         if run_of.setdefault(t, run) == run:  # the last run at that time
-                            yield Point(t, run, prof, brk, acct, cur,
-                                        None if v is None else Decimal(v))
+                            try:
+                                value = amount(v, f"balances.{field}")
+                            except Damaged as exc:
+                                self.damage.note(run, exc)
+                                continue
+                            yield Point(t, run, prof, brk, acct, cur, value)
 
     def iter_run_closes(self, edges: Sequence[tuple[str, str]], *,
                         profiles: Sequence[str] | None = None,
@@ -379,10 +407,9 @@ class Reader(Database):
         with sqlite_errors(self.path):
             ids = self._per_edge(seek, edges, row_params)
             for chunk in _chunks(ids, _BATCH):
-                for taken_at, run_id, ok in self._conn.execute(
-                        "SELECT started_at, id, ok FROM runs WHERE id IN"
-                        f" ({', '.join('?' * len(chunk))}) ORDER BY started_at, id", chunk):
-                    yield RunStamp(taken_at, run_id, bool(ok))
+                yield from self._stamps(self._conn.execute(
+                    "SELECT started_at, id, ok FROM runs WHERE id IN"
+                    f" ({', '.join('?' * len(chunk))}) ORDER BY started_at, id", chunk))
 
     def periods_with_rows(self, edges: Sequence[tuple[str, str]], *,
                           account_ids: Sequence[str] | None = None,
@@ -420,6 +447,16 @@ class Reader(Database):
         return out
 
 
+def _stored(row: Sequence[Any], table: str, text: Sequence[str], money: Sequence[str],
+            model: type) -> Stored:
+    """A row of ``_rows_at`` (run id, time, text, amounts, extra) as Stored; Damaged else."""
+    values: dict[str, Any] = dict(zip(text, row[2:2 + len(text)], strict=True))
+    amounts = row[2 + len(text):2 + len(text) + len(money)]
+    values.update({n: amount(v, f"{table}.{n}") for n, v in zip(money, amounts, strict=True)})
+    values["extra"] = {} if row[-1] is None else json_value(row[-1], f"{table}.extra_json")
+    return Stored(row[0], Times().check(row[1], f"{table}.taken_at"), model(**values))
+
+
 class RunStamp(NamedTuple):
     """A stored run's time and id, and whether it completed without an error."""
 
@@ -445,9 +482,21 @@ _BATCH = 500  # runs per query of iter_rows_of_runs (SQLite allows 32,766 parame
 _EDGES = 4000  # periods per seek query (two parameters each)
 
 
-def _run_points(rows: Iterable[tuple[Any, ...]]) -> Iterator[RunPoint]:
-    for t, run, ok, prof, brk, acct, cur, v in rows:
-        yield RunPoint(t, run, bool(ok), prof, brk, acct, cur, None if v is None else Decimal(v))
+class _RunPoints:
+    """RunPoints of ``iter_points_by_run``'s rows; a damaged one is noted and left out."""
+
+    def __init__(self, field: str, damage: Any) -> None:
+        self.column, self.damage, self.times = f"balances.{field}", damage, Times()
+
+    def read(self, rows: Iterable[tuple[Any, ...]]) -> Iterator[RunPoint]:
+        for t, run, ok, prof, brk, acct, cur, v in rows:
+            try:
+                point = RunPoint(self.times.check(t, "balances.taken_at"), run, bool(ok), prof,
+                                 brk, acct, cur, amount(v, self.column))
+            except Damaged as exc:
+                self.damage.note(run, exc)
+                continue
+            yield point
 
 
 def _chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:

@@ -154,9 +154,12 @@ class Database:
     close with ``close()`` or ``with``."""
 
     def __init__(self, path: Path, conn: sqlite3.Connection, *, readonly: bool = False) -> None:
+        from balancecli.history.damage import Damage
+
         self.path = path
         self._conn = conn
         self.readonly = readonly
+        self.damage = Damage()  # what the reads left out (``history.damage``)
 
     # -- opening and migrations ---------------------------------------------------------------
 

@@ -17,7 +17,8 @@ from decimal import Decimal
 from typing import Any, NamedTuple
 
 from balancecli.core.models import Asset, Balance
-from balancecli.history.formats import format_time, loads_extra
+from balancecli.history.damage import Damage, Damaged, amount, day, json_value, time_text
+from balancecli.history.formats import format_time
 from balancecli.history.schema import Database, sqlite_errors
 
 
@@ -52,24 +53,26 @@ RATE_SQL = ("SELECT taken_at, run_id, profile, account_id, base, quote, num, den
 ORDER = " ORDER BY taken_at, run_id"
 
 
-def _d(text: str | None) -> Decimal | None:
-    return None if text is None else Decimal(text)
-
-
 def _balance(r: tuple[Any, ...]) -> Balance:
     return Balance(r[2], r[3], r[4], account_type=r[5], currency=r[6], as_of=r[7],
-                   equity=_d(r[8]), cash=_d(r[9]), available=_d(r[10]),
-                   extra=loads_extra(r[11]) if r[11] else {})
+                   equity=amount(r[8], "balances.equity"), cash=amount(r[9], "balances.cash"),
+                   available=amount(r[10], "balances.available"),
+                   extra=json_value(r[11], "balances.extra_json") if r[11] else {})
 
 
 def _asset(r: tuple[Any, ...]) -> Asset:
-    return Asset(r[2], r[3], r[4], r[5], total=_d(r[6]), value_in_account_currency=_d(r[7]),
-                 value_usd=_d(r[8]), conversion_rate=_d(r[9]))
+    return Asset(r[2], r[3], r[4], r[5], total=amount(r[6], "assets.total"),
+                 value_in_account_currency=amount(r[7], "assets.value_in_account_currency"),
+                 value_usd=amount(r[8], "assets.value_usd"),
+                 conversion_rate=amount(r[9], "assets.conversion_rate"))
 
 
 def _rate(r: tuple[Any, ...]) -> StoredRate:
-    return StoredRate(r[2], r[3], r[4], r[5], Decimal(r[6]), Decimal(r[7]), r[8],
-                      date.fromisoformat(r[9]) if r[9] else None)
+    num, den = amount(r[6], "rates.num"), amount(r[7], "rates.den")
+    if num is None or den is None or den == 0:
+        raise Damaged("rates.den" if num is not None else "rates.num",
+                      r[7] if num is not None else r[6], "not a usable rate")
+    return StoredRate(r[2], r[3], r[4], r[5], num, den, r[8], day(r[9], "rates.rate_date"))
 
 
 class ValuedReader(Database):
@@ -104,19 +107,30 @@ class ValuedReader(Database):
                    + where([w.replace("taken_at", "started_at") for w in time_where])
                    + " ORDER BY started_at, id")
         with sqlite_errors(self.path):
-            runs = self._conn.execute(run_sql, time_params).fetchall()
+            runs = list(self._checked_runs(self._conn.execute(run_sql, time_params)))
             streams = [
                 _Group(self._conn.execute(_balance_sql(extra_of) + where(row_where) + ORDER,
-                                          [*extra_of, *row_params]), _balance),
+                                          [*extra_of, *row_params]), _balance, "balances"),
                 _Group(self._conn.execute(ASSET_SQL + where(row_where) + ORDER, row_params),
-                       _asset),
+                       _asset, "assets"),
                 _Group(self._conn.execute(RATE_SQL + where(time_where) + ORDER, time_params)
-                       if self.user_version() >= 3 else iter(()), _rate),
+                       if self.user_version() >= 3 else iter(()), _rate, "rates"),
             ]
             for taken_at, run_id, ok in runs:
                 key = (taken_at, run_id)
-                balances, assets, rates = (s.take(key) for s in streams)
-                yield RunRows(run_id, taken_at, bool(ok), balances, assets, rates)
+                balances, assets, rates = (s.take(key, self.damage) for s in streams)
+                if all(s.whole for s in streams):  # a damaged run is left out whole
+                    yield RunRows(run_id, taken_at, bool(ok), balances, assets, rates)
+            for s in streams:
+                s.rest(self.damage)
+
+    def _checked_runs(self, rows: Any) -> Iterator[tuple[str, int, int]]:
+        """``(started_at, id, ok)`` of the runs whose time can be read (the others noted)."""
+        for taken_at, run_id, ok in rows:
+            try:
+                yield time_text(taken_at, "runs.started_at"), run_id, ok
+            except Damaged as exc:
+                self.damage.note(run_id, exc)
 
 
 def _balance_sql(extra_of: Sequence[str]) -> str:
@@ -127,14 +141,18 @@ def _balance_sql(extra_of: Sequence[str]) -> str:
 
 
 class _Group:
-    """The rows of one (taken_at, run_id) at a time from a cursor ordered by them."""
+    """The rows of one (taken_at, run_id) at a time from a cursor ordered by them. A row that
+    cannot be read is noted in the store's ``Damage``; ``whole`` says whether the last run
+    taken was read in full."""
 
-    def __init__(self, cursor: Any, make: Any) -> None:
+    def __init__(self, cursor: Any, make: Any, table: str) -> None:
         self._cursor = cursor
         self._make = make
+        self._time = f"{table}.taken_at"
         self._batch: list[Any] = []
         self._at = 0
         self._done = False
+        self.whole = True
 
     def _peek(self) -> Any:
         if self._at == len(self._batch):
@@ -146,10 +164,29 @@ class _Group:
                 return None
         return self._batch[self._at]
 
-    def take(self, key: tuple[str, int]) -> list[Any]:
+    def take(self, key: tuple[str, int], damage: Damage) -> list[Any]:
         out = []
+        self.whole = True
         while (row := self._peek()) is not None and (row[0], row[1]) <= key:
-            if (row[0], row[1]) == key:  # rows of a run outside the list are skipped
-                out.append(self._make(row))
+            if (row[0], row[1]) == key:
+                try:
+                    out.append(self._make(row))
+                except Damaged as exc:
+                    damage.note(row[1], exc)
+                    self.whole = False
+            else:  # a row of a run outside the list: skipped, but said if its time is bad
+                self._check_time(row, damage)
             self._at += 1
         return out
+
+    def rest(self, damage: Damage) -> None:
+        """Rows after the last run: only a row whose time is damaged sorts there."""
+        while (row := self._peek()) is not None:
+            self._check_time(row, damage)
+            self._at += 1
+
+    def _check_time(self, row: Sequence[Any], damage: Damage) -> None:
+        try:
+            time_text(row[0], self._time)
+        except Damaged as exc:
+            damage.note(row[1], exc)

@@ -4,6 +4,10 @@ A run and all its rows go in ONE ``BEGIN IMMEDIATE`` transaction, so a process k
 point leaves the whole run or nothing. Failed runs are recorded too: their errors, redacted as
 in the JSON ``errors`` list plus ``next_step``, show in ``history``. A row's time
 (``taken_at``) is its run's ``started_at``; a missing amount is NULL, never 0.
+
+Nothing secret is stored: every text of a row, its ``extra`` (keys too) and every error pass the
+same mask as the output (``core.redact``) first, so a token a broker echoes in a field cannot
+come back later from ``history``, whoever runs it and whatever secrets that run knows.
 """
 
 from __future__ import annotations
@@ -47,13 +51,9 @@ class Writer(Database):
         have no profile or account."""
         from balancecli.core.redact import REDACTOR
 
+        masked = REDACTOR.masker()
         taken_at = format_time(started_at)
-        stored_errors = [
-            {**{k: REDACTOR.redact(v) if isinstance(v, str) else v
-                for k, v in e.as_dict().items()},
-             "next_step": e.next_step and REDACTOR.redact(e.next_step)}
-            for e in errors
-        ]
+        stored_errors = [masked({**e.as_dict(), "next_step": e.next_step}) for e in errors]
         b_cols = ("run_id", "taken_at", *BALANCE_TEXT, *BALANCE_FIELDS, "extra_json")
         a_cols = ("run_id", "taken_at", *ASSET_TEXT, *ASSET_FIELDS, "extra_json")
         with sqlite_errors(self.path), self.transaction():
@@ -70,9 +70,9 @@ class Writer(Database):
                 f"INSERT INTO balances ({', '.join(b_cols)})"
                 f" VALUES ({', '.join('?' * len(b_cols))})",
                 (
-                    (run_id, taken_at, *(getattr(b, n) for n in BALANCE_TEXT),
+                    (run_id, taken_at, *(masked(getattr(b, n)) for n in BALANCE_TEXT),
                      *(money_text(getattr(b, n)) for n in BALANCE_FIELDS),
-                     dumps_extra(b.extra) if b.extra else None)
+                     dumps_extra(masked(b.extra)) if b.extra else None)
                     for b in balances
                 ),
             )
@@ -80,21 +80,23 @@ class Writer(Database):
                 f"INSERT INTO assets ({', '.join(a_cols)})"
                 f" VALUES ({', '.join('?' * len(a_cols))})",
                 (
-                    (run_id, taken_at, *(getattr(a, n) for n in ASSET_TEXT),
+                    (run_id, taken_at, *(masked(getattr(a, n)) for n in ASSET_TEXT),
                      *(money_text(getattr(a, n)) for n in ASSET_FIELDS),
-                     dumps_extra(a.extra) if a.extra else None)
+                     dumps_extra(masked(a.extra)) if a.extra else None)
                     for a in assets
                 ),
             )
             self._conn.executemany(
                 "INSERT OR IGNORE INTO accounts (account_id, profile, broker) VALUES (?, ?, ?)",
-                {(r.account_id, r.profile, r.broker) for rows in (balances, assets) for r in rows},
+                {(masked(r.account_id), masked(r.profile), masked(r.broker))
+                 for rows in (balances, assets) for r in rows},
             )
             self._conn.executemany(
                 "INSERT INTO rates (run_id, taken_at, profile, account_id, base, quote, num,"
                 " den, source, rate_date) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                ((run_id, taken_at, profile, account_id, r.base, r.quote, money_text(r.num),
-                  money_text(r.den), r.source, r.day.isoformat() if r.day else None)
+                ((run_id, taken_at, masked(profile), masked(account_id), masked(r.base),
+                  masked(r.quote), money_text(r.num), money_text(r.den), masked(r.source),
+                  r.day.isoformat() if r.day else None)
                  for profile, account_id, r in rates),
             )
         return run_id

@@ -329,4 +329,4 @@ def _reason(exc: BaseException) -> str:
                    "IncompleteRead"):
         if marker in text:
             return marker.lower()
-    return type(exc).__name__
+    return "the connection failed"

@@ -10,11 +10,17 @@
   stderr which columns were hidden; off a terminal nothing is hidden or coloured.
 - ``spinner`` shows progress on stderr (only when stdout and stderr are a terminal), naming
   the profiles still being fetched; it pauses while a prompt waits.
+- ``guard_stdio`` makes every failed write on stdout, whoever writes (a printer, Typer's
+  ``--version``, Rich's ``--help``, the interpreter's last flush), one ``StdoutError`` that the
+  error boundary turns into one line and its exit code; a text that cannot be encoded for
+  stdout becomes ``?`` rather than an error.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
+import io
 import os
 import sys
 import threading
@@ -47,6 +53,83 @@ def error_line(error: BalanceCliError) -> str:
     step = error.next_step or NEXT_STEPS.get(error.kind, "").format(
         profile=error.profile or "PROFILE")
     return f"error: {where}: {error.message}{status}" + (f" — {step}" if step else "")
+
+
+class StdoutError(Exception):
+    """A write on stdout failed (``errno``: EPIPE a reader gone, ENOSPC a full disk, EBADF
+    stdout closed or not open for writing, ...). Not an OSError: nothing that handles a file's
+    errors takes it for its own, and Typer does not turn a closed pipe into exit 1."""
+
+    def __init__(self, error: OSError | None = None) -> None:
+        self.errno = error.errno if error is not None and error.errno else errno.EBADF
+        self.strerror = (error.strerror if error is not None and error.strerror
+                         else os.strerror(self.errno))
+        super().__init__(self.strerror)
+
+
+class _Stdout(io.TextIOWrapper):
+    """The process's stdout, each failed write or flush a StdoutError."""
+
+    def write(self, text: str) -> int:
+        try:
+            return super().write(text)
+        except OSError as exc:
+            raise StdoutError(exc) from None
+
+    def flush(self) -> None:
+        try:
+            super().flush()
+        except OSError as exc:
+            raise StdoutError(exc) from None
+
+
+class _ClosedStdout(io.TextIOBase):
+    """What stdout is when the process started without one (``>&-``): writing is an error."""
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, text: str) -> int:
+        raise StdoutError()
+
+    def isatty(self) -> bool:
+        return False
+
+
+def guard_stdio() -> None:
+    """Install ``_Stdout`` (or ``_ClosedStdout``) as ``sys.stdout``; a missing stderr becomes
+    /dev/null (there is nowhere to say anything, the exit code still tells). Called once, by
+    ``cli.boundary.entry``, before anything is written; a stdout that is not the process's own
+    (a test's capture) is left as it is."""
+    if sys.stderr is None:
+        sys.stderr = open(os.devnull, "w", encoding="utf-8")  # noqa: SIM115 - for the run
+    stdout = sys.stdout
+    if stdout is None:
+        # Keep fd 1 taken, so that no file or socket opened later becomes "stdout".
+        with contextlib.suppress(OSError):
+            fd = os.open(os.devnull, os.O_WRONLY)
+            if fd != 1:
+                os.dup2(fd, 1)
+                os.close(fd)
+        sys.stdout = _ClosedStdout()
+        return
+    if type(stdout) is not io.TextIOWrapper:
+        return
+    encoding, line_buffering = stdout.encoding, stdout.line_buffering
+    write_through = stdout.write_through
+    guarded = _Stdout(stdout.detach(), encoding=encoding, errors="replace",
+                      line_buffering=line_buffering, write_through=write_through)
+    sys.stdout = guarded
+    setattr(sys, "__stdout__", guarded)  # noqa: B010 - the terminal size is read from it
+
+
+def discard_stdout() -> None:
+    """After a failed write: whatever is still buffered goes to /dev/null, so the flush at
+    exit cannot fail again (the interpreter would say so and exit 120)."""
+    with contextlib.suppress(OSError, ValueError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
 
 
 def terminal_width() -> int:
@@ -104,7 +187,9 @@ class Console:
 
         text = REDACTOR.redact(line)
         text = "\n".join(map(printable, text.split("\n"))) if block else printable(text)
-        with self._lock:
+        with self._lock, contextlib.suppress(OSError, ValueError):
+            # A stderr that cannot be written (2>/dev/full) leaves nowhere to say it; the
+            # exit code still tells.
             sys.stderr.write(text + "\n")
             sys.stderr.flush()
 
@@ -134,10 +219,11 @@ class Console:
 
     # -- stdout
     def out(self, text: str) -> None:
-        """Data on stdout, secrets masked; escaped on a terminal (tabs and line breaks kept)."""
+        """Data on stdout, secrets masked (never a number in it: its strings were masked one
+        by one by its printer); escaped on a terminal (tabs and line breaks kept)."""
         from balancecli.core.redact import REDACTOR
 
-        text = REDACTOR.redact(text)
+        text = REDACTOR.redact_rendered(text)
         if self.is_terminal:
             from balancecli.output.table import printable
 
@@ -176,7 +262,7 @@ class Console:
             rendered = render(table, width=width, color=self.color, wide=wide)
             parts.append(rendered.text)
             hidden += [c for c in rendered.hidden if c.title not in {h.title for h in hidden}]
-        return REDACTOR.redact("\n".join(p for p in parts if p)), hidden, width
+        return REDACTOR.redact_rendered("\n".join(p for p in parts if p)), hidden, width
 
     # -- progress
     @contextlib.contextmanager

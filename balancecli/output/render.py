@@ -147,9 +147,10 @@ def csv_value(value: Any) -> Any:
 
 
 def csv_line(values: Iterable[Any]) -> str:
-    """One CSV line of cells (``csv_value``), secrets masked."""
+    """One CSV line of cells (``csv_value``), secrets masked (before amounts become text:
+    a number is never masked)."""
     out = io.StringIO()
-    csv.writer(out, lineterminator="\n").writerow(mask([csv_value(v) for v in values]))
+    csv.writer(out, lineterminator="\n").writerow([csv_value(v) for v in mask(list(values))])
     return out.getvalue()
 
 

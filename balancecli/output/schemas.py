@@ -235,7 +235,11 @@ def _profile_documents() -> list[dict[str, Any]]:
             description="balancecli profile list -f json"),
         document("balancecli.profile/1", {
             "profile": {"type": "string"}, "config": {"type": "string"},
-            "settings": {"type": "object"}, "effective": {"type": "object"}},
+            "settings": {"type": "object"},
+            "effective": {"type": ["object", "null"],
+                          "description": "every setting with its default; null when the "
+                                         "profile is not valid"},
+            "problem": {**TEXT, "description": "why the profile is not valid (exit 3)"}},
             description="balancecli profile show NAME -f json"),
         document("balancecli.profile_path/1", {
             "config": {"type": "string"},

@@ -414,7 +414,7 @@ def stream_json(console: Console, points: Iterable[Any], field: str,
                     indent=console.json_indent)
     summaries: list[Series] = []
     for s in iter_groups(points):
-        stream.texts([REDACTOR.redact(series_json(s))])
+        stream.texts([REDACTOR.redact_rendered(series_json(s))])
         s.points = []
         summaries.append(s)
     stream.close([], [("totals", series_totals(summaries))])

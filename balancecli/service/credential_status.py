@@ -97,7 +97,13 @@ def profile_status(profile: Profile) -> dict[str, Any]:
     if missing:
         problem = message = f"missing {', '.join(missing)}"
         if keyring_error and needs_keyring:
-            problem, message = "the keyring is not usable", keyring_error
+            from balancecli.credentials import env_name, listed, unset_fields
+
+            env = [f["field"] for f in fields if f["source"] == "env"]
+            unset = [env_name(profile.name, f) for f in unset_fields(spec, env)]
+            names = f"{listed(unset)} {'is' if len(unset) == 1 else 'are'} not set"
+            problem = f"{names} and the keyring is not usable"
+            message = f"{names}, and {keyring_error}"
     elif expired and not renewable(spec, present):
         problem = message = "the access token has expired and there is no refresh token"
     return {

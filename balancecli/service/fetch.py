@@ -375,8 +375,20 @@ def _one(profile: Profile, options: Options) -> tuple[Result, bool, set[str]]:
         # A payload of an unexpected shape that a parser did not anticipate.
         if options.debug:
             raise
-        error = BadResponseError(
-            f"unexpected response shape ({type(exc).__name__}: {str(exc)[:80]})"
-        )
+        error = BadResponseError(f"unexpected response shape ({_shape_problem(exc)})")
         error.bind(profile=profile.name, broker=profile.broker)
         return Result(errors=[error]), False, set()
+
+
+def _shape_problem(exc: Exception) -> str:
+    """What a parser tripped on, in words: an error never names a Python class (nor quotes
+    one: a TypeError's text does)."""
+    if isinstance(exc, KeyError) and exc.args and isinstance(exc.args[0], str):
+        return f"no field {exc.args[0][:60]!r}"
+    for kind, words in ((KeyError, "a field is missing"), (IndexError, "a list is too short"),
+                        (RecursionError, "nested too deeply"),
+                        (ArithmeticError, "a number out of range"),
+                        (ValueError, "a value that cannot be read")):
+        if isinstance(exc, kind):
+            return words
+    return "a value of an unexpected kind"

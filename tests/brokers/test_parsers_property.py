@@ -2,15 +2,18 @@
 Generated payloads (random JSON-like structures around each API's field names, odd numbers,
 wrong types, deep nesting, raw bytes) go to every broker's parsing code: the broker's own
 request method is replaced by one returning the payload, so everything after the HTTP layer
-runs as in production."""
+runs as in production. Hostile text (surrogates, controls, bidi characters) in every text
+field goes further: over the wire as JSON, then through every output format and the store."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import re
 from decimal import Decimal
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from balancecli.brokers.base import Result
@@ -23,6 +26,7 @@ from balancecli.core.errors import BalanceCliError
 from balancecli.core.jsonread import loads
 from balancecli.core.models import MONEY_FIELDS, Account, Asset, Balance
 from balancecli.net.http import Response
+from balancecli.output.table import printable
 from tests.support.config import make_ctx
 
 SETTINGS = settings(max_examples=120, deadline=None,
@@ -266,3 +270,203 @@ def test_the_property_test_reaches_real_rows(broker):
         b._get = lambda path, what: [{"Id": 1}] if path.endswith("accounts") else {"cash": 2}
         rows = b.balances(b.accounts()).rows
     assert [r.cash for r in rows] == [Decimal("1.5") if broker == "tradestation" else Decimal(2)]
+
+
+# -- hostile text: every text field, through every output format and the store
+#
+# Each broker's payload carries generated text in every field the parsers read as text (ids,
+# names, types, statuses, currencies, assets, error messages, and unknown keys that land in
+# ``extra``): lone surrogates, C0 and C1 controls, escape sequences, bidi overrides and
+# isolates, line and paragraph separators, a BOM. The payload goes over the wire as JSON text,
+# either way a broker may write a surrogate (as a \ud800 escape, or its raw UTF-8 bytes), and
+# is read by the same reader as a real answer. Whatever comes out is written by every output
+# format and the history store, and read back: nothing may raise but a BalanceCliError, every
+# text must encode as UTF-8, and nothing a terminal acts on may come out raw on a terminal.
+
+SPECIAL = ["\ud800", "\udfff", "\udc80", "\ud83d", "\x00", "\x07", "\x1b[2J", "\x1b]8;;http://x\x1b\\",
+           "\r\n", "\n", "\t", "\x85", "\x9b", "\x7f", "\u202e", "\u202d", "\u2066", "\u2069",
+           "\u200f", "\u061c", "\u2028", "\u2029", "\ufeff", "\ufffd", "💰", "日本", '"', ",", "\\",
+           "=1+1", " "]
+hostile_char = st.one_of(
+    st.sampled_from(SPECIAL),
+    st.characters(categories=["Cs", "Cc", "Cf", "Zl", "Zp", "Mn"]),
+    st.characters(min_codepoint=0x20, max_codepoint=0x7e),
+)
+hostile_text = st.lists(hostile_char, min_size=1, max_size=8).map("".join)
+hostile_id = st.one_of(hostile_text, st.just("A1"))
+wire = st.sampled_from(["escaped", "raw"])
+
+# What a terminal (or a JSON reader) would act on, and must therefore never come out raw.
+TERMINAL_UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e"
+                             "\u2066-\u2069\ud800-\udfff]")
+JSON_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069"
+                         "\u2028\u2029\ud800-\udfff]")
+
+
+def on_the_wire(payload, how: str):
+    """``payload`` as a broker sends it and the bounded reader reads it."""
+    if how == "escaped":
+        raw = json.dumps(payload).encode()  # a surrogate as a \ud800 escape
+    else:
+        raw = json.dumps(payload, ensure_ascii=False).encode("utf-8", "surrogatepass")
+    return loads(raw)
+
+
+def encodes(text: str) -> str:
+    text.encode("utf-8")  # strict: a lone surrogate raises
+    return text
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory):
+    from balancecli.history import Store
+
+    with Store.open(tmp_path_factory.mktemp("history") / "history.sqlite3") as opened:
+        yield opened
+
+
+def through_every_output(store, accounts, balances, assets, errors) -> None:
+    from datetime import UTC, datetime
+
+    from balancecli.output import exports, render
+    from balancecli.output.console import error_line
+    from balancecli.output.specs import ACCOUNTS, ASSETS, AT, BALANCE
+    from balancecli.output.table import render as draw
+
+    for spec, rows in ((ACCOUNTS, accounts), (BALANCE, balances), (ASSETS, assets)):
+        document = encodes(render.to_json(spec, rows, errors, "2026-01-01T00:00:00Z"))
+        assert not JSON_UNSAFE.search(document.replace("\n", ""))
+        json.loads(document)
+        lines = encodes(render.to_jsonl(rows))
+        assert not JSON_UNSAFE.search(lines.replace("\n", ""))
+        for line in lines.splitlines():
+            json.loads(line)
+        encodes(render.to_csv(spec, rows))
+        for width in (80, None):
+            drawn = encodes(draw(render.table(spec, rows), width=width).text)
+            assert not TERMINAL_UNSAFE.search(drawn)
+    for error in errors:
+        line = encodes(error_line(error))
+        assert not TERMINAL_UNSAFE.search(printable(line))
+    for write in (exports.beancount, exports.ledger):
+        try:
+            encodes(write("balance", balances, exports.AccountNames(), "2026-01-01T00:00:00Z"))
+        except BalanceCliError:
+            pass
+    encodes(exports.openmetrics(balances, assets, up={}, seconds=0.0))
+    # The store: written, then read back and shown again.
+    started = datetime.now(UTC)
+    store.record_run(started_at=started, finished_at=started, profiles=["p"],
+                     balances=balances, assets=assets, errors=errors)
+    stored = [s.row for s in store.balances_at(started)]
+    encodes(render.to_json(AT, stored, [], "2026-01-01T00:00:00Z"))
+    encodes(draw(render.table(AT, stored), width=80).text)
+    encodes(render.to_csv(ASSETS, [s.row for s in store.assets_at(started)]))
+    for point in store.iter_series("equity", since=started):
+        encodes(json.dumps([point.profile, point.account_id, point.currency],
+                           ensure_ascii=False))
+    assert not store.damage, store.damage.errors(store.path)
+    encodes(json.dumps([r.errors for r in store.runs(limit=1)], ensure_ascii=False))
+
+
+def hostile_run(broker, store) -> None:
+    """The broker's accounts, balances and assets, then every output and the store."""
+    try:
+        accounts, rejected = broker.checked_accounts()
+    except BalanceCliError as exc:
+        through_every_output(store, [], [], [], [exc])
+        return
+    errors = list(rejected)
+    balances, assets = [], []
+    for call, out in ((broker.balances, balances), (broker.assets, assets)):
+        try:
+            result = call(accounts)
+        except BalanceCliError as exc:
+            errors.append(exc)
+            continue
+        out += result.rows
+        errors += result.errors
+    event(f"{len(accounts)} accounts, {len(balances)} balances, {len(assets)} assets")
+    for row in (*accounts, *balances, *assets):
+        for field in dataclasses.fields(row):
+            value = getattr(row, field.name)
+            if isinstance(value, str):
+                encodes(value)  # where it entered, it became text
+    through_every_output(store, accounts, balances, assets, errors)
+
+
+@SETTINGS
+@given(ident=hostile_id, text=hostile_text, other=hostile_text, how=wire)
+def test_tradestation_hostile_text(store, ident, text, other, how):
+    accounts = {"Accounts": [{"AccountID": ident, "Alias": text, "AccountType": other,
+                              "Currency": other, "Status": text, text: other}]}
+    balances = {"Balances": [{"AccountID": ident, "CashBalance": "1.5", "Equity": "2",
+                              "CurrencyDetails": [{"Currency": text, "CashBalance": "1"}],
+                              other: text}],
+                "Errors": [{"AccountID": text, "Error": other, "Message": text}]}
+    b = ts_broker("v3", [on_the_wire(accounts, how), on_the_wire(balances, how)])
+    hostile_run(b, store)
+
+
+@SETTINGS
+@given(ident=hostile_id, text=hostile_text, other=hostile_text, how=wire)
+def test_etna_hostile_text(store, ident, text, other, how):
+    accounts = on_the_wire([{"Id": ident, "Alias": text, "ClearingAccount": other,
+                             "MarginType": other, "Enabled": True, text: other}], how)
+    info = on_the_wire({"cash": 1, "equityTotal": 2, text: other, "note": other}, how)
+    b = Etna(make_ctx("etna", {"broker": "etna", "base_url": "https://127.0.0.1:9/api",
+                               "currency": "USD"},
+                      {"APP_KEY": "k" * 8, "USERNAME": "u", "PASSWORD": "p" * 8,
+                       "TOKEN": "t" * 10}))
+    b._get = lambda path, what: accounts if path.endswith("accounts") else info  # type: ignore
+    hostile_run(b, store)
+
+
+@SETTINGS
+@given(text=hostile_text, other=hostile_text, how=wire)
+def test_longport_hostile_text(store, text, other, how):
+    data = on_the_wire({"list": [{"currency": text, "total_cash": "1", "net_assets": "2",
+                                  "cash_infos": [{"currency": other, "available_cash": "1"},
+                                                 {"currency": text, "frozen_cash": "0"}],
+                                  other: text}]}, how)
+    b = LongPort(make_ctx("lp", {"broker": "longport", "auth": "apikey",
+                                 "base_url": "https://127.0.0.1:9"},
+                          {"APP_KEY": "k" * 8, "APP_SECRET": "s" * 8, "ACCESS_TOKEN": "t" * 8}))
+    b._get = lambda path, params: data  # type: ignore[method-assign]
+    hostile_run(b, store)
+
+
+@SETTINGS
+@given(ident=hostile_id, text=hostile_text, other=hostile_text, how=wire)
+def test_quantower_hostile_text(store, ident, text, other, how):
+    document = on_the_wire({
+        "Format": "balancecli.quantower/1", "GeneratedAt": "2026-01-01T00:00:00Z",
+        "Accounts": [{"Id": ident, "Name": text, "ConnectionId": other,
+                      "AccountCurrency": other, "Balance": 5,
+                      "Balances": [{"AssetId": text, "TotalBalance": 1}],
+                      "AdditionalInfo": [{"Id": text, "Value": other, "NameKey": other}],
+                      text: other}]}, how)
+    b = Quantower(make_ctx("qt", {"broker": "quantower", "source": "/nonexistent/export.json",
+                                  "max_age": 0}, {}))
+    try:
+        b._export = b._parse(document)
+    except BalanceCliError as exc:
+        through_every_output(store, [], [], [], [exc])
+        return
+    hostile_run(b, store)
+
+
+def test_hostile_text_reaches_the_rows_as_text(store):
+    """The harness reaches the text fields: a lone surrogate (escaped or raw) in a name comes
+    out as U+FFFD, and a bidi override is kept in the model but escaped in what is shown."""
+    from balancecli.output import render
+    from balancecli.output.specs import BALANCE
+
+    for how in ("escaped", "raw"):
+        accounts = {"Accounts": [{"AccountID": "A", "Alias": "x\ud800y\u202e", "Currency": "USD"}]}
+        balances = {"Balances": [{"AccountID": "A", "CashBalance": "1.5"}]}
+        b = ts_broker("v3", [on_the_wire(accounts, how), on_the_wire(balances, how)])
+        [row] = b.balances(b.accounts()).rows
+        assert row.account_name == "x\ufffdy\u202e"
+        assert "x\ufffdy\\u202e" in render.to_json(BALANCE, [row], [], "2026-01-01T00:00:00Z")
+        through_every_output(store, [], [row], [], [])

@@ -32,8 +32,9 @@ def test_an_unknown_broker():
 def test_a_profile_without_a_broker_is_told_every_choice():
     with pytest.raises(ConfigError) as info:
         validate_profile("x", {"base_url": "https://example.org"})
-    assert info.value.next_step == (
-        'add broker = "tradestation" (or longport, etna, quantower) to [profiles.x]')
+    assert info.value.message == (
+        "missing setting 'broker' (one of tradestation, longport, etna or quantower)")
+    assert info.value.next_step == "run: balancecli profile set x broker=BROKER"
 
 
 def test_profile_add_lists_the_brokers():

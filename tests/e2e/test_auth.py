@@ -9,7 +9,9 @@ fake authorization server (302) and follows the Location to the CLI's loopback l
 from __future__ import annotations
 
 import json
+import os
 import re
+import subprocess
 import time
 import tomllib
 
@@ -141,8 +143,10 @@ def test_browser_login_times_out(ts):
     # The hint names auth login's own option (--timeout is the per-request one elsewhere).
     assert "(--browser-timeout SECONDS for more time)" in result.stderr
     # The URL on a line of its own (a "\n" inside one stderr line would show as an escape).
+    # --no-browser opens none: nothing about one that "does not open".
     lines = result.stderr.splitlines()
-    at = lines.index("Log in in your browser. If it does not open, visit:")
+    assert "If it does not open" not in result.stderr
+    at = lines.index("Open this URL in a browser and log in:")
     assert lines[at + 1].startswith("  http://") and "/authorize?" in lines[at + 1]
     assert "\\n" not in result.stderr
     assert "(--timeout" not in result.stderr
@@ -415,11 +419,12 @@ def test_refresh_forces_a_refresh_and_stores_the_rotated_token(ts):
     assert "ts: token refreshed and stored; valid until" in result.stderr
 
 
-def test_refresh_on_a_broker_without_refresh_is_a_clear_error(store):
+def test_refresh_on_a_broker_without_refresh_is_a_usage_error(store):
     write_config(store, {"qt": {"broker": "quantower", "source": "http://127.0.0.1:9/x"}})
     result = run_cli("auth", "refresh", "qt", env={"BALANCECLI_QT_TOKEN": "t" * 12})
-    assert result.returncode == 3
-    assert "has no token refresh" in result.stderr
+    assert (result.returncode, result.stdout, result.stderr) == (
+        2, "", "error: qt: Quantower profiles have no token to refresh "
+               "(run: balancecli auth refresh --help)\n")
 
 
 def test_unknown_profile_is_a_config_error(ts):
@@ -492,7 +497,10 @@ def test_profile_add_validates_and_refuses_secrets(store):
 def test_profile_remove_unknown(store):
     store.write_text('[profiles.a]\nbroker = "etna"\nbase_url = "https://e.example/api"\n')
     result = run_cli("profile", "remove", "b")
-    assert result.returncode == 3 and "no profile named 'b'" in result.stderr
+    assert result.returncode == 3
+    assert result.stderr.startswith("error: b: unknown profile (profiles in "), result.stderr
+    close = run_cli("profile", "remove", "aa")
+    assert close.returncode == 3 and "unknown profile; did you mean 'a'?" in close.stderr
 
 
 def test_dump_round_trips():
@@ -519,3 +527,67 @@ def test_tradestation_revoke_url_is_derived_from_the_token_url():
     assert (lp.revoke_url, lp.redirect_port, lp.redirect_path, lp.has_client_secret) == (
         "https://openapi.longbridge.cn/oauth2/revoke", 60355, "/callback", False)
     assert LongPort.oauth_client({"auth": "apikey"}, lambda f: None) is None
+
+
+# -- no keyring: export lines ---------------------------------------------------------------
+
+
+@pytest.fixture
+def etna(store):
+    from balancecli.demo.etna import FakeEtna
+
+    fake = FakeEtna().start()
+    write_config(store, {"etna": {"broker": "etna", "base_url": fake.url + "/api", **FAST}})
+    yield fake
+    fake.stop()
+
+
+def _etna_fields() -> str:
+    from balancecli.demo.etna import DEMO_APP_KEY, DEMO_PASSWORD, DEMO_USERNAME
+
+    return json.dumps({"app_key": DEMO_APP_KEY, "username": DEMO_USERNAME,
+                       "password": DEMO_PASSWORD})
+
+
+def test_without_a_keyring_login_says_how_to_write_the_file_instead(etna, monkeypatch,
+                                                                     isolated):
+    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyring.backends.fail.Keyring")
+    result = run_cli("auth", "login", "etna", "--with-token", input=_etna_fields())
+    assert (result.returncode, result.stdout) == (4, "")
+    path = isolated / "config" / "balancecli" / "etna.env"
+    assert result.stderr.endswith(
+        f"; nothing was asked or stored — run: balancecli auth login etna --output {path} "
+        "(export lines in a file only you can read)\n")
+    assert etna.calls("/api/token") == []
+
+
+def test_print_env_prints_the_lines_on_stdout_only_and_stores_nothing(etna):
+    from balancecli.demo.etna import DEMO_PASSWORD
+
+    result = run_cli("auth", "login", "etna", "--with-token", "--print-env",
+                     input=_etna_fields())
+    assert result.returncode == 0, result.stderr
+    names = ["BALANCECLI_ETNA_APP_KEY", "BALANCECLI_ETNA_USERNAME", "BALANCECLI_ETNA_PASSWORD"]
+    assert [line.split("=", 1)[0] for line in result.stdout.splitlines()] == [
+        f"export {name}" for name in names]
+    assert DEMO_PASSWORD in result.stdout and DEMO_PASSWORD not in result.stderr
+    assert item("etna") == {}
+
+
+def test_output_writes_a_private_file_that_a_cron_job_can_source(etna, tmp_path):
+    from balancecli.demo.etna import DEMO_PASSWORD
+    from tests.support.cli import balancecli_exe
+
+    path = tmp_path / "secrets" / "balancecli.env"
+    result = run_cli("auth", "login", "etna", "--with-token", "--output", str(path),
+                     input=_etna_fields())
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "" and DEMO_PASSWORD not in result.stderr
+    assert oct(path.stat().st_mode & 0o777) == "0o600"
+    assert item("etna") == {}
+    cron = subprocess.run(["sh", "-c", f". {path} && exec {balancecli_exe()} accounts -q"],
+                          capture_output=True, text=True, timeout=60,
+                          env={"PATH": os.environ["PATH"], "HOME": str(tmp_path),
+                               "BALANCECLI_CONFIG": os.environ["BALANCECLI_CONFIG"]})
+    assert cron.returncode == 0, cron.stderr
+    assert "83267" in cron.stdout

@@ -448,7 +448,10 @@ def test_every_command_has_placeholders_and_examples():
     (["auth", "login", "ts", "--port", "70000"], {},
      "error: --port: must be at most 65535, got 70000 (run: balancecli auth login --help)"),
     (["balance", "--columns", "cash,equty"], {},
-     "error: --columns: unknown column equty; balance has: profile, broker, account_id, "
+     "error: --columns: unknown column equty; did you mean equity? "
+     "(run: balancecli balance --help)"),
+    (["balance", "--columns", "cash,zzz"], {},
+     "error: --columns: unknown column zzz; balance has: profile, broker, account_id, "
      "account_name, account_type, currency, as_of, cash, available, withdrawable, buying_power, "
      "equity, market_value, initial_margin, maintenance_margin, unrealized_pnl, realized_pnl "
      "(run: balancecli balance --help)"),
@@ -463,7 +466,7 @@ def test_usage_errors_are_one_line_in_our_words(args, env, line):
      "--in works with -f table, json, jsonl and csv, without --watch and --hide-amounts"),
     (["--demo", "assets", "--watch", "30", "-f", "csv"], "assets",
      "--watch shows a table; it cannot be combined with -f csv (for a record over time run: "
-     "balancecli snapshot, from cron)"),
+     "balancecli --demo snapshot, from cron)"),
     (["--demo", "profile", "list"], "profile list",
      "the profile commands edit the config file; they do not apply to --demo"),
     (["--demo", "history", "--at", "1d", "--since", "2d"], "history",

@@ -145,8 +145,10 @@ def test_an_unusable_keyring_is_one_line_for_every_profile(home, four_brokers):
     assert result.returncode == 7  # qt needs no secret: it still prints
     lines = result.stderr.splitlines()
     assert len(lines) == 1, lines
-    assert lines[0].startswith("error: ts, lp, etna: the OS keyring is not usable (no usable "
-                               "keyring backend; DBUS_SESSION_BUS_ADDRESS is not set). Options:")
+    assert lines[0].startswith(
+        "error: ts, lp, etna: BALANCECLI_TS_REFRESH_TOKEN, BALANCECLI_TS_CLIENT_ID, "
+        "BALANCECLI_LP_APP_KEY and 5 more are not set, and the OS keyring is not usable (no "
+        "usable keyring backend; DBUS_SESSION_BUS_ADDRESS is not set). Options:")
     assert "BALANCECLI_TS_*, BALANCECLI_LP_*, BALANCECLI_ETNA_*" in lines[0]
     assert lines[0].endswith("— details per profile: balancecli auth status")
     doc = json.loads(result.stdout)

@@ -18,7 +18,7 @@ import time
 import pytest
 
 from balancecli.demo.etna import DEMO_APP_KEY, DEMO_PASSWORD, DEMO_USERNAME, FakeEtna
-from balancecli.demo.tradestation import DEMO_CLIENT_ID, FakeTradeStation
+from balancecli.demo.tradestation import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, FakeTradeStation
 from tests.support.cli import balancecli_exe
 from tests.support.login_helpers import FAST, item, use_plaintext_keyring, write_config
 
@@ -296,3 +296,105 @@ def test_a_data_commands_second_factor_is_asked_once_and_used(etna, monkeypatch)
     assert {row["profile"] for row in json.loads(out)["balances"]} == {"etna"}
     assert term.screen.decode().count("ETNA verification code") == 1
     assert "424242" not in term.screen.decode() + out  # hidden while typed
+
+
+# -- where each field is, the next command, no keyring, the pasted address ------------------
+
+
+def test_each_prompt_says_where_the_broker_shows_the_field_and_success_says_what_next(etna):
+    term = Terminal("auth", "login", "etna")
+    before = term.expect("etna APP_KEY: ")
+    assert "APP_KEY: the API key your broker issued for its ETNA Trader API" in before
+    term.type(DEMO_APP_KEY + "\r")
+    assert "USERNAME: your login at the broker's ETNA trading platform" in term.expect(
+        "etna USERNAME: ")
+    term.type(DEMO_USERNAME + "\r")
+    term.expect("etna PASSWORD: ")
+    term.type(DEMO_PASSWORD + "\r")
+    code, out, shown = term.finish()
+    assert code == 0, shown
+    assert shown.strip().splitlines()[-1] == "next: balancecli balance -p etna"
+
+
+def test_without_a_keyring_login_offers_an_environment_file(etna, monkeypatch, tmp_path,
+                                                            isolated):
+    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyring.backends.fail.Keyring")
+    path = isolated / "config" / "balancecli" / "etna.env"
+    term = Terminal("auth", "login", "etna")
+    shown = term.expect("[y/N] ")
+    assert "etna: the OS keyring is not usable (no usable keyring backend" in shown
+    assert f"Write the credentials to {path} instead, as export lines only you can read?" \
+        in shown
+    term.type("y\r")
+    term.expect("etna APP_KEY: ")
+    term.type(DEMO_APP_KEY + "\r")
+    term.expect("etna USERNAME: ")
+    term.type(DEMO_USERNAME + "\r")
+    term.expect("etna PASSWORD: ")
+    term.type(DEMO_PASSWORD + "\r")
+    code, out, shown = term.finish()
+    assert code == 0, shown
+    assert f"wrote BALANCECLI_ETNA_APP_KEY, BALANCECLI_ETNA_USERNAME, BALANCECLI_ETNA_PASSWORD " \
+           f"to {path} (mode 0600), nothing in the keyring" in shown
+    assert DEMO_PASSWORD not in term.screen.decode() + out
+    assert oct(path.stat().st_mode & 0o777) == "0o600"
+    cron = subprocess.run(
+        ["sh", "-c", f". {path} && exec {balancecli_exe()} balance -f json"],
+        capture_output=True, text=True, timeout=60,
+        env={"PATH": os.environ["PATH"], "HOME": str(isolated),
+             "BALANCECLI_CONFIG": os.environ["BALANCECLI_CONFIG"]})
+    assert cron.returncode == 0, cron.stderr
+    assert {row["profile"] for row in json.loads(cron.stdout)["balances"]} == {"etna"}
+
+
+def test_no_to_the_offer_stores_nothing(etna, monkeypatch):
+    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyring.backends.fail.Keyring")
+    term = Terminal("auth", "login", "etna")
+    term.expect("[y/N] ")
+    term.type("\r")
+    code, out, shown = term.finish()
+    assert code == 4, shown
+    assert "error: etna: the OS keyring is not usable and no file was chosen; nothing was " \
+           "stored — run: balancecli auth login etna --output FILE" in shown
+    assert logins(etna) == 0
+
+
+@pytest.fixture
+def ts(monkeypatch, tmp_path):
+    config = use_plaintext_keyring(monkeypatch, tmp_path)
+    fake = FakeTradeStation().start()
+    write_config(config, {"ts": {
+        "broker": "tradestation", "base_url": fake.url, "auth_url": fake.url + "/authorize",
+        "token_url": fake.url + "/oauth/token", "client_id": DEMO_CLIENT_ID,
+        "redirect_port": 0, **FAST}})
+    monkeypatch.setenv("BALANCECLI_TS_CLIENT_SECRET", DEMO_CLIENT_SECRET)
+    yield fake
+    fake.stop()
+
+
+def test_the_address_the_browser_ends_on_can_be_pasted(ts):
+    import re
+
+    import requests
+
+    term = Terminal("auth", "login", "ts", "--no-browser", "--browser-timeout", "60")
+    shown = term.expect("paste here the address it ends on:")
+    assert "If it does not open" not in shown
+    assert "Open this URL in a browser and log in:" in shown
+    url = re.search(r"(http://127\.0\.0\.1:\d+/authorize\?\S+)", shown).group(1)
+    redirect = re.search(r"the redirect to (http://localhost:\d+)", shown).group(1)
+    # The browser is elsewhere (SSH): it ends on a page that cannot be reached.
+    location = requests.get(url, allow_redirects=False, timeout=5).headers["Location"]
+    assert location.startswith(redirect + "?")
+    term.type("https://example.com/?code=x\r")
+    assert "that is not an address of the redirect: paste the whole address the browser " \
+           f"shows, starting with {redirect}" in term.expect(f"starting with {redirect}")
+    term.type(re.sub(r"state=[^&]+", "state=forged", location) + "\r")
+    assert "that address is of another login" in term.expect(f"starting with {redirect}")
+    assert ts.calls("/oauth/token") == []  # nothing refused was exchanged
+    term.type(location + "\r")
+    code, out, shown = term.finish()
+    assert code == 0, shown
+    assert "ts: logged in (tradestation, " in shown
+    assert len(ts.calls("/oauth/token")) == 1
+    assert item("ts")["refresh_token"] in ts.refresh_tokens

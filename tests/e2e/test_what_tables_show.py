@@ -125,7 +125,8 @@ def test_an_unknown_currency_code_is_a_usage_error_naming_where_known_ones_are()
         assert (proc.returncode, proc.stdout) == (2, "")
         assert proc.stderr == (
             "error: --in: XYZ is not a currency balancecli knows (ISO 4217 codes, the ECB "
-            "file's and the config's [rates]; list them: balancecli rates show; for a crypto "
+            "file's and the config's [rates]; list them: balancecli --demo rates show; for a "
+            "crypto "
             'asset add e.g. "XYZ/USD" = "..." under [rates]) (run: balancecli balance --help)\n')
     # The suggested command lists them.
     shown = run_cli("--demo", "rates", "show", "--in", "USD", "-f", "json")

@@ -32,13 +32,14 @@ def balancecli_exe() -> str:
 
 
 def run_cli(*args: str, env: dict | None = None, input: str | None = None,
-            timeout: float = 60) -> subprocess.CompletedProcess:
+            timeout: float = 60, cwd: str | os.PathLike | None = None,
+            ) -> subprocess.CompletedProcess:
     """Run the installed command as a subprocess; returns stdout/stderr as text."""
     full_env = dict(os.environ)
     full_env.update(env or {})
     return subprocess.run(
         [balancecli_exe(), *args], capture_output=True, text=True, env=full_env,
-        input=input, timeout=timeout,
+        input=input, timeout=timeout, cwd=cwd,
     )
 
 
@@ -121,6 +122,21 @@ class Terminal:
             return False
         self.output += data
         return bool(data)
+
+    def type(self, text: str) -> None:
+        """Keys typed at the terminal (a line ends with "\r", as the Enter key sends)."""
+        os.write(self.master, text.encode())
+
+    def finish(self, timeout: float = 30.0) -> tuple[int, str]:
+        """(exit code, everything the terminal showed) once the command ends by itself."""
+        deadline = time.monotonic() + timeout
+        while self.proc.poll() is None and time.monotonic() < deadline:
+            self._read(0.1)
+        while self._read(0.1):
+            pass
+        code = self.proc.wait(timeout=5)
+        os.close(self.master)
+        return code, self.output.decode(errors="replace").replace("\r\n", "\n")
 
     def ctrl_c(self, timeout: float = 5.0) -> int:
         os.write(self.master, b"\x03")

@@ -128,6 +128,20 @@ ASSETS = FieldMap(
     })
 
 
+# Where a user finds what ``auth login`` asks for: the API key's three values are on the
+# OpenAPI site's User Center ("application credential"; the getting-started page:
+# https://open.longportapp.com/docs/getting-started); an OAuth client id comes from the OAuth
+# registration (POST /oauth2/register, the OAuth overview).
+_USER_CENTER = "on open.longportapp.com: log in, open the User Center, application credential"
+FOUND_AT = {
+    "APP_KEY": f"the App Key, {_USER_CENTER}",
+    "APP_SECRET": f"the App Secret, {_USER_CENTER}",
+    "ACCESS_TOKEN": f"the Access Token, {_USER_CENTER}",
+    "CLIENT_ID": "the client id of your LongPort OAuth client (from its registration; or set "
+                 "client_id in the profile)",
+}
+
+
 class LongPort(Broker):
     name = "longport"
     # Trade API: at most 30 calls per 30 s, 0.02 s apart (per host here).
@@ -157,13 +171,14 @@ class LongPort(Broker):
                 optional=("CLIENT_SECRET", "ACCESS_TOKEN_EXPIRES_AT"),
                 stand_ins=OAUTH_STAND_INS, token="ACCESS_TOKEN",
                 expiry="ACCESS_TOKEN_EXPIRES_AT", renewed_by=("REFRESH_TOKEN",),
-                not_secret=("ACCESS_TOKEN_EXPIRES_AT",))
+                not_secret=("ACCESS_TOKEN_EXPIRES_AT",), found_at=FOUND_AT)
         # API-key mode: the access token is the credential (refreshed with itself before it
         # expires, never after).
         return SecretFields(
             required=("APP_KEY", "APP_SECRET", "ACCESS_TOKEN"),
             optional=("ACCESS_TOKEN_EXPIRES_AT",), token="ACCESS_TOKEN",
-            expiry="ACCESS_TOKEN_EXPIRES_AT", not_secret=("ACCESS_TOKEN_EXPIRES_AT",))
+            expiry="ACCESS_TOKEN_EXPIRES_AT", not_secret=("ACCESS_TOKEN_EXPIRES_AT",),
+            found_at=FOUND_AT)
 
     def __init__(self, ctx: Any) -> None:
         super().__init__(ctx)

@@ -174,13 +174,20 @@ class _Export:
     connections: list[Connection]
 
 
+# Where a user finds what ``auth login`` asks for: the token typed into the bridge Strategy's
+# settings in Quantower (the bridge's install steps, ``balancecli quantower bridge``).
+FOUND_AT = {"TOKEN": "the Token you set in the balancecli bridge Strategy's settings in "
+                     "Quantower"}
+
+
 class Quantower(Broker):
     name = "quantower"
     # One request per profile to a loopback bridge (or none: a file).
     limits = RateLimit(start=2, ceiling=4)
     settings = {
         "source": Setting(str, required=True, where=True,
-                          help="export file path, or http://127.0.0.1:PORT/ of the bridge"),
+                          help="export file path, or http://127.0.0.1:PORT/ of the bridge",
+                          example="~/quantower/balancecli-export.json"),
         "max_age": Setting((int, float), 600, help="seconds; older exports are stale; 0: off"),
     }
 
@@ -195,7 +202,8 @@ class Quantower(Broker):
     @classmethod
     def secret_spec(cls, settings: dict[str, Any]) -> SecretFields:
         # An http source: the bearer token the user gave the Strategy (it does not expire).
-        return SecretFields(required=("TOKEN",) if _is_url(settings.get("source")) else ())
+        return SecretFields(required=("TOKEN",) if _is_url(settings.get("source")) else (),
+                            found_at=FOUND_AT)
 
     @classmethod
     def reported_rates(cls, balances: Sequence[Balance],

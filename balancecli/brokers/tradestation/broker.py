@@ -84,6 +84,17 @@ OAUTH = OAuthClient(
                    "and machine using this key must log in again")
 
 
+# Where a user finds what ``auth login`` asks for. API keys are issued by TradeStation on
+# request, each with the callback URLs registered for it (the auth-overview and auth-code pages:
+# https://api.tradestation.com/docs/fundamentals/authentication/auth-overview/).
+FOUND_AT = {
+    "CLIENT_ID": "the API Key TradeStation issued you (ask TradeStation Client Services for "
+                 "one, with the callback http://localhost:31022 registered)",
+    "CLIENT_SECRET": "the API Secret issued with that key (a PKCE key has none: leave it "
+                     "empty)",
+}
+
+
 class TradeStation(Broker):
     name = "tradestation"
     # Documented: 250 requests per 5 min per resource (Accounts, Balances): held here per
@@ -119,7 +130,7 @@ class TradeStation(Broker):
             may_be_absent={"CLIENT_SECRET": "a PKCE API key has none"},
             token="ACCESS_TOKEN", expiry="ACCESS_TOKEN_EXPIRES_AT",
             renewed_by=("REFRESH_TOKEN",),
-            not_secret=("ACCESS_TOKEN_EXPIRES_AT", "USER_ID"))
+            not_secret=("ACCESS_TOKEN_EXPIRES_AT", "USER_ID"), found_at=FOUND_AT)
 
     @classmethod
     def reported_rates(cls, balances: Sequence[Balance],

@@ -14,6 +14,7 @@ from balancecli.cli.commands import (
     broker_files,
     data,
     doctor,
+    help,
     history,
     profile,
     rates,
@@ -21,7 +22,7 @@ from balancecli.cli.commands import (
 )
 
 # The order of `balancecli --help`.
-GROUPS = (data, history, auth, profile, broker_files, rates, doctor, schema)
+GROUPS = (data, history, auth, profile, broker_files, rates, doctor, schema, help)
 
 
 def register_all(app: typer.Typer) -> None:

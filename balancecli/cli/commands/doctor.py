@@ -33,14 +33,6 @@ if TYPE_CHECKING:
     from balancecli.output.table import Table
     from balancecli.service.doctor import Report
 
-EXAMPLES = """Examples:
-
-  balancecli doctor                  every profile of the config
-
-  balancecli doctor -p ts -f json    one profile, as JSON (schema balancecli.doctor/1)
-
-  balancecli --demo doctor           the demo brokers
-"""
 
 
 class DoctorFormat(enum.StrEnum):
@@ -83,7 +75,9 @@ def _doctor(rt: Runtime, names: list[str] | None, fmt: DoctorFormat, timeout: fl
 
 
 def register(app: typer.Typer) -> None:
-    app.command(epilog=EXAMPLES)(doctor)
+    from balancecli.cli.commands.examples import EXAMPLES
+
+    app.command(epilog=EXAMPLES["doctor"])(doctor)
 
 
 # -- every profile -----------------------------------------------------------------------------

@@ -205,11 +205,24 @@ def run_history(rt: Runtime, q: Query) -> Ending | None:
         if q.currency:
             _check_currency(store, q.currency)
         if target:
-            return _networth(rt, store, q, target, settings, when[1], when[2])
-        if when[0] is not None:
+            ending = _networth(rt, store, q, target, settings, when[1], when[2])
+        elif when[0] is not None:
             _check_at(store, when[0])
-            return _at(rt, store, q, when[0])
-        return _series(rt, store, q, when[1], when[2])
+            ending = _at(rt, store, q, when[0])
+        else:
+            ending = _series(rt, store, q, when[1], when[2])
+        return _with_damage(ending, store)
+
+
+def _with_damage(ending: Ending | None, store: Any) -> Ending | None:
+    """Rows of the store that could not be read were left out of what was shown: one line
+    per damaged column naming its runs, exit 3 (``history.damage``)."""
+    from balancecli.cli.boundary import Ending
+
+    damaged = store.damage.errors(store.path)
+    if not damaged:
+        return ending
+    return Ending([*(ending.errors if ending else ()), *damaged], anything_succeeded=False)
 
 
 def _masked(rt: Runtime, q: Query) -> bool:

@@ -171,11 +171,15 @@ def check_columns(text: str, valid: list[str], has: str) -> list[str]:
     """``--columns a,b,c`` as a list of names; an unknown name is a usage error (exit 2)
     listing the valid ones (``has``: "balance has")."""
     from balancecli.cli.boundary import UsageError
+    from balancecli.core.suggest import closest
 
     names = [n.strip() for n in text.split(",") if n.strip()]
     unknown = [n for n in names if n not in valid]
     if unknown or not names:
         what = (f"unknown column{'s' if len(unknown) > 1 else ''} {', '.join(unknown)}"
                 if unknown else "no column named")
+        meant = [found for found in (closest(n, valid) for n in unknown) if found]
+        if unknown and len(meant) == len(unknown):  # each is a typo of one: say which
+            raise UsageError(f"--columns: {what}; did you mean {', '.join(meant)}?")
         raise UsageError(f"--columns: {what}; {has}: {', '.join(valid)}")
     return names

@@ -1,15 +1,17 @@
-"""``balancecli profile add|list|remove|show``: edit the TOML config without an editor.
+"""``balancecli profile add|set|unset|list|show|remove|path``: edit the config without an editor.
 
-Edits keep the rest of the file as it was (other profiles, comments, order): a new profile is
-appended as a ``[profiles.NAME]`` table and a removed one is cut out; the result is parsed again
-and must hold exactly the expected profiles, else the whole file is rewritten from its data.
-The file is written atomically (temporary file, fsync, rename) with mode 0600. Secrets never go
-in it: they belong to ``balancecli auth login``.
+Edits keep the rest of the file as it was (other profiles, settings, comments, order;
+``profile_toml``), are checked before anything is written (the broker's declared settings),
+and write the file atomically with mode 0600. Secrets never go in it: they belong to
+``balancecli auth login``. A setting that cannot be used is one line whose next step is the
+command to run, worded for where the setting came from: ``profile add ... --set KEY=VALUE``
+for one typed on the command line, ``profile set|unset`` for one in the file.
 """
 
 from __future__ import annotations
 
 import enum
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -19,11 +21,20 @@ from balancecli import brokers
 from balancecli.cli import complete
 from balancecli.cli.commands.examples import EXAMPLES
 from balancecli.cli.commands.options import ConfigOpt, DebugOpt, NoColorOpt, VerboseOpt, runtime
+from balancecli.cli.commands.profile_toml import (
+    dump,
+    table_text,
+    toml_value,
+)
+
+__all__ = ["app", "dump", "parse_sets", "register"]
 
 if TYPE_CHECKING:
     from balancecli.cli.runtime import Runtime
+    from balancecli.config import Fix
+    from balancecli.core.errors import ConfigError, SettingError
 
-app = typer.Typer(help="Add, list, show and remove profiles in the config file.",
+app = typer.Typer(help="Add, change, list, show and remove profiles in the config file.",
                   epilog=EXAMPLES["profile"],
                   no_args_is_help=True)
 
@@ -37,201 +48,115 @@ class ListFormat(enum.StrEnum):
     json = "json"
 
 
-# -- TOML writing (tomllib reads; the standard library has no writer) -----------------------
+# -- what was typed, to repeat it with a fix -------------------------------------------------
 
 
-def toml_key(key: str) -> str:
-    import json
-    import re
+@dataclass
+class Typed:
+    """The settings typed on the command line (``profile add``: with ``broker``; ``profile
+    set``: without), so that a next step is the same command with the fix applied."""
 
-    return key if re.fullmatch(r"[A-Za-z0-9_-]+", key) else json.dumps(key, ensure_ascii=False)
+    name: str
+    pairs: list[str] = field(default_factory=list)
+    broker: str | None = None
+    replace: bool = False
 
+    def given(self) -> dict[str, str]:
+        found = {key.strip(): value for key, _, value in (p.partition("=") for p in self.pairs)}
+        return {**found, **({"broker": self.broker} if self.broker is not None else {})}
 
-def toml_value(value: Any) -> str:
-    import json
-    import math
+    def keys(self) -> set[str]:
+        return set(self.given())
 
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float):
-        if not math.isfinite(value):
-            raise ValueError(f"{value!r} cannot be written to the config")
-        return repr(value)
-    if isinstance(value, str):
-        return json.dumps(value, ensure_ascii=False)  # JSON escapes are valid TOML escapes
-    if isinstance(value, (list, tuple)):
-        return "[" + ", ".join(toml_value(v) for v in value) + "]"
-    if isinstance(value, dict):
-        return "{" + ", ".join(f"{toml_key(str(k))} = {toml_value(v)}"
-                               for k, v in value.items()) + "}"
-    if hasattr(value, "isoformat"):
-        return str(value.isoformat())
-    raise ValueError(f"{type(value).__name__} cannot be written to the config")
+    def command(self, fix: Fix) -> str:
+        """``run: balancecli profile add|set ...`` as typed, with ``fix`` applied."""
+        import shlex
 
-
-def dump(data: dict[str, Any], prefix: tuple[str, ...] = ()) -> str:
-    """A TOML document from plain data: scalars first, then one [table] per dict."""
-    lines = [f"{toml_key(k)} = {toml_value(v)}" for k, v in data.items()
-             if not isinstance(v, dict)]
-    out = "\n".join(lines) + ("\n" if lines else "")
-    for key, value in data.items():
-        if isinstance(value, dict):
-            path = (*prefix, key)
-            body = dump(value, path)
-            has_scalars = any(not isinstance(v, dict) for v in value.values())
-            if has_scalars or not value:
-                header = "[" + ".".join(toml_key(p) for p in path) + "]\n"
-                out += ("\n" if out else "") + header + body
-            else:
-                out += body
-    return out
-
-
-def table_text(name: str, settings: dict[str, Any]) -> str:
-    return f"[profiles.{toml_key(name)}]\n" + "".join(
-        f"{toml_key(k)} = {toml_value(v)}\n" for k, v in settings.items())
-
-
-def _header_of(line: str) -> list[str] | None:
-    """The dotted key of a ``[table]`` header line, or None."""
-    import re
-    import tomllib
-
-    match = re.match(r"\s*\[(?!\[)(.*)\]\s*(#.*)?$", line)
-    if not match:
-        return None
-    try:
-        doc = tomllib.loads(f"[{match.group(1)}]\n")
-    except tomllib.TOMLDecodeError:
-        return None
-    keys: list[str] = []
-    while isinstance(doc, dict) and len(doc) == 1:
-        key = next(iter(doc))
-        keys.append(key)
-        doc = doc[key]
-    return keys
-
-
-def without_table(text: str, name: str) -> str:
-    """``text`` without ``[profiles.NAME]`` (and its sub-tables and the comment right above)."""
-    lines = text.splitlines(keepends=True)
-    out: list[str] = []
-    skipped: list[str] = []
-    skipping = False
-    for line in lines:
-        header = _header_of(line)
-        if header is not None:
-            if skipping:  # the comment right above the next table belongs to that table
-                keep = len(skipped)
-                while keep and skipped[keep - 1].lstrip().startswith("#"):
-                    keep -= 1
-                out.extend(skipped[keep:])
-                skipped = []
-            skipping = header[:2] == ["profiles", name]
-            if skipping:
-                while out and out[-1].lstrip().startswith("#"):
-                    out.pop()  # the comment that introduces the removed table
-        if skipping:
-            skipped.append(line)
+        keys = {fix.drop, fix.key}
+        pairs = [p for p in self.pairs if p.partition("=")[0].strip() not in keys]
+        broker = self.broker
+        if fix.key == "broker" and broker is not None:
+            broker = fix.value or "BROKER"
+        elif fix.key is not None:
+            pairs.append(fix.pair())
+        if broker is None:
+            words = ["profile", "set", self.name, *pairs] if pairs else (
+                ["profile", "show", self.name])
         else:
-            out.append(line)
-    return "".join(out)
+            words = ["profile", "add", self.name, "--broker", broker,
+                     *[w for p in pairs for w in ("--set", p)]]
+            words += ["--replace"] if self.replace else []
+        step = "run: " + shlex.join(["balancecli", *words])
+        return step + (f" && balancecli auth login {self.name}" if fix.login else "")
 
 
-def write_atomic(path: Path, text: str) -> None:
-    import os
-    import tempfile
+def reworded(exc: SettingError, typed: Typed) -> SettingError:
+    """``exc`` with its next step worded for the command line ``typed``."""
+    from balancecli.config import fix_for
 
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        os.fchmod(fd, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
-
-
-def save(path: Path, old_text: str, new_text: str, expected: dict[str, Any]) -> None:
-    """Write ``new_text`` if it parses to ``expected``; else the data itself, re-serialized."""
-    import tomllib
-
-    try:
-        ok = tomllib.loads(new_text) == expected
-    except tomllib.TOMLDecodeError:
-        ok = False
-    write_atomic(path, new_text if ok else dump(expected))
-
-
-def _load(path: Path, *, missing_ok: bool = False) -> tuple[str, dict[str, Any]]:
-    from balancecli import config
-
-    if missing_ok and not path.exists():
-        return "", {}
-    data = config.read_toml(path)
-    return path.read_text(encoding="utf-8"), data
+    exc.next_step = typed.command(fix_for(exc, typed.given()))
+    return exc
 
 
 # -- --set parsing --------------------------------------------------------------------------
 
 
-def parse_sets(name: str, broker: str, pairs: list[str]) -> dict[str, Any]:
+def parse_sets(name: str, broker: str, pairs: list[str], typed: Typed | None = None,
+               ) -> dict[str, Any]:
     """``key=value`` pairs typed by the broker's declared setting types."""
-    import tomllib
-
     from balancecli.brokers import broker_class
     from balancecli.brokers.base import COMMON_SETTINGS
+    from balancecli.cli.boundary import UsageError
+    from balancecli.config import SECRET_WORDS, Fix
     from balancecli.core.errors import ConfigError
 
+    typed = typed or Typed(name, pairs, broker=broker)
     cls = broker_class(broker, profile=name)
     spec = {**COMMON_SETTINGS, **cls.settings}
-    secret = {f.lower() for f in cls.secret_fields({}) + cls.optional_secret_fields({})}
-    secret |= {f.lower() for f in ("ACCESS_TOKEN", "REFRESH_TOKEN", "CLIENT_SECRET",
-                                    "APP_SECRET", "PASSWORD", "TOKEN", "APP_KEY")}
+    secret = {f.lower() for f in cls.secret_spec({}).fields + SECRET_WORDS}
     result: dict[str, Any] = {}
     for pair in pairs:
         key, sep, raw = pair.partition("=")
         key = key.strip()
         if not sep or not key:
-            raise ConfigError(f"--set {key!r}: expected key=value", profile=name)
+            raise UsageError(f"{pair!r}: expected KEY=VALUE (e.g. environment=sim)")
         if key.lower() in secret and key not in spec:
             raise ConfigError(
                 f"{key} is a secret: secrets never go in the config file", profile=name,
-                next_step=f"run: balancecli auth login {name}")
+                next_step=typed.command(Fix(drop=key, login=True)))
         setting = spec.get(key)
-        kinds = () if setting is None else (
-            setting.type if isinstance(setting.type, tuple) else (setting.type,))
-        value: Any = raw
-        try:
-            if list in kinds:
-                value = (tomllib.loads(f"v = {raw}")["v"] if raw.strip().startswith("[")
-                         else [p.strip() for p in raw.split(",") if p.strip()])
-            elif bool in kinds:
-                value = {"true": True, "false": False}[raw.strip().lower()]
-            elif int in kinds and float in kinds:
-                value = float(raw) if any(c in raw for c in ".eE") else int(raw)
-            elif int in kinds:
-                value = int(raw)
-            elif float in kinds:
-                value = float(raw)
-        except (ValueError, KeyError, tomllib.TOMLDecodeError):
-            wanted = " or ".join(k.__name__ for k in kinds)
-            raise ConfigError(f"setting {key!r} must be {wanted}, got {raw!r}",
-                              profile=name) from None
-        result[key] = value
+        result[key] = raw if setting is None else _typed_value(name, key, raw, setting, typed)
     return result
 
 
-# -- commands -------------------------------------------------------------------------------
+def _typed_value(name: str, key: str, raw: str, setting: Any, typed: Typed) -> Any:
+    """The text after ``KEY=`` as the value the setting declares (a list, a bool, a number)."""
+    import tomllib
+
+    from balancecli.brokers.base import in_words
+    from balancecli.core.errors import SettingError
+
+    kinds = setting.type if isinstance(setting.type, tuple) else (setting.type,)
+    try:
+        if list in kinds:
+            return (tomllib.loads(f"v = {raw}")["v"] if raw.strip().startswith("[")
+                    else [p.strip() for p in raw.split(",") if p.strip()])
+        if bool in kinds:
+            return {"true": True, "false": False}[raw.strip().lower()]
+        if int in kinds and float in kinds:
+            return float(raw) if any(c in raw for c in ".eE") else int(raw)
+        if int in kinds:
+            return int(raw)
+        if float in kinds:
+            return float(raw)
+    except (ValueError, KeyError, tomllib.TOMLDecodeError):
+        error = SettingError(f"setting {key!r} must be {in_words(kinds)}, got {raw!r}",
+                             profile=name, setting=key)
+        raise reworded(error, typed) from None
+    return raw
+
+
+# -- the file -------------------------------------------------------------------------------
 
 
 def _path(rt: Runtime) -> Path:
@@ -245,6 +170,47 @@ def _path(rt: Runtime) -> Path:
     return config.config_path(rt.config)
 
 
+def _load(path: Path, *, missing_ok: bool = False) -> tuple[str, dict[str, Any],
+                                                            dict[str, Any]]:
+    """(the file's text, its data, its profiles)."""
+    from balancecli import config
+    from balancecli.core.errors import ConfigError
+
+    if missing_ok and not path.exists():
+        return "", {}, {}
+    data = config.read_toml(path)
+    profiles = data.get("profiles", {})
+    if not isinstance(profiles, dict):
+        raise ConfigError(f"'profiles' in {path} must be a table of [profiles.NAME] tables",
+                          next_step="fix it in an editor: one [profiles.NAME] table per "
+                                    "profile")
+    return path.read_text(encoding="utf-8"), data, profiles
+
+
+def _existing(profiles: dict[str, Any], name: str, path: Path) -> dict[str, Any]:
+    """The raw settings of the profile ``name``; unknown: exit 3 with the close name."""
+    from balancecli.config import unknown_profile
+    from balancecli.core.errors import ConfigError
+
+    raw = profiles.get(name)
+    if raw is None:
+        raise unknown_profile(name, list(profiles), path)
+    if not isinstance(raw, dict):
+        raise ConfigError(f"[profiles.{name}] must be a table", profile=name,
+                          next_step=f"fix it in an editor ({path})")
+    return raw
+
+
+def _saved(rt: Runtime, path: Path, new_text: str, expected: dict[str, Any]) -> None:
+    from balancecli.cli.commands.profile_toml import save
+
+    if not save(path, new_text, expected):
+        rt.warn(f"{path} was written from its data: its comments and layout could not be kept")
+
+
+# -- add ------------------------------------------------------------------------------------
+
+
 @app.command(epilog=EXAMPLES["profile add"])
 def add(
     ctx: typer.Context,
@@ -256,60 +222,270 @@ def add(
         "--set", "-s", metavar="KEY=VALUE", help="A setting, key=value (repeatable), e.g. "
         "--set environment=sim. Never a secret: use `balancecli auth login`.")] = None,
     replace: Annotated[bool, typer.Option("--replace", help="Replace a profile of that "
-                                          "name.")] = False,
+                                          "name (every setting: see profile set).")] = False,
     config: ConfigOpt = None, verbose: VerboseOpt = False, debug: DebugOpt = False,
     no_color: NoColorOpt = False,
 ) -> None:
     """Add a profile (validated before it is written)."""
-    from balancecli import config as cfg
     from balancecli.cli.boundary import guarded
-    from balancecli.core.errors import ConfigError
 
     rt = runtime(ctx, config=config, verbose=verbose, debug=debug, no_color=no_color)
     with guarded(rt):
-        path = _path(rt)
-        raw = {"broker": broker, **parse_sets(name, broker, set_ or [])}
-        cfg.validate_profile(name, raw)
-        text, data = _load(path, missing_ok=True)
-        profiles = data.get("profiles", {})
-        if not isinstance(profiles, dict):
-            raise ConfigError(f"'profiles' in {path} must be a table")
-        if name in profiles and not replace:
-            raise ConfigError(f"a profile named {name!r} exists in {path}", profile=name,
-                              next_step="pass --replace, or choose another name")
-        base = without_table(text, name) if name in profiles else text
-        if base and not base.endswith("\n"):
-            base += "\n"
-        new_text = base + ("\n" if base.strip() else "") + table_text(name, raw)
-        expected = {**data, "profiles": {**profiles, name: raw}}
-        save(path, text, new_text, expected)
-        rt.err(f"{'replaced' if name in profiles else 'added'} profile {name} in {path}")
-        if cfg.validate_profile(name, raw).broker_class.secret_fields(raw):
-            rt.err(f"next: balancecli auth login {name}")
+        _add(rt, Typed(name, list(set_ or []), broker=broker, replace=replace))
+
+
+def _add(rt: Runtime, typed: Typed) -> None:
+    from balancecli.cli.commands.profile_toml import without_table
+    from balancecli.core.errors import ConfigError
+
+    name = typed.name
+    path = _path(rt)
+    raw, profile = _checked_new(typed)
+    text, data, profiles = _load(path, missing_ok=True)
+    if name in profiles and not typed.replace:
+        raise ConfigError(f"a profile named {name!r} exists in {path}", profile=name,
+                          next_step="pass --replace to replace all of its settings, change "
+                                    f"some with: balancecli profile set {name} KEY=VALUE")
+    base = without_table(text, name) if name in profiles else text
+    if base and not base.endswith("\n"):
+        base += "\n"
+    new_text = base + ("\n" if base.strip() else "") + table_text(name, raw)
+    _saved(rt, path, new_text, {**data, "profiles": {**profiles, name: raw}})
+    if name in profiles:
+        rt.err(f"replaced profile {name} in {path}{_changes(profiles[name], raw)}")
+    else:
+        rt.err(f"added profile {name} in {path}")
+    if profile.broker_class.secret_fields(profile.settings):
+        rt.err(f"next: balancecli auth login {name}")
+    else:
+        rt.err(f"next: balancecli balance -p {name}")
+
+
+def _checked_new(typed: Typed) -> tuple[dict[str, Any], Any]:
+    """(the raw settings, the checked Profile) of ``profile add``, every problem worded for
+    its command line: ``--broker`` and ``--set`` are not blamed on the config file."""
+    from balancecli import config as cfg
+    from balancecli.cli.boundary import UsageError
+    from balancecli.core.errors import SettingError
+
+    name, broker = typed.name, str(typed.broker)
+    if not cfg.PROFILE_NAME.match(name):
+        raise UsageError(f"invalid profile name {name!r}: letters, digits, '_', '-' and '.', "
+                         "starting with a letter or a digit, at most 64")
+    try:
+        cfg.check_broker(name, broker)
+        raw = {"broker": broker, **parse_sets(name, broker, typed.pairs, typed)}
+        return raw, cfg.check_profile(name, raw)
+    except SettingError as exc:
+        raise reworded(exc, typed) from None
+
+
+def _changes(old: dict[str, Any], new: dict[str, Any]) -> str:
+    """What a replaced profile lost or changed: ``; removed environment = "sim"; changed api
+    from "v3" to "v2"`` (nothing when it is the same)."""
+    removed = [f"{k} = {toml_value(v)}" for k, v in old.items() if k not in new]
+    changed = [f"{k} from {toml_value(v)} to {toml_value(new[k])}" for k, v in old.items()
+               if k in new and new[k] != v]
+    parts = ([f"removed {', '.join(removed)}"] if removed else []) + (
+        [f"changed {', '.join(changed)}"] if changed else [])
+    return "; " + "; ".join(parts) if parts else " (no setting changed)"
+
+
+# -- set and unset --------------------------------------------------------------------------
+
+
+@app.command("set", epilog=EXAMPLES["profile set"])
+def set_(
+    ctx: typer.Context, name: ExistingNameArg,
+    pairs: Annotated[list[str], typer.Argument(
+        metavar="KEY=VALUE...", help="Settings to give the profile, e.g. environment=sim.")],
+    config: ConfigOpt = None, verbose: VerboseOpt = False, debug: DebugOpt = False,
+    no_color: NoColorOpt = False,
+) -> None:
+    """Change settings of a profile in place (each checked first)."""
+    from balancecli.cli.boundary import guarded
+
+    rt = runtime(ctx, config=config, verbose=verbose, debug=debug, no_color=no_color)
+    with guarded(rt):
+        _set(rt, Typed(name, list(pairs)))
+
+
+def _set(rt: Runtime, typed: Typed) -> None:
+    from balancecli import config as cfg
+    from balancecli.cli.commands.profile_toml import set_key
+    from balancecli.core.errors import SettingError
+
+    name, path = typed.name, _path(rt)
+    text, data, profiles = _load(path)
+    raw = _existing(profiles, name, path)
+    broker = typed.given().get("broker", raw.get("broker"))
+    try:
+        cfg.check_broker(name, str(broker))
+        given = parse_sets(name, str(broker), typed.pairs, typed)
+    except SettingError as exc:
+        raise reworded(exc, typed) from None
+    new = {**raw, **given}
+    still = _checked_change(name, raw, new, typed)
+    new_text = text
+    for key, value in given.items():
+        new_text = set_key(new_text, name, key, value)
+    _saved(rt, path, new_text, {**data, "profiles": {**profiles, name: new}})
+    said = [f"{k} = {toml_value(v)}" + (f" (was {toml_value(raw[k])})" if k in raw else "")
+            for k, v in given.items()]
+    rt.err(f"{name}: {'; '.join(said)} — written to {path}")
+    if still is not None:
+        rt.warn(f"{name} is still not usable: {still.message} — {still.next_step}")
+
+
+def _checked_change(name: str, old: dict[str, Any], new: dict[str, Any],
+                    typed: Typed) -> ConfigError | None:
+    """None when the changed profile is valid. A problem the change made is raised (nothing
+    is written), worded for the command line when it is about a setting typed there; one the
+    profile had before, about a setting left alone, is returned (the change is written)."""
+    from balancecli import config as cfg
+    from balancecli.core.errors import ConfigError, SettingError
+
+    try:
+        cfg.check_profile(name, new)
+        return None
+    except SettingError as exc:
+        if exc.setting in typed.keys():
+            raise reworded(exc, typed) from None
+        exc.next_step = cfg.file_fix(name, cfg.fix_for(exc, new))
+        before = _problem(name, old)
+        if isinstance(before, SettingError) and before.setting == exc.setting:
+            return exc
+        raise
+    except ConfigError as exc:
+        if _problem(name, old) is not None:
+            return exc
+        raise
+
+
+def _problem(name: str, raw: dict[str, Any]) -> ConfigError | None:
+    from balancecli import config as cfg
+    from balancecli.core.errors import ConfigError
+
+    try:
+        cfg.check_profile(name, raw)
+    except ConfigError as exc:
+        return exc
+    return None
+
+
+@app.command(epilog=EXAMPLES["profile unset"])
+def unset(
+    ctx: typer.Context, name: ExistingNameArg,
+    keys: Annotated[list[str], typer.Argument(
+        metavar="KEY...", help="Settings to remove (each goes back to its default).")],
+    config: ConfigOpt = None, verbose: VerboseOpt = False, debug: DebugOpt = False,
+    no_color: NoColorOpt = False,
+) -> None:
+    """Remove settings of a profile (each goes back to its default)."""
+    from balancecli.cli.boundary import guarded
+
+    rt = runtime(ctx, config=config, verbose=verbose, debug=debug, no_color=no_color)
+    with guarded(rt):
+        _unset(rt, name, list(dict.fromkeys(keys)))
+
+
+def _unset(rt: Runtime, name: str, keys: list[str]) -> None:
+    from balancecli.cli.boundary import UsageError
+    from balancecli.cli.commands.profile_toml import unset_key
+    from balancecli.core.errors import SettingError
+
+    path = _path(rt)
+    text, data, profiles = _load(path)
+    raw = _existing(profiles, name, path)
+    if "broker" in keys:
+        raise UsageError(f"every profile has a broker; to change it: balancecli profile set "
+                         f"{name} broker=BROKER")
+    for key in keys:
+        if key not in raw:
+            raise _not_set(name, key, raw)
+    new = {k: v for k, v in raw.items() if k not in keys}
+    try:
+        still = _checked_change(name, raw, new, Typed(name, [f"{k}=" for k in keys]))
+    except SettingError as exc:
+        if exc.missing and exc.setting in keys:  # a required setting: change it instead
+            exc.message = (f"{exc.setting} cannot be removed: every {raw.get('broker')} "
+                           "profile needs one; nothing was removed")
+        raise
+    new_text = text
+    for key in keys:
+        new_text = unset_key(new_text, name, key)
+    _saved(rt, path, new_text, {**data, "profiles": {**profiles, name: new}})
+    rt.err(f"{name}: removed {'; '.join(_removed(name, raw, new, keys))} — written to {path}")
+    if still is not None:
+        rt.warn(f"{name} is still not usable: {still.message} — {still.next_step}")
+
+
+def _not_set(name: str, key: str, raw: dict[str, Any]) -> ConfigError:
+    from balancecli.core.errors import ConfigError
+    from balancecli.core.suggest import closest, did_you_mean
+
+    error = ConfigError(f"no setting {key!r} in this profile{did_you_mean(key, raw)} (it has: "
+                        f"{', '.join(raw)})", profile=name,
+                        next_step=f"run: balancecli profile show {name}")
+    near = closest(key, raw)
+    error.retry_with = (key, near) if near else None
+    return error
+
+
+def _removed(name: str, old: dict[str, Any], new: dict[str, Any], keys: list[str]) -> list[str]:
+    """``environment = "sim" (now the default, "live")`` for each key removed."""
+    from balancecli import config as cfg
+
+    try:
+        effective = cfg.check_profile(name, new).settings
+    except Exception:  # noqa: BLE001 - still invalid (said apart): no defaults to show
+        effective = {}
+    said = []
+    for key in keys:
+        default = effective.get(key)
+        now = f" (now the default, {toml_value(default)})" if default is not None else ""
+        said.append(f"{key} = {toml_value(old[key])}{now}")
+    return said
+
+
+# -- remove ---------------------------------------------------------------------------------
 
 
 @app.command(epilog=EXAMPLES["profile remove"])
 def remove(
     ctx: typer.Context, name: ExistingNameArg,
+    logout: Annotated[bool, typer.Option(
+        "--logout", help="Also delete its keyring item (the stored credentials).")] = False,
     config: ConfigOpt = None, verbose: VerboseOpt = False, debug: DebugOpt = False,
     no_color: NoColorOpt = False,
 ) -> None:
-    """Remove a profile from the config file (its keyring item stays: auth logout)."""
+    """Remove a profile (with --logout: its keyring item too)."""
     from balancecli.cli.boundary import guarded
-    from balancecli.core.errors import ConfigError
 
     rt = runtime(ctx, config=config, verbose=verbose, debug=debug, no_color=no_color)
     with guarded(rt):
-        path = _path(rt)
-        text, data = _load(path)
-        profiles = data.get("profiles", {})
-        if not isinstance(profiles, dict) or name not in profiles:
-            raise ConfigError(f"no profile named {name!r} in {path}", profile=name,
-                              next_step="run: balancecli profile list")
-        expected = {**data, "profiles": {k: v for k, v in profiles.items() if k != name}}
-        save(path, text, without_table(text, name), expected)
-        rt.err(f"removed profile {name} from {path}; its credentials stay in the keyring "
-               f"(run: balancecli auth logout {name})")
+        _remove(rt, name, logout=logout)
+
+
+def _remove(rt: Runtime, name: str, *, logout: bool) -> None:
+    from balancecli.cli.commands.auth import forget
+    from balancecli.cli.commands.profile_toml import without_table
+
+    path = _path(rt)
+    text, data, profiles = _load(path)
+    _existing(profiles, name, path)
+    deleted = forget(rt, name, then="nothing was removed") if logout else None
+    expected = {**data, "profiles": {k: v for k, v in profiles.items() if k != name}}
+    _saved(rt, path, without_table(text, name), expected)
+    if deleted is None:
+        rt.err(f"removed profile {name} from {path}; its keyring item, if any, stays (run: "
+               f"balancecli auth logout {name})")
+    else:
+        rt.err(f"removed profile {name} from {path} and "
+               + ("deleted its keyring item" if deleted else "it had no keyring item"))
+
+
+# -- list and show --------------------------------------------------------------------------
 
 
 @app.command("list", epilog=EXAMPLES["profile list"])
@@ -363,31 +539,42 @@ def show(
     config: ConfigOpt = None, verbose: VerboseOpt = False, debug: DebugOpt = False,
     no_color: NoColorOpt = False,
 ) -> None:
-    """Show one profile's settings (as written, and with defaults)."""
-    import json
-
-    from balancecli import config as cfg
+    """Show a profile's settings and defaults (an invalid one too)."""
     from balancecli.cli.boundary import guarded
-    from balancecli.core.errors import ConfigError
 
     rt = runtime(ctx, config=config, verbose=verbose, debug=debug, no_color=no_color)
     with guarded(rt):
-        path = _path(rt)
-        profiles = cfg.load_profiles(path)
-        if name not in profiles:
-            raise ConfigError(f"no profile named {name!r} in {path}", profile=name,
-                              next_step="run: balancecli profile list")
-        raw = profiles[name]
+        _show(rt, name, fmt)
+
+
+def _show(rt: Runtime, name: str, fmt: ListFormat) -> None:
+    """The settings as written, then (valid) the defaults, or (invalid) the problem: exit 3,
+    its next step the command that fixes it."""
+    import json
+
+    from balancecli import config as cfg
+    from balancecli.core.errors import ConfigError
+
+    path = _path(rt)
+    raw = _existing(_load(path)[2], name, path)
+    problem: ConfigError | None = None
+    effective: dict[str, Any] | None = None
+    try:
         effective = cfg.validate_profile(name, raw).settings
-        if fmt is ListFormat.json:
-            rt.out(json.dumps({"schema": "balancecli.profile/1", "profile": name,
-                               "config": str(path), "settings": raw,
-                               "effective": effective}, indent=rt.json_indent,
-                              default=str) + "\n")
-        else:
-            defaults = "".join(f"# {k} = {toml_value(v)}  (default)\n"
-                               for k, v in effective.items() if k not in raw and v is not None)
-            rt.out(f"# {path}\n" + table_text(name, raw) + defaults)
+    except ConfigError as exc:
+        problem = exc
+    if fmt is ListFormat.json:
+        rt.out(json.dumps({"schema": "balancecli.profile/1", "profile": name,
+                           "config": str(path), "settings": raw, "effective": effective,
+                           "problem": problem.message if problem else None},
+                          indent=rt.json_indent, default=str) + "\n")
+    else:
+        defaults = "".join(f"# {k} = {toml_value(v)}  (default)\n"
+                           for k, v in (effective or {}).items()
+                           if k not in raw and v is not None)
+        rt.out(f"# {path}\n" + table_text(name, raw) + defaults)
+    if problem is not None:
+        raise problem
 
 
 def register(root: typer.Typer) -> None:

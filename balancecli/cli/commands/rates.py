@@ -49,10 +49,7 @@ def update(
     max_time: MaxTimeOpt = None, config: ConfigOpt = None, demo: DemoOpt = False,
     verbose: VerboseOpt = False, debug: DebugOpt = False, no_color: NoColorOpt = False,
 ) -> None:
-    """Download the current ECB euro reference rates into the cache (atomic replace).
-
-    Examples: balancecli rates update; balancecli rates update -f json
-    """
+    """Download the current ECB euro reference rates into the cache (atomic replace)."""
     from balancecli.cli.boundary import guarded
     from balancecli.core.exactjson import dumps_exact
     from balancecli.money import ecb

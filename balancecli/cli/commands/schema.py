@@ -19,20 +19,12 @@ if TYPE_CHECKING:
 def schema(
     ctx: typer.Context,
     name: Annotated[str | None, typer.Argument(
-        metavar="[NAME]", help="Document name, e.g. balancecli.balance/1 (or just: balance).",
-        autocompletion=complete.complete_schema)] = None,
+        metavar="NAME", help="Document name, e.g. balancecli.balance/1 (or just: balance).",
+        show_default=False, autocompletion=complete.complete_schema)
+    ] = None,
     verbose: VerboseOpt = False, debug: DebugOpt = False, no_color: NoColorOpt = False,
 ) -> None:
-    """Print the JSON Schema of a JSON document (without NAME: list them).
-
-    Examples:
-
-      balancecli schema
-
-      balancecli schema balance > balance.schema.json
-
-      balancecli balance -f json | check-jsonschema --schemafile balance.schema.json -
-    """
+    """Print the JSON Schema of a JSON document (no NAME: list them)."""
     from balancecli.cli.boundary import run
 
     rt = runtime(ctx, verbose=verbose, debug=debug, no_color=no_color)

@@ -606,14 +606,15 @@ def test_cli_second_factor_under_cron_exit_4(tmp_path, fake):
     from tests.support.cli import run_cli
 
     password = USERS["demo2fa"]["password"]
-    proc = run_cli("-v", "balance", "-p", "my-etna", "--config", cli_config(tmp_path, fake),
+    config = cli_config(tmp_path, fake)
+    proc = run_cli("-v", "balance", "-p", "my-etna", "--config", config,
                    env=cli_env("demo2fa", password), input="")
     assert proc.returncode == 4, proc.stderr
     assert proc.stdout == ""
     [line] = [x for x in proc.stderr.splitlines() if x.startswith("error:")]
     assert "ETNA asks for a second factor (a verification code), which cannot be entered " \
            "without a terminal" in line
-    assert "balancecli auth refresh my-etna" in line
+    assert f"balancecli --config {config} auth refresh my-etna" in line  # as it was run
     assert fake.logins == 0
     assert_clean(fake, proc.stdout, proc.stderr)
 
