@@ -11,11 +11,11 @@
 - Accounts left out of the total are named on stderr in one line, also under ``-q`` (the run
   then exits 7: partial); an ECB file older than ``[ecb] max_age_days`` is one warning line.
 
-Each profile's rows teach the rates their broker reported as they arrive; a row's value is
-worked out once every profile is in, because a rate one broker reports for a currency values
-every account in that currency (``money.rates``). So JSONL and CSV rows with ``--in`` are
-written at the end of the run; ``-f json`` still streams its rows (the values are in the
-``converted`` block after them).
+Each profile's rows teach the rates their broker reported as they arrive, and are valued with
+the rates known so far: JSONL and CSV rows with a value are written at once; a row without one
+waits for the end of the run, because a rate one broker reports for a currency values every
+account in that currency (``money.rates``). ``-f json`` streams its rows (the values are in the
+``converted`` block after them); tables value every row once every profile is in.
 """
 
 from __future__ import annotations

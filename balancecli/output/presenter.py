@@ -184,15 +184,20 @@ class StreamPrinter(Unmarked):
                              generated_at=utc_now, head=head, redact=REDACTOR.redact,
                              indent=console.json_indent)
         self.shown: list[Any] = []
-        # --in: jsonl rows carry their value, known once every profile's rates are in (json
-        # has the values in its converted block, after the rows: those still stream).
-        self.held = valuing is not None and view.fmt == "jsonl"
+        # --in: jsonl rows carry their value (json has the values in its converted block,
+        # after the rows); a row without one yet waits (``waiting``).
+        self.valued = valuing is not None and view.fmt == "jsonl"
+        self.held: list[Any] = []
 
     def rows(self, rows: Sequence[Any], cells: Sequence[Decimal | None] | None,
              tails: Tails | None = None) -> None:
         self.shown += rows
-        if not self.held:
+        if not self.valued or self.valuing is None:
             self.stream.rows(rows, tails)
+            return
+        ready, values = waiting(rows, cells, self.held)
+        if ready:
+            self.stream.rows(ready, self.valuing.tails(values))
 
     def close(self, end: End) -> None:
         from balancecli.output import render
@@ -201,9 +206,20 @@ class StreamPrinter(Unmarked):
         if self.valuing is not None:
             converted = self.valuing.converted(failed=end.failed).as_dict()
             if self.held:
-                self.stream.rows(self.shown, self.valuing.tails(self.valuing.values(self.shown)))
+                self.stream.rows(self.held, self.valuing.tails(self.valuing.values(self.held)))
         self.stream.close(end.errors, render.blocks(self.spec, self.shown, converted,
                                                     end.skipped))
+
+
+def waiting(rows: Sequence[Any], cells: Sequence[Decimal | None] | None,
+            held: list[Any]) -> tuple[list[Any], list[Decimal | None]]:
+    """``--in`` in a stream: the rows valued with the rates known so far, to write now, and
+    their values; the others join ``held``, valued once every profile is in (a rate one
+    broker reports for a currency values another profile's accounts in it)."""
+    values = list(cells or [None] * len(rows))
+    ready = [(r, v) for r, v in zip(rows, values, strict=True) if v is not None]
+    held += [r for r, v in zip(rows, values, strict=True) if v is None]
+    return [r for r, _ in ready], [v for _, v in ready]
 
 
 class CsvPrinter(Unmarked):
@@ -219,7 +235,7 @@ class CsvPrinter(Unmarked):
         if valuing is not None and not view.columns:
             self.names += VALUE_COLUMNS
         self.started = False
-        self.held: list[Any] = []  # --in: rows wait for every profile's rates
+        self.held: list[Any] = []  # --in: rows without a value yet (``waiting``)
 
     def _start(self) -> None:
         from balancecli.output.render import csv_line
@@ -230,10 +246,13 @@ class CsvPrinter(Unmarked):
 
     def rows(self, rows: Sequence[Any], cells: Sequence[Decimal | None] | None,
              tails: Tails | None = None) -> None:
-        if self.valuing is not None:
-            self.held += rows
-        elif rows:
-            self._write(rows, [{} for _ in rows])
+        if self.valuing is None:
+            if rows:
+                self._write(rows, [{} for _ in rows])
+            return
+        ready, values = waiting(rows, cells, self.held)
+        if ready:
+            self._write(ready, [dict(tail) for tail in self.valuing.tails(values)])
 
     def _write(self, rows: Sequence[Any], added: Sequence[dict[str, Any]]) -> None:
         from balancecli.output.render import csv_line

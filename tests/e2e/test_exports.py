@@ -600,7 +600,9 @@ def test_a_bad_ledger_account_is_a_config_error_of_that_profile(tmp_path, ts_pro
     assert proc.returncode == 7  # the other profile still prints
     assert "Assets:TradeStation:11827391  0 USD = 25731.18 USD" in proc.stdout
     assert proc.stderr.startswith("error: bad: ledger_account 'assets:x': not a valid account")
-    assert "fix ledger_account in [profiles.bad]" in proc.stderr
+    # The next step is a command that fixes it (profile unset: back to the default).
+    assert proc.stderr.rstrip().endswith(
+        "— run: balancecli profile unset bad ledger_account (back to its default)")
 
 
 def test_balance_exports_ask_the_broker_once(tmp_path, ts_fake, ts_profile):
