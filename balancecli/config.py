@@ -44,6 +44,8 @@ def read_toml(path: Path) -> dict[str, Any]:
     from balancecli.core.files import read_private
 
     try:
+        if path.is_dir():  # the next step names the file to give, not only the rule
+            raise IsADirectoryError
         text = read_private(path, what="the config file", cap=MAX_CONFIG_BYTES,
                             next_step="point --config or BALANCECLI_CONFIG at the config file")
     except ValueError:  # a NUL byte in the path

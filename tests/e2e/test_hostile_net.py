@@ -77,7 +77,7 @@ def test_a_url_the_parsers_read_apart_is_a_config_error_and_reaches_nothing(
     assert balances_of(proc) == [("ok", a) for a in HEALTHY]
     [line] = [e for e in errors_of(proc) if e.startswith("error:")]
     assert line.startswith(f"error: ts: setting '{key}' is not a valid URL: {reason}: ")
-    assert line.endswith(f"— fix {key} in [profiles.ts] of the config file")
+    assert line.endswith(f"— run: balancecli profile unset ts {key} (back to its default)")
     assert other.received == [] and fake.requests == []
     assert_no_secret(profiles.secrets(), proc.stdout, proc.stderr)
 

@@ -29,7 +29,8 @@ def test_watch_is_refused_when_stdout_is_not_a_terminal():
     assert proc.returncode == 2
     assert proc.stdout == ""
     assert proc.stderr == ("error: --watch needs a terminal on stdout; for a record over time "
-                           "run balancecli snapshot from cron (see: balancecli history) "
+                           "run balancecli --demo snapshot from cron (see: balancecli --demo "
+                           "history) "
                            "(run: balancecli balance --help)\n")
 
 
