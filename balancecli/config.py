@@ -43,9 +43,10 @@ def read_toml(path: Path) -> dict[str, Any]:
 
     from balancecli.core.files import read_private
 
+    if path.is_dir():  # the commonest slip: --config naming the folder
+        raise ConfigError(f"the config file {path} is a directory",
+                          next_step=f"name the file itself, e.g. {path / 'config.toml'}")
     try:
-        if path.is_dir():  # the next step names the file to give, not only the rule
-            raise IsADirectoryError
         text = read_private(path, what="the config file", cap=MAX_CONFIG_BYTES,
                             next_step="point --config or BALANCECLI_CONFIG at the config file")
     except ValueError:  # a NUL byte in the path
@@ -59,9 +60,6 @@ def read_toml(path: Path) -> dict[str, Any]:
                 "(or try: balancecli --demo balance)"
             ),
         ) from None
-    except IsADirectoryError:
-        raise ConfigError(f"the config file {path} is a directory",
-                          next_step=f"name the file itself, e.g. {path / 'config.toml'}") from None
     except OSError as exc:
         raise ConfigError(f"cannot read the config file {path}: {exc.strerror}",
                           next_step=f"check its permissions: ls -l {_quoted(path)}") from None

@@ -307,7 +307,9 @@ def _malformed(exc: BaseException) -> str | None:
     text = _printable(str(cause.args[0] if cause.args else ""))
     if type(cause) is http.client.BadStatusLine:
         return f"its status line is {text}"
-    return f"its answer is not HTTP/1.1 as http.client reads it: {text}"
+    if isinstance(cause, http.client.UnknownProtocol):
+        return f"an HTTP version this client does not speak: {text}"
+    return f"a malformed answer: {text}"
 
 
 def _printable(text: str, limit: int = 60) -> str:

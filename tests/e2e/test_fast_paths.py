@@ -79,8 +79,8 @@ def config(tmp_path):
 
 
 @pytest.mark.parametrize("line,answer", [
-    ("balancecli ", "accounts\nbalance\nassets\nsnapshot\nhistory\ndoctor\nschema\nhelp\n"
-                    "auth\nprofile\nquantower\nrates\n"),
+    ("balancecli ", "accounts\nbalance\nassets\nsnapshot\nhistory\ndoctor\nschema\nhelp\nauth\n"
+                    "profile\nquantower\nrates\n"),
     ("balancecli bal", "balance\n"),
     ("balancecli balance --fo", "--format\n--force\n"),
     ("balancecli balance -f j", "json\njsonl\n"),

@@ -45,13 +45,9 @@ def test_columns_at_a_time_are_a_balance_rows(db):
 
 
 def test_an_unknown_column_is_a_usage_error_naming_the_valid_ones(db):
-    proc = run_cli("history", "--db", db, "--columns", "acount")
+    proc = run_cli("history", "--db", db, "--columns", "qwerty")  # no column is close
     assert (proc.returncode, proc.stdout) == (2, "")
-    assert proc.stderr == ("error: --columns: unknown column acount; did you mean account_id? "
-                           "(run: balancecli history --help)\n")
-    proc = run_cli("history", "--db", db, "--columns", "zzz")  # nothing close: the list
-    assert (proc.returncode, proc.stdout) == (2, "")
-    assert proc.stderr == ("error: --columns: unknown column zzz; history has: profile, "
+    assert proc.stderr == ("error: --columns: unknown column qwerty; history has: profile, "
                            "account_id, currency, points, from, to, first, last, change, "
                            "change_pct, trend (run: balancecli history --help)\n")
 
