@@ -153,3 +153,25 @@ def test_logout_of_a_removed_profile_deletes_its_item(store):
     assert step_of(typo.stderr) == [["balancecli", "auth", "logout", "etna"]]
     revoke = run_cli("auth", "logout", "ts", "--revoke")
     assert revoke.returncode == 2 and "run without --revoke" in revoke.stderr
+
+
+def test_unset_of_one_misplaced_secret_is_written_though_another_is_still_there(tmp_path):
+    """Two secrets typed into the file: the first error's own fix works (it is written, and
+    the warning names the next one), and no value of a key that is no setting is echoed."""
+    config = tmp_path / "config.toml"
+    config.write_text('[profiles.e]\nbroker = "etna"\nbase_url = "https://etna.example/api"\n'
+                      'username = "jane.doe@example.com"\napp_key = "k-0123456789"\n')
+    first = run_cli("--config", str(config), "balance")
+    assert first.returncode == 3
+    [unset, _login] = step_of(first.stderr)
+    done = run_cli(*unset[1:])
+    assert done.returncode == 0, done.stderr
+    [written, still] = done.stderr.splitlines()
+    assert written.endswith("removed app_key = (value not shown) — written to " + str(config))
+    assert still.startswith("warning: e is still not usable: 'username' is not a setting")
+    [unset, _login] = step_of(still.replace("warning:", "error:", 1))
+    assert run_cli(*unset[1:]).returncode == 0
+    assert tomllib.loads(config.read_text())["profiles"]["e"] == {
+        "broker": "etna", "base_url": "https://etna.example/api"}
+    for text in (first.stderr, done.stderr):
+        assert "jane.doe" not in text and "k-0123456789" not in text

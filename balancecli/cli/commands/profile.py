@@ -283,9 +283,9 @@ def _checked_new(typed: Typed) -> tuple[dict[str, Any], Any]:
 def _changes(old: dict[str, Any], new: dict[str, Any]) -> str:
     """What a replaced profile lost or changed: ``; removed environment = "sim"; changed api
     from "v3" to "v2"`` (nothing when it is the same)."""
-    removed = [f"{k} = {toml_value(v)}" for k, v in old.items() if k not in new]
-    changed = [f"{k} from {toml_value(v)} to {toml_value(new[k])}" for k, v in old.items()
-               if k in new and new[k] != v]
+    removed = [f"{k} = {_value_shown(old, k, v)}" for k, v in old.items() if k not in new]
+    changed = [f"{k} from {_value_shown(old, k, v)} to {_value_shown(new, k, new[k])}"
+               for k, v in old.items() if k in new and new[k] != v]
     parts = ([f"removed {', '.join(removed)}"] if removed else []) + (
         [f"changed {', '.join(changed)}"] if changed else [])
     return "; " + "; ".join(parts) if parts else " (no setting changed)"
@@ -355,6 +355,9 @@ def _checked_change(name: str, old: dict[str, Any], new: dict[str, Any],
         before = _problem(name, old)
         if isinstance(before, SettingError) and before.setting == exc.setting:
             return exc
+        if (exc.unknown and old.get("broker") == new.get("broker") and exc.setting in old
+                and old[exc.setting] == new.get(exc.setting)):
+            return exc  # a key left alone that was never a setting: the next fix, not this one
         raise
     except ConfigError as exc:
         if _problem(name, old) is not None:
@@ -444,8 +447,22 @@ def _removed(name: str, old: dict[str, Any], new: dict[str, Any], keys: list[str
     for key in keys:
         default = effective.get(key)
         now = f" (now the default, {toml_value(default)})" if default is not None else ""
-        said.append(f"{key} = {toml_value(old[key])}{now}")
+        said.append(f"{key} = {_value_shown(old, key, old[key])}{now}")
     return said
+
+
+def _value_shown(raw: dict[str, Any], key: str, value: Any) -> str:
+    """A setting's value as TOML; a key that is no setting of the profile's broker shows none:
+    it is often a secret or a login put in the file by mistake (``password = "..."``)."""
+    from balancecli.brokers import broker_class
+    from balancecli.brokers.base import COMMON_SETTINGS
+
+    known = {"broker", *COMMON_SETTINGS}
+    try:
+        known |= set(broker_class(str(raw.get("broker"))).settings)
+    except Exception:  # noqa: BLE001 - an unknown broker: only the common settings are known
+        pass
+    return toml_value(value) if key in known else "(value not shown)"
 
 
 # -- remove ---------------------------------------------------------------------------------
