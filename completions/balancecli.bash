@@ -8,7 +8,16 @@ _balancecli_completion() {
                    _BALANCECLI_COMP_LINE="${COMP_LINE:0:COMP_POINT}" \
                    _BALANCECLI_COMP_WORDBREAKS="$COMP_WORDBREAKS" \
                    _BALANCECLI_COMPLETE=complete_bash $1 ) )
+    # A file or directory is asked for here: bash's own file names. Anywhere else a word
+    # with no candidate gets none.
+    if [[ ${COMPREPLY[0]} == "-:files:-" ]]; then
+        COMPREPLY=()
+        compopt -o default
+    elif [[ ${COMPREPLY[0]} == "-:dirs:-" ]]; then
+        COMPREPLY=()
+        compopt -o dirnames
+    fi
     return 0
 }
 
-complete -o default -F _balancecli_completion balancecli
+complete -F _balancecli_completion balancecli

@@ -33,6 +33,8 @@ Implemented per broker (instance methods, given a ``Context``):
   type its balances endpoint refuses): a ``Skipped`` entry in ``Result.skipped``, not an error.
 - ``snapshot(accounts) -> (Result, Result)``: both from one set of responses where the API
   allows it (it must not fetch twice); the default calls ``balances`` then ``assets``.
+- ``stale``: after a fetch, the accounts whose data is older than the profile allows, with
+  its age, when ``Context.allow_stale`` let them through (otherwise that is a ``StaleError``).
 - ``probe() -> Probe``: ``doctor``'s one light request (default: the account list, and one
   balance when the list cost no request).
 - ``refresh()``: a forced token refresh or login (``auth refresh``).
@@ -149,6 +151,7 @@ class Result:
     errors: list[BalanceCliError] = field(default_factory=list)
     assets: list[Any] = field(default_factory=list)  # snapshot: asset rows fetched alongside
     skipped: list[Skipped] = field(default_factory=list)
+    stale: dict[str, float] = field(default_factory=dict)  # the fetch: ``Broker.stale``
 
     def extend(self, other: Result) -> None:
         self.rows.extend(other.rows)
@@ -170,6 +173,10 @@ class Context:
     prompt: Callable[[str], str] | None = None  # hidden input on a terminal (2FA codes)
     warn: Callable[[str], None] = lambda message: None
     max_workers: int = 16  # the broker's concurrency ceiling (``Broker.limits``)
+    # Data older than the profile allows (a stale export): True, shown and marked
+    # (``--allow-stale``, see ``Broker.stale``); False, an error whose next step may name
+    # --allow-stale; None, an error (the command cannot show stale data: snapshot, doctor).
+    allow_stale: bool | None = None
 
     def parallel(self, fn: Callable[[Any], Any], items: Sequence[Any]) -> list[Any]:
         """``[fn(x) for x in items]`` run concurrently; exceptions are returned, not raised.
@@ -328,6 +335,9 @@ class Broker:
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
         self.profile = ctx.profile
+        # account id -> age in seconds of data older than the profile allows, read because
+        # the run allows stale data (``Context.allow_stale``); the output marks those rows.
+        self.stale: dict[str, float] = {}
 
     def accounts(self) -> list[Account]:
         """Every account the credentials give access to (``checked_accounts`` enforces that

@@ -31,7 +31,7 @@ from typing import Any
 
 from balancecli.brokers.base import Broker, Result, Setting
 from balancecli.brokers.mapping import FieldMap, From
-from balancecli.brokers.payload import lower, obj, one_line
+from balancecli.brokers.payload import obj, one_line
 from balancecli.core.clock import utc_now
 from balancecli.core.errors import (
     AuthError,
@@ -61,13 +61,17 @@ EXPIRY_MARGIN = 300  # seconds: log in again this close to the expiry
 MAX_FACTOR_STEPS = 3
 
 DOCS = "etnatrader/gitbookHelp:web-api/trading-api/user-accounts"
+# MarginType is Empty|Cash|Margin|DayTrader|MarginIra (``rest-api/public-api/definitions.md``
+# in ``etnatrader/gitbookHelp``): day-trader and IRA margin accounts are margin accounts;
+# Empty is no type. The broker's own word stays in ``extra``.
+TYPES = {"Cash": "cash", "Margin": "margin", "DayTrader": "margin", "MarginIra": "margin"}
 ACCOUNTS = FieldMap(
     Account, "GET /v1.0/users/@me/accounts", f"{DOCS}/list-users-accounts.md", fields={
         "account_id": "Id",
         "name": From("Alias", fallback="ClearingAccount"),
-        "type": From("MarginType", note="lower case"),
+        "type": From("MarginType", values=TYPES),
         "currency": From(setting="currency", note="default USD: the API sends no currency"),
-        "status": From("Enabled", note='"enabled" or "disabled"'),
+        "status": From("Enabled", values={"true": "active", "false": "inactive"}),
     })
 BALANCES = FieldMap(
     Balance, "GET /v1.0/accounts/{id}/info", f"{DOCS}/get-accounts-balance-info.md",
@@ -261,20 +265,19 @@ class Etna(Broker):
         return [self._parse_account(obj(item, "ETNA account")) for item in items]
 
     def _parse_account(self, item: dict[str, Any]) -> Account:
-        id_key, status_key = ACCOUNTS.key("account_id"), ACCOUNTS.key("status")
+        id_key = ACCOUNTS.key("account_id")
         account_id = to_text(item.get(id_key))
         if not account_id:
             raise BadResponseError(f"an ETNA account has no {id_key}")
         name, name_key = ACCOUNTS.read(item, "name")  # Alias, else ClearingAccount
-        enabled = item.get(status_key)
         return self.account(
             account_id,
             name=name,
-            type=lower(item.get(ACCOUNTS.key("type"))),
+            type=ACCOUNTS.normal(item, "type"),
             currency=self.currency,
-            status=None if enabled is None else ("enabled" if enabled else "disabled"),
-            extra=extra_from(item, {id_key, ACCOUNTS.key("type"), status_key,
-                                    *([name_key] if name_key else [])}),
+            status=ACCOUNTS.normal(item, "status"),
+            # MarginType and Enabled stay: the broker's own words for the type and status.
+            extra=extra_from(item, {id_key, *([name_key] if name_key else [])}),
         )
 
     # -- balances and assets

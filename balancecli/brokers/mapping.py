@@ -9,7 +9,10 @@ are written once, and the README's "Reference" section is generated from the sam
 
 Only normalized fields are declared: what else the broker sent goes under its own name into
 ``extra``. A value is copied, never computed: a field whose source says only ``note`` is not
-in the response (it is the fetch time, the account's currency, or null).
+in the response (it is the fetch time, the account's currency, or null). A field with a closed
+set of values across brokers (an account's ``type`` and ``status``) declares ``values``: the
+broker's words to the normalized ones (``STATUSES``, ``TYPES``); a word it does not list is
+null, never guessed, and the broker's own value stays in ``extra`` under its name.
 """
 
 from __future__ import annotations
@@ -23,6 +26,15 @@ from balancecli.brokers.payload import obj
 from balancecli.core.models import MONEY_FIELDS, Account, Asset, Balance, extra_from
 from balancecli.core.numbers import to_decimal, to_text
 
+# The normalized values (documented in the model and the JSON Schemas).
+STATUSES = ("active", "restricted", "inactive", "closed")
+TYPES = ("cash", "margin", "futures", "dvp", "forex", "securities", "crypto")
+
+
+def word(text: str) -> str:
+    """A broker's word compared for ``values``: case and spacing left out."""
+    return " ".join(text.split()).casefold()
+
 
 @dataclass(frozen=True)
 class From:
@@ -32,14 +44,24 @@ class From:
     the broker's field used when ``key`` is missing or blank; ``value``: a constant (when the
     response has no such field, or as the last resort after ``key``); ``setting``: a profile
     setting; ``within``: ``key`` is read from an item of this list, not from the row's object;
-    ``note``: what else happens to it, for people."""
+    ``values``: the broker's values (any case) to the normalized ones, the broker's own value
+    kept in ``extra``; ``note``: what else happens to it, for people."""
 
     key: str | None = None
     fallback: str | None = None
     value: str | None = None
     setting: str | None = None
     within: str | None = None
+    values: Mapping[str, str] | None = None
     note: str = ""
+
+    def normalized(self, text: str | None) -> str | None:
+        """``text`` (the broker's value) as the normalized value; None when ``values`` does
+        not list it."""
+        if text is None or self.values is None:
+            return text
+        wanted = word(text)
+        return next((v for k, v in self.values.items() if word(k) == wanted), None)
 
     @property
     def leaf(self) -> str | None:
@@ -81,6 +103,11 @@ class FieldMap:
             raise ValueError(f"{self.model.__name__} has no field {unknown[0]!r}")
         sources = {name: spec if isinstance(spec, From) else From(spec)
                    for name, spec in self.fields.items()}
+        allowed = {"status": STATUSES, "type": TYPES}
+        for name, spec in sources.items():
+            odd = sorted(set((spec.values or {}).values()) - set(allowed.get(name, ())))
+            if odd:
+                raise ValueError(f"{name}: {odd[0]!r} is not a normalized {name}")
         object.__setattr__(self, "_sources", sources)
 
     @property
@@ -110,6 +137,10 @@ class FieldMap:
                 return text, key
         return spec.value, candidates[-1] if candidates and spec.value is None else None
 
+    def normal(self, item: Mapping[str, Any], name: str) -> str | None:
+        """Field ``name`` read as ``read`` does, then mapped through its ``values``."""
+        return self._sources[name].normalized(self.read(item, name)[0])
+
     def amount_keys(self) -> dict[str, str]:
         """Money field -> the broker field it is read from, in declaration order."""
         money = MONEY_FIELDS[self.model]
@@ -119,9 +150,12 @@ class FieldMap:
     @property
     def used(self) -> frozenset[str]:
         """The top-level fields of the row's object that the normalized fields consume (a
-        nested object counts as consumed: what is left of it goes to ``extra`` nested)."""
+        nested object counts as consumed: what is left of it goes to ``extra`` nested); a field
+        read through ``values`` is not consumed: the broker's own value stays in ``extra``."""
         keys: set[str] = set()
         for spec in self._sources.values():
+            if spec.values is not None:
+                continue
             if spec.within is not None:
                 keys.add(spec.within)
             elif spec.key is not None:

@@ -7,7 +7,8 @@ Exit codes are decided here and nowhere else:
 - 2: a usage error, Typer's (a bad option value, an unknown option, a missing argument) or
   ours (``UsageError``): always one line, ``error: ... (run: balancecli CMD --help)``;
 - 3 to 6: a ``BalanceCliError``, its ``exit_code`` (config, auth, temporary, bad response);
-- 7: some profiles or accounts failed and the rest were shown (``Ending``);
+- 7: some profiles or accounts failed and the rest were shown, or what was shown is
+  incomplete (an ``--in`` total that misses an account) (``Ending``);
 - 130: Ctrl-C, or Ctrl-D at a question (``Interrupted``);
 - 141: the reader of stdout went away (``| head``); nothing more is said;
 - a write on stdout that fails otherwise (``output.console.StdoutError``, from whatever wrote,
@@ -31,6 +32,7 @@ from typing import TYPE_CHECKING, Any, NoReturn, Protocol
 from balancecli.core.errors import (
     EXIT_INTERNAL,
     EXIT_INTERRUPTED,
+    EXIT_PARTIAL,
     EXIT_TEMPORARY,
     EXIT_USAGE,
     BalanceCliError,
@@ -59,11 +61,13 @@ class Interrupted(Exception):
 @dataclass
 class Ending:
     """How a command ended: the errors to report and whether anything succeeded (0, 7 or the
-    worst error's code). ``shown``: the errors are already on screen (the ``--watch`` frame)."""
+    worst error's code). ``shown``: the errors are already on screen (the ``--watch`` frame).
+    ``partial``: nothing failed, but what was shown is incomplete (said on stderr): exit 7."""
 
     errors: Sequence[BalanceCliError] = field(default_factory=list)
     anything_succeeded: bool = True
     shown: bool = False
+    partial: bool = False
 
 
 class Run(Protocol):
@@ -173,7 +177,8 @@ def finish(run: Run, ending: Ending | None) -> int:
         return 0
     if not ending.shown:
         report(run, ending.errors)
-    return exit_code_for(list(ending.errors), anything_succeeded=ending.anything_succeeded)
+    code = exit_code_for(list(ending.errors), anything_succeeded=ending.anything_succeeded)
+    return EXIT_PARTIAL if code == 0 and ending.partial else code
 
 
 def run(rt: Run, body: Callable[[], Ending | None]) -> NoReturn:

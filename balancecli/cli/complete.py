@@ -3,9 +3,14 @@ command, and Typer calls these functions with the words typed so far.
 
 Completion runs on every Tab press, so each callback is local, read-only and fast: profile names
 come from the config file, account ids and currencies from the history store (opened read-only),
-broker and field names from the code. None of them opens the network or the keyring, and any
-failure (no config, a broken TOML file, no database, a locked one) completes nothing rather than
-printing an error into the user's command line.
+broker, field, column and schema names from the code. None of them opens the network or the
+keyring, and any failure (no config, a broken TOML file, no database, a locked one) completes
+nothing rather than printing an error into the user's command line.
+
+File names are offered only where a file or directory is asked for (``--config``, ``--db``,
+``--output``...): a word with no candidate (``-a`` before any snapshot, ``--since``) gets
+none, where Typer's scripts fall back to the shell's file completion (bash ``-o default``,
+zsh ``_files``, fish's default).
 """
 
 from __future__ import annotations
@@ -155,6 +160,32 @@ def complete_group(ctx: Any, incomplete: str) -> list[str]:
     return _matching(GROUPS.get(command or "", GROUPS["balance"]), incomplete)
 
 
+def complete_columns(ctx: Any, incomplete: str) -> list[str]:
+    """``--columns a,b,``: the command's field names not yet in the list, after what is
+    typed (``value_in`` and ``value`` are offered too, for ``--in``)."""
+    from balancecli.output.specs import DATA
+
+    spec = DATA.get(getattr(ctx, "info_name", None) or "")  # the command's name
+    if spec is None:
+        return []
+    head, _, last = incomplete.rpartition(",")
+    given = set(head.split(",")) if head else set()
+    prefix = f"{head}," if head else ""
+    return [prefix + name for name in _matching(spec.column_names(converting=spec.converts),
+                                                last, exclude=given)]
+
+
+def complete_schema(incomplete: str) -> list[str]:
+    """``schema NAME``: the documents' short names (``balance``), or their full names once
+    ``balancecli.`` is typed."""
+    from balancecli.output.schemas import NAMES
+
+    if incomplete.startswith("balancecli"):
+        return _matching(NAMES, incomplete)
+    return _matching([n.removeprefix("balancecli.").removesuffix("/1") for n in NAMES],
+                     incomplete)
+
+
 # -- the history store -------------------------------------------------------------------------
 
 
@@ -222,10 +253,19 @@ BASH_SCRIPT = r"""
                    _BALANCECLI_COMP_LINE="${COMP_LINE:0:COMP_POINT}" \
                    _BALANCECLI_COMP_WORDBREAKS="$COMP_WORDBREAKS" \
                    %(autocomplete_var)s=complete_bash $1 ) )
+    # A file or directory is asked for here: bash's own file names. Anywhere else a word
+    # with no candidate gets none.
+    if [[ ${COMPREPLY[0]} == "-:files:-" ]]; then
+        COMPREPLY=()
+        compopt -o default
+    elif [[ ${COMPREPLY[0]} == "-:dirs:-" ]]; then
+        COMPREPLY=()
+        compopt -o dirnames
+    fi
     return 0
 }
 
-complete -o default -F %(complete_func)s %(prog_name)s
+complete -F %(complete_func)s %(prog_name)s
 """
 
 
@@ -266,12 +306,29 @@ def bash_reply(values: Iterable[str], incomplete: str, wordbreaks: str) -> str:
     return "\n".join(v[kept:] if v[:kept] == incomplete[:kept] else v for v in values)
 
 
+MARKS = {"file": "-:files:-", "dir": "-:dirs:-"}  # what the bash script turns into file names
+
+
+def path_mark(kind: str | None) -> str:
+    """bash's reply when nothing matched: the mark BASH_SCRIPT turns into the shell's own
+    file (or directory) names where a path is asked for, else nothing."""
+    return MARKS[kind] if kind else ""
+
+
+def zsh_empty(kind: str | None) -> str:
+    """zsh's reply when nothing matched: its own file names only where a path is asked for."""
+    return {"file": "_files", "dir": "_files -/"}.get(kind or "", "")
+
+
 def use_bash_script() -> None:
     """Make ``--show-completion bash`` and ``complete_bash`` ours (see BASH_SCRIPT); without
-    ``_BALANCECLI_COMP_LINE`` (an older script) it completes as Typer does."""
+    ``_BALANCECLI_COMP_LINE`` (an older script) it completes as Typer does. zsh and fish
+    offer file names only where a path is asked for, too (``use_other_shells``)."""
     import os
 
-    from balancecli.cli.typer_internals import bash_completion
+    from balancecli.cli.typer_internals import bash_completion, path_kind
+
+    use_other_shells()
 
     found = bash_completion()
     if found is None:  # another Typer: its own script, colons and all
@@ -286,9 +343,46 @@ def use_bash_script() -> None:
 
         def complete(self) -> str:
             args, incomplete = self.get_completion_args()
-            values = (self.format_completion(item)
-                      for item in self.get_completions(args, incomplete))
+            values = [self.format_completion(item)
+                      for item in self.get_completions(args, incomplete)]
+            if not values:
+                return path_mark(path_kind(self, args, incomplete))
             return bash_reply(values, incomplete, os.environ.get("_BALANCECLI_COMP_WORDBREAKS", ""))
 
     add_completion_class(Bash, "bash")  # what the script calls back
     _completion_scripts["bash"] = BASH_SCRIPT  # what --show/--install-completion write
+
+
+def use_other_shells() -> None:
+    """zsh and fish: file names only where a file or directory is asked for. Typer's classes
+    answer ``_files`` (zsh) or let fish offer files whenever nothing matched."""
+    import sys
+
+    from balancecli.cli.typer_internals import bash_completion, other_shells, path_kind
+
+    found, bash = other_shells(), bash_completion()
+    if found is None or bash is None:
+        return
+    ZshComplete, FishComplete = found  # noqa: N806
+    add_completion_class = bash[1]
+
+    class Zsh(ZshComplete):  # type: ignore[valid-type, misc]  # a class from typer_internals
+        def complete(self) -> str:
+            args, incomplete = self.get_completion_args()
+            if self.get_completions(args, incomplete):
+                return super().complete()  # type: ignore[no-any-return]
+            return zsh_empty(path_kind(self, args, incomplete))
+
+    class Fish(FishComplete):  # type: ignore[valid-type, misc]  # a class from typer_internals
+        def complete(self) -> str:
+            import os
+
+            args, incomplete = self.get_completion_args()
+            if os.getenv("_TYPER_COMPLETE_FISH_ACTION", "") == "is-args" and not \
+                    self.get_completions(args, incomplete):
+                # exit 1: fish offers files; 0: our (empty) answer, so nothing
+                sys.exit(1 if path_kind(self, args, incomplete) else 0)
+            return super().complete()  # type: ignore[no-any-return]
+
+    add_completion_class(Zsh, "zsh")
+    add_completion_class(Fish, "fish")

@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 PARAM_DEFAULTS: dict[str, Any] = {
     "opts": [], "secondary": [], "action": "store", "nargs": 1, "flag": False, "const": None,
     "multiple": False, "hidden": False, "envvar": None, "splitter": None, "expose": True,
-    "help": None, "value": "raw", "default": None, "complete": None,
+    "help": None, "value": "raw", "default": None, "complete": None, "files": None,
 }
 _TRUE = frozenset({"1", "true", "t", "yes", "y", "on"})
 _FALSE = frozenset({"0", "false", "f", "no", "n", "off"})
@@ -68,7 +68,8 @@ class Level:
                  info_name: str | None = None) -> None:
         self.node = node
         self.parent = parent
-        self.info_name = info_name  # the command's name, as Click's ``ctx.info_name``
+        # the command's name as typed, as Click's ``ctx.info_name`` (the root's: balancecli)
+        self.info_name = info_name if info_name is not None else "balancecli"
         self.params: dict[str, Any] = {}
         self.sources: dict[str, Source] = {}
         self.protected: list[str] = []
@@ -86,7 +87,20 @@ def params_of(node: dict[str, Any]) -> Iterator[dict[str, Any]]:
 def candidates(root: dict[str, Any], args: list[str], incomplete: str,
                environ: Mapping[str, str]) -> list[Item]:
     """What Typer's ``ShellComplete.get_completions(args, incomplete)`` returns."""
-    args = list(args)
+    return answer(root, args, incomplete, environ)[0]
+
+
+def answer(root: dict[str, Any], args: list[str], incomplete: str,
+           environ: Mapping[str, str]) -> tuple[list[Item], str | None]:
+    """The candidates, and ``"file"``/``"dir"`` when the word is the value of a path
+    parameter (``typer_internals.path_kind``: where the shells' own file names are offered
+    if nothing matched), else None."""
+    items, param = _resolved(root, list(args), incomplete, environ)
+    return items, None if param is None else param["files"]
+
+
+def _resolved(root: dict[str, Any], args: list[str], incomplete: str,
+              environ: Mapping[str, str]) -> tuple[list[Item], dict[str, Any] | None]:
     level = resolve(root, args, environ)
     if incomplete == "=":
         incomplete = ""
@@ -94,15 +108,15 @@ def candidates(root: dict[str, Any], args: list[str], incomplete: str,
         name, _, incomplete = incomplete.partition("=")
         args.append(name)
     if "--" not in args and incomplete.startswith("-"):
-        return _command_items(level, incomplete)
+        return _command_items(level, incomplete), None
     params = list(params_of(level.node))
     for param in params:
         if _incomplete_option(args, param):
-            return _param_items(level, param, incomplete)
+            return _param_items(level, param, incomplete), param
     for param in params:
         if _incomplete_argument(level, param):
-            return _param_items(level, param, incomplete)
-    return _command_items(level, incomplete)
+            return _param_items(level, param, incomplete), param
+    return _command_items(level, incomplete), None
 
 
 def resolve(root: dict[str, Any], args: list[str], environ: Mapping[str, str]) -> Level:

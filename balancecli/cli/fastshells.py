@@ -2,8 +2,10 @@
 and the reply in each shell's format, byte for byte as Typer 0.29 writes it.
 
 bash gets the candidates one per line (``complete.bash_reply``: only what follows a ``:`` in the
-word); zsh an ``_arguments`` spec with help texts (or ``_files``); fish ``value<TAB>help`` lines
-(``is-args``: exit 0 if there are candidates, else 1); PowerShell ``value:::help`` lines.
+word); zsh an ``_arguments`` spec with help texts; fish ``value<TAB>help`` lines; PowerShell
+``value:::help`` lines. With no candidate, the shell's own file names are offered only where a
+path is asked for (``complete.path_mark`` for bash, ``_files`` for zsh, exit 1 of fish's
+``is-args``), and nothing anywhere else.
 
 Help texts (of commands and options) are shown as Typer shows them: through Rich, which wraps
 them at the console width. ``rendered`` does that for plain ASCII text (Rich's word wrap, width
@@ -19,7 +21,7 @@ import re
 import sys
 from collections.abc import Callable, Mapping
 
-from balancecli.cli.fastcomplete import Fallback, Item, candidates
+from balancecli.cli.fastcomplete import Fallback, Item, answer
 
 TYPE_CHECKING = False  # typing costs ~2 ms to import, and every Tab press pays for it
 if TYPE_CHECKING:
@@ -42,22 +44,28 @@ def run(table: dict[str, Any], environ: Mapping[str, str], out: IO[str]) -> int:
         raise Fallback
     if shell == "bash":
         args, incomplete = _bash_args(environ)
-        from balancecli.cli.complete import bash_reply
+        from balancecli.cli.complete import bash_reply, path_mark
 
-        values = (value for value, _ in candidates(table["root"], args, incomplete, environ))
-        text = bash_reply(values, incomplete, environ.get("_BALANCECLI_COMP_WORDBREAKS", ""))
+        found, files = answer(table["root"], args, incomplete, environ)
+        if not found:
+            return _echo(path_mark(files), out)
+        text = bash_reply((value for value, _ in found), incomplete,
+                          environ.get("_BALANCECLI_COMP_WORDBREAKS", ""))
         return _echo(text, out)
+    from balancecli.cli.complete import zsh_empty
+
     args, incomplete = _typer_args(shell, environ)
-    items = candidates(table["root"], args, incomplete, environ)
+    items, files = answer(table["root"], args, incomplete, environ)
     render = _renderer(table, environ, out)
     if shell == "zsh":
         lines = [_zsh(item, render) for item in items]
-        return _echo(f"_arguments '*: :(({chr(10).join(lines)}))'" if lines else "_files", out)
+        return _echo(f"_arguments '*: :(({chr(10).join(lines)}))'" if lines else
+                     zsh_empty(files), out)
     if shell == "fish":
         lines = [_fish(item, render) for item in items]
         action = environ.get("_TYPER_COMPLETE_FISH_ACTION", "")
-        if action == "is-args":
-            return 0 if lines else 1
+        if action == "is-args":  # exit 1 lets fish offer its own file names
+            return 0 if lines or files is None else 1
         return _echo("\n".join(lines) if action == "get-args" and lines else "", out)
     return _echo("\n".join(f"{value}:::{render(help) if help else ' '}" for value, help in items),
                  out)

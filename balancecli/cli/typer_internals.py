@@ -32,7 +32,11 @@ What is used, and for what:
 - the bash script that completes ids with ``:`` (``bash_completion``, for ``cli.complete``):
   ``typer._completion_classes.BashComplete``, ``typer._click.shell_completion``'s
   ``add_completion_class`` and ``split_arg_string``, ``typer._completion_shared``'s
-  ``_completion_scripts``.
+  ``_completion_scripts``;
+- file names offered only where a path is asked for (``other_shells``, ``path_kind``, for
+  ``cli.complete``): ``typer._completion_classes.ZshComplete`` and ``FishComplete``,
+  ``typer._click.shell_completion._resolve_context`` and ``_resolve_incomplete``,
+  ``_TyperParameter.type_descriptor``.
 """
 
 from __future__ import annotations
@@ -376,3 +380,37 @@ def bash_completion() -> tuple[type, Callable[..., Any], Callable[[str], list[st
     except ImportError:
         return None
     return BashComplete, add_completion_class, split_arg_string, _completion_scripts
+
+
+def other_shells() -> tuple[type, type] | None:
+    """(``ZshComplete``, ``FishComplete``) of ``typer._completion_classes``, whose
+    ``complete()`` (zsh: ``_files`` when nothing matched; fish: exit 1 of ``is-args`` to let
+    the shell offer files) is what ``cli.complete`` replaces; None when this Typer has them
+    elsewhere."""
+    try:
+        from typer._completion_classes import FishComplete, ZshComplete
+    except ImportError:
+        return None
+    return ZshComplete, FishComplete
+
+
+def path_kind(completer: Any, args: list[str], incomplete: str) -> str | None:
+    """``"file"`` or ``"dir"`` when the word being completed is the value of a path option or
+    argument, else None. Relies on ``typer._click.shell_completion._resolve_context(cli,
+    ctx_args, prog_name, args)`` and ``_resolve_incomplete(ctx, args, incomplete)`` (what
+    ``ShellComplete.get_completions`` does first), on a ``ShellComplete``'s ``cli``,
+    ``ctx_args`` and ``prog_name``, and on ``_TyperParameter.type_descriptor`` (``is_path``,
+    ``is_file``, ``parameter_info.file_okay``/``dir_okay``)."""
+    try:
+        from typer._click.shell_completion import _resolve_context, _resolve_incomplete
+
+        ctx = _resolve_context(completer.cli, completer.ctx_args, completer.prog_name, args)
+        param, _ = _resolve_incomplete(ctx, list(args), incomplete)
+        descriptor = getattr(param, "type_descriptor", None)
+    except Exception:  # noqa: BLE001 - completion must never fail loudly
+        return None
+    if descriptor is None or not (descriptor.is_path or descriptor.is_file):
+        return None
+    info = descriptor.parameter_info
+    return "dir" if getattr(info, "dir_okay", True) and not getattr(info, "file_okay", True) \
+        else "file"

@@ -45,12 +45,16 @@ class Account:
     broker: str = doc(_BROKER)
     account_id: str = doc(_ACCOUNT_ID)
     name: str | None = doc("The account's name or alias at the broker.", None)
-    type: str | None = doc("The account type in lower case: cash, margin, futures, dvp, "
-                           "securities, crypto, ...", None)
+    type: str | None = doc("The account type, the same word for every broker: cash, margin, "
+                           "futures, dvp, forex, securities or crypto; null when the broker "
+                           "sends none or one balancecli does not know (the broker's own word "
+                           "stays in extra).", None)
     currency: str | None = doc("The account's currency (ISO 4217, or an asset code such as "
                                "USDT); null when the broker does not say.", None)
-    status: str | None = doc("The account's status in the broker's words (Active, enabled, "
-                             "...).", None)
+    status: str | None = doc("The account's status, the same word for every broker: active, "
+                             "restricted (closing or liquidating transactions only), inactive "
+                             "or closed; null when the broker sends none or one balancecli "
+                             "does not know (the broker's own word stays in extra).", None)
     extra: dict[str, Any] = field(default_factory=dict, metadata={"doc": _EXTRA})
 
 
@@ -62,7 +66,9 @@ class Balance:
     broker: str = doc(_BROKER)
     account_id: str = doc(_ACCOUNT_ID)
     account_name: str | None = doc("The account's name (the account row's name).", None)
-    account_type: str | None = doc("The account's type (the account row's type).", None)
+    account_type: str | None = doc("The account's type (the account row's type: cash, "
+                                   "margin, futures, dvp, forex, securities or crypto).",
+                                   None)
     currency: str | None = doc("The currency of this row's amounts; an account the broker "
                                "reports in several currency views has one row per view.", None)
     as_of: str | None = doc("When the values held, ISO 8601 UTC: the broker's own time where "

@@ -12,7 +12,8 @@
   ``/oauth2/revoke`` (RFC 7009) and the discovery document.
 - ``GET /v1/asset/account`` serves ``variant`` ("example" = the API docs' example, "multi",
   "empty" = empty strings, "no_list" = ``{"code": 0, "data": {}}``, an answer the SDK
-  refuses) filtered by the ``currency`` query parameter.
+  refuses, "demo" = what ``--demo`` shows: the docs' shape with the numbers of one plausible
+  account, its cash a part of its net assets) filtered by the ``currency`` query parameter.
 - ``GET /v1/token/refresh`` (legacy) issues a new token and revokes the old one at once.
 - ``fail_codes``: envelope error codes returned (with their HTTP status) by the next API calls.
 """
@@ -36,7 +37,8 @@ DEMO_ACCESS_TOKEN = "m_demo-lp-access-token-5a4b3c"
 DEMO_CLIENT_ID = "demo-lp-client"
 
 FIXTURES = {"example": "longport_account.json", "multi": "longport_account_multi.json",
-            "empty": "longport_account_empty.json", "no_list": "longport_account_no_list.json"}
+            "empty": "longport_account_empty.json", "no_list": "longport_account_no_list.json",
+            "demo": "longport_account_demo.json"}
 MESSAGES = {401003: "token expired", 401004: "token invalid", 403201: "signature invalid",
             403202: "duplicate request", 403203: "apikey illegal", 403205: "ip is not allowed",
             429001: "ip request ratelimit", 429002: "api request is limited",
@@ -262,7 +264,9 @@ class FakeLongPort(FakeBroker):
 def demo_profile(stack: ExitStack, latency: float = 0.0) -> Any:
     from balancecli.demo import DemoProfile
 
-    fake = FakeLongPort(latency).start()
+    # The docs' example has 70,000 times more cash than net assets: fine for a parser, not
+    # for a demo that should look like one account.
+    fake = FakeLongPort(latency, variant="demo").start()
     stack.callback(fake.stop)
     # API-key mode: the demo shows real request signing, verified by the server.
     return DemoProfile(

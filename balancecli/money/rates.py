@@ -8,8 +8,14 @@ significant digits only when it does not terminate. Rounding for display happens
 
 Order of preference for F→T (the first that gives a rate wins):
 identity (F == T); the broker's own rates for that account; the config ``[rates]``; the ECB
-(through EUR); a config rate chained with an ECB rate (``"USDT/USD" = "1"`` then USD→EUR: its
-source is ``config``, its date the ECB day). Nothing else: a rate is never guessed.
+(through EUR); a rate another account's broker reported in the same run (a rate known for a
+currency is used for every account in it: Quantower's USDT quote values a USDT account that
+has no assets, with the quote's provenance); two of these chained through one intermediate
+currency (``"USDT/USD" = "1"`` then USD→EUR: source ``config`` when a config rate made it
+possible, else ``broker``; its date the ECB day). Nothing else: a rate is never guessed.
+
+``known_code`` is what ``--in`` accepts: an ISO 4217 code, a currency of the ECB file, or one
+of the config's ``[rates]``.
 """
 
 from __future__ import annotations
@@ -97,6 +103,19 @@ def settings_from(data: Mapping[str, Any], path: Path | str = "the config file")
         raise ConfigError(f"[ecb] max_age_days in {path} must be a whole number of days >= 0, "
                           f"got {max_age!r}")
     return Settings(target, table, url, max_age)
+
+
+def known_code(code: str, settings: Settings) -> bool:
+    """A currency ``--in`` can name: ISO 4217, the ECB file's, or the config ``[rates]``'s
+    (a crypto code needs a config rate: its rate is never guessed)."""
+    from balancecli.core.precision import minor_units
+
+    if minor_units(code) is not None or any(code in pair for pair in settings.table):
+        return True
+    from balancecli.money.ecb import load_ecb
+
+    table = load_ecb()
+    return table is not None and code in table.known()
 
 
 def load_settings(explicit: str | Path | None = None, *, demo: bool = False) -> Settings:
@@ -227,7 +246,14 @@ class Rates:
         found = self.ecb_rate(base, target)
         if found:
             return found
-        return self._config_chain(base, target)
+        found = _pair(self._reported(), base, target)
+        if found:
+            return found
+        return self._chain(base, target)
+
+    def _reported(self) -> list[Rate]:
+        """Every broker rate of the run, whichever account reported it (first one first)."""
+        return [rate for quotes in self.broker.values() for rate in quotes]
 
     def ecb_rate(self, base: str, target: str) -> Rate | None:
         if self.ecb is None:
@@ -241,14 +267,15 @@ class Rates:
         return Rate(base, target, want[0], have[0], "ecb", day, "ecb",
                     self.day - day > self.max_age)
 
-    def _config_chain(self, base: str, target: str) -> Rate | None:
-        """A config pair then another config pair or an ECB rate (BTC→USDT→USD, USDT→USD→EUR),
-        or an ECB rate then a config pair (HKD→USD→USDT): one intermediate currency."""
-        for rate in self.config.values():
+    def _chain(self, base: str, target: str) -> Rate | None:
+        """A config (or reported broker) pair then another such pair or an ECB rate
+        (BTC→USDT→USD, USDT→USD→EUR), or an ECB rate then such a pair (HKD→USD→USDT): one
+        intermediate currency; config pairs are tried before broker ones."""
+        legs = [*self.config.values(), *self._reported()]
+        for rate in legs:
             for leg in (rate, rate.inverse()):
                 if leg.base == base:
-                    rest = _pair(self.config.values(), leg.quote, target) or self.ecb_rate(
-                        leg.quote, target)
+                    rest = _pair(legs, leg.quote, target) or self.ecb_rate(leg.quote, target)
                     if rest:
                         return _chain(leg, rest)
                 if leg.quote == target:
@@ -269,11 +296,14 @@ def _pair(quotes: Iterable[Rate], base: str, target: str) -> Rate | None:
 
 
 def _chain(first: Rate, second: Rate) -> Rate:
-    """Two legs as one fraction; the source is ``config`` (a config leg made it possible), the
-    day that of the ECB leg if there is one."""
+    """Two legs as one fraction; the source is ``config`` when a config leg made it possible,
+    else ``broker``; the day that of the ECB leg if there is one, else the broker's."""
     ecb = first if first.source == "ecb" else second if second.source == "ecb" else None
+    sources = {first.source, second.source}
+    source = "config" if "config" in sources else "broker" if "broker" in sources else "ecb"
+    dated = ecb or (first if first.day else second)
     return Rate(first.base, second.quote, EXACT.multiply(first.num, second.num),
-                EXACT.multiply(first.den, second.den), "config", ecb.day if ecb else None,
+                EXACT.multiply(first.den, second.den), source, dated.day,
                 f"{first.how} × {second.how}", bool(ecb and ecb.stale))
 
 

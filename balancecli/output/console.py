@@ -8,8 +8,8 @@
   happened, the next step.
 - ``print_tables`` draws tables that fit the terminal (``output.table``) and says once on
   stderr which columns were hidden; off a terminal nothing is hidden or coloured.
-- ``spinner`` shows progress on stderr (only on a terminal), naming the profiles still being
-  fetched; it pauses while a prompt waits.
+- ``spinner`` shows progress on stderr (only when stdout and stderr are a terminal), naming
+  the profiles still being fetched; it pauses while a prompt waits.
 - ``guard_stdio`` makes every failed write on stdout, whoever writes (a printer, Typer's
   ``--version``, Rich's ``--help``, the interpreter's last flush), one ``StdoutError`` that the
   error boundary turns into one line and its exit code; a text that cannot be encoded for
@@ -155,7 +155,7 @@ class Console:
         self.quiet = quiet  # -q: no summaries, warnings (but urgent ones) or notes
         self.verbose = verbose  # -v: a line per request (and no spinner to fight them)
         self._lock = threading.Lock()
-        self._said: set[str] = set()  # keys of the urgent warnings given
+        self._said: set[str] = set()  # the warnings given (urgent ones by their key)
         self._status: Any = None  # the spinner shown, paused while a prompt waits
 
     # -- what the terminal is
@@ -194,16 +194,16 @@ class Console:
             sys.stderr.flush()
 
     def warn(self, message: str) -> None:
-        """A warning; ``-q`` drops it unless it is urgent (a ``str`` with a ``key``: without
-        action the next run fails), which is said once per run."""
+        """A warning, said once per run (a fetch that reads a source twice warns twice);
+        ``-q`` drops it unless it is urgent (a ``str`` with a ``key``: without action the
+        next run fails)."""
         key = getattr(message, "key", None)
-        if key is not None:
-            with self._lock:
-                if key in self._said:
-                    return
-                self._said.add(key)
-        elif self.quiet:
+        if key is None and self.quiet:
             return
+        with self._lock:
+            if (key or message) in self._said:
+                return
+            self._said.add(key or message)
         self.err(f"warning: {message}")
 
     def note(self, message: str) -> None:
@@ -267,8 +267,10 @@ class Console:
     # -- progress
     @contextlib.contextmanager
     def spinner(self, message: str) -> Iterator[None]:
-        """A spinner on stderr while the block runs (only on a terminal, not with -q or -v)."""
-        if not sys.stderr.isatty() or self.quiet or self.verbose:
+        """A spinner on stderr while the block runs: only when both stdout and stderr are a
+        terminal (``balancecli balance -f json | less`` would show it above the data), not
+        with -q or -v."""
+        if not (sys.stderr.isatty() and self.is_terminal) or self.quiet or self.verbose:
             yield
             return
         from rich.console import Console as RichConsole

@@ -1,13 +1,15 @@
-"""``--in CUR`` as it is shown: every row valued in one currency, as the rows arrive.
+"""``--in CUR`` as it is shown: every row valued in one currency.
 
-- Tables gain a ``Value (CUR)`` column (after Equity for balances, last for assets) and a
-  footer: the total and each rate used with its source and date.
+- Tables gain a ``Value (CUR)`` column (after Equity for balances, last for assets; where
+  ``--columns`` puts ``value``), whose total row is the one grand total, labelled ``Net worth
+  in CUR (N accounts)`` (``incomplete`` when an account was left out or a profile failed),
+  and a footer line with each rate used, its source and date.
 - JSON gains the ``converted`` block (the total and how each account got there) after the rows.
 - JSONL and CSV rows gain ``value_in`` (the currency) and ``value``: for a balance the value of
   the account on the currency view that was counted (other views empty), for an asset its
   ``total`` in that currency (or its broker USD value).
-- Accounts left out of the total are named on stderr in one line; an ECB file older than
-  ``[ecb] max_age_days`` is one warning line.
+- Accounts left out of the total are named on stderr in one line, also under ``-q`` (the run
+  then exits 7: partial); an ECB file older than ``[ecb] max_age_days`` is one warning line.
 - ``--by GROUP``: a table of one row per group (its value, its share, a bar) instead of the
   rows, what was not valued listed apart; JSON gains ``by`` and ``groups`` in ``converted``.
   Shares are apportioned by the largest remainder method: exact Decimals that sum to exactly
@@ -17,13 +19,16 @@
 - ``history --in``: net worth per stored run (``RunsPrinter``), as a table, streamed, or as a
   chart's line.
 
-Each profile's rows are valued as soon as they arrive: an account's value depends only on its
-own rows and the rates (the broker's quotes for that account, the config, the ECB file).
+Each profile's rows teach the rates their broker reported as they arrive, and are valued with
+the rates known so far: JSONL and CSV rows with a value are written at once; a row without one
+waits for the end of the run, because a rate one broker reports for a currency values every
+account in that currency (``money.rates``). ``-f json`` streams its rows (the values are in the
+``converted`` block after them); tables value every row once every profile is in.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from typing import TYPE_CHECKING, Any
@@ -32,7 +37,7 @@ if TYPE_CHECKING:
     from balancecli.money.rates import Rate, Rates
     from balancecli.money.valuation import Converted
     from balancecli.output.console import Console
-    from balancecli.output.table import Table
+    from balancecli.output.table import Cell, Table
 
 
 def money(value: Decimal, currency: str) -> str:
@@ -61,18 +66,23 @@ def rate_line(rate: Rate) -> str:
     return f"{rate.base}→{rate.quote} {rate_text(rate.value)} ({label})"
 
 
-def footer(converted: Converted, used: Sequence[Rate]) -> list[str]:
-    """``Total in USD: 210,116.45 (4 accounts)`` and ``Rates: ...``."""
-    ccy = converted.currency
-    total = converted.total
-    accounts = len(converted.accounts)
-    line = f"Total in {ccy}: " + (money(total, ccy) if total is not None else "—")
-    line += f" ({accounts} account{'s' if accounts != 1 else ''}"
+def net_worth_label(converted: Converted) -> str:
+    """``Net worth in USD (4 accounts)``; ``Net worth in USD, incomplete (3 of 4 accounts)``."""
+    valued = len(converted.accounts)
+    label = f"Net worth in {converted.currency}"
     if converted.unconverted:
-        line += f"; incomplete: {len(converted.unconverted)} not converted, named on stderr"
-    elif converted.failed:
-        line += "; incomplete: some accounts failed to fetch"
-    lines = [line + ")"]
+        return f"{label}, incomplete ({valued} of {valued + len(converted.unconverted)} accounts)"
+    counted = f"{valued} account{'s' if valued != 1 else ''}"
+    if converted.failed:
+        return f"{label}, incomplete ({counted}; some failed to fetch)"
+    return f"{label} ({counted})"
+
+
+def footer(converted: Converted, used: Sequence[Rate]) -> list[str]:
+    """``Net worth in USD (4 accounts): 210,116.45`` and ``Rates: ...`` (no Value column)."""
+    total = converted.total
+    text = money(total, converted.currency) if total is not None else "—"
+    lines = [f"{net_worth_label(converted)}: {text}"]
     if used:
         lines.append("Rates: " + "; ".join(rate_line(r) for r in used))
     return lines
@@ -102,24 +112,31 @@ class Valuing:
         self.balances: list[Any] = []
         self.assets: list[Any] = []
         self.asset_rates: list[Rate] = []
-        self.valued_assets: list[tuple[Any, Decimal | None]] = []  # holdings: each row shown
+        self.shown_assets: list[Any] = []  # holdings: each row shown, for --by
         self._converted: tuple[tuple[bool, int, int], Converted] | None = None
 
     def cells(self, shown: Sequence[Any], balances: Sequence[Any],
               assets: Sequence[Any]) -> list[Decimal | None]:
-        """The value of each row of ``shown`` (one profile's), its rates learnt first."""
-        from balancecli.money.valuation import broker_quotes, value_accounts, value_asset
+        """One profile's rows: their rates learnt, the value of each row of ``shown`` with
+        the rates known so far (``values`` once every profile is in)."""
+        from balancecli.money.valuation import broker_quotes
 
         self.balances += balances
         self.assets += assets
         self.rates.broker.update(broker_quotes(balances, assets))
         if self.holdings:
-            values = [value_asset(r, self.rates, self.target) for r in shown]
-            self.asset_rates += [v[1] for v in values if v and v[1].source != "identity"]
-            cells = [v[0] if v else None for v in values]
-            self.valued_assets += zip(shown, cells, strict=True)
-            return cells
-        converted = value_accounts(balances, assets, self.rates, self.target)
+            self.shown_assets += shown
+        return self.values(shown)
+
+    def values(self, shown: Sequence[Any]) -> list[Decimal | None]:
+        """The value of each row of ``shown``, with every rate learnt so far."""
+        from balancecli.money.valuation import value_asset
+
+        if self.holdings:
+            found = [value_asset(r, self.rates, self.target) for r in shown]
+            self.asset_rates += [v[1] for v in found if v and v[1].source != "identity"]
+            return [v[0] if v else None for v in found]
+        converted = self.converted(failed=False)
         return [converted.value_of(r) for r in shown]
 
     def converted(self, *, failed: bool) -> Converted:
@@ -149,11 +166,12 @@ class Valuing:
     def groups(self, converted: Converted) -> Grouped:
         """The values summed per ``by`` key (``grouped``)."""
         assert self.by is not None
-        if self.holdings:
+        if self.holdings:  # valued again: with every profile's rates, as the rows shown last
+            valued = list(zip(self.shown_assets, self.values(self.shown_assets), strict=True))
             return grouped([(_asset_key(row, self.by), value)
-                            for row, value in self.valued_assets if value is not None],
+                            for row, value in valued if value is not None],
                            [(row.profile, row.account_id, row.asset, _no_value(row))
-                            for row, value in self.valued_assets if value is None])
+                            for row, value in valued if value is None])
         brokers = {(r.profile, r.account_id): r.broker for r in (*self.balances, *self.assets)}
         return grouped([(_account_key(a, self.by, brokers), a.value)
                         for a in converted.accounts],
@@ -181,19 +199,44 @@ class Valuing:
         return [[("value_in", self.target), ("value", v)] for v in cells]
 
     def add_to(self, table: Table, cells: Sequence[Decimal | None], *, after: str | None,
-               converted: Converted) -> None:
-        """The ``Value (CUR)`` column after ``after`` (or last) and the footer lines."""
+               converted: Converted, columns: Sequence[str] | None = None) -> None:
+        """The ``Value (CUR)`` column after ``after`` (or last; or where ``columns`` names
+        ``value`` and ``value_in``), the net worth total row and the rates' footer line."""
         from balancecli.output.table import Column
 
+        value = Column("value", f"Value ({self.target})", numeric=True)
         texts = [None if v is None else money(v, self.target) for v in cells]
-        keys = [c.key for c in table.columns]
-        index = keys.index(after) + 1 if after in keys else None
-        table.add_column(Column("value", f"Value ({self.target})", numeric=True), texts,
-                         index=index)
-        table.footer.extend(footer(converted, self.used(converted)))
+        if columns is None:
+            keys = [c.key for c in table.columns]
+            table.add_column(value, texts, index=keys.index(after) + 1 if after in keys else None)
+        else:
+            for i, name in enumerate(columns):
+                if name == "value":
+                    table.add_column(value, texts, index=i)
+                elif name == "value_in":
+                    table.add_column(Column("value_in", "Value in"), [self.target] * len(texts),
+                                     index=i)
+        self._net_worth(table, converted)
+        used = self.used(converted)
+        if used:
+            table.footer.append("Rates: " + "; ".join(rate_line(r) for r in used))
 
-    def warnings(self, converted: Converted, warn: Callable[[str], None]) -> None:
-        """One line for the accounts left out of the total, one for an old ECB file."""
+    def _net_worth(self, table: Table, converted: Converted) -> None:
+        """The grand total: a total row under the Value column, labelled; a footer line when
+        no column can carry its label (no Value column, or it comes first)."""
+        total = converted.total
+        text = None if total is None else money(total, converted.currency)
+        keys = [c.key for c in table.columns]
+        if "value" in keys[1:]:
+            row: list[Cell] = ["" for _ in keys]
+            row[0], row[keys.index("value")] = net_worth_label(converted), text
+            table.totals.append(row)
+        else:
+            table.footer.insert(0, footer(converted, [])[0])
+
+    def warnings(self, converted: Converted, console: Console) -> None:
+        """One line for the accounts left out of the total (also under ``-q``: the run is
+        partial), one warning for an old ECB file."""
         if converted.unconverted:
             names = ", ".join(f"{u.profile} {u.account_id} ({u.currency or 'no currency'}: "
                               f"{u.reason})" for u in converted.unconverted)
@@ -201,14 +244,15 @@ class Valuing:
                             if u.reason == "no rate" and u.currency})
             hint = (f' — add e.g. "{pairs[0]}/{converted.currency}" = "..." under [rates] in '
                     "the config file" if pairs else "")
-            warn(f"not in the {converted.currency} total (incomplete): {names}{hint}")
+            console.err(f"error: not in the {converted.currency} net worth (incomplete): "
+                        f"{names}{hint}")
         stale = sorted({r.day for r in self.used(converted) if r.stale and r.day})
         if stale:
             from balancecli.money.rates import today
 
             age = (today() - stale[0]).days
-            warn(f"ECB rates from {stale[0]} used ({age} days old; run: balancecli rates "
-                 "update)")
+            console.warn(f"ECB rates from {stale[0]} used ({age} days old; run: balancecli "
+                         "rates update)")
 
 
 # -- --watch --in CUR: the net worth of each refresh ----------------------------------------

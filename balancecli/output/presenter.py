@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import sys
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Protocol
@@ -76,12 +76,27 @@ class Printer(Protocol):
     def close(self, end: End) -> None:
         """The run is over: write what is left."""
 
+    def stale(self, ages: Mapping[AccountKey, float]) -> None:
+        """Accounts whose data is older than their profile allows (``--allow-stale``), with
+        its age in seconds: tables mark their rows."""
+
+
+AccountKey = tuple[str, str]  # (profile, account_id)
+
 
 class Batch(Protocol):  # service.fetch.Batch
     profile: Any
     rows: list[Any]
     assets: list[Any]
     errors: list[BalanceCliError]
+    stale: dict[str, float]
+
+
+class Unmarked:
+    """Printers that show no per-row marks (JSON rows carry their ``as_of``)."""
+
+    def stale(self, ages: Mapping[AccountKey, float]) -> None:
+        pass
 
 
 # -- printers ----------------------------------------------------------------------------------
@@ -94,12 +109,14 @@ class TablePrinter:
                  valuing: Valuing | None = None) -> None:
         self.spec, self.view, self.console, self.valuing = spec, view, console, valuing
         self.shown: list[Any] = []
-        self.cells: list[Decimal | None] = []
+        self.ages: dict[AccountKey, float] = {}
+
+    def stale(self, ages: Mapping[AccountKey, float]) -> None:
+        self.ages.update(ages)
 
     def rows(self, rows: Sequence[Any], cells: Sequence[Decimal | None] | None,
              tails: Tails | None = None) -> None:
         self.shown += rows
-        self.cells += cells or []
 
     @property
     def hint(self) -> str:
@@ -117,6 +134,15 @@ class TablePrinter:
         if self.valuing is not None and self.valuing.by:  # --by: the groups instead
             return self.valuing.group_tables(self.valuing.converted(failed=failed),
                                              masked=self.view.hide_amounts)
+        tables = self._tables(failed=failed)
+        if self.ages:
+            for table in tables:
+                render.mark_stale(table, self.shown, self.ages)
+        return tables
+
+    def _tables(self, *, failed: bool) -> list[Table]:
+        from balancecli.output import render
+
         if self.masked:
             from balancecli.output import privacy
 
@@ -129,19 +155,25 @@ class TablePrinter:
         converted = self.valuing.converted(failed=failed)
         if not self.shown and not converted.accounts:
             return []
-        table = render.table(self.spec, self.shown, exact=self.view.exact,
-                             columns=self.view.columns)
-        self.valuing.add_to(table, self.cells, after=self.spec.value_after, converted=converted)
+        from balancecli.output.specs import VALUE_COLUMNS
+
+        columns = self.view.columns
+        # Every row valued with every rate of the run (one profile's broker may quote the
+        # currency of another's account), as the converted total is.
+        values = self.valuing.values(self.shown)
+        table = render.table(self.spec, self.shown, exact=self.view.exact, columns=None
+                             if columns is None else [c for c in columns if c not in VALUE_COLUMNS],
+                             covered=[v is not None for v in values], totals=False)
+        self.valuing.add_to(table, values, after=self.spec.value_after, converted=converted,
+                            columns=columns)
         return [table]
 
     def close(self, end: End) -> None:
         self.console.print_tables(*self.tables(failed=end.failed), wide=self.view.wide,
                                   show_with=self.hint)
-        if self.valuing is not None:
-            self.valuing.warnings(self.valuing.converted(failed=end.failed), self.console.warn)
 
 
-class StreamPrinter:
+class StreamPrinter(Unmarked):
     """``-f json`` or ``-f jsonl``, each profile's rows written as soon as they arrive."""
 
     def __init__(self, spec: Spec, view: View, console: Console,
@@ -155,28 +187,45 @@ class StreamPrinter:
                              generated_at=utc_now, head=head, redact=REDACTOR.redact,
                              indent=console.json_indent)
         self.shown: list[Any] = []
+        # --in: jsonl rows carry their value (json has the values in its converted block,
+        # after the rows); a row without one yet waits (``waiting``).
+        self.valued = valuing is not None and view.fmt == "jsonl"
+        self.held: list[Any] = []
 
     def rows(self, rows: Sequence[Any], cells: Sequence[Decimal | None] | None,
              tails: Tails | None = None) -> None:
         self.shown += rows
-        # --in: jsonl rows carry their value; json has them in the converted block
-        if self.valuing is not None and self.stream.fmt == "jsonl":
-            tails = self.valuing.tails(cells or [])
-        self.stream.rows(rows, tails)
+        if not self.valued or self.valuing is None:
+            self.stream.rows(rows, tails)
+            return
+        ready, values = waiting(rows, cells, self.held)
+        if ready:
+            self.stream.rows(ready, self.valuing.tails(values))
 
     def close(self, end: End) -> None:
         from balancecli.output import render
 
         converted = None
         if self.valuing is not None:
-            found = self.valuing.converted(failed=end.failed)
-            converted = self.valuing.as_dict(found)
-            self.valuing.warnings(found, self.console.warn)
+            converted = self.valuing.as_dict(self.valuing.converted(failed=end.failed))
+            if self.held:
+                self.stream.rows(self.held, self.valuing.tails(self.valuing.values(self.held)))
         self.stream.close(end.errors, render.blocks(self.spec, self.shown, converted,
                                                     end.skipped))
 
 
-class CsvPrinter:
+def waiting(rows: Sequence[Any], cells: Sequence[Decimal | None] | None,
+            held: list[Any]) -> tuple[list[Any], list[Decimal | None]]:
+    """``--in`` in a stream: the rows valued with the rates known so far, to write now, and
+    their values; the others join ``held``, valued once every profile is in (a rate one
+    broker reports for a currency values another profile's accounts in it)."""
+    values = list(cells or [None] * len(rows))
+    ready = [(r, v) for r, v in zip(rows, values, strict=True) if v is not None]
+    held += [r for r, v in zip(rows, values, strict=True) if v is None]
+    return [r for r, _ in ready], [v for _, v in ready]
+
+
+class CsvPrinter(Unmarked):
     """``-f csv``: the header with the first rows (or at the end), each profile's rows as soon
     as they arrive; ``--columns`` picks and orders them. The fields JSON rows carry after the
     model's (``tails``: ``history --at``'s snapshot time and run) end each row, unless
@@ -184,42 +233,51 @@ class CsvPrinter:
 
     def __init__(self, spec: Spec, view: View, console: Console,
                  valuing: Valuing | None = None) -> None:
+        from balancecli.output.specs import VALUE_COLUMNS
+
         self.console, self.valuing = console, valuing
         self.names = list(view.columns) if view.columns else spec.field_names()
+        if valuing is not None and not view.columns:
+            self.names += VALUE_COLUMNS
         self.picked = view.columns is not None
-        self.tail_names: list[str] = []
         self.started = False
+        self.held: list[Any] = []  # --in: rows without a value yet (``waiting``)
 
     def _start(self) -> None:
         from balancecli.output.render import csv_line
 
         if not self.started:
-            tail = ["value_in", "value"] if self.valuing is not None else self.tail_names
-            self.console.out(csv_line([*self.names, *tail]))
+            self.console.out(csv_line(self.names))
             self.started = True
 
     def rows(self, rows: Sequence[Any], cells: Sequence[Decimal | None] | None,
              tails: Tails | None = None) -> None:
+        if self.valuing is None:
+            if rows:
+                if tails and not self.picked and not self.started:  # history --at's fields
+                    self.names += [name for name, _ in tails[0] if name not in self.names]
+                self._write(rows, [dict(t) for t in tails] if tails else [{} for _ in rows])
+            return
+        ready, values = waiting(rows, cells, self.held)
+        if ready:
+            self._write(ready, [dict(tail) for tail in self.valuing.tails(values)])
+
+    def _write(self, rows: Sequence[Any], added: Sequence[dict[str, Any]]) -> None:
         from balancecli.output.render import csv_line
 
-        if not rows:
-            return
-        if tails and self.valuing is None and not self.picked and not self.started:
-            self.tail_names = [name for name, _ in tails[0]]
         self._start()
-        tails = (self.valuing.tails(cells or []) if self.valuing is not None
-                 else tails if tails and self.tail_names else [[] for _ in rows])
         self.console.out("".join(  # out: escaped on a terminal, a cell cannot drive it
-            csv_line([*(getattr(r, n) for n in self.names), *(v for _, v in tail)])
-            for r, tail in zip(rows, tails, strict=True)))
+            csv_line([more[n] if n in more else getattr(r, n) for n in self.names])
+            for r, more in zip(rows, added, strict=True)))
 
     def close(self, end: End) -> None:
+        if self.valuing is not None and self.held:
+            tails = self.valuing.tails(self.valuing.values(self.held))
+            self._write(self.held, [dict(tail) for tail in tails])
         self._start()
-        if self.valuing is not None:
-            self.valuing.warnings(self.valuing.converted(failed=end.failed), self.console.warn)
 
 
-class ExportPrinter:
+class ExportPrinter(Unmarked):
     """beancount, ledger (balance assertions) or prometheus (OpenMetrics), once all rows are
     in: the profiles' ``ledger_account`` settings, which profiles were up, the wall time."""
 
@@ -288,6 +346,8 @@ class Presenter:
         holdings = self.valuing is not None and self.valuing.holdings
         fetched = batch.assets if holdings else batch.rows
         self.fetched += fetched
+        if batch.stale:
+            self.out.stale({(batch.profile.name, k): v for k, v in batch.stale.items()})
         rows = self.only_currency(fetched)
         self.shown += len(rows)
         if self.valuing is None:
@@ -318,6 +378,14 @@ class Presenter:
 
     def close(self, end: End) -> None:
         self.out.close(end)
+        if self.valuing is not None:
+            self.valuing.warnings(self.valuing.converted(failed=end.failed), self.console)
+
+    @property
+    def incomplete(self) -> bool:
+        """``--in``: some account could not be valued (the run is partial: exit 7)."""
+        return self.valuing is not None and bool(
+            self.valuing.converted(failed=False).unconverted)
 
     # the rest of service.fetch.Listener
     def pending(self, names: Sequence[str]) -> None:

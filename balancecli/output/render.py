@@ -14,7 +14,7 @@ from __future__ import annotations
 import csv
 import decimal
 import io
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import fields
 from decimal import Decimal
 from operator import attrgetter
@@ -168,20 +168,49 @@ def _column(col: Col, priority: int | None = None) -> Column:
                   priority=col.priority if priority is None else priority, shrink=col.shrink)
 
 
+def kept_for_rows(spec: Spec, rows: Sequence[Any], shown: Sequence[Col],
+                  covered: Sequence[bool] | None = None) -> set[str]:
+    """The columns a terminal must keep so that every row keeps a number: for a row with
+    nothing in the columns always kept (a Quantower account has neither cash nor equity, only
+    what is available), the column of its value (``Spec.value_fields``: equity, else cash,
+    else available), else its amount in the column dropped last. ``covered``: the rows that
+    keep a number in a column added later (``--in``'s Value column)."""
+    numeric = [c for c in shown if c.numeric]
+    always = [c.key for c in numeric if c.priority >= KEEP]
+    order = [k for k in spec.value_fields if any(c.key == k for c in numeric)]
+    order += [c.key for c in sorted(numeric, key=lambda c: -c.priority) if c.key not in order]
+    kept: set[str] = set()
+    for n, row in enumerate(rows):
+        if covered is not None and covered[n]:
+            continue
+        if any(getattr(row, k) is not None for k in always) or \
+                any(getattr(row, k) is not None for k in kept):
+            continue
+        found = next((k for k in order if getattr(row, k) is not None), None)
+        if found is not None:
+            kept.add(found)
+    return kept
+
+
 def table(spec: Spec, rows: Sequence[Any], *, exact: bool = False,
-          columns: Sequence[str] | None = None) -> Table:
+          columns: Sequence[str] | None = None, covered: Sequence[bool] | None = None,
+          totals: bool = True) -> Table:
     """The table of ``rows``, ready for ``table.render``.
 
     Columns that are null in every row are left out (unless named in ``columns``, which also
-    picks and orders them and keeps them all); with totals, a bold total row per group (a
-    currency) that several accounts share (``*``: some account did not report that value).
+    picks and orders them and keeps them all); a row with no value in the columns always kept
+    keeps the column of its value (``kept_for_rows``); with totals, a bold total row per group
+    (a currency) that several accounts share, labelled with its currency (``*``: some account
+    did not report that value; not with ``totals=False``: ``--in`` has one grand total).
     Callers may add a column (``Table.add_column``) or footer lines before rendering.
     """
-    if columns:
+    if columns is not None:
         chosen = [_column(spec.column(n), KEEP) for n in columns]
     else:
-        chosen = [_column(c) for c in spec.columns
-                  if c.key in spec.always or any(getattr(r, c.key) is not None for r in rows)]
+        shown = [c for c in spec.columns
+                 if c.key in spec.always or any(getattr(r, c.key) is not None for r in rows)]
+        kept = kept_for_rows(spec, rows, shown, covered)
+        chosen = [_column(c, KEEP if c.key in kept else None) for c in shown]
     from balancecli.core.precision import formatter
     from balancecli.core.redact import REDACTOR
 
@@ -207,9 +236,25 @@ def table(spec: Spec, rows: Sequence[Any], *, exact: bool = False,
             by_column.append([text(v) for v in values])
     out = Table(chosen, rows=[list(row) for row in zip(*by_column, strict=True)]
                 if chosen else [[] for _ in rows])
-    if spec.totals is not None:
+    if spec.totals is not None and totals:
         _add_totals(out, rows, spec.totals, exact=exact)
     return out
+
+
+def mark_stale(table: Table, rows: Sequence[Any],
+               ages: Mapping[tuple[str, str], float]) -> None:
+    """A ``Stale`` column, never dropped, after the Account column: the age of the data of
+    each row older than its profile allows (shown because of ``--allow-stale``)."""
+    from balancecli.core.clock import span
+    from balancecli.output.table import YELLOW
+
+    cells: list[Any] = []
+    for row in rows:
+        age = ages.get((row.profile, row.account_id))
+        cells.append("" if age is None else (span(age), YELLOW))
+    keys = [c.key for c in table.columns]
+    table.add_column(Column("stale", "Stale"), cells,
+                     index=keys.index("account_id") + 1 if "account_id" in keys else None)
 
 
 def _add_totals(out: Table, rows: Sequence[Any], spec: Totals, *, exact: bool) -> None:
@@ -218,13 +263,20 @@ def _add_totals(out: Table, rows: Sequence[Any], spec: Totals, *, exact: bool) -
     shared = [g for g in totals(rows, spec)
               if g["accounts"] > 1 and any(g[f] is not None for f in spec.fields)]
     keys = [c.key for c in out.columns]
-    label_at = 0 if keys and keys[0] not in spec.fields and keys[0] != spec.group else None
+    labelled = bool(keys) and keys[0] not in spec.fields and keys[0] != spec.group and \
+        not out.columns[0].numeric
+    if shared and not labelled and spec.group not in keys:
+        # Nothing would say which currency a total is in (``--columns cash,equity``): a
+        # column of its own for the labels.
+        out.add_column(Column("total", ""), ["" for _ in rows], [], index=0)
+        keys, labelled = [c.key for c in out.columns], True
     missing = False
     for group in shared:
         ccy = group[spec.group]
         cells: list[Any] = ["" for _ in keys]
-        if label_at is not None:
-            cells[label_at] = f"Total ({group['accounts']} accounts)"
+        if labelled:  # its currency: in its Ccy cell, else in the label
+            named = "" if spec.group in keys else f" {ccy or 'without currency'}"
+            cells[0] = f"Total{named} ({group['accounts']} accounts)"
         for i, key in enumerate(keys):
             if key == spec.group:
                 cells[i] = ccy

@@ -16,6 +16,7 @@ import dataclasses
 from typing import Any
 
 from balancecli.brokers import NAMES as BROKERS
+from balancecli.brokers.mapping import STATUSES, TYPES
 from balancecli.core.models import MONEY_FIELDS, Account, Asset, Balance, doc_of
 
 BALANCE_FIELDS = MONEY_FIELDS[Balance]
@@ -38,15 +39,21 @@ def obj(properties: dict[str, Any], *, optional: tuple[str, ...] = (),
             "additionalProperties": extra}
 
 
+# Fields whose values are the same words for every broker (``brokers.mapping``), or null.
+NORMALIZED = {"type": TYPES, "account_type": TYPES, "status": STATUSES}
+
+
 def row(model: type) -> dict[str, Any]:
     """Every model field, in order, with its description; Decimal fields are numbers or null,
-    ``extra`` an object."""
+    ``extra`` an object, an account's type and status one of their normalized words or null."""
     props: dict[str, Any] = {}
     for f in dataclasses.fields(model):
         if f.name == "extra":
             kind: dict[str, Any] = {"type": "object"}
         elif f.name == "broker":
             kind = {"enum": list(BROKERS)}
+        elif f.name in NORMALIZED:
+            kind = {"enum": [*NORMALIZED[f.name], None]}
         elif f.type == "Decimal | None":
             kind = {"$ref": "#/$defs/amount"}
         elif f.type == "str":

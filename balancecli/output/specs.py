@@ -81,6 +81,30 @@ class Spec:
                 return col
         return Col(key, key)
 
+    @property
+    def value_fields(self) -> tuple[str, ...]:
+        """A row's value: the first of these fields it has (the share ``--hide-amounts``
+        shows, the column a table keeps for a row that has nothing in its kept columns)."""
+        return self.shares.basis if self.shares is not None else ()
+
+    def column_names(self, *, converting: bool = False) -> list[str]:
+        """What ``--columns`` takes: the row fields, and with ``--in`` ``value_in``/``value``."""
+        return self.field_names() + (list(VALUE_COLUMNS) if converting else [])
+
+    def resolve_column(self, name: str) -> str:
+        """A ``--columns`` name as a field name: a field name, or a header as the table and its
+        note print it (``Market value``, ``Value (USD)``), in any case; else ``name``."""
+        wanted = " ".join(name.split()).casefold()
+        for key in self.column_names(converting=self.converts):
+            if key.casefold() == wanted:
+                return key
+        for col in (*self.columns, *self.more):
+            if col.title.casefold() == wanted:
+                return col.key
+        if self.converts and wanted.startswith("value (") and wanted.endswith(")"):
+            return "value"  # the converted column's header: "Value (USD)"
+        return name
+
     def currency_of(self, key: str) -> Any:
         """A function row -> the currency whose display precision column ``key`` uses."""
         if key in self.amount_in_fixed:
@@ -89,6 +113,9 @@ class Spec:
         name = self.amount_in
         return (lambda row: getattr(row, name)) if name else (lambda row: None)
 
+
+# The fields ``--in CUR`` adds to JSONL and CSV rows (and ``--columns`` may name).
+VALUE_COLUMNS = ("value_in", "value")
 
 _IDS = frozenset({"profile", "account_id", "asset", "currency", "broker", "name"})
 
@@ -126,8 +153,9 @@ ASSETS = Spec(
              Col("total", "Total", numeric=True), Col("available", "Available", 9, True),
              Col("reserved", "Reserved", 5, True), Col("settling", "Settling", 3, True),
              Col("withdrawable", "Withdrawable", 4, True),
-             Col("value_in_account_currency", "Value (acct ccy)", 6, True),
-             Col("value_usd", "Value USD", 7, True), Col("value_btc", "Value BTC", 2, True),
+             # The broker's own valuations: never named like --in's "Value (USD)" column.
+             Col("value_in_account_currency", "Acct ccy (broker)", 6, True),
+             Col("value_usd", "USD (broker)", 7, True), Col("value_btc", "BTC (broker)", 2, True),
              Col("conversion_rate", "Rate", 1, True)),
     more=(Col("broker", "Broker"),),
     always=_IDS, amount_in="asset",

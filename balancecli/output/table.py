@@ -25,7 +25,7 @@ SEP = "   "  # what Rich's SIMPLE_HEAD puts between columns (padding 1 + edge + 
 KEEP = 1_000_000  # priority of columns that are never dropped
 ELLIPSIS = "…"
 
-BOLD, DIM, REVERSE, RED, GREEN = "1", "2", "7", "31", "32"
+BOLD, DIM, REVERSE, RED, GREEN, YELLOW = "1", "2", "7", "31", "32", "33"
 
 # C0 and C1 controls, DEL, and the bidirectional overrides/isolates that reorder what a
 # terminal shows (U+061C, U+200E/F, U+202A-U+202E, U+2066-U+2069).
@@ -211,9 +211,28 @@ def render(table: Table, *, width: int | None = None, color: bool = False,
             lines.append(_total_line(row, visible, columns, widths, color=color, marks=marks))
     if table.caption:
         lines.append(_sgr(printable(table.caption), DIM if color else ""))
-    lines += [printable(line) for line in table.footer]
+    for line in table.footer:
+        lines += wrap_footer(printable(line), None if wide else width)
     text = "\n".join([line.rstrip(" ") for line in lines]) + "\n"
     return Rendered(text, [columns[i] for i in sorted(hidden)], total_width)
+
+
+def wrap_footer(line: str, width: int | None) -> list[str]:
+    """A footer line that fits ``width``: broken after its ``; `` separators (a rate, a
+    number, a date is never cut), the following lines indented; a part longer than the
+    width stays whole."""
+    if width is None or width_of(line) <= width:
+        return [line]
+    out: list[str] = []
+    for part in line.split("; "):
+        if out and width_of(out[-1]) + 2 + width_of(part) <= width:
+            out[-1] += f"; {part}"
+        elif out:
+            out[-1] += ";"
+            out.append(f"  {part}")
+        else:
+            out.append(part)
+    return out
 
 
 def _least(col: Column, natural: int) -> int:

@@ -43,6 +43,7 @@ class Batch:
     errors: list[BalanceCliError] = field(default_factory=list)
     ok: bool = True  # no error at all
     skipped: list[Skipped] = field(default_factory=list)  # accounts the broker serves no data for
+    stale: dict[str, float] = field(default_factory=dict)  # account id -> age (--allow-stale)
 
 
 class Listener(Protocol):
@@ -120,6 +121,7 @@ class Options:
     # --demo: (balances-or-rows, assets) as fetched -> as shown, the demo's amounts moved to
     # this moment (demo.past.Motion); it needs an account's balances and assets together.
     moved: Callable[[list[Any], list[Any]], tuple[list[Any], list[Any]]] | None = None
+    allow_stale: bool | None = None  # Context.allow_stale
 
     @property
     def log(self) -> Callable[[str], None] | None:
@@ -183,6 +185,7 @@ def make_context(profile: Profile, options: Options, secrets: Secrets | None = N
                 else None),
         warn=options.listener.warning,
         max_workers=limits.ceiling,
+        allow_stale=options.allow_stale,
     )
 
 
@@ -238,6 +241,7 @@ def fetch_profile(profile: Profile, options: Options) -> tuple[Result, bool, set
         result.errors[:0] = rejected
         for error in result.errors:
             error.bind(profile=profile.name, broker=profile.broker)
+        result.stale = {k: v for k, v in broker.stale.items() if k in ids}
         return result, not result.errors, ids
     finally:
         ctx.http.close()
@@ -358,7 +362,7 @@ def run(profiles: list[Profile], options: Options) -> Outcome:
             outcome.profiles_ok += int(ok)
             outcome.matched_accounts |= ids
             listener.profile_done(Batch(profile, result.rows, result.assets, result.errors, ok,
-                                        result.skipped))
+                                        result.skipped, result.stale))
     except BaseException as exc:
         # Ctrl-C, a reader gone (`| head`), --debug re-raising: never wait for requests in
         # flight; for the first two, stop them too (the process ends now).

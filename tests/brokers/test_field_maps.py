@@ -123,3 +123,54 @@ def test_a_source_in_words():
         "the profile's `account_id` setting (else the profile name)")
     assert source(From("withdraw_cash", within="cash_infos")) == (
         "`withdraw_cash` of a `cash_infos` item")
+
+
+# -- type and status: the same words for every broker ---------------------------------------
+
+
+def test_type_and_status_values_are_declared_and_normalized():
+    from balancecli.brokers.mapping import STATUSES, TYPES
+
+    for name in NAMES:
+        for found in broker_class(name).field_maps:
+            for field in ("type", "status"):
+                spec = found.sources.get(field)
+                if spec is None:
+                    continue
+                allowed = TYPES if field == "type" else STATUSES
+                # A constant or a declared table of the broker's words: never a raw word.
+                assert spec.values is not None or spec.value in allowed, (name, field)
+                assert set((spec.values or {}).values()) <= set(allowed)
+    status = v3.ACCOUNTS.source("status")
+    assert status.normalized("Active") == "active"
+    assert status.normalized("margin call -  closing TRANSACTIONS only") == "restricted"
+    assert status.normalized("Something New") is None and status.normalized(None) is None
+    with pytest.raises(ValueError, match="'open' is not a normalized status"):
+        FieldMap(Account, "GET /x", "https://example.org/x",
+                 fields={"status": From("S", values={"Open": "open"})})
+
+
+def test_the_model_documents_the_normalized_values():
+    from balancecli.brokers.mapping import STATUSES, TYPES
+    from balancecli.core.models import doc_of
+
+    docs = {f.name: doc_of(f) for f in dataclasses.fields(Account)}
+    assert all(word in docs["type"] for word in TYPES)
+    assert all(word in docs["status"] for word in STATUSES)
+    from balancecli.output.schemas import SCHEMAS
+
+    account = SCHEMAS["balancecli.accounts/1"]["$defs"]["account"]["properties"]
+    assert account["status"]["enum"] == [*STATUSES, None]
+    assert account["type"]["description"] == docs["type"]
+
+
+def test_the_broker_own_words_for_type_and_status_stay_in_extra():
+    ts = TradeStation(make_ctx("ts", {"broker": "tradestation", "base_url": NOWHERE}))
+    [account] = ts.accounts_from([{"AccountID": "1", "AccountType": "DVP", "Currency": "USD",
+                                   "Status": "Closing Transaction Only"}], v3.ACCOUNTS)
+    assert (account.type, account.status) == ("dvp", "restricted")
+    assert account.extra == {"AccountType": "DVP", "Status": "Closing Transaction Only"}
+    [odd] = ts.accounts_from([{"AccountID": "2", "AccountType": "Joint", "Status": "Frozen"}],
+                             v3.ACCOUNTS)
+    assert (odd.type, odd.status) == (None, None)  # never guessed
+    assert odd.extra == {"AccountType": "Joint", "Status": "Frozen"}

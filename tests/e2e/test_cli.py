@@ -499,7 +499,8 @@ def test_columns_and_exact(tmp_path, ts_profile):
     table = run_cli("balance", "--columns", "equity,account_id", env=env).stdout.splitlines()
     assert table[0].split() == ["Equity", "Account"]
     assert table[4].split() == ["3,212,461.98", "210FUT01"]
-    assert table[-1].split() == ["3,357,174.72"]  # the total (no room for its label)
+    # The total says its currency, in a column of its own (the first one is an amount).
+    assert table[-1].split() == ["Total", "USD", "(3", "accounts)", "3,357,174.72"]
     exact = run_cli("balance", "--exact", env=env).stdout
     assert "4,995,774.4804" in exact and "-1,783,312.49999800000000000000" in exact
     assert "3,357,174.720402" in exact  # the exact total

@@ -215,8 +215,10 @@ def test_no_personal_data_in_extra_of_any_output():
             assert text not in proc.stdout, (command, text)
     etna = [a for a in json.loads(run_cli("--demo", "accounts", "-f", "json").stdout)["accounts"]
             if a["broker"] == "etna"]
-    assert etna[0]["extra"] == {"AccessType": "Owner", "OwnerType": "IndividualCustomer",
-                                "ClearingFirm": "PaperTrading", "IsAverageAccount": False}
+    assert etna[0]["extra"] == {"Enabled": True, "AccessType": "Owner",
+                                "OwnerType": "IndividualCustomer",
+                                "ClearingFirm": "PaperTrading", "MarginType": "Margin",
+                                "IsAverageAccount": False}
 
 
 # -- Quantower sources that are not export files

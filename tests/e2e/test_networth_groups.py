@@ -72,8 +72,8 @@ def test_the_table_has_a_row_per_group_with_its_share_and_a_bar():
         eighths = int(group["share"] * 20 * 8)
         assert "".join(bar) == "█" * (eighths // 8) + " ▏▎▍▌▋▊▉"[eighths % 8].strip()
     assert sum(shares) == 100  # the shown shares too (one decimal, largest remainder)
-    assert lines[2 + len(rows)] == f"Total in USD: {converted['total'].quantize(D('0.01')):,} " \
-                                   f"(10 accounts)"
+    assert lines[2 + len(rows)] == ("Net worth in USD (10 accounts): "
+                                    f"{converted['total'].quantize(D('0.01')):,}")
 
 
 def test_hide_amounts_leaves_only_shares_and_bars():

@@ -67,7 +67,8 @@ def test_json_recipes_select_on_numbers():
     proc = shell("balancecli balance -f json | jq -r "
                  "'.balances[] | select(.equity > 50000) | .account_id'")
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.split() == ["11827392", "210FUT01", "83267", "83268"]
+    # (LP-DEMO: 1,254,830.45 HKD of equity; the filter compares numbers, not currencies)
+    assert proc.stdout.split() == ["11827392", "210FUT01", "LP-DEMO", "83267", "83268"]
     proc = shell("balancecli assets -f jsonl | jq -c 'select(.asset == \"BTC\")'")
     assert proc.returncode == 0, proc.stderr
     [btc] = proc.stdout.splitlines()

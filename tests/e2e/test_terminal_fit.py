@@ -14,7 +14,7 @@ from tests.support.cli import SHORT, Terminal, on_terminal, run_cli, table_lines
 
 ACCOUNTS = ["11827391", "11827392", "210FUT01", "LP-DEMO", "83267", "83268", "83269",
             "BN-SPOT-01", "rithmic-demo:RITHMIC-PAPER-7", "cqg-demo:RITHMIC-PAPER-7"]
-SHARE = re.compile(r"^\d{1,3}\.\d%$")
+SHARE = re.compile(r"^-?\d{1,3}\.\d%$")  # a negative cash balance is a negative share
 
 
 def notes(err: str) -> list[str]:

@@ -198,9 +198,20 @@ def _param(param: Any, where: str, help_texts: set[str]) -> dict[str, Any]:
         "value": _value_kind(param, flag),
         "default": _default(param),
         "complete": _completion(param, where),
+        "files": _files(descriptor),
     }
     # What equals fastcomplete's default is left out: the table stays small and readable.
     return {k: v for k, v in entry.items() if k == "name" or v != PARAM_DEFAULTS[k]}
+
+
+def _files(descriptor: Any) -> str | None:
+    """Where the shells' own file names are offered when nothing matched: what
+    ``typer_internals.path_kind`` answers for this parameter."""
+    if not (descriptor.is_path or descriptor.is_file):
+        return None
+    info = descriptor.parameter_info
+    return "dir" if getattr(info, "dir_okay", True) and not getattr(info, "file_okay", True) \
+        else "file"
 
 
 def _const(param: Any) -> Any:

@@ -41,6 +41,9 @@ def source(spec: From) -> str:
     if spec.value is not None:
         parts.append(f'else "{spec.value}"' if parts else f'"{spec.value}"')
     text = ", ".join(parts)
+    if spec.values is not None:
+        words = ", ".join(f"{k} → `{v}`" for k, v in spec.values.items())
+        text += f": {words}; any other value null (the broker's own value stays in `extra`)"
     if spec.note:
         text = f"{text} ({spec.note})" if text else spec.note
     return text

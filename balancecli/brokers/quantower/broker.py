@@ -21,8 +21,10 @@ https://api.quantower.com/docs/; the decompiled business layer
   exponents up to a double's ±324 are accepted here (other brokers: ±100); NaN/Infinity
   arrive as null. ``Id`` is unique only per connection: an Id that repeats in one export
   becomes ``ConnectionId:Id``. An export older than ``max_age`` means the Strategy stopped
-  (Quantower closed): the profile fails as stale; one dated more than ``FUTURE_SKEW`` ahead is
-  a bad response (a wrong clock or a forged file could otherwise never go stale).
+  (Quantower closed): the profile fails as stale, unless the run allows stale data
+  (``--allow-stale``: its accounts are then ``Broker.stale``, with the export's age, and one
+  warning says so); one dated more than ``FUTURE_SKEW`` ahead is a bad response (a wrong
+  clock or a forged file could otherwise never go stale).
 - Connections: ``Core.Instance.Accounts`` lists only the accounts of connected connections
   (``Core.cs``: ``Connections.Connected.SelectMany(...)``), so a connection that drops takes its
   accounts out of a fresh export. Each connection that is not connected is one ``unavailable``
@@ -67,7 +69,6 @@ from balancecli.brokers.quantower.export import (
     CONNECTED,
     NOT_BROKERS,
     Connection,
-    age_text,
     check_writers,
     future_error,
     mask_emails,
@@ -241,6 +242,7 @@ class Quantower(Broker):
         self._lock = threading.Lock()
         self._export: _Export | None = None
         self._repeated: list[Account] = []
+        self._stale_age: float | None = None  # --allow-stale: the age of a stale export
 
     def probe(self) -> Probe:
         """``doctor``'s request: the export read once (no request for a file), its accounts,
@@ -334,6 +336,12 @@ class Quantower(Broker):
                     ) from None
                 self._export = self._parse(document)
             return self._export
+
+    def _allowed_stale(self, age: float, where: str, as_of: str) -> None:
+        """``--allow-stale``: the export is read; its accounts are marked with its age."""
+        self._stale_age = age
+        self.ctx.warn(f"{where} is {span(age)} old (GeneratedAt {as_of}, max_age "
+                      f"{self.max_age:g} s): shown as it is (--allow-stale), marked stale")
 
     def _where(self) -> str:
         return self.source if _is_url(self.source) else str(self._path())
@@ -446,6 +454,8 @@ class Quantower(Broker):
                 self._repeated.append(entry.account)
             else:
                 export.entries[entry.account.account_id] = entry
+        if self._stale_age is not None:
+            self.stale = {account_id: self._stale_age for account_id in export.entries}
         return export
 
     def _check_age(self, generated: datetime, where: str) -> str:
@@ -455,8 +465,13 @@ class Quantower(Broker):
         if age < -FUTURE_SKEW:
             raise future_error(generated, now, where)
         if self.max_age and age > self.max_age:
-            raise StaleError(f"{where} is {age_text(age)} old (GeneratedAt {as_of}, max_age "
-                             f"{self.max_age:g} s): {NOT_RUNNING}", next_step=START)
+            if self.ctx.allow_stale:
+                self._allowed_stale(age, where, as_of)
+                return as_of
+            anyway = "; to see this export as it is: --allow-stale" \
+                if self.ctx.allow_stale is False else ""
+            raise StaleError(f"{where} is {span(age)} old (GeneratedAt {as_of}, max_age "
+                             f"{self.max_age:g} s): {NOT_RUNNING}", next_step=START + anyway)
         return as_of
 
     def _parse_account(self, item: dict[str, Any], where: str, counts: Counter[str]) -> _Entry:

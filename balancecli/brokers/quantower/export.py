@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, Literal, overload
 
 from balancecli.brokers.payload import kind
+from balancecli.core.clock import span
 from balancecli.core.errors import BadResponseError, ConfigError
 from balancecli.core.models import is_personal
 from balancecli.core.numbers import DOUBLE_EXPONENT, to_decimal
@@ -78,13 +79,6 @@ def parse_time(value: Any, where: str) -> datetime:
     except (ValueError, OverflowError):  # OverflowError: year 1 with a positive offset
         raise BadResponseError(f"{where}: GeneratedAt is not an ISO 8601 time: {stamp[:40]!r}") \
             from None
-
-
-def age_text(seconds: float) -> str:
-    s = int(seconds)
-    if s < 120:
-        return f"{s} s"
-    return f"{s // 60} min" if s < 7200 else f"{s // 3600} h {s % 3600 // 60} min"
 
 
 # An e-mail address inside a name (``jane.roe@example.org - EXCHANGE``): text on both sides of
@@ -157,7 +151,7 @@ def parse_connections(items: Any, where: str) -> list[Connection]:
 
 def future_error(generated: datetime, now: datetime, where: str) -> BadResponseError:
     as_of = generated.strftime("%Y-%m-%dT%H:%M:%SZ")
-    ahead = age_text(round((generated - now).total_seconds()))
+    ahead = span(round((generated - now).total_seconds()))
     return BadResponseError(
         f"{where} is dated {ahead} in the future (GeneratedAt {as_of}, this machine's clock "
         f"says {now.strftime('%Y-%m-%dT%H:%M:%SZ')})",

@@ -12,6 +12,27 @@ from balancecli.brokers.mapping import FieldMap
 from balancecli.core.errors import BalanceCliError
 from balancecli.core.models import Account, Asset, Balance
 
+# An account's type and status in TradeStation's words (the same in v2 and v3) -> the
+# normalized values (``brokers.mapping``); the broker's own value stays in ``extra``.
+# v3 ``AccountType`` is Cash|Margin|Futures|DVP and ``Status`` one of the eight below
+# (``components.schemas.Account`` of the v3 OpenAPI document); v2 ``TypeDescription`` adds
+# Forex (``en/objects/account-info.md`` in ``tradestation/webapi-docs``). Crypto is not in
+# that enum but is listed for TradeStation Crypto accounts, a type the balances endpoint
+# refuses (``v3.BALANCE_TYPES``): named, it is skipped rather than asked.
+TYPES = {"Cash": "cash", "Margin": "margin", "Futures": "futures", "DVP": "dvp",
+         "Forex": "forex", "Crypto": "crypto"}
+STATUSES = {
+    "Active": "active",
+    "Closed": "closed",
+    "Inactive": "inactive",
+    "Restricted": "restricted",
+    "Closing Transaction Only": "restricted",
+    "Closing Transactions Only": "restricted",
+    "Margin Call - Closing Transactions Only": "restricted",
+    "Liquidating Transactions Only": "restricted",
+    "90 Day Restriction-Closing Transaction Only": "restricted",
+}
+
 
 class Session(Protocol):
     profile: str

@@ -45,7 +45,7 @@ from typing import Any
 
 from balancecli.brokers.base import Broker, ReportedRate, Result, Setting, Skipped
 from balancecli.brokers.mapping import FieldMap
-from balancecli.brokers.payload import lower, obj
+from balancecli.brokers.payload import obj
 from balancecli.brokers.tradestation import v2, v3
 from balancecli.brokers.tradestation.api import Dialect
 from balancecli.core.clock import utc_now
@@ -252,10 +252,10 @@ class TradeStation(Broker):
             result.append(self.account(
                 account_id,
                 name=mapping.read(item, "name")[0],
-                type=lower(item.get(mapping.key("type"))),
+                type=mapping.normal(item, "type"),
                 currency=mapping.read(item, "currency")[0],
-                status=to_text(item.get(mapping.key("status"))),
-                extra=extra_from(item, mapping.used),
+                status=mapping.normal(item, "status"),
+                extra=extra_from(item, mapping.used),  # AccountType and Status kept
             ))
         return result
 

@@ -25,7 +25,7 @@ from urllib.parse import quote
 
 from balancecli.brokers.mapping import FieldMap, From
 from balancecli.brokers.payload import array, index_by
-from balancecli.brokers.tradestation.api import Session
+from balancecli.brokers.tradestation.api import STATUSES, TYPES, Session
 from balancecli.core.errors import BalanceCliError, ConfigError
 from balancecli.core.models import Account, Asset, Balance
 from balancecli.net.wire import Response
@@ -41,9 +41,9 @@ ACCOUNTS = FieldMap(
     fields={
         "account_id": From("Key", note="a JSON number, kept as text"),
         "name": From("Name", fallback="Key"),
-        "type": From("TypeDescription", note="lower case"),
+        "type": From("TypeDescription", values=TYPES),
         "currency": From("Currency", value="USD"),
-        "status": "StatusDescription",
+        "status": From("StatusDescription", values=STATUSES),
     })
 BALANCES = FieldMap(
     Balance, "GET /v2/accounts/{keys}/balances", BALANCES_PAGE, variant='v2: api = "v2"',

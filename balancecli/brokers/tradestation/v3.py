@@ -30,7 +30,7 @@ from typing import Any
 
 from balancecli.brokers.mapping import FieldMap, From
 from balancecli.brokers.payload import array, index_by, lower, obj, one_line
-from balancecli.brokers.tradestation.api import Session
+from balancecli.brokers.tradestation.api import STATUSES, TYPES, Session
 from balancecli.core.errors import BalanceCliError, BrokerError
 from balancecli.core.models import Account, Asset, Balance
 from balancecli.core.numbers import to_text
@@ -43,9 +43,9 @@ ACCOUNTS = FieldMap(
     Account, "GET /v3/brokerage/accounts", SPEC, each="Accounts", variant="v3", fields={
         "account_id": "AccountID",
         "name": From("Alias", fallback="AccountID"),
-        "type": From("AccountType", note="lower case"),
+        "type": From("AccountType", values=TYPES),
         "currency": "Currency",
-        "status": "Status",
+        "status": From("Status", values=STATUSES),
     })
 BALANCES = FieldMap(
     Balance, "GET /v3/brokerage/accounts/{ids}/balances", SPEC, each="Balances", variant="v3",

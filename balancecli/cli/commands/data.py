@@ -15,6 +15,7 @@ import typer
 
 from balancecli.cli.commands.options import (
     AccountOpt,
+    AllowStaleOpt,
     ByOpt,
     ColumnsOpt,
     ConfigOpt,
@@ -63,6 +64,7 @@ class Request:
     in_currency: str | None = None
     by: str | None = None
     max_time: float | None = None  # --max-time: the run's deadline (each refresh's, --watch)
+    allow_stale: bool = False  # --allow-stale: data older than max_age shown, marked
 
 
 def show(rt: Runtime, spec: Spec, request: Request, view: View) -> Ending:
@@ -95,6 +97,7 @@ def show(rt: Runtime, spec: Spec, request: Request, view: View) -> Ending:
                          option="--by")
     valuing = (networth.valuing(target, settings, holdings=spec.holdings, by=request.by)
                if target and settings else None)
+    check_value_columns(view, valuing is not None)
     # --in on assets values each holding with its balances; beancount/ledger of balances
     # assert the holdings: both fetch the asset rows with the balances (Broker.snapshot).
     with_assets = (valuing is not None and spec.holdings) or (
@@ -105,7 +108,7 @@ def show(rt: Runtime, spec: Spec, request: Request, view: View) -> Ending:
         else view.currency, timeout=request.timeout, verbose=rt.verbose, presets=selection.presets,
         # --watch: a prompt would tear the live table; the error says what to run.
         interactive=sys.stdin.isatty() and sys.stderr.isatty() and request.watch is None,
-        debug=rt.debug, moved=selection.moved)
+        debug=rt.debug, moved=selection.moved, allow_stale=request.allow_stale)
     if request.watch is not None:
         return watched(rt, spec, view, selection, options, request.watch,
                        (target, settings, request.by) if target else None, request.max_time)
@@ -118,7 +121,8 @@ def show(rt: Runtime, spec: Spec, request: Request, view: View) -> Ending:
     _nothing_matched(spec, view, options, outcome, presenter, errors)
     presenter.close(End(errors, selection.profiles, time.monotonic() - started, bool(errors),
                         outcome.skipped))
-    return Ending(errors, outcome.anything_succeeded)
+    # --in: a net worth that left an account out is partial (its one line is on stderr).
+    return Ending(errors, outcome.anything_succeeded, partial=presenter.incomplete)
 
 
 def _presenter(rt: Runtime, spec: Spec, view: View, valuing: Any,
@@ -216,14 +220,41 @@ def refuse_masked(view: View, *, force: bool) -> None:
         raise UsageError(message)
 
 
-def columns_option(spec: Spec, text: str | None) -> list[str] | None:
-    """``--columns a,b,c`` as a list of field names; an unknown name is a usage error (exit 2)
-    listing the valid ones."""
+COLUMN_FORMATS = ("table", "csv")  # what --columns shapes (JSON rows carry every field)
+
+
+def columns_option(spec: Spec, text: str | None, fmt: str = "table") -> list[str] | None:
+    """``--columns a,b,c`` as a list of field names. A name is a field name or a header as
+    the table prints it (``Market value``, in any case); ``value_in`` and ``value`` are the
+    fields ``--in`` adds. An unknown name, or ``--columns`` with a format it does not shape,
+    is a usage error (exit 2) listing what works."""
     if text is None:
         return None
+    from balancecli.cli.boundary import UsageError
     from balancecli.cli.commands.options import check_columns
 
-    return check_columns(text, spec.field_names(), f"{spec.name} has")
+    if fmt not in COLUMN_FORMATS:
+        raise UsageError(f"--columns shapes -f table and csv, not -f {fmt} (JSON rows carry "
+                         "every field: pick them with jq)")
+    from balancecli.output.specs import VALUE_COLUMNS
+
+    names = [spec.resolve_column(n.strip()) for n in text.split(",") if n.strip()]
+    plain = [n for n in names if not (spec.converts and n in VALUE_COLUMNS)]  # --in: later
+    if plain or not names:
+        check_columns(",".join(plain), spec.field_names(), f"{spec.name} has")
+    return names
+
+
+def check_value_columns(view: View, converting: bool) -> None:
+    """``--columns value,value_in`` only when the run values its rows (``--in CUR``)."""
+    from balancecli.output.specs import VALUE_COLUMNS
+
+    named = [n for n in view.columns or () if n in VALUE_COLUMNS]
+    if named and not converting:
+        from balancecli.cli.boundary import UsageError
+
+        raise UsageError(f"--columns {', '.join(named)}: only with --in CUR (the value of "
+                         "each row in one currency)")
 
 
 def view(spec: Spec, fmt: str, columns: str | None, currency: str | None = None, *,
@@ -232,14 +263,14 @@ def view(spec: Spec, fmt: str, columns: str | None, currency: str | None = None,
     from balancecli.output.presenter import View
 
     return View(fmt, hide_amounts=hide_amounts, wide=wide, exact=exact,
-                columns=columns_option(spec, columns),
+                columns=columns_option(spec, columns, fmt),
                 currency=currency.upper() if currency else None)
 
 
 def accounts(
     ctx: typer.Context, profile: ProfileOpt = None, account: AccountOpt = None,
     fmt: FormatOpt = Format.table, timeout: TimeoutOpt = 15.0, max_time: MaxTimeOpt = None,
-    wide: WideOpt = False, columns: ColumnsOpt = None,
+    wide: WideOpt = False, columns: ColumnsOpt = None, allow_stale: AllowStaleOpt = False,
     config: ConfigOpt = None, demo: DemoOpt = False, verbose: VerboseOpt = False,
     debug: DebugOpt = False, no_color: NoColorOpt = False,
 ) -> None:
@@ -248,7 +279,7 @@ def accounts(
     from balancecli.output.specs import ACCOUNTS
 
     rt = runtime(ctx, config=config, demo=demo, verbose=verbose, debug=debug, no_color=no_color)
-    request = Request(profile, account, timeout, max_time=max_time)
+    request = Request(profile, account, timeout, max_time=max_time, allow_stale=allow_stale)
     run(rt, lambda: show(rt, ACCOUNTS, request, view(ACCOUNTS, fmt.value, columns, wide=wide)))
 
 
@@ -263,6 +294,7 @@ def _currency_command(name: str) -> Any:
         force: ForceOpt = False, watch: WatchOpt = None, in_currency: InOpt = None,
         by: ByOpt = None,
         wide: WideOpt = False, columns: ColumnsOpt = None, exact: ExactOpt = False,
+        allow_stale: AllowStaleOpt = False,
         config: ConfigOpt = None, demo: DemoOpt = False, verbose: VerboseOpt = False,
         debug: DebugOpt = False, no_color: NoColorOpt = False,
     ) -> None:
@@ -272,7 +304,8 @@ def _currency_command(name: str) -> Any:
         spec = DATA[name]
         rt = runtime(ctx, config=config, demo=demo, verbose=verbose, debug=debug,
                      no_color=no_color)
-        request = Request(profile, account, timeout, force, watch, in_currency, by, max_time)
+        request = Request(profile, account, timeout, force, watch, in_currency, by, max_time,
+                          allow_stale)
         run(rt, lambda: show(rt, spec, request, view(
             spec, fmt.value, columns, currency, hide_amounts=hide_amounts, wide=wide,
             exact=exact)))

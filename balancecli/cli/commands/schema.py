@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from balancecli.cli import complete
 from balancecli.cli.commands.options import DebugOpt, NoColorOpt, VerboseOpt, runtime
 
 if TYPE_CHECKING:
@@ -19,7 +20,7 @@ def schema(
     ctx: typer.Context,
     name: Annotated[str | None, typer.Argument(
         metavar="NAME", help="Document name, e.g. balancecli.balance/1 (or just: balance).",
-        show_default=False)
+        show_default=False, autocompletion=complete.complete_schema)
     ] = None,
     verbose: VerboseOpt = False, debug: DebugOpt = False, no_color: NoColorOpt = False,
 ) -> None:

@@ -4,7 +4,9 @@ Each broker builds balances and assets from one set of responses (``Broker.snaps
 they are appended with the errors as one run, in one transaction, with the broker rates of the
 run and the config ``[rates]`` (so ``history --in`` can value it later, offline). A partial run
 is stored and exits 7; a run where everything failed is stored too (its errors show in
-``history``) and exits with the failures' code. ``-q`` prints nothing when all went well.
+``history``) and exits with the failures' code. ``-q`` prints nothing when all went well
+(with ``-f json|jsonl|csv`` the document asked for is still printed: quiet drops summaries,
+not data).
 ``--textfile DIR`` also writes ``DIR/balancecli.prom`` for node_exporter.
 """
 
@@ -109,7 +111,7 @@ def run_snapshot(rt: Runtime, *, profiles: list[str] | None, accounts: list[str]
         "accounts": len({(r.profile, r.account_id) for r in fetched.rows + fetched.assets}),
         "errors": len(errors),
     }
-    if not rt.quiet:  # -q: cron mails only the error lines
+    if not rt.quiet or fmt != "table":  # -q drops the summary line, never a document asked for
         rt.out(_text(summary, errors, path, fmt, rt.json_indent))
     return Ending([*errors, *failed], fetched.anything_succeeded or bool(fetched.assets))
 

@@ -75,23 +75,26 @@ def shown(error: BalanceCliError) -> str:
 
 def test_accounts_mapping(fake):
     accounts = broker(fake).accounts()
+    # Type and status in the words every broker uses (a MarginIra account is a margin
+    # account, Enabled false is inactive); ETNA's own words stay in extra.
     assert [(a.account_id, a.name, a.type, a.status, a.currency) for a in accounts] == [
-        ("83267", "83267", "margin", "enabled", "USD"),
-        ("83268", "Swing IRA", "marginira", "enabled", "USD"),
-        ("83269", "5HT05213", "cash", "disabled", "USD"),
+        ("83267", "83267", "margin", "active", "USD"),
+        ("83268", "Swing IRA", "margin", "active", "USD"),
+        ("83269", "5HT05213", "cash", "inactive", "USD"),
     ]
     first, second, third = accounts
     assert (first.profile, first.broker) == ("etna", "etna")
     # Owners (names, logins, e-mails) is personal data: never in extra.
     assert first.extra == {
-        "AccessType": "Owner", "OwnerType": "IndividualCustomer", "ClearingFirm": "PaperTrading",
-        "IsAverageAccount": False,
+        "Enabled": True, "AccessType": "Owner", "OwnerType": "IndividualCustomer",
+        "ClearingFirm": "PaperTrading", "MarginType": "Margin", "IsAverageAccount": False,
     }
     # The alias names it; the clearing account number stays visible in extra.
-    assert second.extra == {"ClearingAccount": "5HT05212", "AccessType": "Full",
-                            "ClearingFirm": "PaperTrading"}
+    assert second.extra == {"ClearingAccount": "5HT05212", "Enabled": True, "AccessType": "Full",
+                            "ClearingFirm": "PaperTrading", "MarginType": "MarginIra"}
     # An empty alias is no name: the clearing account number is used.
-    assert third.extra == {"Alias": "", "AccessType": "ReadOnly"}
+    assert third.extra == {"Alias": "", "Enabled": False, "AccessType": "ReadOnly",
+                           "MarginType": "Cash"}
 
 
 def test_seed_example_every_field(fake):

@@ -854,13 +854,15 @@ def test_cli_demo_balance_json_exact():
     assert {k: v for k, v in row.items() if k != "as_of"} == {
         "profile": "demo-lp", "broker": "longport", "account_id": "LP-DEMO",
         "account_name": None, "account_type": "securities", "currency": "HKD",
-        "cash": D("1759070010.72"), "available": D("195902464.37"),
-        "withdrawable": D("97592.30"), "buying_power": D("1759070.12"),
-        "equity": D("24145.90"), "market_value": None, "initial_margin": D("1540.09"),
-        "maintenance_margin": D("1540.09"), "unrealized_pnl": None, "realized_pnl": None,
-        "extra": {"max_finance_amount": "977582000", "remaining_finance_amount": "0",
-                  "risk_level": "1", "margin_call": "2598051051.50"}}
-    assert '"withdrawable": 97592.30,' in proc.stdout
+        "cash": D("353100.20"), "available": D("300120.20"),
+        "withdrawable": D("250000.00"), "buying_power": D("1580200.00"),
+        "equity": D("1254830.45"), "market_value": None, "initial_margin": D("285400.00"),
+        "maintenance_margin": D("228320.00"), "unrealized_pnl": None, "realized_pnl": None,
+        "extra": {"max_finance_amount": "2000000", "remaining_finance_amount": "2000000",
+                  "risk_level": "0", "margin_call": "0"}}
+    assert '"withdrawable": 250000.00,' in proc.stdout
+    # The demo's numbers look like one account: its cash is a part of its net assets.
+    assert row["cash"] < row["equity"]
     assert doc["errors"] == []
     assert DEMO_APP_SECRET not in proc.stdout + proc.stderr
     assert DEMO_ACCESS_TOKEN not in proc.stdout + proc.stderr

@@ -46,10 +46,12 @@ def test_v2_accounts_from_seed_shapes(ts_fake):
     b, accounts, _ = seed_v2(ts_fake)
     cash, fut = accounts
     assert (cash.account_id, cash.name, cash.type, cash.status, cash.currency) == (
-        "111111", "111111QA", "cash", "Active", "USD")  # Key is a JSON number: id is a string
+        "111111", "111111QA", "cash", "active", "USD")  # Key is a JSON number: id is a string
     assert (fut.account_id, fut.name, fut.type, fut.currency) == (
         "114277", "5430612 QA", "futures", "USD")
     assert cash.extra["Type"] == "C" and cash.extra["Status"] == "A"
+    # The broker's own words for what type and status normalize.
+    assert (cash.extra["TypeDescription"], cash.extra["StatusDescription"]) == ("Cash", "Active")
 
 
 def test_v2_cash_balance_values_of_the_seed(ts_fake):

@@ -229,6 +229,57 @@ def test_completion_never_touches_the_network_or_the_keyring(tmp_path, ts_fake, 
     assert mark.exists()
 
 
+def test_columns_and_schema_names_complete():
+    assert complete("balancecli balance --columns account_id,c") == [
+        "account_id,currency", "account_id,cash"]
+    assert complete("balancecli assets --columns asset,total,value_") == [
+        "asset,total,value_in_account_currency", "asset,total,value_usd",
+        "asset,total,value_btc", "asset,total,value_in"]
+    assert complete("balancecli accounts --columns st") == ["status"]
+    assert complete("balancecli schema bal") == ["balance"]
+    assert complete("balancecli schema balancecli.pro") == [
+        "balancecli.profiles/1", "balancecli.profile/1", "balancecli.profile_path/1"]
+
+
+def other_shell(shell: str, line: str, action: str = "") -> subprocess.CompletedProcess:
+    env = {**os.environ, "_TYPER_COMPLETE_ARGS": line,
+           "_BALANCECLI_COMPLETE": f"complete_{shell}", "_TYPER_COMPLETE_FISH_ACTION": action}
+    return subprocess.run([balancecli_exe()], capture_output=True, text=True, env=env,
+                          timeout=30)
+
+
+@pytest.mark.parametrize("line,files", [
+    ("balancecli history --since ", False), ("balancecli balance -a ", False),
+    ("balancecli profile add ", False), ("balancecli --config ", True),
+    ("balancecli snapshot --db ", True), ("balancecli quantower bridge --output ", True)])
+def test_zsh_and_fish_offer_file_names_only_where_a_path_is_asked_for(tmp_path, line, files):
+    env_db = tmp_path / "nothing.sqlite3"  # no store: -a has no candidate
+    os.environ["BALANCECLI_DB"] = str(env_db)
+    try:
+        zsh = other_shell("zsh", line)
+        fish = other_shell("fish", line, "is-args")
+    finally:
+        del os.environ["BALANCECLI_DB"]
+    assert (zsh.returncode, zsh.stderr) == (0, "")
+    assert zsh.stdout.strip() == ("_files" if files else "")
+    # fish: exit 1 lets fish offer files; exit 0 with no candidate offers nothing.
+    assert (fish.returncode, fish.stdout) == (1 if files else 0, "")
+
+
+def test_tab_in_bash_offers_no_file_names_without_candidates(tmp_path):
+    (tmp_path / "config.toml").write_text("")
+    (tmp_path / "zz-only-file.txt").write_text("")
+    assert tab_in_bash("balancecli history --since z", tmp_path) == \
+        "balancecli history --since z"
+    assert tab_in_bash("balancecli --demo balance -a z", tmp_path) == \
+        "balancecli --demo balance -a z"
+    assert tab_in_bash("balancecli schema z", tmp_path) == "balancecli schema z"
+    # Where a file is asked for, bash's own file names.
+    assert tab_in_bash("balancecli --config con", tmp_path) == "balancecli --config config.toml "
+    assert tab_in_bash("balancecli snapshot --db zz", tmp_path) == \
+        "balancecli snapshot --db zz-only-file.txt "
+
+
 def test_zsh_gets_the_same_candidates(config):
     env = {**os.environ, "_TYPER_COMPLETE_ARGS": "balancecli balance -p l",
            "_BALANCECLI_COMPLETE": "complete_zsh"}
@@ -240,9 +291,9 @@ def test_zsh_gets_the_same_candidates(config):
 
 # -- a real, interactive bash: readline cuts words at ":" -------------------------------------
 
-def tab_in_bash(typed: str) -> str:
-    """Type ``typed`` in an interactive bash on a pty, press Tab, and return the line bash then
-    holds (read back by turning it into an ``echo``)."""
+def tab_in_bash(typed: str, cwd: Path | None = None) -> str:
+    """Type ``typed`` in an interactive bash on a pty (in ``cwd``), press Tab, and return the
+    line bash then holds (read back by turning it into an ``echo``)."""
     import pty
     import select
     import time
@@ -252,7 +303,7 @@ def tab_in_bash(typed: str) -> str:
     env = {**os.environ, "PATH": bin_dir + os.pathsep + os.environ["PATH"], "TERM": "dumb",
            "PS1": "$ ", "INPUTRC": "/dev/null"}
     proc = subprocess.Popen(["bash", "--norc", "--noprofile", "-i"], stdin=slave, stdout=slave,
-                            stderr=slave, env=env, start_new_session=True)
+                            stderr=slave, env=env, start_new_session=True, cwd=cwd)
     os.close(slave)
     seen = b""
 

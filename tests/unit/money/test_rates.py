@@ -183,6 +183,32 @@ def test_the_order_is_identity_broker_config_ecb_then_none(table):
     assert r.find("XYZ", "USD") is None
 
 
+def test_a_broker_rate_known_for_a_currency_values_every_account_in_it(table):
+    usdt = rates.quote("USDT", "USD", Decimal("1250.75"), Decimal("1250.75"), source="broker",
+                       day=SUNDAY, how="broker qt TotalInUSD")
+    r = Rates(day=SUNDAY, ecb=table, broker={("qt", "C1"): [usdt]})
+    # U1 reported no rate: C1's USDT quote, with its provenance.
+    found = r.find("USDT", "USD", ("qt", "U1"))
+    assert (found.source, found.how, found.day, found.value) == ("broker", "broker qt TotalInUSD",
+                                                                 SUNDAY, Decimal(1))
+    # ... chained with the ECB for another target, still a broker rate.
+    to_eur = r.find("USDT", "EUR", ("qt", "U1"))
+    assert (to_eur.source, to_eur.day) == ("broker", FRIDAY)
+    assert to_eur.apply(Decimal("105")) == Decimal("100")
+    # The config and the ECB still come first for an account without its own quote.
+    r = Rates(day=SUNDAY, ecb=table, config={("USDT", "USD"): Decimal("0.999")},
+              broker={("qt", "C1"): [usdt]})
+    assert r.find("USDT", "USD", ("qt", "U1")).source == "config"
+    assert r.find("USDT", "USD", ("qt", "C1")).source == "broker"
+
+
+def test_known_codes_are_iso_the_ecb_file_or_the_config():
+    settings = Settings(table={("USDT", "USD"): Decimal("1")})
+    assert rates.known_code("USD", Settings()) and rates.known_code("AED", Settings())
+    assert rates.known_code("USDT", settings) and not rates.known_code("USDT", Settings())
+    assert not rates.known_code("XYZ", settings) and not rates.known_code("BTC", Settings())
+
+
 def test_an_inverse_quote_is_used_exactly(table):
     broker = {("ts", "1"): [rates.quote("USD", "JPY", Decimal("150"), source="broker")]}
     rate = Rates(day=SUNDAY, ecb=table, broker=broker).find("JPY", "USD", ("ts", "1"))

@@ -85,8 +85,7 @@ def test_unconverted_accounts_are_listed_apart():
     table, apart = valuing.group_tables(converted, masked=False)
     assert [c.title for c in table.columns] == ["Broker", "Value (USD)", "Share", "Bar"]
     assert table.rows == [["tradestation", "10.50", "100.0%", "█" * 20]]
-    assert table.footer[0] == ("Total in USD: 10.50 (1 account; incomplete: 1 not converted, "
-                               "named on stderr)")
+    assert table.footer[0] == "Net worth in USD, incomplete (1 of 2 accounts): 10.50"
     assert apart.title == "Not in the total"
     assert apart.rows == [["qt", "x", "XYZ", "no rate"]]
     masked, _ = valuing.group_tables(converted, masked=True)

@@ -245,6 +245,76 @@ def test_balance_table_totals_are_summed_exactly_then_rounded():
     assert exact.totals[0][4] == "25,731.185"
 
 
+def test_total_rows_say_their_currency_without_the_currency_column():
+    rows = [*_balances(), Balance(profile="ts", broker="tradestation", account_id="4",
+                                  currency="JPY", cash=D("10"), equity=D("2"))]
+    t = render.table(BALANCE, rows, columns=["account_id", "cash", "equity"])
+    assert [r[0] for r in t.totals] == ["Total USD (2 accounts)", "Total JPY (2 accounts)"]
+    # Only amounts: a column of its own carries the labels.
+    t = render.table(BALANCE, rows, columns=["cash", "equity"])
+    assert [c.key for c in t.columns] == ["total", "cash", "equity"]
+    assert [r[0] for r in t.totals] == ["Total USD (2 accounts)", "Total JPY (2 accounts)"]
+    assert all(r[0] == "" for r in t.rows)
+    # The currency first: its cell says it.
+    t = render.table(BALANCE, rows, columns=["currency", "cash"])
+    assert t.totals == [["USD", "25,731.19"], ["JPY", "-188,741"]]
+
+
+def _only_available(name: str = "F1") -> Balance:
+    return Balance(profile="qt", broker="quantower", account_id=name, currency="USD",
+                   available=D("100000.25"))
+
+
+def test_a_row_with_nothing_in_the_kept_columns_keeps_the_column_of_its_value():
+    rows = [*_balances(), _only_available()]
+    t = render.table(BALANCE, rows)
+    kept = {c.key for c in t.columns if c.priority == KEEP}
+    assert {"cash", "equity", "available"} <= kept
+    out = draw(t, width=40)
+    assert "100,000.25" in out.text and "available" not in {c.key for c in out.hidden}
+    # Without such a row, Available may go as before.
+    assert "available" not in {c.key for c in render.table(BALANCE, _balances()).columns}
+    # A row valued in a column added later (--in's Value) needs no column kept for it.
+    t = render.table(BALANCE, rows, covered=[True] * len(rows))
+    assert next(c for c in t.columns if c.key == "available").priority < KEEP
+
+
+def test_a_row_without_its_value_fields_keeps_its_amount_dropped_last():
+    rows = [Balance(profile="p", broker="etna", account_id="1", currency="USD",
+                    withdrawable=D("5"), realized_pnl=D("1"))]
+    t = render.table(BALANCE, rows)
+    kept = {c.key for c in t.columns if c.priority == KEEP}
+    assert "withdrawable" in kept and "realized_pnl" not in kept
+    asset = Asset(profile="q", broker="quantower", account_id="F", asset="USD",
+                  available=D("3"), reserved=D("1"))
+    t = render.table(ASSETS, [asset])
+    assert {c.key for c in t.columns if c.priority == KEEP} >= {"available"}
+    assert next(c for c in t.columns if c.key == "reserved").priority < KEEP
+
+
+def test_stale_rows_get_their_age_in_a_column_kept():
+    rows = [_only_available("F1"), _only_available("F2")]
+    t = render.table(BALANCE, rows)
+    render.mark_stale(t, rows, {("qt", "F2"): 3 * 86400.0})
+    keys = [c.key for c in t.columns]
+    assert keys[keys.index("account_id") + 1] == "stale"
+    cells = [r[keys.index("stale")] for r in t.rows]
+    assert cells == ["", ("3.0 days", "33")]
+    assert "stale" not in {c.key for c in draw(t, width=30).hidden}
+
+
+def test_columns_are_named_by_field_or_by_header():
+    assert BALANCE.resolve_column("Market value") == "market_value"
+    assert BALANCE.resolve_column("market  VALUE") == "market_value"
+    assert BALANCE.resolve_column("Equity") == "equity"
+    assert BALANCE.resolve_column("As of") == "as_of"
+    assert BALANCE.resolve_column("Value (HKD)") == "value"
+    assert BALANCE.resolve_column("nonsense") == "nonsense"
+    assert ASSETS.resolve_column("USD (broker)") == "value_usd"
+    titles = [c.title for c in (*ASSETS.columns, *ASSETS.more)]
+    assert len(titles) == len(set(titles)) and "Value (USD)" not in titles
+
+
 def test_columns_option_picks_and_orders_any_row_field():
     t = render.table(BALANCE, _balances(), columns=["currency", "account_id", "as_of"])
     assert [c.title for c in t.columns] == ["Ccy", "Account", "As of"]
@@ -360,3 +430,16 @@ def test_percent_change():
     assert percent(D("-9.75"), D("100.00")) == D("-9.7500")
     assert percent(D("10"), D("-50")) == D("20")  # of the size of the first value
     assert percent(D("1"), D("0")) is None and percent(None, D("1")) is None
+
+
+def test_a_footer_line_wider_than_the_terminal_breaks_after_its_separators():
+    from balancecli.output.table import wrap_footer
+
+    line = ("Rates: HKD→USD 0.127459 (ecb 2026-10-30, old); USD values (broker demo-qt "
+            "TotalInUSD 2026-12-02)")
+    assert wrap_footer(line, None) == [line] and wrap_footer(line, 120) == [line]
+    assert wrap_footer(line, 80) == ["Rates: HKD→USD 0.127459 (ecb 2026-10-30, old);",
+                                     "  USD values (broker demo-qt TotalInUSD 2026-12-02)"]
+    # A part wider than the terminal stays whole (a rate is never cut).
+    assert all(";" not in part.rstrip(";") for part in wrap_footer(line, 10))
+    assert max(width_of(x) for x in wrap_footer(line, 60)) <= 60
