@@ -20,6 +20,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 
+from balancecli.cli.optional_values import optional_value
+
 TYPE_CHECKING = False  # typing costs ~2 ms to import, and every Tab press pays for it
 if TYPE_CHECKING:
     from typing import Any
@@ -138,7 +140,7 @@ def _make_level(node: dict[str, Any], args: list[str], parent: Level | None,
                 environ: Mapping[str, str], info_name: str | None = None) -> Level:
     level = Level(node, parent, info_name)
     for option, default in node.get("optional_values", {}).items():
-        args = _optional_value(args, option, default)
+        args = optional_value(args, option, default)
     params = list(params_of(node))
     values, rest = _Parser(node, params).parse(args)
     for param in params:
@@ -151,30 +153,6 @@ def _make_level(node: dict[str, Any], args: list[str], parent: Level | None,
     else:
         level.args = rest
     return level
-
-
-def _optional_value(args: list[str], option: str, default: str) -> list[str]:
-    """``--watch`` without a number is ``--watch=<default>`` (``watch.optional_value``)."""
-    out: list[str] = []
-    for i, arg in enumerate(args):
-        if arg == "--":
-            return out + args[i:]
-        following = args[i + 1] if i + 1 < len(args) else None
-        if arg == option and not _is_number(following):
-            out.append(f"{option}={default}")
-        else:
-            out.append(arg)
-    return out
-
-
-def _is_number(text: str | None) -> bool:
-    if text is None:
-        return False
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
 
 
 class _Parser:

@@ -38,35 +38,14 @@ TEST_MIN_ENV = "_BALANCECLI_WATCH_MIN_SECONDS"
 EXIT_INTERRUPTED = 130
 
 
-def optional_value(args: list[str], option: str = "--watch",
-                   default: float = DEFAULT_INTERVAL) -> list[str]:
-    """``--watch`` given without a number means ``--watch=<default>``.
+def watch_value(args: list[str]) -> list[str]:
+    """``--watch`` given without a number means ``--watch=<default>`` (``optional_values``)."""
+    from balancecli.cli.optional_values import optional_value
 
-    Typer 0.29's parser has no options with an optional value, so the word after ``--watch``
-    is looked at here: a number is its value, anything else (another option, nothing) is not.
-    """
-    out: list[str] = []
-    for i, arg in enumerate(args):
-        if arg == "--":
-            return out + args[i:]
-        if arg == option and not _is_number(args[i + 1] if i + 1 < len(args) else None):
-            out.append(f"{option}={default:g}")
-        else:
-            out.append(arg)
-    return out
+    return optional_value(args, "--watch", f"{DEFAULT_INTERVAL:g}")
 
 
-def _is_number(text: str | None) -> bool:
-    if text is None:
-        return False
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
-
-
-WatchCommand = command_rewriting_args(optional_value)  # the class of balance and assets
+WatchCommand = command_rewriting_args(watch_value)  # the class of balance and assets
 
 
 def minimum() -> float:

@@ -4,6 +4,9 @@ files are opened, with a size cap, and on POSIX only files no other user can wri
 A FIFO blocks ``open`` or the first read until someone writes to it, ``/dev/zero`` never ends,
 and whoever can write the config file decides where the tokens are sent: each is refused
 before it is read, as a ``ConfigError`` (exit 3) naming the file and the fix.
+
+Files balancecli writes for the user (the config file, an env file of credentials) are
+written whole or not at all, readable by the user only (``write_private``).
 """
 
 from __future__ import annotations
@@ -84,3 +87,26 @@ def _check_writers(path: Path, st: os.stat_result, what: str) -> None:
             fix = (f"make it yours (run: sudo chown $USER {target}), then: chmod go-w {target}"
                    if who.startswith("its owner") else f"run: chmod go-w {target}")
             raise ConfigError(f"{subject} can be written by {who}{why}", next_step=fix)
+
+
+def write_private(path: Path, text: str) -> None:
+    """``text`` as the file ``path``, mode 0600, atomically: a temporary file in the same
+    directory (created 0700 if missing), synced, then renamed over ``path``; removed again
+    if anything fails. An OSError of the directory or the disk propagates."""
+    import tempfile
+
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        os.fchmod(fd, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise

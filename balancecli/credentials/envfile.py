@@ -17,7 +17,6 @@ symbolic link is never followed. Anything but a regular file at that path is ref
 
 from __future__ import annotations
 
-import os
 import re
 import shlex
 from collections.abc import Mapping
@@ -55,29 +54,16 @@ def write(path: Path, profile: str, spec: SecretFields, lines: list[str]) -> Non
     """Put the profile's ``lines`` in the file at ``path`` (mode 0600), in place of the lines
     that set any of its fields, keeping every other line; ConfigError (exit 3) for a path
     that is not a regular file or cannot be written."""
-    import tempfile
-
     names = {env_name(profile, field) for field in spec.fields}
     kept = [line for line in _read(path) if _assigned(line) not in names]
     text = "".join(f"{line}\n" for line in [*kept, *lines])
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    from balancecli.core.files import write_private
+
     try:
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        write_private(path, text)
     except OSError as exc:
-        raise ConfigError(f"cannot write in {path.parent}: {exc.strerror}",
+        raise ConfigError(f"cannot write {path}: {exc.strerror}",
                           next_step="choose another --output FILE") from None
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:  # mkstemp: mode 0600
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
 
 
 def _read(path: Path) -> list[str]:

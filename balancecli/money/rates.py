@@ -58,6 +58,7 @@ class Settings:
     table: dict[tuple[str, str], Decimal] = field(default_factory=dict)
     ecb_url: str = DEFAULT_ECB_URL
     max_age_days: int = DEFAULT_MAX_AGE_DAYS
+    demo: bool = False  # --demo: the bundled ECB file only (``rates update`` downloads nothing)
 
 
 def currency_code(text: Any, where: str) -> str:
@@ -122,7 +123,7 @@ def load_settings(explicit: str | Path | None = None, *, demo: bool = False) -> 
     """The rate settings of the config file (``--config``, ``BALANCECLI_CONFIG`` or the
     default path); ``--demo`` reads no config file, so it gets the defaults."""
     if demo:
-        return Settings()
+        return Settings(demo=True)
     from balancecli.config import config_path, read_toml
 
     path = config_path(explicit)

@@ -104,8 +104,9 @@ class Valuing:
     values are also shown grouped (``--by``, ``groups``)."""
 
     def __init__(self, target: str, rates: Rates, *, holdings: bool,
-                 by: str | None = None) -> None:
+                 by: str | None = None, demo: bool = False) -> None:
         self.target = target
+        self.demo = demo  # the bundled ECB file: an old one is said, with no update to run
         self.rates = rates
         self.holdings = holdings
         self.by = by
@@ -251,8 +252,9 @@ class Valuing:
             from balancecli.money.rates import today
 
             age = (today() - stale[0]).days
-            console.warn(f"ECB rates from {stale[0]} used ({age} days old; run: balancecli "
-                         "rates update)")
+            fix = ("the demo uses the ECB file bundled with balancecli" if self.demo
+                   else "run: balancecli rates update")
+            console.warn(f"ECB rates from {stale[0]} used ({age} days old; {fix})")
 
 
 # -- --watch --in CUR: the net worth of each refresh ----------------------------------------

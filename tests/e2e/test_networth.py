@@ -785,3 +785,15 @@ def test_in_usd_rows_are_written_as_each_profile_completes(tmp_path, fmt):
     else:
         lines = text.splitlines()
         assert lines[0].endswith(",value_in,value") and len(lines) == 7
+
+
+def test_the_demo_never_suggests_an_update_it_cannot_make():
+    """``--demo`` values with the ECB file bundled with balancecli (``rates update --demo``
+    downloads nothing), so however old that file is, no line tells the user to update it."""
+    from tests.support.cli import run_cli
+
+    clock = {"_BALANCECLI_DEMO_CLOCK": "2026-11-30T12:00:00Z"}  # the demo's past, from then
+    for args in (["balance", "--in", "USD"], ["history", "--in", "USD", "--last", "3"]):
+        proc = run_cli("--demo", *args, env=clock)
+        assert proc.returncode == 0, proc.stderr
+        assert "rates update" not in proc.stderr, proc.stderr

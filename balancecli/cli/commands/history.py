@@ -435,7 +435,9 @@ def _networth(rt: Runtime, store: Any, q: Query, wanted: Any, target: str,
                 f"converted: {names} — add a rate under [rates] in the config file")
     if stale:
         rt.warn(f"ECB rates more than {settings.max_age_days} days older than their run were "
-                f"used (the newest from {max(stale)}; run: balancecli rates update)")
+                f"used (the newest from {max(stale)}; "
+                + ("the demo uses the ECB file bundled with balancecli)" if settings.demo
+                   else "run: balancecli rates update)"))
     return None
 
 

@@ -90,7 +90,8 @@ def valuing(target: str, settings: Settings, *, holdings: bool,
     ``by``: also grouped (``--by``)."""
     from balancecli.output.networth import Valuing
 
-    return Valuing(target, make_rates(settings, {}), holdings=holdings, by=by)
+    return Valuing(target, make_rates(settings, {}), holdings=holdings, by=by,
+                   demo=settings.demo)
 
 
 def complete_rows(rows: list[Any], selected: Sequence[Any], options: Options,

@@ -197,24 +197,9 @@ def unset_key(text: str, name: str, key: str) -> str:
 
 
 def write_atomic(path: Path, text: str) -> None:
-    import os
-    import tempfile
+    from balancecli.core.files import write_private
 
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        os.fchmod(fd, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
+    write_private(path, text)
 
 
 def save(path: Path, new_text: str, expected: dict[str, Any]) -> bool:
