@@ -73,13 +73,13 @@ def test_demo_snapshot_quiet_says_nothing(home):
     # -q drops the summary line, not a document asked for.
     result = cron(home, "--demo", "snapshot", "--quiet", "-f", "json")
     assert (result.returncode, result.stderr) == (0, "")
+    # The demo's store starts with its generated past (DAYS of a run every EVERY): then ours.
+    past = DAYS * timedelta(days=1) // EVERY
+    assert json.loads(result.stdout)["run"]["id"] == past + 3
     db = home / ".local" / "share" / "balancecli" / "history-demo.sqlite3"
     with Store.open(db, readonly=True) as store:
         runs = store.runs()
-    # The demo's store starts with its generated past (DAYS of a run every EVERY): then ours,
-    # the document's run the newest of them.
-    assert len(runs) == DAYS * timedelta(days=1) // EVERY + 3
-    assert json.loads(result.stdout)["run"]["id"] == len(runs)
+    assert len(runs) == past + 3
     assert all(r.ok for r in runs)
 
 
