@@ -137,3 +137,73 @@ def test_samples_of_the_moving_demo_are_the_real_output(command, size):
     proc = run_cli(*command.split()[1:], env=env)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout == sample(command)
+
+
+# -- the README's structure: the user's path, the Reference complete ------------------------
+
+
+def _headings() -> list[str]:
+    found, fence = [], False
+    for line in README.splitlines():
+        if line.startswith("```"):
+            fence = not fence
+        elif not fence and line.startswith("#"):
+            found.append(line)
+    return found
+
+
+def _anchor(heading: str) -> str:
+    """GitHub's anchor of a heading: lower case, punctuation dropped, spaces to dashes."""
+    text = heading.lstrip("#").strip().lower()
+    return re.sub(r"[^\w\- ]", "", text).replace(" ", "-")
+
+
+def test_the_sections_follow_the_users_path():
+    top = [h[3:] for h in _headings() if h.startswith("## ")]
+    path = ["Quick start", "Install", "Try it", "Connect your brokers", "Daily use", "Scripting",
+            "Recording", "Exports", "Recipes", "Troubleshooting", "Reference", "Contributing"]
+    at = [next(i for i, title in enumerate(top) if title.startswith(step)) for step in path]
+    assert at == sorted(at), top
+    brokers = [h[4:] for h in _headings() if h.startswith("### ")]
+    connect = brokers[brokers.index("TradeStation"):][:4]
+    assert [b.split(" ")[0] for b in connect] == ["TradeStation", "LongPort", "ETNA", "Quantower"]
+
+
+def test_every_link_inside_the_readme_has_its_heading():
+    anchors = {_anchor(h) for h in _headings()}
+    links = set(re.findall(r"\]\(#([^)]+)\)", README))
+    assert links and not links - anchors, sorted(links - anchors)
+
+
+def test_the_readme_cites_nothing_outside_the_project():
+    for word in ("DESIGN.md", "shared/", "seeds", "issue #", "issue-"):
+        assert word not in README, word
+
+
+def test_every_setting_of_every_broker_is_in_the_reference():
+    from balancecli.brokers import NAMES, broker_class
+    from balancecli.brokers.base import COMMON_SETTINGS
+
+    rows = re.findall(r"^\| ([\w ]+) \| `(\w+)` \|", README, re.M)
+    documented: dict[str, set[str]] = {}
+    for broker, key in rows:
+        documented.setdefault(broker, set()).add(key)
+    assert documented.get("every broker") == set(COMMON_SETTINGS)
+    for name in NAMES:
+        assert documented.get(name) == set(broker_class(name).settings), name
+
+
+def test_every_environment_variable_is_in_the_reference():
+    from tests.support import REPO
+
+    table = README[README.index("### Environment variables"):README.index("### Exit codes")]
+    read = set()
+    for path in (REPO / "balancecli").rglob("*.py"):
+        read |= set(re.findall(r"\bBALANCECLI_[A-Z_]*[A-Z]\b", path.read_text()))
+    internal = {"BALANCECLI_COMPLETE", "BALANCECLI_COMP_LINE", "BALANCECLI_COMP_WORDBREAKS",
+                "BALANCECLI_WATCH_MIN_SECONDS"}  # Tab's protocol; the tests' --watch minimum
+    # a profile's secret (BALANCECLI_TS_REFRESH_TOKEN in a docstring) is the pattern's
+    secrets = {v for v in read if re.match(r"BALANCECLI_(TS|QT|LP|ETNA)_", v)}
+    for variable in sorted(read - internal - secrets):
+        assert f"`{variable}`" in table, variable
+    assert "`BALANCECLI_<PROFILE>_<FIELD>`" in table
