@@ -45,7 +45,7 @@ def keyring_help(reason: str, profiles: Sequence[str]) -> str:
     return (
         f"the OS keyring is not usable ({reason}). Options: unlock the keyring or point "
         "DBUS_SESSION_BUS_ADDRESS at your session bus (cron has none); or set the "
-        f"{variables} variables from a root-only file; or choose a backend with "
+        f"{variables} variables from a file only you can read; or choose a backend with "
         "PYTHON_KEYRING_BACKEND"
     )
 
