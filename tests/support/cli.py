@@ -55,7 +55,8 @@ def on_terminal(args: list[str], cols: int, env: dict | None = None,
     master, slave = pty.openpty()
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 50, cols, 0, 0))
     child_env = {**os.environ, **(env or {}), "TERM": "xterm-256color"}
-    child_env.pop("COLUMNS", None)  # the terminal's own size, as for a person
+    for var in ("COLUMNS", "LINES"):  # the terminal's own size, as for a person
+        child_env.pop(var, None)
     proc = subprocess.Popen([balancecli_exe(), *args], stdout=slave, stderr=subprocess.PIPE,
                             stdin=subprocess.DEVNULL, env=child_env)
     os.close(slave)

@@ -5,6 +5,7 @@ SSH login has it (``env -i``: no D-Bus, so no keyring, and none of the test's va
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 from pathlib import Path
@@ -63,11 +64,18 @@ def pipx_home(home: Path) -> Path:
     return home
 
 
+def machine_clock() -> dict[str, str]:
+    """The variables of a ``faketime`` run (CI runs these tests a year ahead): they move the
+    clock of the whole machine, a cron job's too, so ``env -i`` keeps them."""
+    return {k: v for k, v in os.environ.items() if k == "LD_PRELOAD" or k.startswith("FAKETIME")}
+
+
 def user_shell(command: str, home: Path, env: dict[str, str] | None = None,
                timeout: float = 120) -> subprocess.CompletedProcess:
     """``command`` run by /bin/sh as a user's login runs it: HOME, a PATH with balancecli in
     ~/.local/bin (as pipx leaves it) and nothing else of the test's environment."""
-    variables = {"HOME": str(home), "PATH": f"{home}/.local/bin:{SYSTEM_PATH}", **(env or {})}
+    variables = {"HOME": str(home), "PATH": f"{home}/.local/bin:{SYSTEM_PATH}",
+                 **machine_clock(), **(env or {})}
     return subprocess.run(["env", "-i", *(f"{k}={v}" for k, v in variables.items()),
                            "/bin/sh", "-c", command], capture_output=True, text=True,
                           stdin=subprocess.DEVNULL, timeout=timeout)

@@ -552,7 +552,8 @@ def test_legacy_token_near_expiry_is_refreshed_and_saved_before_use(fake, plaint
 @pytest.mark.parametrize("expires_at", [
     None, "", "not a date", iso(timedelta(days=60)), str(int(time.time()) + 60 * 86400),
     int((time.time() + 30 * 86400) * 1000),
-])
+], ids=["none", "empty", "not a date", "ISO in 60 days", "epoch s in 60 days",
+        "epoch ms in 30 days"])  # ids fixed: the values follow the clock
 def test_legacy_token_not_refreshed_when_far_from_or_unknown_expiry(fake, expires_at):
     secrets = {**CREDS}
     if expires_at is not None:
