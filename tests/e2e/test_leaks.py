@@ -21,15 +21,27 @@ from tests.support.cli import balancecli_exe
 FAST = {"max_retries": 0, "retry_backoff": 0.01}
 
 
-def cmdlines() -> set[bytes]:
-    found = set()
+def cmdlines(root: int) -> set[bytes]:
+    """The argv of ``root`` and of every process it started (not of the tests running
+    beside this one in other workers, whose own command lines are theirs to check)."""
+    parents, lines = {}, {}
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             try:
-                found.add((entry / "cmdline").read_bytes())
-            except OSError:
+                stat = (entry / "stat").read_text()
+                parents[int(entry.name)] = int(stat.rsplit(")", 1)[1].split()[1])
+                lines[int(entry.name)] = (entry / "cmdline").read_bytes()
+            except (OSError, ValueError, IndexError):
                 continue
-    return found
+
+    def ours(pid: int) -> bool:
+        while pid > 1:
+            if pid == root:
+                return True
+            pid = parents.get(pid, 0)
+        return False
+
+    return {line for pid, line in lines.items() if ours(pid)}
 
 
 def run(args: list[str], stdin: str = "", seen: set[bytes] | None = None) -> tuple[str, str]:
@@ -39,7 +51,7 @@ def run(args: list[str], stdin: str = "", seen: set[bytes] | None = None) -> tup
     proc.stdin.close()
     while proc.poll() is None:  # argv of every process while the command runs
         if seen is not None:
-            seen |= cmdlines()
+            seen |= cmdlines(proc.pid)
         time.sleep(0.01)
     return proc.stdout.read(), proc.stderr.read()
 

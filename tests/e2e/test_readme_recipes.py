@@ -114,8 +114,8 @@ def _login_all(machine: Machine, env_file: str) -> list[str]:
     for name, demo in machine.demos.items():
         fields = {k.lower(): v for k, v in demo.secrets.items()}
         given = fields["token"] if list(fields) == ["token"] else json.dumps(fields)
-        proc = user_shell(f"printf '%s' '{given}' | balancecli auth login {name} --with-token "
-                          f"--output {env_file}", machine.home)
+        proc = user_shell(f"balancecli auth login {name} --with-token --output {env_file}",
+                          machine.home, input=given)
         assert proc.returncode == 0, proc.stderr
     path = machine.config_dir / "env"
     assert path.stat().st_mode & 0o777 == 0o600
@@ -301,8 +301,8 @@ def test_print_env_prints_export_lines_for_a_file(machine):
     assert "balancecli auth login lp --print-env" in section("Recipes")
     machine.write_config()
     given = json.dumps({k.lower(): v for k, v in machine.demos["lp"].secrets.items()})
-    proc = user_shell(f"printf '%s' '{given}' | balancecli auth login lp --with-token "
-                      "--print-env", machine.home)
+    proc = user_shell("balancecli auth login lp --with-token --print-env", machine.home,
+                      input=given)
     assert proc.returncode == 0, proc.stderr
     assert [line.split("=")[0] for line in proc.stdout.splitlines()] == [
         "export BALANCECLI_LP_APP_KEY", "export BALANCECLI_LP_APP_SECRET",

@@ -71,14 +71,16 @@ def machine_clock() -> dict[str, str]:
 
 
 def user_shell(command: str, home: Path, env: dict[str, str] | None = None,
-               timeout: float = 120) -> subprocess.CompletedProcess:
+               timeout: float = 120, input: str | None = None) -> subprocess.CompletedProcess:
     """``command`` run by /bin/sh as a user's login runs it: HOME, a PATH with balancecli in
-    ~/.local/bin (as pipx leaves it) and nothing else of the test's environment."""
+    ~/.local/bin (as pipx leaves it) and nothing else of the test's environment; ``input``
+    on its stdin (a secret goes there, never into the command line)."""
     variables = {"HOME": str(home), "PATH": f"{home}/.local/bin:{SYSTEM_PATH}",
                  **machine_clock(), **(env or {})}
     return subprocess.run(["env", "-i", *(f"{k}={v}" for k, v in variables.items()),
                            "/bin/sh", "-c", command], capture_output=True, text=True,
-                          stdin=subprocess.DEVNULL, timeout=timeout)
+                          input=input, stdin=None if input is not None else subprocess.DEVNULL,
+                          timeout=timeout)
 
 
 def as_printed(output: str, home: Path) -> list[str]:
