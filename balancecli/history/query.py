@@ -130,20 +130,10 @@ class Reader(Database):
     ) -> tuple[str, list[Any]]:
         """The SQL and parameters of ``series`` (exposed for EXPLAIN QUERY PLAN)."""
         columns = ", ".join(_fields(field))
-        where: list[str] = []
-        params: list[Any] = []
-        if account_ids:
-            where.append(f"account_id IN ({', '.join('?' * len(account_ids))})")
-            params.extend(account_ids)
-        if profiles:
-            where.append(f"profile IN ({', '.join('?' * len(profiles))})")
-            params.extend(profiles)
-        if since is not None:
-            where.append("taken_at >= ?")
-            params.append(format_time(since))
-        if until is not None:
-            where.append("taken_at <= ?")
-            params.append(format_time(until))
+        rows, params = _row_where(profiles, account_ids)
+        times, time_params = _time_where("taken_at", since, until)
+        where = [rows, *times]
+        params += time_params
         # Measured on a million rows (tests/bench_history.py): with accounts, the
         # (account_id, taken_at) index; without, the time index for a range (then a sort), and a
         # plain table scan plus sort for everything (twice as fast as walking the index).
@@ -156,7 +146,7 @@ class Reader(Database):
         sql = (
             f"SELECT taken_at, run_id, profile, broker, account_id, currency, {columns}"
             f" FROM {source}"
-            + (" WHERE " + " AND ".join(where) if where else "")
+            + " WHERE " + " AND ".join(where)
             + " ORDER BY account_id, taken_at"
         )
         return sql, params
