@@ -18,6 +18,7 @@ from tests.support.cli import run_cli, run_measured
 from tests.support.ecb_zip import sample_zip, serve
 from tests.support.hostile import (
     HEALTHY,
+    NOT_HTTP,
     Profiles,
     assert_no_secret,
     db_text,
@@ -343,17 +344,6 @@ def test_rates_update_follows_a_redirect_only_on_the_same_origin(tmp_path, ecb_s
 
 
 # -- 16. answers that are not HTTP -----------------------------------------------------------
-
-NOT_HTTP = {
-    "a 1 MiB header line": (b"HTTP/1.1 200 OK\r\nX-Pad: " + b"a" * (1 << 20) + b"\r\n\r\n{}",
-                            "got more than 65536 bytes when reading header line"),
-    "10,000 headers": (b"HTTP/1.1 200 OK\r\n" + b"".join(b"X-%d: 1\r\n" % i
-                                                        for i in range(10_000)) + b"\r\n{}",
-                       "got more than 100 headers"),
-    "an SSH banner": (b"SSH-2.0-OpenSSH_9.6\r\n", "its status line is 'SSH-2.0-OpenSSH_9.6\\r\\n'"),
-    "two Content-Lengths": (b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 9\r\n\r\n"
-                            b'{}', "Content-Length contained multiple unmatching values (2, 9)"),
-}
 
 
 @pytest.mark.parametrize("case", NOT_HTTP)

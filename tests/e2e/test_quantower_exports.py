@@ -14,8 +14,8 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from jsonschema import Draft202012Validator
 
+from tests.support import schemas
 from tests.support.cli import run_cli
 from tests.support.config import write_config
 from tests.support.quantower_exports import load_fixture, stamp, write_document, write_export
@@ -25,21 +25,9 @@ NO_CURRENCY = ("error: qn account C-9: Quantower reports a Balance of 3.5 withou
                "currency, so its unit is not known — its connection in Quantower does not say "
                "the account's currency (nothing to change in balancecli); the other accounts "
                "are not affected")
-_SCHEMAS: dict[str, dict] = {}
-
-
 def valid(text: str) -> dict:
     """The JSON document on stdout, checked against the schema it names (from the command)."""
-    doc = json.loads(text, parse_float=D)
-    name = doc["schema"]
-    if name not in _SCHEMAS:
-        proc = run_cli("schema", name)
-        assert proc.returncode == 0, proc.stderr
-        _SCHEMAS[name] = json.loads(proc.stdout)
-    errors = [f"{list(e.absolute_path)}: {e.message}"
-              for e in Draft202012Validator(_SCHEMAS[name]).iter_errors(doc)]
-    assert errors == [], name
-    return doc
+    return schemas.valid(json.loads(text, parse_float=D))
 
 
 def config_for(tmp_path: Path, **sources: Path) -> Path:

@@ -136,3 +136,17 @@ def db_text(db: Path) -> str:
     """The history file and its WAL as text, to look for secrets in."""
     parts = [p.read_bytes() for p in (db, Path(f"{db}-wal")) if p.exists()]
     return b"".join(parts).decode("latin-1")
+
+
+# Answers that are not HTTP, each with the reason the error line gives (the connection
+# worked: bad_response, never retried).
+NOT_HTTP = {
+    "a 1 MiB header line": (b"HTTP/1.1 200 OK\r\nX-Pad: " + b"a" * (1 << 20) + b"\r\n\r\n{}",
+                            "got more than 65536 bytes when reading header line"),
+    "10,000 headers": (b"HTTP/1.1 200 OK\r\n" + b"".join(b"X-%d: 1\r\n" % i
+                                                        for i in range(10_000)) + b"\r\n{}",
+                       "got more than 100 headers"),
+    "an SSH banner": (b"SSH-2.0-OpenSSH_9.6\r\n", "its status line is 'SSH-2.0-OpenSSH_9.6\\r\\n'"),
+    "two Content-Lengths": (b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 9\r\n\r\n"
+                            b'{}', "Content-Length contained multiple unmatching values (2, 9)"),
+}

@@ -15,6 +15,7 @@ from balancecli.demo.server import FakeBroker, Reply, json_reply
 from balancecli.net import limiter
 from balancecli.net.http import HttpClient
 from balancecli.net.limiter import CONGESTED, OK, HostLimiter, Interrupted, RateLimit
+from tests.support.hostile import NOT_HTTP
 
 
 class Echo(FakeBroker):
@@ -406,21 +407,10 @@ def test_an_exhausted_quota_on_a_200_pauses_the_whole_host(echo):
 
 # -- answers that are not HTTP: the connection worked, so bad_response, never retried
 
-MALFORMED = {
-    "a 1 MiB header line": (b"HTTP/1.1 200 OK\r\nX-Pad: " + b"a" * (1 << 20) + b"\r\n\r\n{}",
-                            "got more than 65536 bytes when reading header line"),
-    "10,000 headers": (b"HTTP/1.1 200 OK\r\n" + b"".join(b"X-%d: 1\r\n" % i
-                                                        for i in range(10_000)) + b"\r\n{}",
-                       "got more than 100 headers"),
-    "an SSH banner": (b"SSH-2.0-OpenSSH_9.6\r\n", "its status line is 'SSH-2.0-OpenSSH_9.6\\r\\n'"),
-    "two Content-Lengths": (b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 5\r\n\r\n"
-                            b"{}abc", "Content-Length contained multiple unmatching values (2, 5)"),
-}
 
-
-@pytest.mark.parametrize("case", MALFORMED)
+@pytest.mark.parametrize("case", NOT_HTTP)
 def test_an_answer_that_is_not_http_is_a_bad_response_without_retries(echo, case):
-    raw, reason = MALFORMED[case]
+    raw, reason = NOT_HTTP[case]
     echo.inject("raw", body=raw, times=5)
     error, elapsed = timed(lambda: client(max_retries=3).request("GET", echo.url + "/x"))
     assert isinstance(error, BadResponseError), error
